@@ -1,0 +1,53 @@
+using System.Buffers.Binary;
+
+namespace Loader.Elf;
+
+/// <summary>
+/// Reads ELF fields in the object's own byte order and word size. Callers slice a checked span first,
+/// so every read here is in range by construction.
+/// </summary>
+public readonly struct ElfEncoding
+{
+    /// <summary>Creates an encoding for a class and byte order.</summary>
+    public ElfEncoding(ElfClass elfClass, ElfData data)
+    {
+        Class = elfClass;
+        Data = data;
+    }
+
+    /// <summary>ELFCLASS32 or ELFCLASS64.</summary>
+    public ElfClass Class { get; }
+
+    /// <summary>Little or big endian.</summary>
+    public ElfData Data { get; }
+
+    /// <summary>True for ELFCLASS64.</summary>
+    public bool Is64 => Class == ElfClass.Elf64;
+
+    /// <summary>True for ELFDATA2MSB.</summary>
+    public bool IsBigEndian => Data == ElfData.BigEndian;
+
+    /// <summary>The size of an address or offset: 4 or 8.</summary>
+    public int WordSize => Is64 ? 8 : 4;
+
+    /// <summary>Reads an Elf_Half.</summary>
+    public ushort U16(ReadOnlySpan<byte> s, int offset) => IsBigEndian
+        ? BinaryPrimitives.ReadUInt16BigEndian(s[offset..])
+        : BinaryPrimitives.ReadUInt16LittleEndian(s[offset..]);
+
+    /// <summary>Reads an Elf_Word.</summary>
+    public uint U32(ReadOnlySpan<byte> s, int offset) => IsBigEndian
+        ? BinaryPrimitives.ReadUInt32BigEndian(s[offset..])
+        : BinaryPrimitives.ReadUInt32LittleEndian(s[offset..]);
+
+    /// <summary>Reads an Elf64_Xword.</summary>
+    public ulong U64(ReadOnlySpan<byte> s, int offset) => IsBigEndian
+        ? BinaryPrimitives.ReadUInt64BigEndian(s[offset..])
+        : BinaryPrimitives.ReadUInt64LittleEndian(s[offset..]);
+
+    /// <summary>Reads an address-sized field (Elf32_Addr or Elf64_Addr), zero-extended.</summary>
+    public ulong Word(ReadOnlySpan<byte> s, int offset) => Is64 ? U64(s, offset) : U32(s, offset);
+
+    /// <summary>Reads a signed address-sized field (Elf32_Sword/Sxword), sign-extended.</summary>
+    public long SignedWord(ReadOnlySpan<byte> s, int offset) => Is64 ? (long)U64(s, offset) : (int)U32(s, offset);
+}

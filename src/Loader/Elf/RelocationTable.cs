@@ -1,0 +1,81 @@
+namespace Loader.Elf;
+
+/// <summary>The format of a relocation table.</summary>
+public enum RelocationFormat
+{
+    /// <summary>Elf_Rel: offset and info; the addend is stored at the target.</summary>
+    Rel,
+    /// <summary>Elf_Rela: offset, info and an explicit addend.</summary>
+    Rela,
+}
+
+/// <summary>A REL or RELA table (DT_RELA, DT_REL or DT_JMPREL), read in place, one entry decoded at a time.</summary>
+public sealed class RelocationTable
+{
+    private readonly ReadOnlyMemory<byte> _bytes;
+    private readonly ElfEncoding _enc;
+
+    internal RelocationTable(string name, RelocationFormat format, ulong address, ReadOnlyMemory<byte> bytes, int entrySize, ElfEncoding enc)
+    {
+        Name = name;
+        Format = format;
+        Address = address;
+        _bytes = bytes;
+        EntrySize = entrySize;
+        _enc = enc;
+        Count = bytes.Length / entrySize;
+    }
+
+    /// <summary>The dynamic tag that located it: DT_RELA, DT_REL or DT_JMPREL.</summary>
+    public string Name { get; }
+    /// <summary>REL or RELA.</summary>
+    public RelocationFormat Format { get; }
+    /// <summary>The table's virtual address.</summary>
+    public ulong Address { get; }
+    /// <summary>The entry size (DT_RELAENT / DT_RELENT).</summary>
+    public int EntrySize { get; }
+    /// <summary>The number of entries.</summary>
+    public int Count { get; }
+
+    /// <summary>The standard entry size for a format and class.</summary>
+    public static int StandardEntrySize(RelocationFormat format, ElfClass elfClass) =>
+        (format == RelocationFormat.Rela ? 3 : 2) * (elfClass == ElfClass.Elf64 ? 8 : 4);
+
+    /// <summary>The relocation at <paramref name="index"/>.</summary>
+    public Relocation this[int index]
+    {
+        get
+        {
+            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)index, (uint)Count, nameof(index));
+            var s = _bytes.Span.Slice(index * EntrySize, EntrySize);
+            ulong offset = _enc.Word(s, 0);
+            ulong info = _enc.Word(s, _enc.WordSize);
+            long addend = Format == RelocationFormat.Rela ? _enc.SignedWord(s, 2 * _enc.WordSize) : 0;
+            return _enc.Is64
+                ? new Relocation(offset, info, (uint)info, (uint)(info >> 32), addend, Format == RelocationFormat.Rela)
+                : new Relocation(offset, info, (uint)(info & 0xff), (uint)(info >> 8), addend, Format == RelocationFormat.Rela);
+        }
+    }
+
+    /// <summary>Enumerates the entries without allocating.</summary>
+    public Enumerator GetEnumerator() => new(this);
+
+    /// <summary>A struct enumerator over the entries.</summary>
+    public struct Enumerator
+    {
+        private readonly RelocationTable _table;
+        private int _index;
+
+        internal Enumerator(RelocationTable table)
+        {
+            _table = table;
+            _index = -1;
+        }
+
+        /// <summary>The current entry.</summary>
+        public readonly Relocation Current => _table[_index];
+
+        /// <summary>Advances.</summary>
+        public bool MoveNext() => ++_index < _table.Count;
+    }
+}

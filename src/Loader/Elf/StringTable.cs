@@ -1,0 +1,45 @@
+using System.Text;
+
+namespace Loader.Elf;
+
+/// <summary>A string table (<c>.dynstr</c>, <c>.shstrtab</c>): NUL-terminated UTF-8 names, read in place.</summary>
+public readonly struct StringTable
+{
+    private readonly ReadOnlyMemory<byte> _bytes;
+    private readonly string _fileName;
+    private readonly string _tableName;
+    private readonly ulong _baseOffset;
+
+    internal StringTable(ReadOnlyMemory<byte> bytes, string fileName, string tableName, ulong baseOffset)
+    {
+        _bytes = bytes;
+        _fileName = fileName;
+        _tableName = tableName;
+        _baseOffset = baseOffset;
+    }
+
+    /// <summary>The size of the table in bytes.</summary>
+    public int Length => _bytes.Length;
+
+    /// <summary>The UTF-8 bytes of the string at <paramref name="offset"/>, without its terminator.</summary>
+    public ReadOnlySpan<byte> GetBytes(uint offset)
+    {
+        var span = _bytes.Span;
+        if (offset >= (uint)span.Length)
+        {
+            if (offset == 0 && span.Length == 0)
+                return default;
+            ThrowHelper.Format(_fileName, _tableName, _baseOffset + offset,
+                $"string offset 0x{offset:x} is past the end of the 0x{span.Length:x}-byte table");
+        }
+        var rest = span[(int)offset..];
+        int end = rest.IndexOf((byte)0);
+        if (end < 0)
+            ThrowHelper.Format(_fileName, _tableName, _baseOffset + offset,
+                $"string at table offset 0x{offset:x} has no NUL terminator before the end of the table");
+        return rest[..end];
+    }
+
+    /// <summary>The string at <paramref name="offset"/>.</summary>
+    public string GetString(uint offset) => Encoding.UTF8.GetString(GetBytes(offset));
+}

@@ -1,0 +1,49 @@
+namespace Loader.Elf;
+
+/// <summary>The dynamic symbol table, read in place: each symbol is decoded when asked for.</summary>
+public sealed class SymbolTable
+{
+    private readonly ReadOnlyMemory<byte> _bytes;
+    private readonly ElfEncoding _enc;
+    private readonly int _entrySize;
+    private readonly string _fileName;
+
+    internal SymbolTable(ReadOnlyMemory<byte> bytes, int count, int entrySize, ElfEncoding enc, StringTable strings, ulong address, string fileName)
+    {
+        _bytes = bytes;
+        Count = count;
+        _entrySize = entrySize;
+        _enc = enc;
+        Strings = strings;
+        Address = address;
+        _fileName = fileName;
+    }
+
+    /// <summary>The number of symbols, including the null symbol at index 0.</summary>
+    public int Count { get; }
+
+    /// <summary>The virtual address of the table (DT_SYMTAB).</summary>
+    public ulong Address { get; }
+
+    /// <summary>The string table the names index (DT_STRTAB).</summary>
+    public StringTable Strings { get; }
+
+    /// <summary>The symbol at <paramref name="index"/>; an index past the table is an <see cref="ElfFormatException"/>.</summary>
+    public ElfSymbol this[int index] => ElfSymbol.Read(EntryBytes(index, "symbol index"), _enc);
+
+    /// <summary>Like the indexer, naming <paramref name="referrer"/> (e.g. a relocation) in the error.</summary>
+    public ElfSymbol Get(uint index, string referrer) => ElfSymbol.Read(EntryBytes(index, referrer), _enc);
+
+    /// <summary>The symbol's name as UTF-8 bytes, no copy.</summary>
+    public ReadOnlySpan<byte> GetNameBytes(int index) => Strings.GetBytes(this[index].NameOffset);
+
+    /// <summary>The symbol's name.</summary>
+    public string GetName(int index) => Strings.GetString(this[index].NameOffset);
+
+    private ReadOnlySpan<byte> EntryBytes(long index, string referrer)
+    {
+        if ((ulong)index >= (ulong)Count)
+            ThrowHelper.Format(_fileName, referrer, Address, $"symbol index {index} is past the {Count}-entry DT_SYMTAB");
+        return _bytes.Span.Slice((int)index * _entrySize, _entrySize);
+    }
+}

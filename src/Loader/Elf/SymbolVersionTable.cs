@@ -1,0 +1,146 @@
+namespace Loader.Elf;
+
+/// <summary>
+/// Symbol versioning: DT_VERSYM (one index per dynamic symbol), DT_VERDEF (versions this object defines) and
+/// DT_VERNEED (versions it needs from others). Chains are bounded by DT_VERDEFNUM/DT_VERNEEDNUM and by the
+/// bytes of their segment, so a looping chain is an error, not a hang.
+/// </summary>
+public sealed class SymbolVersionTable
+{
+    private const ushort VersymHidden = 0x8000;
+    private readonly ReadOnlyMemory<byte> _versym;
+    private readonly ElfEncoding _enc;
+    private readonly Dictionary<ushort, VersionDefinition> _definitionsByIndex = [];
+    private readonly Dictionary<ushort, (VersionNeed Need, VersionNeedEntry Entry)> _needsByIndex = [];
+
+    private SymbolVersionTable(ReadOnlyMemory<byte> versym, ElfEncoding enc, IReadOnlyList<VersionDefinition> definitions, IReadOnlyList<VersionNeed> needs)
+    {
+        _versym = versym;
+        _enc = enc;
+        Definitions = definitions;
+        Needs = needs;
+        foreach (var d in definitions)
+            _definitionsByIndex.TryAdd(d.Index, d);
+        foreach (var n in needs)
+            foreach (var e in n.Versions)
+                _needsByIndex.TryAdd(e.Index, (n, e));
+    }
+
+    /// <summary>The versions this object defines (DT_VERDEF), in file order.</summary>
+    public IReadOnlyList<VersionDefinition> Definitions { get; }
+
+    /// <summary>The versions this object needs (DT_VERNEED), in file order.</summary>
+    public IReadOnlyList<VersionNeed> Needs { get; }
+
+    /// <summary>The raw DT_VERSYM entry of a symbol (hidden bit included), or 1 (global) when the table has none.</summary>
+    public ushort GetRawIndex(int symbolIndex)
+    {
+        var s = _versym.Span;
+        return (ulong)symbolIndex * 2 + 2 <= (ulong)s.Length ? _enc.U16(s, symbolIndex * 2) : (ushort)1;
+    }
+
+    /// <summary>
+    /// The version of a symbol. Defined symbols look in DT_VERDEF first and references in DT_VERNEED,
+    /// then each the other (a copy-relocated definition can carry a needed version), as readelf does.
+    /// </summary>
+    public SymbolVersion Get(int symbolIndex, bool isDefined)
+    {
+        ushort raw = GetRawIndex(symbolIndex);
+        ushort index = (ushort)(raw & ~VersymHidden);
+        bool hidden = (raw & VersymHidden) != 0;
+        if (index <= 1 && !hidden)
+            return SymbolVersion.None;
+        if (isDefined && raw != (VersymHidden | 1) && _definitionsByIndex.TryGetValue(index, out var def))
+            return new SymbolVersion(index, hidden ? SymbolVersionKind.Hidden : SymbolVersionKind.Default, def.Name, null);
+        if (_needsByIndex.TryGetValue(index, out var need))
+            return new SymbolVersion(index, SymbolVersionKind.Needed, need.Entry.Name, need.Need.File);
+        return new SymbolVersion(index, SymbolVersionKind.None, null, null);
+    }
+
+    internal static SymbolVersionTable Read(VirtualView view, DynamicSection dyn, StringTable strings, int symbolCount, ElfEncoding enc)
+    {
+        var versym = dyn.TryGet(DynamicTag.VerSym, out ulong versymAddress)
+            ? view.Read(versymAddress, (ulong)symbolCount * 2, "DT_VERSYM")
+            : ReadOnlyMemory<byte>.Empty;
+        var definitions = dyn.TryGet(DynamicTag.VerDef, out ulong verdefAddress)
+            ? ReadDefinitions(view, verdefAddress, dyn.Get(DynamicTag.VerDefNum) ?? 0, strings, enc)
+            : [];
+        var needs = dyn.TryGet(DynamicTag.VerNeed, out ulong verneedAddress)
+            ? ReadNeeds(view, verneedAddress, dyn.Get(DynamicTag.VerNeedNum) ?? 0, strings, enc)
+            : [];
+        return new SymbolVersionTable(versym, enc, definitions, needs);
+    }
+
+    private static List<VersionDefinition> ReadDefinitions(VirtualView view, ulong address, ulong count, StringTable strings, ElfEncoding enc)
+    {
+        const string field = "DT_VERDEF";
+        var bytes = view.ReadToEnd(address, field).Span;
+        var result = new List<VersionDefinition>();
+        ulong offset = 0;
+        for (ulong i = 0; i < count; i++)
+        {
+            if (ThrowHelper.OutOfRange(offset, 20, (ulong)bytes.Length))
+                ThrowHelper.Format(view.FileName, field, address + offset, $"entry {i} of {count} (DT_VERDEFNUM) runs past the end of its segment");
+            var vd = bytes[(int)offset..];
+            ushort version = enc.U16(vd, 0), flags = enc.U16(vd, 2), ndx = enc.U16(vd, 4), cnt = enc.U16(vd, 6);
+            uint hash = enc.U32(vd, 8), aux = enc.U32(vd, 12), next = enc.U32(vd, 16);
+            if (version != 1)
+                ThrowHelper.Format(view.FileName, field + " vd_version", address + offset, $"{version}, expected 1");
+            var names = new List<string>(cnt);
+            ulong auxOffset = offset + aux;
+            for (int j = 0; j < cnt; j++)
+            {
+                if (ThrowHelper.OutOfRange(auxOffset, 8, (ulong)bytes.Length))
+                    ThrowHelper.Format(view.FileName, field + " vd_aux", address + auxOffset, "Elf_Verdaux runs past the end of its segment");
+                names.Add(strings.GetString(enc.U32(bytes, (int)auxOffset)));
+                uint auxNext = enc.U32(bytes, (int)auxOffset + 4);
+                if (auxNext == 0)
+                    break;
+                auxOffset += auxNext;
+            }
+            if (names.Count == 0)
+                ThrowHelper.Format(view.FileName, field + " vd_cnt", address + offset, "version definition has no name");
+            result.Add(new VersionDefinition(ndx, flags, hash, names[0], names.GetRange(1, names.Count - 1)));
+            if (next == 0)
+                break;
+            offset += next;
+        }
+        return result;
+    }
+
+    private static List<VersionNeed> ReadNeeds(VirtualView view, ulong address, ulong count, StringTable strings, ElfEncoding enc)
+    {
+        const string field = "DT_VERNEED";
+        var bytes = view.ReadToEnd(address, field).Span;
+        var result = new List<VersionNeed>();
+        ulong offset = 0;
+        for (ulong i = 0; i < count; i++)
+        {
+            if (ThrowHelper.OutOfRange(offset, 16, (ulong)bytes.Length))
+                ThrowHelper.Format(view.FileName, field, address + offset, $"entry {i} of {count} (DT_VERNEEDNUM) runs past the end of its segment");
+            var vn = bytes[(int)offset..];
+            ushort version = enc.U16(vn, 0), cnt = enc.U16(vn, 2);
+            uint file = enc.U32(vn, 4), aux = enc.U32(vn, 8), next = enc.U32(vn, 12);
+            if (version != 1)
+                ThrowHelper.Format(view.FileName, field + " vn_version", address + offset, $"{version}, expected 1");
+            var entries = new List<VersionNeedEntry>(cnt);
+            ulong auxOffset = offset + aux;
+            for (int j = 0; j < cnt; j++)
+            {
+                if (ThrowHelper.OutOfRange(auxOffset, 16, (ulong)bytes.Length))
+                    ThrowHelper.Format(view.FileName, field + " vn_aux", address + auxOffset, "Elf_Vernaux runs past the end of its segment");
+                var a = bytes[(int)auxOffset..];
+                entries.Add(new VersionNeedEntry(enc.U16(a, 6), enc.U16(a, 4), enc.U32(a, 0), strings.GetString(enc.U32(a, 8))));
+                uint auxNext = enc.U32(a, 12);
+                if (auxNext == 0)
+                    break;
+                auxOffset += auxNext;
+            }
+            result.Add(new VersionNeed(strings.GetString(file), entries));
+            if (next == 0)
+                break;
+            offset += next;
+        }
+        return result;
+    }
+}

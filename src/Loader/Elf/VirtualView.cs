@@ -1,0 +1,90 @@
+namespace Loader.Elf;
+
+/// <summary>
+/// Maps virtual addresses to bytes: the one translation every dynamic-table reader goes through, so the
+/// same readers work on a file on disk (through its <c>PT_LOAD</c>s), on our own mapped image, and on a
+/// library the host already loaded (DESIGN.md, "One reader, three views").
+/// </summary>
+public sealed class VirtualView
+{
+    private readonly Region[] _regions;
+
+    private VirtualView(string fileName, Region[] regions)
+    {
+        FileName = fileName;
+        _regions = regions;
+    }
+
+    /// <summary>The file or image name used in error messages.</summary>
+    public string FileName { get; }
+
+    /// <summary>A file on disk: each <c>PT_LOAD</c>'s file-backed part <c>[p_vaddr, p_vaddr + p_filesz)</c> reads from <c>p_offset</c>.</summary>
+    public static VirtualView FromFile(string fileName, ReadOnlyMemory<byte> file, IReadOnlyList<ProgramHeader> programHeaders)
+    {
+        var regions = new List<Region>();
+        for (int i = 0; i < programHeaders.Count; i++)
+        {
+            var ph = programHeaders[i];
+            if (ph.Type != SegmentType.Load || ph.FileSize == 0)
+                continue;
+            if (ThrowHelper.OutOfRange(ph.Offset, ph.FileSize, (ulong)file.Length))
+                ThrowHelper.Format(fileName, $"PT_LOAD[{i}] p_offset", ph.Offset,
+                    $"file range of 0x{ph.FileSize:x} bytes runs past the end of the {file.Length}-byte file");
+            regions.Add(new Region(ph.VirtualAddress, file.Slice((int)ph.Offset, (int)ph.FileSize), ph.Offset));
+        }
+        return new VirtualView(fileName, [.. regions]);
+    }
+
+    /// <summary>A mapped image whose first byte is virtual address <paramref name="startAddress"/>.</summary>
+    public static VirtualView FromImage(string fileName, ReadOnlyMemory<byte> image, ulong startAddress = 0) =>
+        new(fileName, [new Region(startAddress, image, startAddress)]);
+
+    /// <summary>
+    /// Returns the bytes of <c>[address, address + length)</c>, which must lie inside one region; otherwise an
+    /// <see cref="ElfFormatException"/> names <paramref name="field"/> and the address.
+    /// </summary>
+    public ReadOnlyMemory<byte> Read(ulong address, ulong length, string field)
+    {
+        foreach (var r in _regions)
+        {
+            if (address >= r.Start && address - r.Start <= (ulong)r.Bytes.Length)
+            {
+                ulong start = address - r.Start;
+                if (ThrowHelper.OutOfRange(start, length, (ulong)r.Bytes.Length))
+                    continue;
+                return r.Bytes.Slice((int)start, (int)length);
+            }
+        }
+        return ThrowHelper.Format<ReadOnlyMemory<byte>>(FileName, field, address,
+            $"range of 0x{length:x} bytes at virtual address 0x{address:x} lies outside every PT_LOAD");
+    }
+
+    /// <summary>The bytes from <paramref name="address"/> to the end of the region that holds it (for tables whose length is not stored).</summary>
+    public ReadOnlyMemory<byte> ReadToEnd(ulong address, string field)
+    {
+        foreach (var r in _regions)
+        {
+            if (address >= r.Start && address - r.Start < (ulong)r.Bytes.Length)
+                return r.Bytes[(int)(address - r.Start)..];
+        }
+        return ThrowHelper.Format<ReadOnlyMemory<byte>>(FileName, field, address,
+            $"virtual address 0x{address:x} lies outside every PT_LOAD");
+    }
+
+    /// <summary>The file offset of a virtual address, when it is file-backed (for messages and the CLI).</summary>
+    public bool TryGetFileOffset(ulong address, out ulong offset)
+    {
+        foreach (var r in _regions)
+        {
+            if (address >= r.Start && address - r.Start < (ulong)r.Bytes.Length)
+            {
+                offset = r.FileOffset + (address - r.Start);
+                return true;
+            }
+        }
+        offset = 0;
+        return false;
+    }
+
+    private readonly record struct Region(ulong Start, ReadOnlyMemory<byte> Bytes, ulong FileOffset);
+}
