@@ -1,0 +1,301 @@
+#!/usr/bin/env bash
+# build-fixtures.sh — compiles the C test fixtures (tests/fixtures/) into
+# tests/fixtures/build/ with the host gcc (gcc 12, binutils 2.40: ld.bfd, ld.gold).
+#
+#   scripts/build-fixtures.sh            build what is missing or out of date
+#   scripts/build-fixtures.sh --force    delete tests/fixtures/build first, rebuild all
+#
+# Incremental like make: an output is rebuilt when it is missing or older than one
+# of its inputs (its sources, the libraries it links against, or this script).
+# Every fresh output is checked: `readelf -W -a` must print no "Error:" (and no
+# "Warning:" unless the fixture expects it), and the flag it exists for must have
+# taken effect. At the end, build/.stamp is touched: tests/Loader.Tests/Fixtures.targets
+# uses it as the output of its MSBuild target. tests/fixtures/README.md lists the
+# fixtures and why each exists; tests/Loader.Tests/Fixtures.cs lists them for tests.
+set -euo pipefail
+
+SCRIPT=$(realpath "${BASH_SOURCE[0]}")
+ROOT=$(cd "$(dirname "$SCRIPT")/.." && pwd)
+SRC=$ROOT/tests/fixtures
+OUT=$SRC/build
+CC=${CC:-gcc}
+READELF=${READELF:-readelf}
+
+if [[ ${1:-} == --force ]]; then
+    rm -rf "$OUT"
+elif [[ $# -gt 0 ]]; then
+    echo "usage: $0 [--force]" >&2
+    exit 2
+fi
+
+mkdir -p "$OUT"
+# Two builds at once (e.g. parallel MSBuild nodes) would race on the same files.
+exec 9>"$OUT/.lock"
+flock 9
+
+# Common flags: position-independent shared objects, optimized, no debug info.
+# --no-as-needed: Debian's gcc passes --as-needed; every DT_NEEDED here is deliberate.
+CFLAGS=(-fPIC -shared -O2 -g0 -Wall -Wextra -Wl,--no-as-needed)
+TOOL_CFLAGS=(-O2 -g0 -Wall -Wextra)
+
+built=0
+current=0
+
+# up_to_date OUTPUT INPUT... — OUTPUT exists and is newer than every input and this script.
+up_to_date() {
+    local out=$1 input
+    shift
+    [[ -e $out ]] || return 1
+    for input in "$@" "$SCRIPT"; do
+        [[ $input -nt $out ]] && return 1
+    done
+    return 0
+}
+
+# rule OUTPUT INPUT... -- COMMAND ARGS...
+# Runs `COMMAND TMP ARGS...` (which must write TMP) when OUTPUT is out of date, checks
+# the result with `check_readelf`, then renames TMP to OUTPUT. One line per fixture.
+rule() {
+    local out=$1 name=${1#"$OUT"/}
+    shift
+    local -a inputs=()
+    while [[ $1 != -- ]]; do inputs+=("$1"); shift; done
+    shift
+    if up_to_date "$out" "${inputs[@]}"; then
+        printf '  up to date  %s\n' "$name"
+        current=$((current + 1))
+        return
+    fi
+    mkdir -p "$(dirname "$out")"
+    local tmp=$out.tmp
+    rm -f "$tmp"
+    "$@" "$tmp"
+    chmod 0755 "$tmp"
+    mv -f "$tmp" "$out"
+    printf '  built       %s\n' "$name"
+    built=$((built + 1))
+}
+
+# Commands for `rule`: the output path comes last.
+# cc_so SONAME SOURCES-AND-FLAGS... OUT — gcc -shared with the common flags and DT_SONAME.
+cc_so() {
+    local soname=$1 out=${*: -1}
+    local -a args=("${@:2:$#-2}")
+    "$CC" "${CFLAGS[@]}" -Wl,-soname,"$soname" -o "$out" "${args[@]}"
+}
+# cc_plain ARGS... OUT — gcc with exactly the given flags (the 32-bit object).
+cc_plain() {
+    local out=${*: -1}
+    "$CC" "${@:1:$#-1}" -o "$out"
+}
+# tool NAME — builds a host tool from tools/NAME.c into build/tools/NAME.
+tool() {
+    local name=$1 out=$OUT/tools/$1
+    if ! up_to_date "$out" "$SRC/tools/$name.c"; then
+        mkdir -p "$OUT/tools"
+        "$CC" "${TOOL_CFLAGS[@]}" -o "$out" "$SRC/tools/$name.c"
+    fi
+}
+# run_tool NAME ARGS... OUT
+run_tool() { "$OUT/tools/$1" "${@:2}"; }
+# strip_section_headers IN OUT
+strip_section_headers() { "$OUT/tools/elfpatch" strip-section-headers "$1" "$2"; }
+# dirty_tail SOURCE OUT — link, drop .comment so the 0xA5 fill section directly follows
+# .data in the file, and verify the bytes after p_filesz on that page are all 0xA5.
+dirty_tail() {
+    local src=$1 out=$2
+    "$CC" "${CFLAGS[@]}" -Wl,-soname,dirty_bss_tail.so -o "$out.linked" "$src"
+    objcopy --remove-section=.comment "$out.linked" "$out"
+    rm -f "$out.linked"
+    "$OUT/tools/elfpatch" check-dirty-tail "$out" 0xa5
+}
+
+# --- checks -------------------------------------------------------------------------------
+
+# check_readelf FILE [EXTRA-READELF-FLAGS] — no "Error:" from readelf, no "Warning:" either.
+check_readelf() {
+    local file=$1 text
+    shift
+    text=$("$READELF" -W -a "$@" "$file" 2>&1) || { echo "readelf failed on $file" >&2; exit 1; }
+    if grep -E 'Error:|Warning:' <<<"$text" >&2; then
+        echo "build-fixtures: readelf complains about ${file#"$OUT"/}" >&2
+        exit 1
+    fi
+}
+# expect FILE READELF-FLAGS PATTERN [no] — readelf output matches (or, with "no", does not match) PATTERN.
+expect() {
+    local file=$1 flags=$2 pattern=$3 negate=${4:-}
+    local text
+    # shellcheck disable=SC2086
+    text=$("$READELF" $flags "$file" 2>&1)
+    if [[ -z $negate ]] && ! grep -Eq -- "$pattern" <<<"$text"; then
+        echo "build-fixtures: ${file#"$OUT"/}: readelf $flags shows no /$pattern/" >&2
+        exit 1
+    elif [[ -n $negate ]] && grep -Eq -- "$pattern" <<<"$text"; then
+        echo "build-fixtures: ${file#"$OUT"/}: readelf $flags unexpectedly shows /$pattern/" >&2
+        exit 1
+    fi
+}
+
+echo "Building test fixtures into ${OUT#"$ROOT"/}/"
+
+tool elfpatch
+tool gen_bigendian
+
+# 1. Plain exports.
+rule "$OUT/basic.so" "$SRC/basic.c" -- cc_so basic.so "$SRC/basic.c"
+# 2. Initialized data and a 3 MiB .bss.
+rule "$OUT/bigbss.so" "$SRC/bigbss.c" -- cc_so bigbss.so "$SRC/bigbss.c"
+# 3. Symbol versioning.
+rule "$OUT/versioned.so" "$SRC/versioned.c" "$SRC/versioned.map" -- \
+    cc_so versioned.so "$SRC/versioned.c" -Wl,--version-script="$SRC/versioned.map"
+# 4. Hash table styles (basic.c each time).
+rule "$OUT/hash_sysv.so" "$SRC/basic.c" -- cc_so hash_sysv.so "$SRC/basic.c" -Wl,--hash-style=sysv
+rule "$OUT/hash_gnu.so" "$SRC/basic.c" -- cc_so hash_gnu.so "$SRC/basic.c" -Wl,--hash-style=gnu
+rule "$OUT/hash_both.so" "$SRC/basic.c" -- cc_so hash_both.so "$SRC/basic.c" -Wl,--hash-style=both
+# 5. DT_RELR.
+rule "$OUT/relr.so" "$SRC/relr.c" -- cc_so relr.so "$SRC/relr.c" -Wl,-z,pack-relative-relocs
+# 6. gold.
+rule "$OUT/gold.so" "$SRC/basic.c" -- cc_so gold.so "$SRC/basic.c" -fuse-ld=gold
+# 7. 2 MiB segment alignment.
+rule "$OUT/maxpage_2m.so" "$SRC/basic.c" -- \
+    cc_so maxpage_2m.so "$SRC/basic.c" -Wl,-z,max-page-size=0x200000
+# 8. Code and headers in one R+X PT_LOAD.
+rule "$OUT/noseparate_code.so" "$SRC/basic.c" -- cc_so noseparate_code.so "$SRC/basic.c" -Wl,-z,noseparate-code
+# 9. No PT_GNU_RELRO.
+rule "$OUT/norelro.so" "$SRC/basic.c" -- cc_so norelro.so "$SRC/basic.c" -Wl,-z,norelro
+# 10. IFUNC.
+rule "$OUT/ifunc.so" "$SRC/ifunc.c" -- cc_so ifunc.so "$SRC/ifunc.c"
+# 11. ELFCLASS32 / EM_386, no libc.
+rule "$OUT/elf32_i386.so" "$SRC/x86_32.c" -- \
+    cc_plain -m32 -shared -nostdlib -fPIC -O2 -g0 -Wall -Wextra -Wl,-soname,elf32_i386.so "$SRC/x86_32.c"
+# 12. Big-endian, written by hand.
+rule "$OUT/bigendian64_ppc64.so" "$SRC/tools/gen_bigendian.c" -- run_tool gen_bigendian 64
+rule "$OUT/bigendian32_ppc.so" "$SRC/tools/gen_bigendian.c" -- run_tool gen_bigendian 32
+# 13. No section headers (basic.so, sstrip'ed).
+rule "$OUT/no_section_headers.so" "$OUT/basic.so" "$SRC/tools/elfpatch.c" -- \
+    strip_section_headers "$OUT/basic.so"
+# 14. Non-zero file bytes after p_filesz on the last page of the data segment.
+rule "$OUT/dirty_bss_tail.so" "$SRC/dirty_tail.c" "$SRC/tools/elfpatch.c" -- dirty_tail "$SRC/dirty_tail.c"
+
+# 15. For the linker: dependencies, search paths, lookup order, init order.
+L=$SRC/linking
+C=$OUT/chain
+rule "$C/lib/deep/libchain_c.so" "$L/chain_c.c" -- cc_so libchain_c.so "$L/chain_c.c"
+rule "$C/lib/libchain_b.so" "$L/chain_b.c" "$C/lib/deep/libchain_c.so" -- \
+    cc_so libchain_b.so "$L/chain_b.c" "$C/lib/deep/libchain_c.so" -Wl,--enable-new-dtags,-rpath,'$ORIGIN/deep'
+rule "$C/libchain_a.so" "$L/chain_a.c" "$C/lib/libchain_b.so" -- \
+    cc_so libchain_a.so "$L/chain_a.c" "$C/lib/libchain_b.so" -Wl,--enable-new-dtags,-rpath,'$ORIGIN/lib' \
+    -Wl,-rpath-link,"$C/lib/deep"
+
+K=$OUT/linking
+rule "$K/libinterpose_first.so" "$L/interpose_first.c" -- cc_so libinterpose_first.so "$L/interpose_first.c"
+rule "$K/libinterpose_second.so" "$L/interpose_second.c" -- cc_so libinterpose_second.so "$L/interpose_second.c"
+rule "$K/libinterpose_user.so" "$L/interpose_user.c" "$K/libinterpose_first.so" "$K/libinterpose_second.so" -- \
+    cc_so libinterpose_user.so "$L/interpose_user.c" "$K/libinterpose_first.so" "$K/libinterpose_second.so" \
+    -Wl,--enable-new-dtags,-rpath,'$ORIGIN'
+rule "$K/libweak_provider.so" "$L/weak_provider.c" -- cc_so libweak_provider.so "$L/weak_provider.c"
+rule "$K/libweak.so" "$L/weak.c" "$K/libweak_provider.so" -- \
+    cc_so libweak.so "$L/weak.c" "$K/libweak_provider.so" -Wl,--enable-new-dtags,-rpath,'$ORIGIN'
+rule "$K/libctors_log.so" "$L/ctors_log.c" -- cc_so libctors_log.so "$L/ctors_log.c"
+rule "$K/libctors.so" "$L/ctors.c" "$K/libctors_log.so" -- \
+    cc_so libctors.so "$L/ctors.c" "$K/libctors_log.so" -Wl,--enable-new-dtags,-rpath,'$ORIGIN' \
+    -Wl,-init=ctors_dt_init -Wl,-fini=ctors_dt_fini
+rule "$K/libmath_user.so" "$L/libm_user.c" -- cc_so libmath_user.so "$L/libm_user.c" -fno-builtin -lm
+rule "$K/libtls.so" "$L/tls.c" -- cc_so libtls.so "$L/tls.c"
+rule "$K/libversioned_user.so" "$L/versioned_user.c" "$OUT/versioned.so" -- \
+    cc_so libversioned_user.so "$L/versioned_user.c" "$OUT/versioned.so" -Wl,--enable-new-dtags,-rpath,'$ORIGIN/..'
+
+# --- verify what was just built --------------------------------------------------------------
+# Only files newer than the last stamp are checked, so a no-op run stays quick.
+stamp=$OUT/.stamp
+fresh() { [[ ! -e $stamp || $1 -nt $stamp ]]; }
+verify() {
+    local name=$1 file=$OUT/$1
+    shift
+    fresh "$file" || return 0
+    check_readelf "$file" "${READELF_EXTRA[@]}"
+    "$@" "$file"
+}
+READELF_EXTRA=()
+v_none() { :; }
+v_basic() { expect "$1" "-W --dyn-syms" ' format_to$' && expect "$1" "-d" 'NEEDED.*libc\.so\.6'; }
+v_bigbss() { expect "$1" "-lW" 'LOAD .* 0x[0-9a-f]+ 0x3[0-9a-f]{5} RW'; }
+v_versioned() { expect "$1" "-W --dyn-syms" 'compute@VERS_1' && expect "$1" "-W --dyn-syms" 'compute@@VERS_2' \
+    && expect "$1" "-V" 'Parent 1: VERS_1'; }
+v_sysv() { expect "$1" "-d" '\(HASH\)' && expect "$1" "-S" '\.gnu\.hash' no; }
+v_gnu() { expect "$1" "-d" '\(GNU_HASH\)' && expect "$1" "-d" '\(HASH\)' no; }
+v_both() { expect "$1" "-d" '\(GNU_HASH\)' && expect "$1" "-d" '\(HASH\)'; }
+v_relr() {
+    expect "$1" "-d" '\(RELR\)' && expect "$1" "-rW" 'R_X86_64_(RELATIVE|64) ' no
+    # 200 pointers in a row need an address entry and several bitmap entries; 211 in all.
+    local text entries offsets
+    text=$("$READELF" -W -r "$1")
+    entries=$(sed -n "s/^Relocation section '.relr.dyn' at offset 0x[0-9a-f]* contains \([0-9]*\) entr.*/\1/p" <<<"$text")
+    offsets=$(sed -n 's/^ *\([0-9]*\) offsets$/\1/p' <<<"$text")
+    if [[ ${entries:-0} -lt 5 || ${offsets:-0} -lt 200 ]]; then
+        echo "build-fixtures: relr.so: ${entries:-0} RELR entries for ${offsets:-0} offsets" >&2
+        exit 1
+    fi
+}
+v_gold() { expect "$1" "-p .note.gnu.gold-version" 'gold'; }
+v_maxpage() { expect "$1" "-lW" 'LOAD .* 0x200000$'; }
+v_noseparate() { expect "$1" "-lW" 'LOAD +0x000000 .* R E '; }
+v_norelro() { expect "$1" "-lW" 'GNU_RELRO' no; }
+v_ifunc() { expect "$1" "-W --dyn-syms" 'IFUNC +GLOBAL DEFAULT +[0-9]+ doubled$' && expect "$1" "-rW" 'R_X86_64_IRELATIV'; }
+v_elf32() { expect "$1" "-h" 'ELF32' && expect "$1" "-h" 'Intel 80386'; }
+v_be64() { expect "$1" "-h" 'big endian' && expect "$1" "-h" 'ELF64' && expect "$1" "-h" 'PowerPC64'; }
+v_be32() { expect "$1" "-h" 'big endian' && expect "$1" "-h" 'ELF32' && expect "$1" "-h" 'PowerPC'; }
+v_noshdr() {
+    expect "$1" "-h" 'Number of section headers: +0$' && expect "$1" "-lW" 'DYNAMIC' \
+        && expect "$1" "-W -D -s" ' format_to$'
+}
+v_chain_a() { expect "$1" "-d" 'RUNPATH.*\[\$ORIGIN/lib\]' && expect "$1" "-d" 'NEEDED.*\[libchain_b\.so\]'; }
+v_chain_b() { expect "$1" "-d" 'RUNPATH.*\[\$ORIGIN/deep\]' && expect "$1" "-d" 'NEEDED.*\[libchain_c\.so\]'; }
+v_interpose() {
+    expect "$1" "-d" 'NEEDED.*libinterpose_first\.so' && expect "$1" "-d" 'NEEDED.*libinterpose_second\.so'
+    # DT_NEEDED order matters: first before second.
+    "$READELF" -d "$1" | grep -o 'libinterpose_[a-z]*\.so' | head -2 | paste -sd' ' | grep -qx 'libinterpose_first.so libinterpose_second.so' \
+        || { echo "build-fixtures: libinterpose_user.so: DT_NEEDED order is wrong" >&2; exit 1; }
+}
+v_weak() { expect "$1" "-W --dyn-syms" 'WEAK +DEFAULT +UND weak_absent$' && expect "$1" "-W --dyn-syms" 'WEAK +DEFAULT +[0-9]+ weak_defined$'; }
+v_ctors() { expect "$1" "-d" '\(INIT_ARRAY\)' && expect "$1" "-d" '\(FINI_ARRAY\)' && expect "$1" "-d" '\(INIT\)' && expect "$1" "-d" '\(FINI\)'; }
+v_math() { expect "$1" "-d" 'NEEDED.*libm\.so\.6' && expect "$1" "-W --dyn-syms" 'UND cos@'; }
+v_tls() { expect "$1" "-lW" '^ +TLS ' && expect "$1" "-rW" 'R_X86_64_DTPMOD64'; }
+v_versioned_user() { expect "$1" "-V" 'Name: VERS_1' && expect "$1" "-V" 'Name: VERS_2'; }
+
+verify basic.so v_basic
+verify bigbss.so v_bigbss
+verify versioned.so v_versioned
+verify hash_sysv.so v_sysv
+verify hash_gnu.so v_gnu
+verify hash_both.so v_both
+verify relr.so v_relr
+verify gold.so v_gold
+verify maxpage_2m.so v_maxpage
+verify noseparate_code.so v_noseparate
+verify norelro.so v_norelro
+verify ifunc.so v_ifunc
+verify elf32_i386.so v_elf32
+verify bigendian64_ppc64.so v_be64
+verify bigendian32_ppc.so v_be32
+READELF_EXTRA=(-D)    # without section headers readelf needs -D to find the dynamic symbols
+verify no_section_headers.so v_noshdr
+READELF_EXTRA=()
+verify dirty_bss_tail.so v_none
+verify chain/libchain_a.so v_chain_a
+verify chain/lib/libchain_b.so v_chain_b
+verify chain/lib/deep/libchain_c.so v_none
+verify linking/libinterpose_first.so v_none
+verify linking/libinterpose_second.so v_none
+verify linking/libinterpose_user.so v_interpose
+verify linking/libweak_provider.so v_none
+verify linking/libweak.so v_weak
+verify linking/libctors_log.so v_none
+verify linking/libctors.so v_ctors
+verify linking/libmath_user.so v_math
+verify linking/libtls.so v_tls
+verify linking/libversioned_user.so v_versioned_user
+
+touch "$stamp"
+echo "Fixtures: $built built, $current already current."

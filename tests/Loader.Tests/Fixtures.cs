@@ -1,0 +1,133 @@
+namespace Loader.Tests;
+
+/// <summary>What a fixture is, for a test choosing which fixtures to run a check over.</summary>
+public enum FixtureKind
+{
+    /// <summary>An ordinary x86_64 shared object the loader must load (and glibc does).</summary>
+    X64,
+
+    /// <summary>A valid x86_64 shared object with a deliberately unusual layout (no section
+    /// headers, non-zero bytes in the bss tail); the loader must load it correctly.</summary>
+    X64Odd,
+
+    /// <summary>A valid x86_64 shared object using a feature the loader refuses (TLS).</summary>
+    X64Unsupported,
+
+    /// <summary>ELFCLASS32, little-endian, EM_386: readable, never loadable here.</summary>
+    Elf32,
+
+    /// <summary>Big-endian (ELF64 EM_PPC64 or ELF32 EM_PPC), written by a generator:
+    /// readable, never loadable here.</summary>
+    BigEndian,
+}
+
+/// <summary>One built fixture.</summary>
+/// <param name="Name">Path relative to <see cref="Fixtures.Directory"/>, with '/' separators.</param>
+/// <param name="Path">Absolute path of the built file.</param>
+/// <param name="Kind">What it is: which checks apply to it.</param>
+/// <param name="Description">Why it exists, in one line (tests/fixtures/README.md says more).</param>
+public sealed record FixtureInfo(string Name, string Path, FixtureKind Kind, string Description)
+{
+    /// <summary>x86_64 little-endian ELF64: every kind a test can hand to <c>readelf</c> and
+    /// expect the same machine as the host.</summary>
+    public bool IsX64 => Kind is FixtureKind.X64 or FixtureKind.X64Odd or FixtureKind.X64Unsupported;
+
+    /// <summary>The loader is expected to load it (and glibc's dlopen does too).</summary>
+    public bool IsLoadable => Kind is FixtureKind.X64 or FixtureKind.X64Odd;
+
+    public override string ToString() => Name;
+}
+
+/// <summary>
+/// The C fixtures built by scripts/build-fixtures.sh into tests/fixtures/build (the build of
+/// this project runs the script first, see Fixtures.targets). tests/fixtures/README.md says
+/// how each is built and why it exists.
+/// </summary>
+public static class Fixtures
+{
+    private static readonly Lazy<string> RepositoryRootLazy = new(FindRepositoryRoot);
+
+    /// <summary>The folder holding Loader.sln.</summary>
+    public static string RepositoryRoot => RepositoryRootLazy.Value;
+
+    /// <summary>tests/fixtures/build.</summary>
+    public static string Directory => System.IO.Path.Combine(RepositoryRoot, "tests", "fixtures", "build");
+
+    /// <summary>The absolute path of a built fixture, e.g. <c>Path("basic.so")</c> or
+    /// <c>Path("chain/libchain_a.so")</c>; throws if it has not been built.</summary>
+    public static string Path(string name)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        string path = System.IO.Path.GetFullPath(System.IO.Path.Combine(Directory, name));
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException(
+                $"Fixture '{name}' not found at {path}. The fixtures are built by scripts/build-fixtures.sh " +
+                "(run automatically when tests/Loader.Tests builds, on Linux with gcc); run it by hand to see why it failed.",
+                path);
+        }
+        return path;
+    }
+
+    private static readonly Lazy<IReadOnlyList<FixtureInfo>> AllLazy = new(CreateAll);
+
+    /// <summary>Every fixture, in the order of tests/fixtures/README.md. Whether each file exists
+    /// is not checked here: use <see cref="Path(string)"/> or <c>File.Exists(info.Path)</c>.</summary>
+    public static IReadOnlyList<FixtureInfo> All => AllLazy.Value;
+
+    private static FixtureInfo[] CreateAll() =>
+    [
+        Fixture("basic.so", FixtureKind.X64, "plain exports: int/double/string functions, data, a callback, a variadic vsnprintf wrapper"),
+        Fixture("bigbss.so", FixtureKind.X64, "initialized arrays and a 3 MiB .bss (p_memsz far beyond p_filesz)"),
+        Fixture("versioned.so", FixtureKind.X64, "compute@VERS_1 and compute@@VERS_2; VERS_2 inherits from the base node VERS_1"),
+        Fixture("hash_sysv.so", FixtureKind.X64, "basic.c, DT_HASH only (--hash-style=sysv)"),
+        Fixture("hash_gnu.so", FixtureKind.X64, "basic.c, DT_GNU_HASH only (--hash-style=gnu)"),
+        Fixture("hash_both.so", FixtureKind.X64, "basic.c, DT_HASH and DT_GNU_HASH (--hash-style=both)"),
+        Fixture("relr.so", FixtureKind.X64, "DT_RELR (-z pack-relative-relocs): 200 consecutive pointers, sparse pointers, function pointers"),
+        Fixture("gold.so", FixtureKind.X64, "basic.c linked by gold (-fuse-ld=gold): two PT_LOADs, gold's section order"),
+        Fixture("maxpage_2m.so", FixtureKind.X64, "basic.c with -z max-page-size=0x200000: p_align 2 MiB"),
+        Fixture("noseparate_code.so", FixtureKind.X64, "basic.c with -z noseparate-code: headers and code in one R+X PT_LOAD"),
+        Fixture("norelro.so", FixtureKind.X64, "basic.c with -z norelro: no PT_GNU_RELRO"),
+        Fixture("ifunc.so", FixtureKind.X64, "STT_GNU_IFUNC export (symbolic relocations) and a hidden ifunc (R_X86_64_IRELATIVE)"),
+        Fixture("elf32_i386.so", FixtureKind.Elf32, "ELFCLASS32 EM_386 (-m32 -nostdlib): to be read, refused for loading"),
+        Fixture("bigendian64_ppc64.so", FixtureKind.BigEndian, "hand-written ELF64 big-endian EM_PPC64: DT_HASH, RELA, NEEDED, SONAME"),
+        Fixture("bigendian32_ppc.so", FixtureKind.BigEndian, "hand-written ELF32 big-endian EM_PPC: DT_HASH, RELA, NEEDED, SONAME"),
+        Fixture("no_section_headers.so", FixtureKind.X64Odd, "basic.so with e_shoff=e_shnum=e_shstrndx=0 and cut after the last segment"),
+        Fixture("dirty_bss_tail.so", FixtureKind.X64Odd, "file bytes after p_filesz on the data segment's last page are 0xA5; .bss must read 0"),
+        Fixture("chain/libchain_a.so", FixtureKind.X64, "needs libchain_b.so through DT_RUNPATH $ORIGIN/lib; chain_a_value() = 321"),
+        Fixture("chain/lib/libchain_b.so", FixtureKind.X64, "needs libchain_c.so through DT_RUNPATH $ORIGIN/deep"),
+        Fixture("chain/lib/deep/libchain_c.so", FixtureKind.X64, "end of the chain"),
+        Fixture("linking/libinterpose_first.so", FixtureKind.X64, "defines interposed_name/interposed_value (\"first\", 1)"),
+        Fixture("linking/libinterpose_second.so", FixtureKind.X64, "defines the same symbols (\"second\", 2)"),
+        Fixture("linking/libinterpose_user.so", FixtureKind.X64, "needs first then second; lookups must find \"first\" and 1"),
+        Fixture("linking/libweak_provider.so", FixtureKind.X64, "defines weak_present and a strong weak_defined"),
+        Fixture("linking/libweak.so", FixtureKind.X64, "weak undefined references (one satisfied, two not) and a weak definition"),
+        Fixture("linking/libctors_log.so", FixtureKind.X64, "exported init log and fini sink that constructors/destructors append to"),
+        Fixture("linking/libctors.so", FixtureKind.X64, "DT_INIT, prioritized constructors, DT_INIT_ARRAY, DT_FINI_ARRAY, DT_FINI, logging their order"),
+        Fixture("linking/libmath_user.so", FixtureKind.X64, "DT_NEEDED libm.so.6, calls cos and sqrt"),
+        Fixture("linking/libtls.so", FixtureKind.X64Unsupported, "__thread variables: PT_TLS, DTPMOD64/DTPOFF64 relocations; to be refused"),
+        Fixture("linking/libversioned_user.so", FixtureKind.X64, "needs versioned.so (RUNPATH $ORIGIN/..), binds compute@VERS_1 and compute@@VERS_2"),
+    ];
+
+    /// <summary>The fixtures of one kind.</summary>
+    public static IEnumerable<FixtureInfo> OfKind(FixtureKind kind) => All.Where(f => f.Kind == kind);
+
+    /// <summary>The fixture with this name (relative to <see cref="Directory"/>).</summary>
+    public static FixtureInfo Get(string name) =>
+        All.FirstOrDefault(f => f.Name == name)
+        ?? throw new ArgumentException($"No fixture named '{name}' in Fixtures.All.", nameof(name));
+
+    private static FixtureInfo Fixture(string name, FixtureKind kind, string description) =>
+        new(name, System.IO.Path.Combine(Directory, name), kind, description);
+
+    private static string FindRepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(System.IO.Path.Combine(dir.FullName, "Loader.sln")))
+                return dir.FullName;
+        }
+        throw new InvalidOperationException(
+            $"Cannot find the repository root: no Loader.sln in {AppContext.BaseDirectory} or any folder above it.");
+    }
+}
