@@ -30,4 +30,10 @@ public readonly record struct SymbolVersion(ushort Index, SymbolVersionKind Kind
         SymbolVersionKind.Hidden or SymbolVersionKind.Needed => "@" + Name,
         _ => "",
     };
+
+    /// <summary>
+    /// The suffix to print after <paramref name="symbolName"/>. A version's own definition symbol (the
+    /// <c>SHN_ABS</c> symbol <c>VERS_1</c> carrying version <c>VERS_1</c>) is printed bare, as readelf and objdump do.
+    /// </summary>
+    public string SuffixFor(string symbolName) => Name == symbolName ? "" : Suffix;
 }

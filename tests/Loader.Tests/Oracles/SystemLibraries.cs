@@ -1,0 +1,127 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+
+namespace Loader.Tests.Oracles;
+
+/// <summary>
+/// The ELF shared objects of this machine, for tests that compare our reader with readelf over many real files.
+/// </summary>
+public static class SystemLibraries
+{
+    public const string Directory = "/usr/lib/x86_64-linux-gnu";
+
+    private const ushort ET_DYN = 3;
+
+    private static readonly Lazy<IReadOnlyList<string>> TopLevel = new(() => Find(recursive: false));
+    private static readonly Lazy<IReadOnlyList<string>> Recursive = new(() => Find(recursive: true));
+
+    /// <summary>
+    /// Every ELF shared object named by an entry directly in <see cref="Directory"/> (not its subdirectories,
+    /// unless <paramref name="recursive"/>: those add gconv modules, perl/python extensions, plugins...).
+    /// Each entry is resolved with realpath (so a symlink's target counts even when it lives elsewhere,
+    /// e.g. under /usr/lib/llvm-14), each real file appears once, sorted by ordinal path. Kept: regular files
+    /// that start with the ELF magic and have e_type ET_DYN (3) — only the first 18 bytes are read, so
+    /// linker scripts such as libc.so and static archives are skipped, and PIE executables (ET_DYN too) are kept. Computed once per process.
+    /// </summary>
+    public static IReadOnlyList<string> SharedObjects(bool recursive = false) => recursive ? Recursive.Value : TopLevel.Value;
+
+    /// <summary><see cref="SharedObjects"/> for <c>[MemberData]</c>.</summary>
+    public static TheoryData<string> SharedObjectsData()
+    {
+        var data = new TheoryData<string>();
+        foreach (string path in SharedObjects())
+        {
+            data.Add(path);
+        }
+        return data;
+    }
+
+    /// <summary>True for a regular file whose first 18 bytes are an ELF identification with e_type ET_DYN.</summary>
+    public static bool IsElfSharedObject(string path)
+    {
+        Span<byte> head = stackalloc byte[18];
+        try
+        {
+            if (!IsRegularFile(path))
+            {
+                return false;
+            }
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
+            if (stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false) < head.Length)
+            {
+                return false;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+        if (head[0] != 0x7F || head[1] != (byte)'E' || head[2] != (byte)'L' || head[3] != (byte)'F')
+        {
+            return false;
+        }
+        ushort type = head[5] == 2
+            ? BinaryPrimitives.ReadUInt16BigEndian(head[16..])
+            : BinaryPrimitives.ReadUInt16LittleEndian(head[16..]);
+        return type == ET_DYN;
+    }
+
+    /// <summary>realpath(3): the canonical absolute path with every symlink resolved, or null if it does not resolve.</summary>
+    public static string? RealPath(string path)
+    {
+        IntPtr resolved = realpath(path, IntPtr.Zero);
+        if (resolved == IntPtr.Zero)
+        {
+            return null;
+        }
+        try
+        {
+            return Marshal.PtrToStringUTF8(resolved);
+        }
+        finally
+        {
+            free(resolved);
+        }
+    }
+
+    private static IReadOnlyList<string> Find(bool recursive)
+    {
+        if (!System.IO.Directory.Exists(Directory))
+        {
+            return [];
+        }
+        var options = new EnumerationOptions
+        {
+            RecurseSubdirectories = recursive,
+            IgnoreInaccessible = true,
+            AttributesToSkip = 0,
+            ReturnSpecialDirectories = false,
+        };
+        var found = new HashSet<string>(StringComparer.Ordinal);
+        foreach (string entry in System.IO.Directory.EnumerateFileSystemEntries(Directory, "*", options))
+        {
+            string? real = RealPath(entry);
+            if (real is not null && !found.Contains(real) && IsElfSharedObject(real))
+            {
+                found.Add(real);
+            }
+        }
+        var sorted = found.ToList();
+        sorted.Sort(StringComparer.Ordinal);
+        return sorted;
+    }
+
+    private static bool IsRegularFile(string realPath)
+    {
+        // realPath has no symlinks left. Fifos, sockets and devices report length 0 (and opening a fifo would
+        // block), so "not a directory and at least 18 bytes long" keeps exactly the regular files worth opening.
+        var info = new FileInfo(realPath);
+        return info.Exists && (info.Attributes & FileAttributes.Directory) == 0 && info.Length >= 18;
+    }
+
+    [DllImport("libc", EntryPoint = "realpath", SetLastError = true)]
+    private static extern IntPtr realpath([MarshalAs(UnmanagedType.LPUTF8Str)] string path, IntPtr resolved);
+
+    [DllImport("libc", EntryPoint = "free")]
+    private static extern void free(IntPtr pointer);
+}
