@@ -14,8 +14,6 @@ public sealed class ElfFile : IDisposable
     private readonly ProgramHeader[] _programHeaders;
     private readonly SectionHeader[] _sections;
     private readonly List<ElfNote> _notes = [];
-    private readonly List<RelocationTable> _relocationTables = [];
-    private readonly List<string> _needed = [];
 
     private ElfFile(ReadOnlyMemory<byte> bytes, string name, IDisposable? owner)
     {
@@ -79,54 +77,39 @@ public sealed class ElfFile : IDisposable
     public ReadOnlyMemory<byte> BuildId { get; private set; }
     /// <summary>The dynamic section (from PT_DYNAMIC), or null for a static object.</summary>
     public DynamicSection? Dynamic { get; private set; }
+    /// <summary>
+    /// Everything found from PT_DYNAMIC: strings, symbols, versions, hashes, relocations. Null for a static object.
+    /// The same reader serves a mapped image (<see cref="DynamicTables.Read"/> over <see cref="VirtualView.FromImage"/>).
+    /// </summary>
+    public DynamicTables? Tables { get; private set; }
     /// <summary>DT_STRTAB, or default.</summary>
-    public StringTable DynamicStrings { get; private set; }
+    public StringTable DynamicStrings => Tables?.Strings ?? default;
     /// <summary>DT_SYMTAB with its count, or null.</summary>
-    public SymbolTable? DynamicSymbols { get; private set; }
+    public SymbolTable? DynamicSymbols => Tables?.Symbols;
     /// <summary>DT_VERSYM/DT_VERDEF/DT_VERNEED, or null when the object is not versioned.</summary>
-    public SymbolVersionTable? Versions { get; private set; }
+    public SymbolVersionTable? Versions => Tables?.Versions;
     /// <summary>DT_GNU_HASH, or null.</summary>
-    public GnuHashTable? GnuHash { get; private set; }
+    public GnuHashTable? GnuHash => Tables?.GnuHash;
     /// <summary>DT_HASH, or null.</summary>
-    public SysvHashTable? SysvHash { get; private set; }
+    public SysvHashTable? SysvHash => Tables?.SysvHash;
     /// <summary>The REL/RELA tables: DT_RELA or DT_REL, then DT_JMPREL (unless it lies inside the former).</summary>
-    public IReadOnlyList<RelocationTable> RelocationTables => _relocationTables;
+    public IReadOnlyList<RelocationTable> RelocationTables => Tables?.RelocationTables ?? [];
     /// <summary>DT_RELR, or null.</summary>
-    public RelrTable? Relr { get; private set; }
+    public RelrTable? Relr => Tables?.Relr;
     /// <summary>DT_SONAME, or null.</summary>
-    public string? SoName { get; private set; }
+    public string? SoName => Tables?.SoName;
     /// <summary>Every DT_NEEDED, in order.</summary>
-    public IReadOnlyList<string> Needed => _needed;
+    public IReadOnlyList<string> Needed => Tables?.Needed ?? [];
     /// <summary>DT_RUNPATH, or null.</summary>
-    public string? RunPath { get; private set; }
+    public string? RunPath => Tables?.RunPath;
     /// <summary>DT_RPATH, or null.</summary>
-    public string? RPath { get; private set; }
+    public string? RPath => Tables?.RPath;
 
     /// <summary>The version of dynamic symbol <paramref name="index"/>, or none.</summary>
-    public SymbolVersion GetSymbolVersion(int index) =>
-        Versions is null || DynamicSymbols is null
-            ? SymbolVersion.None
-            : Versions.Get(index, !DynamicSymbols[index].IsUndefined);
+    public SymbolVersion GetSymbolVersion(int index) => Tables?.GetSymbolVersion(index) ?? SymbolVersion.None;
 
-    /// <summary>
-    /// Finds a defined dynamic symbol by name through DT_GNU_HASH (Bloom filter first), else DT_HASH, as a loader
-    /// does; returns its index or -1. Versions are not considered here.
-    /// </summary>
-    public int FindDefinedSymbol(string name)
-    {
-        if (DynamicSymbols is not { } symbols)
-            return -1;
-        var nameBytes = System.Text.Encoding.UTF8.GetBytes(name);
-        bool Matches(int i) => !symbols[i].IsUndefined && symbols.GetNameBytes(i).SequenceEqual(nameBytes);
-        if (GnuHash is { } gnu)
-            return gnu.Find(GnuHashTable.Hash(nameBytes), Matches);
-        if (SysvHash is { } sysv)
-            return sysv.Find(SysvHashTable.Hash(nameBytes), Matches);
-        for (int i = 1; i < symbols.Count; i++)
-            if (Matches(i))
-                return i;
-        return -1;
-    }
+    /// <summary>Finds a defined dynamic symbol by name through the hash tables, as a loader does; its index or -1.</summary>
+    public int FindDefinedSymbol(string name) => Tables?.FindDefinedSymbol(name) ?? -1;
 
     /// <summary>Unmaps the file when it was opened from a path.</summary>
     public void Dispose() => _owner?.Dispose();
@@ -138,9 +121,8 @@ public sealed class ElfFile : IDisposable
         if (shoff == 0)
             return [];
         int entrySize = SectionHeader.SizeFor(Header.Class);
-        ulong shoffField = Header.Class == ElfClass.Elf64 ? 0x28UL : 0x20UL;
         if (Header.SectionHeaderEntrySize != entrySize)
-            ThrowHelper.Format(Name, "e_shentsize", shoffField + (Header.Class == ElfClass.Elf64 ? 0x12UL : 0x12UL),
+            ThrowHelper.Format(Name, "e_shentsize", Header.Class == ElfClass.Elf64 ? 0x3aUL : 0x2eUL,
                 $"{Header.SectionHeaderEntrySize} does not match sizeof(Elf{(Encoding.Is64 ? 64 : 32)}_Shdr) = {entrySize}");
         if (ThrowHelper.OutOfRange(shoff, (ulong)entrySize, (ulong)span.Length))
             ThrowHelper.Format(Name, "e_shoff", shoff, $"section header table at 0x{shoff:x} lies past the end of the {span.Length}-byte file");
@@ -164,7 +146,9 @@ public sealed class ElfFile : IDisposable
             if ((uint)SectionNameTableIndex >= (uint)sections.Length)
                 ThrowHelper.Format(Name, "e_shstrndx", shoff, $"section index {SectionNameTableIndex} is past the {sections.Length} section headers");
             var strtab = sections[SectionNameTableIndex];
-            if (strtab.Type != SectionType.NoBits && ThrowHelper.OutOfRange(strtab.Offset, strtab.Size, (ulong)span.Length))
+            if (strtab.Type == SectionType.NoBits)
+                ThrowHelper.Format(Name, "e_shstrndx", shoff, $"section {SectionNameTableIndex}, the section name table, is SHT_NOBITS and has no bytes");
+            if (ThrowHelper.OutOfRange(strtab.Offset, strtab.Size, (ulong)span.Length))
                 ThrowHelper.Format(Name, "e_shstrndx sh_offset", strtab.Offset, $"section name table of 0x{strtab.Size:x} bytes runs past the end of the file");
             var names = new StringTable(Bytes.Slice((int)strtab.Offset, (int)strtab.Size), Name, ".shstrtab", strtab.Offset);
             for (int i = 0; i < sections.Length; i++)
@@ -246,124 +230,22 @@ public sealed class ElfFile : IDisposable
         if (dynamicIndex < 0)
             return;
         var ph = _programHeaders[dynamicIndex];
-        var dyn = DynamicSection.Read(FileRange(ph.Offset, ph.FileSize, "PT_DYNAMIC p_offset").Span, Encoding, ph.VirtualAddress, ph.Offset, Name);
-        Dynamic = dyn;
-
-        if (dyn.TryGet(DynamicTag.StrTab, out ulong strtab))
-        {
-            if (!dyn.TryGet(DynamicTag.StrSz, out ulong strsz))
-                ThrowHelper.Format(Name, "DT_STRSZ", ph.Offset, "DT_STRTAB is present but DT_STRSZ is missing");
-            View.TryGetFileOffset(strtab, out ulong strtabOffset);
-            DynamicStrings = new StringTable(View.Read(strtab, strsz, "DT_STRTAB"), Name, "DT_STRTAB", strtabOffset);
-        }
-        else if (dyn.Has(DynamicTag.SymTab) || dyn.Has(DynamicTag.Needed) || dyn.Has(DynamicTag.SoName))
-        {
-            ThrowHelper.Format(Name, "DT_STRTAB", ph.Offset, "the dynamic section names strings but has no DT_STRTAB");
-        }
-
-        SoName = dyn.TryGet(DynamicTag.SoName, out ulong soname) ? DynamicStrings.GetString(checked((uint)soname)) : null;
-        RunPath = dyn.TryGet(DynamicTag.RunPath, out ulong runpath) ? DynamicStrings.GetString((uint)runpath) : null;
-        RPath = dyn.TryGet(DynamicTag.RPath, out ulong rpath) ? DynamicStrings.GetString((uint)rpath) : null;
-        foreach (ulong needed in dyn.GetAll(DynamicTag.Needed))
-            _needed.Add(DynamicStrings.GetString((uint)needed));
-
-        if (dyn.TryGet(DynamicTag.GnuHash, out ulong gnuHash))
-            GnuHash = GnuHashTable.Read(View, gnuHash, Encoding);
-        if (dyn.TryGet(DynamicTag.Hash, out ulong sysvHash))
-            SysvHash = SysvHashTable.Read(View, sysvHash, Encoding);
-
-        if (dyn.TryGet(DynamicTag.SymTab, out ulong symtab))
-        {
-            int entrySize = ElfSymbol.SizeFor(Header.Class);
-            if (dyn.TryGet(DynamicTag.SymEnt, out ulong syment) && syment != (ulong)entrySize)
-                ThrowHelper.Format(Name, "DT_SYMENT", ph.Offset, $"{syment} does not match sizeof(Elf_Sym) = {entrySize}");
-            int count = CountDynamicSymbols(symtab, entrySize);
-            var bytes = View.Read(symtab, (ulong)count * (ulong)entrySize, "DT_SYMTAB");
-            DynamicSymbols = new SymbolTable(bytes, count, entrySize, Encoding, DynamicStrings, symtab, Name);
-            if (dyn.Has(DynamicTag.VerSym) || dyn.Has(DynamicTag.VerDef) || dyn.Has(DynamicTag.VerNeed))
-                Versions = SymbolVersionTable.Read(View, dyn, DynamicStrings, count, Encoding);
-        }
-
-        ReadRelocations(dyn);
+        Dynamic = DynamicSection.Read(FileRange(ph.Offset, ph.FileSize, "PT_DYNAMIC p_offset").Span, Encoding, ph.VirtualAddress, ph.Offset, Name);
+        Tables = DynamicTables.Read(View, Dynamic, Encoding, DynSymSectionCount());
     }
 
     /// <summary>
-    /// DT_SYMTAB has no size. A loader takes it from the hash tables; readelf from the .dynsym section. Use the
-    /// section when one describes this very table, else DT_GNU_HASH, else DT_HASH's nchain.
+    /// DT_SYMTAB has no size. readelf takes it from the .dynsym section, a loader from the hash tables: the
+    /// section wins when one describes this very table (see <see cref="DynamicTables.Read"/>).
     /// </summary>
-    private int CountDynamicSymbols(ulong symtab, int entrySize)
+    private int? DynSymSectionCount()
     {
+        if (Dynamic is null || !Dynamic.TryGet(DynamicTag.SymTab, out ulong symtab))
+            return null;
+        int entrySize = ElfSymbol.SizeFor(Header.Class);
         foreach (var sh in _sections)
             if (sh.Type == SectionType.DynSym && sh.Address == symtab && sh.EntrySize == (ulong)entrySize)
                 return (int)Math.Min(sh.Size / (ulong)entrySize, int.MaxValue);
-        if (GnuHash is { } gnu)
-            return gnu.SymbolCount;
-        if (SysvHash is { } sysv)
-            return (int)Math.Min(sysv.ChainCount, int.MaxValue);
-        return 0;
-    }
-
-    private void ReadRelocations(DynamicSection dyn)
-    {
-        var rela = ReadRelocationTable(dyn, DynamicTag.Rela, DynamicTag.RelaSz, DynamicTag.RelaEnt, RelocationFormat.Rela, "DT_RELA");
-        var rel = ReadRelocationTable(dyn, DynamicTag.Rel, DynamicTag.RelSz, DynamicTag.RelEnt, RelocationFormat.Rel, "DT_REL");
-        if (rela is not null) _relocationTables.Add(rela);
-        if (rel is not null) _relocationTables.Add(rel);
-
-        if (dyn.TryGet(DynamicTag.JmpRel, out ulong jmprel))
-        {
-            ulong pltrel = dyn.Get(DynamicTag.PltRel) ?? (ulong)DynamicTag.Rela;
-            if (pltrel != (ulong)DynamicTag.Rela && pltrel != (ulong)DynamicTag.Rel)
-                ThrowHelper.Format(Name, "DT_PLTREL", dyn.Address, $"{pltrel} is neither DT_RELA (7) nor DT_REL (17)");
-            var format = pltrel == (ulong)DynamicTag.Rela ? RelocationFormat.Rela : RelocationFormat.Rel;
-            ulong size = dyn.Get(DynamicTag.PltRelSz) ?? 0;
-            var enclosing = format == RelocationFormat.Rela ? rela : rel;
-            // Some linkers let DT_RELASZ cover .rela.plt too; glibc then skips the overlap (dynamic-link.h).
-            bool inside = enclosing is not null && jmprel >= enclosing.Address
-                && jmprel + size <= enclosing.Address + (ulong)(enclosing.Count * enclosing.EntrySize);
-            if (!inside && size > 0)
-            {
-                int entrySize = RelocationTable.StandardEntrySize(format, Header.Class);
-                _relocationTables.Add(new RelocationTable("DT_JMPREL", format, jmprel, View.Read(jmprel, size - size % (ulong)entrySize, "DT_JMPREL"), entrySize, Encoding));
-            }
-        }
-
-        if (dyn.TryGet(DynamicTag.Relr, out ulong relr))
-        {
-            ulong size = dyn.Get(DynamicTag.RelrSz) ?? 0;
-            ulong ent = dyn.Get(DynamicTag.RelrEnt) ?? (ulong)Encoding.WordSize;
-            if (ent != (ulong)Encoding.WordSize)
-                ThrowHelper.Format(Name, "DT_RELRENT", dyn.Address, $"{ent} does not match the word size {Encoding.WordSize}");
-            if (size % ent != 0)
-                ThrowHelper.Format(Name, "DT_RELRSZ", dyn.Address, $"0x{size:x} is not a multiple of DT_RELRENT {ent}");
-            Relr = new RelrTable(relr, View.Read(relr, size, "DT_RELR"), Encoding, Name);
-            Relr.ForEachAddress(static _ => { });
-        }
-
-        int symbolCount = DynamicSymbols?.Count ?? 0;
-        foreach (var table in _relocationTables)
-        {
-            for (int i = 0; i < table.Count; i++)
-            {
-                uint sym = table[i].SymbolIndex;
-                if (sym != 0 && sym >= (uint)symbolCount)
-                    ThrowHelper.Format(Name, $"{table.Name} r_info", table.Address + (ulong)(i * table.EntrySize),
-                        $"relocation {i} refers to symbol index {sym}, past the {symbolCount}-entry DT_SYMTAB");
-            }
-        }
-    }
-
-    private RelocationTable? ReadRelocationTable(DynamicSection dyn, DynamicTag addressTag, DynamicTag sizeTag, DynamicTag entryTag, RelocationFormat format, string name)
-    {
-        if (!dyn.TryGet(addressTag, out ulong address))
-            return null;
-        ulong size = dyn.Get(sizeTag) ?? 0;
-        int standard = RelocationTable.StandardEntrySize(format, Header.Class);
-        ulong entrySize = dyn.Get(entryTag) ?? (ulong)standard;
-        if (entrySize != (ulong)standard)
-            ThrowHelper.Format(Name, name + "ENT", dyn.Address, $"{entrySize} does not match the {standard}-byte entry");
-        if (size % entrySize != 0)
-            ThrowHelper.Format(Name, name + "SZ", dyn.Address, $"0x{size:x} is not a multiple of the {entrySize}-byte entry");
-        return new RelocationTable(name, format, address, View.Read(address, size, name), standard, Encoding);
+        return null;
     }
 }

@@ -106,6 +106,9 @@ public sealed class GnuHashTable
                     break;
                 index++;
             }
+            if (index >= int.MaxValue)
+                ThrowHelper.Format(view.FileName, field + " chain", chainsAddress + (index - symoffset) * 4,
+                    $"chain ends at symbol {index}, past the largest possible DT_SYMTAB");
             count = (int)(index + 1);
         }
         int chainBytes = (int)Math.Min((ulong)chains.Length, (ulong)Math.Max(0L, count - (long)symoffset) * 4UL);

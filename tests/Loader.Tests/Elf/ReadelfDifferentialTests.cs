@@ -74,7 +74,7 @@ public sealed class ReadelfDifferentialTests(ITestOutputHelper output)
         var report = Readelf.ReadAll(path);
         if (report.HasErrors || Readelf.Rejects(path))
         {
-            var e = Record.Exception(() => { using var f = ElfFile.Open(path); ElfReading.ReadEverything(f); });
+            var e = Record.Exception(() => { using var f = ElfFile.Open(path); ElfReadAll.ReadEverything(f); });
             if (e is not LoaderException)
                 throw new Exception($"readelf rejects the file but we {(e is null ? "read it" : "threw " + e.GetType().Name)}");
             counts.Rejected = 1;

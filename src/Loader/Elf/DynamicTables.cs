@@ -1,0 +1,191 @@
+namespace Loader.Elf;
+
+/// <summary>
+/// Everything a loader finds from the dynamic section: the string table, the symbol table and its count,
+/// versions, the GNU and SysV hash tables, the REL/RELA/JMPREL tables and DT_RELR. It reads through a
+/// <see cref="VirtualView"/>, so the same code reads a file on disk and a mapped image
+/// (docs/architecture.md, "One reader, three views"). Locations, hash-chain extents, version chains,
+/// relocation symbol indices and the RELR stream are checked here; names are checked when read.
+/// </summary>
+public sealed class DynamicTables
+{
+    private readonly List<RelocationTable> _relocationTables = [];
+    private readonly List<string> _needed = [];
+
+    /// <summary>
+    /// Finds every table <paramref name="dyn"/> points to, through <paramref name="view"/>. The symbol count comes
+    /// from <paramref name="symbolCountHint"/> (a .dynsym section) when given, else DT_GNU_HASH, else DT_HASH's nchain.
+    /// </summary>
+    public static DynamicTables Read(VirtualView view, DynamicSection dyn, ElfEncoding enc, int? symbolCountHint = null) =>
+        new(view, dyn, enc, symbolCountHint);
+
+    private DynamicTables(VirtualView view, DynamicSection dyn, ElfEncoding enc, int? symbolCountHint)
+    {
+        View = view;
+        Encoding = enc;
+        Name = view.FileName;
+
+        if (dyn.TryGet(DynamicTag.StrTab, out ulong strtab))
+        {
+            if (!dyn.TryGet(DynamicTag.StrSz, out ulong strsz))
+                ThrowHelper.Format(Name, "DT_STRSZ", dyn.Address, "DT_STRTAB is present but DT_STRSZ is missing");
+            View.TryGetFileOffset(strtab, out ulong strtabOffset);
+            Strings = new StringTable(View.Read(strtab, strsz, "DT_STRTAB"), Name, "DT_STRTAB", strtabOffset);
+        }
+        else if (dyn.Has(DynamicTag.SymTab) || dyn.Has(DynamicTag.Needed) || dyn.Has(DynamicTag.SoName)
+            || dyn.Has(DynamicTag.RunPath) || dyn.Has(DynamicTag.RPath))
+        {
+            ThrowHelper.Format(Name, "DT_STRTAB", dyn.Address, "the dynamic section names strings but has no DT_STRTAB");
+        }
+
+        SoName = dyn.TryGet(DynamicTag.SoName, out ulong soname) ? DynamicString(soname, "DT_SONAME", dyn) : null;
+        RunPath = dyn.TryGet(DynamicTag.RunPath, out ulong runpath) ? DynamicString(runpath, "DT_RUNPATH", dyn) : null;
+        RPath = dyn.TryGet(DynamicTag.RPath, out ulong rpath) ? DynamicString(rpath, "DT_RPATH", dyn) : null;
+        foreach (ulong needed in dyn.GetAll(DynamicTag.Needed))
+            _needed.Add(DynamicString(needed, "DT_NEEDED", dyn));
+
+        if (dyn.TryGet(DynamicTag.GnuHash, out ulong gnuHash))
+            GnuHash = GnuHashTable.Read(View, gnuHash, enc);
+        if (dyn.TryGet(DynamicTag.Hash, out ulong sysvHash))
+            SysvHash = SysvHashTable.Read(View, sysvHash, enc);
+
+        if (dyn.TryGet(DynamicTag.SymTab, out ulong symtab))
+        {
+            int entrySize = ElfSymbol.SizeFor(enc.Class);
+            if (dyn.TryGet(DynamicTag.SymEnt, out ulong syment) && syment != (ulong)entrySize)
+                ThrowHelper.Format(Name, "DT_SYMENT", dyn.Address, $"{syment} does not match sizeof(Elf_Sym) = {entrySize}");
+            int count = symbolCountHint ?? GnuHash?.SymbolCount ?? (int)Math.Min(SysvHash?.ChainCount ?? 0, int.MaxValue);
+            var bytes = View.Read(symtab, (ulong)count * (ulong)entrySize, "DT_SYMTAB");
+            Symbols = new SymbolTable(bytes, count, entrySize, enc, Strings, symtab, Name);
+            if (dyn.Has(DynamicTag.VerSym) || dyn.Has(DynamicTag.VerDef) || dyn.Has(DynamicTag.VerNeed))
+                Versions = SymbolVersionTable.Read(View, dyn, Strings, count, enc);
+        }
+
+        ReadRelocations(dyn);
+    }
+
+    /// <summary>A d_val string offset, checked against DT_STRSZ before it is narrowed to 32 bits.</summary>
+    private string DynamicString(ulong offset, string tag, DynamicSection dyn)
+    {
+        if (offset >= (ulong)Strings.Length)
+            ThrowHelper.Format(Name, tag, dyn.Address, $"string offset 0x{offset:x} is past the end of the 0x{Strings.Length:x}-byte DT_STRTAB");
+        return Strings.GetString((uint)offset);
+    }
+
+    /// <summary>The view the tables were read through.</summary>
+    public VirtualView View { get; }
+    /// <summary>The class and byte order.</summary>
+    public ElfEncoding Encoding { get; }
+    /// <summary>The file or image name used in messages.</summary>
+    public string Name { get; }
+    /// <summary>DT_STRTAB.</summary>
+    public StringTable Strings { get; }
+    /// <summary>DT_SYMTAB with its count, or null.</summary>
+    public SymbolTable? Symbols { get; }
+    /// <summary>DT_VERSYM/DT_VERDEF/DT_VERNEED, or null.</summary>
+    public SymbolVersionTable? Versions { get; }
+    /// <summary>DT_GNU_HASH, or null.</summary>
+    public GnuHashTable? GnuHash { get; }
+    /// <summary>DT_HASH, or null.</summary>
+    public SysvHashTable? SysvHash { get; }
+    /// <summary>DT_RELA or DT_REL, then DT_JMPREL (unless it lies inside the former).</summary>
+    public IReadOnlyList<RelocationTable> RelocationTables => _relocationTables;
+    /// <summary>DT_RELR, or null.</summary>
+    public RelrTable? Relr { get; private set; }
+    /// <summary>DT_SONAME, or null.</summary>
+    public string? SoName { get; }
+    /// <summary>Every DT_NEEDED, in order.</summary>
+    public IReadOnlyList<string> Needed => _needed;
+    /// <summary>DT_RUNPATH, or null.</summary>
+    public string? RunPath { get; }
+    /// <summary>DT_RPATH, or null.</summary>
+    public string? RPath { get; }
+
+    /// <summary>The version of dynamic symbol <paramref name="index"/>, or none.</summary>
+    public SymbolVersion GetSymbolVersion(int index) =>
+        Versions is null || Symbols is null ? SymbolVersion.None : Versions.Get(index, !Symbols[index].IsUndefined);
+
+    /// <summary>
+    /// Finds a defined dynamic symbol by name through DT_GNU_HASH (Bloom filter first), else DT_HASH, as a loader
+    /// does; returns its index or -1. Versions are not considered here.
+    /// </summary>
+    public int FindDefinedSymbol(string name)
+    {
+        if (Symbols is not { } symbols)
+            return -1;
+        var nameBytes = System.Text.Encoding.UTF8.GetBytes(name);
+        bool Matches(int i) => !symbols[i].IsUndefined && symbols.GetNameBytes(i).SequenceEqual(nameBytes);
+        if (GnuHash is { } gnu)
+            return gnu.Find(GnuHashTable.Hash(nameBytes), Matches);
+        if (SysvHash is { } sysv)
+            return sysv.Find(SysvHashTable.Hash(nameBytes), Matches);
+        for (int i = 1; i < symbols.Count; i++)
+            if (Matches(i))
+                return i;
+        return -1;
+    }
+
+    private void ReadRelocations(DynamicSection dyn)
+    {
+        var rela = ReadRelocationTable(dyn, DynamicTag.Rela, DynamicTag.RelaSz, DynamicTag.RelaEnt, RelocationFormat.Rela, "DT_RELA");
+        var rel = ReadRelocationTable(dyn, DynamicTag.Rel, DynamicTag.RelSz, DynamicTag.RelEnt, RelocationFormat.Rel, "DT_REL");
+        if (rela is not null) _relocationTables.Add(rela);
+        if (rel is not null) _relocationTables.Add(rel);
+
+        if (dyn.TryGet(DynamicTag.JmpRel, out ulong jmprel))
+        {
+            ulong pltrel = dyn.Get(DynamicTag.PltRel) ?? (ulong)DynamicTag.Rela;
+            if (pltrel != (ulong)DynamicTag.Rela && pltrel != (ulong)DynamicTag.Rel)
+                ThrowHelper.Format(Name, "DT_PLTREL", dyn.Address, $"{pltrel} is neither DT_RELA (7) nor DT_REL (17)");
+            var format = pltrel == (ulong)DynamicTag.Rela ? RelocationFormat.Rela : RelocationFormat.Rel;
+            ulong size = dyn.Get(DynamicTag.PltRelSz) ?? 0;
+            var enclosing = format == RelocationFormat.Rela ? rela : rel;
+            // Some linkers let DT_RELASZ cover .rela.plt too; glibc then skips the overlap (dynamic-link.h).
+            bool inside = enclosing is not null && jmprel >= enclosing.Address
+                && jmprel + size <= enclosing.Address + (ulong)(enclosing.Count * enclosing.EntrySize);
+            if (!inside && size > 0)
+            {
+                int entrySize = RelocationTable.StandardEntrySize(format, Encoding.Class);
+                _relocationTables.Add(new RelocationTable("DT_JMPREL", format, jmprel, View.Read(jmprel, size - size % (ulong)entrySize, "DT_JMPREL"), entrySize, Encoding));
+            }
+        }
+
+        if (dyn.TryGet(DynamicTag.Relr, out ulong relr))
+        {
+            ulong size = dyn.Get(DynamicTag.RelrSz) ?? 0;
+            ulong ent = dyn.Get(DynamicTag.RelrEnt) ?? (ulong)Encoding.WordSize;
+            if (ent != (ulong)Encoding.WordSize)
+                ThrowHelper.Format(Name, "DT_RELRENT", dyn.Address, $"{ent} does not match the word size {Encoding.WordSize}");
+            if (size % ent != 0)
+                ThrowHelper.Format(Name, "DT_RELRSZ", dyn.Address, $"0x{size:x} is not a multiple of DT_RELRENT {ent}");
+            Relr = new RelrTable(relr, View.Read(relr, size, "DT_RELR"), Encoding, Name);
+            Relr.ForEachAddress(static _ => { });
+        }
+
+        int symbolCount = Symbols?.Count ?? 0;
+        foreach (var table in _relocationTables)
+        {
+            for (int i = 0; i < table.Count; i++)
+            {
+                uint sym = table[i].SymbolIndex;
+                if (sym != 0 && sym >= (uint)symbolCount)
+                    ThrowHelper.Format(Name, $"{table.Name} r_info", table.Address + (ulong)(i * table.EntrySize),
+                        $"relocation {i} refers to symbol index {sym}, past the {symbolCount}-entry DT_SYMTAB");
+            }
+        }
+    }
+
+    private RelocationTable? ReadRelocationTable(DynamicSection dyn, DynamicTag addressTag, DynamicTag sizeTag, DynamicTag entryTag, RelocationFormat format, string name)
+    {
+        if (!dyn.TryGet(addressTag, out ulong address))
+            return null;
+        ulong size = dyn.Get(sizeTag) ?? 0;
+        int standard = RelocationTable.StandardEntrySize(format, Encoding.Class);
+        ulong entrySize = dyn.Get(entryTag) ?? (ulong)standard;
+        if (entrySize != (ulong)standard)
+            ThrowHelper.Format(Name, name + "ENT", dyn.Address, $"{entrySize} does not match the {standard}-byte entry");
+        if (size % entrySize != 0)
+            ThrowHelper.Format(Name, name + "SZ", dyn.Address, $"0x{size:x} is not a multiple of the {entrySize}-byte entry");
+        return new RelocationTable(name, format, address, View.Read(address, size, name), standard, Encoding);
+    }
+}
