@@ -1,0 +1,157 @@
+using Loader.Native;
+
+namespace Loader.Mapping;
+
+/// <summary>
+/// An ELF shared object mapped into this process the way a dynamic loader maps it: one reservation, each PT_LOAD
+/// at <c>base + p_vaddr</c> with its protection, .bss zeroed, gaps PROT_NONE, RELRO read-only. Nothing is
+/// relocated and nothing runs. <see cref="Dispose"/> unmaps it.
+/// </summary>
+public sealed class ElfImage : IDisposable
+{
+    private readonly ImageMemory _memory;
+    private readonly List<MappingStep> _steps;
+    private IReadOnlyList<ImageSegment>? _segments;
+    private int _disposed;
+
+    internal ElfImage(string path, string? soName, LoadPlan plan, nint bias, AddressRange reserved, ImageMemory memory,
+        List<MappingStep> steps, FileIdentity file, bool fromMemory, bool relroApplied)
+    {
+        Path = path;
+        SoName = soName;
+        Plan = plan;
+        BaseAddress = bias;
+        ReservedRange = reserved;
+        _memory = memory;
+        _steps = steps;
+        File = file;
+        IsFromMemory = fromMemory;
+        IsRelroApplied = relroApplied;
+    }
+
+    /// <summary>Maps the shared object at <paramref name="path"/> (opened once, O_RDONLY|O_CLOEXEC).</summary>
+    /// <exception cref="UnsupportedElfException">The file is not an x86_64 ELF64 shared object.</exception>
+    /// <exception cref="ElfFormatException">The headers are malformed or refused by the plan.</exception>
+    /// <exception cref="ImageLoadException">A system call failed; nothing is left mapped or open.</exception>
+    public static ElfImage Map(string path, MapOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        return Mapper.MapFile(path, options ?? MapOptions.Default);
+    }
+
+    /// <summary>
+    /// Maps a shared object held in memory: the bytes are written into a <c>memfd_create(name, MFD_CLOEXEC)</c> file
+    /// and mapped from it exactly as from disk, so /proc/self/maps shows <c>/memfd:NAME (deleted)</c>.
+    /// </summary>
+    /// <param name="image">The whole file's bytes.</param>
+    /// <param name="name">The memfd's name (at most 249 UTF-8 bytes), used in messages and as <see cref="Path"/>.</param>
+    /// <param name="options">Mapping options, or the defaults.</param>
+    public static ElfImage Map(ReadOnlySpan<byte> image, string name, MapOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        if (System.Text.Encoding.UTF8.GetByteCount(name) > Memfd.MaxNameBytes || name.Contains('\0'))
+            throw new ArgumentException($"A memfd name is at most {Memfd.MaxNameBytes} UTF-8 bytes without NUL.", nameof(name));
+        return Mapper.MapMemory(image, name, options ?? MapOptions.Default);
+    }
+
+    /// <summary>The load bias: the absolute address of link-time address 0, so PT_LOAD i starts at BaseAddress + p_vaddr.</summary>
+    public nint BaseAddress { get; }
+
+    /// <summary>The size of the reservation in bytes (the page-rounded span of the PT_LOADs).</summary>
+    public ulong Size => ReservedRange.Length;
+
+    /// <summary>The path mapped, or the name given for an image mapped from memory.</summary>
+    public string Path { get; }
+
+    /// <summary>DT_SONAME, or null.</summary>
+    public string? SoName { get; }
+
+    /// <summary>The plan that was executed.</summary>
+    public LoadPlan Plan { get; }
+
+    /// <summary>The address range this image owns: every region lies in it, and Dispose unmaps exactly it.</summary>
+    public AddressRange ReservedRange { get; }
+
+    /// <summary>The device and inode of the file (or memfd) the image was mapped from.</summary>
+    public FileIdentity File { get; }
+
+    /// <summary>True when the image was mapped from bytes through a memfd.</summary>
+    public bool IsFromMemory { get; }
+
+    /// <summary>True once PT_GNU_RELRO has been made read-only.</summary>
+    public bool IsRelroApplied { get; private set; }
+
+    /// <summary>True once <see cref="Dispose"/> has unmapped the image.</summary>
+    public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    /// <summary>The regions in address order, with their absolute addresses and current protection.</summary>
+    public IReadOnlyList<ImageSegment> Segments => _segments ??= BuildSegments();
+
+    /// <summary>Every mmap, mprotect, munmap (and .bss memset) made for this image, in order.</summary>
+    public IReadOnlyList<MappingStep> MappingSteps
+    {
+        get
+        {
+            lock (_steps)
+                return [.. _steps];
+        }
+    }
+
+    /// <summary>
+    /// Makes PT_GNU_RELRO read-only (when <see cref="MapOptions.ApplyRelro"/> deferred it, for relocation). Does
+    /// nothing when already applied or when the file has no PT_GNU_RELRO.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The image has been disposed.</exception>
+    /// <exception cref="ImageLoadException">mprotect failed.</exception>
+    public void ApplyRelro()
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        lock (_steps)
+        {
+            if (IsRelroApplied)
+                return;
+            Mapper.ProtectRelro(Plan, BaseAddress, Path, _steps.Add, null);
+            IsRelroApplied = true;
+            _segments = null;
+        }
+    }
+
+    /// <summary>
+    /// The mapped bytes at link-time address <paramref name="virtualAddress"/> (BaseAddress + virtualAddress); the
+    /// range must lie inside one readable PT_LOAD's pages. Valid until <see cref="Dispose"/>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The range is not inside a readable PT_LOAD.</exception>
+    public ReadOnlySpan<byte> GetBytes(ulong virtualAddress, int length)
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        foreach (var o in Plan.Overlays)
+        {
+            if (virtualAddress >= o.Address && virtualAddress <= o.MemoryEnd && (ulong)length <= o.MemoryEnd - virtualAddress
+                && (o.Protection & MemoryProtection.Read) != 0)
+                return _memory.GetSpan((nint)((ulong)BaseAddress + virtualAddress), length);
+        }
+        throw new ArgumentOutOfRangeException(nameof(virtualAddress),
+            $"{Path}: [0x{virtualAddress:x}, +0x{length:x}) is not inside a readable PT_LOAD");
+    }
+
+    /// <summary>Unmaps the whole reservation (one munmap, recorded as a step). Idempotent.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        Mmap.Unmap(ReservedRange.Start, ReservedRange.Length, out _);
+        lock (_steps)
+            _steps.Add(new MappingStep(MappingStepKind.Unmap, ReservedRange.Start, ReservedRange.Length, MemoryProtection.None,
+                MappingFlags.None, null, "unload: unmap the whole reservation"));
+    }
+
+    private ImageSegment[] BuildSegments()
+    {
+        var relro = IsRelroApplied ? Plan.Relro : null;
+        return [.. Plan.Regions.Select(r => new ImageSegment(
+            (nint)((ulong)BaseAddress + r.Address), r.Size,
+            r.Content == SegmentContent.Relro && relro is not null ? MemoryProtection.Read : r.Protection,
+            r.Content, r.FileOffset, r.FileSize, r.MemorySize, r.Sections, r.ProgramHeaderIndex, r.Address))];
+    }
+}

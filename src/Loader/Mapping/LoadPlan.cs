@@ -1,0 +1,294 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using System.Text;
+using Loader.Elf;
+
+namespace Loader.Mapping;
+
+/// <summary>
+/// Everything the mapper will do, decided from the headers before any system call: the span to reserve and its
+/// alignment, one overlay per <c>PT_LOAD</c>, the .bss zeroing and anonymous pages, the gaps, the RELRO range.
+/// Every refusal happens here. Addresses are link-time virtual addresses; the mapper adds the load bias.
+/// Segments are named <c>PT_LOAD[N]</c> with N their index among all program headers, as the reader names them.
+/// </summary>
+public sealed class LoadPlan
+{
+    private LoadPlan(string fileName, ulong pageSize)
+    {
+        FileName = fileName;
+        PageSize = pageSize;
+    }
+
+    /// <summary>The file or image name, for messages.</summary>
+    public string FileName { get; }
+
+    /// <summary>The page size the plan was made for (<see cref="Environment.SystemPageSize"/>).</summary>
+    public ulong PageSize { get; }
+
+    /// <summary>The alignment of the load bias: the largest PT_LOAD p_align, at least a page.</summary>
+    public ulong Alignment { get; private set; }
+
+    /// <summary>pagedown(p_vaddr) of the first PT_LOAD: the start of the reservation, before the bias.</summary>
+    public ulong StartAddress { get; private set; }
+
+    /// <summary>pageup(p_vaddr + p_memsz) of the last PT_LOAD.</summary>
+    public ulong EndAddress { get; private set; }
+
+    /// <summary>The span to reserve: <see cref="EndAddress"/> - <see cref="StartAddress"/>.</summary>
+    public ulong Size => EndAddress - StartAddress;
+
+    /// <summary>One overlay per PT_LOAD, in address order.</summary>
+    public IReadOnlyList<SegmentOverlay> Overlays { get; private set; } = [];
+
+    /// <summary>The .bss of every PT_LOAD with p_memsz &gt; p_filesz.</summary>
+    public IReadOnlyList<BssPlan> Bss { get; private set; } = [];
+
+    /// <summary>The PROT_NONE gaps between PT_LOADs.</summary>
+    public IReadOnlyList<Gap> Gaps { get; private set; } = [];
+
+    /// <summary>PT_GNU_RELRO (the last one, as glibc), or null.</summary>
+    public RelroPlan? Relro { get; private set; }
+
+    /// <summary>The whole planned image, region by region in address order (file pages split at RELRO's end, .bss, gaps).</summary>
+    public IReadOnlyList<PlannedRegion> Regions { get; private set; } = [];
+
+    /// <summary>Plans the mapping of <paramref name="file"/> for this system's page size, or throws
+    /// <see cref="UnsupportedElfException"/> / <see cref="ElfFormatException"/> naming the field it refuses.</summary>
+    public static LoadPlan Create(ElfFile file, MapOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        return Create(file, options ?? MapOptions.Default, (ulong)Environment.SystemPageSize);
+    }
+
+    /// <summary>Plans for an explicit page size (tests use it to plan for 16 KiB or 64 KiB pages).</summary>
+    internal static LoadPlan Create(ElfFile file, MapOptions options, ulong pageSize)
+    {
+        if (pageSize == 0 || (pageSize & (pageSize - 1)) != 0)
+            throw new ArgumentOutOfRangeException(nameof(pageSize), pageSize, "The page size must be a power of two.");
+        string name = file.Name;
+        CheckRunnable(file.Header, name);
+        CheckNotPie(file);
+
+        var plan = new LoadPlan(name, pageSize);
+        var loads = CheckLoads(file, options, pageSize);
+        plan.Build(file, loads, options);
+        return plan;
+    }
+
+    /// <summary>The checks that need only the ELF header: class, byte order, machine, type. The mapper runs them on
+    /// the pread header, before mapping anything.</summary>
+    internal static void CheckRunnable(ElfHeader header, string name)
+    {
+        if (header.Class != ElfClass.Elf64)
+            Unsupported(name, "e_ident[EI_CLASS]", 4, $"is {ClassName(header.Class)}; this loader runs ELFCLASS64 objects only");
+        if (header.Data != ElfData.LittleEndian)
+            Unsupported(name, "e_ident[EI_DATA]", 5, "is ELFDATA2MSB (big-endian); this loader runs little-endian x86_64 objects only");
+        if (header.Machine != ElfMachine.X86_64)
+            Unsupported(name, "e_machine", 18, $"is {MachineName(header.Machine)}, expected EM_X86_64 (62)");
+        if (header.Type != ElfType.SharedObject)
+            Unsupported(name, "e_type", 16, $"is {TypeName(header.Type)}, expected ET_DYN (3): only shared objects are loaded");
+    }
+
+    private static void CheckNotPie(ElfFile file)
+    {
+        // A PIE executable is ET_DYN too; DF_1_PIE (binutils 2.33+) is what tells it apart, and dlopen refuses it.
+        if (file.Dynamic is not { } dynamic || (dynamic.Flags1 & DynamicFlags1.Pie) == 0)
+            return;
+        ulong offset = 0;
+        var ph = file.ProgramHeaders.FirstOrDefault(p => p.Type == SegmentType.Dynamic);
+        for (int i = 0; i < dynamic.Entries.Count; i++)
+            if (dynamic.Entries[i].Tag == DynamicTag.Flags1)
+                offset = ph.Offset + (ulong)i * 16;
+        Unsupported(file.Name, "DT_FLAGS_1", offset, "has DF_1_PIE: this is a position-independent executable, not a library (dlopen refuses it too)");
+    }
+
+    private static List<(int Index, ProgramHeader Header)> CheckLoads(ElfFile file, MapOptions options, ulong page)
+    {
+        string name = file.Name;
+        ulong phoff = file.Header.ProgramHeaderOffset;
+        ulong FieldOffset(int index, int field) => phoff + (ulong)index * ProgramHeader.Size64 + (ulong)field;
+        ulong fileLength = (ulong)file.Bytes.Length;
+
+        var loads = new List<(int, ProgramHeader)>();
+        for (int i = 0; i < file.ProgramHeaders.Count; i++)
+            if (file.ProgramHeaders[i].Type == SegmentType.Load)
+                loads.Add((i, file.ProgramHeaders[i]));
+        if (loads.Count == 0)
+            Format(name, "PT_LOAD", phoff, $"none of the {file.ProgramHeaders.Count} program headers is a PT_LOAD: there is nothing to map");
+
+        (int Index, ProgramHeader Header)? previous = null;
+        foreach (var (i, ph) in loads)
+        {
+            string seg = $"PT_LOAD[{i}]";
+            if (ph.Alignment > 1 && (ph.Alignment & (ph.Alignment - 1)) != 0)
+                Format(name, seg + " p_align", FieldOffset(i, 48), $"0x{ph.Alignment:x} is not a power of two");
+            if (ph.Alignment > 1 && ph.Alignment < page)
+                Format(name, seg + " p_align", FieldOffset(i, 48), $"0x{ph.Alignment:x} is smaller than the 0x{page:x}-byte page, so the segment cannot be mapped at its p_vaddr (glibc refuses it too)");
+            if ((ulong)options.MaxImageSize < ph.Alignment)
+                Format(name, seg + " p_align", FieldOffset(i, 48), $"0x{ph.Alignment:x} exceeds the maximum image size 0x{options.MaxImageSize:x} (MaxImageSize)");
+            if (ph.FileSize > ph.MemorySize)
+                Format(name, seg + " p_filesz", FieldOffset(i, 32), $"0x{ph.FileSize:x} is larger than p_memsz 0x{ph.MemorySize:x}");
+            if ((ph.VirtualAddress - ph.Offset) % page != 0)
+                Format(name, seg + " p_offset", FieldOffset(i, 8),
+                    $"0x{ph.Offset:x} and p_vaddr 0x{ph.VirtualAddress:x} disagree modulo the 0x{page:x}-byte page size, so the file page cannot be mapped at the address");
+            if ((ph.Flags & SegmentFlags.Write) != 0 && (ph.Flags & SegmentFlags.Execute) != 0)
+                Format(name, seg + " p_flags", FieldOffset(i, 4), $"0x{(uint)ph.Flags:x} asks for write and execute at once; this loader maps no page W+X");
+            if (ph.Offset > fileLength)
+                Format(name, seg + " p_offset", FieldOffset(i, 8), $"0x{ph.Offset:x} lies past the end of the {fileLength}-byte file");
+            if (ph.FileSize > fileLength - ph.Offset)
+                Format(name, seg + " p_filesz", FieldOffset(i, 32), $"0x{ph.FileSize:x} bytes from p_offset 0x{ph.Offset:x} run past the end of the {fileLength}-byte file");
+            if (ph.VirtualAddress > ulong.MaxValue - page || ph.MemorySize > ulong.MaxValue - page - ph.VirtualAddress)
+                Format(name, seg + " p_memsz", FieldOffset(i, 40), $"p_vaddr 0x{ph.VirtualAddress:x} + p_memsz 0x{ph.MemorySize:x} overflows the address space");
+            if (previous is { } prev)
+            {
+                ulong prevEnd = prev.Header.VirtualAddress + prev.Header.MemorySize;
+                string prevSeg = $"PT_LOAD[{prev.Index}]";
+                if (ph.VirtualAddress < prev.Header.VirtualAddress)
+                    Format(name, seg + " p_vaddr", FieldOffset(i, 16),
+                        $"0x{ph.VirtualAddress:x} is below {prevSeg}'s p_vaddr 0x{prev.Header.VirtualAddress:x}: PT_LOADs must be sorted by p_vaddr (ELF gABI)");
+                if (ph.VirtualAddress < prevEnd)
+                    Format(name, seg + " p_vaddr", FieldOffset(i, 16),
+                        $"[0x{ph.VirtualAddress:x}, 0x{ph.VirtualAddress + ph.MemorySize:x}) overlaps {prevSeg} [0x{prev.Header.VirtualAddress:x}, 0x{prevEnd:x})");
+                // Two segments on one page would need two protections (and two file pages) for one page; glibc maps the
+                // later one over the earlier one's tail. We refuse rather than silently lose bytes or .bss zeros.
+                if (PageDown(ph.VirtualAddress, page) < PageUp(prevEnd, page))
+                    Format(name, seg + " p_vaddr", FieldOffset(i, 16),
+                        $"0x{ph.VirtualAddress:x} shares page 0x{PageDown(ph.VirtualAddress, page):x} with {prevSeg} (which ends at 0x{prevEnd:x}); mmap cannot give one page two segments");
+            }
+            previous = (i, ph);
+        }
+
+        ulong start = PageDown(loads[0].Item2.VirtualAddress, page);
+        var last = loads[^1];
+        ulong end = PageUp(last.Item2.VirtualAddress + last.Item2.MemorySize, page);
+        if (end - start > (ulong)options.MaxImageSize)
+            Format(name, $"PT_LOAD[{last.Item1}] p_memsz", FieldOffset(last.Item1, 40),
+                $"the PT_LOADs span 0x{end - start:x} bytes, more than the maximum image size 0x{options.MaxImageSize:x} (MaxImageSize)");
+        return loads;
+    }
+
+    private void Build(ElfFile file, List<(int Index, ProgramHeader Header)> loads, MapOptions options)
+    {
+        ulong page = PageSize;
+        StartAddress = PageDown(loads[0].Header.VirtualAddress, page);
+        EndAddress = PageUp(loads[^1].Header.VirtualAddress + loads[^1].Header.MemorySize, page);
+        Alignment = Math.Max(page, loads.Max(l => l.Header.Alignment));
+
+        var overlays = new List<SegmentOverlay>(loads.Count);
+        var bss = new List<BssPlan>();
+        var gaps = new List<Gap>();
+        SegmentOverlay? previous = null;
+        foreach (var (index, ph) in loads)
+        {
+            var protection = MemoryProtectionExtensions.FromSegmentFlags(ph.Flags);
+            ulong address = PageDown(ph.VirtualAddress, page);
+            ulong fileEnd = ph.VirtualAddress + ph.FileSize;
+            ulong memoryEnd = ph.VirtualAddress + ph.MemorySize;
+            var overlay = new SegmentOverlay(index, ph, address,
+                ph.FileSize == 0 ? 0 : PageUp(fileEnd, page) - address,
+                PageDown(ph.Offset, page), protection, ContentOf(protection))
+            { MemoryEnd = PageUp(memoryEnd, page) };
+            overlays.Add(overlay);
+
+            if (ph.MemorySize > ph.FileSize)
+            {
+                // Without file bytes there is no file page to zero: the anonymous pages start at the segment's first page.
+                ulong anonymous = ph.FileSize == 0 ? address : PageUp(fileEnd, page);
+                ulong zeroLength = ph.FileSize == 0 ? 0 : Math.Min(PageUp(fileEnd, page), memoryEnd) - fileEnd;
+                bss.Add(new BssPlan(index, fileEnd, memoryEnd, fileEnd, zeroLength,
+                    anonymous, PageUp(memoryEnd, page) - anonymous, protection));
+            }
+
+            if (previous is not null && address > previous.MemoryEnd)
+                gaps.Add(new Gap(previous.MemoryEnd, address - previous.MemoryEnd, previous.ProgramHeaderIndex, index));
+            previous = overlay;
+        }
+        Overlays = overlays;
+        Bss = bss;
+        Gaps = gaps;
+        Relro = PlanRelro(file, loads);
+        Regions = RegionBuilder.Build(this, file.Sections);
+    }
+
+    private RelroPlan? PlanRelro(ElfFile file, List<(int Index, ProgramHeader Header)> loads)
+    {
+        int relroIndex = -1;
+        for (int i = 0; i < file.ProgramHeaders.Count; i++)
+            if (file.ProgramHeaders[i].Type == SegmentType.GnuRelro)
+                relroIndex = i; // the last one wins, as in glibc's _dl_map_object_from_fd
+        if (relroIndex < 0)
+            return null;
+        var relro = file.ProgramHeaders[relroIndex];
+        ulong end = relro.VirtualAddress + relro.MemorySize;
+        foreach (var (index, ph) in loads)
+        {
+            if (relro.VirtualAddress >= ph.VirtualAddress && end >= relro.VirtualAddress
+                && end <= ph.VirtualAddress + ph.MemorySize)
+            {
+                ulong start = PageDown(relro.VirtualAddress, PageSize);
+                ulong pageEnd = Math.Max(start, PageDown(end, PageSize));
+                return new RelroPlan(relroIndex, index, relro.VirtualAddress, relro.MemorySize, start, pageEnd - start);
+            }
+        }
+        return Format<RelroPlan>(FileName, $"PT_GNU_RELRO[{relroIndex}] p_vaddr",
+            file.Header.ProgramHeaderOffset + (ulong)relroIndex * ProgramHeader.Size64 + 16,
+            $"[0x{relro.VirtualAddress:x}, 0x{end:x}) lies outside every PT_LOAD");
+    }
+
+    /// <summary>The plan as a short text: span, alignment, then one line per overlay, .bss, gap and RELRO.</summary>
+    public override string ToString()
+    {
+        var ci = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        sb.Append(ci, $"{FileName}: reserve 0x{Size:x} bytes [0x{StartAddress:x}, 0x{EndAddress:x}), base aligned to 0x{Alignment:x}, pages of 0x{PageSize:x}").AppendLine();
+        foreach (var o in Overlays)
+            sb.Append(ci, $"  overlay {o.Name} ({o.Content}) 0x{o.Address:x} +0x{o.Length:x} {o.Protection.ToMapsString()} from file offset 0x{o.FileOffset:x}").AppendLine();
+        foreach (var b in Bss)
+            sb.Append(ci, $"  bss PT_LOAD[{b.ProgramHeaderIndex}] [0x{b.Start:x}, 0x{b.End:x}): zero 0x{b.ZeroFillLength:x} bytes at 0x{b.ZeroFillAddress:x}, anonymous 0x{b.AnonymousAddress:x} +0x{b.AnonymousLength:x}").AppendLine();
+        foreach (var g in Gaps)
+            sb.Append(ci, $"  gap 0x{g.Address:x} +0x{g.Length:x} between PT_LOAD[{g.AfterProgramHeaderIndex}] and PT_LOAD[{g.BeforeProgramHeaderIndex}]").AppendLine();
+        if (Relro is { } r)
+            sb.Append(ci, $"  relro 0x{r.Address:x} +0x{r.Length:x} (PT_GNU_RELRO [0x{r.VirtualAddress:x}, +0x{r.MemorySize:x}) in PT_LOAD[{r.SegmentProgramHeaderIndex}])").AppendLine();
+        return sb.ToString();
+    }
+
+    internal static ulong PageDown(ulong value, ulong page) => value & ~(page - 1);
+
+    internal static ulong PageUp(ulong value, ulong page) => (value + page - 1) & ~(page - 1);
+
+    private static SegmentContent ContentOf(MemoryProtection protection) =>
+        (protection & MemoryProtection.Execute) != 0 ? SegmentContent.Text
+        : (protection & MemoryProtection.Write) != 0 ? SegmentContent.Data
+        : SegmentContent.ReadOnlyData;
+
+    [DoesNotReturn]
+    private static void Format(string file, string field, ulong offset, string detail) =>
+        throw new ElfFormatException(file, field, offset, detail);
+
+    [DoesNotReturn]
+    private static T Format<T>(string file, string field, ulong offset, string detail) =>
+        throw new ElfFormatException(file, field, offset, detail);
+
+    [DoesNotReturn]
+    private static void Unsupported(string file, string field, ulong offset, string detail) =>
+        throw new UnsupportedElfException(file, field, offset, detail);
+
+    private static string ClassName(ElfClass c) => c switch
+    {
+        ElfClass.Elf32 => "ELFCLASS32",
+        ElfClass.Elf64 => "ELFCLASS64",
+        _ => $"class {(int)c}",
+    };
+
+    private static string TypeName(ElfType t) => t switch
+    {
+        ElfType.None => "ET_NONE (0)",
+        ElfType.Relocatable => "ET_REL (1), a relocatable object",
+        ElfType.Executable => "ET_EXEC (2), a fixed-address executable",
+        ElfType.Core => "ET_CORE (4)",
+        _ => $"0x{(ushort)t:x}",
+    };
+
+    private static string MachineName(ElfMachine m) =>
+        Enum.IsDefined(m) ? $"EM_{m.ToString().ToUpperInvariant()} ({(ushort)m})" : $"machine {(ushort)m}";
+}

@@ -1,0 +1,19 @@
+namespace Loader.Mapping;
+
+/// <summary>The <c>MAP_*</c> flags of an mmap step; the values are those of sys/mman.h on Linux x86_64.</summary>
+[Flags]
+public enum MappingFlags
+{
+    /// <summary>No flags (the step is not an mmap).</summary>
+    None = 0,
+    /// <summary>MAP_SHARED.</summary>
+    Shared = 0x01,
+    /// <summary>MAP_PRIVATE: copy-on-write, as every loader maps segments.</summary>
+    Private = 0x02,
+    /// <summary>MAP_FIXED: replace whatever is at the address; only ever used inside our own reservation.</summary>
+    Fixed = 0x10,
+    /// <summary>MAP_ANONYMOUS: zero pages, no file.</summary>
+    Anonymous = 0x20,
+    /// <summary>MAP_NORESERVE: do not reserve swap for the PROT_NONE reservation.</summary>
+    NoReserve = 0x4000,
+}

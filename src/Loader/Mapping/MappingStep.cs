@@ -1,0 +1,62 @@
+using System.Globalization;
+
+namespace Loader.Mapping;
+
+/// <summary>
+/// One thing the mapper did to the address space, in order: the system call (or memset) with its arguments, and
+/// why, in a sentence: <c>overlay PT_LOAD[1] (text) at base+0x1000</c>.
+/// </summary>
+/// <param name="Kind">What the step did.</param>
+/// <param name="Address">The absolute address the call acted on (for a reservation: the address the kernel returned).</param>
+/// <param name="Length">The length in bytes.</param>
+/// <param name="Protection">The protection requested (mmap, mprotect); <see cref="MemoryProtection.None"/> otherwise.</param>
+/// <param name="Flags">The MAP_* flags of an mmap; <see cref="MappingFlags.None"/> otherwise.</param>
+/// <param name="FileOffset">The file offset of a file-backed mmap, or null.</param>
+/// <param name="Reason">Why the loader did it.</param>
+public sealed record MappingStep(
+    MappingStepKind Kind,
+    nint Address,
+    ulong Length,
+    MemoryProtection Protection,
+    MappingFlags Flags,
+    ulong? FileOffset,
+    string Reason)
+{
+    /// <summary>The system call this step made (<c>mmap</c>, <c>mprotect</c>, <c>munmap</c>), or null for a memset.</summary>
+    public string? SystemCall => Kind switch
+    {
+        MappingStepKind.MapFileView or MappingStepKind.Reserve or MappingStepKind.Overlay or MappingStepKind.MapBss => "mmap",
+        MappingStepKind.UnprotectForZeroing or MappingStepKind.RestoreProtection or MappingStepKind.ProtectRelro => "mprotect",
+        MappingStepKind.UnmapFileView or MappingStepKind.Trim or MappingStepKind.Unmap => "munmap",
+        _ => null,
+    };
+
+    /// <summary>The call as strace would print it (with <c>fd</c> for the descriptor), then the reason.</summary>
+    public override string ToString()
+    {
+        var ci = CultureInfo.InvariantCulture;
+        string call = SystemCall switch
+        {
+            "mmap" => string.Format(ci, "mmap({0}, 0x{1:x}, {2}, {3}, {4}, 0x{5:x})",
+                Kind == MappingStepKind.Reserve || Kind == MappingStepKind.MapFileView ? "NULL" : $"0x{Address:x}",
+                Length, Protection.ToCString(), FlagsToCString(Flags),
+                FileOffset is null ? "-1" : "fd", FileOffset ?? 0),
+            "mprotect" => string.Format(ci, "mprotect(0x{0:x}, 0x{1:x}, {2})", Address, Length, Protection.ToCString()),
+            "munmap" => string.Format(ci, "munmap(0x{0:x}, 0x{1:x})", Address, Length),
+            _ => string.Format(ci, "memset(0x{0:x}, 0, 0x{1:x})", Address, Length),
+        };
+        string result = Kind is MappingStepKind.Reserve or MappingStepKind.MapFileView ? $" = 0x{Address:x}" : "";
+        return $"{call}{result}  # {Reason}";
+    }
+
+    private static string FlagsToCString(MappingFlags flags)
+    {
+        var parts = new List<string>(4);
+        if ((flags & MappingFlags.Shared) != 0) parts.Add("MAP_SHARED");
+        if ((flags & MappingFlags.Private) != 0) parts.Add("MAP_PRIVATE");
+        if ((flags & MappingFlags.Fixed) != 0) parts.Add("MAP_FIXED");
+        if ((flags & MappingFlags.Anonymous) != 0) parts.Add("MAP_ANONYMOUS");
+        if ((flags & MappingFlags.NoReserve) != 0) parts.Add("MAP_NORESERVE");
+        return parts.Count == 0 ? "0" : string.Join('|', parts);
+    }
+}

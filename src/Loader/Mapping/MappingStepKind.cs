@@ -1,0 +1,28 @@
+namespace Loader.Mapping;
+
+/// <summary>What one <see cref="MappingStep"/> did.</summary>
+public enum MappingStepKind
+{
+    /// <summary>mmap of the whole file read-only, to read its headers, sections and dynamic table.</summary>
+    MapFileView,
+    /// <summary>munmap of that read-only view, once the overlays are in place.</summary>
+    UnmapFileView,
+    /// <summary>mmap(NULL, span, PROT_NONE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE): the whole image's address range.</summary>
+    Reserve,
+    /// <summary>munmap of the excess of an over-reservation, so the base is aligned to the largest p_align.</summary>
+    Trim,
+    /// <summary>mmap MAP_FIXED|MAP_PRIVATE of a PT_LOAD's file pages inside the reservation.</summary>
+    Overlay,
+    /// <summary>mprotect of a file page to read-write so its .bss tail can be zeroed (never write and execute).</summary>
+    UnprotectForZeroing,
+    /// <summary>Zeroing the bytes after p_filesz on the last file page (a memset, not a system call).</summary>
+    ZeroFill,
+    /// <summary>mprotect restoring the page's protection after zeroing.</summary>
+    RestoreProtection,
+    /// <summary>mmap MAP_FIXED|MAP_ANONYMOUS of the zero pages for the rest of p_memsz.</summary>
+    MapBss,
+    /// <summary>mprotect of PT_GNU_RELRO to read-only.</summary>
+    ProtectRelro,
+    /// <summary>munmap of the whole reservation: on Dispose, or to roll back a failed load.</summary>
+    Unmap,
+}

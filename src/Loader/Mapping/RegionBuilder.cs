@@ -1,0 +1,74 @@
+using Loader.Elf;
+
+namespace Loader.Mapping;
+
+/// <summary>Cuts a plan into <see cref="PlannedRegion"/>s: each PT_LOAD's file pages and anonymous pages, split where
+/// PT_GNU_RELRO begins and ends, and the gaps; each region lists the allocated sections it holds.</summary>
+internal static class RegionBuilder
+{
+    public static IReadOnlyList<PlannedRegion> Build(LoadPlan plan, IReadOnlyList<SectionHeader> sections)
+    {
+        var regions = new List<PlannedRegion>();
+        var bssByIndex = plan.Bss.ToDictionary(b => b.ProgramHeaderIndex);
+        var gapsByAfter = plan.Gaps.ToDictionary(g => g.AfterProgramHeaderIndex);
+        var relro = plan.Relro is { Length: > 0 } r ? r : null;
+
+        foreach (var o in plan.Overlays)
+        {
+            var ph = o.Header;
+            if (o.Length > 0)
+                AddSplitAtRelro(o.Address, o.Address + o.Length, o.Content, fileBacked: true);
+            if (bssByIndex.TryGetValue(o.ProgramHeaderIndex, out var bss) && bss.AnonymousLength > 0)
+                AddSplitAtRelro(bss.AnonymousAddress, bss.AnonymousAddress + bss.AnonymousLength, SegmentContent.Bss, fileBacked: false);
+            if (gapsByAfter.TryGetValue(o.ProgramHeaderIndex, out var gap))
+                regions.Add(new PlannedRegion(gap.Address, gap.Length, MemoryProtection.None, SegmentContent.Gap, null, 0, 0,
+                    SectionsIn(sections, gap.Address, gap.Address + gap.Length), null));
+
+            void AddSplitAtRelro(ulong start, ulong end, SegmentContent content, bool fileBacked)
+            {
+                if (relro is not null && relro.SegmentProgramHeaderIndex == o.ProgramHeaderIndex)
+                {
+                    ulong rs = Math.Clamp(relro.Address, start, end), re = Math.Clamp(relro.Address + relro.Length, start, end);
+                    Add(start, rs, content, fileBacked);
+                    Add(rs, re, SegmentContent.Relro, fileBacked);
+                    Add(re, end, content, fileBacked);
+                }
+                else
+                {
+                    Add(start, end, content, fileBacked);
+                }
+            }
+
+            void Add(ulong start, ulong end, SegmentContent content, bool fileBacked)
+            {
+                if (end <= start)
+                    return;
+                ulong from = Math.Max(start, ph.VirtualAddress);
+                ulong fileSize = fileBacked ? Clamp(Math.Min(end, ph.VirtualAddress + ph.FileSize), from) : 0;
+                ulong memorySize = Clamp(Math.Min(end, ph.VirtualAddress + ph.MemorySize), from);
+                regions.Add(new PlannedRegion(start, end - start, o.Protection, content,
+                    fileBacked ? o.FileOffset + (start - o.Address) : null, fileSize, memorySize,
+                    SectionsIn(sections, start, end), o.ProgramHeaderIndex));
+            }
+        }
+        return regions;
+    }
+
+    private static ulong Clamp(ulong end, ulong start) => end > start ? end - start : 0;
+
+    /// <summary>The names of the allocated sections that occupy memory in <c>[start, end)</c> (.tbss occupies none).</summary>
+    private static string[] SectionsIn(IReadOnlyList<SectionHeader> sections, ulong start, ulong end)
+    {
+        var names = new List<(ulong Address, string Name)>();
+        foreach (var s in sections)
+        {
+            if ((s.Flags & SectionFlags.Alloc) == 0 || s.Size == 0)
+                continue;
+            if (s.Type == SectionType.NoBits && (s.Flags & SectionFlags.Tls) != 0)
+                continue;
+            if (s.Address < end && s.Address + s.Size > start)
+                names.Add((s.Address, s.Name));
+        }
+        return [.. names.OrderBy(n => n.Address).Select(n => n.Name)];
+    }
+}

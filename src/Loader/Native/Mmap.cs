@@ -1,0 +1,67 @@
+using System.Runtime.InteropServices;
+
+namespace Loader.Native;
+
+/// <summary><c>PROT_*</c> of sys/mman.h: the access of a mapping.</summary>
+[Flags]
+internal enum Prot
+{
+    PROT_NONE = 0x0,
+    PROT_READ = 0x1,
+    PROT_WRITE = 0x2,
+    PROT_EXEC = 0x4,
+}
+
+/// <summary><c>MAP_*</c> of sys/mman.h (Linux x86_64 values).</summary>
+[Flags]
+internal enum MapFlags
+{
+    MAP_SHARED = 0x01,
+    MAP_PRIVATE = 0x02,
+    MAP_FIXED = 0x10,
+    MAP_ANONYMOUS = 0x20,
+    MAP_NORESERVE = 0x4000,
+}
+
+/// <summary>mmap, mprotect and munmap. Addresses cross this boundary as <see cref="nint"/>, never as pointers.</summary>
+internal static unsafe partial class Mmap
+{
+    /// <summary>
+    /// What mmap returns on failure: <c>MAP_FAILED</c> is <c>(void *) -1</c>, not NULL, because 0 can be a valid
+    /// mapping address (with <c>MAP_FIXED</c> and a low <c>vm.mmap_min_addr</c>).
+    /// </summary>
+    public static readonly nint MAP_FAILED = -1;
+
+    [LibraryImport("libc", EntryPoint = "mmap", SetLastError = true)]
+    private static partial void* mmap(void* addr, nuint length, int prot, int flags, int fd, long offset);
+
+    [LibraryImport("libc", EntryPoint = "mprotect", SetLastError = true)]
+    private static partial int mprotect(void* addr, nuint length, int prot);
+
+    [LibraryImport("libc", EntryPoint = "munmap", SetLastError = true)]
+    private static partial int munmap(void* addr, nuint length);
+
+    /// <summary>mmap; returns the address, or <see cref="MAP_FAILED"/> with <paramref name="errno"/> set.</summary>
+    public static nint Map(nint address, ulong length, Prot prot, MapFlags flags, int fd, ulong offset, out int errno)
+    {
+        void* result = mmap((void*)address, (nuint)length, (int)prot, (int)flags, fd, (long)offset);
+        errno = (nint)result == MAP_FAILED ? Errno.Last : 0;
+        return (nint)result;
+    }
+
+    /// <summary>mprotect; true on success, else <paramref name="errno"/> is set.</summary>
+    public static bool Protect(nint address, ulong length, Prot prot, out int errno)
+    {
+        bool ok = mprotect((void*)address, (nuint)length, (int)prot) == 0;
+        errno = ok ? 0 : Errno.Last;
+        return ok;
+    }
+
+    /// <summary>munmap; true on success, else <paramref name="errno"/> is set.</summary>
+    public static bool Unmap(nint address, ulong length, out int errno)
+    {
+        bool ok = munmap((void*)address, (nuint)length) == 0;
+        errno = ok ? 0 : Errno.Last;
+        return ok;
+    }
+}
