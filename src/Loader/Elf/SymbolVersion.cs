@@ -32,8 +32,10 @@ public readonly record struct SymbolVersion(ushort Index, SymbolVersionKind Kind
     };
 
     /// <summary>
-    /// The suffix to print after <paramref name="symbolName"/>. A version's own definition symbol (the
-    /// <c>SHN_ABS</c> symbol <c>VERS_1</c> carrying version <c>VERS_1</c>) is printed bare, as readelf and objdump do.
+    /// The version to show beside <paramref name="symbolName"/>: none for the symbol a linker emits for each version
+    /// it defines (the <c>SHN_ABS</c> symbol <c>ZLIB_1.2.2</c> carrying version <c>ZLIB_1.2.2</c>), which readelf and
+    /// objdump print bare; this version otherwise.
     /// </summary>
-    public string SuffixFor(string symbolName) => Name == symbolName ? "" : Suffix;
+    public SymbolVersion ForDisplay(string symbolName) =>
+        Kind == SymbolVersionKind.Default && Name == symbolName ? None : this;
 }

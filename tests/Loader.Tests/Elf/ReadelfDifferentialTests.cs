@@ -149,8 +149,7 @@ public sealed class ReadelfDifferentialTests(ITestOutputHelper output)
             if (s.Type == SymbolType.Section && name.Length == 0 && s.SectionIndex < file.Sections.Count)
                 name = file.Sections[s.SectionIndex].Name;
             Check(name == t.Name, $"{where} name: ours '{name}'");
-            if (version.SuffixFor(name).Length == 0)
-                version = SymbolVersion.None;
+            version = version.ForDisplay(name);
             Check(s.Value == t.Value && s.Size == t.Size, $"{where} value/size: ours 0x{s.Value:x}/{s.Size}, readelf 0x{t.Value:x}/{t.Size}");
             if (ReadelfNames.SymbolType(s.Type) is { } type)
                 Check(type == t.Type, $"{where} type: ours {type}, readelf {t.Type}");

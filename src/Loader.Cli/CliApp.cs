@@ -1,0 +1,83 @@
+using System.CommandLine;
+using System.CommandLine.Help;
+using System.CommandLine.Invocation;
+using Loader.Cli.Commands;
+
+namespace Loader.Cli;
+
+/// <summary>The exit codes of every command.</summary>
+internal static class ExitCodes
+{
+    /// <summary>The command did what was asked.</summary>
+    public const int Success = 0;
+    /// <summary>The file is missing, unreadable, or not a well-formed ELF object.</summary>
+    public const int BadFile = 1;
+    /// <summary>The command line is wrong: unknown option, missing argument, conflicting options.</summary>
+    public const int Usage = 2;
+}
+
+/// <summary>
+/// The <c>loader</c> tool: builds the command tree and runs one command line against the given writers, so tests
+/// run commands in-process and read what they print.
+/// </summary>
+public static class CliApp
+{
+    /// <summary>
+    /// The root command with every subcommand. It is a plain <see cref="Command"/> named <c>loader</c> rather than a
+    /// <see cref="RootCommand"/>, which names itself after the host executable (<c>Loader.Cli</c>, or <c>testhost</c>
+    /// under xunit) in help and usage lines.
+    /// </summary>
+    public static Command CreateRootCommand() => new("loader", "Read ELF shared objects the way a dynamic loader does: headers, segments, dynamic table, symbols, relocations.")
+    {
+        new HelpOption(),
+        new VersionOption(),
+        InfoCommand.Create(),
+        HeadersCommand.Create(),
+        SegmentsCommand.Create(),
+        SectionsCommand.Create(),
+        DynamicCommand.Create(),
+        SymbolsCommand.Create(),
+        RelocsCommand.Create(),
+    };
+
+    /// <summary>
+    /// Runs <paramref name="args"/>: 0 on success, 1 for a bad or unreadable file (one line on
+    /// <paramref name="stderr"/>), 2 for a bad command line (System.CommandLine's errors on
+    /// <paramref name="stderr"/>). An exception the tool did not expect is a bug: it exits 1 with one line naming it,
+    /// and the stack trace only when <c>LOADER_DEBUG=1</c>, so a user never sees one by default.
+    /// </summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(stdout);
+        ArgumentNullException.ThrowIfNull(stderr);
+
+        var parseResult = CreateRootCommand().Parse(args);
+        if (parseResult.Action is ParseErrorAction)
+        {
+            foreach (var error in parseResult.Errors)
+                stderr.WriteLine(error.Message);
+            var failed = parseResult.CommandResult.Command;
+            string command = failed.Parents.Any() ? "loader " + failed.Name : "loader";
+            stderr.WriteLine($"Run '{command} --help' for usage.");
+            return ExitCodes.Usage;
+        }
+
+        var configuration = new InvocationConfiguration
+        {
+            Output = stdout,
+            Error = stderr,
+            EnableDefaultExceptionHandler = false,
+        };
+        try
+        {
+            return parseResult.Invoke(configuration);
+        }
+        catch (Exception ex)
+        {
+            bool debug = Environment.GetEnvironmentVariable("LOADER_DEBUG") == "1";
+            stderr.WriteLine($"loader: internal error (please report it): {(debug ? ex.ToString() : $"{ex.GetType().Name}: {ex.Message}")}");
+            return ExitCodes.BadFile;
+        }
+    }
+}

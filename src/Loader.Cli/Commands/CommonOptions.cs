@@ -1,0 +1,33 @@
+using System.CommandLine;
+
+namespace Loader.Cli.Commands;
+
+/// <summary>
+/// The arguments and options every read-only view shares. Each call returns a new instance, so every command owns
+/// its own (a parse result is read through the instance the command registered).
+/// </summary>
+internal static class CommonOptions
+{
+    /// <summary>The ELF file to read: required.</summary>
+    public static Argument<string> File() => new("FILE")
+    {
+        Description = "The ELF file to read: a shared object, an executable or an object file.",
+    };
+
+    /// <summary>The ELF file to read, when the command has a default of its own.</summary>
+    public static Argument<string?> OptionalFile(string whenOmitted) => new("FILE")
+    {
+        Description = "The ELF file to read. " + whenOmitted,
+        Arity = ArgumentArity.ZeroOrOne,
+    };
+
+    /// <summary><c>--json</c>: machine-readable output instead of a table.</summary>
+    public static Option<bool> Json() => new("--json")
+    {
+        Description = "Write JSON for scripts instead of tables for people.",
+    };
+
+    /// <summary>A command whose description ends with a one-line example, so <c>--help</c> shows how to start.</summary>
+    public static Command NewCommand(string name, string description, string example) =>
+        new(name, $"{description}{Environment.NewLine}Example: {example}");
+}

@@ -1,0 +1,3 @@
+using Loader.Cli;
+
+return CliApp.Run(args, Console.Out, Console.Error);

@@ -1,0 +1,75 @@
+using System.Diagnostics;
+using Loader.Cli;
+
+namespace Loader.Tests.Cli;
+
+/// <summary>Runs <c>loader</c> command lines in-process (and readelf, and the built tool, as real processes).</summary>
+internal static class CliHarness
+{
+    public const string LibZ = "/usr/lib/x86_64-linux-gnu/libz.so.1";
+    public const string LibC = "/usr/lib/x86_64-linux-gnu/libc.so.6";
+
+    /// <summary>The outcome of one command line.</summary>
+    public sealed record Result(int ExitCode, string Stdout, string Stderr);
+
+    /// <summary>Runs <paramref name="args"/> through <see cref="CliApp.Run"/>, capturing both writers.</summary>
+    public static Result Run(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int exit = CliApp.Run(args, stdout, stderr);
+        return new Result(exit, stdout.ToString(), stderr.ToString());
+    }
+
+    /// <summary>Asserts exit code 0 and an empty stderr, showing stderr when either fails.</summary>
+    public static void AssertSuccess(Result result)
+    {
+        Assert.True(result.ExitCode == 0 && result.Stderr.Length == 0, $"exit code {result.ExitCode}, stderr: {result.Stderr}");
+    }
+
+    /// <summary>Runs a program to completion and returns its exit code and output.</summary>
+    public static Result RunProcess(string fileName, params string[] args)
+    {
+        var start = new ProcessStartInfo(fileName)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in args)
+            start.ArgumentList.Add(arg);
+        start.Environment["LC_ALL"] = "C";
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {fileName}");
+        var stderrTask = process.StandardError.ReadToEndAsync();
+        string stdout = process.StandardOutput.ReadToEnd();
+        string stderr = stderrTask.GetAwaiter().GetResult();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{fileName} {string.Join(' ', args)} did not finish in 2 minutes");
+        }
+        return new Result(process.ExitCode, stdout, stderr);
+    }
+
+    /// <summary>readelf's output for <paramref name="args"/>; fails the test when readelf is missing or fails.</summary>
+    public static string ReadElf(params string[] args)
+    {
+        var result = RunProcess("readelf", args);
+        Assert.True(result.ExitCode == 0, $"readelf {string.Join(' ', args)} failed: {result.Stderr}");
+        return result.Stdout;
+    }
+
+    /// <summary>A temporary file holding <paramref name="bytes"/>, deleted on dispose.</summary>
+    public sealed class TempFile : IDisposable
+    {
+        public TempFile(ReadOnlySpan<byte> bytes, string suffix = ".so")
+        {
+            Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"loader-cli-{Guid.NewGuid():N}{suffix}");
+            File.WriteAllBytes(Path, bytes.ToArray());
+        }
+
+        public string Path { get; }
+
+        public void Dispose() => File.Delete(Path);
+    }
+}

@@ -1,0 +1,102 @@
+namespace Loader.Tests.Cli;
+
+public sealed class ErrorHandlingTests
+{
+    private static readonly string[] s_commands = ["info", "headers", "segments", "sections", "dynamic", "symbols", "relocs"];
+
+    public static TheoryData<string> Commands => new(s_commands);
+
+    [Theory]
+    [MemberData(nameof(Commands))]
+    public void A_garbage_file_exits_1_naming_the_file_and_field_without_a_stack_trace(string command)
+    {
+        var bytes = new byte[4096];
+        new Random(1234).NextBytes(bytes);
+        using var garbage = new CliHarness.TempFile(bytes);
+
+        var result = CliHarness.Run(command, garbage.Path);
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Equal("", result.Stdout);
+        string line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"loader: {garbage.Path}: e_ident[EI_MAG]", line);
+        Assert.DoesNotContain("   at ", result.Stderr);
+    }
+
+    [Fact]
+    public void A_truncated_library_exits_1_naming_the_field_past_the_end()
+    {
+        var head = File.ReadAllBytes(CliHarness.LibZ).AsSpan(0, 64);
+        using var truncated = new CliHarness.TempFile(head);
+
+        var result = CliHarness.Run("symbols", truncated.Path, "--json");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Equal("", result.Stdout);
+        Assert.StartsWith($"loader: {truncated.Path}: e_", result.Stderr);
+        Assert.DoesNotContain("   at ", result.Stderr);
+    }
+
+    [Theory]
+    [InlineData("/nonexistent/libnothing.so", "no such file")]
+    [InlineData("/", "is a directory")]
+    public void A_missing_or_unreadable_path_exits_1_with_one_line(string path, string expected)
+    {
+        var result = CliHarness.Run("headers", path);
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Equal($"loader: {path}: {expected}", result.Stderr.Split('\n')[0].Split(',')[0]);
+        Assert.DoesNotContain("   at ", result.Stderr);
+    }
+
+    [Theory]
+    [InlineData("symbols")]
+    [InlineData("relocs")]
+    [InlineData("symbols", CliHarness.LibZ, "--no-such-option")]
+    [InlineData("symbols", CliHarness.LibZ, "--defined", "--undefined")]
+    [InlineData("symbols", CliHarness.LibZ, "--filter")]
+    [InlineData("headers", CliHarness.LibZ, CliHarness.LibC)]
+    [InlineData("no-such-command")]
+    [InlineData]
+    public void Bad_usage_exits_2_with_the_parser_error_on_stderr(params string[] args)
+    {
+        var result = CliHarness.Run(args);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal("", result.Stdout);
+        Assert.NotEqual("", result.Stderr);
+        Assert.Contains("--help' for usage.", result.Stderr);
+        Assert.DoesNotContain("   at ", result.Stderr);
+    }
+
+    [Fact]
+    public void Conflicting_selections_say_why()
+    {
+        var result = CliHarness.Run("symbols", CliHarness.LibZ, "--defined", "--undefined");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("--defined and --undefined cannot be used together", result.Stderr);
+    }
+
+    [Theory]
+    [MemberData(nameof(Commands))]
+    public void Help_on_every_command_exits_0_with_an_example(string command)
+    {
+        var result = CliHarness.Run(command, "--help");
+
+        CliHarness.AssertSuccess(result);
+        Assert.Contains("Example: loader " + command, result.Stdout);
+        Assert.Contains($"loader {command}", result.Stdout);
+        Assert.Contains("--json", result.Stdout);
+    }
+
+    [Fact]
+    public void Root_help_lists_every_command()
+    {
+        var result = CliHarness.Run("--help");
+
+        CliHarness.AssertSuccess(result);
+        foreach (var command in s_commands)
+            Assert.Contains("  " + command, result.Stdout);
+    }
+}

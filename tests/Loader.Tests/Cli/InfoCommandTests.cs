@@ -1,0 +1,80 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Loader.Cli.Commands;
+
+namespace Loader.Tests.Cli;
+
+public sealed class InfoCommandTests
+{
+    private static string ReadElfBuildId(string path) =>
+        Regex.Match(CliHarness.ReadElf("-n", path), @"Build ID: ([0-9a-f]+)").Groups[1].Value;
+
+    private static string ReadElfSoName(string path) =>
+        Regex.Match(CliHarness.ReadElf("-d", path), @"\(SONAME\)\s+Library soname: \[([^\]]+)\]").Groups[1].Value;
+
+    [Theory]
+    [InlineData(CliHarness.LibZ)]
+    [InlineData(CliHarness.LibC)]
+    public void Shows_the_soname_and_build_id_readelf_prints(string path)
+    {
+        string buildId = ReadElfBuildId(path);
+        string soname = ReadElfSoName(path);
+        Assert.NotEmpty(buildId);
+        Assert.NotEmpty(soname);
+
+        var result = CliHarness.Run("info", path);
+
+        CliHarness.AssertSuccess(result);
+        Assert.Equal("", result.Stderr);
+        Assert.Matches($@"(?m)^SONAME:\s+{Regex.Escape(soname)}$", result.Stdout);
+        Assert.Matches($@"(?m)^Build ID:\s+{buildId}$", result.Stdout);
+        Assert.Matches(@"(?m)^Class:\s+ELF64$", result.Stdout);
+        Assert.Matches(@"(?m)^Machine:\s+Advanced Micro Devices X86-64$", result.Stdout);
+    }
+
+    [Fact]
+    public void Json_of_libc_counts_symbols_relocations_and_relr_addresses()
+    {
+        var readelfRelocs = CliHarness.ReadElf("-r", "-W", CliHarness.LibC);
+        var tableSizes = Regex.Matches(readelfRelocs, @"Relocation section '(\.rela\.dyn|\.rela\.plt)' at offset 0x[0-9a-f]+ contains (\d+) entr")
+            .ToDictionary(m => m.Groups[1].Value, m => int.Parse(m.Groups[2].Value));
+
+        var result = CliHarness.Run("info", CliHarness.LibC, "--json");
+
+        CliHarness.AssertSuccess(result);
+        using var json = JsonDocument.Parse(result.Stdout);
+        var root = json.RootElement;
+        Assert.Equal("libc.so.6", root.GetProperty("soName").GetString());
+        Assert.Equal(ReadElfBuildId(CliHarness.LibC), root.GetProperty("buildId").GetString());
+        Assert.Contains("ld-linux-x86-64.so.2", root.GetProperty("needed").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal("/lib64/ld-linux-x86-64.so.2", root.GetProperty("interpreter").GetString());
+        Assert.False(root.GetProperty("isDefaultFile").GetBoolean());
+        var symbols = root.GetProperty("dynamicSymbols");
+        Assert.Equal(symbols.GetProperty("total").GetInt32(), symbols.GetProperty("defined").GetInt32() + symbols.GetProperty("undefined").GetInt32() + 1);
+        var relocations = root.GetProperty("relocations").EnumerateArray()
+            .ToDictionary(r => r.GetProperty("table").GetString()!, r => r.GetProperty("count").GetInt32());
+        Assert.Equal(tableSizes[".rela.dyn"], relocations["DT_RELA"]);
+        Assert.Equal(tableSizes[".rela.plt"], relocations["DT_JMPREL"]);
+        if (Regex.IsMatch(readelfRelocs, @"'\.relr\.dyn'"))
+            Assert.True(root.GetProperty("relrAddresses").GetInt32() > 0);
+    }
+
+    [Fact]
+    public void Without_a_file_it_says_which_default_library_it_chose()
+    {
+        string expected = Array.Find(InfoCommand.DefaultCandidates, File.Exists)!;
+        Assert.NotNull(expected);
+
+        var result = CliHarness.Run("info");
+
+        CliHarness.AssertSuccess(result);
+        var lines = result.Stdout.Split('\n');
+        Assert.Contains(expected, lines[0]);
+        Assert.Contains("No FILE given", lines[0]);
+        Assert.Matches($@"(?m)^File:\s+{Regex.Escape(expected)}$", result.Stdout);
+
+        using var json = JsonDocument.Parse(CliHarness.Run("info", "--json").Stdout);
+        Assert.True(json.RootElement.GetProperty("isDefaultFile").GetBoolean());
+        Assert.Equal(expected, json.RootElement.GetProperty("file").GetString());
+    }
+}
