@@ -46,6 +46,47 @@ public sealed class DynamicSection
     /// <summary>DT_FLAGS_1, or none.</summary>
     public DynamicFlags1 Flags1 => (DynamicFlags1)(Get(DynamicTag.Flags1) ?? 0);
 
+    /// <summary>
+    /// The d_ptr tags glibc 2.36 rewrites in a loaded object's dynamic section (elf/get-dynamic-info.h,
+    /// <c>elf_get_dynamic_info</c>): it adds <c>l_addr</c> to these, in place, when <c>l_addr != 0</c> and the
+    /// <c>PT_DYNAMIC</c> segment is writable (<c>dl_relocate_ld</c>: not when <c>l_ld_readonly</c>, as for the vDSO,
+    /// nor on targets that define <c>DL_RO_DYN_SECTION</c>, MIPS and RISC-V). DT_RELA only when non-zero (it may be 0
+    /// beside DT_RELR). DT_REL is not rewritten on x86_64 (<c>ELF_MACHINE_NO_REL</c>); DT_VERDEF, DT_VERNEED, DT_INIT,
+    /// DT_FINI and the init/fini arrays never are: glibc adds <c>l_addr</c> to those each time it uses them.
+    /// </summary>
+    internal static ReadOnlySpan<DynamicTag> TagsGlibcMakesAbsolute =>
+    [
+        DynamicTag.Hash, DynamicTag.PltGot, DynamicTag.StrTab, DynamicTag.SymTab, DynamicTag.Relr, DynamicTag.JmpRel,
+        DynamicTag.VerSym, DynamicTag.GnuHash, DynamicTag.Rela,
+    ];
+
+    /// <summary>
+    /// A copy in which each entry of <see cref="TagsGlibcMakesAbsolute"/> whose value is at or above
+    /// <paramref name="bias"/> is turned back into a virtual address (value − bias): the dynamic section of a library
+    /// the host's loader has relocated, read in place.
+    /// </summary>
+    /// <remarks>
+    /// "≥ bias" tells a rewritten value from an untouched one without knowing what glibc decided (a read-only
+    /// <c>PT_DYNAMIC</c>, as the vDSO's, is left alone; so is everything when another loader did the work). An
+    /// untouched d_ptr is a virtual address of the module, in <c>[0, span)</c> where span is the end of its highest
+    /// <c>PT_LOAD</c>, a few MiB; a rewritten one is that plus the bias. A shared object or PIE is placed by mmap far
+    /// above its own span (near 0x7f.. or 0x55.., and never below <c>vm.mmap_min_addr</c>), so the two ranges cannot
+    /// meet. A non-PIE executable (or any object placed at its link address) has bias 0: then value − 0 = value, and
+    /// nothing changes, which is right because glibc skips the rewrite when <c>l_addr == 0</c>.
+    /// </remarks>
+    internal DynamicSection WithAbsolutePointersMadeRelative(ulong bias)
+    {
+        var entries = (DynamicEntry[])_entries.Clone();
+        var tags = TagsGlibcMakesAbsolute;
+        for (int i = 0; i < entries.Length; i++)
+        {
+            var e = entries[i];
+            if (e.Value >= bias && tags.Contains(e.Tag))
+                entries[i] = e with { Value = e.Value - bias };
+        }
+        return new DynamicSection(entries, Address);
+    }
+
     /// <summary>Reads <c>Elf_Dyn</c> entries from <paramref name="bytes"/> until DT_NULL or the end.</summary>
     internal static DynamicSection Read(ReadOnlySpan<byte> bytes, ElfEncoding enc, ulong address, ulong fileOffset, string fileName)
     {

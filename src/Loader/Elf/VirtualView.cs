@@ -40,6 +40,25 @@ public sealed class VirtualView
         new(fileName, [new Region(startAddress, image, startAddress)]);
 
     /// <summary>
+    /// Memory laid out at several virtual addresses (a library the host process loaded: one region per readable
+    /// <c>PT_LOAD</c>, <c>[p_vaddr, p_vaddr + p_memsz)</c>). As for <see cref="FromImage"/>, the "file offset" of an
+    /// address is the address itself.
+    /// </summary>
+    public static VirtualView FromRegions(string fileName, IEnumerable<(ulong Address, ReadOnlyMemory<byte> Bytes)> regions)
+    {
+        ArgumentNullException.ThrowIfNull(regions);
+        var list = new List<Region>();
+        foreach (var (address, bytes) in regions)
+        {
+            if (ThrowHelper.OutOfRange(address, (ulong)bytes.Length, ulong.MaxValue))
+                throw new ArgumentException($"the region at 0x{address:x} of 0x{bytes.Length:x} bytes runs past the end of the address space", nameof(regions));
+            list.Add(new Region(address, bytes, address));
+        }
+        list.Sort(static (a, b) => a.Start.CompareTo(b.Start));
+        return new VirtualView(fileName, [.. list]);
+    }
+
+    /// <summary>
     /// Returns the bytes of <c>[address, address + length)</c>, which must lie inside one region; otherwise an
     /// <see cref="ElfFormatException"/> names <paramref name="field"/> and the address.
     /// </summary>

@@ -1,0 +1,131 @@
+using Loader.Elf;
+using Loader.Mapping;
+using Loader.Native;
+
+namespace Loader.Linking;
+
+/// <summary>
+/// A library the host process loaded (with the system loader), read in place: its tables are read through a view
+/// over its own <c>PT_LOAD</c> memory, the third of the reader's views (docs/architecture.md, "One reader, three
+/// views"). Nothing is copied, so the module must stay loaded while it is used: <see cref="HostModules.Get"/> and
+/// <see cref="HostModules.FindByFile"/> hold a reference on it for the process lifetime.
+/// </summary>
+public sealed class HostModule
+{
+    /// <summary>What /proc names the running program: the main program's <c>dlpi_name</c> is empty.</summary>
+    internal const string MainProgramPath = "/proc/self/exe";
+
+    private static readonly ElfEncoding NativeEncoding = new(ElfClass.Elf64, ElfData.LittleEndian);
+
+    private HostModule(string path, nint loadBias, IReadOnlyList<ProgramHeader> programHeaders, DynamicSection dynamic,
+        DynamicTables tables, FileIdentity file, bool isVdso, bool isMainProgram)
+    {
+        Path = path;
+        Base = loadBias;
+        ProgramHeaders = programHeaders;
+        Dynamic = dynamic;
+        Tables = tables;
+        Device = file.Device;
+        Inode = file.Inode;
+        IsVdso = isVdso;
+        IsMainProgram = isMainProgram;
+    }
+
+    /// <summary>The file the system loader opened (<c>dlpi_name</c>); <c>/proc/self/exe</c> for the main program.</summary>
+    public string Path { get; }
+
+    /// <summary>DT_SONAME, or null.</summary>
+    public string? SoName => Tables.SoName;
+
+    /// <summary><c>dlpi_addr</c>: the load bias, so a symbol's address is <c>Base + st_value</c>.</summary>
+    public nint Base { get; }
+
+    /// <summary>
+    /// The dynamic tables, read through a view over the module's <c>PT_LOAD</c> memory (<c>Base + p_vaddr</c>), with
+    /// the d_ptr entries glibc made absolute turned back into virtual addresses: every address in them is a
+    /// <c>p_vaddr</c>-based virtual address, as in the file.
+    /// </summary>
+    public DynamicTables Tables { get; }
+
+    /// <summary><c>st_dev</c> of <see cref="Path"/>; 0 for the vDSO, which has no file.</summary>
+    public ulong Device { get; }
+
+    /// <summary><c>st_ino</c> of <see cref="Path"/>; 0 for the vDSO, which has no file.</summary>
+    public ulong Inode { get; }
+
+    /// <summary>The program headers (<c>dlpi_phdr</c>), as mapped.</summary>
+    public IReadOnlyList<ProgramHeader> ProgramHeaders { get; }
+
+    /// <summary>How the module is identified: its soname, else its path's file name.</summary>
+    internal string Name => SoName ?? System.IO.Path.GetFileName(Path);
+
+    /// <summary>The dynamic section as the tables were read from it: glibc's absolute d_ptr values made virtual again.</summary>
+    internal DynamicSection Dynamic { get; }
+
+    /// <summary>The virtual address (p_vaddr-based) of its dynamic section; <c>Base + DynamicAddress</c> is glibc's <c>l_ld</c>.</summary>
+    internal ulong DynamicAddress => Dynamic.Address;
+
+    /// <summary>True for the kernel's vDSO (no file behind it).</summary>
+    internal bool IsVdso { get; }
+
+    /// <summary>True for the program the process runs.</summary>
+    internal bool IsMainProgram { get; }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{Name} at 0x{Base:x} ({Path})";
+
+    /// <summary>
+    /// Reads one object <c>dl_iterate_phdr</c> reported. Its memory is mapped and readable as long as it stays loaded;
+    /// only readable <c>PT_LOAD</c>s become regions, so a table outside them is an <see cref="ElfFormatException"/>,
+    /// never a fault.
+    /// </summary>
+    internal static HostModule Read(LoadedObject loaded, bool isMainProgram)
+    {
+        // The vDSO's dlpi_name is its soname (linux-vdso.so.1); every file the system loader opened is named by a
+        // path with a '/', so the only other name without one is the main program's "".
+        bool isVdso = !isMainProgram && loaded.Name.Length > 0 && !loaded.Name.Contains('/');
+        string path = isMainProgram && loaded.Name.Length == 0 ? MainProgramPath : loaded.Name;
+
+        var programHeaders = ReadProgramHeaders(loaded, path);
+        var regions = new List<(ulong, ReadOnlyMemory<byte>)>();
+        ProgramHeader? dynamicHeader = null;
+        foreach (var ph in programHeaders)
+        {
+            if (ph.Type == SegmentType.Load && (ph.Flags & SegmentFlags.Read) != 0 && ph.MemorySize > 0)
+                regions.Add((ph.VirtualAddress, NativeMemory.Describe(Address(loaded, ph.VirtualAddress), ph.MemorySize)));
+            else if (ph.Type == SegmentType.Dynamic)
+                dynamicHeader = ph;
+        }
+        if (dynamicHeader is not { } dynamic)
+            throw new ElfFormatException(path, "PT_DYNAMIC", 0, "the loaded object has no PT_DYNAMIC, so it has no symbols to read");
+
+        var view = VirtualView.FromRegions(path, regions);
+        var dynamicBytes = view.Read(dynamic.VirtualAddress, dynamic.MemorySize, "PT_DYNAMIC");
+        var dyn = DynamicSection.Read(dynamicBytes.Span, NativeEncoding, dynamic.VirtualAddress, dynamic.VirtualAddress, path)
+            .WithAbsolutePointersMadeRelative((ulong)loaded.Base);
+        var tables = DynamicTables.Read(view, dyn, NativeEncoding);
+
+        var file = isVdso ? default : Identify(path);
+        return new HostModule(path, loaded.Base, programHeaders, dyn, tables, file, isVdso, isMainProgram);
+    }
+
+    private static ProgramHeader[] ReadProgramHeaders(LoadedObject loaded, string path)
+    {
+        if (loaded.ProgramHeaders == 0)
+            throw new ElfFormatException(path, "dlpi_phdr", 0, "dl_iterate_phdr reported no program headers");
+        var bytes = NativeMemory.Describe(loaded.ProgramHeaders, (ulong)loaded.ProgramHeaderCount * ProgramHeader.Size64).Span;
+        var headers = new ProgramHeader[loaded.ProgramHeaderCount];
+        for (int i = 0; i < headers.Length; i++)
+            headers[i] = ProgramHeader.Read(bytes.Slice(i * ProgramHeader.Size64, ProgramHeader.Size64), NativeEncoding);
+        return headers;
+    }
+
+    private static nint Address(LoadedObject loaded, ulong virtualAddress) => unchecked((nint)((ulong)loaded.Base + virtualAddress));
+
+    /// <summary>st_dev and st_ino of the file, or zeros when it cannot be opened (deleted, or no longer at that path).</summary>
+    private static FileIdentity Identify(string path)
+    {
+        using var fd = FileDescriptor.OpenReadOnly(path, out _);
+        return fd is not null && fd.TryGetStatus(out var status, out _) ? new FileIdentity(status.Device, status.Inode) : default;
+    }
+}

@@ -1,0 +1,237 @@
+using System.Collections.ObjectModel;
+using Loader.Native;
+
+namespace Loader.Linking;
+
+/// <summary>
+/// The libraries the host process holds, loaded by the system loader: found with <c>dl_iterate_phdr</c> and read in
+/// place (<see cref="HostModule"/>). The system runtime (<see cref="SystemRuntime"/>) is always taken from here, never
+/// loaded a second time, because a process can hold only one working libc.
+/// </summary>
+/// <remarks>
+/// The set of modules changes whenever anything in the process dlopens or dlcloses, so nothing here assumes it is
+/// fixed: each <see cref="Enumerate"/> asks <c>dl_iterate_phdr</c> again. What is cached is the work of reading a
+/// module, keyed by the object, and the whole list while glibc's load and unload counters (<c>dlpi_adds</c>,
+/// <c>dlpi_subs</c>) have not moved. A module is read in place, so a module the process dlcloses must not be used
+/// afterwards; the modules <see cref="Get"/> and <see cref="FindByFile"/> return are held open (one dlopen reference
+/// each, for the process lifetime) so that cannot happen to them.
+/// </remarks>
+public static class HostModules
+{
+    private static readonly ReadOnlyCollection<string> s_systemRuntime = Array.AsReadOnly(
+    [
+        "libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1", "ld-linux-x86-64.so.2",
+        "libgcc_s.so.1", "libstdc++.so.6",
+    ]);
+
+    private static readonly Lock s_lock = new();
+
+    // The last enumeration: its (dlpi_adds, dlpi_subs), its modules, and each module by the object it was read from.
+    private static (ulong Adds, ulong Subs)? s_generation;
+    private static ReadOnlyCollection<HostModule> s_modules = ReadOnlyCollection<HostModule>.Empty;
+    private static Dictionary<ObjectKey, HostModule> s_byObject = [];
+
+    // The dlopen handles we hold, by the module's l_ld (its dynamic section's address: one per loaded object).
+    private static readonly Dictionary<nint, nint> s_handles = [];
+
+    /// <summary>
+    /// The system runtime, always taken from the host: libc.so.6, libm.so.6, libpthread.so.0, libdl.so.2, librt.so.1,
+    /// ld-linux-x86-64.so.2, libgcc_s.so.1, libstdc++.so.6.
+    /// </summary>
+    public static IReadOnlyList<string> SystemRuntime => s_systemRuntime;
+
+    /// <summary>
+    /// Every module in the process now, in <c>dl_iterate_phdr</c> order (the host's load order: the main program
+    /// first), skipping the vDSO only if it cannot be read.
+    /// </summary>
+    /// <exception cref="LoaderException">A loaded module's dynamic tables could not be read.</exception>
+    public static IReadOnlyList<HostModule> Enumerate()
+    {
+        lock (s_lock)
+        {
+            var objects = DynamicLinker.IterateObjects();
+            (ulong, ulong)? generation = objects.Count > 0 && objects[0].Adds != 0 ? (objects[0].Adds, objects[0].Subs) : null;
+            if (generation is not null && generation == s_generation)
+                return s_modules;
+
+            var byObject = new Dictionary<ObjectKey, HostModule>(objects.Count);
+            var modules = new List<HostModule>(objects.Count);
+            for (int i = 0; i < objects.Count; i++)
+            {
+                var loaded = objects[i];
+                var key = new ObjectKey(loaded.Base, loaded.ProgramHeaders, loaded.Name);
+                if (!s_byObject.TryGetValue(key, out var module))
+                {
+                    try
+                    {
+                        // glibc lists the main program first (the head of the base namespace's link-map list).
+                        module = ReadWhileHeld(loaded, isMainProgram: i == 0);
+                    }
+                    catch (LoaderException) when (i != 0 && IsVdsoName(loaded.Name))
+                    {
+                        continue; // the kernel's vDSO is not a file we could read any other way: leave it out
+                    }
+                    if (module is null)
+                        continue; // unloaded since dl_iterate_phdr listed it (or in another dlmopen namespace)
+                }
+                byObject[key] = module;
+                modules.Add(module);
+            }
+
+            // Objects no longer present are forgotten, so one loaded later at the same place is read afresh.
+            s_byObject = byObject;
+            s_modules = modules.AsReadOnly();
+            s_generation = generation;
+            return s_modules;
+        }
+    }
+
+    /// <summary>
+    /// The host's copy of a library by soname (or by path): if the process doesn't have it yet, it is
+    /// <c>dlopen(name, RTLD_NOW|RTLD_LOCAL)</c>ed with the system loader first, and that handle stays open for the
+    /// process lifetime. Null when the system loader can't load it either, with the dlerror text in
+    /// <paramref name="error"/>.
+    /// </summary>
+    /// <param name="nameOrPath">A soname (<c>libz.so.1</c>), a file name, or a path (anything with a '/').</param>
+    /// <param name="error">Null on success; else why the system loader could not load it.</param>
+    /// <exception cref="ArgumentException"><paramref name="nameOrPath"/> is null or empty.</exception>
+    public static HostModule? Get(string nameOrPath, out string? error)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(nameOrPath);
+        lock (s_lock)
+        {
+            if (Find(Enumerate(), nameOrPath) is { } present)
+            {
+                HoldOpen(present);
+                error = null;
+                return present;
+            }
+
+            nint handle = DynamicLinker.Open(nameOrPath, RtldFlags.RTLD_NOW | RtldFlags.RTLD_LOCAL, out error);
+            if (handle == 0)
+                return null;
+            if (!DynamicLinker.TryGetLinkMap(handle, out _, out nint dynamic, out _, out error))
+            {
+                DynamicLinker.Close(handle, out _);
+                return null;
+            }
+            // The name may have matched an object already loaded under another name (glibc also matches by file
+            // identity), so the module is found by what the handle points to: its dynamic section.
+            var module = Enumerate().FirstOrDefault(m => LoadedDynamicAddress(m) == dynamic);
+            if (module is null)
+            {
+                DynamicLinker.Close(handle, out _);
+                error = $"{nameOrPath}: dlopen succeeded, but dl_iterate_phdr does not list the object it loaded (l_ld 0x{dynamic:x})";
+                return null;
+            }
+            Keep(module, handle);
+            error = null;
+            return module;
+        }
+    }
+
+    /// <summary>The host module whose file has this device and inode, or null. It does not load anything.</summary>
+    /// <param name="device">st_dev of the file.</param>
+    /// <param name="inode">st_ino of the file.</param>
+    public static HostModule? FindByFile(ulong device, ulong inode)
+    {
+        if (device == 0 && inode == 0)
+            return null; // what a module without a file (the vDSO) reports: it matches no file
+        lock (s_lock)
+        {
+            foreach (var module in Enumerate())
+            {
+                if (module.Device == device && module.Inode == inode)
+                {
+                    HoldOpen(module);
+                    return module;
+                }
+            }
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Reads a module while holding a reference on it, so another thread's dlclose cannot unmap it under the reader
+    /// (dl_iterate_phdr's list is only stable while its callback runs). Null when it is gone already.
+    /// </summary>
+    private static HostModule? ReadWhileHeld(LoadedObject loaded, bool isMainProgram)
+    {
+        // The main program and the vDSO are never unloaded (and dlopen could not name them).
+        if (isMainProgram || IsVdsoName(loaded.Name))
+            return HostModule.Read(loaded, isMainProgram);
+        nint handle = DynamicLinker.Open(loaded.Name, RtldFlags.RTLD_LAZY | RtldFlags.RTLD_LOCAL | RtldFlags.RTLD_NOLOAD, out _);
+        if (handle == 0)
+            return null;
+        try
+        {
+            // The name must still lead to the object that was listed, not to one loaded since at another place.
+            return DynamicLinker.TryGetLinkMap(handle, out nint loadBias, out _, out _, out _) && loadBias == loaded.Base
+                ? HostModule.Read(loaded, isMainProgram)
+                : null;
+        }
+        finally
+        {
+            DynamicLinker.Close(handle, out _); // our temporary reference only; Get and FindByFile keep their own
+        }
+    }
+
+    /// <summary>The first module (in load order) that <paramref name="nameOrPath"/> names.</summary>
+    private static HostModule? Find(IReadOnlyList<HostModule> modules, string nameOrPath)
+    {
+        if (nameOrPath.Contains('/'))
+        {
+            foreach (var m in modules)
+                if (m.Path == nameOrPath)
+                    return m;
+            // Another path to a file the host has (a symlink, a different spelling): compare the files themselves.
+            using var fd = FileDescriptor.OpenReadOnly(nameOrPath, out _);
+            if (fd is null || !fd.TryGetStatus(out var status, out _))
+                return null;
+            foreach (var m in modules)
+                if (!m.IsVdso && m.Device == status.Device && m.Inode == status.Inode)
+                    return m;
+            return null;
+        }
+        foreach (var m in modules)
+            if (m.SoName == nameOrPath)
+                return m;
+        foreach (var m in modules)
+            if (!m.IsVdso && Path.GetFileName(m.Path) == nameOrPath)
+                return m;
+        return null;
+    }
+
+    /// <summary>
+    /// Takes one dlopen reference on a module the process already has (<c>RTLD_NOLOAD</c>: never loads), so that a
+    /// dlclose elsewhere cannot unmap memory we read in place. The main program and the vDSO are never unloaded.
+    /// </summary>
+    private static void HoldOpen(HostModule module)
+    {
+        if (module.IsMainProgram || module.IsVdso || s_handles.ContainsKey(LoadedDynamicAddress(module)))
+            return;
+        nint handle = DynamicLinker.Open(module.Path, RtldFlags.RTLD_LAZY | RtldFlags.RTLD_LOCAL | RtldFlags.RTLD_NOLOAD, out _);
+        if (handle == 0)
+            return; // not reachable by that name any more: nothing to hold, and nothing was loaded
+        if (DynamicLinker.TryGetLinkMap(handle, out _, out nint dynamic, out _, out _) && dynamic == LoadedDynamicAddress(module))
+            Keep(module, handle);
+        else
+            DynamicLinker.Close(handle, out _);
+    }
+
+    /// <summary>Keeps <paramref name="handle"/> for the process lifetime, or drops it when we hold one already.</summary>
+    private static void Keep(HostModule module, nint handle)
+    {
+        if (!s_handles.TryAdd(LoadedDynamicAddress(module), handle))
+            DynamicLinker.Close(handle, out _); // only our extra reference goes; the object stays
+    }
+
+    /// <summary>glibc's <c>l_ld</c>: where the module's dynamic section is in memory.</summary>
+    private static nint LoadedDynamicAddress(HostModule module) => unchecked((nint)((ulong)module.Base + module.DynamicAddress));
+
+    // The vDSO's dlpi_name is its soname ("linux-vdso.so.1"); every object the system loader opened from a file is
+    // named by a path, which has a '/'.
+    private static bool IsVdsoName(string name) => name.Length > 0 && !name.Contains('/');
+
+    private readonly record struct ObjectKey(nint Base, nint ProgramHeaders, string Name);
+}

@@ -1,0 +1,209 @@
+using System.Runtime.InteropServices;
+
+namespace Loader.Native;
+
+/// <summary><c>RTLD_*</c> of dlfcn.h (glibc, x86_64): how <c>dlopen</c> binds and where it puts the library.</summary>
+[Flags]
+internal enum RtldFlags
+{
+    RTLD_LAZY = 0x0001,
+    RTLD_NOW = 0x0002,
+    /// <summary>Only find an object already loaded (and take a reference on it); never load.</summary>
+    RTLD_NOLOAD = 0x0004,
+    RTLD_DEEPBIND = 0x0008,
+    RTLD_GLOBAL = 0x0100,
+    /// <summary>The default: the library's symbols are not added to the global scope.</summary>
+    RTLD_LOCAL = 0x0000,
+    RTLD_NODELETE = 0x1000,
+}
+
+/// <summary>
+/// What <c>dl_iterate_phdr</c> reports for one loaded object, copied out of its <c>struct dl_phdr_info</c>.
+/// </summary>
+/// <param name="Base"><c>dlpi_addr</c>: the load bias, added to every <c>p_vaddr</c>.</param>
+/// <param name="Name"><c>dlpi_name</c>: the path the system loader opened; empty for the main program.</param>
+/// <param name="ProgramHeaders"><c>dlpi_phdr</c>: the address of its program headers in memory.</param>
+/// <param name="ProgramHeaderCount"><c>dlpi_phnum</c>.</param>
+/// <param name="Adds"><c>dlpi_adds</c>: how many objects were ever loaded into the process.</param>
+/// <param name="Subs"><c>dlpi_subs</c>: how many were ever unloaded. (Adds, Subs) unchanged = the set is unchanged.</param>
+internal readonly record struct LoadedObject(nint Base, string Name, nint ProgramHeaders, int ProgramHeaderCount, ulong Adds, ulong Subs);
+
+/// <summary>
+/// The host's dynamic linker (glibc's <c>ld.so</c> behind libc.so.6): <c>dl_iterate_phdr</c>, <c>dlopen</c>,
+/// <c>dlerror</c>, <c>dlclose</c>, <c>dlsym</c>, <c>dlvsym</c> and <c>dlinfo</c>. Since glibc 2.34 they all live in
+/// libc.so.6 (libdl.so.2 is an empty stub), so they are imported from "libc" like every other call in Native/.
+/// Addresses cross this boundary as <see cref="nint"/>; errors come back as the <c>dlerror</c> text.
+/// </summary>
+internal static unsafe partial class DynamicLinker
+{
+    // RTLD_DI_LINKMAP of dlfcn.h: dlinfo stores the object's struct link_map * in *arg.
+    private const int RTLD_DI_LINKMAP = 2;
+
+    // struct dl_phdr_info on x86_64 (link.h): dlpi_addr at 0, dlpi_name at 8, dlpi_phdr at 16, dlpi_phnum (Elf64_Half)
+    // at 24, then dlpi_adds at 32 and dlpi_subs at 40. The last two were added later (glibc 2.4): the callback's size
+    // argument says whether the caller's struct has them, and they must not be read when it is shorter.
+    private const int PhdrInfoAddsOffset = 32;
+    private const int PhdrInfoSubsOffset = 40;
+    private const int PhdrInfoSizeWithCounters = 48;
+
+    // struct link_map (link.h, the public head of glibc's larger one): l_addr at 0, l_name at 8, l_ld at 16.
+    private const int LinkMapNameOffset = 8;
+    private const int LinkMapDynamicOffset = 16;
+
+    static DynamicLinker()
+    {
+        // dlerror's text describes the last dl* call *on this thread*, and any successful dl* call clears it. The
+        // runtime binds a P/Invoke lazily, with its own dlsym, the first time it is called: if that first call were
+        // the dlerror right after a failed dlopen, the runtime's successful dlsym would wipe the message before we
+        // read it. Calling dlerror once here binds it early (and clears any stale message).
+        dlerror();
+    }
+
+    [LibraryImport("libc", EntryPoint = "dl_iterate_phdr")]
+    private static partial int dl_iterate_phdr(delegate* unmanaged<byte*, nuint, void*, int> callback, void* data);
+
+    [LibraryImport("libc", EntryPoint = "dlopen", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial void* dlopen(string? file, int mode);
+
+    [LibraryImport("libc", EntryPoint = "dlclose")]
+    private static partial int dlclose(void* handle);
+
+    [LibraryImport("libc", EntryPoint = "dlerror")]
+    private static partial byte* dlerror();
+
+    [LibraryImport("libc", EntryPoint = "dlsym", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial void* dlsym(void* handle, string name);
+
+    [LibraryImport("libc", EntryPoint = "dlvsym", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial void* dlvsym(void* handle, string name, string version);
+
+    [LibraryImport("libc", EntryPoint = "dlinfo")]
+    private static partial int dlinfo(void* handle, int request, void* arg);
+
+    /// <summary>
+    /// Every object in the process, in <c>dl_iterate_phdr</c> order: the main program first, then the objects in
+    /// the order the system loader loaded them (its link-map list), the vDSO among them.
+    /// </summary>
+    public static List<LoadedObject> IterateObjects()
+    {
+        var state = new IterationState();
+        var handle = GCHandle.Alloc(state);
+        try
+        {
+            // The return value is the last callback's: ours returns 0 (go on) unless it failed, and then it has
+            // recorded why.
+            dl_iterate_phdr(&CollectObject, (void*)GCHandle.ToIntPtr(handle));
+        }
+        finally
+        {
+            handle.Free();
+        }
+        if (state.Failure is { } failure)
+            throw new InvalidOperationException("dl_iterate_phdr: reading a struct dl_phdr_info failed", failure);
+        return state.Objects;
+    }
+
+    // Called by glibc with its loader lock held (dl_load_write_lock): it only copies the fields out. It must not
+    // dlopen or dlclose, and no exception may unwind into C, so a failure is recorded and stops the walk.
+    [UnmanagedCallersOnly]
+    private static int CollectObject(byte* info, nuint size, void* data)
+    {
+        var state = (IterationState)GCHandle.FromIntPtr((nint)data).Target!;
+        try
+        {
+            nint address = *(nint*)info;
+            byte* name = *(byte**)(info + 8);
+            nint phdr = *(nint*)(info + 16);
+            ushort phnum = *(ushort*)(info + 24);
+            bool hasCounters = size >= PhdrInfoSizeWithCounters;
+            ulong adds = hasCounters ? *(ulong*)(info + PhdrInfoAddsOffset) : 0;
+            ulong subs = hasCounters ? *(ulong*)(info + PhdrInfoSubsOffset) : 0;
+            // dlpi_name is "" (not NULL) for the main program; NULL is handled too, as the same.
+            state.Objects.Add(new LoadedObject(address, Utf8(name) ?? "", phdr, phnum, adds, subs));
+            return 0;
+        }
+        catch (Exception e)
+        {
+            state.Failure = e;
+            return 1; // non-zero stops dl_iterate_phdr
+        }
+    }
+
+    /// <summary>
+    /// dlopen; the handle, or 0 with the dlerror text in <paramref name="error"/>. A null <paramref name="file"/>
+    /// is the main program. dlopen of an object already loaded (by soname, path or file identity) takes a reference
+    /// on it and returns the same handle.
+    /// </summary>
+    public static nint Open(string? file, RtldFlags flags, out string? error)
+    {
+        // dlopen's failure sentinel is NULL, with the reason in dlerror (not in errno).
+        nint handle = (nint)dlopen(file, (int)flags);
+        error = handle == 0 ? TakeError() ?? "dlopen failed without a message" : null;
+        return handle;
+    }
+
+    /// <summary>dlclose; false with the dlerror text when it fails. The object stays while other references remain.</summary>
+    public static bool Close(nint handle, out string? error)
+    {
+        // dlclose returns 0 on success and non-zero (not -1 in general) on failure.
+        bool ok = dlclose((void*)handle) == 0;
+        error = ok ? null : TakeError() ?? "dlclose failed without a message";
+        return ok;
+    }
+
+    /// <summary>
+    /// dlsym: the address of <paramref name="name"/>'s default version in <paramref name="handle"/>'s scope (for an
+    /// IFUNC, what its resolver returned), or 0 with <paramref name="error"/> set.
+    /// </summary>
+    public static nint Symbol(nint handle, string name, out string? error)
+    {
+        TakeError();
+        nint address = (nint)dlsym((void*)handle, name);
+        // NULL is both dlsym's failure sentinel and a legitimate value (an absolute symbol 0, an IFUNC whose resolver
+        // returned NULL): only dlerror tells them apart, which is why the stale message was cleared first.
+        error = address == 0 ? TakeError() : null;
+        return address;
+    }
+
+    /// <summary>dlvsym: like <see cref="Symbol"/> for version <paramref name="version"/> (<c>GLIBC_2.14</c>).</summary>
+    public static nint VersionedSymbol(nint handle, string name, string version, out string? error)
+    {
+        TakeError();
+        nint address = (nint)dlvsym((void*)handle, name, version);
+        error = address == 0 ? TakeError() : null; // the same NULL ambiguity as dlsym
+        return address;
+    }
+
+    /// <summary>
+    /// dlinfo(RTLD_DI_LINKMAP): where the object behind <paramref name="handle"/> is: its load bias (<c>l_addr</c>),
+    /// the address of its dynamic section in memory (<c>l_ld</c>, unique per loaded object) and its name (<c>l_name</c>).
+    /// </summary>
+    public static bool TryGetLinkMap(nint handle, out nint loadBias, out nint dynamicSection, out string name, out string? error)
+    {
+        void* map = null;
+        // dlinfo returns 0 on success and -1 on failure, with the reason in dlerror.
+        if (dlinfo((void*)handle, RTLD_DI_LINKMAP, &map) != 0 || map is null)
+        {
+            error = TakeError() ?? "dlinfo(RTLD_DI_LINKMAP) failed without a message";
+            (loadBias, dynamicSection, name) = (0, 0, "");
+            return false;
+        }
+        loadBias = *(nint*)map;
+        name = Utf8(*(byte**)((byte*)map + LinkMapNameOffset)) ?? "";
+        dynamicSection = *(nint*)((byte*)map + LinkMapDynamicOffset);
+        error = null;
+        return true;
+    }
+
+    // dlerror returns NULL when nothing failed since the last call, and otherwise a string that is only valid until
+    // the next dl* call on this thread: copy it at once. Reading it also clears it.
+    private static string? TakeError() => Utf8(dlerror());
+
+    private static string? Utf8(byte* s) => s is null ? null : Marshal.PtrToStringUTF8((nint)s);
+
+    private sealed class IterationState
+    {
+        public List<LoadedObject> Objects { get; } = [];
+        public Exception? Failure { get; set; }
+    }
+}
