@@ -27,18 +27,29 @@ public static class CliApp
     /// <see cref="RootCommand"/>, which names itself after the host executable (<c>Loader.Cli</c>, or <c>testhost</c>
     /// under xunit) in help and usage lines.
     /// </summary>
-    public static Command CreateRootCommand() => new("loader", "Read ELF shared objects the way a dynamic loader does: headers, segments, dynamic table, symbols, relocations.")
+    /// <remarks>With no command, the root runs <c>loader demo</c> on the sample library that ships with the tool.</remarks>
+    public static Command CreateRootCommand()
     {
-        new HelpOption(),
-        new VersionOption(),
-        InfoCommand.Create(),
-        HeadersCommand.Create(),
-        SegmentsCommand.Create(),
-        SectionsCommand.Create(),
-        DynamicCommand.Create(),
-        SymbolsCommand.Create(),
-        RelocsCommand.Create(),
-    };
+        var root = new Command("loader",
+            "Read and map ELF shared objects the way a dynamic loader does: headers, segments, dynamic table, symbols, relocations, " +
+            "the mapped layout and every mmap it took. Without a command, runs the demo on the sample library.")
+        {
+            new HelpOption(),
+            new VersionOption(),
+            DemoCommand.Create(),
+            InfoCommand.Create(),
+            HeadersCommand.Create(),
+            SegmentsCommand.Create(),
+            SectionsCommand.Create(),
+            DynamicCommand.Create(),
+            SymbolsCommand.Create(),
+            RelocsCommand.Create(),
+            LayoutCommand.Create(),
+            TraceCommand.Create(),
+        };
+        root.SetAction(parseResult => DemoCommand.Run(parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error));
+        return root;
+    }
 
     /// <summary>
     /// Runs <paramref name="args"/>: 0 on success, 1 for a bad or unreadable file (one line on

@@ -14,6 +14,9 @@ internal static class CommonOptions
         Description = "The ELF file to read: a shared object, an executable or an object file.",
     };
 
+    /// <summary>The file a mapping command (layout, trace) maps: required.</summary>
+    public static Argument<string> Path(string description) => new("FILE") { Description = description };
+
     /// <summary>The ELF file to read, when the command has a default of its own.</summary>
     public static Argument<string?> OptionalFile(string whenOmitted) => new("FILE")
     {

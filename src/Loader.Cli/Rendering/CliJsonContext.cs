@@ -21,6 +21,8 @@ namespace Loader.Cli.Rendering;
 [JsonSerializable(typeof(DynamicReport))]
 [JsonSerializable(typeof(SymbolsReport))]
 [JsonSerializable(typeof(RelocsReport))]
+[JsonSerializable(typeof(LayoutReport))]
+[JsonSerializable(typeof(TraceReport))]
 internal sealed partial class CliJsonContext : JsonSerializerContext
 {
     /// <summary>Writes <paramref name="value"/> as indented JSON followed by a newline.</summary>

@@ -2,7 +2,7 @@ namespace Loader.Tests.Cli;
 
 public sealed class ErrorHandlingTests
 {
-    private static readonly string[] s_commands = ["info", "headers", "segments", "sections", "dynamic", "symbols", "relocs"];
+    private static readonly string[] s_commands = ["info", "headers", "segments", "sections", "dynamic", "symbols", "relocs", "layout", "trace"];
 
     public static TheoryData<string> Commands => new(s_commands);
 
@@ -57,7 +57,8 @@ public sealed class ErrorHandlingTests
     [InlineData("symbols", CliHarness.LibZ, "--filter")]
     [InlineData("headers", CliHarness.LibZ, CliHarness.LibC)]
     [InlineData("no-such-command")]
-    [InlineData]
+    [InlineData("layout")]
+    [InlineData("trace", CliHarness.LibZ, "--svg", "x.svg")]
     public void Bad_usage_exits_2_with_the_parser_error_on_stderr(params string[] args)
     {
         var result = CliHarness.Run(args);

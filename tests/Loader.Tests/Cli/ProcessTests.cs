@@ -9,7 +9,7 @@ public sealed class ProcessTests
     /// Loader.Cli.dll (the <c>loader</c> tool's assembly: it cannot be named loader.dll, see Loader.Cli.csproj) next to
     /// the test assembly, where the project reference copies it, else in src/Loader.Cli/bin of the enclosing checkout.
     /// </summary>
-    private static string FindCliAssembly()
+    internal static string FindCliAssembly()
     {
         string beside = Path.Combine(AppContext.BaseDirectory, "Loader.Cli.dll");
         if (File.Exists(beside) && File.Exists(Path.Combine(AppContext.BaseDirectory, "Loader.Cli.runtimeconfig.json")))

@@ -1,0 +1,43 @@
+using Loader.Tests.Mapping;
+
+namespace Loader.Tests.Cli;
+
+/// <summary>What <c>readelf -lW</c> implies about a mapped image: which PT_LOADs leave .bss pages, where the gaps
+/// are, whether RELRO covers a whole page, and where each overlay goes. Addresses are link-time (add the bias).</summary>
+internal sealed record MappingExpectations(
+    IReadOnlyList<(int Index, ulong Address, ulong FileOffset, string Prot)> Overlays,
+    IReadOnlyList<(ulong Start, ulong End)> Gaps,
+    IReadOnlyList<(ulong Start, ulong End)> BssPages,
+    IReadOnlyList<ulong> BssStarts,
+    (ulong Start, ulong End)? Relro,
+    ulong Alignment)
+{
+    private static readonly ulong Page = (ulong)Environment.SystemPageSize;
+
+    public static ulong PageDown(ulong v) => v & ~(Page - 1);
+
+    public static ulong PageUp(ulong v) => (v + Page - 1) & ~(Page - 1);
+
+    public static MappingExpectations FromReadelf(string path)
+    {
+        var headers = TestLibraries.ReadelfProgramHeaders(path);
+        var loads = headers.Where(h => h.Type == "LOAD").ToList();
+        var overlays = loads.Where(l => l.FileSize > 0).Select(l => (l.Index, PageDown(l.VirtualAddress), PageDown(l.Offset),
+            string.Concat(l.FlagsText.Contains('R') ? "r" : "-", l.FlagsText.Contains('W') ? "w" : "-", l.FlagsText.Contains('E') ? "x" : "-"))).ToList();
+        var gaps = new List<(ulong, ulong)>();
+        for (int i = 1; i < loads.Count; i++)
+        {
+            ulong previousEnd = PageUp(loads[i - 1].VirtualAddress + loads[i - 1].MemorySize), next = PageDown(loads[i].VirtualAddress);
+            if (next > previousEnd)
+                gaps.Add((previousEnd, next));
+        }
+        var bss = loads.Where(l => l.MemorySize > l.FileSize).ToList();
+        var bssPages = bss.Select(l => (PageUp(l.VirtualAddress + l.FileSize), PageUp(l.VirtualAddress + l.MemorySize)))
+            .Where(p => p.Item2 > p.Item1).ToList();
+        var relro = headers.LastOrDefault(h => h.Type == "GNU_RELRO");
+        (ulong, ulong)? relroPages = relro is null || PageDown(relro.VirtualAddress + relro.MemorySize) <= PageDown(relro.VirtualAddress)
+            ? null : (PageDown(relro.VirtualAddress), PageDown(relro.VirtualAddress + relro.MemorySize));
+        ulong alignment = Math.Max(Page, loads.Max(l => l.Align));
+        return new MappingExpectations(overlays, gaps, bssPages, [.. bss.Select(l => l.VirtualAddress + l.FileSize)], relroPages, alignment);
+    }
+}

@@ -1,0 +1,163 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Loader.Tests.Cli;
+
+namespace Loader.Tests.Mapping;
+
+/// <summary>
+/// The kernel's side of <c>loader trace</c>: strace (<c>-f -e trace=mmap,mprotect,munmap</c>) over the built tool, and
+/// every step the trace printed found among the process's calls — the .NET runtime's own included (its GC reserves
+/// with PROT_NONE too) — by address and length, in order: one PROT_NONE reservation, the trims, MAP_FIXED overlays
+/// inside it at base + pagedown(p_vaddr) from the right file offsets, the .bss and RELRO steps, the final munmap.
+/// </summary>
+[Collection("AddressSpace")]
+public sealed class StraceTests
+{
+    /// <summary>One system call as strace printed it (an unfinished call joined with its resumption).</summary>
+    private sealed record SyscallLine(int Pid, string Name, string[] Args, string Result, string Text)
+    {
+        public ulong Arg(int i) => ParseNumber(Args[i]);
+    }
+
+    private static readonly Regex CallLine = new(@"^(?<pid>\d+)\s+(?<name>mmap|mprotect|munmap)\((?<args>.*)\)\s+=\s+(?<result>\S+)");
+    private static readonly Regex Unfinished = new(@"^(?<pid>\d+)\s+(?<text>.*) <unfinished \.\.\.>$");
+    private static readonly Regex Resumed = new(@"^(?<pid>\d+)\s+<\.\.\. (?<name>\w+) resumed>(?<text>.*)$");
+
+    [Theory]
+    [InlineData("basic.so")]
+    [InlineData("maxpage_2m.so")]
+    [InlineData("bigbss.so")]
+    [InlineData("dirty_bss_tail.so")]
+    public void The_kernel_saw_every_step_the_trace_printed_in_order(string fixture)
+    {
+        string path = Fixtures.Path(fixture);
+        var expected = MappingExpectations.FromReadelf(path);
+        string log = Path.Combine(Path.GetTempPath(), $"loader-strace-{Guid.NewGuid():N}.txt");
+        try
+        {
+            var run = CliHarness.RunProcess("strace", "-f", "-e", "trace=mmap,mprotect,munmap", "-o", log,
+                "dotnet", ProcessTests.FindCliAssembly(), "trace", path, "--json");
+            Assert.True(run.ExitCode == 0, $"strace ... loader trace exited {run.ExitCode}: {run.Stderr}");
+            var (bias, start, size, steps) = TraceCommandTests.ParseJson(run.Stdout);
+            var calls = ParseStrace(File.ReadAllLines(log));
+            ulong end = start + size;
+
+            // Find each printed system call, in order, among everything the process did.
+            var matched = new List<(TraceCommandTests.Step Step, SyscallLine Call)>();
+            int at = 0;
+            foreach (var step in steps.Where(s => s.SystemCall is not null))
+            {
+                int found = calls.FindIndex(at, c => Matches(step, c));
+                Assert.True(found >= 0, $"step {step.Index} ({step.Phase}: {step.SystemCall} 0x{step.Address:x} +0x{step.Length:x}) " +
+                    $"not found in strace's output after call {at}:\n{string.Join('\n', calls.Skip(at).Take(40).Select(c => c.Text))}");
+                matched.Add((step, calls[found]));
+                at = found + 1;
+            }
+
+            // One PROT_NONE reservation, and it holds the image: the kernel returned the address the trace printed.
+            var reserve = Assert.Single(matched, m => m.Step.Kind == "Reserve");
+            Assert.Equal("PROT_NONE", reserve.Call.Args[2]);
+            Assert.Equal("NULL", reserve.Call.Args[0]);
+            Assert.Contains("MAP_NORESERVE", reserve.Call.Args[3]);
+            Assert.True(ParseNumber(reserve.Call.Result) <= start && start + size <= ParseNumber(reserve.Call.Result) + reserve.Call.Arg(1));
+
+            // Trims (max-page-size > page) cut the over-reservation down to the span; then every overlay lands MAP_FIXED
+            // inside the reservation at base + pagedown(p_vaddr), mapping pagedown(p_offset) of our file.
+            var trims = matched.Where(m => m.Step.Kind == "Trim").ToList();
+            Assert.Equal(expected.Alignment > (ulong)Environment.SystemPageSize, trims.Count > 0);
+            Assert.Equal(reserve.Call.Arg(1), size + trims.Aggregate(0UL, (sum, t) => sum + t.Call.Arg(1)));
+            var overlays = matched.Where(m => m.Step.Kind == "Overlay").Select(m => m.Call).ToList();
+            Assert.Equal(expected.Overlays.Select(o => (bias + o.Address, o.FileOffset)), overlays.Select(c => (c.Arg(0), c.Arg(5))));
+            foreach (var overlay in overlays)
+            {
+                Assert.Contains("MAP_FIXED", overlay.Args[3]);
+                Assert.NotEqual("-1", overlay.Args[4]);
+                Assert.True(overlay.Arg(0) >= start && overlay.Arg(0) + overlay.Arg(1) <= end);
+            }
+
+            // .bss pages (anonymous, MAP_FIXED) and RELRO (mprotect PROT_READ) where readelf implies them, after the overlays.
+            Assert.Equal(expected.BssPages, matched.Where(m => m.Step.Kind == "MapBss")
+                .Select(m => (m.Call.Arg(0) - bias, m.Call.Arg(0) + m.Call.Arg(1) - bias)));
+            Assert.All(matched.Where(m => m.Step.Kind == "MapBss"), m => Assert.Contains("MAP_ANONYMOUS", m.Call.Args[3]));
+            var relro = matched.Where(m => m.Step.Kind == "ProtectRelro").ToList();
+            Assert.Equal(expected.Relro is { } r ? [r] : [], relro.Select(m => (m.Call.Arg(0) - bias, m.Call.Arg(0) + m.Call.Arg(1) - bias)));
+            Assert.All(relro, m => Assert.Equal("PROT_READ", m.Call.Args[2]));
+            int lastOverlay = matched.FindLastIndex(m => m.Step.Kind == "Overlay");
+            Assert.All(matched.Skip(lastOverlay + 1), m => Assert.DoesNotContain(m.Step.Kind, new[] { "Reserve", "Trim", "Overlay" }));
+
+            // Last: Dispose's munmap of exactly the reservation.
+            var unmap = matched[^1];
+            Assert.Equal(("Unmap", "munmap", start, size), (unmap.Step.Kind, unmap.Call.Name, unmap.Call.Arg(0), unmap.Call.Arg(1)));
+
+            // MAP_FIXED only ever lands inside our own reservation: no other MAP_FIXED call touches it.
+            var ours = matched.Select(m => m.Call).ToHashSet();
+            Assert.DoesNotContain(calls, c => c.Name == "mmap" && c.Args[3].Contains("MAP_FIXED") && !ours.Contains(c)
+                && c.Arg(0) < end && start < c.Arg(0) + c.Arg(1) && calls.IndexOf(c) > calls.IndexOf(reserve.Call)
+                && calls.IndexOf(c) < calls.IndexOf(unmap.Call));
+        }
+        finally
+        {
+            File.Delete(log);
+        }
+    }
+
+    private static bool Matches(TraceCommandTests.Step step, SyscallLine call)
+    {
+        if (call.Name != step.SystemCall || call.Result.StartsWith('-'))
+            return false;
+        switch (call.Name)
+        {
+            case "mmap":
+                bool kernelChose = step.Kind is "Reserve" or "MapFileView";
+                return (kernelChose ? call.Args[0] == "NULL" : call.Arg(0) == step.Address)
+                    && ParseNumber(call.Result) == step.Address
+                    && call.Arg(1) == step.Length
+                    && call.Args[2] == step.Protection
+                    && SameFlags(call.Args[3], step.Flags)
+                    && (step.FileOffset is { } offset ? call.Args[4] != "-1" && call.Arg(5) == offset : call.Args[4] == "-1");
+            case "mprotect":
+                return call.Arg(0) == step.Address && call.Arg(1) == step.Length && call.Args[2] == step.Protection;
+            default:
+                return call.Arg(0) == step.Address && call.Arg(1) == step.Length;
+        }
+    }
+
+    private static bool SameFlags(string a, string b) =>
+        new HashSet<string>(a.Split('|')).SetEquals(b.Split('|'));
+
+    /// <summary>strace's lines for mmap, mprotect and munmap, each call whole (an "unfinished" call joined with its
+    /// "resumed" rest), in the order they finished or started; other lines (signals, exits) are skipped.</summary>
+    private static List<SyscallLine> ParseStrace(IEnumerable<string> lines)
+    {
+        var pending = new Dictionary<int, string>();
+        var calls = new List<SyscallLine>();
+        foreach (var raw in lines)
+        {
+            string line = raw;
+            if (Unfinished.Match(line) is { Success: true } u)
+            {
+                pending[int.Parse(u.Groups["pid"].Value, CultureInfo.InvariantCulture)] = u.Groups["text"].Value;
+                continue;
+            }
+            if (Resumed.Match(line) is { Success: true } res)
+            {
+                int pid = int.Parse(res.Groups["pid"].Value, CultureInfo.InvariantCulture);
+                if (!pending.Remove(pid, out var head))
+                    continue;
+                line = $"{pid} {head}{res.Groups["text"].Value}";
+            }
+            if (CallLine.Match(line) is not { Success: true } m)
+                continue;
+            var args = m.Groups["args"].Value.Split(", ");
+            calls.Add(new SyscallLine(int.Parse(m.Groups["pid"].Value, CultureInfo.InvariantCulture), m.Groups["name"].Value, args,
+                m.Groups["result"].Value, line));
+        }
+        return calls;
+    }
+
+    /// <summary>strace writes addresses and mmap offsets in hex (0x…), lengths in decimal, NULL for 0.</summary>
+    private static ulong ParseNumber(string s) =>
+        s == "NULL" ? 0
+        : s.StartsWith("0x", StringComparison.Ordinal) ? ulong.Parse(s.AsSpan(2), NumberStyles.HexNumber, CultureInfo.InvariantCulture)
+        : ulong.Parse(s, CultureInfo.InvariantCulture);
+}
