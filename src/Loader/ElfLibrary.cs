@@ -1,87 +1,263 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.InteropServices;
+using System.Text;
+using Loader.Elf;
+using Loader.Linking;
 using Loader.Mapping;
 
 namespace Loader;
 
 /// <summary>
-/// A shared object loaded by this loader: the handle users hold, modeled on
-/// <see cref="System.Runtime.InteropServices.NativeLibrary"/>. For now a load maps the image and protects RELRO;
-/// linking (relocation, initializers) comes in a later stage. <see cref="Dispose"/> unloads it.
+/// A shared object loaded by Loader — mapped, linked against its dependencies and the host's runtime libraries,
+/// relocated, RELRO protected, initialized — or, for a host library, the host's copy. The handle users hold,
+/// modeled on <see cref="NativeLibrary"/>: <see cref="GetExport(string)"/>, <see cref="TryGetExport(string, out nint)"/>,
+/// <see cref="Dispose"/>. Each handle is one reference; the last one to go runs the finalizers and unmaps.
 /// </summary>
 public sealed class ElfLibrary : IDisposable
 {
-    private readonly ElfImage _image;
+    private readonly Module _module;
+    private int _disposed;
 
-    private ElfLibrary(ElfImage image) => _image = image;
-
-    /// <summary>Loads the shared object at <paramref name="path"/>.</summary>
-    /// <exception cref="LoaderException">The file cannot be loaded; the message says which file, field or call, and why.</exception>
-    public static ElfLibrary Load(string path, LoadOptions? options = null)
+    internal ElfLibrary(LoaderContext context, Module module)
     {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        return Complete(ElfImage.Map(path, (options ?? LoadOptions.Default).ToMapOptions()));
+        Context = context;
+        _module = module;
     }
+
+    /// <summary>Loads the shared object at <paramref name="path"/> into <see cref="LoaderContext.Default"/>.</summary>
+    /// <exception cref="LoaderException">The file or a dependency cannot be loaded; the message says which file,
+    /// field, symbol or call, and why. Nothing is left mapped or open.</exception>
+    public static ElfLibrary Load(string path, LoadOptions? options = null) => LoaderContext.Default.Load(path, options);
 
     /// <summary>Loads a shared object held in memory, through a memfd named <paramref name="name"/>.</summary>
     /// <exception cref="LoaderException">The image cannot be loaded.</exception>
     public static ElfLibrary Load(ReadOnlySpan<byte> image, string name, LoadOptions? options = null) =>
-        Complete(ElfImage.Map(image, name, (options ?? LoadOptions.Default).ToMapOptions()));
+        LoaderContext.Default.Load(image, name, options);
 
     /// <summary>Loads the shared object at <paramref name="path"/>; false (and nothing left mapped or open) when it
     /// cannot be loaded.</summary>
     public static bool TryLoad(string path, out ElfLibrary? library, LoadOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        try
-        {
-            library = Load(path, options);
-            return true;
-        }
-        catch (LoaderException)
-        {
-            library = null;
-            return false;
-        }
+        return LoaderContext.Default.TryLoad(path, out library, options);
     }
+
+    /// <summary>The module behind the handle, for tests and the linking internals.</summary>
+    internal Module LoadedModule => _module;
+
+    /// <summary>The context the library is loaded in.</summary>
+    public LoaderContext Context { get; }
+
+    /// <summary>The module: path, soname, base, and whether it is the host's copy.</summary>
+    public ModuleInfo Module => _module.Info;
+
+    /// <summary>True when the file given to Load is a host library (by soname, name, or device and inode) and the
+    /// host's copy is used: nothing was mapped by Loader.</summary>
+    public bool IsHost => _module.IsHost;
 
     /// <summary>The load bias: PT_LOAD i starts at BaseAddress + p_vaddr.</summary>
-    public nint BaseAddress => _image.BaseAddress;
+    public nint BaseAddress => _module.Base;
 
-    /// <summary>The size of the image's reservation in bytes.</summary>
-    public ulong Size => _image.Size;
+    /// <summary>The size of the image's reservation in bytes (for a host library, the span of its PT_LOADs).</summary>
+    public ulong Size => ReservedRange.Length;
 
     /// <summary>The path loaded, or the name of an image loaded from memory.</summary>
-    public string Path => _image.Path;
+    public string Path => _module.Path;
 
     /// <summary>DT_SONAME, or null.</summary>
-    public string? SoName => _image.SoName;
+    public string? SoName => _module.SoName;
 
-    /// <summary>The mapping plan that was executed.</summary>
-    public LoadPlan Plan => _image.Plan;
+    /// <summary>The mapping plan that was executed; null for a host library.</summary>
+    public LoadPlan? Plan => _module.Image?.Plan;
 
-    /// <summary>The address range the library owns.</summary>
-    public AddressRange ReservedRange => _image.ReservedRange;
+    /// <summary>The address range the library owns (for a host library, its PT_LOADs' page-rounded span).</summary>
+    public AddressRange ReservedRange => _module.Image?.ReservedRange ?? HostRange();
 
-    /// <summary>The regions in address order, with their absolute addresses and current protection.</summary>
-    public IReadOnlyList<ImageSegment> Segments => _image.Segments;
+    /// <summary>The regions in address order, with their absolute addresses and current protection (empty for a host library).</summary>
+    public IReadOnlyList<ImageSegment> Segments => _module.Image?.Segments ?? [];
 
-    /// <summary>Every mmap, mprotect and munmap made for this library, in order.</summary>
-    public IReadOnlyList<MappingStep> MappingSteps => _image.MappingSteps;
+    /// <summary>Every mmap, mprotect and munmap made for this library, in order (empty for a host library).</summary>
+    public IReadOnlyList<MappingStep> MappingSteps => _module.Image?.MappingSteps ?? [];
 
-    /// <summary>Unloads the library (unmaps its image). Idempotent.</summary>
-    public void Dispose() => _image.Dispose();
-
-    private static ElfLibrary Complete(ElfImage image)
+    /// <summary>
+    /// Every DT_NEEDED edge of the library's dependency tree, breadth-first: what was loaded for it, what was reused,
+    /// what was taken from the host, and where each was found (with every place the search tried).
+    /// </summary>
+    public IReadOnlyList<LibraryDependency> Dependencies
     {
-        try
+        get
         {
-            // Relocation will happen here (linking stage); RELRO is protected once it is done.
-            image.ApplyRelro();
-            return new ElfLibrary(image);
-        }
-        catch
-        {
-            image.Dispose();
-            throw;
+            lock (Context.SyncRoot)
+            {
+                var result = new List<LibraryDependency>();
+                var seen = new HashSet<Module> { _module };
+                var queue = new Queue<Module>([_module]);
+                while (queue.Count > 0)
+                {
+                    var m = queue.Dequeue();
+                    result.AddRange(m.Links);
+                    foreach (var d in m.Needed)
+                        if (seen.Add(d))
+                            queue.Enqueue(d);
+                }
+                return result;
+            }
         }
     }
+
+    /// <summary>The modules the library's relocations searched, in order (global scope, then local; local first
+    /// with <see cref="LoadOptions.DeepBind"/>).</summary>
+    public IReadOnlyList<ModuleInfo> Scope => _module.Scope?.ToInfos() ?? [_module.Info];
+
+    /// <summary>Every relocation applied to the library, in order: offset, type, symbol and version, the module
+    /// that defined it, and the value written. Empty for a host library.</summary>
+    public IReadOnlyList<AppliedRelocation> Relocations
+    {
+        get
+        {
+            ThrowIfDisposed();
+            var tables = _module.Tables;
+            var result = new List<AppliedRelocation>(_module.Relocations.Count);
+            foreach (var r in _module.Relocations)
+            {
+                string table = r.TableIndex == 0 ? "DT_RELR" : tables!.RelocationTables[r.TableIndex - 1].Name;
+                string? symbol = r.SymbolIndex == 0 ? null : tables!.Symbols!.GetName((int)r.SymbolIndex);
+                var version = r.SymbolIndex == 0 ? SymbolVersion.None : tables!.GetSymbolVersion((int)r.SymbolIndex);
+                result.Add(new AppliedRelocation(table, r.Offset, (nint)((ulong)_module.Base + r.Offset), (X86_64RelocationType)r.Type,
+                    symbol, version.Kind == SymbolVersionKind.None ? null : version.Name, r.DefinedBy?.Info, r.Value));
+            }
+            return result;
+        }
+    }
+
+    /// <summary>
+    /// The address of an exported symbol, as <c>dlsym(handle, name)</c>: the library, then its dependencies
+    /// breadth-first; the default (<c>@@</c>) version; an IFUNC's resolved address.
+    /// </summary>
+    /// <exception cref="SymbolNotFoundException">No module of the library's local scope exports it.</exception>
+    public nint GetExport(string name) => GetExport(name, null);
+
+    /// <summary>The address of <paramref name="name"/> at exactly <paramref name="version"/> (as <c>dlvsym</c>), or the
+    /// default version when <paramref name="version"/> is null.</summary>
+    /// <exception cref="SymbolNotFoundException">No module of the library's local scope exports it.</exception>
+    public nint GetExport(string name, string? version) =>
+        TryGetExport(name, version, out nint address)
+            ? address
+            : throw new SymbolNotFoundException(name, version, Path,
+                $"{Path}: no export '{name}{(version is null ? "" : "@" + version)}' in the library or its dependencies");
+
+    /// <summary>Like <see cref="GetExport(string)"/>; false when there is no such export.</summary>
+    public bool TryGetExport(string name, out nint address) => TryGetExport(name, null, out address);
+
+    /// <summary>Like <see cref="GetExport(string, string?)"/>; false when there is no such export.</summary>
+    public bool TryGetExport(string name, string? version, out nint address)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ThrowIfDisposed();
+        lock (Context.SyncRoot)
+        {
+            var lookupName = new SymbolName(Encoding.UTF8.GetBytes(name));
+            foreach (var module in LocalScope())
+            {
+                int index = SymbolLookup.FindInModule(module, lookupName, VersionRequest.Export(version));
+                if (index < 0)
+                    continue;
+                var found = new ResolvedSymbol(module, index, module.Tables!.Symbols![index]);
+                address = found.IsIfunc
+                    ? Context.RunResolver(module, (nint)found.Address, $"IFUNC '{name}'", LoadOptions.Default)
+                    : (nint)found.Address;
+                return true;
+            }
+        }
+        address = 0;
+        return false;
+    }
+
+    /// <summary>
+    /// A delegate for an exported function (<see cref="Marshal.GetDelegateForFunctionPointer{TDelegate}(nint)"/>).
+    /// It needs runtime code generation, so it is not available under Native AOT: there, call through a
+    /// <c>delegate* unmanaged</c> of <see cref="GetExport(string)"/>'s address.
+    /// </summary>
+    [RequiresDynamicCode("Marshal.GetDelegateForFunctionPointer generates marshalling code at run time; use a delegate* unmanaged with GetExport under Native AOT.")]
+    public TDelegate GetFunction<TDelegate>(string name) where TDelegate : Delegate =>
+        Marshal.GetDelegateForFunctionPointer<TDelegate>(GetExport(name));
+
+    /// <summary>
+    /// How a reference from this library to <paramref name="symbol"/> (at <paramref name="version"/>, or unversioned)
+    /// binds: every module of its scope in search order, what each defines, and the winner with its address — what
+    /// <c>LD_DEBUG=bindings</c> shows for one name.
+    /// </summary>
+    public BindingExplanation Explain(string symbol, string? version = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(symbol);
+        ThrowIfDisposed();
+        lock (Context.SyncRoot)
+        {
+            var scope = _module.Scope ?? new Linking.Scope([], [_module], false);
+            var name = new SymbolName(Encoding.UTF8.GetBytes(symbol));
+            var request = new VersionRequest(version, false, false);
+            var probes = new List<ScopeProbe>();
+            ScopeProbe? provider = null;
+            nint address = 0;
+            for (int i = 0; i < scope.Count; i++)
+            {
+                var module = scope.Modules[i];
+                int index = SymbolLookup.FindInModule(module, name, request);
+                if (index < 0)
+                {
+                    probes.Add(new ScopeProbe(module.Info, scope.PartAt(i), false, SymbolVersion.None, default, default, 0));
+                    continue;
+                }
+                var sym = module.Tables!.Symbols![index];
+                var probe = new ScopeProbe(module.Info, scope.PartAt(i), true, module.Tables.GetSymbolVersion(index), sym.Binding, sym.Type, sym.Value);
+                probes.Add(probe);
+                if (provider is null)
+                {
+                    provider = probe;
+                    var found = new ResolvedSymbol(module, index, sym);
+                    address = found.IsIfunc
+                        ? Context.RunResolver(module, (nint)found.Address, $"IFUNC '{symbol}'", LoadOptions.Default)
+                        : (nint)found.Address;
+                }
+            }
+            return new BindingExplanation(symbol, version, _module.Info, scope.DeepBind, probes, provider, address);
+        }
+    }
+
+    /// <summary>Drops this handle's reference. When it was the last (and no loaded library needs it), the finalizers
+    /// run (DT_FINI_ARRAY reversed, then DT_FINI; dependents before dependencies) and the image is unmapped.
+    /// Idempotent.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        Context.Release(_module);
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => _module.Info.ToString();
+
+    private IEnumerable<Module> LocalScope()
+    {
+        var seen = new HashSet<Module> { _module };
+        var list = new List<Module> { _module };
+        for (int i = 0; i < list.Count; i++)
+            foreach (var d in list[i].Needed)
+                if (seen.Add(d))
+                    list.Add(d);
+        return list;
+    }
+
+    private AddressRange HostRange()
+    {
+        var loads = _module.Host!.ProgramHeaders.Where(p => p.Type == SegmentType.Load).ToList();
+        if (loads.Count == 0)
+            return new AddressRange(_module.Base, 0);
+        ulong page = (ulong)Environment.SystemPageSize;
+        ulong start = loads.Min(p => p.VirtualAddress) & ~(page - 1);
+        ulong end = (loads.Max(p => p.VirtualAddress + p.MemorySize) + page - 1) & ~(page - 1);
+        return new AddressRange((nint)((ulong)_module.Base + start), end - start);
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 }

@@ -1,10 +1,36 @@
 namespace Loader;
 
-/// <summary>How <see cref="ElfLibrary.Load(string, LoadOptions?)"/> loads a library.</summary>
+/// <summary>How <see cref="ElfLibrary.Load(string, LoadOptions?)"/> loads a library and its dependencies.</summary>
 public sealed record LoadOptions
 {
     /// <summary>The largest address span the loader reserves for one image. Default 1 GiB.</summary>
     public long MaxImageSize { get; init; } = MapOptions.DefaultMaxImageSize;
+
+    /// <summary>Directories searched for DT_NEEDED entries after the requester's DT_RUNPATH and before
+    /// /etc/ld.so.cache (glibc has no such step; it is where <c>dlopen</c> callers would set LD_LIBRARY_PATH).</summary>
+    public IReadOnlyList<string> SearchPaths { get; init; } = [];
+
+    /// <summary>The LD_LIBRARY_PATH to search (colon-separated); null reads the environment variable.</summary>
+    public string? LdLibraryPath { get; init; }
+
+    /// <summary>Libraries (sonames or paths) taken from the host process rather than loaded by Loader, in addition to
+    /// the system runtime (<see cref="Linking.HostModules.SystemRuntime"/>). They join the global scope.</summary>
+    public IReadOnlyList<string> HostLibraries { get; init; } = [];
+
+    /// <summary>Search the library's local scope before the global scope, like <c>RTLD_DEEPBIND</c>.</summary>
+    public bool DeepBind { get; init; }
+
+    /// <summary>Apply DT_TEXTREL relocations (writes into read-only or executable segments) through a temporary
+    /// read-write, never executable, mprotect. Default false: such a library is refused.</summary>
+    public bool AllowTextRelocations { get; init; }
+
+    /// <summary>Run DT_INIT and DT_INIT_ARRAY after relocation (and the finalizers at unload). Default true.</summary>
+    public bool RunInitializers { get; init; } = true;
+
+    /// <summary>Run IFUNC resolvers of the images Loader maps (for STT_GNU_IFUNC bindings and R_X86_64_IRELATIVE).
+    /// Default true. With this and <see cref="RunInitializers"/> false, no code of the library runs at all: a load
+    /// that needs a resolver fails naming it.</summary>
+    public bool RunResolvers { get; init; } = true;
 
     /// <summary>The defaults.</summary>
     public static LoadOptions Default { get; } = new();

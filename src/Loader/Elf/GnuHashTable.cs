@@ -130,6 +130,17 @@ public sealed class GnuHashTable
     /// <summary>Calls <paramref name="match"/> for each symbol index whose stored hash equals <paramref name="hash"/>, until it returns true.</summary>
     public int Find(uint hash, Func<int, bool> match)
     {
+        var matcher = new DelegateMatcher(match);
+        return Find(hash, ref matcher);
+    }
+
+    /// <summary>
+    /// The allocation-free form of <see cref="Find(uint, Func{int, bool})"/>: the Bloom filter first, then the bucket's
+    /// chain, calling <paramref name="match"/> for each index whose stored hash equals <paramref name="hash"/> (bit 0
+    /// ignored) until it returns true. Returns the index, or -1.
+    /// </summary>
+    public int Find<TMatcher>(uint hash, scoped ref TMatcher match) where TMatcher : ISymbolIndexMatcher, allows ref struct
+    {
         if (!MayContain(hash))
             return -1;
         var bs = _buckets.Span;
@@ -140,11 +151,16 @@ public sealed class GnuHashTable
         for (; index < (uint)SymbolCount; index++)
         {
             uint stored = _enc.U32(cs, (int)(index - SymbolOffset) * 4);
-            if ((stored | 1) == (hash | 1) && match((int)index))
+            if ((stored | 1) == (hash | 1) && match.Matches((int)index))
                 return (int)index;
             if ((stored & 1) != 0)
                 break;
         }
         return -1;
+    }
+
+    private readonly struct DelegateMatcher(Func<int, bool> match) : ISymbolIndexMatcher
+    {
+        public bool Matches(int index) => match(index);
     }
 }

@@ -58,6 +58,13 @@ public sealed class SysvHashTable
     /// </summary>
     public int Find(uint hash, Func<int, bool> match)
     {
+        var matcher = new DelegateMatcher(match);
+        return Find(hash, ref matcher);
+    }
+
+    /// <summary>The allocation-free form of <see cref="Find(uint, Func{int, bool})"/>.</summary>
+    public int Find<TMatcher>(uint hash, scoped ref TMatcher match) where TMatcher : ISymbolIndexMatcher, allows ref struct
+    {
         uint index = _enc.U32(_buckets.Span, (int)(hash % BucketCount) * 4);
         var cs = _chains.Span;
         for (uint steps = 0; index != 0; steps++)
@@ -66,10 +73,15 @@ public sealed class SysvHashTable
                 ThrowHelper.Format(_fileName, "DT_HASH chain", Address, $"symbol index {index} is past nchain {ChainCount}");
             if (steps >= ChainCount)
                 ThrowHelper.Format(_fileName, "DT_HASH chain", Address, $"chain for hash 0x{hash:x} loops (longer than nchain {ChainCount})");
-            if (match((int)index))
+            if (match.Matches((int)index))
                 return (int)index;
             index = _enc.U32(cs, (int)index * 4);
         }
         return -1;
+    }
+
+    private readonly struct DelegateMatcher(Func<int, bool> match) : ISymbolIndexMatcher
+    {
+        public bool Matches(int index) => match(index);
     }
 }

@@ -1,3 +1,4 @@
+using Loader.Elf;
 using Loader.Native;
 
 namespace Loader.Mapping;
@@ -11,12 +12,19 @@ public sealed class ElfImage : IDisposable
 {
     private readonly ImageMemory _memory;
     private readonly List<MappingStep> _steps;
+    private readonly ProgramHeader[] _programHeaders;
+    private readonly int? _symbolCount;
+    private DynamicTables? _tables;
+    private DynamicSection? _dynamic;
     private IReadOnlyList<ImageSegment>? _segments;
     private int _disposed;
 
     internal ElfImage(string path, string? soName, LoadPlan plan, nint bias, AddressRange reserved, ImageMemory memory,
-        List<MappingStep> steps, FileIdentity file, bool fromMemory, bool relroApplied)
+        List<MappingStep> steps, FileIdentity file, bool fromMemory, bool relroApplied,
+        ProgramHeader[] programHeaders, int? symbolCount)
     {
+        _programHeaders = programHeaders;
+        _symbolCount = symbolCount;
         Path = path;
         SoName = soName;
         Plan = plan;
@@ -27,6 +35,7 @@ public sealed class ElfImage : IDisposable
         File = file;
         IsFromMemory = fromMemory;
         IsRelroApplied = relroApplied;
+        DeclareWritableSegments();
     }
 
     /// <summary>Maps the shared object at <paramref name="path"/> (opened once, O_RDONLY|O_CLOEXEC).</summary>
@@ -111,6 +120,8 @@ public sealed class ElfImage : IDisposable
             if (IsRelroApplied)
                 return;
             Mapper.ProtectRelro(Plan, BaseAddress, Path, _steps.Add, null);
+            if (Plan.Relro is { Length: > 0 } relro)
+                _memory.ExcludeWritable((nint)((ulong)BaseAddress + relro.Address), relro.Length);
             IsRelroApplied = true;
             _segments = null;
         }
@@ -133,6 +144,111 @@ public sealed class ElfImage : IDisposable
         }
         throw new ArgumentOutOfRangeException(nameof(virtualAddress),
             $"{Path}: [0x{virtualAddress:x}, +0x{length:x}) is not inside a readable PT_LOAD");
+    }
+
+    /// <summary>The program headers, as read from the file before mapping.</summary>
+    public IReadOnlyList<ProgramHeader> ProgramHeaders => _programHeaders;
+
+    /// <summary>
+    /// The dynamic section read from the mapped image (PT_DYNAMIC at BaseAddress + p_vaddr), or null for an object
+    /// without one. Read as a loader reads it: from memory, not from the file.
+    /// </summary>
+    public DynamicSection? Dynamic
+    {
+        get
+        {
+            EnsureTables();
+            return _dynamic;
+        }
+    }
+
+    /// <summary>
+    /// The dynamic tables (strings, symbols, versions, hashes, relocations) read in place from the mapped image
+    /// through a <see cref="VirtualView"/> over its readable PT_LOADs (docs/architecture.md, "One reader, three
+    /// views"). Null for an object without PT_DYNAMIC. Valid until <see cref="Dispose"/>.
+    /// </summary>
+    /// <exception cref="ElfFormatException">A table lies outside the readable PT_LOADs.</exception>
+    public DynamicTables? Tables
+    {
+        get
+        {
+            EnsureTables();
+            return _tables;
+        }
+    }
+
+    /// <summary>The bounds-checked door into the image's bytes, for the relocator.</summary>
+    internal ImageMemory Memory => _memory;
+
+    private void EnsureTables()
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        if (_tables is not null || _programHeaders.All(p => p.Type != SegmentType.Dynamic))
+            return;
+        var enc = new ElfEncoding(ElfClass.Elf64, ElfData.LittleEndian);
+        var regions = new List<(ulong, ReadOnlyMemory<byte>)>();
+        foreach (var o in Plan.Overlays)
+        {
+            var ph = o.Header;
+            if ((o.Protection & MemoryProtection.Read) != 0 && ph.FileSize > 0)
+                regions.Add((ph.VirtualAddress, _memory.GetMemory((nint)((ulong)BaseAddress + ph.VirtualAddress), checked((int)ph.FileSize))));
+        }
+        var view = VirtualView.FromRegions(Path, regions);
+        var dynamicHeader = _programHeaders.Last(p => p.Type == SegmentType.Dynamic);
+        var bytes = view.Read(dynamicHeader.VirtualAddress, dynamicHeader.FileSize, "PT_DYNAMIC");
+        _dynamic = DynamicSection.Read(bytes.Span, enc, dynamicHeader.VirtualAddress, dynamicHeader.Offset, Path);
+        _tables = DynamicTables.Read(view, _dynamic, enc, _symbolCount);
+    }
+
+    /// <summary>
+    /// For DT_TEXTREL: makes every non-writable PT_LOAD read-write and <em>not</em> executable (W^X holds even
+    /// now), and declares it writable for the relocator. <see cref="RestoreTextProtection"/> undoes it.
+    /// </summary>
+    internal void MakeTextWritable()
+    {
+        foreach (var o in Plan.Overlays)
+        {
+            if ((o.Protection & MemoryProtection.Write) != 0 || o.Length == 0)
+                continue;
+            nint address = (nint)((ulong)BaseAddress + o.Address);
+            Protect(MappingStepKind.UnprotectForTextRelocation, address, o.Length, MemoryProtection.Read | MemoryProtection.Write,
+                $"make {o.Name} read-write (not executable) to apply DT_TEXTREL relocations");
+            _memory.AddWritable(address, o.Length);
+        }
+    }
+
+    /// <summary>Gives the PT_LOADs <see cref="MakeTextWritable"/> changed their own protection back.</summary>
+    internal void RestoreTextProtection()
+    {
+        foreach (var o in Plan.Overlays)
+        {
+            if ((o.Protection & MemoryProtection.Write) != 0 || o.Length == 0)
+                continue;
+            nint address = (nint)((ulong)BaseAddress + o.Address);
+            _memory.RemoveWritable(address, o.Length);
+            Protect(MappingStepKind.RestoreAfterTextRelocation, address, o.Length, o.Protection,
+                $"restore {o.Name} to {o.Protection.ToMapsString()} after its text relocations");
+        }
+    }
+
+    private void Protect(MappingStepKind kind, nint address, ulong length, MemoryProtection protection, string reason)
+    {
+        var step = new MappingStep(kind, address, length, protection, MappingFlags.None, null, reason);
+        if (!Mmap.Protect(address, length, (Prot)protection, out int errno))
+            throw new ImageLoadException(Path, "mprotect", errno, $"{Path}: {step} failed: {Errno.Describe(errno)}");
+        lock (_steps)
+            _steps.Add(step);
+        _segments = null;
+    }
+
+    /// <summary>The writable PT_LOADs (file pages and .bss) are where relocations may write.</summary>
+    private void DeclareWritableSegments()
+    {
+        foreach (var o in Plan.Overlays)
+            if ((o.Protection & MemoryProtection.Write) != 0 && o.MemoryEnd > o.Address)
+                _memory.AddWritable((nint)((ulong)BaseAddress + o.Address), o.MemoryEnd - o.Address);
+        if (IsRelroApplied && Plan.Relro is { Length: > 0 } relro)
+            _memory.ExcludeWritable((nint)((ulong)BaseAddress + relro.Address), relro.Length);
     }
 
     /// <summary>Unmaps the whole reservation (one munmap, recorded as a step). Idempotent.</summary>

@@ -78,7 +78,8 @@ internal sealed class Mapper
                 ProtectRelro(plan, bias, _name, Record, _options.BeforeStep);
 
             var image = new ElfImage(path, soName, plan, bias, new AddressRange(_reservationStart, _reservationLength),
-                memory, _steps, new FileIdentity(status.Device, status.Inode), fromMemory, _options.ApplyRelro);
+                memory, _steps, new FileIdentity(status.Device, status.Inode), fromMemory, _options.ApplyRelro,
+                [.. file.ProgramHeaders], file.DynamicSymbols?.Count);
             mapped = true;
             return image;
         }

@@ -25,4 +25,11 @@ public enum MappingStepKind
     ProtectRelro,
     /// <summary>munmap of the whole reservation: on Dispose, or to roll back a failed load.</summary>
     Unmap,
+
+    /// <summary>mprotect a read-only PT_LOAD read-write, <em>not</em> executable, to apply DT_TEXTREL relocations
+    /// (only with <see cref="LoadOptions.AllowTextRelocations"/>).</summary>
+    UnprotectForTextRelocation,
+
+    /// <summary>mprotect that PT_LOAD back to its own protection once its relocations are written.</summary>
+    RestoreAfterTextRelocation,
 }

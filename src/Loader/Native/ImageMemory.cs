@@ -1,13 +1,18 @@
+using System.Buffers.Binary;
+
 namespace Loader.Native;
 
 /// <summary>
 /// The one door into a mapped image's bytes: every read or write names an absolute address and a length, and is
 /// refused (<see cref="ArgumentOutOfRangeException"/> from here, before any pointer is formed) unless it lies
-/// inside the reservation. Callers decide which parts are readable or writable (they hold the plan); this type
-/// makes sure a bad offset cannot reach memory that is not ours.
+/// inside the reservation. Relocation writes (<see cref="WriteUInt64"/>, <see cref="WriteUInt32"/>) must also lie
+/// inside a range declared writable (<see cref="AddWritable"/>): the image's writable PT_LOADs, and text pages only
+/// while a DT_TEXTREL relocation has them made writable (and not executable).
 /// </summary>
 internal sealed unsafe class ImageMemory
 {
+    private readonly List<(ulong Start, ulong End)> _writable = [];
+
     public ImageMemory(nint start, ulong length)
     {
         Start = start;
@@ -27,11 +32,101 @@ internal sealed unsafe class ImageMemory
         return new Span<byte>((void*)address, length);
     }
 
+    /// <summary>
+    /// A <see cref="ReadOnlyMemory{T}"/> over <c>[address, address + length)</c> inside the reservation, for the
+    /// dynamic-table readers (<see cref="Elf.VirtualView"/>). Valid while the image is mapped.
+    /// </summary>
+    public ReadOnlyMemory<byte> GetMemory(nint address, int length)
+    {
+        Check(address, (ulong)length);
+        return NativeMemory.Describe(address, (ulong)length);
+    }
+
     /// <summary>Writes zeros over <c>[address, address + length)</c> (the .bss tail of a file page).</summary>
     public void Clear(nint address, ulong length)
     {
         Check(address, length);
         new Span<byte>((void*)address, checked((int)length)).Clear();
+    }
+
+    /// <summary>Declares <c>[address, address + length)</c> writable for relocation.</summary>
+    public void AddWritable(nint address, ulong length)
+    {
+        Check(address, length);
+        lock (_writable)
+            _writable.Add(((ulong)address, (ulong)address + length));
+    }
+
+    /// <summary>Withdraws a range declared by <see cref="AddWritable"/> (after a text relocation, or RELRO).</summary>
+    public void RemoveWritable(nint address, ulong length)
+    {
+        lock (_writable)
+            _writable.Remove(((ulong)address, (ulong)address + length));
+    }
+
+    /// <summary>Withdraws every byte of <c>[address, address + length)</c> from the writable ranges (RELRO).</summary>
+    public void ExcludeWritable(nint address, ulong length)
+    {
+        ulong start = (ulong)address, end = start + length;
+        lock (_writable)
+        {
+            var kept = new List<(ulong, ulong)>();
+            foreach (var (s, e) in _writable)
+            {
+                if (e <= start || s >= end)
+                {
+                    kept.Add((s, e));
+                    continue;
+                }
+                if (s < start)
+                    kept.Add((s, start));
+                if (e > end)
+                    kept.Add((end, e));
+            }
+            _writable.Clear();
+            _writable.AddRange(kept);
+        }
+    }
+
+    /// <summary>True when <c>[address, address + length)</c> lies inside one writable range.</summary>
+    public bool IsWritable(nint address, ulong length)
+    {
+        ulong start = (ulong)address;
+        lock (_writable)
+        {
+            foreach (var (s, e) in _writable)
+                if (start >= s && start <= e && length <= e - start)
+                    return true;
+        }
+        return false;
+    }
+
+    /// <summary>Reads 8 bytes (little-endian) inside the reservation.</summary>
+    public ulong ReadUInt64(nint address) => BinaryPrimitives.ReadUInt64LittleEndian(GetSpan(address, 8));
+
+    /// <summary>Reads 4 bytes (little-endian) inside the reservation.</summary>
+    public uint ReadUInt32(nint address) => BinaryPrimitives.ReadUInt32LittleEndian(GetSpan(address, 4));
+
+    /// <summary>Writes 8 bytes at an address that must lie in a writable range.</summary>
+    public void WriteUInt64(nint address, ulong value)
+    {
+        CheckWritable(address, 8);
+        BinaryPrimitives.WriteUInt64LittleEndian(new Span<byte>((void*)address, 8), value);
+    }
+
+    /// <summary>Writes 4 bytes at an address that must lie in a writable range.</summary>
+    public void WriteUInt32(nint address, uint value)
+    {
+        CheckWritable(address, 4);
+        BinaryPrimitives.WriteUInt32LittleEndian(new Span<byte>((void*)address, 4), value);
+    }
+
+    private void CheckWritable(nint address, ulong length)
+    {
+        Check(address, length);
+        if (!IsWritable(address, length))
+            throw new ArgumentOutOfRangeException(nameof(address),
+                $"[0x{address:x}, +0x{length:x}) does not lie in a writable part of the image");
     }
 
     private void Check(nint address, ulong length)

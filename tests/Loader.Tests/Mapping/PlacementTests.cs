@@ -78,7 +78,7 @@ public sealed class PlacementTests
         string path = TestLibraries.Basic;
         var library = ElfLibrary.Load(path);
         Assert.Equal(path, library.Path);
-        Assert.Equal(0UL, (ulong)library.BaseAddress % library.Plan.Alignment);
+        Assert.Equal(0UL, (ulong)library.BaseAddress % library.Plan!.Alignment);
         if (library.Plan.Relro is { Length: > 0 })
             Assert.Contains(library.MappingSteps, s => s.Kind == MappingStepKind.ProtectRelro);
         var range = library.ReservedRange;

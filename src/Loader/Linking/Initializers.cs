@@ -1,0 +1,81 @@
+using System.Buffers.Binary;
+using Loader.Elf;
+using Loader.Mapping;
+using Loader.Native;
+
+namespace Loader.Linking;
+
+/// <summary>
+/// Runs a module's initializers and finalizers as glibc's <c>call_init</c> and <c>_dl_fini</c> do: DT_INIT, then each
+/// DT_INIT_ARRAY entry in order, called with <c>(argc, argv, envp)</c>; at unload DT_FINI_ARRAY in reverse, then DT_FINI.
+/// The order between modules (dependencies first at load, dependents first at unload) is the caller's
+/// (<see cref="LoaderContext"/>). Every function address is checked to lie in an executable PT_LOAD of the module.
+/// </summary>
+internal static class Initializers
+{
+    /// <summary>DT_INIT then DT_INIT_ARRAY.</summary>
+    public static void RunInitializers(Module module)
+    {
+        if (module.Image is not { Dynamic: { } dyn } image)
+            return;
+        if (dyn.TryGet(DynamicTag.Init, out ulong init))
+            NativeCalls.CallInitializer(Function(image, (ulong)module.Base + init, "DT_INIT"), ProcessArguments.Argc, ProcessArguments.Argv, ProcessArguments.Envp);
+        foreach (nint f in ReadArray(image, dyn, DynamicTag.InitArray, DynamicTag.InitArraySz, "DT_INIT_ARRAY"))
+            NativeCalls.CallInitializer(f, ProcessArguments.Argc, ProcessArguments.Argv, ProcessArguments.Envp);
+    }
+
+    /// <summary>DT_FINI_ARRAY in reverse, then DT_FINI.</summary>
+    public static void RunFinalizers(Module module)
+    {
+        if (module.Image is not { Dynamic: { } dyn } image)
+            return;
+        var array = ReadArray(image, dyn, DynamicTag.FiniArray, DynamicTag.FiniArraySz, "DT_FINI_ARRAY");
+        for (int i = array.Count - 1; i >= 0; i--)
+            NativeCalls.CallFinalizer(array[i]);
+        if (dyn.TryGet(DynamicTag.Fini, out ulong fini))
+            NativeCalls.CallFinalizer(Function(image, (ulong)module.Base + fini, "DT_FINI"));
+    }
+
+    /// <summary>The relocated entries of an init or fini array (absolute addresses), skipping 0 and -1 as glibc does.</summary>
+    private static List<nint> ReadArray(ElfImage image, DynamicSection dyn, DynamicTag arrayTag, DynamicTag sizeTag, string field)
+    {
+        var result = new List<nint>();
+        if (!dyn.TryGet(arrayTag, out ulong address))
+            return result;
+        ulong size = dyn.Get(sizeTag) ?? 0;
+        if (size % 8 != 0 || size > int.MaxValue)
+            throw new ElfFormatException(image.Path, field + "SZ", dyn.Address, $"0x{size:x} is not a whole number of 8-byte entries");
+        ReadOnlySpan<byte> bytes;
+        try
+        {
+            bytes = image.GetBytes(address, (int)size);
+        }
+        catch (ArgumentOutOfRangeException)
+        {
+            throw new ElfFormatException(image.Path, field, address, $"[0x{address:x}, +0x{size:x}) is not inside a readable PT_LOAD");
+        }
+        for (int i = 0; i < bytes.Length; i += 8)
+        {
+            ulong entry = BinaryPrimitives.ReadUInt64LittleEndian(bytes[i..]);
+            if (entry is 0 or ulong.MaxValue)
+                continue;
+            result.Add(Function(image, entry, $"{field}[{i / 8}]"));
+        }
+        return result;
+    }
+
+    /// <summary>Refuses a function address outside the module's executable PT_LOADs: it would be a jump into anything.</summary>
+    private static nint Function(ElfImage image, ulong address, string field)
+    {
+        ulong bias = (ulong)image.BaseAddress;
+        foreach (var o in image.Plan.Overlays)
+        {
+            if ((o.Protection & MemoryProtection.Execute) == 0)
+                continue;
+            ulong start = bias + o.Header.VirtualAddress, end = start + o.Header.MemorySize;
+            if (address >= start && address < end)
+                return (nint)address;
+        }
+        throw new LoaderException($"{image.Path}: {field} 0x{address:x} (base+0x{address - bias:x}) does not lie in an executable PT_LOAD; not called");
+    }
+}

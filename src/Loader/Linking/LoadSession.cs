@@ -1,0 +1,230 @@
+using Loader.Mapping;
+using Loader.Native;
+
+namespace Loader.Linking;
+
+/// <summary>
+/// One <see cref="LoaderContext.Load(string, LoadOptions?)"/>: finds or maps the library, then its DT_NEEDED tree
+/// breadth-first (each entry searched with <see cref="LibrarySearch"/>, reused when the context already has it,
+/// or taken from the host), builds the scope, relocates the new modules, protects their RELRO and runs their
+/// initializers, dependencies first. On failure it unmaps what it mapped and gives back the references it took,
+/// so the context and the address space are as before. Runs under the context's lock.
+/// </summary>
+internal sealed class LoadSession
+{
+    private readonly LoaderContext _context;
+    private readonly LoadOptions _options;
+    private readonly LibrarySearch _search;
+    private readonly HashSet<string> _hostNames;
+    private readonly List<Module> _new = [];
+    private readonly List<Module> _referenced = [];
+
+    public LoadSession(LoaderContext context, LoadOptions options)
+    {
+        _context = context;
+        _options = options;
+        _search = new LibrarySearch(options.SearchPaths, options.LdLibraryPath);
+        _hostNames = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var name in HostModules.SystemRuntime.Concat(options.HostLibraries))
+        {
+            _hostNames.Add(name);
+            _hostNames.Add(Path.GetFileName(name));
+        }
+    }
+
+    /// <summary>Loads the file at <paramref name="path"/> (or, with <paramref name="bytes"/>, an image from memory).</summary>
+    public Module Load(string path, ReadOnlySpan<byte> bytes, bool fromMemory)
+    {
+        try
+        {
+            var root = fromMemory ? null : FindExisting(path, requireHostName: false);
+            if (root is null)
+            {
+                var image = fromMemory ? ElfImage.Map(bytes, path, _options.ToMapOptions()) : ElfImage.Map(path, _options.ToMapOptions());
+                root = Adopt(image, loadedBy: null);
+            }
+            Take(root);
+            if (_new.Count > 0)
+                Link(root);
+            else if (_options.RunInitializers)
+                Initialize(root, []); // loaded before without running initializers: run them now
+            _context.Commit(_new);
+            return root;
+        }
+        catch
+        {
+            RollBack();
+            throw;
+        }
+    }
+
+    /// <summary>A module the context already has for this file: the host's copy of a host library (by name or device and
+    /// inode), or a library this context loaded (by device and inode).</summary>
+    private Module? FindExisting(string path, bool requireHostName)
+    {
+        var identity = Identify(path);
+        if (identity is { } id)
+        {
+            if (HostModules.FindByFile(id.Device, id.Inode) is { } host && IsHostLibrary(host))
+                return _context.GetHostModule(host);
+            if ((_context.FindLoaded(id) ?? _new.FirstOrDefault(m => m.File == id)) is { } loaded)
+                return loaded;
+        }
+        if (!requireHostName && _hostNames.Contains(Path.GetFileName(path)))
+            return HostFor(path);
+        return null;
+    }
+
+    /// <summary>A mapped image becomes a module — unless its DT_SONAME says it is a host library, whose copy is used.</summary>
+    private Module Adopt(ElfImage image, LibraryRequester? loadedBy)
+    {
+        if (image.SoName is { } soname && _hostNames.Contains(soname))
+        {
+            image.Dispose();
+            return HostFor(soname);
+        }
+        try
+        {
+            var module = Module.ForImage(image, loadedBy);
+            _new.Add(module);
+            return module;
+        }
+        catch
+        {
+            image.Dispose();
+            throw;
+        }
+    }
+
+    private Module HostFor(string nameOrPath)
+    {
+        var host = HostModules.Get(nameOrPath, out string? error)
+            ?? throw new LoaderException($"{nameOrPath}: a host library, but the system loader could not load it: {error}");
+        return _context.GetHostModule(host);
+    }
+
+    private bool IsHostLibrary(HostModule host) =>
+        (host.SoName is { } s && _hostNames.Contains(s)) || _hostNames.Contains(Path.GetFileName(host.Path)) || _hostNames.Contains(host.Path);
+
+    /// <summary>Dependencies breadth-first, then scope, relocation, RELRO and initializers.</summary>
+    private void Link(Module root)
+    {
+        var local = new List<Module> { root };
+        var depth = new Dictionary<Module, int> { [root] = 0 };
+        for (int next = 0; next < local.Count; next++)
+        {
+            var module = local[next];
+            if (module.IsHost)
+                continue; // the host's own dependencies are the host's business
+            if (_new.Contains(module))
+                ResolveNeeded(module, depth[module] + 1);
+            foreach (var dependency in module.Needed)
+            {
+                if (depth.TryAdd(dependency, depth[module] + 1))
+                    local.Add(dependency);
+            }
+        }
+
+        var scope = new Scope(_context.GlobalScope(_options, _hostNames), local, _options.DeepBind);
+        foreach (var module in _new)
+            module.Scope = scope;
+
+        // Dependencies before dependents (glibc relocates in reverse search-list order), so a resolver in a
+        // dependency runs on a relocated image.
+        for (int i = local.Count - 1; i >= 0; i--)
+        {
+            var module = local[i];
+            if (module.IsHost || module.Relocated || !_new.Contains(module))
+                continue;
+            Relocator.Relocate(module, _context, _options);
+            module.Image!.ApplyRelro();
+            module.Relocated = true;
+        }
+
+        if (_options.RunInitializers)
+            Initialize(root, []);
+    }
+
+    /// <summary>Each DT_NEEDED of a new module: host library, module already loaded, or found and mapped now.</summary>
+    private void ResolveNeeded(Module module, int depth)
+    {
+        foreach (string needed in module.Tables?.Needed ?? [])
+        {
+            var attempts = new List<SearchAttempt>();
+            DependencySource source;
+            Module? dependency;
+            if (_hostNames.Contains(Path.GetFileName(needed)))
+            {
+                dependency = HostFor(needed);
+                source = DependencySource.Host;
+            }
+            else if (FindBySoName(needed) is { } bySoName)
+            {
+                dependency = bySoName;
+                source = DependencySource.Reused;
+            }
+            else
+            {
+                string path = _search.Find(needed, module.Requester, attempts)
+                    ?? throw new LibraryNotFoundException(needed, module.Path, attempts);
+                dependency = FindExisting(path, requireHostName: true);
+                if (dependency is null)
+                {
+                    dependency = Adopt(ElfImage.Map(path, _options.ToMapOptions()), module.Requester);
+                    source = dependency.IsHost ? DependencySource.Host : DependencySource.Loaded;
+                }
+                else
+                {
+                    source = dependency.IsHost ? DependencySource.Host : _new.Contains(dependency) ? DependencySource.Loaded : DependencySource.Reused;
+                }
+            }
+            module.Needed.Add(dependency);
+            module.Links.Add(new LibraryDependency(needed, module.Info, dependency.Info, source, attempts, depth));
+            Take(dependency);
+        }
+    }
+
+    private Module? FindBySoName(string needed)
+    {
+        foreach (var m in _new)
+            if (m.SoName == needed || m.Path == needed)
+                return m;
+        return _context.FindLoaded(needed);
+    }
+
+    /// <summary>Depth-first, dependencies first: each module not yet initialized runs DT_INIT and DT_INIT_ARRAY.</summary>
+    private void Initialize(Module module, HashSet<Module> visited)
+    {
+        if (module.IsHost || !visited.Add(module))
+            return;
+        foreach (var dependency in module.Needed)
+            Initialize(dependency, visited);
+        if (module.Initialized)
+            return;
+        module.Initialized = true; // set first: an initializer that loads its own library again must not recurse
+        Initializers.RunInitializers(module);
+    }
+
+    private void Take(Module module)
+    {
+        if (module.IsHost)
+            return;
+        module.ReferenceCount++;
+        if (!_new.Contains(module))
+            _referenced.Add(module);
+    }
+
+    private void RollBack()
+    {
+        foreach (var module in _referenced)
+            module.ReferenceCount--;
+        foreach (var module in _new)
+            module.Image!.Dispose();
+    }
+
+    private static FileIdentity? Identify(string path)
+    {
+        using var fd = FileDescriptor.OpenReadOnly(path, out _);
+        return fd is not null && fd.TryGetStatus(out var status, out _) ? new FileIdentity(status.Device, status.Inode) : null;
+    }
+}

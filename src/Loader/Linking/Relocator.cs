@@ -1,0 +1,267 @@
+using System.Diagnostics.CodeAnalysis;
+using Loader.Elf;
+using Loader.Mapping;
+using Loader.Native;
+
+namespace Loader.Linking;
+
+/// <summary>
+/// Applies an image's relocations (x86_64), all at load time (bind now): DT_RELR, then DT_RELA/DT_REL and
+/// DT_JMPREL in table order, then — after every other relocation, as glibc defers <c>R_X86_64_IRELATIVE</c> — the
+/// ones that need a resolver (IRELATIVE, and references that bound to an <c>STT_GNU_IFUNC</c>). Every write goes
+/// through <see cref="ImageMemory"/> and must land in a writable part of the image; DT_TEXTREL is applied only with
+/// <see cref="LoadOptions.AllowTextRelocations"/>, through a temporary read-write (never executable) mprotect.
+/// Each referenced symbol is looked up once per load (a per-symbol cache); the loop allocates nothing per entry.
+/// </summary>
+internal sealed class Relocator
+{
+    private readonly Module _module;
+    private readonly ElfImage _image;
+    private readonly DynamicTables _tables;
+    private readonly LoaderContext _context;
+    private readonly LoadOptions _options;
+    private readonly ImageMemory _memory;
+    private readonly ulong _base;
+    private readonly Resolution[] _cache;
+    private readonly List<(byte Table, int Index)> _deferred = [];
+
+    private struct Resolution
+    {
+        public bool Done;
+        public bool NeedsResolver;
+        public Module? DefinedBy;
+        public ulong Value;
+    }
+
+    private Relocator(Module module, LoaderContext context, LoadOptions options)
+    {
+        _module = module;
+        _image = module.Image!;
+        _tables = module.Tables!;
+        _context = context;
+        _options = options;
+        _memory = _image.Memory;
+        _base = (ulong)module.Base;
+        _cache = new Resolution[_tables.Symbols?.Count ?? 0];
+    }
+
+    /// <summary>Relocates <paramref name="module"/> against its <see cref="Module.Scope"/>.</summary>
+    public static void Relocate(Module module, LoaderContext context, LoadOptions options)
+    {
+        if (module.Tables is null)
+            return;
+        new Relocator(module, context, options).Run();
+    }
+
+    private string Name => _module.Path;
+
+    private void Run()
+    {
+        var dyn = _image.Dynamic!;
+        bool textRel = dyn.Has(DynamicTag.TextRel) || (dyn.Flags & DynamicFlags.TextRel) != 0;
+        if (textRel && !_options.AllowTextRelocations)
+            throw new RelocationException(Name, $"{Name}: has DT_TEXTREL (relocations in its read-only or executable segments); " +
+                "refused unless LoadOptions.AllowTextRelocations is set");
+        if (textRel)
+            _image.MakeTextWritable();
+        try
+        {
+            ApplyRelr();
+            var tables = _tables.RelocationTables;
+            for (int t = 0; t < tables.Count; t++)
+            {
+                var table = tables[t];
+                for (int i = 0; i < table.Count; i++)
+                    Apply(table, (byte)(t + 1), i, deferred: false);
+            }
+        }
+        finally
+        {
+            if (textRel)
+                _image.RestoreTextProtection();
+        }
+        if (_image.ProgramHeaders.Any(p => p.Type == SegmentType.Tls))
+            throw new RelocationException(Name, $"{Name}: has a PT_TLS segment (thread-local storage), which Loader does not support yet");
+        foreach (var (t, i) in _deferred)
+            Apply(_tables.RelocationTables[t - 1], t, i, deferred: true);
+    }
+
+    private void ApplyRelr()
+    {
+        if (_tables.Relr is not { } relr)
+            return;
+        relr.ForEachAddress(offset =>
+        {
+            nint target = Target(offset, 8, "DT_RELR", X86_64RelocationType.Relative, 0);
+            ulong value = _memory.ReadUInt64(target) + _base;
+            _memory.WriteUInt64(target, value);
+            _module.Relocations.Add(new RelocationRecord(0, offset, (uint)X86_64RelocationType.Relative, 0, _module, value));
+        });
+    }
+
+    private void Apply(RelocationTable table, byte tableIndex, int index, bool deferred)
+    {
+        var r = table[index];
+        var type = (X86_64RelocationType)r.Type;
+        bool rela = table.Format == RelocationFormat.Rela;
+        ulong value;
+        Module? definedBy = _module;
+        switch (type)
+        {
+            case X86_64RelocationType.None:
+                return;
+            case X86_64RelocationType.Relative:
+            {
+                nint target = Target(r.Offset, 8, table.Name, type, r.SymbolIndex);
+                value = _base + (ulong)(rela ? r.Addend : (long)_memory.ReadUInt64(target));
+                _memory.WriteUInt64(target, value);
+                break;
+            }
+            case X86_64RelocationType.IRelative:
+            {
+                nint target = Target(r.Offset, 8, table.Name, type, r.SymbolIndex);
+                if (!deferred)
+                {
+                    _deferred.Add((tableIndex, index));
+                    return;
+                }
+                ulong resolver = _base + (ulong)(rela ? r.Addend : (long)_memory.ReadUInt64(target));
+                value = _context.TryGetResolverResult((nint)resolver, out nint known) ? (ulong)known
+                    : (ulong)_context.RunResolver(_module, (nint)resolver, $"R_X86_64_IRELATIVE at 0x{r.Offset:x} (resolver at base+0x{resolver - _base:x})", _options);
+                _memory.WriteUInt64(target, value);
+                break;
+            }
+            case X86_64RelocationType.R64 or X86_64RelocationType.GlobDat or X86_64RelocationType.JumpSlot
+                or X86_64RelocationType.PC32 or X86_64RelocationType.R32 or X86_64RelocationType.R32S:
+            {
+                int size = type is X86_64RelocationType.R64 or X86_64RelocationType.GlobDat or X86_64RelocationType.JumpSlot ? 8 : 4;
+                nint target = Target(r.Offset, size, table.Name, type, r.SymbolIndex);
+                ref var res = ref Resolve(r.SymbolIndex, table.Name, r.Offset, type);
+                if (res.NeedsResolver && !deferred)
+                {
+                    _deferred.Add((tableIndex, index));
+                    return;
+                }
+                if (res.NeedsResolver)
+                {
+                    res.Value = _context.TryGetResolverResult((nint)res.Value, out nint known) ? (ulong)known
+                        : (ulong)_context.RunResolver(res.DefinedBy!, (nint)res.Value, $"IFUNC '{SymbolName(r.SymbolIndex)}'", _options);
+                    res.NeedsResolver = false;
+                }
+                definedBy = res.DefinedBy;
+                long addend = rela ? r.Addend
+                    : type is X86_64RelocationType.GlobDat or X86_64RelocationType.JumpSlot ? 0
+                    : size == 8 ? (long)_memory.ReadUInt64(target)
+                    : type == X86_64RelocationType.R32 ? _memory.ReadUInt32(target) : (int)_memory.ReadUInt32(target);
+                value = res.Value + (ulong)addend;
+                if (size == 8)
+                {
+                    _memory.WriteUInt64(target, value);
+                    break;
+                }
+                if (type == X86_64RelocationType.PC32)
+                    value -= (ulong)target;
+                bool fits = type == X86_64RelocationType.R32 ? value <= uint.MaxValue : (long)value == (int)value;
+                if (!fits)
+                    Fail(table.Name, r.Offset, type, r.SymbolIndex, $"the value 0x{value:x} does not fit in 32 bits");
+                _memory.WriteUInt32(target, (uint)value);
+                value &= uint.MaxValue;
+                break;
+            }
+            case X86_64RelocationType.Copy:
+                Fail(table.Name, r.Offset, type, r.SymbolIndex, "R_X86_64_COPY belongs in an executable, never in a shared object");
+                return;
+            case X86_64RelocationType.DtpMod64 or X86_64RelocationType.DtpOff64 or X86_64RelocationType.TpOff64
+                or X86_64RelocationType.DtpOff32 or X86_64RelocationType.TpOff32 or X86_64RelocationType.TlsDesc:
+                Fail(table.Name, r.Offset, type, r.SymbolIndex, "thread-local storage is not supported by Loader yet");
+                return;
+            default:
+                Fail(table.Name, r.Offset, type, r.SymbolIndex, "this relocation type is not supported in a shared object");
+                return;
+        }
+        _module.Relocations.Add(new RelocationRecord(tableIndex, r.Offset, r.Type, r.SymbolIndex, definedBy, value));
+    }
+
+    /// <summary>The absolute target of a relocation, checked to lie in a writable part of the image (before it is
+    /// even read, since a REL addend is read from it).</summary>
+    private nint Target(ulong offset, int size, string table, X86_64RelocationType type, uint symbol)
+    {
+        ulong address = _base + offset;
+        if (address < _base || !_memory.IsWritable((nint)address, (ulong)size))
+            Fail(table, offset, type, symbol, $"the target base+0x{offset:x} ({size} bytes) does not lie in a writable part of the image");
+        return (nint)address;
+    }
+
+    /// <summary>Resolves symbol <paramref name="symbolIndex"/> once per load (glibc's rules, see <see cref="SymbolLookup"/>).</summary>
+    private ref Resolution Resolve(uint symbolIndex, string table, ulong offset, X86_64RelocationType type)
+    {
+        ref var res = ref _cache[symbolIndex];
+        if (res.Done)
+            return ref res;
+        res.Done = true;
+        if (symbolIndex == 0)
+            return ref res; // no symbol: S = 0
+        var symbols = _tables.Symbols!;
+        var reference = symbols[(int)symbolIndex];
+        bool self = reference.Binding == SymbolBinding.Local
+            || (!reference.IsUndefined && (reference.Visibility != SymbolVisibility.Default || _module.Symbolic));
+        ResolvedSymbol found;
+        if (self)
+        {
+            // A local symbol, a protected (or hidden) definition, or DT_SYMBOLIC: the library binds to itself.
+            found = new ResolvedSymbol(_module, (int)symbolIndex, reference);
+        }
+        else
+        {
+            var name = new SymbolName(symbols.GetNameBytes((int)symbolIndex));
+            var version = VersionRequest.Relocation(_tables.GetSymbolVersion((int)symbolIndex));
+            if (!SymbolLookup.Lookup(_module.Scope!, name, version, _context, out found))
+            {
+                if (reference.Binding == SymbolBinding.Weak)
+                {
+                    res.DefinedBy = null; // an unresolved weak reference is 0
+                    return ref res;
+                }
+                string symbol = symbols.GetName((int)symbolIndex);
+                string at = version.Name is null ? "" : "@" + version.Name;
+                throw new SymbolNotFoundException(symbol, version.Name, Name,
+                    $"{Name}: undefined symbol '{symbol}{at}' ({table} {TypeName(type)} at 0x{offset:x}) is not defined by any module in scope: " +
+                    string.Join(", ", _module.Scope!.ToInfos().Select(m => m.Name)));
+            }
+        }
+        if (found.Symbol.Type == SymbolType.Tls)
+            Fail(table, offset, type, symbolIndex, "the symbol is thread-local; thread-local storage is not supported by Loader yet");
+        res.DefinedBy = found.Module;
+        res.Value = found.Address;
+        res.NeedsResolver = found.IsIfunc;
+        return ref res;
+    }
+
+    private string SymbolName(uint index) => index == 0 ? "" : _tables.Symbols!.GetName((int)index);
+
+    [DoesNotReturn]
+    private void Fail(string table, ulong offset, X86_64RelocationType type, uint symbol, string why)
+    {
+        string against = symbol == 0 ? "" : $" against '{SymbolName(symbol)}'";
+        throw new RelocationException(Name, $"{Name}: {table} {TypeName(type)} at 0x{offset:x}{against}: {why}");
+    }
+
+    internal static string TypeName(X86_64RelocationType type) => type switch
+    {
+        X86_64RelocationType.R64 => "R_X86_64_64",
+        X86_64RelocationType.R32 => "R_X86_64_32",
+        X86_64RelocationType.R32S => "R_X86_64_32S",
+        X86_64RelocationType.PC32 => "R_X86_64_PC32",
+        X86_64RelocationType.GlobDat => "R_X86_64_GLOB_DAT",
+        X86_64RelocationType.JumpSlot => "R_X86_64_JUMP_SLOT",
+        X86_64RelocationType.Relative => "R_X86_64_RELATIVE",
+        X86_64RelocationType.IRelative => "R_X86_64_IRELATIVE",
+        X86_64RelocationType.Copy => "R_X86_64_COPY",
+        X86_64RelocationType.DtpMod64 => "R_X86_64_DTPMOD64",
+        X86_64RelocationType.DtpOff64 => "R_X86_64_DTPOFF64",
+        X86_64RelocationType.TpOff64 => "R_X86_64_TPOFF64",
+        X86_64RelocationType.TlsDesc => "R_X86_64_TLSDESC",
+        X86_64RelocationType.None => "R_X86_64_NONE",
+        _ => Enum.IsDefined(type) ? "R_X86_64_" + type.ToString().ToUpperInvariant() : $"relocation type {(uint)type}",
+    };
+}

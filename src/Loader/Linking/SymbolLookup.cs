@@ -1,0 +1,167 @@
+using Loader.Elf;
+
+namespace Loader.Linking;
+
+/// <summary>A symbol name with both of its hashes, computed once and reused for every module of a scope.</summary>
+internal readonly ref struct SymbolName
+{
+    public SymbolName(ReadOnlySpan<byte> bytes)
+    {
+        Bytes = bytes;
+        GnuHash = GnuHashTable.Hash(bytes);
+        SysvHash = SysvHashTable.Hash(bytes);
+    }
+
+    public ReadOnlySpan<byte> Bytes { get; }
+    public uint GnuHash { get; }
+    public uint SysvHash { get; }
+}
+
+/// <summary>What version a lookup asks for.</summary>
+/// <param name="Name">The version name, or null for an unversioned lookup.</param>
+/// <param name="Exact">True for <c>dlvsym</c>-style lookups (glibc's <c>version-&gt;hidden</c>): only that version
+/// matches; false for a relocation's reference, which also accepts an unversioned definition.</param>
+/// <param name="Newest">For an unversioned lookup: true as <c>dlsym</c> (<c>DL_LOOKUP_RETURN_NEWEST</c>: the default
+/// <c>@@</c> version), false as a relocation (the base or oldest definition, index ≤ 2).</param>
+internal readonly record struct VersionRequest(string? Name, bool Exact, bool Newest)
+{
+    public static VersionRequest Relocation(SymbolVersion version) =>
+        version.Kind == SymbolVersionKind.None || version.Name is null ? default : new(version.Name, false, false);
+
+    public static VersionRequest Export(string? version) => new(version, version is not null, true);
+}
+
+/// <summary>A definition found by a lookup.</summary>
+internal readonly record struct ResolvedSymbol(Module Module, int Index, ElfSymbol Symbol)
+{
+    /// <summary>The absolute address of the definition (SHN_ABS symbols are not relocated); an IFUNC's resolver.</summary>
+    public ulong Address => Symbol.SectionIndex == ElfSymbol.SHN_ABS ? Symbol.Value : (ulong)Module.Base + Symbol.Value;
+
+    public bool IsIfunc => Symbol.Type == SymbolType.GnuIfunc;
+}
+
+/// <summary>
+/// Symbol lookup as glibc's <c>dl-lookup.c</c> does it: each module's DT_GNU_HASH (Bloom filter, then the bucket's
+/// chain) or DT_HASH, each candidate checked by <c>check_match</c>'s rules (type, defined, name, version), then the
+/// first module of the scope that has a global, weak or unique definition wins. Hidden and internal symbols are never
+/// exported. Nothing here allocates, except the first lookup of an <c>STB_GNU_UNIQUE</c> name in a context.
+/// </summary>
+internal static class SymbolLookup
+{
+    /// <summary>Finds a matching definition in one module: its symbol index, or -1.</summary>
+    public static int FindInModule(Module module, scoped in SymbolName name, VersionRequest version)
+    {
+        if (module.Tables is not { Symbols: { } symbols } tables)
+            return -1;
+        var matcher = new Matcher(symbols, tables.Versions, name.Bytes, version);
+        int index;
+        if (tables.GnuHash is { } gnu)
+            index = gnu.Find(name.GnuHash, ref matcher);
+        else if (tables.SysvHash is { } sysv)
+            index = sysv.Find(name.SysvHash, ref matcher);
+        else
+        {
+            index = -1;
+            for (int i = 1; i < symbols.Count && index < 0; i++)
+                if (matcher.Matches(i))
+                    index = i;
+        }
+        // check_match: an unversioned lookup that met exactly one (non-hidden) versioned definition takes it.
+        if (index < 0 && matcher.VersionCount == 1)
+            index = matcher.VersionedIndex;
+        return index;
+    }
+
+    /// <summary>Searches <paramref name="scope"/> in order; the first module with a definition wins.</summary>
+    public static bool Lookup(Scope scope, scoped in SymbolName name, VersionRequest version, LoaderContext context, out ResolvedSymbol result)
+    {
+        foreach (var module in scope.Modules)
+        {
+            int index = FindInModule(module, name, version);
+            if (index < 0)
+                continue;
+            var symbol = module.Tables!.Symbols![index];
+            result = new ResolvedSymbol(module, index, symbol);
+            if (symbol.Binding == SymbolBinding.GnuUnique)
+                result = context.InternUnique(name.Bytes, result);
+            return true;
+        }
+        result = default;
+        return false;
+    }
+
+    /// <summary>glibc's <c>check_match</c> for one candidate index on a hash chain.</summary>
+    private ref struct Matcher : ISymbolIndexMatcher
+    {
+        // STT_NOTYPE, STT_OBJECT, STT_FUNC, STT_COMMON, STT_TLS, STT_GNU_IFUNC: code or data definitions.
+        private const int AllowedTypes = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 5) | (1 << 6) | (1 << 10);
+        private const ushort HiddenBit = 0x8000;
+
+        private readonly SymbolTable _symbols;
+        private readonly SymbolVersionTable? _versions;
+        private readonly ReadOnlySpan<byte> _name;
+        private readonly VersionRequest _version;
+
+        public Matcher(SymbolTable symbols, SymbolVersionTable? versions, ReadOnlySpan<byte> name, VersionRequest version)
+        {
+            _symbols = symbols;
+            _versions = versions;
+            _name = name;
+            _version = version;
+        }
+
+        public int VersionCount;
+        public int VersionedIndex;
+
+        public bool Matches(int index)
+        {
+            var sym = _symbols[index];
+            var type = sym.Type;
+            if ((sym.Value == 0 && sym.SectionIndex != ElfSymbol.SHN_ABS && type != SymbolType.Tls) || sym.IsUndefined)
+                return false;
+            if (((1 << (int)type) & AllowedTypes) == 0)
+                return false;
+            if (sym.Binding is not (SymbolBinding.Global or SymbolBinding.Weak or SymbolBinding.GnuUnique))
+                return false; // local: never exported
+            if (sym.Visibility is SymbolVisibility.Hidden or SymbolVisibility.Internal)
+                return false; // a linker turns these local; a table that still has them does not export them
+            if (!_symbols.Strings.GetBytes(sym.NameOffset).SequenceEqual(_name))
+                return false;
+            if (_versions is null)
+                return true; // an unversioned library: any definition matches
+            ushort raw = _versions.GetRawIndex(index);
+            int ndx = raw & ~HiddenBit;
+            bool hidden = (raw & HiddenBit) != 0;
+            if (_version.Name is { } wanted)
+            {
+                string? defined = DefinedVersionName(index, ndx);
+                if (defined == wanted)
+                    return true;
+                // glibc: a different version matches only when the reference is not exact, and the definition is
+                // unversioned (its l_versions[ndx].hash is 0) and not hidden.
+                return !_version.Exact && defined is null && !hidden;
+            }
+            if (ndx >= (_version.Newest ? 2 : 3))
+            {
+                if (!hidden && VersionCount++ == 0)
+                    VersionedIndex = index;
+                return false;
+            }
+            return true;
+        }
+
+        private readonly string? DefinedVersionName(int index, int ndx)
+        {
+            if (ndx >= 2)
+                return _versions!.Get(index, isDefined: true).Name;
+            if (ndx == 1)
+            {
+                // VER_NDX_GLOBAL: glibc's l_versions[1] is the base definition (the soname) when there is one.
+                foreach (var d in _versions!.Definitions)
+                    if (d.Index == 1)
+                        return d.Name;
+            }
+            return null;
+        }
+    }
+}

@@ -1,0 +1,134 @@
+using System.Buffers.Binary;
+using Loader.Elf;
+using Loader.Mapping;
+
+namespace Loader.Tests.Linking;
+
+/// <summary>
+/// Relocation forms no x86_64 toolchain emits (glibc refuses DT_REL on x86_64), made in the test by rewriting
+/// basic.so: its RELA tables become REL tables with each addend stored at its target; and a DT_TEXTREL library
+/// whose relocation writes into a read-only segment.
+/// </summary>
+public sealed unsafe class HandMadeRelocationTests
+{
+    private const long DT_RELA = 7, DT_RELASZ = 8, DT_RELAENT = 9, DT_REL = 17, DT_RELSZ = 18, DT_RELENT = 19,
+        DT_PLTREL = 20, DT_TEXTREL = 22, DT_RELACOUNT = 0x6ffffff9, DT_RELCOUNT = 0x6ffffffa;
+
+    /// <summary>basic.so with DT_RELA/DT_JMPREL rewritten as Elf64_Rel, addends stored in place.</summary>
+    private static byte[] BasicAsRel()
+    {
+        var bytes = File.ReadAllBytes(Fixtures.Path("basic.so"));
+        using var elf = ElfFile.Parse(bytes.ToArray(), "basic.so");
+        foreach (var table in elf.RelocationTables)
+        {
+            Assert.Equal(RelocationFormat.Rela, table.Format);
+            ulong at = FileOffset(elf, table.Address);
+            for (int i = 0; i < table.Count; i++)
+            {
+                var r = table[i];
+                BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan((int)at + i * 16), r.Offset);
+                BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan((int)at + i * 16 + 8), r.Info);
+                // GLOB_DAT and JUMP_SLOT ignore an in-place addend (as musl does for REL); the others read it.
+                if ((X86_64RelocationType)r.Type is not (X86_64RelocationType.GlobDat or X86_64RelocationType.JumpSlot))
+                    BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan((int)FileOffset(elf, r.Offset)), r.Addend);
+            }
+        }
+        EditDynamic(bytes, elf, (tag, value) => tag switch
+        {
+            DT_RELA => (DT_REL, value),
+            DT_RELASZ => (DT_RELSZ, value / 24 * 16),
+            DT_RELAENT => (DT_RELENT, 16),
+            DT_PLTREL => (DT_PLTREL, (ulong)DT_REL),
+            DT_RELACOUNT => (DT_RELCOUNT, value),
+            _ => (tag, value),
+        });
+        // DT_PLTRELSZ (2) shrinks too.
+        EditDynamic(bytes, elf, (tag, value) => tag == 2 ? (tag, value / 24 * 16) : (tag, value));
+        return bytes;
+    }
+
+    [Fact]
+    public void DtRelWithAddendsInPlaceGivesTheSameValuesAsDtRela()
+    {
+        var rel = BasicAsRel();
+        using (var check = ElfFile.Parse(rel, "basic-rel.so"))
+            Assert.All(check.RelocationTables, t => Assert.Equal(RelocationFormat.Rel, t.Format));
+
+        using var relLibrary = new LoaderContext().Load(rel, "basic-rel.so");
+        using var relaLibrary = new LoaderContext().Load(Fixtures.Path("basic.so"));
+        Assert.Equal(5, ((delegate* unmanaged<int, int, int>)relLibrary.GetExport("add"))(2, 3));
+        Assert.Equal("green", Native.String(((delegate* unmanaged<int, nint>)relLibrary.GetExport("color_at"))(1)));
+        Assert.Equal(43, ((delegate* unmanaged<int>)relLibrary.GetExport("increment"))());
+
+        var relValues = relLibrary.Relocations.Select(r => (r.Offset, r.Type, r.Symbol, r.DefinedBy?.Name, r.ValueOffset)).ToList();
+        var relaValues = relaLibrary.Relocations.Select(r => (r.Offset, r.Type, r.Symbol, r.DefinedBy?.Name, r.ValueOffset)).ToList();
+        Assert.Equal(15 + 1, relValues.Count);
+        // The module names differ only for the library itself (memfd name vs file); compare with that mapped.
+        Assert.Equal(relaValues.Select(v => v with { Name = v.Name == "basic.so" ? "self" : v.Name }),
+            relValues.Select(v => v with { Name = v.Name == "basic.so" ? "self" : v.Name }));
+        Assert.All(relLibrary.Relocations, r => Assert.Contains(r.Table, new[] { "DT_REL", "DT_JMPREL" }));
+    }
+
+    /// <summary>basic.so with DT_TEXTREL (in place of DT_RELACOUNT, a hint) and the RELATIVE relocation of
+    /// mutable_names[2] retargeted at e_shoff in the ELF header, which lies in the read-only first PT_LOAD.</summary>
+    private static (byte[] Bytes, ulong Addend) BasicWithTextRelocation()
+    {
+        var bytes = File.ReadAllBytes(Fixtures.Path("basic.so"));
+        using var elf = ElfFile.Parse(bytes.ToArray(), "basic.so");
+        ulong names = elf.DynamicSymbols![elf.FindDefinedSymbol("mutable_names")].Value;
+        var table = elf.RelocationTables[0];
+        int index = Enumerable.Range(0, table.Count).Single(i => table[i].Offset == names + 16);
+        ulong entry = FileOffset(elf, table.Address) + (ulong)(index * 24);
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan((int)entry), 0x28); // e_shoff
+        EditDynamic(bytes, elf, (tag, value) => tag == DT_RELACOUNT ? (DT_TEXTREL, 0) : (tag, value));
+        return (bytes, (ulong)table[index].Addend);
+    }
+
+    [Fact]
+    public void TextRelocationsAreRefusedByDefault()
+    {
+        var (bytes, _) = BasicWithTextRelocation();
+        var context = new LoaderContext();
+        var e = Assert.Throws<RelocationException>(() => context.Load(bytes, "basic-textrel.so"));
+        Assert.Contains("DT_TEXTREL", e.Message, StringComparison.Ordinal);
+        Assert.Contains("AllowTextRelocations", e.Message, StringComparison.Ordinal);
+        Assert.Empty(context.LoadedLibraries);
+    }
+
+    [Fact]
+    public void AllowedTextRelocationsGoThroughAWritableNeverExecutableMprotect()
+    {
+        var (bytes, addend) = BasicWithTextRelocation();
+        using var lib = new LoaderContext().Load(bytes, "basic-textrel.so", new LoadOptions { AllowTextRelocations = true });
+        Assert.Equal((ulong)lib.BaseAddress + addend, *(ulong*)(lib.BaseAddress + 0x28));
+        Assert.Equal(5, ((delegate* unmanaged<int, int, int>)lib.GetExport("add"))(2, 3)); // text is executable again
+        var steps = lib.MappingSteps;
+        Assert.Contains(steps, s => s.Kind == MappingStepKind.UnprotectForTextRelocation);
+        Assert.Contains(steps, s => s.Kind == MappingStepKind.RestoreAfterTextRelocation);
+        Assert.All(steps, s => Assert.False(s.Protection.HasFlag(MemoryProtection.Write) && s.Protection.HasFlag(MemoryProtection.Execute), s.ToString()));
+        var header = Assert.Single(Mapping.ProcMaps.Read(), m => m.Start <= (ulong)lib.BaseAddress && (ulong)lib.BaseAddress < m.End);
+        Assert.Equal("r--p", header.Permissions);
+    }
+
+    private static ulong FileOffset(ElfFile elf, ulong address)
+    {
+        foreach (var ph in elf.ProgramHeaders)
+            if (ph.Type == SegmentType.Load && address >= ph.VirtualAddress && address < ph.VirtualAddress + ph.FileSize)
+                return ph.Offset + (address - ph.VirtualAddress);
+        throw new InvalidOperationException($"0x{address:x} is not file-backed");
+    }
+
+    private static void EditDynamic(byte[] bytes, ElfFile elf, Func<long, ulong, (long, ulong)> edit)
+    {
+        var dynamic = elf.ProgramHeaders.Single(p => p.Type == SegmentType.Dynamic);
+        for (ulong at = dynamic.Offset; at + 16 <= dynamic.Offset + dynamic.FileSize; at += 16)
+        {
+            long tag = BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan((int)at));
+            if (tag == 0)
+                break;
+            var (newTag, newValue) = edit(tag, BinaryPrimitives.ReadUInt64LittleEndian(bytes.AsSpan((int)at + 8)));
+            BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan((int)at), newTag);
+            BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan((int)at + 8), newValue);
+        }
+    }
+}

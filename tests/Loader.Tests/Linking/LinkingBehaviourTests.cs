@@ -1,0 +1,149 @@
+using System.Runtime.InteropServices;
+using Loader.Elf;
+using Loader.Linking;
+
+namespace Loader.Tests.Linking;
+
+/// <summary>IFUNC, initializer and finalizer order, DT_RELR, TLS refusal, and the options that keep the library's
+/// code from running.</summary>
+public sealed unsafe class LinkingBehaviourTests
+{
+    [Fact]
+    public void IfuncResolversRunOncePerSymbolAndTheirResultIsUsed()
+    {
+        using var lib = new LoaderContext().Load(Fixtures.Path("ifunc.so"));
+        nint doubled = lib.GetExport("doubled");
+        Assert.Equal(14, ((delegate* unmanaged<int, int>)doubled)(7));
+        Assert.Equal(10, ((delegate* unmanaged<int, int>)lib.GetExport("call_doubled"))(5));
+        Assert.Equal(12, ((delegate* unmanaged<int, int>)lib.GetExport("call_tripled"))(4)); // R_X86_64_IRELATIVE
+        Assert.Equal(doubled, *(nint*)lib.GetExport("doubled_pointer")); // R_X86_64_64 against the IFUNC
+        Assert.Equal(21, ((delegate* unmanaged<int, int>)*(nint*)lib.GetExport("tripled_pointer"))(7));
+        // glibc (RTLD_NOW) calls each resolver once per relocation (2 each); Loader once per symbol per context.
+        Assert.Equal(1, *(int*)lib.GetExport("resolver_calls"));
+        Assert.Equal(1, *(int*)lib.GetExport("tripler_calls"));
+        var explained = lib.Explain("doubled");
+        Assert.Equal(SymbolType.GnuIfunc, explained.Provider!.Type);
+        Assert.Equal(doubled, explained.Address);
+        Assert.All(lib.Relocations.Where(r => r.Type == X86_64RelocationType.IRelative),
+            r => Assert.InRange(r.Value, (ulong)lib.ReservedRange.Start, (ulong)lib.ReservedRange.End));
+    }
+
+    [Fact]
+    public void HostIfuncsBindToTheResolversChoice()
+    {
+        // libz calls memcpy/memset/strlen, which glibc implements as IFUNCs: they must bind to an implementation, not
+        // to the resolver.
+        using var zlib = new LoaderContext().Load("/usr/lib/x86_64-linux-gnu/libz.so.1");
+        var memcpy = zlib.Relocations.FirstOrDefault(r => r.Symbol == "memcpy");
+        Assert.NotNull(memcpy);
+        Assert.True(memcpy.DefinedBy!.IsHost);
+        var libc = NativeLibrary.Load("libc.so.6");
+        Assert.Equal((ulong)NativeLibrary.GetExport(libc, "memcpy"), memcpy.Value); // glibc's dlsym resolves IFUNCs too
+    }
+
+    [Fact]
+    public void ConstructorsAndDestructorsRunInGlibcsOrder()
+    {
+        var context = new LoaderContext();
+        var ctors = context.Load(Fixtures.Path("linking/libctors.so"));
+        Assert.Equal("log:init;init;ctor101;ctor102;ctor;array;", Native.String(((delegate* unmanaged<nint>)ctors.GetExport("log_text"))()));
+        Assert.Equal(5, ((delegate* unmanaged<int>)ctors.GetExport("constructors_run"))());
+
+        nint sink = (nint)NativeMemory.AllocZeroed(512);
+        try
+        {
+            ((delegate* unmanaged<nint, nuint, void>)ctors.GetExport("set_fini_sink"))(sink, 512);
+            ctors.Dispose();
+            Assert.Empty(context.LoadedLibraries);
+            Assert.Equal("log:init;init;ctor101;ctor102;ctor;array;array:fini;dtor;dtor102;dtor101;fini;log:fini;", Native.String(sink));
+        }
+        finally
+        {
+            NativeMemory.Free((void*)sink);
+        }
+    }
+
+    [Fact]
+    public void ALibraryStillNeededStaysLoadedAndItsFinalizersWait()
+    {
+        var context = new LoaderContext();
+        var log = context.Load(Fixtures.Path("linking/libctors_log.so"));
+        var ctors = context.Load(Fixtures.Path("linking/libctors.so"));
+        Assert.Equal("log:init;init;ctor101;ctor102;ctor;array;", Native.String(((delegate* unmanaged<nint>)log.GetExport("log_text"))()));
+        log.Dispose(); // still needed by libctors.so
+        Assert.Equal(2, context.LoadedLibraries.Count);
+        ctors.Dispose();
+        Assert.Empty(context.LoadedLibraries);
+    }
+
+    [Fact]
+    public void RunInitializersFalseLoadsAndRelocatesWithoutRunningThem()
+    {
+        var context = new LoaderContext();
+        using var ctors = context.Load(Fixtures.Path("linking/libctors.so"), new LoadOptions { RunInitializers = false });
+        Assert.Equal("", Native.String(((delegate* unmanaged<nint>)ctors.GetExport("log_text"))()));
+        Assert.Equal(0, ((delegate* unmanaged<int>)ctors.GetExport("constructors_run"))());
+        // Relocated all the same: the init array holds absolute addresses inside the image.
+        Assert.Contains(ctors.Relocations, r => r.Type == X86_64RelocationType.Relative);
+    }
+
+    [Fact]
+    public void WithoutResolversAndInitializersALibraryNeedingAResolverIsRefusedByName()
+    {
+        var options = new LoadOptions { RunInitializers = false, RunResolvers = false };
+        var context = new LoaderContext();
+        var e = Assert.Throws<RelocationException>(() => context.Load(Fixtures.Path("ifunc.so"), options));
+        Assert.Contains("ifunc.so", e.Message, StringComparison.Ordinal);
+        Assert.Contains("RunResolvers", e.Message, StringComparison.Ordinal);
+        Assert.Matches("doubled|IRELATIVE", e.Message);
+        Assert.Empty(context.LoadedLibraries);
+
+        // A library that needs no resolver of its own loads, and none of its code has run.
+        using var ctors = context.Load(Fixtures.Path("linking/libctors.so"), options);
+        Assert.Equal(0, ((delegate* unmanaged<int>)ctors.GetExport("constructors_run"))());
+    }
+
+    [Fact]
+    public void RelrIsApplied()
+    {
+        using var lib = new LoaderContext().Load(Fixtures.Path("relr.so"));
+        Assert.Equal(0, ((delegate* unmanaged<int>)lib.GetExport("ring_mismatches"))());
+        Assert.Equal(6, ((delegate* unmanaged<int>)lib.GetExport("call_functions"))());
+        Assert.Equal(211, lib.Relocations.Count(r => r.Table == "DT_RELR"));
+        Assert.DoesNotContain(lib.Relocations, r => r.Table != "DT_RELR" && r.Type == X86_64RelocationType.Relative);
+    }
+
+    [Fact]
+    public void TheBssIsZeroAfterLinking()
+    {
+        using var dirty = new LoaderContext().Load(Fixtures.Path("dirty_bss_tail.so"));
+        Assert.Equal(0u, (uint)((delegate* unmanaged<nuint>)dirty.GetExport("tail_nonzero_count"))());
+        Assert.Equal(15, ((delegate* unmanaged<int>)dirty.GetExport("dirty_data_sum"))());
+    }
+
+    [Fact]
+    public void ThreadLocalStorageIsRefusedClearly()
+    {
+        var context = new LoaderContext();
+        var e = Assert.Throws<RelocationException>(() => context.Load(Fixtures.Path("linking/libtls.so")));
+        Assert.Contains("libtls.so", e.Message, StringComparison.Ordinal);
+        Assert.Contains("thread-local storage", e.Message, StringComparison.Ordinal);
+        Assert.Contains("R_X86_64_DTPMOD64", e.Message, StringComparison.Ordinal);
+        Assert.Contains("tls_", e.Message, StringComparison.Ordinal); // the symbol
+        Assert.Empty(context.LoadedLibraries);
+    }
+
+    [Fact]
+    public void EveryLoadableFixtureLinks()
+    {
+        foreach (var fixture in Fixtures.All.Where(f => f.IsLoadable))
+        {
+            var context = new LoaderContext();
+            using var lib = context.Load(fixture.Path);
+            Assert.False(lib.IsHost, fixture.Name);
+            Assert.NotEmpty(lib.Relocations);
+            Assert.All(lib.Relocations.Where(r => r.Symbol is not null && r.DefinedBy is null),
+                r => Assert.Contains(r.Symbol!, new[] { "_ITM_deregisterTMCloneTable", "_ITM_registerTMCloneTable", "__gmon_start__", "weak_absent", "weak_absent_data" }));
+        }
+    }
+}
