@@ -206,6 +206,83 @@ rule "$K/libtls.so" "$L/tls.c" -- cc_so libtls.so "$L/tls.c"
 rule "$K/libversioned_user.so" "$L/versioned_user.c" "$OUT/versioned.so" -- \
     cc_so libversioned_user.so "$L/versioned_user.c" "$OUT/versioned.so" -Wl,--enable-new-dtags,-rpath,'$ORIGIN/..'
 
+# 16. Symbol binding rules (tests/fixtures/binding/, tests/Loader.Tests/Linking/SymbolBinding*Tests.cs):
+#     interposition vs DT_SYMBOLIC / -Bsymbolic / STV_PROTECTED, STB_GNU_UNIQUE, glibc's check_match
+#     for unversioned references, weak and strong undefined references, hidden definitions.
+#     Everything lands in build/binding/; build/binding/stub/ holds link-time stubs (same DT_SONAME as
+#     the runtime library, never loaded: no RUNPATH points there) and build/binding/unpatched/ the
+#     inputs of tools/bindpatch. Every runtime library has its own DT_SONAME, so fixtures loaded in one
+#     process never share a dependency by name.
+# ---- begin: binding fixtures ----
+BS=$SRC/binding
+B=$OUT/binding
+BINDPATCH=$OUT/tools/bindpatch
+if ! up_to_date "$BINDPATCH" "$BS/bindpatch.c"; then
+    mkdir -p "$OUT/tools"
+    "$CC" "${TOOL_CFLAGS[@]}" -o "$BINDPATCH" "$BS/bindpatch.c"
+fi
+# bindpatch ARGS... IN OUT (see binding/bindpatch.c)
+bindpatch() { "$BINDPATCH" "$@"; }
+# cc_unique SONAME ADDR_NAME EXTRA... OUT — binding/unique.c as C++, linked by gcc (no libstdc++).
+cc_unique() {
+    local soname=$1 name=$2 out=${*: -1}
+    local -a extra=("${@:3:$#-3}")
+    "$CC" "${CFLAGS[@]}" -Wl,-soname,"$soname" -DADDR_NAME="$name" -o "$out" -x c++ "$BS/unique.c" -x none "${extra[@]}"
+}
+ORIGIN_RUNPATH=(-Wl,--enable-new-dtags,-rpath,'$ORIGIN')
+
+# 16a. Interposition, and what stops it. Each root (who_root.c) needs one build of who_dep.c.
+rule "$B/libbind_plain_dep.so" "$BS/who_dep.c" -- cc_so libbind_plain_dep.so "$BS/who_dep.c"
+rule "$B/libbind_bsym_dep.so" "$BS/who_dep.c" -- cc_so libbind_bsym_dep.so "$BS/who_dep.c" -Wl,-Bsymbolic
+rule "$B/unpatched/libbind_dtsym_dep.so" "$BS/who_dep.c" -- cc_so libbind_dtsym_dep.so "$BS/who_dep.c" -Wl,-z,now
+rule "$B/libbind_dtsym_dep.so" "$B/unpatched/libbind_dtsym_dep.so" "$BS/bindpatch.c" -- \
+    bindpatch symbolic "$B/unpatched/libbind_dtsym_dep.so"
+rule "$B/unpatched/libbind_prot_dep.so" "$BS/who_dep.c" -- cc_so libbind_prot_dep.so "$BS/who_dep.c"
+rule "$B/unpatched/libbind_prot_dep_who.so" "$B/unpatched/libbind_prot_dep.so" "$BS/bindpatch.c" -- \
+    bindpatch visibility who protected "$B/unpatched/libbind_prot_dep.so"
+rule "$B/libbind_prot_dep.so" "$B/unpatched/libbind_prot_dep_who.so" "$BS/bindpatch.c" -- \
+    bindpatch visibility shared_value protected "$B/unpatched/libbind_prot_dep_who.so"
+for kind in plain bsym dtsym prot; do
+    rule "$B/libbind_${kind}_root.so" "$BS/who_root.c" "$B/libbind_${kind}_dep.so" -- \
+        cc_so "libbind_${kind}_root.so" "$BS/who_root.c" "$B/libbind_${kind}_dep.so" "${ORIGIN_RUNPATH[@]}"
+done
+
+# 16b. STB_GNU_UNIQUE: two independent libraries, and a root whose dependency is -Bsymbolic.
+rule "$B/libbind_unique_a.so" "$BS/unique.c" -- cc_unique libbind_unique_a.so unique_a_addr
+rule "$B/libbind_unique_b.so" "$BS/unique.c" -- cc_unique libbind_unique_b.so unique_b_addr
+rule "$B/libbind_unique_symdep.so" "$BS/unique.c" -- cc_unique libbind_unique_symdep.so unique_symdep_addr -Wl,-Bsymbolic
+rule "$B/libbind_unique_root.so" "$BS/unique.c" "$B/libbind_unique_symdep.so" -- \
+    cc_unique libbind_unique_root.so unique_root_addr "$B/libbind_unique_symdep.so" "${ORIGIN_RUNPATH[@]}"
+
+# 16c. Unversioned references meet versioned definitions (check_match). vuser.c is linked against the
+#      unversioned stub of each dependency, then runs against the versioned build of the same DT_SONAME.
+for kind in two one hiddenonly; do
+    case $kind in two) def=TWO_VERSIONS ;; one) def=ONLY_DEFAULT ;; hiddenonly) def=ONLY_HIDDEN ;; esac
+    rule "$B/stub/libbind_vdep_$kind.so" "$BS/vdep.c" -- cc_so "libbind_vdep_$kind.so" "$BS/vdep.c"
+    rule "$B/libbind_vdep_$kind.so" "$BS/vdep.c" "$BS/vdep.map" -- \
+        cc_so "libbind_vdep_$kind.so" "-D$def" "$BS/vdep.c" -Wl,--version-script="$BS/vdep.map"
+    rule "$B/libbind_vuser_$kind.so" "$BS/vuser.c" "$B/stub/libbind_vdep_$kind.so" -- \
+        cc_so "libbind_vuser_$kind.so" "$BS/vuser.c" "$B/stub/libbind_vdep_$kind.so" "${ORIGIN_RUNPATH[@]}"
+done
+
+# 16d. Undefined references: versioned strong (the load fails) and weak (0).
+rule "$B/stub/libbind_missing.so" "$BS/missing.c" "$BS/missing.map" -- \
+    cc_so libbind_missing.so -DLINK_STUB "$BS/missing.c" -Wl,--version-script="$BS/missing.map"
+rule "$B/libbind_missing.so" "$BS/missing.c" "$BS/missing.map" -- \
+    cc_so libbind_missing.so "$BS/missing.c" -Wl,--version-script="$BS/missing.map"
+rule "$B/libbind_missing_strong.so" "$BS/missing_strong.c" "$B/stub/libbind_missing.so" -- \
+    cc_so libbind_missing_strong.so "$BS/missing_strong.c" "$B/stub/libbind_missing.so" "${ORIGIN_RUNPATH[@]}"
+rule "$B/libbind_missing_weak.so" "$BS/missing_weak.c" "$B/stub/libbind_missing.so" -- \
+    cc_so libbind_missing_weak.so "$BS/missing_weak.c" "$B/stub/libbind_missing.so" "${ORIGIN_RUNPATH[@]}"
+
+# 16e. A hidden definition (in .dynsym, STV_HIDDEN) is no definition for a dependent.
+rule "$B/stub/libbind_hidden_dep.so" "$BS/hidden_dep.c" -- cc_so libbind_hidden_dep.so "$BS/hidden_dep.c"
+rule "$B/libbind_hidden_dep.so" "$B/stub/libbind_hidden_dep.so" "$BS/bindpatch.c" -- \
+    bindpatch visibility secret_value hidden "$B/stub/libbind_hidden_dep.so"
+rule "$B/libbind_hidden_user.so" "$BS/hidden_user.c" "$B/stub/libbind_hidden_dep.so" -- \
+    cc_so libbind_hidden_user.so "$BS/hidden_user.c" "$B/stub/libbind_hidden_dep.so" "${ORIGIN_RUNPATH[@]}"
+# ---- end: binding fixtures (verified below) ----
+
 # --- verify what was just built --------------------------------------------------------------
 # Only files newer than the last stamp are checked, so a no-op run stays quick.
 stamp=$OUT/.stamp
@@ -296,6 +373,53 @@ verify linking/libctors.so v_ctors
 verify linking/libmath_user.so v_math
 verify linking/libtls.so v_tls
 verify linking/libversioned_user.so v_versioned_user
+
+# ---- begin: binding fixtures ----
+v_who_dep() {   # the dependency's own uses of who/shared_value stay dynamic relocations
+    expect "$1" "-rW" 'R_X86_64_JUMP_SLOT .* who \+ 0' && expect "$1" "-rW" 'R_X86_64_GLOB_DAT .* shared_value \+ 0'
+}
+v_bsym_dep() { expect "$1" "-d" '\(SYMBOLIC\)' && expect "$1" "-rW" ' (who|shared_value) \+ 0' no; }
+v_dtsym_dep() { v_who_dep "$1" && expect "$1" "-d" 'FLAGS\) +SYMBOLIC BIND_NOW' && expect "$1" "-d" '\(SYMBOLIC\)' no; }
+v_prot_dep() {
+    v_who_dep "$1" && expect "$1" "-W --dyn-syms" 'FUNC +GLOBAL PROTECTED +[0-9]+ who$' \
+        && expect "$1" "-W --dyn-syms" 'OBJECT +GLOBAL PROTECTED +[0-9]+ shared_value$'
+}
+v_who_root() { expect "$1" "-d" 'NEEDED.*libbind_[a-z]*_dep\.so' && expect "$1" "-W --dyn-syms" 'GLOBAL DEFAULT +[0-9]+ who$'; }
+v_unique() { expect "$1" "-W --dyn-syms" 'OBJECT +UNIQUE +DEFAULT +[0-9]+ _ZN7CounterIiE5valueE$' \
+    && expect "$1" "-rW" 'R_X86_64_GLOB_DAT .* _ZN7CounterIiE5valueE' && expect "$1" "-d" 'libstdc\+\+' no; }
+v_unique_symdep() { v_unique "$1" && expect "$1" "-d" '\(SYMBOLIC\)'; }
+v_vdep_two() { expect "$1" "-W --dyn-syms" ' vfunc@VERS_1$' && expect "$1" "-W --dyn-syms" ' vfunc@@VERS_2$' \
+    && expect "$1" "-V" 'Index: 2 .*Name: VERS_1' && expect "$1" "-V" 'Index: 3 .*Name: VERS_2'; }
+v_vdep_one() { expect "$1" "-W --dyn-syms" ' vfunc@@VERS_2$' && expect "$1" "-W --dyn-syms" ' vfunc@VERS_1$' no; }
+v_vdep_hiddenonly() { expect "$1" "-W --dyn-syms" ' vfunc@VERS_2$' && expect "$1" "-W --dyn-syms" ' vfunc@@' no; }
+v_vuser() {   # the reference carries no version: no .gnu.version_r entry for the dependency
+    expect "$1" "-W --dyn-syms" 'UND vfunc$' && expect "$1" "-V" 'File: libbind_vdep' no
+}
+v_missing_strong() { expect "$1" "-W --dyn-syms" 'GLOBAL DEFAULT +UND gone@VERS_1 '; }
+v_missing_weak() { expect "$1" "-W --dyn-syms" 'WEAK +DEFAULT +UND weak_absent@VERS_1 ' \
+    && expect "$1" "-W --dyn-syms" 'WEAK +DEFAULT +UND weak_absent_data$'; }
+v_missing() { expect "$1" "-W --dyn-syms" ' present@@VERS_1$' && expect "$1" "-W --dyn-syms" ' (gone|weak_absent)' no; }
+v_hidden_dep() { expect "$1" "-W --dyn-syms" 'FUNC +GLOBAL HIDDEN +[0-9]+ secret_value$'; }
+v_hidden_user() { expect "$1" "-W --dyn-syms" 'UND secret_value$'; }
+verify binding/libbind_plain_dep.so v_who_dep
+verify binding/libbind_dtsym_dep.so v_dtsym_dep
+verify binding/libbind_bsym_dep.so v_bsym_dep
+verify binding/libbind_prot_dep.so v_prot_dep
+for kind in plain bsym dtsym prot; do verify "binding/libbind_${kind}_root.so" v_who_root; done
+verify binding/libbind_unique_a.so v_unique
+verify binding/libbind_unique_b.so v_unique
+verify binding/libbind_unique_symdep.so v_unique_symdep
+verify binding/libbind_unique_root.so v_unique
+for kind in two one hiddenonly; do
+    verify "binding/libbind_vdep_$kind.so" "v_vdep_$kind"
+    verify "binding/libbind_vuser_$kind.so" v_vuser
+done
+verify binding/libbind_missing.so v_missing
+verify binding/libbind_missing_strong.so v_missing_strong
+verify binding/libbind_missing_weak.so v_missing_weak
+verify binding/libbind_hidden_dep.so v_hidden_dep
+verify binding/libbind_hidden_user.so v_hidden_user
+# ---- end: binding fixtures ----
 
 touch "$stamp"
 echo "Fixtures: $built built, $current already current."

@@ -163,6 +163,8 @@ public sealed class ElfLibrary : IDisposable
                 if (index < 0)
                     continue;
                 var found = new ResolvedSymbol(module, index, module.Tables!.Symbols![index]);
+                if (found.Symbol.Binding == SymbolBinding.GnuUnique)
+                    found = Context.InternUnique(lookupName.Bytes, found); // dlsym returns the copy the unique table holds
                 address = found.IsIfunc
                     ? Context.RunResolver(module, (nint)found.Address, $"IFUNC '{name}'", LoadOptions.Default)
                     : (nint)found.Address;
@@ -215,6 +217,8 @@ public sealed class ElfLibrary : IDisposable
                 {
                     provider = probe;
                     var found = new ResolvedSymbol(module, index, sym);
+                    if (sym.Binding == SymbolBinding.GnuUnique)
+                        found = Context.InternUnique(name.Bytes, found);
                     address = found.IsIfunc
                         ? Context.RunResolver(module, (nint)found.Address, $"IFUNC '{symbol}'", LoadOptions.Default)
                         : (nint)found.Address;

@@ -13,6 +13,10 @@ public enum FixtureKind
     /// <summary>A valid x86_64 shared object using a feature the loader refuses (TLS).</summary>
     X64Unsupported,
 
+    /// <summary>A valid x86_64 shared object whose load fails by design, under glibc's dlopen too: a symbol it
+    /// needs is defined nowhere in its scope (absent, or present only hidden). Readable, never loadable.</summary>
+    X64LinkFails,
+
     /// <summary>ELFCLASS32, little-endian, EM_386: readable, never loadable here.</summary>
     Elf32,
 
@@ -30,7 +34,7 @@ public sealed record FixtureInfo(string Name, string Path, FixtureKind Kind, str
 {
     /// <summary>x86_64 little-endian ELF64: every kind a test can hand to <c>readelf</c> and
     /// expect the same machine as the host.</summary>
-    public bool IsX64 => Kind is FixtureKind.X64 or FixtureKind.X64Odd or FixtureKind.X64Unsupported;
+    public bool IsX64 => Kind is FixtureKind.X64 or FixtureKind.X64Odd or FixtureKind.X64Unsupported or FixtureKind.X64LinkFails;
 
     /// <summary>The loader is expected to load it (and glibc's dlopen does too).</summary>
     public bool IsLoadable => Kind is FixtureKind.X64 or FixtureKind.X64Odd;
@@ -107,6 +111,31 @@ public static class Fixtures
         Fixture("linking/libmath_user.so", FixtureKind.X64, "DT_NEEDED libm.so.6, calls cos and sqrt"),
         Fixture("linking/libtls.so", FixtureKind.X64Unsupported, "__thread variables: PT_TLS, DTPMOD64/DTPOFF64 relocations; to be refused"),
         Fixture("linking/libversioned_user.so", FixtureKind.X64, "needs versioned.so (RUNPATH $ORIGIN/..), binds compute@VERS_1 and compute@@VERS_2"),
+        // 16. Symbol binding rules (binding/); link-time stubs in binding/stub/ and bindpatch inputs in
+        // binding/unpatched/ are not fixtures and are not listed.
+        Fixture("binding/libbind_plain_dep.so", FixtureKind.X64, "defines who()=2/shared_value=20 and uses them through JUMP_SLOT/GLOB_DAT"),
+        Fixture("binding/libbind_plain_root.so", FixtureKind.X64, "defines who()=1/shared_value=10, needs plain_dep: the dependency's uses are interposed (probe_call()=1)"),
+        Fixture("binding/libbind_bsym_dep.so", FixtureKind.X64, "who_dep.c with -Bsymbolic: DT_SYMBOLIC, ld bound its own uses (no relocation left)"),
+        Fixture("binding/libbind_bsym_root.so", FixtureKind.X64, "who_root.c over bsym_dep: probe_call()=2"),
+        Fixture("binding/libbind_dtsym_dep.so", FixtureKind.X64, "who_dep.c, -z now, DF_SYMBOLIC patched in: the JUMP_SLOT/GLOB_DAT stay for the loader to bind to itself"),
+        Fixture("binding/libbind_dtsym_root.so", FixtureKind.X64, "who_root.c over dtsym_dep: probe_call()=2 by the loader's DT_SYMBOLIC rule"),
+        Fixture("binding/libbind_prot_dep.so", FixtureKind.X64, "who_dep.c with who/shared_value patched to STV_PROTECTED, relocations kept"),
+        Fixture("binding/libbind_prot_root.so", FixtureKind.X64, "who_root.c over prot_dep: probe_call()=2 by the loader's STV_PROTECTED rule"),
+        Fixture("binding/libbind_unique_a.so", FixtureKind.X64, "C++ Counter<int>::value, STB_GNU_UNIQUE, referenced through the GOT; unique_a_addr()"),
+        Fixture("binding/libbind_unique_b.so", FixtureKind.X64, "the same unique object, loaded independently: one copy per context (glibc: per namespace)"),
+        Fixture("binding/libbind_unique_symdep.so", FixtureKind.X64, "the same unique object, -Bsymbolic (ld keeps the GLOB_DAT for unique symbols)"),
+        Fixture("binding/libbind_unique_root.so", FixtureKind.X64, "the same unique object, needs unique_symdep: both references reach the symdep's copy"),
+        Fixture("binding/libbind_vdep_two.so", FixtureKind.X64, "vfunc@VERS_1 (1, index 2) and vfunc@@VERS_2 (2)"),
+        Fixture("binding/libbind_vdep_one.so", FixtureKind.X64, "only vfunc@@VERS_2 (2); VERS_1 exists"),
+        Fixture("binding/libbind_vdep_hiddenonly.so", FixtureKind.X64, "only vfunc@VERS_2, non-default (hidden version)"),
+        Fixture("binding/libbind_vuser_two.so", FixtureKind.X64, "unversioned reference to vfunc (linked against a stub): binds to the oldest, call_vfunc()=1"),
+        Fixture("binding/libbind_vuser_one.so", FixtureKind.X64, "unversioned reference to vfunc: binds to the only non-hidden version, call_vfunc()=2"),
+        Fixture("binding/libbind_vuser_hiddenonly.so", FixtureKind.X64LinkFails, "unversioned reference to vfunc, which exists only as a hidden version: undefined"),
+        Fixture("binding/libbind_missing.so", FixtureKind.X64, "present@@VERS_1 only (its link-time stub also had gone and weak_absent)"),
+        Fixture("binding/libbind_missing_weak.so", FixtureKind.X64, "weak references nobody defines (weak_absent@VERS_1, weak_absent_data) resolve to 0"),
+        Fixture("binding/libbind_missing_strong.so", FixtureKind.X64LinkFails, "strong reference to gone@VERS_1, defined nowhere: the load fails naming it"),
+        Fixture("binding/libbind_hidden_dep.so", FixtureKind.X64, "public_value, and secret_value patched to STV_HIDDEN in .dynsym"),
+        Fixture("binding/libbind_hidden_user.so", FixtureKind.X64LinkFails, "needs secret_value, which its dependency has only hidden: the load fails naming it"),
     ];
 
     /// <summary>The fixtures of one kind.</summary>

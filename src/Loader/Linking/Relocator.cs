@@ -210,6 +210,10 @@ internal sealed class Relocator
         {
             // A local symbol, a protected (or hidden) definition, or DT_SYMBOLIC: the library binds to itself.
             found = new ResolvedSymbol(_module, (int)symbolIndex, reference);
+            // DT_SYMBOLIC only puts the library first; a default-visibility unique definition still goes through
+            // the context's unique table, as in glibc.
+            if (reference.Binding == SymbolBinding.GnuUnique && reference.Visibility == SymbolVisibility.Default)
+                found = _context.InternUnique(symbols.GetNameBytes((int)symbolIndex), found);
         }
         else
         {
