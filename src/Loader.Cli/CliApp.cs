@@ -31,8 +31,9 @@ public static class CliApp
     public static Command CreateRootCommand()
     {
         var root = new Command("loader",
-            "Read and map ELF shared objects the way a dynamic loader does: headers, segments, dynamic table, symbols, relocations, " +
-            "the mapped layout and every mmap it took. Without a command, runs the demo on the sample library.")
+            "Read, map and load ELF shared objects the way a dynamic loader does: headers, segments, dynamic table, symbols, relocations, " +
+            "the mapped layout and every mmap it took; load a library with its dependencies, explain a binding, call a function by its C prototype. " +
+            "Without a command, runs the demo on the sample library.")
         {
             new HelpOption(),
             new VersionOption(),
@@ -46,6 +47,9 @@ public static class CliApp
             RelocsCommand.Create(),
             LayoutCommand.Create(),
             TraceCommand.Create(),
+            CallCommand.Create(),
+            DepsCommand.Create(),
+            BindCommand.Create(),
         };
         root.SetAction(parseResult => DemoCommand.Run(parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error));
         return root;

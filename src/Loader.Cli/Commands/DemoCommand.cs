@@ -1,11 +1,15 @@
 using System.CommandLine;
+using Loader.Cli.Rendering;
+using Loader.Mapping;
 
 namespace Loader.Cli.Commands;
 
 /// <summary>
 /// <c>loader demo</c> (and <c>loader</c> with no argument): the sample library that ships with the tool,
-/// libloader_demo.so (built from Sample/libloader_demo.c with the CLI), shown from file to mapped image: its
-/// <c>info</c> summary, its <c>layout</c> and its <c>trace</c>. Needs no argument, so it is the first command to try.
+/// libloader_demo.so (built from Sample/libloader_demo.c with the CLI), shown from file to running code: its
+/// <c>info</c> summary, its <c>layout</c> and its <c>trace</c> (mapped only), then loaded for real with
+/// <see cref="ElfLibrary.Load(string, LoadOptions?)"/> — relocated, RELRO protected — and two of its exports called
+/// as <c>loader call</c> calls them. Needs no argument, so it is the first command to try.
 /// </summary>
 internal static class DemoCommand
 {
@@ -15,7 +19,7 @@ internal static class DemoCommand
     public static Command Create()
     {
         var command = CommonOptions.NewCommand("demo",
-            $"Show what the loader does on its sample library {SampleFileName} (shipped next to the tool): info, layout, trace. Also what `loader` alone runs.",
+            $"Show what the loader does on its sample library {SampleFileName} (shipped next to the tool): info, layout, trace, then load it and call two of its exports. Also what `loader` alone runs.",
             "loader demo");
         command.SetAction(parseResult => Run(parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error));
         return command;
@@ -35,8 +39,9 @@ internal static class DemoCommand
         }
 
         stdout.WriteLine($"loader demo: the sample library that ships with the tool, {sample}");
-        stdout.WriteLine("It is mapped the way a dynamic loader maps it (one PROT_NONE reservation, MAP_FIXED overlays, .bss, RELRO);");
-        stdout.WriteLine("nothing of it runs. Try the same on any library: loader info|layout|trace FILE, loader layout FILE --svg out.svg");
+        stdout.WriteLine("First it is only mapped, the way a dynamic loader maps it (one PROT_NONE reservation, MAP_FIXED overlays, .bss, RELRO),");
+        stdout.WriteLine("and nothing of it runs; then it is loaded for real (relocated, RELRO protected) and two of its exports are called.");
+        stdout.WriteLine("Try the same on any library: loader info|layout|trace|deps FILE, loader call FILE 'PROTOTYPE' ARGS...");
 
         int exit = Section(stdout, "info", $"loader info {SampleFileName}: what the file is",
             () => InfoCommand.Run(stdout, stderr, sample, json: false));
@@ -46,7 +51,45 @@ internal static class DemoCommand
         if (exit == ExitCodes.Success)
             exit = Section(stdout, "trace", $"loader trace {SampleFileName}: how it got there, call by call",
                 () => TraceCommand.Run(stdout, stderr, sample, json: false));
+        if (exit == ExitCodes.Success)
+            exit = Section(stdout, "call", $"ElfLibrary.Load({SampleFileName}), then loader call on two of its exports",
+                () => LoadAndCall(stdout, stderr, sample));
         return exit;
+    }
+
+    /// <summary>Loads the sample with <see cref="ElfLibrary.Load(string, LoadOptions?)"/>, shows where its regions are
+    /// now (RELRO read-only after relocation) and calls <c>demo_add</c> and <c>demo_greeting</c>.</summary>
+    private static int LoadAndCall(TextWriter stdout, TextWriter stderr, string sample)
+    {
+        ElfLibrary library;
+        try
+        {
+            library = ElfLibrary.Load(sample);
+        }
+        catch (Exception ex) when (ElfFileRunner.IsFileProblem(ex))
+        {
+            return ElfFileRunner.Fail(stderr, sample, ex);
+        }
+        using (library)
+        {
+            int relative = library.Relocations.Count(r => r.Symbol is null);
+            stdout.WriteLine($"Loaded at 0x{library.BaseAddress:x}: {library.Relocations.Count} relocations applied ({relative} relative), " +
+                $"DT_NEEDED {(library.Dependencies.Count == 0 ? "none" : string.Join(", ", library.Dependencies.Select(d => $"{d.Needed} ({d.FoundVia})")))}, " +
+                "initializers run, RELRO read-only:");
+            var table = new TextTable(new Column("start"), new Column("end"), new Column("prot"),
+                new Column("kind"), new Column("sections")) { Indent = 2 };
+            foreach (var segment in library.Segments)
+                table.Add($"0x{segment.Start:x}", $"0x{segment.End:x}", segment.Protection.ToMapsString(),
+                    MappingNames.Kind(segment.Content), string.Join(' ', segment.Sections));
+            table.Write(stdout);
+            stdout.WriteLine();
+            stdout.WriteLine("Calls, through libffi, as `loader call` makes them:");
+            stdout.WriteLine("  " + CallCommand.Describe(library, "int demo_add(int, int)", "2", "3"));
+            stdout.WriteLine("  " + CallCommand.Describe(library, "const char *demo_greeting(void)"));
+            stdout.WriteLine();
+            stdout.WriteLine($"Try: loader call {sample} 'int demo_add(int, int)' 40 2");
+        }
+        return ExitCodes.Success;
     }
 
     private static int Section(TextWriter stdout, string name, string title, Func<int> body)

@@ -23,6 +23,8 @@ namespace Loader.Cli.Rendering;
 [JsonSerializable(typeof(RelocsReport))]
 [JsonSerializable(typeof(LayoutReport))]
 [JsonSerializable(typeof(TraceReport))]
+[JsonSerializable(typeof(DepsReport))]
+[JsonSerializable(typeof(BindReport))]
 internal sealed partial class CliJsonContext : JsonSerializerContext
 {
     /// <summary>Writes <paramref name="value"/> as indented JSON followed by a newline.</summary>

@@ -17,7 +17,7 @@ public sealed class DemoCommandTests
     [Theory]
     [InlineData("demo")]
     [InlineData]
-    public void Demo_and_no_argument_show_the_samples_info_layout_and_trace(params string[] args)
+    public void Demo_and_no_argument_show_the_samples_info_layout_trace_and_calls(params string[] args)
     {
         var result = CliHarness.Run(args);
 
@@ -27,12 +27,20 @@ public sealed class DemoCommandTests
         int info = output.IndexOf("== info ==", StringComparison.Ordinal);
         int layout = output.IndexOf("== layout ==", StringComparison.Ordinal);
         int trace = output.IndexOf("== trace ==", StringComparison.Ordinal);
-        Assert.True(info > 0 && layout > info && trace > layout, output);
+        int call = output.IndexOf("== call ==", StringComparison.Ordinal);
+        Assert.True(info > 0 && layout > info && trace > layout && call > trace, output);
         Assert.Matches(@"SONAME:\s+libloader_demo\.so", output);
         Assert.Matches(@"All \d+ regions agree with /proc/self/maps", output);
         Assert.Contains("bss PT_LOAD", output); // the sample's 64 KiB .bss needs anonymous pages
         Assert.Contains("relro PT_LOAD", output);
-        Assert.Matches(@"\d+\s+unmap\s+munmap\(", output.TrimEnd().Split('\n')[^1]);
+        // The trace ends with Dispose's munmap, before the call section.
+        Assert.Matches(@"\d+\s+unmap\s+munmap\(", output[..call].TrimEnd().Split('\n')[^1]);
+        // Loaded with ElfLibrary.Load, then two exports called as `loader call` calls them.
+        string calls = output[call..];
+        Assert.Matches(@"Loaded at 0x[0-9a-f]+: \d+ relocations applied", calls);
+        Assert.Matches(@"0x[0-9a-f]+\s+0x[0-9a-f]+\s+r--\s+relro", calls); // RELRO read-only after relocation
+        Assert.Contains("  demo_add(2, 3) = 5\n", calls);
+        Assert.Contains("  demo_greeting() = \"Hello from libloader_demo.so, mapped by Loader!\"\n", calls);
     }
 
     [Fact]
@@ -44,5 +52,6 @@ public sealed class DemoCommandTests
         Assert.Equal("", result.Stderr);
         Assert.Contains("libloader_demo.so", result.Stdout);
         Assert.Contains("== trace ==", result.Stdout);
+        Assert.Contains("demo_add(2, 3) = 5", result.Stdout);
     }
 }

@@ -4,7 +4,30 @@ public sealed class ErrorHandlingTests
 {
     private static readonly string[] s_commands = ["info", "headers", "segments", "sections", "dynamic", "symbols", "relocs", "layout", "trace"];
 
+    private static readonly string[] s_loadingCommands = ["call", "deps", "bind"];
+
     public static TheoryData<string> Commands => new(s_commands);
+
+    public static TheoryData<string> AllCommands => new([.. s_commands, .. s_loadingCommands]);
+
+    [Theory]
+    [InlineData("call", "int f(void)")]
+    [InlineData("deps")]
+    [InlineData("bind", "f")]
+    public void A_garbage_file_given_to_a_loading_command_exits_1_naming_the_file(string command, params string[] rest)
+    {
+        var bytes = new byte[4096];
+        new Random(1234).NextBytes(bytes);
+        using var garbage = new CliHarness.TempFile(bytes);
+
+        var result = CliHarness.Run([command, garbage.Path, .. rest]);
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Equal("", result.Stdout);
+        string line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"loader: {garbage.Path}: ", line);
+        Assert.DoesNotContain("   at ", result.Stderr);
+    }
 
     [Theory]
     [MemberData(nameof(Commands))]
@@ -59,6 +82,10 @@ public sealed class ErrorHandlingTests
     [InlineData("no-such-command")]
     [InlineData("layout")]
     [InlineData("trace", CliHarness.LibZ, "--svg", "x.svg")]
+    [InlineData("call", CliHarness.LibZ)]
+    [InlineData("call", CliHarness.LibZ, "int f(")]
+    [InlineData("bind", CliHarness.LibZ)]
+    [InlineData("deps")]
     public void Bad_usage_exits_2_with_the_parser_error_on_stderr(params string[] args)
     {
         var result = CliHarness.Run(args);
@@ -80,7 +107,7 @@ public sealed class ErrorHandlingTests
     }
 
     [Theory]
-    [MemberData(nameof(Commands))]
+    [MemberData(nameof(AllCommands))]
     public void Help_on_every_command_exits_0_with_an_example(string command)
     {
         var result = CliHarness.Run(command, "--help");
@@ -97,7 +124,7 @@ public sealed class ErrorHandlingTests
         var result = CliHarness.Run("--help");
 
         CliHarness.AssertSuccess(result);
-        foreach (var command in s_commands)
+        foreach (var command in s_commands.Concat(s_loadingCommands))
             Assert.Contains("  " + command, result.Stdout);
     }
 }

@@ -1,0 +1,259 @@
+using System.Runtime.InteropServices;
+using Loader.Elf;
+using Loader.Linking;
+using Xunit.Abstractions;
+
+namespace Loader.Tests.Linking;
+
+/// <summary>
+/// The differential test against glibc: each library is loaded by Loader (in a fresh <see cref="LoaderContext"/>) and
+/// by glibc's <c>dlopen(RTLD_NOW | RTLD_LOCAL)</c>; for every relocation Loader applied, in the library and in each
+/// dependency Loader mapped for it, the value glibc wrote at its own copy (glibc's <c>l_addr</c> + <c>r_offset</c>)
+/// must be the same, normalized as (defining module, value − that module's base): the same module — the library
+/// itself, a dependency (glibc's own copy of the same file), or a host library, where the absolute address must be
+/// equal — and the same offset. IRELATIVE and IFUNC-bound values come from each loader calling the resolver (the
+/// fixtures' resolvers are deterministic); JUMP_SLOTs are bound now by both. Runs in the AddressSpace collection, so
+/// no other test dlopens or maps at the same time.
+/// </summary>
+[Collection("AddressSpace")]
+public sealed unsafe partial class GlibcDifferentialTests(ITestOutputHelper output)
+{
+    private const string LibZ = "/usr/lib/x86_64-linux-gnu/libz.so.1";
+    private const int RTLD_NOW = 0x2, RTLD_LOCAL = 0, RTLD_DI_LINKMAP = 2;
+
+    [LibraryImport("libc", EntryPoint = "dlopen", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial nint dlopen(string file, int mode);
+
+    [LibraryImport("libc", EntryPoint = "dlclose")]
+    private static partial int dlclose(nint handle);
+
+    [LibraryImport("libc", EntryPoint = "dlerror")]
+    private static partial nint dlerror();
+
+    [LibraryImport("libc", EntryPoint = "dlinfo")]
+    private static partial int dlinfo(nint handle, int request, nint* info);
+
+    [LibraryImport("libc", EntryPoint = "dl_iterate_phdr")]
+    private static partial int dl_iterate_phdr(delegate* unmanaged<nint, nuint, nint, int> callback, nint data);
+
+    [LibraryImport("libc", EntryPoint = "realpath", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial nint realpath(string path, nint resolved);
+
+    [LibraryImport("libc", EntryPoint = "free")]
+    private static partial void free(nint p);
+
+    /// <summary>One object glibc has loaded: its load bias, the span of its PT_LOADs, and its file (real path).</summary>
+    private sealed record GlibcObject(nint Base, ulong Start, ulong End, string RealPath);
+
+    [Fact]
+    public void Every_relocation_Loader_applies_equals_glibcs_on_every_fixture_and_libz()
+    {
+        long total = 0;
+        var failures = new List<string>();
+        foreach (var fixture in Fixtures.All.Where(f => f.IsX64))
+        {
+            if (fixture.Kind == FixtureKind.X64Unsupported)
+            {
+                // An expected refusal: Loader must refuse it, clearly, and it is said here rather than skipped silently.
+                var refused = Assert.ThrowsAny<LoaderException>(() => new LoaderContext().Load(fixture.Path));
+                output.WriteLine($"{fixture.Name}: not compared: Loader refuses it as expected ({refused.Message})");
+                continue;
+            }
+            if (fixture.Kind == FixtureKind.X64LinkFails)
+            {
+                // Fails to link by design: both loaders must refuse it, so there is nothing to compare.
+                var refused = Assert.ThrowsAny<LoaderException>(() => new LoaderContext().Load(fixture.Path));
+                nint handle = dlopen(fixture.Path, RTLD_NOW | RTLD_LOCAL);
+                if (handle != 0)
+                    dlclose(handle);
+                Assert.True(handle == 0, $"{fixture.Name}: glibc's dlopen loads it, yet it is a fixture whose link must fail");
+                output.WriteLine($"{fixture.Name}: not compared: both refuse it by design ({refused.Message}; glibc: {Marshal.PtrToStringUTF8(dlerror())})");
+                continue;
+            }
+            Assert.True(fixture.IsLoadable, $"{fixture.Name}: kind {fixture.Kind} is neither loadable nor an expected refusal");
+            total += Compare(fixture.Path, fixture.Name, failures);
+        }
+        total += Compare(LibZ, "libz.so.1", failures);
+
+        output.WriteLine($"compared {total} relocations with glibc's");
+        Assert.True(failures.Count == 0, $"{failures.Count} relocations differ from glibc's:\n{string.Join('\n', failures.Take(60))}");
+        Assert.True(total > 300, $"only {total} relocations were compared");
+    }
+
+    [Theory]
+    [InlineData("chain/libchain_a.so")]
+    [InlineData("linking/libinterpose_user.so")]
+    [InlineData("ifunc.so")]
+    public void Dependencies_and_resolvers_are_compared_per_module(string name)
+    {
+        var failures = new List<string>();
+        long compared = Compare(Fixtures.Path(name), name, failures);
+        Assert.True(failures.Count == 0, string.Join('\n', failures));
+        Assert.True(compared > 0);
+    }
+
+    /// <summary>Loads <paramref name="path"/> both ways and compares every relocation of it and of its dependencies
+    /// that Loader mapped; returns how many were compared.</summary>
+    private long Compare(string path, string name, List<string> failures)
+    {
+        var context = new LoaderContext();
+        using var ours = context.Load(path);
+        nint handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        Assert.True(handle != 0, $"{name}: glibc's dlopen failed: {Marshal.PtrToStringUTF8(dlerror())}");
+        try
+        {
+            nint linkMap;
+            Assert.Equal(0, dlinfo(handle, RTLD_DI_LINKMAP, &linkMap));
+            nint glibcBase = *(nint*)linkMap; // struct link_map: l_addr first
+            var glibc = GlibcObjects();
+            var byFile = glibc.GroupBy(o => o.RealPath).ToDictionary(g => g.Key, g => g.First());
+            Assert.Equal(glibcBase, byFile[RealPath(path)].Base);
+
+            long count = CompareModule(ours, byFile, name, failures);
+            var dependencies = ours.Dependencies.Where(d => d.Source != DependencySource.Host).Select(d => d.Module).Distinct();
+            foreach (var dependency in dependencies)
+            {
+                using var handleOnIt = context.Load(dependency.Path); // the same image, one more reference
+                Assert.Equal(dependency.BaseAddress, handleOnIt.BaseAddress);
+                count += CompareModule(handleOnIt, byFile, $"{name} -> {dependency.Name}", failures);
+            }
+            output.WriteLine($"{name}: {count} relocations compared ({1 + dependencies.Count()} modules Loader mapped)");
+            return count;
+        }
+        finally
+        {
+            Assert.Equal(0, dlclose(handle));
+        }
+    }
+
+    private long CompareModule(ElfLibrary library, Dictionary<string, GlibcObject> glibc, string name, List<string> failures)
+    {
+        if (!glibc.TryGetValue(RealPath(library.Path), out var theirs))
+        {
+            failures.Add($"{name}: glibc has no copy of {library.Path}");
+            return 0;
+        }
+        long count = 0;
+        foreach (var r in library.Relocations)
+        {
+            if (r.Type == X86_64RelocationType.None)
+                continue;
+            count++;
+            bool narrow = r.Type is X86_64RelocationType.PC32 or X86_64RelocationType.R32 or X86_64RelocationType.R32S;
+            nint slot = theirs.Base + (nint)r.Offset;
+            ulong theirValue = narrow ? (uint)Marshal.ReadInt32(slot) : (ulong)Marshal.ReadInt64(slot);
+            ulong ourValue = r.Value;
+            // A PC-relative value is S + A − P: add each copy's own P back before normalizing.
+            bool pcRelative = r.Type is X86_64RelocationType.PC32 or X86_64RelocationType.PC64;
+            if (pcRelative)
+            {
+                ourValue += (ulong)r.Address;
+                theirValue += (ulong)slot;
+            }
+            string what = $"{name}: {r.Table} {r.Type} at 0x{r.Offset:x} ({r.Symbol ?? "no symbol"}{(r.Version is null ? "" : "@" + r.Version)})";
+            if (r.DefinedBy is null || r.DefinedBy.IsHost)
+            {
+                // Unresolved weak (0 + addend) or a host library's definition: the same process-wide address.
+                if (Truncate(ourValue, narrow) != Truncate(theirValue, narrow))
+                    failures.Add($"{what}: Loader wrote 0x{ourValue:x} ({r.DefinedBy?.Name ?? "unresolved"}), glibc 0x{theirValue:x}");
+                continue;
+            }
+            if (!glibc.TryGetValue(RealPath(r.DefinedBy.Path), out var definer))
+            {
+                failures.Add($"{what}: defined by {r.DefinedBy.Name} in Loader, but glibc has no copy of {r.DefinedBy.Path}");
+                continue;
+            }
+            ulong ourOffset = ourValue - (ulong)r.DefinedBy.BaseAddress;
+            ulong theirOffset = theirValue - (ulong)definer.Base;
+            // The same module: glibc's value must lie in glibc's copy of the definer (or one past its end), so two
+            // dependencies built alike (interposition) cannot pass for each other by having equal offsets.
+            bool inDefiner = narrow || (theirValue >= definer.Start && theirValue <= definer.End);
+            if (Truncate(ourOffset, narrow) != Truncate(theirOffset, narrow) || !inDefiner)
+            {
+                // STB_GNU_UNIQUE: glibc keeps one definition per name for the whole process (and makes its owner
+                // NODELETE), so a unique symbol another fixture defined earlier in this test run wins in glibc, while a
+                // fresh LoaderContext starts its own table. Both must still be a definition of that same unique symbol.
+                if (r.Symbol is { } unique && IsUniqueDefinition(r.DefinedBy.Path, unique, ourOffset)
+                    && glibc.Values.FirstOrDefault(o => theirValue >= o.Start && theirValue < o.End) is { } holder
+                    && IsUniqueDefinition(holder.RealPath, unique, theirValue - (ulong)holder.Base))
+                {
+                    output.WriteLine($"{what}: STB_GNU_UNIQUE: Loader {r.DefinedBy.Name}+0x{ourOffset:x} (its context's first), glibc the process's first, {Path.GetFileName(holder.RealPath)}: accepted");
+                    continue;
+                }
+                string theirModule = glibc.Values.FirstOrDefault(o => theirValue >= o.Start && theirValue < o.End)?.RealPath ?? "no module";
+                failures.Add($"{what}: Loader {r.DefinedBy.Name}+0x{ourOffset:x}, glibc {theirModule} (0x{theirValue:x}; {Path.GetFileName(definer.RealPath)}+0x{theirOffset:x})");
+            }
+        }
+        return count;
+    }
+
+    /// <summary>True when <paramref name="path"/> defines <paramref name="symbol"/> as STB_GNU_UNIQUE at st_value <paramref name="offset"/>.</summary>
+    private static bool IsUniqueDefinition(string path, string symbol, ulong offset)
+    {
+        using var file = ElfFile.Open(path);
+        var symbols = file.DynamicSymbols;
+        for (int i = 1; i < (symbols?.Count ?? 0); i++)
+        {
+            var sym = symbols![i];
+            if (sym.Binding == SymbolBinding.GnuUnique && sym.Value == offset && symbols.GetName(i) == symbol)
+                return true;
+        }
+        return false;
+    }
+
+    private static ulong Truncate(ulong value, bool narrow) => narrow ? value & 0xffff_ffff : value;
+
+    private static string RealPath(string path)
+    {
+        nint resolved = realpath(path, 0);
+        if (resolved == 0)
+            return Path.GetFullPath(path);
+        try
+        {
+            return Marshal.PtrToStringUTF8(resolved)!;
+        }
+        finally
+        {
+            free(resolved);
+        }
+    }
+
+    private static List<GlibcObject> GlibcObjects()
+    {
+        var raw = new List<(nint Base, string Name, ulong Start, ulong End)>();
+        var handle = GCHandle.Alloc(raw);
+        try
+        {
+            dl_iterate_phdr(&Collect, GCHandle.ToIntPtr(handle));
+        }
+        finally
+        {
+            handle.Free();
+        }
+        return [.. raw.Where(o => o.Name.Length > 0 && o.Name.StartsWith('/')).Select(o => new GlibcObject(o.Base, o.Start, o.End, RealPath(o.Name)))];
+    }
+
+    // struct dl_phdr_info: dlpi_addr at 0, dlpi_name at 8, dlpi_phdr at 16, dlpi_phnum (u16) at 24. Elf64_Phdr: p_type
+    // (u32) at 0, p_vaddr at 16, p_memsz at 40; 56 bytes each.
+    [UnmanagedCallersOnly]
+    private static int Collect(nint info, nuint size, nint data)
+    {
+        var list = (List<(nint, string, ulong, ulong)>)GCHandle.FromIntPtr(data).Target!;
+        nint bias = *(nint*)info;
+        string name = Marshal.PtrToStringUTF8(*(nint*)(info + 8)) ?? "";
+        byte* phdr = *(byte**)(info + 16);
+        ushort count = *(ushort*)(info + 24);
+        ulong start = ulong.MaxValue, end = 0;
+        for (int i = 0; i < count; i++)
+        {
+            byte* p = phdr + i * 56;
+            if (*(uint*)p != 1) // PT_LOAD
+                continue;
+            ulong vaddr = *(ulong*)(p + 16), memsz = *(ulong*)(p + 40);
+            start = Math.Min(start, (ulong)bias + vaddr);
+            end = Math.Max(end, (ulong)bias + vaddr + memsz);
+        }
+        list.Add((bias, name, start, end));
+        return 0;
+    }
+}
