@@ -33,4 +33,21 @@ internal static class CommonOptions
     /// <summary>A command whose description ends with a one-line example, so <c>--help</c> shows how to start.</summary>
     public static Command NewCommand(string name, string description, string example) =>
         new(name, $"{description}{Environment.NewLine}Example: {example}");
+
+    /// <summary>
+    /// The shape most commands share: one required FILE and <c>--json</c>, handed to
+    /// <paramref name="run"/>(stdout, stderr, path, json).
+    /// </summary>
+    public static Command FileCommand(string name, string description, string example, Argument<string> file,
+        Func<TextWriter, TextWriter, string, bool, int> run)
+    {
+        var json = Json();
+        var command = NewCommand(name, description, example);
+        command.Add(file);
+        command.Add(json);
+        command.SetAction(parseResult => run(
+            parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error,
+            parseResult.GetRequiredValue(file), parseResult.GetValue(json)));
+        return command;
+    }
 }

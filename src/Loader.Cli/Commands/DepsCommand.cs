@@ -12,20 +12,10 @@ namespace Loader.Cli.Commands;
 /// </summary>
 internal static class DepsCommand
 {
-    public static Command Create()
-    {
-        var file = CommonOptions.Path("The shared object to load (with its dependencies, as `loader call` would).");
-        var json = CommonOptions.Json();
-        var command = CommonOptions.NewCommand("deps",
-            "Load a shared object with Loader and show its dependency tree: where each DT_NEEDED was found and by which rule, or that the host's copy is used.",
-            "loader deps /usr/lib/x86_64-linux-gnu/libz.so.1");
-        command.Add(file);
-        command.Add(json);
-        command.SetAction(parseResult => Run(
-            parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error,
-            parseResult.GetRequiredValue(file), parseResult.GetValue(json)));
-        return command;
-    }
+    public static Command Create() => CommonOptions.FileCommand("deps",
+        "Load a shared object with Loader and show its dependency tree: where each DT_NEEDED was found and by which rule, or that the host's copy is used.",
+        "loader deps /usr/lib/x86_64-linux-gnu/libz.so.1",
+        CommonOptions.Path("The shared object to load (with its dependencies, as `loader call` would)."), Run);
 
     public static int Run(TextWriter stdout, TextWriter stderr, string path, bool json)
     {

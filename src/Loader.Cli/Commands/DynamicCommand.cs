@@ -7,20 +7,10 @@ namespace Loader.Cli.Commands;
 /// <summary><c>loader dynamic FILE</c>: the PT_DYNAMIC entries with their values interpreted, as <c>readelf -d</c> shows them.</summary>
 internal static class DynamicCommand
 {
-    public static Command Create()
-    {
-        var file = CommonOptions.File();
-        var json = CommonOptions.Json();
-        var command = CommonOptions.NewCommand("dynamic",
-            "Show the dynamic section (NEEDED, SONAME, GNU_HASH, FLAGS_1, ...) with library names, sizes and flags spelled out, like readelf -d.",
-            "loader dynamic /usr/lib/x86_64-linux-gnu/libz.so.1");
-        command.Add(file);
-        command.Add(json);
-        command.SetAction(parseResult => Run(
-            parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error,
-            parseResult.GetRequiredValue(file), parseResult.GetValue(json)));
-        return command;
-    }
+    public static Command Create() => CommonOptions.FileCommand("dynamic",
+        "Show the dynamic section (NEEDED, SONAME, GNU_HASH, FLAGS_1, ...) with library names, sizes and flags spelled out, like readelf -d.",
+        "loader dynamic /usr/lib/x86_64-linux-gnu/libz.so.1",
+        CommonOptions.File(), Run);
 
     public static int Run(TextWriter stdout, TextWriter stderr, string path, bool json) =>
         ElfFileRunner.Run(path, stderr, elf =>

@@ -7,20 +7,10 @@ namespace Loader.Cli.Commands;
 /// <summary><c>loader headers FILE</c>: the ELF file header, field by field, as <c>readelf -h</c> shows it.</summary>
 internal static class HeadersCommand
 {
-    public static Command Create()
-    {
-        var file = CommonOptions.File();
-        var json = CommonOptions.Json();
-        var command = CommonOptions.NewCommand("headers",
-            "Show the ELF file header (e_ident, e_type, e_machine, e_entry, the table offsets and counts), like readelf -h.",
-            "loader headers /usr/lib/x86_64-linux-gnu/libz.so.1");
-        command.Add(file);
-        command.Add(json);
-        command.SetAction(parseResult => Run(
-            parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error,
-            parseResult.GetRequiredValue(file), parseResult.GetValue(json)));
-        return command;
-    }
+    public static Command Create() => CommonOptions.FileCommand("headers",
+        "Show the ELF file header (e_ident, e_type, e_machine, e_entry, the table offsets and counts), like readelf -h.",
+        "loader headers /usr/lib/x86_64-linux-gnu/libz.so.1",
+        CommonOptions.File(), Run);
 
     public static int Run(TextWriter stdout, TextWriter stderr, string path, bool json) =>
         ElfFileRunner.Run(path, stderr, elf =>

@@ -7,20 +7,10 @@ namespace Loader.Cli.Commands;
 /// <summary><c>loader relocs FILE</c>: every dynamic relocation, table by table, then the DT_RELR addresses, as <c>readelf -r</c> shows them.</summary>
 internal static class RelocsCommand
 {
-    public static Command Create()
-    {
-        var file = CommonOptions.File();
-        var json = CommonOptions.Json();
-        var command = CommonOptions.NewCommand("relocs",
-            "Show the dynamic relocations (DT_RELA, DT_REL, DT_JMPREL): offset, info, type, symbol value, symbol name with version and addend; then the addresses DT_RELR packs.",
-            "loader relocs /usr/lib/x86_64-linux-gnu/libz.so.1");
-        command.Add(file);
-        command.Add(json);
-        command.SetAction(parseResult => Run(
-            parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error,
-            parseResult.GetRequiredValue(file), parseResult.GetValue(json)));
-        return command;
-    }
+    public static Command Create() => CommonOptions.FileCommand("relocs",
+        "Show the dynamic relocations (DT_RELA, DT_REL, DT_JMPREL): offset, info, type, symbol value, symbol name with version and addend; then the addresses DT_RELR packs.",
+        "loader relocs /usr/lib/x86_64-linux-gnu/libz.so.1",
+        CommonOptions.File(), Run);
 
     public static int Run(TextWriter stdout, TextWriter stderr, string path, bool json) =>
         ElfFileRunner.Run(path, stderr, elf =>

@@ -7,20 +7,10 @@ namespace Loader.Cli.Commands;
 /// <summary><c>loader sections FILE</c>: the section headers, as <c>readelf -S</c> shows them.</summary>
 internal static class SectionsCommand
 {
-    public static Command Create()
-    {
-        var file = CommonOptions.File();
-        var json = CommonOptions.Json();
-        var command = CommonOptions.NewCommand("sections",
-            "Show the section headers (.dynsym, .text, .data, ...) with types, addresses, sizes and flags, like readelf -S. A loader does not need them; a stripped file may have none.",
-            "loader sections /usr/lib/x86_64-linux-gnu/libz.so.1");
-        command.Add(file);
-        command.Add(json);
-        command.SetAction(parseResult => Run(
-            parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error,
-            parseResult.GetRequiredValue(file), parseResult.GetValue(json)));
-        return command;
-    }
+    public static Command Create() => CommonOptions.FileCommand("sections",
+        "Show the section headers (.dynsym, .text, .data, ...) with types, addresses, sizes and flags, like readelf -S. A loader does not need them; a stripped file may have none.",
+        "loader sections /usr/lib/x86_64-linux-gnu/libz.so.1",
+        CommonOptions.File(), Run);
 
     public static int Run(TextWriter stdout, TextWriter stderr, string path, bool json) =>
         ElfFileRunner.Run(path, stderr, elf =>

@@ -7,20 +7,10 @@ namespace Loader.Cli.Commands;
 /// <summary><c>loader segments FILE</c>: the program headers, as <c>readelf -l</c> shows them.</summary>
 internal static class SegmentsCommand
 {
-    public static Command Create()
-    {
-        var file = CommonOptions.File();
-        var json = CommonOptions.Json();
-        var command = CommonOptions.NewCommand("segments",
-            "Show the program headers (PT_LOAD, PT_DYNAMIC, PT_GNU_RELRO, ...) with offsets, addresses, sizes and R/W/E flags, like readelf -l.",
-            "loader segments /usr/lib/x86_64-linux-gnu/libc.so.6");
-        command.Add(file);
-        command.Add(json);
-        command.SetAction(parseResult => Run(
-            parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error,
-            parseResult.GetRequiredValue(file), parseResult.GetValue(json)));
-        return command;
-    }
+    public static Command Create() => CommonOptions.FileCommand("segments",
+        "Show the program headers (PT_LOAD, PT_DYNAMIC, PT_GNU_RELRO, ...) with offsets, addresses, sizes and R/W/E flags, like readelf -l.",
+        "loader segments /usr/lib/x86_64-linux-gnu/libc.so.6",
+        CommonOptions.File(), Run);
 
     public static int Run(TextWriter stdout, TextWriter stderr, string path, bool json) =>
         ElfFileRunner.Run(path, stderr, elf =>

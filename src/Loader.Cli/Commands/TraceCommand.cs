@@ -12,20 +12,10 @@ namespace Loader.Cli.Commands;
 /// </summary>
 internal static class TraceCommand
 {
-    public static Command Create()
-    {
-        var file = CommonOptions.Path("The shared object to map (x86_64 ELF64, ET_DYN).");
-        var json = CommonOptions.Json();
-        var command = CommonOptions.NewCommand("trace",
-            "Map a shared object (without running any of it), unmap it, and print every mmap/mprotect/munmap made, in order, with why.",
-            "loader trace /usr/lib/x86_64-linux-gnu/libz.so.1");
-        command.Add(file);
-        command.Add(json);
-        command.SetAction(parseResult => Run(
-            parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error,
-            parseResult.GetRequiredValue(file), parseResult.GetValue(json)));
-        return command;
-    }
+    public static Command Create() => CommonOptions.FileCommand("trace",
+        "Map a shared object (without running any of it), unmap it, and print every mmap/mprotect/munmap made, in order, with why.",
+        "loader trace /usr/lib/x86_64-linux-gnu/libz.so.1",
+        CommonOptions.Path("The shared object to map (x86_64 ELF64, ET_DYN)."), Run);
 
     public static int Run(TextWriter stdout, TextWriter stderr, string path, bool json)
     {
