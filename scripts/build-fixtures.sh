@@ -155,6 +155,9 @@ rule "$OUT/hash_gnu.so" "$SRC/basic.c" -- cc_so hash_gnu.so "$SRC/basic.c" -Wl,-
 rule "$OUT/hash_both.so" "$SRC/basic.c" -- cc_so hash_both.so "$SRC/basic.c" -Wl,--hash-style=both
 # 5. DT_RELR.
 rule "$OUT/relr.so" "$SRC/relr.c" -- cc_so relr.so "$SRC/relr.c" -Wl,-z,pack-relative-relocs
+# 5b. Many relocations, small and large (allocation per relocation, from the difference).
+rule "$OUT/manyrelocs_small.so" "$SRC/manyrelocs.c" -- cc_so manyrelocs_small.so "$SRC/manyrelocs.c" -DCOUNT=2000
+rule "$OUT/manyrelocs_large.so" "$SRC/manyrelocs.c" -- cc_so manyrelocs_large.so "$SRC/manyrelocs.c" -DCOUNT=40000
 # 6. gold.
 rule "$OUT/gold.so" "$SRC/basic.c" -- cc_so gold.so "$SRC/basic.c" -fuse-ld=gold
 # 7. 2 MiB segment alignment.
@@ -348,6 +351,8 @@ verify hash_sysv.so v_sysv
 verify hash_gnu.so v_gnu
 verify hash_both.so v_both
 verify relr.so v_relr
+verify manyrelocs_small.so v_none
+verify manyrelocs_large.so v_none
 verify gold.so v_gold
 verify maxpage_2m.so v_maxpage
 verify noseparate_code.so v_noseparate

@@ -109,22 +109,38 @@ public sealed class ElfLibrary : IDisposable
     /// with <see cref="LoadOptions.DeepBind"/>).</summary>
     public IReadOnlyList<ModuleInfo> Scope => _module.Scope?.ToInfos() ?? [_module.Info];
 
-    /// <summary>Every relocation applied to the library, in order: offset, type, symbol and version, the module
-    /// that defined it, and the value written. Empty for a host library.</summary>
+    /// <summary>Every relocation applied to the library: DT_RELR, then each REL/RELA table in order; offset, type,
+    /// symbol and version, the module that defined it, and the value now at the target (what Loader wrote, unless
+    /// the library's own code has changed it since). Built on demand; empty for a host library.</summary>
     public IReadOnlyList<AppliedRelocation> Relocations
     {
         get
         {
             ThrowIfDisposed();
-            var tables = _module.Tables;
-            var result = new List<AppliedRelocation>(_module.Relocations.Count);
-            foreach (var r in _module.Relocations)
+            if (_module.Tables is not { } tables || _module.Image is not { } image || !_module.Relocated)
+                return [];
+            var memory = image.Memory;
+            ulong bias = (ulong)_module.Base;
+            var result = new List<AppliedRelocation>();
+            foreach (ulong offset in tables.Relr?.DecodeAddresses() ?? [])
+                result.Add(new AppliedRelocation("DT_RELR", offset, (nint)(bias + offset), X86_64RelocationType.Relative,
+                    null, null, _module.Info, memory.ReadUInt64((nint)(bias + offset))));
+            foreach (var table in tables.RelocationTables)
             {
-                string table = r.TableIndex == 0 ? "DT_RELR" : tables!.RelocationTables[r.TableIndex - 1].Name;
-                string? symbol = r.SymbolIndex == 0 ? null : tables!.Symbols!.GetName((int)r.SymbolIndex);
-                var version = r.SymbolIndex == 0 ? SymbolVersion.None : tables!.GetSymbolVersion((int)r.SymbolIndex);
-                result.Add(new AppliedRelocation(table, r.Offset, (nint)((ulong)_module.Base + r.Offset), (X86_64RelocationType)r.Type,
-                    symbol, version.Kind == SymbolVersionKind.None ? null : version.Name, r.DefinedBy?.Info, r.Value));
+                foreach (var r in table)
+                {
+                    var type = (X86_64RelocationType)r.Type;
+                    if (type == X86_64RelocationType.None)
+                        continue;
+                    nint address = (nint)(bias + r.Offset);
+                    ulong value = type is X86_64RelocationType.PC32 or X86_64RelocationType.R32 or X86_64RelocationType.R32S
+                        ? memory.ReadUInt32(address) : memory.ReadUInt64(address);
+                    string? symbol = r.SymbolIndex == 0 ? null : tables.Symbols!.GetName((int)r.SymbolIndex);
+                    var version = r.SymbolIndex == 0 ? SymbolVersion.None : tables.GetSymbolVersion((int)r.SymbolIndex);
+                    var definedBy = r.SymbolIndex == 0 ? _module : _module.SymbolDefinitions[r.SymbolIndex];
+                    result.Add(new AppliedRelocation(table.Name, r.Offset, address, type, symbol,
+                        version.Kind == SymbolVersionKind.None ? null : version.Name, definedBy?.Info, value));
+                }
             }
             return result;
         }

@@ -87,6 +87,8 @@ public static class Fixtures
         Fixture("hash_sysv.so", FixtureKind.X64, "basic.c, DT_HASH only (--hash-style=sysv)"),
         Fixture("hash_gnu.so", FixtureKind.X64, "basic.c, DT_GNU_HASH only (--hash-style=gnu)"),
         Fixture("hash_both.so", FixtureKind.X64, "basic.c, DT_HASH and DT_GNU_HASH (--hash-style=both)"),
+        Fixture("manyrelocs_small.so", FixtureKind.X64, "2,000 R_X86_64_RELATIVE and 2,000 R_X86_64_64 against one exported function"),
+        Fixture("manyrelocs_large.so", FixtureKind.X64, "the same with 40,000 of each: allocation per relocation, from the difference"),
         Fixture("relr.so", FixtureKind.X64, "DT_RELR (-z pack-relative-relocs): 200 consecutive pointers, sparse pointers, function pointers"),
         Fixture("gold.so", FixtureKind.X64, "basic.c linked by gold (-fuse-ld=gold): two PT_LOADs, gold's section order"),
         Fixture("maxpage_2m.so", FixtureKind.X64, "basic.c with -z max-page-size=0x200000: p_align 2 MiB"),

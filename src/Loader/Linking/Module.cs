@@ -66,11 +66,12 @@ internal sealed class Module
     public bool Initialized { get; set; }
     public bool Finalized { get; set; }
 
-    /// <summary>Every relocation applied, in order (internal form; <see cref="AppliedRelocation"/> is built on demand).</summary>
-    public List<RelocationRecord> Relocations { get; } = [];
+    /// <summary>
+    /// For each dynamic symbol index, the module its references bound to (null: none, or an unresolved weak
+    /// reference). Set once relocation is done; <see cref="ElfLibrary.Relocations"/> is derived from it and from the
+    /// values in memory, so the relocation loop records nothing per entry.
+    /// </summary>
+    public Module?[] SymbolDefinitions { get; set; } = [];
 
     public override string ToString() => Info.ToString();
 }
-
-/// <summary>One applied relocation, compact: no strings until someone asks.</summary>
-internal readonly record struct RelocationRecord(byte TableIndex, ulong Offset, uint Type, uint SymbolIndex, Module? DefinedBy, ulong Value);

@@ -84,6 +84,11 @@ internal sealed class Relocator
             throw new RelocationException(Name, $"{Name}: has a PT_TLS segment (thread-local storage), which Loader does not support yet");
         foreach (var (t, i) in _deferred)
             Apply(_tables.RelocationTables[t - 1], t, i, deferred: true);
+
+        var definitions = new Module?[_cache.Length];
+        for (int i = 0; i < _cache.Length; i++)
+            definitions[i] = _cache[i].DefinedBy;
+        _module.SymbolDefinitions = definitions;
     }
 
     private void ApplyRelr()
@@ -95,7 +100,6 @@ internal sealed class Relocator
             nint target = Target(offset, 8, "DT_RELR", X86_64RelocationType.Relative, 0);
             ulong value = _memory.ReadUInt64(target) + _base;
             _memory.WriteUInt64(target, value);
-            _module.Relocations.Add(new RelocationRecord(0, offset, (uint)X86_64RelocationType.Relative, 0, _module, value));
         });
     }
 
@@ -105,7 +109,6 @@ internal sealed class Relocator
         var type = (X86_64RelocationType)r.Type;
         bool rela = table.Format == RelocationFormat.Rela;
         ulong value;
-        Module? definedBy = _module;
         switch (type)
         {
             case X86_64RelocationType.None:
@@ -148,7 +151,6 @@ internal sealed class Relocator
                         : (ulong)_context.RunResolver(res.DefinedBy!, (nint)res.Value, $"IFUNC '{SymbolName(r.SymbolIndex)}'", _options);
                     res.NeedsResolver = false;
                 }
-                definedBy = res.DefinedBy;
                 long addend = rela ? r.Addend
                     : type is X86_64RelocationType.GlobDat or X86_64RelocationType.JumpSlot ? 0
                     : size == 8 ? (long)_memory.ReadUInt64(target)
@@ -179,7 +181,6 @@ internal sealed class Relocator
                 Fail(table.Name, r.Offset, type, r.SymbolIndex, "this relocation type is not supported in a shared object");
                 return;
         }
-        _module.Relocations.Add(new RelocationRecord(tableIndex, r.Offset, r.Type, r.SymbolIndex, definedBy, value));
     }
 
     /// <summary>The absolute target of a relocation, checked to lie in a writable part of the image (before it is

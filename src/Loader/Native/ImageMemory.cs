@@ -11,7 +11,10 @@ namespace Loader.Native;
 /// </summary>
 internal sealed unsafe class ImageMemory
 {
-    private readonly List<(ulong Start, ulong End)> _writable = [];
+    // Copy-on-write: changed a few times per load (PT_LOADs, TEXTREL, RELRO) under _gate, read on every relocation
+    // without a lock.
+    private readonly Lock _gate = new();
+    private volatile (ulong Start, ulong End)[] _writable = [];
 
     public ImageMemory(nint start, ulong length)
     {
@@ -53,22 +56,27 @@ internal sealed unsafe class ImageMemory
     public void AddWritable(nint address, ulong length)
     {
         Check(address, length);
-        lock (_writable)
-            _writable.Add(((ulong)address, (ulong)address + length));
+        lock (_gate)
+            _writable = [.. _writable, ((ulong)address, (ulong)address + length)];
     }
 
     /// <summary>Withdraws a range declared by <see cref="AddWritable"/> (after a text relocation, or RELRO).</summary>
     public void RemoveWritable(nint address, ulong length)
     {
-        lock (_writable)
-            _writable.Remove(((ulong)address, (ulong)address + length));
+        var range = ((ulong)address, (ulong)address + length);
+        lock (_gate)
+        {
+            int i = Array.IndexOf(_writable, range);
+            if (i >= 0)
+                _writable = [.. _writable[..i], .. _writable[(i + 1)..]];
+        }
     }
 
     /// <summary>Withdraws every byte of <c>[address, address + length)</c> from the writable ranges (RELRO).</summary>
     public void ExcludeWritable(nint address, ulong length)
     {
         ulong start = (ulong)address, end = start + length;
-        lock (_writable)
+        lock (_gate)
         {
             var kept = new List<(ulong, ulong)>();
             foreach (var (s, e) in _writable)
@@ -83,8 +91,7 @@ internal sealed unsafe class ImageMemory
                 if (e > end)
                     kept.Add((end, e));
             }
-            _writable.Clear();
-            _writable.AddRange(kept);
+            _writable = [.. kept];
         }
     }
 
@@ -92,12 +99,9 @@ internal sealed unsafe class ImageMemory
     public bool IsWritable(nint address, ulong length)
     {
         ulong start = (ulong)address;
-        lock (_writable)
-        {
-            foreach (var (s, e) in _writable)
-                if (start >= s && start <= e && length <= e - start)
-                    return true;
-        }
+        foreach (var (s, e) in _writable)
+            if (start >= s && start <= e && length <= e - start)
+                return true;
         return false;
     }
 
