@@ -1,0 +1,25 @@
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Running;
+
+namespace Loader.Benchmarks;
+
+/// <summary>
+/// <c>dotnet run -c Release --project bench/Loader.Benchmarks -- --filter '*'</c> runs every benchmark with
+/// BenchmarkDotNet's default job; add <c>--quick</c> (ours: <see cref="Job.ShortRun"/>, 3 warm-ups and 3 iterations)
+/// or BenchmarkDotNet's own <c>--job short</c> for a run of a few minutes. Every other argument is BenchmarkDotNet's.
+/// </summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        IConfig config = DefaultConfig.Instance;
+        if (args.Contains("--quick"))
+        {
+            args = [.. args.Where(a => a != "--quick")];
+            config = config.AddJob(Job.ShortRun.AsDefault());
+        }
+        var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config);
+        return summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success)) ? 1 : 0;
+    }
+}
