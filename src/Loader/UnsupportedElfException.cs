@@ -4,23 +4,9 @@ namespace Loader;
 /// A well-formed ELF file this loader cannot run here: not ELFCLASS64, not little-endian, not EM_X86_64, not
 /// ET_DYN, or a DF_1_PIE executable. The message names the file, the field and its offset in the file.
 /// </summary>
-public sealed class UnsupportedElfException : LoaderException
+public sealed class UnsupportedElfException : ElfFieldException
 {
     /// <summary>Creates the exception; the message becomes <c>file: field at offset 0x…: detail</c>.</summary>
     public UnsupportedElfException(string fileName, string field, ulong offset, string detail)
-        : base($"{fileName}: {field} at offset 0x{offset:x}: {detail}")
-    {
-        FileName = fileName;
-        Field = field;
-        Offset = offset;
-    }
-
-    /// <summary>The file (or image name) being loaded.</summary>
-    public string FileName { get; }
-
-    /// <summary>The ELF field that rules the file out (<c>e_machine</c>, <c>DT_FLAGS_1</c>).</summary>
-    public string Field { get; }
-
-    /// <summary>The byte offset of that field in the file.</summary>
-    public ulong Offset { get; }
+        : base(fileName, field, offset, detail) { }
 }

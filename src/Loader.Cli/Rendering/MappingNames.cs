@@ -17,30 +17,13 @@ internal static class MappingNames
     };
 
     /// <summary>What a region holds, in words.</summary>
-    public static string Describe(SegmentContent content) => content switch
-    {
-        SegmentContent.Text => "text",
-        SegmentContent.ReadOnlyData => "read-only data",
-        SegmentContent.Data => "data",
-        SegmentContent.Relro => "relro",
-        SegmentContent.Bss => "bss",
-        _ => "gap",
-    };
+    public static string Describe(SegmentContent content) => content.Describe();
 
     /// <summary>As C writes protections: <c>PROT_READ|PROT_EXEC</c>, or <c>PROT_NONE</c>.</summary>
     public static string Protection(MemoryProtection protection) => protection.ToCString();
 
     /// <summary>As C writes mmap flags: <c>MAP_PRIVATE|MAP_FIXED</c>.</summary>
-    public static string Flags(MappingFlags flags)
-    {
-        var parts = new List<string>(5);
-        if ((flags & MappingFlags.Shared) != 0) parts.Add("MAP_SHARED");
-        if ((flags & MappingFlags.Private) != 0) parts.Add("MAP_PRIVATE");
-        if ((flags & MappingFlags.Fixed) != 0) parts.Add("MAP_FIXED");
-        if ((flags & MappingFlags.Anonymous) != 0) parts.Add("MAP_ANONYMOUS");
-        if ((flags & MappingFlags.NoReserve) != 0) parts.Add("MAP_NORESERVE");
-        return parts.Count == 0 ? "0" : string.Join('|', parts);
-    }
+    public static string Flags(MappingFlags flags) => flags.ToCString();
 
     /// <summary>A size for people: <c>4 KiB</c>, <c>2 MiB</c>, <c>1.5 MiB</c>, <c>40 B</c>.</summary>
     public static string Bytes(ulong size)

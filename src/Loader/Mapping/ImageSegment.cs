@@ -31,7 +31,7 @@ public sealed record ImageSegment(
 
     /// <summary>One line: <c>0x7f…000-0x7f…000 r-x text offset 0x1000 .init .plt .text .fini</c>.</summary>
     public override string ToString() =>
-        $"0x{Start:x}-0x{End:x} {Protection.ToMapsString()} {Mapper.Describe(Content)}"
+        $"0x{Start:x}-0x{End:x} {Protection.ToMapsString()} {Content.Describe()}"
         + (FileOffset is { } o ? $" offset 0x{o:x}" : "")
         + (Sections.Count > 0 ? " " + string.Join(' ', Sections) : "");
 }

@@ -186,7 +186,7 @@ internal sealed class Mapper
         nint address = (nint)((ulong)bias + overlay.Address);
         var step = new MappingStep(MappingStepKind.Overlay, address, overlay.Length, overlay.Protection,
             MappingFlags.Private | MappingFlags.Fixed, overlay.FileOffset,
-            string.Create(CultureInfo.InvariantCulture, $"overlay {overlay.Name} ({Describe(overlay.Content)}) at base+0x{overlay.Address:x}"));
+            string.Create(CultureInfo.InvariantCulture, $"overlay {overlay.Name} ({overlay.Content.Describe()}) at base+0x{overlay.Address:x}"));
         _options.BeforeStep?.Invoke(step);
         nint result = Mmap.Map(address, overlay.Length, (Prot)overlay.Protection, MapFlags.MAP_PRIVATE | MapFlags.MAP_FIXED,
             fd.Value, overlay.FileOffset, out int errno);
@@ -274,14 +274,4 @@ internal sealed class Mapper
 
     private ImageLoadException Failed(MappingStep step, string call, int errno) =>
         new(_name, call, errno, $"{_name}: {step} failed: {Errno.Describe(errno)}");
-
-    internal static string Describe(SegmentContent content) => content switch
-    {
-        SegmentContent.Text => "text",
-        SegmentContent.ReadOnlyData => "read-only data",
-        SegmentContent.Data => "data",
-        SegmentContent.Relro => "relro",
-        SegmentContent.Bss => "bss",
-        _ => "gap",
-    };
 }

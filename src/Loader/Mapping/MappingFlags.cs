@@ -17,3 +17,19 @@ public enum MappingFlags
     /// <summary>MAP_NORESERVE: do not reserve swap for the PROT_NONE reservation.</summary>
     NoReserve = 0x4000,
 }
+
+/// <summary>Spelling of mmap flags the way C and <c>strace</c> write them.</summary>
+public static class MappingFlagsExtensions
+{
+    /// <summary>As C writes them: <c>MAP_PRIVATE|MAP_FIXED</c>, or <c>0</c>.</summary>
+    public static string ToCString(this MappingFlags flags)
+    {
+        var parts = new List<string>(5);
+        if ((flags & MappingFlags.Shared) != 0) parts.Add("MAP_SHARED");
+        if ((flags & MappingFlags.Private) != 0) parts.Add("MAP_PRIVATE");
+        if ((flags & MappingFlags.Fixed) != 0) parts.Add("MAP_FIXED");
+        if ((flags & MappingFlags.Anonymous) != 0) parts.Add("MAP_ANONYMOUS");
+        if ((flags & MappingFlags.NoReserve) != 0) parts.Add("MAP_NORESERVE");
+        return parts.Count == 0 ? "0" : string.Join('|', parts);
+    }
+}

@@ -39,7 +39,7 @@ public sealed record MappingStep(
         {
             "mmap" => string.Format(ci, "mmap({0}, 0x{1:x}, {2}, {3}, {4}, 0x{5:x})",
                 Kind == MappingStepKind.Reserve || Kind == MappingStepKind.MapFileView ? "NULL" : $"0x{Address:x}",
-                Length, Protection.ToCString(), FlagsToCString(Flags),
+                Length, Protection.ToCString(), Flags.ToCString(),
                 FileOffset is null ? "-1" : "fd", FileOffset ?? 0),
             "mprotect" => string.Format(ci, "mprotect(0x{0:x}, 0x{1:x}, {2})", Address, Length, Protection.ToCString()),
             "munmap" => string.Format(ci, "munmap(0x{0:x}, 0x{1:x})", Address, Length),
@@ -47,16 +47,5 @@ public sealed record MappingStep(
         };
         string result = Kind is MappingStepKind.Reserve or MappingStepKind.MapFileView ? $" = 0x{Address:x}" : "";
         return $"{call}{result}  # {Reason}";
-    }
-
-    private static string FlagsToCString(MappingFlags flags)
-    {
-        var parts = new List<string>(4);
-        if ((flags & MappingFlags.Shared) != 0) parts.Add("MAP_SHARED");
-        if ((flags & MappingFlags.Private) != 0) parts.Add("MAP_PRIVATE");
-        if ((flags & MappingFlags.Fixed) != 0) parts.Add("MAP_FIXED");
-        if ((flags & MappingFlags.Anonymous) != 0) parts.Add("MAP_ANONYMOUS");
-        if ((flags & MappingFlags.NoReserve) != 0) parts.Add("MAP_NORESERVE");
-        return parts.Count == 0 ? "0" : string.Join('|', parts);
     }
 }

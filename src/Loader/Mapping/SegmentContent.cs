@@ -16,3 +16,18 @@ public enum SegmentContent
     /// <summary>Address range between PT_LOADs, left PROT_NONE inside the reservation.</summary>
     Gap,
 }
+
+/// <summary>What a region holds, in words.</summary>
+public static class SegmentContentExtensions
+{
+    /// <summary><c>text</c>, <c>read-only data</c>, <c>data</c>, <c>relro</c>, <c>bss</c> or <c>gap</c>.</summary>
+    public static string Describe(this SegmentContent content) => content switch
+    {
+        SegmentContent.Text => "text",
+        SegmentContent.ReadOnlyData => "read-only data",
+        SegmentContent.Data => "data",
+        SegmentContent.Relro => "relro",
+        SegmentContent.Bss => "bss",
+        _ => "gap",
+    };
+}
