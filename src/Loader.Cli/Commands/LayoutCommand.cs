@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Loader.Cli.Rendering;
+using Loader.Linking;
 using Loader.Mapping;
 
 namespace Loader.Cli.Commands;
@@ -96,7 +97,21 @@ internal static class LayoutCommand
         }
 
         return new LayoutReport(image.Path, image.SoName, bias, (ulong)image.ReservedRange.Start, (ulong)image.ReservedRange.End,
-            image.Size, plan.Alignment, plan.PageSize, relro, bss, regions, regions.All(x => x.KernelAgrees));
+            image.Size, plan.Alignment, plan.PageSize, relro, bss, regions, regions.All(x => x.KernelAgrees), HostCopyOf(image));
+    }
+
+    /// <summary>
+    /// The base of the process's own copy when the file is a system runtime library (by DT_SONAME, or by device and
+    /// inode): <c>ElfLibrary.Load</c> and the other commands take that copy, so layout says its own mapping is a
+    /// separate one, made only to be shown. Null otherwise (nothing is loaded to find out).
+    /// </summary>
+    private static ulong? HostCopyOf(ElfImage image)
+    {
+        if (HostModules.FindByFile(image.File.Device, image.File.Inode) is { } host)
+            return HostModules.SystemRuntime.Contains(host.SoName ?? "") ? (ulong)host.Base : null;
+        if (image.SoName is { } soname && HostModules.SystemRuntime.Contains(soname))
+            return HostModules.Get(soname, out _) is { } loaded ? (ulong)loaded.Base : null;
+        return null;
     }
 
     /// <summary>Why the kernel's lines for a region differ from what the loader meant, or null when they agree: they
@@ -145,7 +160,8 @@ internal sealed record LayoutReport(
     RelroInfo? Relro,
     List<BssInfo> Bss,
     List<LayoutRegion> Regions,
-    bool KernelAgrees);
+    bool KernelAgrees,
+    ulong? HostCopyBase = null);
 
 /// <summary>PT_GNU_RELRO: <see cref="Start"/>-<see cref="End"/> are the whole pages made read-only (both ends rounded
 /// down, as glibc does); <see cref="SegmentStart"/>-<see cref="SegmentEnd"/> the exact p_vaddr range.</summary>

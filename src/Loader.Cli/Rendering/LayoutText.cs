@@ -15,6 +15,8 @@ internal static class LayoutText
         w.WriteLine($"{System.IO.Path.GetFileName(r.File)}: mapped by ElfImage.Map (nothing of the library ran); /proc/self/maps read while mapped");
         var summary = TextTable.KeyValue();
         summary.Add("file", r.File + (r.SoName is null ? "" : $" (SONAME {r.SoName})"));
+        if (r.HostCopyBase is { } hostBase)
+            summary.Add("host", $"a system runtime library: ElfLibrary.Load (and deps, bind, call) take the process's own copy at 0x{hostBase:x}; this is a separate mapping, made only to be shown");
         summary.Add("reserved", $"{MappingNames.Range(r.ReservedStart, r.ReservedEnd)}  0x{r.ReservedSize:x} bytes ({MappingNames.Bytes(r.ReservedSize)}, {r.ReservedSize / r.PageSize} pages)");
         summary.Add("base", $"0x{r.BaseAddress:x} (load bias: PT_LOAD i starts at base + p_vaddr), aligned to 0x{r.Alignment:x}");
         if (r.Relro is { } relro)

@@ -139,6 +139,31 @@ public sealed class LayoutCommandTests
     }
 
     [Fact]
+    public void A_host_runtime_library_is_laid_out_but_said_to_be_taken_from_the_host()
+    {
+        const string libm = "/usr/lib/x86_64-linux-gnu/libm.so.6";
+        var text = CliHarness.Run("layout", libm);
+        var json = CliHarness.Run("layout", libm, "--json");
+        CliHarness.AssertSuccess(text);
+        CliHarness.AssertSuccess(json);
+
+        // The oracle: where the kernel shows the process's own libm mapped at file offset 0.
+        var ownCopy = File.ReadLines("/proc/self/maps")
+            .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .First(f => f.Length >= 6 && f[5].EndsWith("/libm.so.6", StringComparison.Ordinal) && f[2] == "00000000");
+        ulong ownBase = Convert.ToUInt64(ownCopy[0].Split('-')[0], 16);
+
+        Assert.Contains($"take the process's own copy at 0x{ownBase:x}", text.Stdout);
+        using var doc = System.Text.Json.JsonDocument.Parse(json.Stdout);
+        Assert.Equal(ownBase, doc.RootElement.GetProperty("hostCopyBase").GetUInt64());
+        Assert.NotEqual(ownBase, doc.RootElement.GetProperty("baseAddress").GetUInt64());
+
+        // An ordinary library carries no such note.
+        using var plain = System.Text.Json.JsonDocument.Parse(CliHarness.Run("layout", Fixtures.Path("basic.so"), "--json").Stdout);
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, plain.RootElement.GetProperty("hostCopyBase").ValueKind);
+    }
+
+    [Fact]
     public void A_file_that_cannot_be_mapped_exits_1_with_one_line()
     {
         var result = CliHarness.Run("layout", Fixtures.Path("elf32_i386.so"));
