@@ -110,6 +110,45 @@ public sealed unsafe class HandMadeRelocationTests
         Assert.Equal("r--p", header.Permissions);
     }
 
+    /// <summary>basic.so with one GLOB_DAT entry rewritten by <paramref name="edit"/> (offset, info).</summary>
+    private static byte[] BasicWithEditedGlobDat(Func<Relocation, (ulong Offset, ulong Info)> edit)
+    {
+        var bytes = File.ReadAllBytes(Fixtures.Path("basic.so"));
+        using var elf = ElfFile.Parse(bytes.ToArray(), "basic.so");
+        var table = elf.RelocationTables.First(t => t.Name == "DT_RELA");
+        int index = Enumerable.Range(0, table.Count).First(i => (X86_64RelocationType)table[i].Type == X86_64RelocationType.GlobDat);
+        var (offset, info) = edit(table[index]);
+        ulong entry = FileOffset(elf, table.Address) + (ulong)(index * 24);
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan((int)entry), offset);
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan((int)entry + 8), info);
+        return bytes;
+    }
+
+    [Fact]
+    public void CopyRelocationsInASharedObjectAreRefusedAndNothingIsLeftMapped()
+    {
+        // R_X86_64_COPY (5) belongs in an executable: a shared object asking for one is refused, as glibc does.
+        var bytes = BasicWithEditedGlobDat(r => (r.Offset, (r.Info & ~0xffffffffUL) | 5));
+        var context = new LoaderContext();
+        var e = Assert.Throws<RelocationException>(() => context.Load(bytes, "basic-copy.so"));
+        Assert.Contains("R_X86_64_COPY", e.Message, StringComparison.Ordinal);
+        Assert.Empty(context.LoadedLibraries);
+        Assert.DoesNotContain(Mapping.ProcMaps.Read(), m => m.Path.Contains("basic-copy.so", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void ARelocationTargetOutsideTheWritableImageIsRefused()
+    {
+        // The first text page is part of the image but not writable; far past the image is not ours at all.
+        foreach (ulong target in new ulong[] { 0x1000, 0x7fff_0000_0000 })
+        {
+            var bytes = BasicWithEditedGlobDat(r => (target, r.Info));
+            var e = Assert.Throws<RelocationException>(() => new LoaderContext().Load(bytes, "basic-wild.so"));
+            Assert.Contains($"base+0x{target:x}", e.Message, StringComparison.Ordinal);
+            Assert.Contains("writable part of the image", e.Message, StringComparison.Ordinal);
+        }
+    }
+
     private static ulong FileOffset(ElfFile elf, ulong address)
     {
         foreach (var ph in elf.ProgramHeaders)
