@@ -6,7 +6,6 @@ namespace Loader.Tests.Oracles;
 /// <summary>The readelf output parser: the document, the file header, sections, program headers and the dynamic section.</summary>
 public static partial class Readelf
 {
-
     private sealed partial class Parser(string text)
     {
         private readonly string[] _lines = (text.Contains('\r') ? text.Replace("\r\n", "\n", StringComparison.Ordinal) : text).Split('\n');
