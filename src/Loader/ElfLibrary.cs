@@ -15,6 +15,7 @@ namespace Loader;
 /// </summary>
 public sealed class ElfLibrary : IDisposable
 {
+    private Module[]? _localScope;
     private readonly Module _module;
     private int _disposed;
 
@@ -170,9 +171,13 @@ public sealed class ElfLibrary : IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         ThrowIfDisposed();
+        // Encode the name on the stack: a lookup allocates nothing for ordinary names.
+        int maxBytes = Encoding.UTF8.GetMaxByteCount(name.Length);
+        Span<byte> utf8 = maxBytes <= 512 ? stackalloc byte[512] : new byte[maxBytes];
+        utf8 = utf8[..Encoding.UTF8.GetBytes(name, utf8)];
         lock (Context.SyncRoot)
         {
-            var lookupName = new SymbolName(Encoding.UTF8.GetBytes(name));
+            var lookupName = new SymbolName(utf8);
             foreach (var module in LocalScope())
             {
                 int index = SymbolLookup.FindInModule(module, lookupName, VersionRequest.Export(version));
@@ -257,15 +262,19 @@ public sealed class ElfLibrary : IDisposable
     /// <inheritdoc/>
     public override string ToString() => _module.Info.ToString();
 
-    private IEnumerable<Module> LocalScope()
+    /// <summary>The library, then its dependencies breadth-first (what <c>dlsym</c> on its handle searches); fixed once
+    /// the library is loaded, so computed once.</summary>
+    private Module[] LocalScope()
     {
+        if (_localScope is { } known)
+            return known;
         var seen = new HashSet<Module> { _module };
         var list = new List<Module> { _module };
         for (int i = 0; i < list.Count; i++)
             foreach (var d in list[i].Needed)
                 if (seen.Add(d))
                     list.Add(d);
-        return list;
+        return _localScope = [.. list];
     }
 
     private AddressRange HostRange()
