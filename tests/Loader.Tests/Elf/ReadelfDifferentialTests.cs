@@ -35,6 +35,43 @@ public sealed class ReadelfDifferentialTests(ITestOutputHelper output)
         Assert.True(compared.Files >= 300, $"only {compared.Files} shared objects found");
     }
 
+    [Fact]
+    public void FilesReadelfRejectsAreRejectedByUsToo()
+    {
+        // Corrupted copies of a real library: each must be one readelf refuses (the oracle decides), and then ours
+        // must refuse it with a LoaderException through the same comparison path as above.
+        byte[] zlib = File.ReadAllBytes("/usr/lib/x86_64-linux-gnu/libz.so.1");
+        var cases = new Dictionary<string, byte[]>
+        {
+            ["truncated-in-the-program-headers"] = zlib[..100],
+            ["truncated-in-the-dynamic-section"] = zlib[..0x1cde0],
+            ["bad-magic"] = Patched(zlib, 3, (byte)'G'),
+            ["phoff-past-the-end"] = Patched(zlib, 0x20, 0xf0),
+        };
+        string dir = Directory.CreateTempSubdirectory("loader-rejects-").FullName;
+        try
+        {
+            foreach (var (name, bytes) in cases)
+            {
+                string path = Path.Combine(dir, name + ".so");
+                File.WriteAllBytes(path, bytes);
+                Assert.True(Readelf.Rejects(path), $"{name}: readelf accepts it, so it proves nothing here");
+                Assert.Equal(1, CompareOne(path).Rejected);
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+
+        static byte[] Patched(byte[] original, int offset, byte value)
+        {
+            var copy = original.ToArray();
+            copy[offset] = value;
+            return copy;
+        }
+    }
+
     private sealed class Counts
     {
         public int Files, Rejected;
