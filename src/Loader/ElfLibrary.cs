@@ -15,7 +15,6 @@ namespace Loader;
 /// </summary>
 public sealed class ElfLibrary : IDisposable
 {
-    private Module[]? _localScope;
     private readonly Module _module;
     private int _disposed;
 
@@ -72,7 +71,7 @@ public sealed class ElfLibrary : IDisposable
     public LoadPlan? Plan => _module.Image?.Plan;
 
     /// <summary>The address range the library owns (for a host library, its PT_LOADs' page-rounded span).</summary>
-    public AddressRange ReservedRange => _module.Image?.ReservedRange ?? HostRange();
+    public AddressRange ReservedRange => _module.Range;
 
     /// <summary>The regions in address order, with their absolute addresses and current protection (empty for a host library).</summary>
     public IReadOnlyList<ImageSegment> Segments => _module.Image?.Segments ?? [];
@@ -88,21 +87,8 @@ public sealed class ElfLibrary : IDisposable
     {
         get
         {
-            lock (Context.SyncRoot)
-            {
-                var result = new List<LibraryDependency>();
-                var seen = new HashSet<Module> { _module };
-                var queue = new Queue<Module>([_module]);
-                while (queue.Count > 0)
-                {
-                    var m = queue.Dequeue();
-                    result.AddRange(m.Links);
-                    foreach (var d in m.Needed)
-                        if (seen.Add(d))
-                            queue.Enqueue(d);
-                }
-                return result;
-            }
+            lock (Context.Namespace.SyncRoot)
+                return _module.DependencyEdges();
         }
     }
 
@@ -118,32 +104,7 @@ public sealed class ElfLibrary : IDisposable
         get
         {
             ThrowIfDisposed();
-            if (_module.Tables is not { } tables || _module.Image is not { } image || !_module.Relocated)
-                return [];
-            var memory = image.Memory;
-            ulong bias = (ulong)_module.Base;
-            var result = new List<AppliedRelocation>();
-            foreach (ulong offset in tables.Relr?.DecodeAddresses() ?? [])
-                result.Add(new AppliedRelocation("DT_RELR", offset, (nint)(bias + offset), X86_64RelocationType.Relative,
-                    null, null, _module.Info, memory.ReadUInt64((nint)(bias + offset))));
-            foreach (var table in tables.RelocationTables)
-            {
-                foreach (var r in table)
-                {
-                    var type = (X86_64RelocationType)r.Type;
-                    if (type == X86_64RelocationType.None)
-                        continue;
-                    nint address = (nint)(bias + r.Offset);
-                    ulong value = type is X86_64RelocationType.PC32 or X86_64RelocationType.R32 or X86_64RelocationType.R32S
-                        ? memory.ReadUInt32(address) : memory.ReadUInt64(address);
-                    string? symbol = r.SymbolIndex == 0 ? null : tables.Symbols!.GetName((int)r.SymbolIndex);
-                    var version = r.SymbolIndex == 0 ? SymbolVersion.None : tables.GetSymbolVersion((int)r.SymbolIndex);
-                    var definedBy = r.SymbolIndex == 0 ? _module : _module.SymbolDefinitions[r.SymbolIndex];
-                    result.Add(new AppliedRelocation(table.Name, r.Offset, address, type, symbol,
-                        version.Kind == SymbolVersionKind.None ? null : version.Name, definedBy?.Info, value));
-                }
-            }
-            return result;
+            return AppliedRelocations.Read(_module);
         }
     }
 
@@ -175,25 +136,7 @@ public sealed class ElfLibrary : IDisposable
         int maxBytes = Encoding.UTF8.GetMaxByteCount(name.Length);
         Span<byte> utf8 = maxBytes <= 512 ? stackalloc byte[512] : new byte[maxBytes];
         utf8 = utf8[..Encoding.UTF8.GetBytes(name, utf8)];
-        lock (Context.SyncRoot)
-        {
-            var lookupName = new SymbolName(utf8);
-            foreach (var module in LocalScope())
-            {
-                int index = SymbolLookup.FindInModule(module, lookupName, VersionRequest.Export(version));
-                if (index < 0)
-                    continue;
-                var found = new ResolvedSymbol(module, index, module.Tables!.Symbols![index]);
-                if (found.Symbol.Binding == SymbolBinding.GnuUnique)
-                    found = Context.InternUnique(lookupName.Bytes, found); // dlsym returns the copy the unique table holds
-                address = found.IsIfunc
-                    ? Context.RunResolver(module, (nint)found.Address, $"IFUNC '{name}'", LoadOptions.Default)
-                    : (nint)found.Address;
-                return true;
-            }
-        }
-        address = 0;
-        return false;
+        return HandleLookup.TryGetExport(Context.Namespace, _module, utf8, version, out address);
     }
 
     /// <summary>
@@ -214,39 +157,7 @@ public sealed class ElfLibrary : IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(symbol);
         ThrowIfDisposed();
-        lock (Context.SyncRoot)
-        {
-            var scope = _module.Scope ?? new Linking.Scope([], [_module], false);
-            var name = new SymbolName(Encoding.UTF8.GetBytes(symbol));
-            var request = new VersionRequest(version, false, false);
-            var probes = new List<ScopeProbe>();
-            ScopeProbe? provider = null;
-            nint address = 0;
-            for (int i = 0; i < scope.Count; i++)
-            {
-                var module = scope.Modules[i];
-                int index = SymbolLookup.FindInModule(module, name, request);
-                if (index < 0)
-                {
-                    probes.Add(new ScopeProbe(module.Info, scope.PartAt(i), false, SymbolVersion.None, default, default, 0));
-                    continue;
-                }
-                var sym = module.Tables!.Symbols![index];
-                var probe = new ScopeProbe(module.Info, scope.PartAt(i), true, module.Tables.GetSymbolVersion(index), sym.Binding, sym.Type, sym.Value);
-                probes.Add(probe);
-                if (provider is null)
-                {
-                    provider = probe;
-                    var found = new ResolvedSymbol(module, index, sym);
-                    if (sym.Binding == SymbolBinding.GnuUnique)
-                        found = Context.InternUnique(name.Bytes, found);
-                    address = found.IsIfunc
-                        ? Context.RunResolver(module, (nint)found.Address, $"IFUNC '{symbol}'", LoadOptions.Default)
-                        : (nint)found.Address;
-                }
-            }
-            return new BindingExplanation(symbol, version, _module.Info, scope.DeepBind, probes, provider, address);
-        }
+        return HandleLookup.Explain(Context.Namespace, _module, symbol, version);
     }
 
     /// <summary>Drops this handle's reference. When it was the last (and no loaded library needs it), the finalizers
@@ -256,37 +167,11 @@ public sealed class ElfLibrary : IDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
-        Context.Release(_module);
+        Context.Namespace.Release(_module);
     }
 
     /// <inheritdoc/>
     public override string ToString() => _module.Info.ToString();
-
-    /// <summary>The library, then its dependencies breadth-first (what <c>dlsym</c> on its handle searches); fixed once
-    /// the library is loaded, so computed once.</summary>
-    private Module[] LocalScope()
-    {
-        if (_localScope is { } known)
-            return known;
-        var seen = new HashSet<Module> { _module };
-        var list = new List<Module> { _module };
-        for (int i = 0; i < list.Count; i++)
-            foreach (var d in list[i].Needed)
-                if (seen.Add(d))
-                    list.Add(d);
-        return _localScope = [.. list];
-    }
-
-    private AddressRange HostRange()
-    {
-        var loads = _module.Host!.ProgramHeaders.Where(p => p.Type == SegmentType.Load).ToList();
-        if (loads.Count == 0)
-            return new AddressRange(_module.Base, 0);
-        ulong page = (ulong)Environment.SystemPageSize;
-        ulong start = loads.Min(p => p.VirtualAddress) & ~(page - 1);
-        ulong end = (loads.Max(p => p.VirtualAddress + p.MemorySize) + page - 1) & ~(page - 1);
-        return new AddressRange((nint)((ulong)_module.Base + start), end - start);
-    }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 }

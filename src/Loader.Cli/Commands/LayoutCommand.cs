@@ -97,22 +97,18 @@ internal static class LayoutCommand
         }
 
         return new LayoutReport(image.Path, image.SoName, bias, (ulong)image.ReservedRange.Start, (ulong)image.ReservedRange.End,
-            image.Size, plan.Alignment, plan.PageSize, relro, bss, regions, regions.All(x => x.KernelAgrees), HostCopyOf(image));
+            image.Size, plan.Alignment, plan.PageSize, relro, bss, regions, regions.All(x => x.KernelAgrees),
+            HostLibraryPolicy.Default.IsHostLibrary(image.Path) || (image.SoName is { } name && HostLibraryPolicy.Default.IsHostLibrary(name)),
+            HostCopyOf(image));
     }
 
     /// <summary>
-    /// The base of the process's own copy when the file is a system runtime library (by DT_SONAME, or by device and
-    /// inode): <c>ElfLibrary.Load</c> and the other commands take that copy, so layout says its own mapping is a
-    /// separate one, made only to be shown. Null otherwise (nothing is loaded to find out).
+    /// The base of the process's own copy when the file is a host library the process has (by device and inode, or by
+    /// DT_SONAME): <c>ElfLibrary.Load</c> and the other commands take that copy, so layout says its own mapping is a
+    /// separate one, made only to be shown. Null otherwise: nothing is loaded to find out.
     /// </summary>
-    private static ulong? HostCopyOf(ElfImage image)
-    {
-        if (HostModules.FindByFile(image.File.Device, image.File.Inode) is { } host)
-            return HostModules.SystemRuntime.Contains(host.SoName ?? "") ? (ulong)host.Base : null;
-        if (image.SoName is { } soname && HostModules.SystemRuntime.Contains(soname))
-            return HostModules.Get(soname, out _) is { } loaded ? (ulong)loaded.Base : null;
-        return null;
-    }
+    private static ulong? HostCopyOf(ElfImage image) =>
+        HostLibraryPolicy.Default.FindLoadedCopy(image.File.Device, image.File.Inode, image.SoName) is { } host ? (ulong)host.Base : null;
 
     /// <summary>Why the kernel's lines for a region differ from what the loader meant, or null when they agree: they
     /// cover it without holes, with its protection, privately, from our file at the right offset (or anonymous).</summary>
@@ -161,6 +157,7 @@ internal sealed record LayoutReport(
     List<BssInfo> Bss,
     List<LayoutRegion> Regions,
     bool KernelAgrees,
+    bool HostLibrary = false,
     ulong? HostCopyBase = null);
 
 /// <summary>PT_GNU_RELRO: <see cref="Start"/>-<see cref="End"/> are the whole pages made read-only (both ends rounded

@@ -39,7 +39,7 @@ internal static class RelocsCommand
                     var entry = symbols[i];
                     symbol = SymbolsCommand.Row(elf, i, entry, SymbolsCommand.DisplayedName(elf, entry, symbols.GetName(i)));
                 }
-                rows.Add(new RelocationRow(r.Offset, r.Info, r.Type, RelocationNames.Name(elf.Header.Machine, r.Type), r.SymbolIndex,
+                rows.Add(new RelocationRow(r.Offset, r.Info, r.Type, RelocationTypeNames.Name(elf.Header.Machine, r.Type), r.SymbolIndex,
                     symbol?.Value, symbol?.Name, symbol?.Version, symbol?.VersionKind, r.HasAddend ? r.Addend : null));
             }
             tables.Add(new RelocationTableRow(table.Name, table.Format == RelocationFormat.Rela ? "RELA" : "REL", table.Address, table.Count, rows));

@@ -17,6 +17,8 @@ internal static class LayoutText
         summary.Add("file", r.File + (r.SoName is null ? "" : $" (SONAME {r.SoName})"));
         if (r.HostCopyBase is { } hostBase)
             summary.Add("host", $"a system runtime library: ElfLibrary.Load (and deps, bind, call) take the process's own copy at 0x{hostBase:x}; this is a separate mapping, made only to be shown");
+        else if (r.HostLibrary)
+            summary.Add("host", "a system runtime library: ElfLibrary.Load (and deps, bind, call) take the process's own copy, which this process has not loaded (a load would dlopen it); this is a separate mapping, made only to be shown");
         summary.Add("reserved", $"{MappingNames.Range(r.ReservedStart, r.ReservedEnd)}  0x{r.ReservedSize:x} bytes ({MappingNames.Bytes(r.ReservedSize)}, {r.ReservedSize / r.PageSize} pages)");
         summary.Add("base", $"0x{r.BaseAddress:x} (load bias: PT_LOAD i starts at base + p_vaddr), aligned to 0x{r.Alignment:x}");
         if (r.Relro is { } relro)

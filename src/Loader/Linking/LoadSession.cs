@@ -4,51 +4,45 @@ using Loader.Native;
 namespace Loader.Linking;
 
 /// <summary>
-/// One <see cref="LoaderContext.Load(string, LoadOptions?)"/>: finds or maps the library, then its DT_NEEDED tree
-/// breadth-first (each entry searched with <see cref="LibrarySearch"/>, reused when the context already has it,
-/// or taken from the host), builds the scope, relocates the new modules, protects their RELRO and runs their
-/// initializers, dependencies first. On failure it unmaps what it mapped and gives back the references it took,
-/// so the context and the address space are as before. Runs under the context's lock.
+/// One load into a <see cref="ModuleNamespace"/>: finds or maps the library, then its DT_NEEDED tree breadth-first
+/// (each entry searched with <see cref="LibrarySearch"/>, reused when the namespace already has it, or taken from the
+/// host as <see cref="HostLibraryPolicy"/> says), builds the scope, relocates the new modules, protects their RELRO
+/// and runs their initializers, dependencies first. On failure it unmaps what it mapped and gives back the
+/// references it took, so the namespace and the address space are as before. Runs under the namespace's lock.
 /// </summary>
 internal sealed class LoadSession
 {
-    private readonly LoaderContext _context;
+    private readonly ModuleNamespace _namespace;
     private readonly LoadOptions _options;
     private readonly LibrarySearch _search;
-    private readonly HashSet<string> _hostNames;
+    private readonly HostLibraryPolicy _hosts;
     private readonly List<Module> _new = [];
     private readonly List<Module> _referenced = [];
 
-    public LoadSession(LoaderContext context, LoadOptions options)
+    public LoadSession(ModuleNamespace space, LoadOptions options)
     {
-        _context = context;
+        _namespace = space;
         _options = options;
         _search = new LibrarySearch(options.SearchPaths, options.LdLibraryPath);
-        _hostNames = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var name in HostModules.SystemRuntime.Concat(options.HostLibraries))
-        {
-            _hostNames.Add(name);
-            _hostNames.Add(Path.GetFileName(name));
-        }
+        _hosts = HostLibraryPolicy.For(options);
     }
 
-    /// <summary>Loads the file at <paramref name="path"/> (or, with <paramref name="bytes"/>, an image from memory).</summary>
+    /// <summary>
+    /// Loads the file at <paramref name="path"/> (or, with <paramref name="bytes"/>, an image from memory), as
+    /// bionic's <c>ElfReader::Load</c> reads: find or map the root, then link what is new (dependencies, scope,
+    /// relocation, RELRO, initializers), then commit it to the namespace.
+    /// </summary>
     public Module Load(string path, ReadOnlySpan<byte> bytes, bool fromMemory)
     {
         try
         {
-            var root = fromMemory ? null : FindExisting(path, requireHostName: false);
-            if (root is null)
-            {
-                var image = fromMemory ? ElfImage.Map(bytes, path, _options.ToMapOptions()) : ElfImage.Map(path, _options.ToMapOptions());
-                root = Adopt(image, loadedBy: null);
-            }
+            var root = (fromMemory ? null : FindExisting(path, requireHostName: false)) ?? MapRoot(path, bytes, fromMemory);
             Take(root);
             if (_new.Count > 0)
                 Link(root);
             else if (_options.RunInitializers)
                 Initialize(root, []); // loaded before without running initializers: run them now
-            _context.Commit(_new);
+            _namespace.Commit(_new);
             return root;
         }
         catch
@@ -58,27 +52,38 @@ internal sealed class LoadSession
         }
     }
 
-    /// <summary>A module the context already has for this file: the host's copy of a host library (by name or device and
-    /// inode), or a library this context loaded (by device and inode).</summary>
+    private Module MapRoot(string path, ReadOnlySpan<byte> bytes, bool fromMemory) =>
+        Adopt(fromMemory ? ElfImage.Map(bytes, path, _options.ToMapOptions()) : ElfImage.Map(path, _options.ToMapOptions()), loadedBy: null);
+
+    /// <summary>A module the namespace already has for this file: the host's copy of a host library (by name or device
+    /// and inode), or a library this namespace loaded (by device and inode).</summary>
     private Module? FindExisting(string path, bool requireHostName)
     {
         var identity = Identify(path);
         if (identity is { } id)
         {
-            if (HostModules.FindByFile(id.Device, id.Inode) is { } host && IsHostLibrary(host))
-                return _context.GetHostModule(host);
-            if ((_context.FindLoaded(id) ?? _new.FirstOrDefault(m => m.File == id)) is { } loaded)
+            if (HostModules.FindByFile(id.Device, id.Inode) is { } host && _hosts.IsHostLibrary(host))
+                return _namespace.GetHostModule(host);
+            if ((_namespace.FindLoaded(id) ?? FindNew(id)) is { } loaded)
                 return loaded;
         }
-        if (!requireHostName && _hostNames.Contains(Path.GetFileName(path)))
+        if (!requireHostName && _hosts.IsHostLibrary(path))
             return HostFor(path);
+        return null;
+    }
+
+    private Module? FindNew(FileIdentity identity)
+    {
+        foreach (var m in _new)
+            if (m.File == identity)
+                return m;
         return null;
     }
 
     /// <summary>A mapped image becomes a module — unless its DT_SONAME says it is a host library, whose copy is used.</summary>
     private Module Adopt(ElfImage image, LibraryRequester? loadedBy)
     {
-        if (image.SoName is { } soname && _hostNames.Contains(soname))
+        if (image.SoName is { } soname && _hosts.IsHostLibrary(soname))
         {
             image.Dispose();
             return HostFor(soname);
@@ -96,18 +101,21 @@ internal sealed class LoadSession
         }
     }
 
-    private Module HostFor(string nameOrPath)
+    private Module HostFor(string nameOrPath) => _namespace.GetHostModule(HostLibraryPolicy.Get(nameOrPath, "a host library"));
+
+    /// <summary>Dependencies breadth-first, then scope, relocation and RELRO, then initializers.</summary>
+    private void Link(Module root)
     {
-        var host = HostModules.Get(nameOrPath, out string? error)
-            ?? throw new LoaderException($"{nameOrPath}: a host library, but the system loader could not load it: {error}");
-        return _context.GetHostModule(host);
+        var local = LoadDependencies(root);
+        AssignScope(local);
+        RelocateAndProtect(local);
+        if (_options.RunInitializers)
+            Initialize(root, []);
     }
 
-    private bool IsHostLibrary(HostModule host) =>
-        (host.SoName is { } s && _hostNames.Contains(s)) || _hostNames.Contains(Path.GetFileName(host.Path)) || _hostNames.Contains(host.Path);
-
-    /// <summary>Dependencies breadth-first, then scope, relocation, RELRO and initializers.</summary>
-    private void Link(Module root)
+    /// <summary>The root's DT_NEEDED tree breadth-first, each module once: the local scope. The new modules'
+    /// entries are resolved (found, reused or mapped) on the way.</summary>
+    private List<Module> LoadDependencies(Module root)
     {
         var local = new List<Module> { root };
         var depth = new Dictionary<Module, int> { [root] = 0 };
@@ -124,25 +132,30 @@ internal sealed class LoadSession
                     local.Add(dependency);
             }
         }
+        return local;
+    }
 
-        var scope = new Scope(_context.GlobalScope(_options, _hostNames), local, _options.DeepBind);
+    /// <summary>As in glibc's <c>dl_open_worker</c>, every module new in this load relocates against the root's scope.</summary>
+    private void AssignScope(List<Module> local)
+    {
+        var scope = new LookupScope(_namespace.GlobalScope(_hosts), local, _options.DeepBind);
         foreach (var module in _new)
             module.Scope = scope;
+    }
 
-        // Dependencies before dependents (glibc relocates in reverse search-list order), so a resolver in a
-        // dependency runs on a relocated image.
+    /// <summary>Dependencies before dependents (glibc relocates in reverse search-list order), so a resolver in a
+    /// dependency runs on a relocated image; each image's RELRO is made read-only right after its relocation.</summary>
+    private void RelocateAndProtect(List<Module> local)
+    {
         for (int i = local.Count - 1; i >= 0; i--)
         {
             var module = local[i];
             if (module.IsHost || module.Relocated || !_new.Contains(module))
                 continue;
-            Relocator.Relocate(module, _context, _options);
+            Relocator.Relocate(module, _namespace, _options);
             module.Image!.ApplyRelro();
             module.Relocated = true;
         }
-
-        if (_options.RunInitializers)
-            Initialize(root, []);
     }
 
     /// <summary>Each DT_NEEDED of a new module: host library, module already loaded, or found and mapped now.</summary>
@@ -153,7 +166,7 @@ internal sealed class LoadSession
             var attempts = new List<SearchAttempt>();
             DependencySource source;
             Module? dependency;
-            if (_hostNames.Contains(Path.GetFileName(needed)))
+            if (_hosts.IsHostLibrary(needed))
             {
                 dependency = HostFor(needed);
                 source = DependencySource.Host;
@@ -189,7 +202,7 @@ internal sealed class LoadSession
         foreach (var m in _new)
             if (m.SoName == needed || m.Path == needed)
                 return m;
-        return _context.FindLoaded(needed);
+        return _namespace.FindLoaded(needed);
     }
 
     /// <summary>Depth-first, dependencies first: each module not yet initialized runs DT_INIT and DT_INIT_ARRAY.</summary>

@@ -4,9 +4,9 @@ using Loader.Mapping;
 namespace Loader.Linking;
 
 /// <summary>
-/// One module of a <see cref="LoaderContext"/>: an image Loader mapped (with its dependencies, relocation scope,
+/// One module of a <see cref="ModuleNamespace"/>: an image Loader mapped (with its dependencies, relocation scope,
 /// reference count and life-cycle state) or a host library (tables read in place, never unloaded). Mutated only
-/// under the context's lock.
+/// under the namespace's lock.
 /// </summary>
 internal sealed class Module
 {
@@ -57,7 +57,7 @@ internal sealed class Module
     public List<LibraryDependency> Links { get; } = [];
 
     /// <summary>The scope its relocations were resolved in (set by the load that mapped it).</summary>
-    public Scope? Scope { get; set; }
+    public LookupScope? Scope { get; set; }
 
     /// <summary>Handles plus the DT_NEEDED edges of loaded modules that point at it.</summary>
     public int ReferenceCount { get; set; }
@@ -72,6 +72,70 @@ internal sealed class Module
     /// values in memory, so the relocation loop records nothing per entry.
     /// </summary>
     public Module?[] SymbolDefinitions { get; set; } = [];
+
+    /// <summary>
+    /// What <c>dlsym</c> on its handle searches: the module, then its DT_NEEDED tree breadth-first, each module once.
+    /// Fixed once the module is loaded, so computed once.
+    /// </summary>
+    public Module[] LocalSearchList
+    {
+        get
+        {
+            if (_localSearchList is { } known)
+                return known;
+            var seen = new HashSet<Module> { this };
+            var list = new List<Module> { this };
+            for (int i = 0; i < list.Count; i++)
+                foreach (var dependency in list[i].Needed)
+                    if (seen.Add(dependency))
+                        list.Add(dependency);
+            return _localSearchList = [.. list];
+        }
+    }
+
+    private Module[]? _localSearchList;
+
+    /// <summary>Every DT_NEEDED edge of the module's tree, breadth-first (each module's edges once).</summary>
+    public List<LibraryDependency> DependencyEdges()
+    {
+        var result = new List<LibraryDependency>();
+        foreach (var module in LocalSearchList)
+            result.AddRange(module.Links);
+        return result;
+    }
+
+    /// <summary>The program headers: the image's, or the host's as mapped.</summary>
+    public IReadOnlyList<ProgramHeader> ProgramHeaders => Image?.ProgramHeaders ?? Host!.ProgramHeaders;
+
+    /// <summary>The address range the module owns: the image's reservation, or a host library's PT_LOADs' page-rounded span.</summary>
+    public AddressRange Range
+    {
+        get
+        {
+            if (Image is not null)
+                return Image.ReservedRange;
+            ulong page = (ulong)Environment.SystemPageSize, start = ulong.MaxValue, end = 0;
+            foreach (var ph in Host!.ProgramHeaders)
+            {
+                if (ph.Type != SegmentType.Load)
+                    continue;
+                start = Math.Min(start, ph.VirtualAddress & ~(page - 1));
+                end = Math.Max(end, (ph.VirtualAddress + ph.MemorySize + page - 1) & ~(page - 1));
+            }
+            return end == 0 ? new AddressRange(Base, 0) : new AddressRange((nint)((ulong)Base + start), end - start);
+        }
+    }
+
+    /// <summary>True when <paramref name="address"/> lies in one of the module's executable PT_LOADs.</summary>
+    public bool IsExecutable(nint address)
+    {
+        ulong a = (ulong)address, bias = (ulong)Base;
+        foreach (var ph in ProgramHeaders)
+            if (ph.Type == SegmentType.Load && (ph.Flags & SegmentFlags.Execute) != 0
+                && a >= bias + ph.VirtualAddress && a < bias + ph.VirtualAddress + ph.MemorySize)
+                return true;
+        return false;
+    }
 
     public override string ToString() => Info.ToString();
 }

@@ -18,7 +18,7 @@ internal sealed class Relocator
     private readonly Module _module;
     private readonly ElfImage _image;
     private readonly DynamicTables _tables;
-    private readonly LoaderContext _context;
+    private readonly ModuleNamespace _namespace;
     private readonly LoadOptions _options;
     private readonly ImageMemory _memory;
     private readonly ulong _base;
@@ -30,15 +30,16 @@ internal sealed class Relocator
         public bool Done;
         public bool NeedsResolver;
         public Module? DefinedBy;
+        public ResolvedSymbol Definition;
         public ulong Value;
     }
 
-    private Relocator(Module module, LoaderContext context, LoadOptions options)
+    private Relocator(Module module, ModuleNamespace space, LoadOptions options)
     {
         _module = module;
         _image = module.Image!;
         _tables = module.Tables!;
-        _context = context;
+        _namespace = space;
         _options = options;
         _memory = _image.Memory;
         _base = (ulong)module.Base;
@@ -46,11 +47,11 @@ internal sealed class Relocator
     }
 
     /// <summary>Relocates <paramref name="module"/> against its <see cref="Module.Scope"/>.</summary>
-    public static void Relocate(Module module, LoaderContext context, LoadOptions options)
+    public static void Relocate(Module module, ModuleNamespace space, LoadOptions options)
     {
         if (module.Tables is null)
             return;
-        new Relocator(module, context, options).Run();
+        new Relocator(module, space, options).Run();
     }
 
     private string Name => _module.Path;
@@ -97,7 +98,7 @@ internal sealed class Relocator
             return;
         relr.ForEachAddress(offset =>
         {
-            nint target = Target(offset, 8, "DT_RELR", X86_64RelocationType.Relative, 0);
+            nint target = Target(offset, "DT_RELR", X86_64RelocationType.Relative, 0);
             ulong value = _memory.ReadUInt64(target) + _base;
             _memory.WriteUInt64(target, value);
         });
@@ -115,30 +116,29 @@ internal sealed class Relocator
                 return;
             case X86_64RelocationType.Relative:
             {
-                nint target = Target(r.Offset, 8, table.Name, type, r.SymbolIndex);
+                nint target = Target(r.Offset, table.Name, type, r.SymbolIndex);
                 value = _base + (ulong)(rela ? r.Addend : (long)_memory.ReadUInt64(target));
                 _memory.WriteUInt64(target, value);
                 break;
             }
             case X86_64RelocationType.IRelative:
             {
-                nint target = Target(r.Offset, 8, table.Name, type, r.SymbolIndex);
+                nint target = Target(r.Offset, table.Name, type, r.SymbolIndex);
                 if (!deferred)
                 {
                     _deferred.Add((tableIndex, index));
                     return;
                 }
                 ulong resolver = _base + (ulong)(rela ? r.Addend : (long)_memory.ReadUInt64(target));
-                value = _context.TryGetResolverResult((nint)resolver, out nint known) ? (ulong)known
-                    : (ulong)_context.RunResolver(_module, (nint)resolver, $"R_X86_64_IRELATIVE at 0x{r.Offset:x} (resolver at base+0x{resolver - _base:x})", _options);
+                value = (ulong)_namespace.RunResolver(_module, (nint)resolver, $"R_X86_64_IRELATIVE at 0x{r.Offset:x} (resolver at base+0x{resolver - _base:x})", _options);
                 _memory.WriteUInt64(target, value);
                 break;
             }
             case X86_64RelocationType.R64 or X86_64RelocationType.GlobDat or X86_64RelocationType.JumpSlot
                 or X86_64RelocationType.PC32 or X86_64RelocationType.R32 or X86_64RelocationType.R32S:
             {
-                int size = type is X86_64RelocationType.R64 or X86_64RelocationType.GlobDat or X86_64RelocationType.JumpSlot ? 8 : 4;
-                nint target = Target(r.Offset, size, table.Name, type, r.SymbolIndex);
+                int size = X86_64Relocations.ValueSize(type);
+                nint target = Target(r.Offset, table.Name, type, r.SymbolIndex);
                 ref var res = ref Resolve(r.SymbolIndex, table.Name, r.Offset, type);
                 if (res.NeedsResolver && !deferred)
                 {
@@ -147,8 +147,7 @@ internal sealed class Relocator
                 }
                 if (res.NeedsResolver)
                 {
-                    res.Value = _context.TryGetResolverResult((nint)res.Value, out nint known) ? (ulong)known
-                        : (ulong)_context.RunResolver(res.DefinedBy!, (nint)res.Value, $"IFUNC '{SymbolName(r.SymbolIndex)}'", _options);
+                    res.Value = (ulong)_namespace.AddressOf(res.Definition, _options);
                     res.NeedsResolver = false;
                 }
                 long addend = rela ? r.Addend
@@ -183,10 +182,11 @@ internal sealed class Relocator
         }
     }
 
-    /// <summary>The absolute target of a relocation, checked to lie in a writable part of the image (before it is
-    /// even read, since a REL addend is read from it).</summary>
-    private nint Target(ulong offset, int size, string table, X86_64RelocationType type, uint symbol)
+    /// <summary>The absolute target of a relocation, checked to lie in a writable part of the image for the whole
+    /// value the type writes (before it is even read, since a REL addend is read from it).</summary>
+    private nint Target(ulong offset, string table, X86_64RelocationType type, uint symbol)
     {
+        int size = X86_64Relocations.ValueSize(type);
         ulong address = _base + offset;
         if (address < _base || !_memory.IsWritable((nint)address, (ulong)size))
             Fail(table, offset, type, symbol, $"the target base+0x{offset:x} ({size} bytes) does not lie in a writable part of the image");
@@ -214,13 +214,13 @@ internal sealed class Relocator
             // DT_SYMBOLIC only puts the library first; a default-visibility unique definition still goes through
             // the context's unique table, as in glibc.
             if (reference.Binding == SymbolBinding.GnuUnique && reference.Visibility == SymbolVisibility.Default)
-                found = _context.InternUnique(symbols.GetNameBytes((int)symbolIndex), found);
+                found = _namespace.Unique(symbols.GetNameBytes((int)symbolIndex), found);
         }
         else
         {
             var name = new SymbolName(symbols.GetNameBytes((int)symbolIndex));
             var version = VersionRequest.Relocation(_tables.GetSymbolVersion((int)symbolIndex));
-            if (!SymbolLookup.Lookup(_module.Scope!, name, version, _context, out found))
+            if (!SymbolLookup.Lookup(_module.Scope!.Modules, name, version, _namespace, out found))
             {
                 if (reference.Binding == SymbolBinding.Weak)
                 {
@@ -230,13 +230,14 @@ internal sealed class Relocator
                 string symbol = symbols.GetName((int)symbolIndex);
                 string at = version.Name is null ? "" : "@" + version.Name;
                 throw new SymbolNotFoundException(symbol, version.Name, Name,
-                    $"{Name}: undefined symbol '{symbol}{at}' ({table} {TypeName(type)} at 0x{offset:x}) is not defined by any module in scope: " +
+                    $"{Name}: undefined symbol '{symbol}{at}' ({table} {X86_64Relocations.Name(type)} at 0x{offset:x}) is not defined by any module in scope: " +
                     string.Join(", ", _module.Scope!.ToInfos().Select(m => m.Name)));
             }
         }
         if (found.Symbol.Type == SymbolType.Tls)
             Fail(table, offset, type, symbolIndex, "the symbol is thread-local; thread-local storage is not supported by Loader yet");
         res.DefinedBy = found.Module;
+        res.Definition = found;
         res.Value = found.Address;
         res.NeedsResolver = found.IsIfunc;
         return ref res;
@@ -248,25 +249,6 @@ internal sealed class Relocator
     private void Fail(string table, ulong offset, X86_64RelocationType type, uint symbol, string why)
     {
         string against = symbol == 0 ? "" : $" against '{SymbolName(symbol)}'";
-        throw new RelocationException(Name, $"{Name}: {table} {TypeName(type)} at 0x{offset:x}{against}: {why}");
+        throw new RelocationException(Name, $"{Name}: {table} {X86_64Relocations.Name(type)} at 0x{offset:x}{against}: {why}");
     }
-
-    internal static string TypeName(X86_64RelocationType type) => type switch
-    {
-        X86_64RelocationType.R64 => "R_X86_64_64",
-        X86_64RelocationType.R32 => "R_X86_64_32",
-        X86_64RelocationType.R32S => "R_X86_64_32S",
-        X86_64RelocationType.PC32 => "R_X86_64_PC32",
-        X86_64RelocationType.GlobDat => "R_X86_64_GLOB_DAT",
-        X86_64RelocationType.JumpSlot => "R_X86_64_JUMP_SLOT",
-        X86_64RelocationType.Relative => "R_X86_64_RELATIVE",
-        X86_64RelocationType.IRelative => "R_X86_64_IRELATIVE",
-        X86_64RelocationType.Copy => "R_X86_64_COPY",
-        X86_64RelocationType.DtpMod64 => "R_X86_64_DTPMOD64",
-        X86_64RelocationType.DtpOff64 => "R_X86_64_DTPOFF64",
-        X86_64RelocationType.TpOff64 => "R_X86_64_TPOFF64",
-        X86_64RelocationType.TlsDesc => "R_X86_64_TLSDESC",
-        X86_64RelocationType.None => "R_X86_64_NONE",
-        _ => Enum.IsDefined(type) ? "R_X86_64_" + type.ToString().ToUpperInvariant() : $"relocation type {(uint)type}",
-    };
 }

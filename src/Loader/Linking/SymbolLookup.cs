@@ -44,7 +44,7 @@ internal readonly record struct ResolvedSymbol(Module Module, int Index, ElfSymb
 /// Symbol lookup as glibc's <c>dl-lookup.c</c> does it: each module's DT_GNU_HASH (Bloom filter, then the bucket's
 /// chain) or DT_HASH, each candidate checked by <c>check_match</c>'s rules (type, defined, name, version), then the
 /// first module of the scope that has a global, weak or unique definition wins. Hidden and internal symbols are never
-/// exported. Nothing here allocates, except the first lookup of an <c>STB_GNU_UNIQUE</c> name in a context.
+/// exported. Nothing here allocates, except the first lookup of an <c>STB_GNU_UNIQUE</c> name in a namespace.
 /// </summary>
 internal static class SymbolLookup
 {
@@ -72,18 +72,18 @@ internal static class SymbolLookup
         return index;
     }
 
-    /// <summary>Searches <paramref name="scope"/> in order; the first module with a definition wins.</summary>
-    public static bool Lookup(Scope scope, scoped in SymbolName name, VersionRequest version, LoaderContext context, out ResolvedSymbol result)
+    /// <summary>
+    /// Searches <paramref name="modules"/> in order; the first module with a definition wins, then the namespace's
+    /// final step (<see cref="ModuleNamespace.Unique"/>) applies.
+    /// </summary>
+    public static bool Lookup(ReadOnlySpan<Module> modules, scoped in SymbolName name, VersionRequest version, ModuleNamespace space, out ResolvedSymbol result)
     {
-        foreach (var module in scope.Modules)
+        foreach (var module in modules)
         {
             int index = FindInModule(module, name, version);
             if (index < 0)
                 continue;
-            var symbol = module.Tables!.Symbols![index];
-            result = new ResolvedSymbol(module, index, symbol);
-            if (symbol.Binding == SymbolBinding.GnuUnique)
-                result = context.InternUnique(name.Bytes, result);
+            result = space.Unique(name.Bytes, new ResolvedSymbol(module, index, module.Tables!.Symbols![index]));
             return true;
         }
         result = default;
@@ -93,8 +93,9 @@ internal static class SymbolLookup
     /// <summary>glibc's <c>check_match</c> for one candidate index on a hash chain.</summary>
     private ref struct Matcher : ISymbolIndexMatcher
     {
-        // STT_NOTYPE, STT_OBJECT, STT_FUNC, STT_COMMON, STT_TLS, STT_GNU_IFUNC: code or data definitions.
-        private const int AllowedTypes = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 5) | (1 << 6) | (1 << 10);
+        // check_match's ALLOWED_STT: code or data definitions (sections and files are never looked up).
+        private const int AllowedTypes = (1 << (int)SymbolType.NoType) | (1 << (int)SymbolType.Object) | (1 << (int)SymbolType.Func)
+            | (1 << (int)SymbolType.Common) | (1 << (int)SymbolType.Tls) | (1 << (int)SymbolType.GnuIfunc);
         private const ushort HiddenBit = 0x8000;
 
         private readonly SymbolTable _symbols;

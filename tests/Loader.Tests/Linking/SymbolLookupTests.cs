@@ -62,5 +62,5 @@ public sealed class SymbolLookupTests
     }
 
     private static bool Lookup(Module module, byte[] name, VersionRequest version, LoaderContext context) =>
-        SymbolLookup.Lookup(module.Scope!, new SymbolName(name), version, context, out _);
+        SymbolLookup.Lookup(module.Scope!.Modules, new SymbolName(name), version, context.Namespace, out _);
 }

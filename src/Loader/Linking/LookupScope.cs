@@ -6,12 +6,12 @@ namespace Loader.Linking;
 /// tree breadth-first). With <see cref="LoadOptions.DeepBind"/> the local scope comes first, like
 /// <c>RTLD_DEEPBIND</c>. A module in both is searched once, at its first place.
 /// </summary>
-internal sealed class Scope
+internal sealed class LookupScope
 {
     private readonly Module[] _modules;
     private readonly ScopePart[] _parts;
 
-    public Scope(IReadOnlyList<Module> global, IReadOnlyList<Module> local, bool deepBind)
+    public LookupScope(IReadOnlyList<Module> global, IReadOnlyList<Module> local, bool deepBind)
     {
         DeepBind = deepBind;
         var modules = new List<Module>(global.Count + local.Count);

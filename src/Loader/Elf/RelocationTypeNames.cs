@@ -1,12 +1,11 @@
-using Loader.Elf;
-
-namespace Loader.Cli.Rendering;
+namespace Loader.Elf;
 
 /// <summary>
 /// Relocation type names as the psABIs (and readelf) spell them: <c>R_X86_64_*</c> for EM_X86_64 (AMD64 psABI,
-/// table "Relocation Types"), <c>R_386_*</c> for EM_386 (i386 psABI). Other machines print the number.
+/// table "Relocation Types"), <c>R_386_*</c> for EM_386 (i386 psABI). Other machines print the number. One table
+/// for the loader's messages and the CLI's listings.
 /// </summary>
-internal static class RelocationNames
+public static class RelocationTypeNames
 {
     private static readonly string?[] s_x86_64 =
     [
@@ -27,7 +26,11 @@ internal static class RelocationNames
     ];
 
     /// <summary>The name of relocation <paramref name="type"/> on <paramref name="machine"/>, or its number.</summary>
-    public static string Name(ElfMachine machine, uint type)
+    public static string Name(ElfMachine machine, uint type) =>
+        TryGetName(machine, type, out string? name) ? name : type.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>The name of relocation <paramref name="type"/> on <paramref name="machine"/>; false when it has none.</summary>
+    public static bool TryGetName(ElfMachine machine, uint type, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? name)
     {
         var (prefix, table) = machine switch
         {
@@ -35,6 +38,7 @@ internal static class RelocationNames
             ElfMachine.I386 => ("R_386_", s_i386),
             _ => ("", []),
         };
-        return type < (uint)table.Length && table[type] is { } name ? prefix + name : type.ToString();
+        name = type < (uint)table.Length && table[type] is { } suffix ? prefix + suffix : null;
+        return name is not null;
     }
 }

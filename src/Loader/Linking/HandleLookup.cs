@@ -1,0 +1,62 @@
+using Loader.Elf;
+
+namespace Loader.Linking;
+
+/// <summary>
+/// The lookups a handle answers: <c>dlsym</c>/<c>dlvsym</c> (the module, then its DT_NEEDED tree breadth-first; the
+/// default <c>@@</c> version) and <c>bind</c>'s explanation of how one reference from the module binds (its
+/// relocation scope, every module probed). Both end in the namespace's final step, as relocation does: a unique
+/// definition is the namespace's first, an IFUNC is its resolver's result.
+/// </summary>
+internal static class HandleLookup
+{
+    /// <summary><c>dlsym</c> on the module's handle: false when no module of its local search list exports the name.</summary>
+    /// <remarks>Allocates nothing on a hit or a miss (the first lookup of a unique symbol and a resolver's first run aside).</remarks>
+    public static bool TryGetExport(ModuleNamespace space, Module module, ReadOnlySpan<byte> name, string? version, out nint address)
+    {
+        lock (space.SyncRoot)
+        {
+            if (SymbolLookup.Lookup(module.LocalSearchList, new SymbolName(name), VersionRequest.Export(version), space, out var found))
+            {
+                address = space.AddressOf(found, LoadOptions.Default);
+                return true;
+            }
+        }
+        address = 0;
+        return false;
+    }
+
+    /// <summary>How a reference from <paramref name="module"/> to <paramref name="symbol"/> binds: every module of its
+    /// scope in search order, what each defines, and the winner with its final address.</summary>
+    public static BindingExplanation Explain(ModuleNamespace space, Module module, string symbol, string? version)
+    {
+        lock (space.SyncRoot)
+        {
+            var scope = module.Scope ?? new LookupScope([], [module], false);
+            var name = new SymbolName(System.Text.Encoding.UTF8.GetBytes(symbol));
+            var request = new VersionRequest(version, false, false);
+            var probes = new List<ScopeProbe>();
+            ScopeProbe? provider = null;
+            nint address = 0;
+            for (int i = 0; i < scope.Count; i++)
+            {
+                var candidate = scope.Modules[i];
+                int index = SymbolLookup.FindInModule(candidate, name, request);
+                if (index < 0)
+                {
+                    probes.Add(new ScopeProbe(candidate.Info, scope.PartAt(i), false, SymbolVersion.None, default, default, 0));
+                    continue;
+                }
+                var sym = candidate.Tables!.Symbols![index];
+                var probe = new ScopeProbe(candidate.Info, scope.PartAt(i), true, candidate.Tables.GetSymbolVersion(index), sym.Binding, sym.Type, sym.Value);
+                probes.Add(probe);
+                if (provider is null)
+                {
+                    provider = probe;
+                    address = space.AddressOf(space.Unique(name.Bytes, new ResolvedSymbol(candidate, index, sym)), LoadOptions.Default);
+                }
+            }
+            return new BindingExplanation(symbol, version, module.Info, scope.DeepBind, probes, provider, address);
+        }
+    }
+}

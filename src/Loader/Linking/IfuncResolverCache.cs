@@ -1,0 +1,47 @@
+using Loader.Native;
+
+namespace Loader.Linking;
+
+/// <summary>
+/// The results of the IFUNC resolvers run in one namespace, by the resolver's address: each resolver runs once, so
+/// every relocation and export of that symbol gets the same address (glibc calls a resolver once per relocation;
+/// the result is meant to be the same). Forgotten when the module holding the resolver unloads.
+/// </summary>
+internal sealed class IfuncResolverCache
+{
+    private readonly Dictionary<nint, nint> _results = [];
+
+    /// <summary>
+    /// The resolver's result, running it the first time. With <see cref="LoadOptions.RunResolvers"/> false, a
+    /// resolver in an image Loader mapped is refused (host resolvers are the host's code, already running).
+    /// </summary>
+    /// <param name="owner">The module the resolver lies in.</param>
+    /// <param name="resolver">The resolver's absolute address.</param>
+    /// <param name="what">What needs it, for the error message (<c>IFUNC 'memcpy'</c>, a relocation).</param>
+    /// <param name="options">The options of the load (or of the lookup) that needs it.</param>
+    /// <exception cref="RelocationException">The resolver may not run, or does not lie in executable code.</exception>
+    public nint Run(Module owner, nint resolver, string what, LoadOptions options)
+    {
+        if (_results.TryGetValue(resolver, out nint cached))
+            return cached;
+        if (!options.RunResolvers && !owner.IsHost)
+            throw new RelocationException(owner.Path, $"{owner.Path}: {what} needs its resolver run, and LoadOptions.RunResolvers is false");
+        if (!owner.IsExecutable(resolver))
+            throw new RelocationException(owner.Path, $"{owner.Path}: {what}: the resolver 0x{resolver:x} does not lie in an executable PT_LOAD");
+        nint result = NativeCalls.CallResolver(resolver);
+        _results[resolver] = result;
+        return result;
+    }
+
+    /// <summary>Forgets the results of resolvers inside <paramref name="module"/> (it is unloading).</summary>
+    public void Forget(Module module)
+    {
+        var range = module.Range;
+        List<nint>? gone = null;
+        foreach (nint resolver in _results.Keys)
+            if (range.Overlaps(resolver, resolver + 1))
+                (gone ??= []).Add(resolver);
+        foreach (nint resolver in gone ?? [])
+            _results.Remove(resolver);
+    }
+}

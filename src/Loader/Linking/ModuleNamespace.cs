@@ -1,0 +1,144 @@
+using Loader.Mapping;
+
+namespace Loader.Linking;
+
+/// <summary>
+/// A namespace of loaded modules, like glibc's link-map namespaces (<c>dlmopen</c>) without their limit: the modules
+/// Loader mapped (by device and inode, soname and path), their reference counts and unload order, the
+/// <c>STB_GNU_UNIQUE</c> definitions, the IFUNC results, and the one lock every load, lookup and unload takes.
+/// <see cref="LoaderContext"/> is the public handle on one namespace; a load runs as a <see cref="LoadSession"/>
+/// inside it. Host modules are the process's; each namespace keeps its own <see cref="Module"/> for them.
+/// </summary>
+internal sealed class ModuleNamespace
+{
+    private readonly List<Module> _modules = [];
+    private readonly Dictionary<HostModule, Module> _hostModules = [];
+    private readonly UniqueSymbolTable _uniqueSymbols = new();
+    private readonly IfuncResolverCache _resolverResults = new();
+
+    /// <summary>Held for every load, lookup and unload in the namespace.</summary>
+    public Lock SyncRoot { get; } = new();
+
+    /// <summary>Loads a file (or, when <paramref name="fromMemory"/>, <paramref name="bytes"/> under the name
+    /// <paramref name="path"/>) and its dependencies; one more reference on the root.</summary>
+    public Module Load(string path, ReadOnlySpan<byte> bytes, bool fromMemory, LoadOptions options)
+    {
+        lock (SyncRoot)
+            return new LoadSession(this, options).Load(path, bytes, fromMemory);
+    }
+
+    /// <summary>The modules Loader mapped here, in load order, with their reference counts.</summary>
+    public List<LoadedLibraryState> Snapshot()
+    {
+        lock (SyncRoot)
+        {
+            var result = new List<LoadedLibraryState>(_modules.Count);
+            foreach (var module in _modules)
+                result.Add(new LoadedLibraryState(module.Info, module.ReferenceCount));
+            return result;
+        }
+    }
+
+    /// <summary>The global scope of a load following <paramref name="policy"/>: the host libraries the process has,
+    /// in the host's load order.</summary>
+    public List<Module> GlobalScope(HostLibraryPolicy policy)
+    {
+        lock (SyncRoot)
+        {
+            var hosts = policy.GlobalScope();
+            var result = new List<Module>(hosts.Count);
+            foreach (var host in hosts)
+                result.Add(GetHostModule(host));
+            return result;
+        }
+    }
+
+    /// <summary>This namespace's module for a host library.</summary>
+    public Module GetHostModule(HostModule host)
+    {
+        if (!_hostModules.TryGetValue(host, out var module))
+            _hostModules[host] = module = Module.ForHost(host);
+        return module;
+    }
+
+    /// <summary>The module mapped from the file with this device and inode (never one loaded from memory).</summary>
+    public Module? FindLoaded(FileIdentity identity)
+    {
+        foreach (var m in _modules)
+            if (!m.Image!.IsFromMemory && m.File == identity)
+                return m;
+        return null;
+    }
+
+    /// <summary>The module whose DT_SONAME or path is <paramref name="soNameOrPath"/>.</summary>
+    public Module? FindLoaded(string soNameOrPath)
+    {
+        foreach (var m in _modules)
+            if (m.SoName == soNameOrPath || m.Path == soNameOrPath)
+                return m;
+        return null;
+    }
+
+    /// <summary>The modules a load mapped join the namespace once the load succeeded.</summary>
+    public void Commit(List<Module> modules) => _modules.AddRange(modules);
+
+    /// <summary>
+    /// The final step of every lookup — relocation, <c>GetExport</c>, <c>bind</c> — before the address is used: an
+    /// <c>STB_GNU_UNIQUE</c> definition becomes the first one the namespace met for that name.
+    /// </summary>
+    public ResolvedSymbol Unique(ReadOnlySpan<byte> name, ResolvedSymbol found) =>
+        found.Symbol.Binding == Elf.SymbolBinding.GnuUnique ? _uniqueSymbols.Intern(name, found) : found;
+
+    /// <summary>
+    /// The address a resolved definition stands for: its address, or for an <c>STT_GNU_IFUNC</c> the result of its
+    /// resolver (run once per namespace; <see cref="IfuncResolverCache"/>).
+    /// </summary>
+    /// <exception cref="RelocationException">The resolver may not run (<see cref="LoadOptions.RunResolvers"/>), or lies outside executable code.</exception>
+    public nint AddressOf(ResolvedSymbol found, LoadOptions options) =>
+        found.IsIfunc
+            ? _resolverResults.Run(found.Module, (nint)found.Address, $"IFUNC '{found.Module.Tables!.Symbols!.GetName(found.Index)}'", options)
+            : (nint)found.Address;
+
+    /// <summary>An IFUNC resolver's result (for <c>R_X86_64_IRELATIVE</c>, which names a resolver, not a symbol).</summary>
+    public nint RunResolver(Module owner, nint resolver, string what, LoadOptions options) =>
+        _resolverResults.Run(owner, resolver, what, options);
+
+    /// <summary>
+    /// Drops one reference; modules that reach zero (and, through their DT_NEEDED edges, the dependencies only they
+    /// held) unload: finalizers first, dependents before dependencies, then the images are unmapped.
+    /// </summary>
+    public void Release(Module module)
+    {
+        lock (SyncRoot)
+        {
+            var unload = new List<Module>();
+            Decrement(module, unload);
+            foreach (var m in unload)
+            {
+                if (m.Initialized && !m.Finalized)
+                {
+                    m.Finalized = true;
+                    Initializers.RunFinalizers(m);
+                }
+            }
+            foreach (var m in unload)
+            {
+                _modules.Remove(m);
+                _resolverResults.Forget(m);
+                _uniqueSymbols.Forget(m);
+                m.Image!.Dispose();
+            }
+        }
+    }
+
+    private static void Decrement(Module module, List<Module> unload)
+    {
+        if (module.IsHost || module.ReferenceCount <= 0)
+            return;
+        if (--module.ReferenceCount > 0)
+            return;
+        unload.Add(module);
+        foreach (var dependency in module.Needed)
+            Decrement(dependency, unload);
+    }
+}
