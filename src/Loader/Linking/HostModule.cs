@@ -112,7 +112,7 @@ public sealed class HostModule
     private static ProgramHeader[] ReadProgramHeaders(LoadedObject loaded, string path)
     {
         if (loaded.ProgramHeaders == 0)
-            throw new ElfFormatException(path, "dlpi_phdr", 0, "dl_iterate_phdr reported no program headers");
+            ThrowHelper.Format(path, "dlpi_phdr", 0, "dl_iterate_phdr reported no program headers");
         var bytes = NativeMemory.Describe(loaded.ProgramHeaders, (ulong)loaded.ProgramHeaderCount * ProgramHeader.Size64).Span;
         var headers = new ProgramHeader[loaded.ProgramHeaderCount];
         for (int i = 0; i < headers.Length; i++)

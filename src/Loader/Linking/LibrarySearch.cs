@@ -132,7 +132,7 @@ public sealed class LibrarySearch
     {
         var attempts = new List<SearchAttempt>();
         return Find(needed, requester, attempts)
-            ?? throw new LibraryNotFoundException(needed, requester?.Path, attempts);
+            ?? ThrowHelper.LibraryNotFound<string>(needed, requester?.Path, attempts);
     }
 
     /// <summary>
@@ -292,7 +292,7 @@ public sealed class LibrarySearch
             return true;
         if (outcome is SearchAttempt.WrongClass or SearchAttempt.WrongMachine)
             return false;
-        throw new ElfFormatException(path, field, offset,
+        return ThrowHelper.Format<bool>(path, field, offset,
             $"{outcome}; found while searching for {needed} ({source}), and glibc's open_verify stops the search at such a file");
     }
 

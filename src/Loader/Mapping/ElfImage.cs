@@ -235,7 +235,7 @@ public sealed class ElfImage : IDisposable
     {
         var step = new MappingStep(kind, address, length, protection, MappingFlags.None, null, reason);
         if (!Mmap.Protect(address, length, (Prot)protection, out int errno))
-            throw new ImageLoadException(Path, "mprotect", errno, $"{Path}: {step} failed: {Errno.Describe(errno)}");
+            ThrowHelper.ImageLoad(Path, "mprotect", errno, $"{Path}: {step} failed: {Errno.Describe(errno)}");
         lock (_steps)
             _steps.Add(step);
         _segments = null;
