@@ -79,13 +79,13 @@ public sealed class LoadPlan
     internal static void CheckRunnable(ElfHeader header, string name)
     {
         if (header.Class != ElfClass.Elf64)
-            ThrowHelper.Unsupported(name, "e_ident[EI_CLASS]", 4, $"is {ClassName(header.Class)}; this loader runs ELFCLASS64 objects only");
+            ThrowHelper.Unsupported(name, "e_ident[EI_CLASS]", ElfHeader.EI_CLASS, $"is {ClassName(header.Class)}; this loader runs ELFCLASS64 objects only");
         if (header.Data != ElfData.LittleEndian)
-            ThrowHelper.Unsupported(name, "e_ident[EI_DATA]", 5, "is ELFDATA2MSB (big-endian); this loader runs little-endian x86_64 objects only");
+            ThrowHelper.Unsupported(name, "e_ident[EI_DATA]", ElfHeader.EI_DATA, "is ELFDATA2MSB (big-endian); this loader runs little-endian x86_64 objects only");
         if (header.Machine != ElfMachine.X86_64)
-            ThrowHelper.Unsupported(name, "e_machine", 18, $"is {MachineName(header.Machine)}, expected EM_X86_64 (62)");
+            ThrowHelper.Unsupported(name, "e_machine", (ulong)ElfHeader.OffsetOf(ElfHeader.Field.Machine, header.Class), $"is {MachineName(header.Machine)}, expected EM_X86_64 (62)");
         if (header.Type != ElfType.SharedObject)
-            ThrowHelper.Unsupported(name, "e_type", 16, $"is {TypeName(header.Type)}, expected ET_DYN (3): only shared objects are loaded");
+            ThrowHelper.Unsupported(name, "e_type", (ulong)ElfHeader.OffsetOf(ElfHeader.Field.Type, header.Class), $"is {TypeName(header.Type)}, expected ET_DYN (3): only shared objects are loaded");
     }
 
     private static void CheckNotPie(ElfFile file)
