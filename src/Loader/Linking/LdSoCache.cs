@@ -19,7 +19,7 @@ namespace Loader.Linking;
 /// on this system the answer is the same as glibc's. Of the entries left, the first one in file order for a soname
 /// wins: the entry glibc's binary search settles on (it steps back to the first equal key).</para>
 /// </remarks>
-public sealed class LdSoCache
+internal sealed class LdSoCache
 {
     /// <summary>Where glibc reads the cache from (<c>LD_SO_CACHE</c>).</summary>
     public const string DefaultPath = "/etc/ld.so.cache";

@@ -27,7 +27,7 @@ namespace Loader.Linking;
 /// <para>Not modeled: the main executable's <c>DT_RPATH</c> (the .NET host has none), <c>DF_1_NODEFLIB</c>,
 /// secure (setuid) mode, <c>GLIBC_TUNABLES</c>' hwcap masks, and <c>LD_LIBRARY_PATH</c> changes after construction.</para>
 /// </remarks>
-public sealed class LibrarySearch
+internal sealed class LibrarySearch
 {
     /// <summary>glibc's system search directories on Debian x86_64 (<c>ld.so --help</c>: "system search path").</summary>
     public static IReadOnlyList<string> DefaultDirectories { get; } =
