@@ -228,7 +228,7 @@ public sealed class ElfFile : IDisposable
 
     private void ReadDynamic()
     {
-        int dynamicIndex = Array.FindIndex(_programHeaders, p => p.Type == SegmentType.Dynamic);
+        int dynamicIndex = DynamicSegment.IndexIn(_programHeaders);
         if (dynamicIndex < 0)
             return;
         var ph = _programHeaders[dynamicIndex];

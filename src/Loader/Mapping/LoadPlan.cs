@@ -94,7 +94,8 @@ public sealed class LoadPlan
         if (file.Dynamic is not { } dynamic || (dynamic.Flags1 & DynamicFlags1.Pie) == 0)
             return;
         ulong offset = 0;
-        var ph = file.ProgramHeaders.FirstOrDefault(p => p.Type == SegmentType.Dynamic);
+        // file.Dynamic was read from this PT_DYNAMIC (the same rule), so the entry index maps to its file offset.
+        var ph = file.ProgramHeaders[DynamicSegment.IndexIn(file.ProgramHeaders)];
         for (int i = 0; i < dynamic.Entries.Count; i++)
             if (dynamic.Entries[i].Tag == DynamicTag.Flags1)
                 offset = ph.Offset + (ulong)i * 16;
