@@ -8,15 +8,11 @@ public abstract class ElfFieldException : LoaderException
 {
     /// <summary>Creates the exception; the message becomes <c>file: field at offset 0x…: detail</c>.</summary>
     protected ElfFieldException(string fileName, string field, ulong offset, string detail)
-        : base($"{fileName}: {field} at offset 0x{offset:x}: {detail}")
+        : base(FieldMessage(fileName, field, offset, detail), fileName, inner: null)
     {
-        FileName = fileName;
         Field = field;
         Offset = offset;
     }
-
-    /// <summary>The file (or image name) being read or loaded.</summary>
-    public string FileName { get; }
 
     /// <summary>The ELF field or table concerned, spelled as in the ELF specification (<c>e_phoff</c>, <c>DT_STRTAB</c>).</summary>
     public string Field { get; }

@@ -9,23 +9,15 @@ public sealed class ImageLoadException : LoaderException
 {
     /// <summary>Creates the exception for a failed call.</summary>
     public ImageLoadException(string fileName, string call, int errno, string message)
-        : base(message)
+        : base(message, fileName, inner: null)
     {
-        FileName = fileName;
         Call = call;
         Errno = errno;
     }
 
     /// <summary>Creates the exception for a failure that is not an errno (an injected fault, a refused file kind).</summary>
     public ImageLoadException(string fileName, string call, string message, Exception? inner)
-        : base(message, inner)
-    {
-        FileName = fileName;
-        Call = call;
-    }
-
-    /// <summary>The file (or image name) being loaded.</summary>
-    public string FileName { get; }
+        : base(message, fileName, inner) => Call = call;
 
     /// <summary>The call that failed: <c>open</c>, <c>mmap</c>, <c>mprotect</c>, ...</summary>
     public string Call { get; }

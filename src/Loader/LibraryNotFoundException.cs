@@ -14,14 +14,14 @@ public sealed class LibraryNotFoundException : LoaderException
     /// <param name="requesterPath">The library that needs it, or null when it was asked for directly.</param>
     /// <param name="attempts">Every candidate tried, in order.</param>
     public LibraryNotFoundException(string name, string? requesterPath, IReadOnlyList<SearchAttempt> attempts)
-        : base(FormatMessage(name, requesterPath, attempts))
+        : base(FormatMessage(name, requesterPath, attempts), name, inner: null)
     {
         Name = name;
         RequesterPath = requesterPath;
         Attempts = attempts;
     }
 
-    /// <summary>The name that was searched for, as written in <c>DT_NEEDED</c>.</summary>
+    /// <summary>The name that was searched for, as written in <c>DT_NEEDED</c> (also <see cref="LoaderException.FileName"/>).</summary>
     public string Name { get; }
 
     /// <summary>The library that needs it, or null when it was asked for directly.</summary>

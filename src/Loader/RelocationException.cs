@@ -8,8 +8,7 @@ namespace Loader;
 public sealed class RelocationException : LoaderException
 {
     /// <summary>Creates the exception.</summary>
-    public RelocationException(string fileName, string message) : base(message) => FileName = fileName;
-
-    /// <summary>The library being relocated.</summary>
-    public string FileName { get; }
+    /// <param name="fileName">The library being relocated (<see cref="LoaderException.FileName"/>).</param>
+    /// <param name="message">The whole message: library, relocation, symbol.</param>
+    public RelocationException(string fileName, string message) : base(message, fileName, inner: null) { }
 }

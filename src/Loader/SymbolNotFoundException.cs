@@ -5,7 +5,7 @@ public sealed class SymbolNotFoundException : LoaderException
 {
     /// <summary>Creates the exception; the message names the symbol, its version and who needed it.</summary>
     public SymbolNotFoundException(string symbol, string? version, string requestedBy, string message)
-        : base(message)
+        : base(message, requestedBy, inner: null)
     {
         Symbol = symbol;
         Version = version;
@@ -18,6 +18,6 @@ public sealed class SymbolNotFoundException : LoaderException
     /// <summary>The version asked for, or null.</summary>
     public string? Version { get; }
 
-    /// <summary>The library whose relocation (or handle) asked for it.</summary>
+    /// <summary>The library whose relocation (or handle) asked for it (also <see cref="LoaderException.FileName"/>).</summary>
     public string RequestedBy { get; }
 }

@@ -36,9 +36,6 @@ internal sealed class TextTable
     /// <summary>Spaces written before every line.</summary>
     public int Indent { get; init; }
 
-    /// <summary>The number of rows added so far.</summary>
-    public int RowCount => _rows.Count;
-
     /// <summary>A two-column, heading-less table of names and values, the shape of <c>readelf -h</c>.</summary>
     public static TextTable KeyValue() => new(new Column("Field"), new Column("Value")) { ShowHeadings = false };
 

@@ -122,7 +122,7 @@ public sealed class ElfFile : IDisposable
             return [];
         int entrySize = SectionHeader.SizeFor(Header.Class);
         if (Header.SectionHeaderEntrySize != entrySize)
-            ThrowHelper.Format(Name, "e_shentsize", Header.Class == ElfClass.Elf64 ? 0x3aUL : 0x2eUL,
+            ThrowHelper.Format(Name, "e_shentsize", HeaderFieldOffset(ElfHeader.Field.SectionHeaderEntrySize),
                 $"{Header.SectionHeaderEntrySize} does not match sizeof(Elf{(Encoding.Is64 ? 64 : 32)}_Shdr) = {entrySize}");
         if (ThrowHelper.OutOfRange(shoff, (ulong)entrySize, (ulong)span.Length))
             ThrowHelper.Format(Name, "e_shoff", shoff, $"section header table at 0x{shoff:x} lies past the end of the {span.Length}-byte file");
@@ -163,7 +163,7 @@ public sealed class ElfFile : IDisposable
         if (count == ElfHeader.PN_XNUM)
         {
             if (_sections.Length == 0)
-                ThrowHelper.Format(Name, "e_phnum", Header.Class == ElfClass.Elf64 ? 0x38UL : 0x2cUL,
+                ThrowHelper.Format(Name, "e_phnum", HeaderFieldOffset(ElfHeader.Field.ProgramHeaderCount),
                     "is PN_XNUM (0xffff) but there is no section 0 to hold the real count");
             count = _sections[0].Info;
         }
@@ -172,7 +172,7 @@ public sealed class ElfFile : IDisposable
         int entrySize = ProgramHeader.SizeFor(Header.Class);
         ulong phoff = Header.ProgramHeaderOffset;
         if (Header.ProgramHeaderEntrySize != entrySize)
-            ThrowHelper.Format(Name, "e_phentsize", Header.Class == ElfClass.Elf64 ? 0x36UL : 0x2aUL,
+            ThrowHelper.Format(Name, "e_phentsize", HeaderFieldOffset(ElfHeader.Field.ProgramHeaderEntrySize),
                 $"{Header.ProgramHeaderEntrySize} does not match sizeof(Elf{(Encoding.Is64 ? 64 : 32)}_Phdr) = {entrySize}");
         if (ThrowHelper.OutOfRange(phoff, count * (ulong)entrySize, (ulong)span.Length))
             ThrowHelper.Format(Name, "e_phoff", phoff,
@@ -182,6 +182,8 @@ public sealed class ElfFile : IDisposable
             headers[i] = ProgramHeader.Read(span.Slice((int)phoff + i * entrySize, entrySize), Encoding);
         return headers;
     }
+
+    private ulong HeaderFieldOffset(ElfHeader.Field field) => (ulong)ElfHeader.OffsetOf(field, Header.Class);
 
     private ReadOnlyMemory<byte> FileRange(ulong offset, ulong size, string field)
     {
@@ -226,7 +228,7 @@ public sealed class ElfFile : IDisposable
 
     private void ReadDynamic()
     {
-        int dynamicIndex = Array.FindIndex(_programHeaders, p => p.Type == SegmentType.Dynamic);
+        int dynamicIndex = DynamicSegment.IndexIn(_programHeaders);
         if (dynamicIndex < 0)
             return;
         var ph = _programHeaders[dynamicIndex];

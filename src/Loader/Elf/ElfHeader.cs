@@ -14,6 +14,47 @@ public readonly record struct ElfHeader
     /// <summary>e_shstrndx's escape value: the real index is in section 0's sh_link.</summary>
     public const ushort SHN_XINDEX = 0xffff;
 
+    // Indexes into e_ident (gABI, "ELF Identification").
+    internal const int EI_CLASS = 4;
+    internal const int EI_DATA = 5;
+    internal const int EI_VERSION = 6;
+    internal const int EI_OSABI = 7;
+    internal const int EI_ABIVERSION = 8;
+    internal const int EI_PAD = 9;
+    /// <summary>EV_CURRENT, the only e_ident[EI_VERSION] and e_version there is.</summary>
+    internal const uint EV_CURRENT = 1;
+    /// <summary>e_ident[EI_OSABI] values: System V (0) and GNU/Linux (3).</summary>
+    internal const byte ELFOSABI_SYSV = 0, ELFOSABI_GNU = 3;
+
+    /// <summary>e_ident[EI_MAG0..EI_MAG3]: \x7fELF.</summary>
+    internal static ReadOnlySpan<byte> Magic => [0x7f, (byte)'E', (byte)'L', (byte)'F'];
+
+    /// <summary>The fields after e_ident, in their order in the header.</summary>
+    internal enum Field
+    {
+        Type, Machine, Version, Entry, ProgramHeaderOffset, SectionHeaderOffset, Flags,
+        HeaderSize, ProgramHeaderEntrySize, ProgramHeaderCount, SectionHeaderEntrySize, SectionHeaderCount, SectionNameTableIndex,
+    }
+
+    /// <summary>The byte offset of <paramref name="field"/> in an <c>Elf32_Ehdr</c> or <c>Elf64_Ehdr</c>.</summary>
+    internal static int OffsetOf(Field field, ElfClass elfClass)
+    {
+        // The classes agree up to e_version; e_entry, e_phoff and e_shoff are words, then come the 32-bit e_flags
+        // and six 16-bit halves (gABI, "ELF Header").
+        int w = elfClass == ElfClass.Elf64 ? 8 : 4;
+        return field switch
+        {
+            Field.Type => IdentSize,
+            Field.Machine => IdentSize + 2,
+            Field.Version => IdentSize + 4,
+            Field.Entry => IdentSize + 8,
+            Field.ProgramHeaderOffset => IdentSize + 8 + w,
+            Field.SectionHeaderOffset => IdentSize + 8 + 2 * w,
+            Field.Flags => IdentSize + 8 + 3 * w,
+            _ => IdentSize + 8 + 3 * w + 4 + 2 * (field - Field.HeaderSize),
+        };
+    }
+
     /// <summary>ELFCLASS32 or ELFCLASS64.</summary>
     public ElfClass Class { get; init; }
     /// <summary>Byte order.</summary>
@@ -54,47 +95,54 @@ public readonly record struct ElfHeader
     {
         if (bytes.Length < IdentSize)
             ThrowHelper.Format(fileName, "e_ident", 0, $"file is {bytes.Length} bytes, shorter than the 16-byte ELF identification");
-        if (bytes[0] != 0x7f || bytes[1] != (byte)'E' || bytes[2] != (byte)'L' || bytes[3] != (byte)'F')
+        if (!bytes.StartsWith(Magic))
             ThrowHelper.Format(fileName, "e_ident[EI_MAG]", 0, $"bad magic {bytes[0]:x2} {bytes[1]:x2} {bytes[2]:x2} {bytes[3]:x2}, expected 7f 45 4c 46 (\\x7fELF)");
-        var elfClass = (ElfClass)bytes[4];
+        var elfClass = (ElfClass)bytes[EI_CLASS];
         if (elfClass is not (ElfClass.Elf32 or ElfClass.Elf64))
-            ThrowHelper.Format(fileName, "e_ident[EI_CLASS]", 4, $"invalid class {bytes[4]}, expected 1 (ELFCLASS32) or 2 (ELFCLASS64)");
-        var data = (ElfData)bytes[5];
+            ThrowHelper.Format(fileName, "e_ident[EI_CLASS]", EI_CLASS, $"invalid class {bytes[EI_CLASS]}, expected 1 (ELFCLASS32) or 2 (ELFCLASS64)");
+        var data = (ElfData)bytes[EI_DATA];
         if (data is not (ElfData.LittleEndian or ElfData.BigEndian))
-            ThrowHelper.Format(fileName, "e_ident[EI_DATA]", 5, $"invalid data encoding {bytes[5]}, expected 1 (ELFDATA2LSB) or 2 (ELFDATA2MSB)");
-        if (bytes[6] != 1)
-            ThrowHelper.Format(fileName, "e_ident[EI_VERSION]", 6, $"invalid version {bytes[6]}, expected 1 (EV_CURRENT)");
+            ThrowHelper.Format(fileName, "e_ident[EI_DATA]", EI_DATA, $"invalid data encoding {bytes[EI_DATA]}, expected 1 (ELFDATA2LSB) or 2 (ELFDATA2MSB)");
+        if (bytes[EI_VERSION] != EV_CURRENT)
+            ThrowHelper.Format(fileName, "e_ident[EI_VERSION]", EI_VERSION, $"invalid version {bytes[EI_VERSION]}, expected 1 (EV_CURRENT)");
 
         var enc = new ElfEncoding(elfClass, data);
         int size = enc.Is64 ? Size64 : Size32;
         if (bytes.Length < size)
             ThrowHelper.Format(fileName, "ELF header", (ulong)bytes.Length, $"file is {bytes.Length} bytes, shorter than the {size}-byte {(enc.Is64 ? "Elf64_Ehdr" : "Elf32_Ehdr")}");
 
-        // Field offsets differ only by the three word-sized fields (e_entry, e_phoff, e_shoff).
-        int w = enc.WordSize;
-        int afterWords = 24 + 3 * w;
-        var header = new ElfHeader
-        {
-            Class = elfClass,
-            Data = data,
-            OsAbi = bytes[7],
-            AbiVersion = bytes[8],
-            Type = (ElfType)enc.U16(bytes, 16),
-            Machine = (ElfMachine)enc.U16(bytes, 18),
-            Version = enc.U32(bytes, 20),
-            Entry = enc.Word(bytes, 24),
-            ProgramHeaderOffset = enc.Word(bytes, 24 + w),
-            SectionHeaderOffset = enc.Word(bytes, 24 + 2 * w),
-            Flags = enc.U32(bytes, afterWords),
-            HeaderSize = enc.U16(bytes, afterWords + 4),
-            ProgramHeaderEntrySize = enc.U16(bytes, afterWords + 6),
-            ProgramHeaderCount = enc.U16(bytes, afterWords + 8),
-            SectionHeaderEntrySize = enc.U16(bytes, afterWords + 10),
-            SectionHeaderCount = enc.U16(bytes, afterWords + 12),
-            SectionNameTableIndex = enc.U16(bytes, afterWords + 14),
-        };
+        var header = Decode(bytes, enc);
         if (header.HeaderSize < size)
-            ThrowHelper.Format(fileName, "e_ehsize", (ulong)(afterWords + 4), $"{header.HeaderSize} is smaller than the {size}-byte header");
+            ThrowHelper.Format(fileName, "e_ehsize", (ulong)OffsetOf(Field.HeaderSize, elfClass), $"{header.HeaderSize} is smaller than the {size}-byte header");
         return header;
+    }
+
+    /// <summary>
+    /// Decodes the fields without checking them; <paramref name="bytes"/> holds at least the whole header of
+    /// <paramref name="enc"/>'s class (glibc's <c>open_verify</c> checks its own subset, in its own order).
+    /// </summary>
+    internal static ElfHeader Decode(ReadOnlySpan<byte> bytes, ElfEncoding enc)
+    {
+        int At(Field field) => OffsetOf(field, enc.Class);
+        return new ElfHeader
+        {
+            Class = enc.Class,
+            Data = enc.Data,
+            OsAbi = bytes[EI_OSABI],
+            AbiVersion = bytes[EI_ABIVERSION],
+            Type = (ElfType)enc.U16(bytes, At(Field.Type)),
+            Machine = (ElfMachine)enc.U16(bytes, At(Field.Machine)),
+            Version = enc.U32(bytes, At(Field.Version)),
+            Entry = enc.Word(bytes, At(Field.Entry)),
+            ProgramHeaderOffset = enc.Word(bytes, At(Field.ProgramHeaderOffset)),
+            SectionHeaderOffset = enc.Word(bytes, At(Field.SectionHeaderOffset)),
+            Flags = enc.U32(bytes, At(Field.Flags)),
+            HeaderSize = enc.U16(bytes, At(Field.HeaderSize)),
+            ProgramHeaderEntrySize = enc.U16(bytes, At(Field.ProgramHeaderEntrySize)),
+            ProgramHeaderCount = enc.U16(bytes, At(Field.ProgramHeaderCount)),
+            SectionHeaderEntrySize = enc.U16(bytes, At(Field.SectionHeaderEntrySize)),
+            SectionHeaderCount = enc.U16(bytes, At(Field.SectionHeaderCount)),
+            SectionNameTableIndex = enc.U16(bytes, At(Field.SectionNameTableIndex)),
+        };
     }
 }

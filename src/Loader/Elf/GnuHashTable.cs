@@ -139,7 +139,7 @@ public sealed class GnuHashTable
     /// chain, calling <paramref name="match"/> for each index whose stored hash equals <paramref name="hash"/> (bit 0
     /// ignored) until it returns true. Returns the index, or -1.
     /// </summary>
-    public int Find<TMatcher>(uint hash, scoped ref TMatcher match) where TMatcher : ISymbolIndexMatcher, allows ref struct
+    internal int Find<TMatcher>(uint hash, scoped ref TMatcher match) where TMatcher : ISymbolIndexMatcher, allows ref struct
     {
         if (!MayContain(hash))
             return -1;

@@ -5,7 +5,7 @@ namespace Loader.Elf;
 /// lets <see cref="GnuHashTable.Find{TMatcher}"/> and <see cref="SysvHashTable.Find{TMatcher}"/> run without a
 /// delegate or a closure: the symbol lookup of a relocation loop allocates nothing.
 /// </summary>
-public interface ISymbolIndexMatcher
+internal interface ISymbolIndexMatcher
 {
     /// <summary>True when the symbol at <paramref name="index"/> is the one wanted; the walk stops there.</summary>
     bool Matches(int index);

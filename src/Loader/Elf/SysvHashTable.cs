@@ -63,7 +63,7 @@ public sealed class SysvHashTable
     }
 
     /// <summary>The allocation-free form of <see cref="Find(uint, Func{int, bool})"/>.</summary>
-    public int Find<TMatcher>(uint hash, scoped ref TMatcher match) where TMatcher : ISymbolIndexMatcher, allows ref struct
+    internal int Find<TMatcher>(uint hash, scoped ref TMatcher match) where TMatcher : ISymbolIndexMatcher, allows ref struct
     {
         uint index = _enc.U32(_buckets.Span, (int)(hash % BucketCount) * 4);
         var cs = _chains.Span;

@@ -88,16 +88,15 @@ public sealed class HostModule
 
         var programHeaders = ReadProgramHeaders(loaded, path);
         var regions = new List<(ulong, ReadOnlyMemory<byte>)>();
-        ProgramHeader? dynamicHeader = null;
         foreach (var ph in programHeaders)
         {
             if (ph.Type == SegmentType.Load && (ph.Flags & SegmentFlags.Read) != 0 && ph.MemorySize > 0)
                 regions.Add((ph.VirtualAddress, NativeMemory.Describe(Address(loaded, ph.VirtualAddress), ph.MemorySize)));
-            else if (ph.Type == SegmentType.Dynamic)
-                dynamicHeader = ph;
         }
-        if (dynamicHeader is not { } dynamic)
-            throw new ElfFormatException(path, "PT_DYNAMIC", 0, "the loaded object has no PT_DYNAMIC, so it has no symbols to read");
+        int dynamicIndex = DynamicSegment.IndexIn(programHeaders);
+        if (dynamicIndex < 0)
+            ThrowHelper.Format(path, "PT_DYNAMIC", 0, "the loaded object has no PT_DYNAMIC, so it has no symbols to read");
+        var dynamic = programHeaders[dynamicIndex];
 
         var view = VirtualView.FromRegions(path, regions);
         var dynamicBytes = view.Read(dynamic.VirtualAddress, dynamic.MemorySize, "PT_DYNAMIC");
@@ -112,7 +111,7 @@ public sealed class HostModule
     private static ProgramHeader[] ReadProgramHeaders(LoadedObject loaded, string path)
     {
         if (loaded.ProgramHeaders == 0)
-            throw new ElfFormatException(path, "dlpi_phdr", 0, "dl_iterate_phdr reported no program headers");
+            ThrowHelper.Format(path, "dlpi_phdr", 0, "dl_iterate_phdr reported no program headers");
         var bytes = NativeMemory.Describe(loaded.ProgramHeaders, (ulong)loaded.ProgramHeaderCount * ProgramHeader.Size64).Span;
         var headers = new ProgramHeader[loaded.ProgramHeaderCount];
         for (int i = 0; i < headers.Length; i++)

@@ -44,7 +44,7 @@ internal static class Initializers
             return result;
         ulong size = dyn.Get(sizeTag) ?? 0;
         if (size % 8 != 0 || size > int.MaxValue)
-            throw new ElfFormatException(image.Path, field + "SZ", dyn.Address, $"0x{size:x} is not a whole number of 8-byte entries");
+            ThrowHelper.Format(image.Path, field + "SZ", dyn.Address, $"0x{size:x} is not a whole number of 8-byte entries");
         ReadOnlySpan<byte> bytes;
         try
         {
@@ -52,7 +52,7 @@ internal static class Initializers
         }
         catch (ArgumentOutOfRangeException)
         {
-            throw new ElfFormatException(image.Path, field, address, $"[0x{address:x}, +0x{size:x}) is not inside a readable PT_LOAD");
+            bytes = ThrowHelper.Format<ReadOnlySpan<byte>>(image.Path, field, address, $"[0x{address:x}, +0x{size:x}) is not inside a readable PT_LOAD");
         }
         for (int i = 0; i < bytes.Length; i += 8)
         {
@@ -64,7 +64,10 @@ internal static class Initializers
         return result;
     }
 
-    /// <summary>Refuses a function address outside the module's executable PT_LOADs: it would be a jump into anything.</summary>
+    /// <summary>
+    /// Refuses a function address outside the module's executable PT_LOADs: it would be a jump into anything. A field
+    /// error like any other bad dynamic-table value: the offset is the link-time address (p_vaddr space), as for DT_STRTAB.
+    /// </summary>
     private static nint Function(ElfImage image, ulong address, string field)
     {
         ulong bias = (ulong)image.BaseAddress;
@@ -76,6 +79,7 @@ internal static class Initializers
             if (address >= start && address < end)
                 return (nint)address;
         }
-        throw new LoaderException($"{image.Path}: {field} 0x{address:x} (base+0x{address - bias:x}) does not lie in an executable PT_LOAD; not called");
+        return ThrowHelper.Format<nint>(image.Path, field, address - bias,
+            $"function 0x{address:x} (base+0x{address - bias:x}) does not lie in an executable PT_LOAD; not called");
     }
 }

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Diagnostics.CodeAnalysis;
 using System.Text;
 
 namespace Loader.Linking;
@@ -20,7 +19,7 @@ namespace Loader.Linking;
 /// on this system the answer is the same as glibc's. Of the entries left, the first one in file order for a soname
 /// wins: the entry glibc's binary search settles on (it steps back to the first equal key).</para>
 /// </remarks>
-public sealed class LdSoCache
+internal sealed class LdSoCache
 {
     /// <summary>Where glibc reads the cache from (<c>LD_SO_CACHE</c>).</summary>
     public const string DefaultPath = "/etc/ld.so.cache";
@@ -86,15 +85,15 @@ public sealed class LdSoCache
         if (StartsWith(bytes, 0, NewMagic))
             return ParseNew(bytes, 0, name);
         if (!StartsWith(bytes, 0, OldMagic))
-            Fail(name, "magic", 0, $"expected \"{NewMagic}{NewVersion}\" or \"{OldMagic}\", found {Describe(bytes[..Math.Min(bytes.Length, 20)])}");
+            ThrowHelper.Malformed(name, "magic", 0, $"expected \"{NewMagic}{NewVersion}\" or \"{OldMagic}\", found {Describe(bytes[..Math.Min(bytes.Length, 20)])}");
 
         // The old format: struct cache_file { char magic[11]; uint32_t nlibs; struct file_entry libs[]; }.
         if (bytes.Length < OldHeaderSize)
-            Fail(name, "nlibs", 12, $"file is {bytes.Length} bytes, shorter than the {OldHeaderSize}-byte \"{OldMagic}\" header");
+            ThrowHelper.Malformed(name, "nlibs", 12, $"file is {bytes.Length} bytes, shorter than the {OldHeaderSize}-byte \"{OldMagic}\" header");
         uint nlibs = BinaryPrimitives.ReadUInt32LittleEndian(bytes[12..]);
         ulong entriesEnd = OldHeaderSize + (ulong)nlibs * OldEntrySize;
         if (entriesEnd > (ulong)bytes.Length)
-            Fail(name, "nlibs", 12, $"{nlibs} entries of {OldEntrySize} bytes run past the end of the {bytes.Length}-byte file");
+            ThrowHelper.Malformed(name, "nlibs", 12, $"{nlibs} entries of {OldEntrySize} bytes run past the end of the {bytes.Length}-byte file");
 
         // ldconfig wrote the new format after the old entries, aligned to __alignof__(struct cache_file_new) = 8.
         ulong newStart = (entriesEnd + 7) & ~7UL;
@@ -121,17 +120,17 @@ public sealed class LdSoCache
         // struct cache_file_new { char magic[17]; char version[3]; uint32_t nlibs; uint32_t len_strings;
         //   uint8_t flags; uint8_t padding[3]; uint32_t extension_offset; uint32_t unused[3]; struct file_entry_new libs[]; }
         if (bytes.Length - start < NewHeaderSize)
-            Fail(name, "header", (ulong)start, $"{bytes.Length - start} bytes left, shorter than the {NewHeaderSize}-byte \"{NewMagic}\" header");
+            ThrowHelper.Malformed(name, "header", (ulong)start, $"{bytes.Length - start} bytes left, shorter than the {NewHeaderSize}-byte \"{NewMagic}\" header");
         if (!StartsWith(bytes, start + NewMagic.Length, NewVersion))
-            Fail(name, "version", (ulong)(start + NewMagic.Length), $"expected \"{NewVersion}\", found {Describe(bytes.Slice(start + NewMagic.Length, 3))}");
+            ThrowHelper.Malformed(name, "version", (ulong)(start + NewMagic.Length), $"expected \"{NewVersion}\", found {Describe(bytes.Slice(start + NewMagic.Length, 3))}");
         uint nlibs = BinaryPrimitives.ReadUInt32LittleEndian(bytes[(start + 20)..]);
         // cache_file_new_flags_endian: 0 unset, 1 invalid, 2 little, 3 big; glibc refuses what does not match the host.
         int endian = bytes[start + 28] & 3;
         if (endian is 1 or 3)
-            Fail(name, "flags", (ulong)(start + 28), $"endianness {(endian == 1 ? "marked invalid" : "big-endian")}, expected little-endian (2) or unset (0)");
+            ThrowHelper.Malformed(name, "flags", (ulong)(start + 28), $"endianness {(endian == 1 ? "marked invalid" : "big-endian")}, expected little-endian (2) or unset (0)");
         ulong available = (ulong)(bytes.Length - start - NewHeaderSize);
         if ((ulong)nlibs * NewEntrySize > available)
-            Fail(name, "nlibs", (ulong)(start + 20), $"{nlibs} entries of {NewEntrySize} bytes run past the end of the {bytes.Length}-byte file");
+            ThrowHelper.Malformed(name, "nlibs", (ulong)(start + 20), $"{nlibs} entries of {NewEntrySize} bytes run past the end of the {bytes.Length}-byte file");
 
         var entries = new List<(string, string)>();
         for (int i = 0; i < (int)nlibs; i++)
@@ -153,11 +152,11 @@ public sealed class LdSoCache
     {
         ulong at = (ulong)baseOffset + offset;
         if (at >= (ulong)bytes.Length)
-            Fail(name, field, (ulong)fieldOffset, $"string offset 0x{offset:x} (file offset 0x{at:x}) lies past the end of the {bytes.Length}-byte file");
+            ThrowHelper.Malformed(name, field, (ulong)fieldOffset, $"string offset 0x{offset:x} (file offset 0x{at:x}) lies past the end of the {bytes.Length}-byte file");
         var rest = bytes[(int)at..];
         int nul = rest.IndexOf((byte)0);
         if (nul < 0)
-            Fail(name, field, (ulong)fieldOffset, $"string at file offset 0x{at:x} has no NUL terminator before the end of the file");
+            ThrowHelper.Malformed(name, field, (ulong)fieldOffset, $"string at file offset 0x{at:x} has no NUL terminator before the end of the file");
         return Encoding.UTF8.GetString(rest[..nul]);
     }
 
@@ -175,10 +174,6 @@ public sealed class LdSoCache
 
     private static string Describe(ReadOnlySpan<byte> bytes) =>
         bytes.Length == 0 ? "nothing (empty file)" : Convert.ToHexString(bytes).ToLowerInvariant();
-
-    [DoesNotReturn]
-    private static void Fail(string name, string field, ulong offset, string detail) =>
-        throw new LoaderException($"{name}: {field} at offset 0x{offset:x}: {detail}");
 
     private static LdSoCache ReadSystemCache()
     {

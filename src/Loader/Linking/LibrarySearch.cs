@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text;
+using Loader.Elf;
 
 namespace Loader.Linking;
 
@@ -26,7 +27,7 @@ namespace Loader.Linking;
 /// <para>Not modeled: the main executable's <c>DT_RPATH</c> (the .NET host has none), <c>DF_1_NODEFLIB</c>,
 /// secure (setuid) mode, <c>GLIBC_TUNABLES</c>' hwcap masks, and <c>LD_LIBRARY_PATH</c> changes after construction.</para>
 /// </remarks>
-public sealed class LibrarySearch
+internal sealed class LibrarySearch
 {
     /// <summary>glibc's system search directories on Debian x86_64 (<c>ld.so --help</c>: "system search path").</summary>
     public static IReadOnlyList<string> DefaultDirectories { get; } =
@@ -35,11 +36,8 @@ public sealed class LibrarySearch
     /// <summary>What <c>$LIB</c> expands to: Debian builds glibc with <c>DL_DST_LIB</c> = "lib/x86_64-linux-gnu".</summary>
     public const string LibExpansion = "lib/x86_64-linux-gnu";
 
-    private const ushort EM_X86_64 = 62;
-    private const ushort ET_EXEC = 2;
-    private const ushort ET_DYN = 3;
-    private const int Elf64HeaderSize = 64;
-    private const int Elf64PhdrSize = 56;
+    /// <summary>glibc's <c>LIBC_ABI_MAX</c>: the ELFOSABI_GNU ABI versions it knows are below it.</summary>
+    private const byte LibcAbiMax = 4;
 
     private readonly IReadOnlyList<string> _searchPaths;
     private readonly List<string> _ldLibraryPath;
@@ -132,7 +130,7 @@ public sealed class LibrarySearch
     {
         var attempts = new List<SearchAttempt>();
         return Find(needed, requester, attempts)
-            ?? throw new LibraryNotFoundException(needed, requester?.Path, attempts);
+            ?? ThrowHelper.LibraryNotFound<string>(needed, requester?.Path, attempts);
     }
 
     /// <summary>
@@ -258,7 +256,7 @@ public sealed class LibrarySearch
     /// <summary><c>open_verify</c>: records the candidate and says whether it is usable.</summary>
     private static bool TryCandidate(string path, string needed, string source, List<SearchAttempt> attempts)
     {
-        Span<byte> header = stackalloc byte[Elf64HeaderSize];
+        Span<byte> header = stackalloc byte[ElfHeader.Size64];
         int read;
         try
         {
@@ -292,7 +290,7 @@ public sealed class LibrarySearch
             return true;
         if (outcome is SearchAttempt.WrongClass or SearchAttempt.WrongMachine)
             return false;
-        throw new ElfFormatException(path, field, offset,
+        return ThrowHelper.Format<bool>(path, field, offset,
             $"{outcome}; found while searching for {needed} ({source}), and glibc's open_verify stops the search at such a file");
     }
 
@@ -300,32 +298,37 @@ public sealed class LibrarySearch
     private static (string Outcome, string Field, ulong Offset) Verify(ReadOnlySpan<byte> h)
     {
         // glibc reads sizeof(Elf64_Ehdr) first: anything shorter is "file too short", even a text file.
-        if (h.Length < Elf64HeaderSize)
+        if (h.Length < ElfHeader.Size64)
             return ("file too short", "ELF header", (ulong)h.Length);
-        if (h[0] != 0x7f || h[1] != (byte)'E' || h[2] != (byte)'L' || h[3] != (byte)'F')
+        if (!h.StartsWith(ElfHeader.Magic))
             return ("invalid ELF header", "e_ident[EI_MAG]", 0);
-        if (h[4] != 2)
-            return (SearchAttempt.WrongClass, "e_ident[EI_CLASS]", 4);
-        if (h[5] != 1)
-            return ("ELF file data encoding not little-endian", "e_ident[EI_DATA]", 5);
-        if (h[6] != 1)
-            return ("ELF file version ident does not match current one", "e_ident[EI_VERSION]", 6);
-        if (h[7] is not (0 or 3)) // ELFOSABI_SYSV, ELFOSABI_GNU
-            return ("ELF file OS ABI invalid", "e_ident[EI_OSABI]", 7);
-        if (!(h[8] == 0 || (h[7] == 3 && h[8] < 4))) // VALID_ELF_ABIVERSION: below LIBC_ABI_MAX for GNU
-            return ("ELF file ABI version invalid", "e_ident[EI_ABIVERSION]", 8);
-        if (h[9..16].ContainsAnyExcept((byte)0))
-            return ("nonzero padding in e_ident", "e_ident[EI_PAD]", 9);
-        if (BitConverter.ToUInt32(h[20..]) != 1)
-            return ("ELF file version does not match current one", "e_version", 20);
-        if (BitConverter.ToUInt16(h[18..]) != EM_X86_64)
-            return (SearchAttempt.WrongMachine, "e_machine", 18);
-        if (BitConverter.ToUInt16(h[16..]) is not (ET_DYN or ET_EXEC))
-            return ("only ET_DYN and ET_EXEC can be loaded", "e_type", 16);
-        if (BitConverter.ToUInt16(h[54..]) != Elf64PhdrSize)
-            return ("ELF file's phentsize not the expected size", "e_phentsize", 54);
+        if ((ElfClass)h[ElfHeader.EI_CLASS] != ElfClass.Elf64)
+            return (SearchAttempt.WrongClass, "e_ident[EI_CLASS]", ElfHeader.EI_CLASS);
+        if ((ElfData)h[ElfHeader.EI_DATA] != ElfData.LittleEndian)
+            return ("ELF file data encoding not little-endian", "e_ident[EI_DATA]", ElfHeader.EI_DATA);
+        if (h[ElfHeader.EI_VERSION] != ElfHeader.EV_CURRENT)
+            return ("ELF file version ident does not match current one", "e_ident[EI_VERSION]", ElfHeader.EI_VERSION);
+
+        var header = ElfHeader.Decode(h, new ElfEncoding(ElfClass.Elf64, ElfData.LittleEndian));
+        if (header.OsAbi is not (ElfHeader.ELFOSABI_SYSV or ElfHeader.ELFOSABI_GNU))
+            return ("ELF file OS ABI invalid", "e_ident[EI_OSABI]", ElfHeader.EI_OSABI);
+        // VALID_ELF_ABIVERSION: 0, or below LIBC_ABI_MAX for ELFOSABI_GNU.
+        if (!(header.AbiVersion == 0 || (header.OsAbi == ElfHeader.ELFOSABI_GNU && header.AbiVersion < LibcAbiMax)))
+            return ("ELF file ABI version invalid", "e_ident[EI_ABIVERSION]", ElfHeader.EI_ABIVERSION);
+        if (h[ElfHeader.EI_PAD..ElfHeader.IdentSize].ContainsAnyExcept((byte)0))
+            return ("nonzero padding in e_ident", "e_ident[EI_PAD]", ElfHeader.EI_PAD);
+        if (header.Version != ElfHeader.EV_CURRENT)
+            return ("ELF file version does not match current one", "e_version", HeaderFieldOffset(ElfHeader.Field.Version));
+        if (header.Machine != ElfMachine.X86_64)
+            return (SearchAttempt.WrongMachine, "e_machine", HeaderFieldOffset(ElfHeader.Field.Machine));
+        if (header.Type is not (ElfType.SharedObject or ElfType.Executable))
+            return ("only ET_DYN and ET_EXEC can be loaded", "e_type", HeaderFieldOffset(ElfHeader.Field.Type));
+        if (header.ProgramHeaderEntrySize != ProgramHeader.Size64)
+            return ("ELF file's phentsize not the expected size", "e_phentsize", HeaderFieldOffset(ElfHeader.Field.ProgramHeaderEntrySize));
         return (SearchAttempt.Found, "", 0);
     }
+
+    private static ulong HeaderFieldOffset(ElfHeader.Field field) => (ulong)ElfHeader.OffsetOf(field, ElfClass.Elf64);
 
     private static string MakeAbsolute(string path) =>
         Path.IsPathRooted(path) ? path : Path.Join(Directory.GetCurrentDirectory(), path);

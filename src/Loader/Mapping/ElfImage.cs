@@ -183,7 +183,8 @@ public sealed class ElfImage : IDisposable
     private void EnsureTables()
     {
         ObjectDisposedException.ThrowIf(IsDisposed, this);
-        if (_tables is not null || _programHeaders.All(p => p.Type != SegmentType.Dynamic))
+        int dynamicIndex = DynamicSegment.IndexIn(_programHeaders);
+        if (_tables is not null || dynamicIndex < 0)
             return;
         var enc = new ElfEncoding(ElfClass.Elf64, ElfData.LittleEndian);
         var regions = new List<(ulong, ReadOnlyMemory<byte>)>();
@@ -194,7 +195,7 @@ public sealed class ElfImage : IDisposable
                 regions.Add((ph.VirtualAddress, _memory.GetMemory((nint)((ulong)BaseAddress + ph.VirtualAddress), checked((int)ph.FileSize))));
         }
         var view = VirtualView.FromRegions(Path, regions);
-        var dynamicHeader = _programHeaders.Last(p => p.Type == SegmentType.Dynamic);
+        var dynamicHeader = _programHeaders[dynamicIndex];
         var bytes = view.Read(dynamicHeader.VirtualAddress, dynamicHeader.FileSize, "PT_DYNAMIC");
         _dynamic = DynamicSection.Read(bytes.Span, enc, dynamicHeader.VirtualAddress, dynamicHeader.Offset, Path);
         _tables = DynamicTables.Read(view, _dynamic, enc, _symbolCount);
@@ -235,7 +236,7 @@ public sealed class ElfImage : IDisposable
     {
         var step = new MappingStep(kind, address, length, protection, MappingFlags.None, null, reason);
         if (!Mmap.Protect(address, length, (Prot)protection, out int errno))
-            throw new ImageLoadException(Path, "mprotect", errno, $"{Path}: {step} failed: {Errno.Describe(errno)}");
+            ThrowHelper.ImageLoad(Path, "mprotect", errno, $"{Path}: {step} failed: {Errno.Describe(errno)}");
         lock (_steps)
             _steps.Add(step);
         _segments = null;

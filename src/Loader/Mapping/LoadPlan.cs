@@ -1,4 +1,3 @@
-using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text;
 using Loader.Elf;
@@ -80,13 +79,13 @@ public sealed class LoadPlan
     internal static void CheckRunnable(ElfHeader header, string name)
     {
         if (header.Class != ElfClass.Elf64)
-            Unsupported(name, "e_ident[EI_CLASS]", 4, $"is {ClassName(header.Class)}; this loader runs ELFCLASS64 objects only");
+            ThrowHelper.Unsupported(name, "e_ident[EI_CLASS]", ElfHeader.EI_CLASS, $"is {ClassName(header.Class)}; this loader runs ELFCLASS64 objects only");
         if (header.Data != ElfData.LittleEndian)
-            Unsupported(name, "e_ident[EI_DATA]", 5, "is ELFDATA2MSB (big-endian); this loader runs little-endian x86_64 objects only");
+            ThrowHelper.Unsupported(name, "e_ident[EI_DATA]", ElfHeader.EI_DATA, "is ELFDATA2MSB (big-endian); this loader runs little-endian x86_64 objects only");
         if (header.Machine != ElfMachine.X86_64)
-            Unsupported(name, "e_machine", 18, $"is {MachineName(header.Machine)}, expected EM_X86_64 (62)");
+            ThrowHelper.Unsupported(name, "e_machine", (ulong)ElfHeader.OffsetOf(ElfHeader.Field.Machine, header.Class), $"is {MachineName(header.Machine)}, expected EM_X86_64 (62)");
         if (header.Type != ElfType.SharedObject)
-            Unsupported(name, "e_type", 16, $"is {TypeName(header.Type)}, expected ET_DYN (3): only shared objects are loaded");
+            ThrowHelper.Unsupported(name, "e_type", (ulong)ElfHeader.OffsetOf(ElfHeader.Field.Type, header.Class), $"is {TypeName(header.Type)}, expected ET_DYN (3): only shared objects are loaded");
     }
 
     private static void CheckNotPie(ElfFile file)
@@ -95,11 +94,12 @@ public sealed class LoadPlan
         if (file.Dynamic is not { } dynamic || (dynamic.Flags1 & DynamicFlags1.Pie) == 0)
             return;
         ulong offset = 0;
-        var ph = file.ProgramHeaders.FirstOrDefault(p => p.Type == SegmentType.Dynamic);
+        // file.Dynamic was read from this PT_DYNAMIC (the same rule), so the entry index maps to its file offset.
+        var ph = file.ProgramHeaders[DynamicSegment.IndexIn(file.ProgramHeaders)];
         for (int i = 0; i < dynamic.Entries.Count; i++)
             if (dynamic.Entries[i].Tag == DynamicTag.Flags1)
                 offset = ph.Offset + (ulong)i * 16;
-        Unsupported(file.Name, "DT_FLAGS_1", offset, "has DF_1_PIE: this is a position-independent executable, not a library (dlopen refuses it too)");
+        ThrowHelper.Unsupported(file.Name, "DT_FLAGS_1", offset, "has DF_1_PIE: this is a position-independent executable, not a library (dlopen refuses it too)");
     }
 
     private static List<(int Index, ProgramHeader Header)> CheckLoads(ElfFile file, MapOptions options, ulong page)
@@ -114,45 +114,45 @@ public sealed class LoadPlan
             if (file.ProgramHeaders[i].Type == SegmentType.Load)
                 loads.Add((i, file.ProgramHeaders[i]));
         if (loads.Count == 0)
-            Format(name, "PT_LOAD", phoff, $"none of the {file.ProgramHeaders.Count} program headers is a PT_LOAD: there is nothing to map");
+            ThrowHelper.Format(name, "PT_LOAD", phoff, $"none of the {file.ProgramHeaders.Count} program headers is a PT_LOAD: there is nothing to map");
 
         (int Index, ProgramHeader Header)? previous = null;
         foreach (var (i, ph) in loads)
         {
             string seg = $"PT_LOAD[{i}]";
             if (ph.Alignment > 1 && (ph.Alignment & (ph.Alignment - 1)) != 0)
-                Format(name, seg + " p_align", FieldOffset(i, 48), $"0x{ph.Alignment:x} is not a power of two");
+                ThrowHelper.Format(name, seg + " p_align", FieldOffset(i, 48), $"0x{ph.Alignment:x} is not a power of two");
             if (ph.Alignment > 1 && ph.Alignment < page)
-                Format(name, seg + " p_align", FieldOffset(i, 48), $"0x{ph.Alignment:x} is smaller than the 0x{page:x}-byte page, so the segment cannot be mapped at its p_vaddr (glibc refuses it too)");
+                ThrowHelper.Format(name, seg + " p_align", FieldOffset(i, 48), $"0x{ph.Alignment:x} is smaller than the 0x{page:x}-byte page, so the segment cannot be mapped at its p_vaddr (glibc refuses it too)");
             if ((ulong)options.MaxImageSize < ph.Alignment)
-                Format(name, seg + " p_align", FieldOffset(i, 48), $"0x{ph.Alignment:x} exceeds the maximum image size 0x{options.MaxImageSize:x} (MaxImageSize)");
+                ThrowHelper.Format(name, seg + " p_align", FieldOffset(i, 48), $"0x{ph.Alignment:x} exceeds the maximum image size 0x{options.MaxImageSize:x} (MaxImageSize)");
             if (ph.FileSize > ph.MemorySize)
-                Format(name, seg + " p_filesz", FieldOffset(i, 32), $"0x{ph.FileSize:x} is larger than p_memsz 0x{ph.MemorySize:x}");
+                ThrowHelper.Format(name, seg + " p_filesz", FieldOffset(i, 32), $"0x{ph.FileSize:x} is larger than p_memsz 0x{ph.MemorySize:x}");
             if ((ph.VirtualAddress - ph.Offset) % page != 0)
-                Format(name, seg + " p_offset", FieldOffset(i, 8),
+                ThrowHelper.Format(name, seg + " p_offset", FieldOffset(i, 8),
                     $"0x{ph.Offset:x} and p_vaddr 0x{ph.VirtualAddress:x} disagree modulo the 0x{page:x}-byte page size, so the file page cannot be mapped at the address");
             if ((ph.Flags & SegmentFlags.Write) != 0 && (ph.Flags & SegmentFlags.Execute) != 0)
-                Format(name, seg + " p_flags", FieldOffset(i, 4), $"0x{(uint)ph.Flags:x} asks for write and execute at once; this loader maps no page W+X");
+                ThrowHelper.Format(name, seg + " p_flags", FieldOffset(i, 4), $"0x{(uint)ph.Flags:x} asks for write and execute at once; this loader maps no page W+X");
             if (ph.Offset > fileLength)
-                Format(name, seg + " p_offset", FieldOffset(i, 8), $"0x{ph.Offset:x} lies past the end of the {fileLength}-byte file");
+                ThrowHelper.Format(name, seg + " p_offset", FieldOffset(i, 8), $"0x{ph.Offset:x} lies past the end of the {fileLength}-byte file");
             if (ph.FileSize > fileLength - ph.Offset)
-                Format(name, seg + " p_filesz", FieldOffset(i, 32), $"0x{ph.FileSize:x} bytes from p_offset 0x{ph.Offset:x} run past the end of the {fileLength}-byte file");
+                ThrowHelper.Format(name, seg + " p_filesz", FieldOffset(i, 32), $"0x{ph.FileSize:x} bytes from p_offset 0x{ph.Offset:x} run past the end of the {fileLength}-byte file");
             if (ph.VirtualAddress > ulong.MaxValue - page || ph.MemorySize > ulong.MaxValue - page - ph.VirtualAddress)
-                Format(name, seg + " p_memsz", FieldOffset(i, 40), $"p_vaddr 0x{ph.VirtualAddress:x} + p_memsz 0x{ph.MemorySize:x} overflows the address space");
+                ThrowHelper.Format(name, seg + " p_memsz", FieldOffset(i, 40), $"p_vaddr 0x{ph.VirtualAddress:x} + p_memsz 0x{ph.MemorySize:x} overflows the address space");
             if (previous is { } prev)
             {
                 ulong prevEnd = prev.Header.VirtualAddress + prev.Header.MemorySize;
                 string prevSeg = $"PT_LOAD[{prev.Index}]";
                 if (ph.VirtualAddress < prev.Header.VirtualAddress)
-                    Format(name, seg + " p_vaddr", FieldOffset(i, 16),
+                    ThrowHelper.Format(name, seg + " p_vaddr", FieldOffset(i, 16),
                         $"0x{ph.VirtualAddress:x} is below {prevSeg}'s p_vaddr 0x{prev.Header.VirtualAddress:x}: PT_LOADs must be sorted by p_vaddr (ELF gABI)");
                 if (ph.VirtualAddress < prevEnd)
-                    Format(name, seg + " p_vaddr", FieldOffset(i, 16),
+                    ThrowHelper.Format(name, seg + " p_vaddr", FieldOffset(i, 16),
                         $"[0x{ph.VirtualAddress:x}, 0x{ph.VirtualAddress + ph.MemorySize:x}) overlaps {prevSeg} [0x{prev.Header.VirtualAddress:x}, 0x{prevEnd:x})");
                 // Two segments on one page would need two protections (and two file pages) for one page; glibc maps the
                 // later one over the earlier one's tail. We refuse rather than silently lose bytes or .bss zeros.
                 if (PageDown(ph.VirtualAddress, page) < PageUp(prevEnd, page))
-                    Format(name, seg + " p_vaddr", FieldOffset(i, 16),
+                    ThrowHelper.Format(name, seg + " p_vaddr", FieldOffset(i, 16),
                         $"0x{ph.VirtualAddress:x} shares page 0x{PageDown(ph.VirtualAddress, page):x} with {prevSeg} (which ends at 0x{prevEnd:x}); mmap cannot give one page two segments");
             }
             previous = (i, ph);
@@ -162,7 +162,7 @@ public sealed class LoadPlan
         var last = loads[^1];
         ulong end = PageUp(last.Item2.VirtualAddress + last.Item2.MemorySize, page);
         if (end - start > (ulong)options.MaxImageSize)
-            Format(name, $"PT_LOAD[{last.Item1}] p_memsz", FieldOffset(last.Item1, 40),
+            ThrowHelper.Format(name, $"PT_LOAD[{last.Item1}] p_memsz", FieldOffset(last.Item1, 40),
                 $"the PT_LOADs span 0x{end - start:x} bytes, more than the maximum image size 0x{options.MaxImageSize:x} (MaxImageSize)");
         return loads;
     }
@@ -230,7 +230,7 @@ public sealed class LoadPlan
                 return new RelroPlan(relroIndex, index, relro.VirtualAddress, relro.MemorySize, start, pageEnd - start);
             }
         }
-        return Format<RelroPlan>(FileName, $"PT_GNU_RELRO[{relroIndex}] p_vaddr",
+        return ThrowHelper.Format<RelroPlan>(FileName, $"PT_GNU_RELRO[{relroIndex}] p_vaddr",
             file.Header.ProgramHeaderOffset + (ulong)relroIndex * ProgramHeader.Size64 + 16,
             $"[0x{relro.VirtualAddress:x}, 0x{end:x}) lies outside every PT_LOAD");
     }
@@ -260,18 +260,6 @@ public sealed class LoadPlan
         (protection & MemoryProtection.Execute) != 0 ? SegmentContent.Text
         : (protection & MemoryProtection.Write) != 0 ? SegmentContent.Data
         : SegmentContent.ReadOnlyData;
-
-    [DoesNotReturn]
-    private static void Format(string file, string field, ulong offset, string detail) =>
-        throw new ElfFormatException(file, field, offset, detail);
-
-    [DoesNotReturn]
-    private static T Format<T>(string file, string field, ulong offset, string detail) =>
-        throw new ElfFormatException(file, field, offset, detail);
-
-    [DoesNotReturn]
-    private static void Unsupported(string file, string field, ulong offset, string detail) =>
-        throw new UnsupportedElfException(file, field, offset, detail);
 
     private static string ClassName(ElfClass c) => c switch
     {

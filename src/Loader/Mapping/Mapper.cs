@@ -37,7 +37,7 @@ internal sealed class Mapper
     public static ElfImage MapFile(string path, MapOptions options)
     {
         var fd = FileDescriptor.OpenReadOnly(path, out int errno)
-            ?? throw new ImageLoadException(path, "open", errno,
+            ?? ThrowHelper.ImageLoad<FileDescriptor>(path, "open", errno,
                 $"{path}: open(\"{path}\", O_RDONLY|O_CLOEXEC) failed: {Errno.Describe(errno)}");
         return new Mapper(path, options).Map(fd, path, fromMemory: false);
     }
@@ -45,7 +45,7 @@ internal sealed class Mapper
     public static ElfImage MapMemory(ReadOnlySpan<byte> image, string name, MapOptions options)
     {
         var fd = Memfd.Create(name, image, out int errno, out string call)
-            ?? throw new ImageLoadException(name, call, errno,
+            ?? ThrowHelper.ImageLoad<FileDescriptor>(name, call, errno,
                 $"{name}: {(call == "write" ? $"write of {image.Length} bytes into the memfd" : $"memfd_create(\"{name}\", MFD_CLOEXEC)")} failed: {Errno.Describe(errno)}");
         return new Mapper(name, options).Map(fd, name, fromMemory: true);
     }
@@ -94,11 +94,11 @@ internal sealed class Mapper
     private FileStatus ReadStatus(FileDescriptor fd)
     {
         if (!fd.TryGetStatus(out var status, out int errno))
-            throw new ImageLoadException(_name, "fstat", errno, $"{_name}: fstat failed: {Errno.Describe(errno)}");
+            ThrowHelper.ImageLoad(_name, "fstat", errno, $"{_name}: fstat failed: {Errno.Describe(errno)}");
         if (!status.IsRegularFile)
-            throw new ImageLoadException(_name, "fstat", 0, $"{_name}: is not a regular file (st_mode 0{Convert.ToString(status.Mode, 8)})");
+            ThrowHelper.ImageLoad(_name, "fstat", 0, $"{_name}: is not a regular file (st_mode 0{Convert.ToString(status.Mode, 8)})");
         if (status.Size > int.MaxValue)
-            throw new ImageLoadException(_name, "fstat", 0, $"{_name}: the file is {status.Size} bytes; the reader reads files up to 2 GiB");
+            ThrowHelper.ImageLoad(_name, "fstat", 0, $"{_name}: the file is {status.Size} bytes; the reader reads files up to 2 GiB");
         return status;
     }
 
@@ -108,7 +108,7 @@ internal sealed class Mapper
         Span<byte> header = stackalloc byte[ElfHeader.Size64];
         int read = fd.ReadAt(header, 0, out int errno);
         if (read < 0)
-            throw new ImageLoadException(_name, "pread", errno, $"{_name}: pread of the ELF header failed: {Errno.Describe(errno)}");
+            ThrowHelper.ImageLoad(_name, "pread", errno, $"{_name}: pread of the ELF header failed: {Errno.Describe(errno)}");
         var parsed = ElfHeader.Read(header[..read], _name);
         LoadPlan.CheckRunnable(parsed, _name);
     }
@@ -250,7 +250,7 @@ internal sealed class Mapper
             $"make PT_GNU_RELRO read-only at base+0x{relro.Address:x}");
         before?.Invoke(step);
         if (!Mmap.Protect(address, relro.Length, Prot.PROT_READ, out int errno))
-            throw new ImageLoadException(name, "mprotect", errno, $"{name}: {step} failed: {Errno.Describe(errno)}");
+            ThrowHelper.ImageLoad(name, "mprotect", errno, $"{name}: {step} failed: {Errno.Describe(errno)}");
         record(step);
     }
 
