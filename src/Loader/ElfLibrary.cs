@@ -121,7 +121,7 @@ public sealed class ElfLibrary : IDisposable
     public nint GetExport(string name, string? version) =>
         TryGetExport(name, version, out nint address)
             ? address
-            : throw new SymbolNotFoundException(name, version, Path,
+            : ThrowHelper.SymbolNotFound<nint>(name, version, Path,
                 $"{Path}: no export '{name}{(version is null ? "" : "@" + version)}' in the library or its dependencies");
 
     /// <summary>Like <see cref="GetExport(string)"/>; false when there is no such export.</summary>

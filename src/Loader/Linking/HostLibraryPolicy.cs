@@ -98,5 +98,5 @@ public sealed class HostLibraryPolicy
     /// <exception cref="LoaderException">The system loader cannot load it.</exception>
     internal static HostModule Get(string nameOrPath, string why) =>
         HostModules.Get(nameOrPath, out string? error)
-            ?? throw new LoaderException($"{nameOrPath}: {why}, but the system loader could not load it: {error}");
+            ?? ThrowHelper.Refused<HostModule>(nameOrPath, $"{nameOrPath}: {why}, but the system loader could not load it: {error}");
 }

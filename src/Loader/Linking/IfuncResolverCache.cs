@@ -25,9 +25,9 @@ internal sealed class IfuncResolverCache
         if (_results.TryGetValue(resolver, out nint cached))
             return cached;
         if (!options.RunResolvers && !owner.IsHost)
-            throw new RelocationException(owner.Path, $"{owner.Path}: {what} needs its resolver run, and LoadOptions.RunResolvers is false");
+            ThrowHelper.Relocation(owner.Path, $"{owner.Path}: {what} needs its resolver run, and LoadOptions.RunResolvers is false");
         if (!owner.IsExecutable(resolver))
-            throw new RelocationException(owner.Path, $"{owner.Path}: {what}: the resolver 0x{resolver:x} does not lie in an executable PT_LOAD");
+            ThrowHelper.Relocation(owner.Path, $"{owner.Path}: {what}: the resolver 0x{resolver:x} does not lie in an executable PT_LOAD");
         nint result = NativeCalls.CallResolver(resolver);
         _results[resolver] = result;
         return result;

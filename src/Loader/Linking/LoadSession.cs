@@ -179,7 +179,7 @@ internal sealed class LoadSession
             else
             {
                 string path = _search.Find(needed, module.Requester, attempts)
-                    ?? throw new LibraryNotFoundException(needed, module.Path, attempts);
+                    ?? ThrowHelper.LibraryNotFound<string>(needed, module.Path, attempts);
                 dependency = FindExisting(path, requireHostName: true);
                 if (dependency is null)
                 {

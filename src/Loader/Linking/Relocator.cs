@@ -61,7 +61,7 @@ internal sealed class Relocator
         var dyn = _image.Dynamic!;
         bool textRel = dyn.Has(DynamicTag.TextRel) || (dyn.Flags & DynamicFlags.TextRel) != 0;
         if (textRel && !_options.AllowTextRelocations)
-            throw new RelocationException(Name, $"{Name}: has DT_TEXTREL (relocations in its read-only or executable segments); " +
+            ThrowHelper.Relocation(Name, $"{Name}: has DT_TEXTREL (relocations in its read-only or executable segments); " +
                 "refused unless LoadOptions.AllowTextRelocations is set");
         if (textRel)
             _image.MakeTextWritable();
@@ -82,7 +82,7 @@ internal sealed class Relocator
                 _image.RestoreTextProtection();
         }
         if (_image.ProgramHeaders.Any(p => p.Type == SegmentType.Tls))
-            throw new RelocationException(Name, $"{Name}: has a PT_TLS segment (thread-local storage), which Loader does not support yet");
+            ThrowHelper.Relocation(Name, $"{Name}: has a PT_TLS segment (thread-local storage), which Loader does not support yet");
         foreach (var (t, i) in _deferred)
             Apply(_tables.RelocationTables[t - 1], t, i, deferred: true);
 
@@ -229,7 +229,7 @@ internal sealed class Relocator
                 }
                 string symbol = symbols.GetName((int)symbolIndex);
                 string at = version.Name is null ? "" : "@" + version.Name;
-                throw new SymbolNotFoundException(symbol, version.Name, Name,
+                ThrowHelper.SymbolNotFound(symbol, version.Name, Name,
                     $"{Name}: undefined symbol '{symbol}{at}' ({table} {X86_64Relocations.Name(type)} at 0x{offset:x}) is not defined by any module in scope: " +
                     string.Join(", ", _module.Scope!.ToInfos().Select(m => m.Name)));
             }
@@ -249,6 +249,6 @@ internal sealed class Relocator
     private void Fail(string table, ulong offset, X86_64RelocationType type, uint symbol, string why)
     {
         string against = symbol == 0 ? "" : $" against '{SymbolName(symbol)}'";
-        throw new RelocationException(Name, $"{Name}: {table} {X86_64Relocations.Name(type)} at 0x{offset:x}{against}: {why}");
+        ThrowHelper.Relocation(Name, $"{Name}: {table} {X86_64Relocations.Name(type)} at 0x{offset:x}{against}: {why}");
     }
 }
