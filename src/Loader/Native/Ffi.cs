@@ -108,7 +108,7 @@ internal static unsafe partial class Ffi
         finally
         {
             foreach (nint s in strings)
-                System.Runtime.InteropServices.NativeMemory.Free((void*)s);
+                NativeMemory.Free((void*)s);
         }
     }
 
@@ -120,7 +120,7 @@ internal static unsafe partial class Ffi
         if (text is null)
             return 0;
         int length = Encoding.UTF8.GetByteCount(text);
-        byte* copy = (byte*)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)length + 1);
+        byte* copy = (byte*)NativeMemory.Alloc((nuint)length + 1);
         owned.Add((nint)copy);
         Encoding.UTF8.GetBytes(text, new Span<byte>(copy, length));
         copy[length] = 0;
