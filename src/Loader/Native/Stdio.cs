@@ -5,6 +5,7 @@ namespace Loader.Native;
 /// <summary>C's stdio, for the one thing .NET needs of it: flushing what C code printed.</summary>
 internal static partial class Stdio
 {
+    // Ours: Tmds.LibC has no stdio.
     [LibraryImport("libc", EntryPoint = "fflush")]
     private static partial int fflush(nint stream);
 
