@@ -38,7 +38,9 @@ internal readonly record struct LoadedObject(nint Base, string Name, nint Progra
 /// <summary>
 /// The host's dynamic linker (glibc's <c>ld.so</c> behind libc.so.6): <c>dl_iterate_phdr</c>, <c>dlopen</c>,
 /// <c>dlerror</c>, <c>dlclose</c>, <c>dlsym</c>, <c>dlvsym</c> and <c>dlinfo</c>. Since glibc 2.34 they all live in
-/// libc.so.6 (libdl.so.2 is an empty stub), so they are imported from libc. All are ours, not Tmds.LibC's: it has no
+/// libc.so.6 (libdl.so.2 is an empty stub), so they are imported from there, by its full name as Tmds.LibC does: the
+/// runtime binds a bare "libc" only after probing for libc.so (a linker script), liblibc.so and more in every library
+/// directory, dozens of failed opens on the first call. All are ours, not Tmds.LibC's: it has no
 /// <c>dl_iterate_phdr</c>, and it imports the others from libdl.so.2, which a NativeAOT executable does not link, so
 /// the first call would load that stub into the process as one more host module, shown in every global scope.
 /// Addresses cross this boundary as <see cref="nint"/>; errors come back as the <c>dlerror</c> text.
@@ -65,25 +67,25 @@ internal static unsafe partial class DynamicLinker
         dlerror();
     }
 
-    [LibraryImport("libc", EntryPoint = "dl_iterate_phdr")]
+    [LibraryImport("libc.so.6", EntryPoint = "dl_iterate_phdr")]
     private static partial int dl_iterate_phdr(delegate* unmanaged<byte*, nuint, void*, int> callback, void* data);
 
-    [LibraryImport("libc", EntryPoint = "dlopen", StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport("libc.so.6", EntryPoint = "dlopen", StringMarshalling = StringMarshalling.Utf8)]
     private static partial void* dlopen(string? file, RtldFlags mode);
 
-    [LibraryImport("libc", EntryPoint = "dlclose")]
+    [LibraryImport("libc.so.6", EntryPoint = "dlclose")]
     private static partial int dlclose(void* handle);
 
-    [LibraryImport("libc", EntryPoint = "dlerror")]
+    [LibraryImport("libc.so.6", EntryPoint = "dlerror")]
     private static partial byte* dlerror();
 
-    [LibraryImport("libc", EntryPoint = "dlsym", StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport("libc.so.6", EntryPoint = "dlsym", StringMarshalling = StringMarshalling.Utf8)]
     private static partial void* dlsym(void* handle, string name);
 
-    [LibraryImport("libc", EntryPoint = "dlvsym", StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport("libc.so.6", EntryPoint = "dlvsym", StringMarshalling = StringMarshalling.Utf8)]
     private static partial void* dlvsym(void* handle, string name, string version);
 
-    [LibraryImport("libc", EntryPoint = "dlinfo")]
+    [LibraryImport("libc.so.6", EntryPoint = "dlinfo")]
     private static partial int dlinfo(void* handle, DlinfoRequest request, void* arg);
 
     /// <summary>

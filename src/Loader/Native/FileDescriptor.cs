@@ -40,7 +40,7 @@ internal sealed partial class FileDescriptor : SafeHandleMinusOneIsInvalid
     // Ours, not Tmds.LibC's: its fstat calls glibc's __fxstat compatibility symbol (gone from the link-time API since
     // glibc 2.33), which makes the fstat system call where glibc's own fstat makes newfstatat(fd, "", AT_EMPTY_PATH).
     // Tmds.LibC's struct stat (x86_64 layout, 144 bytes) is still what it fills.
-    [LibraryImport("libc", EntryPoint = "fstat", SetLastError = true)]
+    [LibraryImport("libc.so.6", EntryPoint = "fstat", SetLastError = true)]
     private static unsafe partial int fstat(FileDescriptor fd, stat* buffer);
 
     /// <summary>open(path, O_RDONLY|O_CLOEXEC): CLOEXEC so a child started meanwhile does not inherit it.</summary>

@@ -6,7 +6,7 @@ namespace Loader.Native;
 internal static partial class Stdio
 {
     // Ours: Tmds.LibC has no stdio.
-    [LibraryImport("libc", EntryPoint = "fflush")]
+    [LibraryImport("libc.so.6", EntryPoint = "fflush")]
     private static partial int fflush(nint stream);
 
     /// <summary>
