@@ -91,7 +91,7 @@ public sealed class HostModule
         foreach (var ph in programHeaders)
         {
             if (ph.Type == SegmentType.Load && (ph.Flags & SegmentFlags.Read) != 0 && ph.MemorySize > 0)
-                regions.Add((ph.VirtualAddress, NativeMemory.Describe(Address(loaded, ph.VirtualAddress), ph.MemorySize)));
+                regions.Add((ph.VirtualAddress, BorrowedMemory.Describe(Address(loaded, ph.VirtualAddress), ph.MemorySize)));
         }
         int dynamicIndex = DynamicSegment.IndexIn(programHeaders);
         if (dynamicIndex < 0)
@@ -112,7 +112,7 @@ public sealed class HostModule
     {
         if (loaded.ProgramHeaders == 0)
             ThrowHelper.Format(path, "dlpi_phdr", 0, "dl_iterate_phdr reported no program headers");
-        var bytes = NativeMemory.Describe(loaded.ProgramHeaders, (ulong)loaded.ProgramHeaderCount * ProgramHeader.Size64).Span;
+        var bytes = BorrowedMemory.Describe(loaded.ProgramHeaders, (ulong)loaded.ProgramHeaderCount * ProgramHeader.Size64).Span;
         var headers = new ProgramHeader[loaded.ProgramHeaderCount];
         for (int i = 0; i < headers.Length; i++)
             headers[i] = ProgramHeader.Read(bytes.Slice(i * ProgramHeader.Size64, ProgramHeader.Size64), NativeEncoding);

@@ -17,6 +17,13 @@ internal enum RtldFlags
     RTLD_NODELETE = 0x1000,
 }
 
+/// <summary><c>RTLD_DI_*</c> of dlfcn.h: what <c>dlinfo</c> reports.</summary>
+internal enum DlinfoRequest
+{
+    /// <summary>The object's <c>struct link_map *</c>, stored in <c>*arg</c>.</summary>
+    RTLD_DI_LINKMAP = 2,
+}
+
 /// <summary>
 /// What <c>dl_iterate_phdr</c> reports for one loaded object, copied out of its <c>struct dl_phdr_info</c>.
 /// </summary>
@@ -31,14 +38,15 @@ internal readonly record struct LoadedObject(nint Base, string Name, nint Progra
 /// <summary>
 /// The host's dynamic linker (glibc's <c>ld.so</c> behind libc.so.6): <c>dl_iterate_phdr</c>, <c>dlopen</c>,
 /// <c>dlerror</c>, <c>dlclose</c>, <c>dlsym</c>, <c>dlvsym</c> and <c>dlinfo</c>. Since glibc 2.34 they all live in
-/// libc.so.6 (libdl.so.2 is an empty stub), so they are imported from "libc" like every other call in Native/.
+/// libc.so.6 (libdl.so.2 is an empty stub), so they are imported from there, by its full name as Tmds.LibC does: the
+/// runtime binds a bare "libc" only after probing for libc.so (a linker script), liblibc.so and more in every library
+/// directory, dozens of failed opens on the first call. All are ours, not Tmds.LibC's: it has no
+/// <c>dl_iterate_phdr</c>, and it imports the others from libdl.so.2, which a NativeAOT executable does not link, so
+/// the first call would load that stub into the process as one more host module, shown in every global scope.
 /// Addresses cross this boundary as <see cref="nint"/>; errors come back as the <c>dlerror</c> text.
 /// </summary>
 internal static unsafe partial class DynamicLinker
 {
-    // RTLD_DI_LINKMAP of dlfcn.h: dlinfo stores the object's struct link_map * in *arg.
-    private const int RTLD_DI_LINKMAP = 2;
-
     // struct dl_phdr_info on x86_64 (link.h): dlpi_addr at 0, dlpi_name at 8, dlpi_phdr at 16, dlpi_phnum (Elf64_Half)
     // at 24, then dlpi_adds at 32 and dlpi_subs at 40. The last two were added later (glibc 2.4): the callback's size
     // argument says whether the caller's struct has them, and they must not be read when it is shorter.
@@ -59,26 +67,26 @@ internal static unsafe partial class DynamicLinker
         dlerror();
     }
 
-    [LibraryImport("libc", EntryPoint = "dl_iterate_phdr")]
+    [LibraryImport("libc.so.6", EntryPoint = "dl_iterate_phdr")]
     private static partial int dl_iterate_phdr(delegate* unmanaged<byte*, nuint, void*, int> callback, void* data);
 
-    [LibraryImport("libc", EntryPoint = "dlopen", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial void* dlopen(string? file, int mode);
+    [LibraryImport("libc.so.6", EntryPoint = "dlopen", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial void* dlopen(string? file, RtldFlags mode);
 
-    [LibraryImport("libc", EntryPoint = "dlclose")]
+    [LibraryImport("libc.so.6", EntryPoint = "dlclose")]
     private static partial int dlclose(void* handle);
 
-    [LibraryImport("libc", EntryPoint = "dlerror")]
+    [LibraryImport("libc.so.6", EntryPoint = "dlerror")]
     private static partial byte* dlerror();
 
-    [LibraryImport("libc", EntryPoint = "dlsym", StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport("libc.so.6", EntryPoint = "dlsym", StringMarshalling = StringMarshalling.Utf8)]
     private static partial void* dlsym(void* handle, string name);
 
-    [LibraryImport("libc", EntryPoint = "dlvsym", StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport("libc.so.6", EntryPoint = "dlvsym", StringMarshalling = StringMarshalling.Utf8)]
     private static partial void* dlvsym(void* handle, string name, string version);
 
-    [LibraryImport("libc", EntryPoint = "dlinfo")]
-    private static partial int dlinfo(void* handle, int request, void* arg);
+    [LibraryImport("libc.so.6", EntryPoint = "dlinfo")]
+    private static partial int dlinfo(void* handle, DlinfoRequest request, void* arg);
 
     /// <summary>
     /// Every object in the process, in <c>dl_iterate_phdr</c> order: the main program first, then the objects in
@@ -137,7 +145,7 @@ internal static unsafe partial class DynamicLinker
     public static nint Open(string? file, RtldFlags flags, out string? error)
     {
         // dlopen's failure sentinel is NULL, with the reason in dlerror (not in errno).
-        nint handle = (nint)dlopen(file, (int)flags);
+        nint handle = (nint)dlopen(file, flags);
         error = handle == 0 ? TakeError() ?? "dlopen failed without a message" : null;
         return handle;
     }
@@ -182,7 +190,7 @@ internal static unsafe partial class DynamicLinker
     {
         void* map = null;
         // dlinfo returns 0 on success and -1 on failure, with the reason in dlerror.
-        if (dlinfo((void*)handle, RTLD_DI_LINKMAP, &map) != 0 || map is null)
+        if (dlinfo((void*)handle, DlinfoRequest.RTLD_DI_LINKMAP, &map) != 0 || map is null)
         {
             error = TakeError() ?? "dlinfo(RTLD_DI_LINKMAP) failed without a message";
             (loadBias, dynamicSection, name) = (0, 0, "");

@@ -5,7 +5,10 @@ namespace Loader.Native;
 /// <summary>Turns the <c>errno</c> of the last failed call into words: <c>ENOMEM (Cannot allocate memory)</c>.</summary>
 internal static class Errno
 {
-    /// <summary>The errno saved by the last P/Invoke declared with <c>SetLastError = true</c>.</summary>
+    /// <summary>
+    /// The errno saved by the last P/Invoke declared with <c>SetLastError = true</c>: ours, and Tmds.LibC's, whose
+    /// <c>LibC.errno</c> reads this same per-thread value (<c>Marshal.GetLastWin32Error</c>).
+    /// </summary>
     public static int Last => Marshal.GetLastPInvokeError();
 
     /// <summary>The symbolic name and the C library's message for <paramref name="errno"/>.</summary>

@@ -52,6 +52,7 @@ internal static unsafe partial class Ffi
 
     private static readonly Lazy<nint[]> Types = new(LoadTypes);
 
+    // Ours, all three: libffi is not libc, so Tmds.LibC does not bind it.
     [LibraryImport(LibFfi)]
     private static partial int ffi_prep_cif(void* cif, int abi, uint nargs, void* rtype, void** atypes);
 
@@ -108,7 +109,7 @@ internal static unsafe partial class Ffi
         finally
         {
             foreach (nint s in strings)
-                System.Runtime.InteropServices.NativeMemory.Free((void*)s);
+                NativeMemory.Free((void*)s);
         }
     }
 
@@ -120,7 +121,7 @@ internal static unsafe partial class Ffi
         if (text is null)
             return 0;
         int length = Encoding.UTF8.GetByteCount(text);
-        byte* copy = (byte*)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)length + 1);
+        byte* copy = (byte*)NativeMemory.Alloc((nuint)length + 1);
         owned.Add((nint)copy);
         Encoding.UTF8.GetBytes(text, new Span<byte>(copy, length));
         copy[length] = 0;

@@ -1,7 +1,17 @@
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
+using Tmds.Linux;
 
 namespace Loader.Native;
+
+/// <summary><c>O_*</c> of fcntl.h (Linux x86_64 values): how <c>open</c> opens a file.</summary>
+[Flags]
+internal enum OpenFlags
+{
+    O_RDONLY = 0x0,
+    /// <summary>Closed across exec, so a child started meanwhile does not inherit the descriptor.</summary>
+    O_CLOEXEC = 0x80000,
+}
 
 /// <summary>What <c>fstat</c> says about an open file: enough to identify it and to read it.</summary>
 internal readonly record struct FileStatus(ulong Device, ulong Inode, uint Mode, long Size)
@@ -14,17 +24,12 @@ internal readonly record struct FileStatus(ulong Device, ulong Inode, uint Mode,
 }
 
 /// <summary>
-/// A POSIX file descriptor (open, pread, fstat, close). A <see cref="SafeHandle"/>, so a descriptor is closed even
-/// when an exception unwinds past its owner.
+/// A POSIX file descriptor (open, pread, write, fstat, close). A <see cref="SafeHandle"/>, so a descriptor is closed
+/// even when an exception unwinds past its owner, and is not closed (and its number reused) while a call uses it.
+/// The calls come from Tmds.LibC, except fstat (see <see cref="fstat"/>).
 /// </summary>
 internal sealed partial class FileDescriptor : SafeHandleMinusOneIsInvalid
 {
-    private const int O_RDONLY = 0x0;
-    private const int O_CLOEXEC = 0x80000;
-
-    // struct stat on x86_64 (asm/stat.h): 144 bytes; st_dev at 0, st_ino at 8, st_mode at 24, st_size at 48.
-    private const int StatSize = 144;
-
     public FileDescriptor() : base(ownsHandle: true) { }
 
     private FileDescriptor(int fd) : base(ownsHandle: true) => SetHandle(fd);
@@ -32,25 +37,21 @@ internal sealed partial class FileDescriptor : SafeHandleMinusOneIsInvalid
     /// <summary>The descriptor number, for mmap.</summary>
     public int Value => (int)DangerousGetHandle();
 
-    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    private static partial int open(string path, int flags);
-
-    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
-    private static partial int close(int fd);
-
-    [LibraryImport("libc", EntryPoint = "pread", SetLastError = true)]
-    private static unsafe partial nint pread(int fd, byte* buffer, nuint count, long offset);
-
-    [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
-    private static unsafe partial nint write(int fd, byte* buffer, nuint count);
-
-    [LibraryImport("libc", EntryPoint = "fstat", SetLastError = true)]
-    private static unsafe partial int fstat(int fd, byte* statbuf);
+    // Ours, not Tmds.LibC's: its fstat calls glibc's __fxstat compatibility symbol (gone from the link-time API since
+    // glibc 2.33), which makes the fstat system call where glibc's own fstat makes newfstatat(fd, "", AT_EMPTY_PATH).
+    // Tmds.LibC's struct stat (x86_64 layout, 144 bytes) is still what it fills.
+    [LibraryImport("libc.so.6", EntryPoint = "fstat", SetLastError = true)]
+    private static unsafe partial int fstat(FileDescriptor fd, stat* buffer);
 
     /// <summary>open(path, O_RDONLY|O_CLOEXEC): CLOEXEC so a child started meanwhile does not inherit it.</summary>
-    public static FileDescriptor? OpenReadOnly(string path, out int errno)
+    public static FileDescriptor? OpenReadOnly(string path, out int errno) => Open(path, OpenFlags.O_RDONLY | OpenFlags.O_CLOEXEC, out errno);
+
+    private static unsafe FileDescriptor? Open(string path, OpenFlags flags, out int errno)
     {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        int fd;
+        fixed (byte* p = CString.Utf8(path, stackalloc byte[CString.StackBytes]))
+            fd = LibC.open(p, (int)flags, default); // open's mode only matters with O_CREAT or O_TMPFILE
+        // open's failure sentinel is -1 (the descriptor numbers are >= 0).
         errno = fd < 0 ? Errno.Last : 0;
         return fd < 0 ? null : new FileDescriptor(fd);
     }
@@ -61,15 +62,16 @@ internal sealed partial class FileDescriptor : SafeHandleMinusOneIsInvalid
     /// <summary>fstat(fd).</summary>
     public unsafe bool TryGetStatus(out FileStatus status, out int errno)
     {
-        byte* buffer = stackalloc byte[StatSize];
-        if (fstat(Value, buffer) != 0)
+        stat buffer;
+        if (fstat(this, &buffer) != 0)
         {
             errno = Errno.Last;
             status = default;
             return false;
         }
         errno = 0;
-        status = new FileStatus(*(ulong*)buffer, *(ulong*)(buffer + 8), *(uint*)(buffer + 24), *(long*)(buffer + 48));
+        // st_mode holds S_IFMT and the permission bits: 16 bits, whatever the width of mode_t.
+        status = new FileStatus(buffer.st_dev, buffer.st_ino, (ushort)buffer.st_mode, buffer.st_size);
         return true;
     }
 
@@ -77,15 +79,16 @@ internal sealed partial class FileDescriptor : SafeHandleMinusOneIsInvalid
     public unsafe int ReadAt(Span<byte> destination, long offset, out int errno)
     {
         int total = 0;
+        using (Use(out int fd))
         fixed (byte* p = destination)
         {
             while (total < destination.Length)
             {
-                nint n = pread(Value, p + total, (nuint)(destination.Length - total), offset + total);
+                long n = LibC.pread(fd, p + total, destination.Length - total, offset + total);
                 if (n < 0)
                 {
                     errno = Errno.Last;
-                    if (errno == 4) // EINTR: a signal arrived before any byte was read; ask again.
+                    if (errno == LibC.EINTR) // a signal arrived before any byte was read; ask again.
                         continue;
                     return -1;
                 }
@@ -101,16 +104,17 @@ internal sealed partial class FileDescriptor : SafeHandleMinusOneIsInvalid
     /// <summary>write until every byte is written; false with errno on failure.</summary>
     public unsafe bool WriteAll(ReadOnlySpan<byte> source, out int errno)
     {
+        using (Use(out int fd))
         fixed (byte* p = source)
         {
             int done = 0;
             while (done < source.Length)
             {
-                nint n = write(Value, p + done, (nuint)(source.Length - done));
+                long n = LibC.write(fd, p + done, source.Length - done);
                 if (n < 0)
                 {
                     errno = Errno.Last;
-                    if (errno == 4) // EINTR
+                    if (errno == LibC.EINTR)
                         continue;
                     return false;
                 }
@@ -121,5 +125,23 @@ internal sealed partial class FileDescriptor : SafeHandleMinusOneIsInvalid
         return true;
     }
 
-    protected override bool ReleaseHandle() => close((int)handle) == 0;
+    protected override bool ReleaseHandle() => LibC.close((int)handle) == 0;
+
+    /// <summary>
+    /// The descriptor number for the calls made until the lease is disposed: what a <see cref="SafeHandle"/> parameter
+    /// of a P/Invoke does (Tmds.LibC's take an int), so a concurrent Dispose cannot close the descriptor, and let its
+    /// number be reused for another file, under a call.
+    /// </summary>
+    internal Lease Use(out int fd)
+    {
+        bool added = false;
+        DangerousAddRef(ref added);
+        fd = Value;
+        return new Lease(this);
+    }
+
+    internal readonly struct Lease(FileDescriptor owner) : IDisposable
+    {
+        public void Dispose() => owner.DangerousRelease();
+    }
 }

@@ -27,7 +27,7 @@ internal sealed unsafe class FileView : MemoryManager<byte>
     /// <summary>mmap(NULL, length, PROT_READ, MAP_PRIVATE, fd, 0); null with errno on failure.</summary>
     public static FileView? Map(FileDescriptor fd, int length, out int errno)
     {
-        nint address = Mmap.Map(0, (ulong)length, Prot.PROT_READ, MapFlags.MAP_PRIVATE, fd.Value, 0, out errno);
+        nint address = Mmap.Map(0, (ulong)length, Prot.PROT_READ, MapFlags.MAP_PRIVATE, fd, 0, out errno);
         return address == Mmap.MAP_FAILED ? null : new FileView(address, length);
     }
 

@@ -42,7 +42,7 @@ internal sealed unsafe class ImageMemory
     public ReadOnlyMemory<byte> GetMemory(nint address, int length)
     {
         Check(address, (ulong)length);
-        return NativeMemory.Describe(address, (ulong)length);
+        return BorrowedMemory.Describe(address, (ulong)length);
     }
 
     /// <summary>Writes zeros over <c>[address, address + length)</c> (the .bss tail of a file page).</summary>

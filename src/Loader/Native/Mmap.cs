@@ -1,4 +1,4 @@
-using System.Runtime.InteropServices;
+using Tmds.Linux;
 
 namespace Loader.Native;
 
@@ -23,8 +23,11 @@ internal enum MapFlags
     MAP_NORESERVE = 0x4000,
 }
 
-/// <summary>mmap, mprotect and munmap. Addresses cross this boundary as <see cref="nint"/>, never as pointers.</summary>
-internal static unsafe partial class Mmap
+/// <summary>
+/// mmap, mprotect and munmap, through Tmds.LibC. Addresses cross this boundary as <see cref="nint"/>, never as
+/// pointers; flags as <see cref="Prot"/> and <see cref="MapFlags"/>.
+/// </summary>
+internal static unsafe class Mmap
 {
     /// <summary>
     /// What mmap returns on failure: <c>MAP_FAILED</c> is <c>(void *) -1</c>, not NULL, because 0 can be a valid
@@ -32,27 +35,28 @@ internal static unsafe partial class Mmap
     /// </summary>
     public static readonly nint MAP_FAILED = -1;
 
-    [LibraryImport("libc", EntryPoint = "mmap", SetLastError = true)]
-    private static partial void* mmap(void* addr, nuint length, int prot, int flags, int fd, long offset);
-
-    [LibraryImport("libc", EntryPoint = "mprotect", SetLastError = true)]
-    private static partial int mprotect(void* addr, nuint length, int prot);
-
-    [LibraryImport("libc", EntryPoint = "munmap", SetLastError = true)]
-    private static partial int munmap(void* addr, nuint length);
-
-    /// <summary>mmap; returns the address, or <see cref="MAP_FAILED"/> with <paramref name="errno"/> set.</summary>
+    /// <summary>
+    /// mmap; returns the address, or <see cref="MAP_FAILED"/> with <paramref name="errno"/> set. <paramref name="fd"/>
+    /// is -1 for an anonymous mapping.
+    /// </summary>
     public static nint Map(nint address, ulong length, Prot prot, MapFlags flags, int fd, ulong offset, out int errno)
     {
-        void* result = mmap((void*)address, (nuint)length, (int)prot, (int)flags, fd, (long)offset);
+        void* result = LibC.mmap((void*)address, (size_t)length, (int)prot, (int)flags, fd, (long)offset);
         errno = (nint)result == MAP_FAILED ? Errno.Last : 0;
         return (nint)result;
+    }
+
+    /// <summary>mmap of <paramref name="file"/>, which cannot be closed (and its number reused) during the call.</summary>
+    public static nint Map(nint address, ulong length, Prot prot, MapFlags flags, FileDescriptor file, ulong offset, out int errno)
+    {
+        using (file.Use(out int fd))
+            return Map(address, length, prot, flags, fd, offset, out errno);
     }
 
     /// <summary>mprotect; true on success, else <paramref name="errno"/> is set.</summary>
     public static bool Protect(nint address, ulong length, Prot prot, out int errno)
     {
-        bool ok = mprotect((void*)address, (nuint)length, (int)prot) == 0;
+        bool ok = LibC.mprotect((void*)address, (size_t)length, (int)prot) == 0;
         errno = ok ? 0 : Errno.Last;
         return ok;
     }
@@ -60,7 +64,7 @@ internal static unsafe partial class Mmap
     /// <summary>munmap; true on success, else <paramref name="errno"/> is set.</summary>
     public static bool Unmap(nint address, ulong length, out int errno)
     {
-        bool ok = munmap((void*)address, (nuint)length) == 0;
+        bool ok = LibC.munmap((void*)address, (size_t)length) == 0;
         errno = ok ? 0 : Errno.Last;
         return ok;
     }

@@ -35,11 +35,11 @@ internal static unsafe class ProcessArguments
             args = Environment.GetCommandLineArgs();
         }
         // Never freed: initializers may keep argv (glibc's is the process's own).
-        var argv = (nint*)System.Runtime.InteropServices.NativeMemory.AllocZeroed((nuint)(args.Length + 1), (nuint)sizeof(nint));
+        var argv = (nint*)NativeMemory.AllocZeroed((nuint)(args.Length + 1), (nuint)sizeof(nint));
         for (int i = 0; i < args.Length; i++)
         {
             var utf8 = Encoding.UTF8.GetBytes(args[i]);
-            var s = (byte*)System.Runtime.InteropServices.NativeMemory.AllocZeroed((nuint)utf8.Length + 1);
+            var s = (byte*)NativeMemory.AllocZeroed((nuint)utf8.Length + 1);
             utf8.CopyTo(new Span<byte>(s, utf8.Length));
             argv[i] = (nint)s;
         }

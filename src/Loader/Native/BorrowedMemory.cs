@@ -9,12 +9,12 @@ namespace Loader.Native;
 /// we read are kept loaded (see <c>HostModules.Get</c>). The constructor is the only place an address becomes a
 /// pointer; every later access is a bounds-checked span.
 /// </summary>
-internal sealed unsafe class NativeMemory : MemoryManager<byte>
+internal sealed unsafe class BorrowedMemory : MemoryManager<byte>
 {
     private readonly int _length;
 
     /// <summary>Describes <c>[address, address + length)</c>; the caller vouches that it is mapped and readable.</summary>
-    public NativeMemory(nint address, ulong length)
+    public BorrowedMemory(nint address, ulong length)
     {
         // A Memory<byte> is int-indexed: a single range over 2 GiB cannot be described, so it is refused here rather
         // than silently truncated.
@@ -34,7 +34,7 @@ internal sealed unsafe class NativeMemory : MemoryManager<byte>
 
     /// <summary>The range as read-only memory, for a <see cref="Loader.Elf.VirtualView"/> region.</summary>
     public static ReadOnlyMemory<byte> Describe(nint address, ulong length) =>
-        length == 0 ? ReadOnlyMemory<byte>.Empty : new NativeMemory(address, length).Memory;
+        length == 0 ? ReadOnlyMemory<byte>.Empty : new BorrowedMemory(address, length).Memory;
 
     public override Span<byte> GetSpan() => new((void*)Address, _length);
 
