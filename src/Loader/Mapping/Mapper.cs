@@ -118,8 +118,9 @@ internal sealed class Mapper
         var step = new MappingStep(MappingStepKind.MapFileView, 0, (ulong)status.Size, MemoryProtection.Read,
             MappingFlags.Private, 0, "map the file read-only to read its headers, sections and dynamic table");
         _options.BeforeStep?.Invoke(step);
-        var view = FileView.Map(fd, (int)status.Size, out int errno)
-            ?? throw Failed(step, "mmap", errno);
+        var view = FileView.Map(fd, (int)status.Size, out int errno);
+        if (view is null)
+            Failed(step, "mmap", errno);
         Record(step with { Address = view.Address });
         return view;
     }
@@ -130,7 +131,7 @@ internal sealed class Mapper
             MappingFlags.None, null, "unmap the read-only view of the file: the headers have been read");
         _options.BeforeStep?.Invoke(step);
         if (!view.Unmap(out int errno))
-            throw Failed(step, "munmap", errno);
+            Failed(step, "munmap", errno);
         Record(step);
     }
 
@@ -151,7 +152,7 @@ internal sealed class Mapper
         nint raw = Mmap.Map(0, length, Prot.PROT_NONE,
             MapFlags.MAP_PRIVATE | MapFlags.MAP_ANONYMOUS | MapFlags.MAP_NORESERVE, -1, 0, out int errno);
         if (raw == Mmap.MAP_FAILED)
-            throw Failed(step, "mmap", errno);
+            Failed(step, "mmap", errno);
         _reservationStart = raw;
         _reservationLength = length;
         Record(step with { Address = raw });
@@ -172,7 +173,7 @@ internal sealed class Mapper
         var step = new MappingStep(MappingStepKind.Trim, address, length, MemoryProtection.None, MappingFlags.None, null, reason);
         _options.BeforeStep?.Invoke(step);
         if (!Mmap.Unmap(address, length, out int errno))
-            throw Failed(step, "munmap", errno);
+            Failed(step, "munmap", errno);
         if (address == _reservationStart)
             _reservationStart = (nint)((ulong)address + length);
         _reservationLength -= length;
@@ -189,9 +190,9 @@ internal sealed class Mapper
             string.Create(CultureInfo.InvariantCulture, $"overlay {overlay.Name} ({overlay.Content.Describe()}) at base+0x{overlay.Address:x}"));
         _options.BeforeStep?.Invoke(step);
         nint result = Mmap.Map(address, overlay.Length, (Prot)overlay.Protection, MapFlags.MAP_PRIVATE | MapFlags.MAP_FIXED,
-            fd.Value, overlay.FileOffset, out int errno);
+            fd, overlay.FileOffset, out int errno);
         if (result == Mmap.MAP_FAILED)
-            throw Failed(step, "mmap", errno);
+            Failed(step, "mmap", errno);
         Record(step);
     }
 
@@ -226,7 +227,7 @@ internal sealed class Mapper
             nint result = Mmap.Map(address, bss.AnonymousLength, (Prot)bss.Protection,
                 MapFlags.MAP_PRIVATE | MapFlags.MAP_FIXED | MapFlags.MAP_ANONYMOUS, -1, 0, out int errno);
             if (result == Mmap.MAP_FAILED)
-                throw Failed(step, "mmap", errno);
+                Failed(step, "mmap", errno);
             Record(step);
         }
     }
@@ -236,7 +237,7 @@ internal sealed class Mapper
         var step = new MappingStep(kind, address, length, protection, MappingFlags.None, null, reason);
         _options.BeforeStep?.Invoke(step);
         if (!Mmap.Protect(address, length, (Prot)protection, out int errno))
-            throw Failed(step, "mprotect", errno);
+            Failed(step, "mprotect", errno);
         Record(step);
     }
 
@@ -272,6 +273,7 @@ internal sealed class Mapper
             _steps.Add(step);
     }
 
-    private ImageLoadException Failed(MappingStep step, string call, int errno) =>
-        new(_name, call, errno, $"{_name}: {step} failed: {Errno.Describe(errno)}");
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private void Failed(MappingStep step, string call, int errno) =>
+        ThrowHelper.ImageLoad(_name, call, errno, $"{_name}: {step} failed: {Errno.Describe(errno)}");
 }

@@ -30,7 +30,7 @@ internal sealed unsafe class MappedFile : MemoryManager<byte>
         if (length == 0)
             return new MappedFile(null, null, null, 0); // mmap of zero bytes fails; an empty file is just empty
         if (length > int.MaxValue)
-            throw new LoaderException($"{path}: file is {length} bytes, larger than the 2 GiB this reader maps");
+            ThrowHelper.Refused(path, $"{path}: file is {length} bytes, larger than the 2 GiB this reader maps");
         var map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
         MemoryMappedViewAccessor? view = null;
         try
