@@ -1,9 +1,9 @@
-using System.Diagnostics;
 using Loader.Cli;
+using Loader.Tests.Oracles;
 
 namespace Loader.Tests.Cli;
 
-/// <summary>Runs <c>loader</c> command lines in-process (and readelf, and the built tool, as real processes).</summary>
+/// <summary>Runs <c>loader</c> command lines in-process (and readelf, as a real process).</summary>
 internal static class CliHarness
 {
     public const string LibZ = "/usr/lib/x86_64-linux-gnu/libz.so.1";
@@ -27,34 +27,10 @@ internal static class CliHarness
         Assert.True(result.ExitCode == 0 && result.Stderr.Length == 0, $"exit code {result.ExitCode}, stderr: {result.Stderr}");
     }
 
-    /// <summary>Runs a program to completion and returns its exit code and output.</summary>
-    public static Result RunProcess(string fileName, params string[] args)
-    {
-        var start = new ProcessStartInfo(fileName)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in args)
-            start.ArgumentList.Add(arg);
-        start.Environment["LC_ALL"] = "C";
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {fileName}");
-        var stderrTask = process.StandardError.ReadToEndAsync();
-        string stdout = process.StandardOutput.ReadToEnd();
-        string stderr = stderrTask.GetAwaiter().GetResult();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{fileName} {string.Join(' ', args)} did not finish in 2 minutes");
-        }
-        return new Result(process.ExitCode, stdout, stderr);
-    }
-
     /// <summary>readelf's output for <paramref name="args"/>; fails the test when readelf is missing or fails.</summary>
     public static string ReadElf(params string[] args)
     {
-        var result = RunProcess("readelf", args);
+        var result = ChildProcess.Run("readelf", args);
         Assert.True(result.ExitCode == 0, $"readelf {string.Join(' ', args)} failed: {result.Stderr}");
         return result.Stdout;
     }

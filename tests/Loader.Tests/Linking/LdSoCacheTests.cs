@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
 using System.Text;
 using Loader.Linking;
+using Loader.Tests.Oracles;
 
 namespace Loader.Tests.Linking;
 
@@ -10,11 +10,9 @@ public class LdSoCacheTests
     /// <summary>Runs <c>/sbin/ldconfig -p</c>: (soname, flags, path) per entry in its order, and the count line.</summary>
     internal static (List<(string SoName, string Flags, string Path)> Entries, int Count) LdconfigPrint()
     {
-        var psi = new ProcessStartInfo("/sbin/ldconfig", "-p") { RedirectStandardOutput = true, UseShellExecute = false };
-        using var process = Process.Start(psi)!;
-        string output = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        Assert.Equal(0, process.ExitCode);
+        var run = ChildProcess.Run("/sbin/ldconfig", "-p");
+        Assert.True(run.ExitCode == 0, $"ldconfig -p exited {run.ExitCode}: {run.Stderr}");
+        string output = run.Stdout;
         var entries = new List<(string, string, string)>();
         int count = -1;
         foreach (string line in output.Split('\n'))

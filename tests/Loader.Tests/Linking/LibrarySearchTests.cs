@@ -1,6 +1,6 @@
-using System.Diagnostics;
 using Loader.Elf;
 using Loader.Linking;
+using Loader.Tests.Oracles;
 
 namespace Loader.Tests.Linking;
 
@@ -61,7 +61,7 @@ public sealed class SearchTree : IDisposable
     private void Gcc(string output, string source, params string[] extra)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(P(output))!);
-        var (code, _, err) = SearchOracles.Run("gcc", ["-shared", "-fPIC", "-O1", "-Wl,--no-as-needed", "-o", P(output), P("src/" + source), .. extra]);
+        var (code, _, err) = ChildProcess.Run("gcc", ["-shared", "-fPIC", "-O1", "-Wl,--no-as-needed", "-o", P(output), P("src/" + source), .. extra]);
         Assert.True(code == 0, $"gcc {output}: {err}");
     }
 
@@ -73,29 +73,13 @@ public sealed class SearchTree : IDisposable
 
 internal static class SearchOracles
 {
-    public static (int Code, string Out, string Err) Run(string file, IEnumerable<string> args, IDictionary<string, string?>? environment = null)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string a in args)
-            psi.ArgumentList.Add(a);
-        psi.Environment.Remove("LD_LIBRARY_PATH");
-        psi.Environment.Remove("LD_DEBUG");
-        foreach (var (k, v) in environment ?? new Dictionary<string, string?>())
-            psi.Environment[k] = v;
-        using var p = Process.Start(psi)!;
-        var stderr = p.StandardError.ReadToEndAsync();
-        string stdout = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, stdout, stderr.Result);
-    }
-
     /// <summary><c>ldd FILE</c>: DT_NEEDED name → path, null for "not found" (the vdso and the interpreter are left out).</summary>
     public static Dictionary<string, string?> Ldd(string file, string? ldLibraryPath = null)
     {
         var env = new Dictionary<string, string?>();
         if (ldLibraryPath is not null)
             env["LD_LIBRARY_PATH"] = ldLibraryPath;
-        var (code, stdout, stderr) = Run("ldd", [file], env);
+        var (code, stdout, stderr) = ChildProcess.Run("ldd", [file], env);
         Assert.True(code == 0, $"ldd {file}: {stderr}");
         var result = new Dictionary<string, string?>(StringComparer.Ordinal);
         foreach (string line in stdout.Split('\n'))
@@ -313,7 +297,7 @@ public class LibrarySearchTests(SearchTree tree) : IClassFixture<SearchTree>
     {
         string list = $"{tree.P("text")}:{tree.P("leafdir")}";
         // ldd relays ld.so's messages on its standard output.
-        var (code, stdout, stderr) = SearchOracles.Run("ldd", [tree.P("middir/libmid.so")], new Dictionary<string, string?> { ["LD_LIBRARY_PATH"] = list });
+        var (code, stdout, stderr) = ChildProcess.Run("ldd", [tree.P("middir/libmid.so")], new Dictionary<string, string?> { ["LD_LIBRARY_PATH"] = list });
         Assert.NotEqual(0, code);
         Assert.Contains($"{tree.P("text/libleaf.so")}: invalid ELF header", stdout + stderr);
 
@@ -325,7 +309,7 @@ public class LibrarySearchTests(SearchTree tree) : IClassFixture<SearchTree>
 
         // Shorter than an Elf64_Ehdr: glibc checks the length before the magic.
         list = $"{tree.P("short")}:{tree.P("leafdir")}";
-        (code, stdout, stderr) = SearchOracles.Run("ldd", [tree.P("middir/libmid.so")], new Dictionary<string, string?> { ["LD_LIBRARY_PATH"] = list });
+        (code, stdout, stderr) = ChildProcess.Run("ldd", [tree.P("middir/libmid.so")], new Dictionary<string, string?> { ["LD_LIBRARY_PATH"] = list });
         Assert.NotEqual(0, code);
         Assert.Contains($"{tree.P("short/libleaf.so")}: file too short", stdout + stderr);
         e = Assert.Throws<ElfFormatException>(() => new LibrarySearch(ldLibraryPath: list).Resolve("libleaf.so", null));
@@ -412,7 +396,7 @@ public class LibrarySearchTests(SearchTree tree) : IClassFixture<SearchTree>
         Assert.Equal("lib/x86_64-linux-gnu", LibrarySearch.SubstituteDynamicStringTokens("$LIB", null));
 
         // ld.so --help: "  haswell (AT_PLATFORM; supported, searched)".
-        var (_, help, _) = SearchOracles.Run("/lib64/ld-linux-x86-64.so.2", ["--help"]);
+        var (_, help, _) = ChildProcess.Run("/lib64/ld-linux-x86-64.so.2", ["--help"]);
         string platformLine = help.Split('\n').Single(l => l.Contains("(AT_PLATFORM"));
         Assert.Equal(platformLine.Trim().Split(' ')[0], LibrarySearch.SubstituteDynamicStringTokens("$PLATFORM", null));
     }
@@ -422,7 +406,7 @@ public class LibrarySearchTests(SearchTree tree) : IClassFixture<SearchTree>
     {
         string dst = tree.P("dst/libdst.so");
         using var file = ElfFile.Open(dst);
-        var (_, stdout, stderr) = SearchOracles.Run("ldd", [dst], new Dictionary<string, string?> { ["LD_DEBUG"] = "libs" });
+        var (_, stdout, stderr) = ChildProcess.Run("ldd", [dst], new Dictionary<string, string?> { ["LD_DEBUG"] = "libs" });
         string line = (stdout + stderr).Split('\n').First(l => l.Contains("search path=") && l.Contains($"(RUNPATH from file {dst})"));
         string[] glibc = line[(line.IndexOf("search path=", StringComparison.Ordinal) + 12)..line.IndexOf("\t\t(RUNPATH", StringComparison.Ordinal)].Split(':');
 
@@ -437,7 +421,7 @@ public class LibrarySearchTests(SearchTree tree) : IClassFixture<SearchTree>
     public void HardwareCapabilitySubdirectoriesMatchGlibcsSearchPath()
     {
         const string dir = "/nonexistent-loader-hwcaps-test";
-        var (_, _, stderr) = SearchOracles.Run("/bin/true", [], new Dictionary<string, string?> { ["LD_DEBUG"] = "libs", ["LD_LIBRARY_PATH"] = dir });
+        var (_, _, stderr) = ChildProcess.Run("/bin/true", [], new Dictionary<string, string?> { ["LD_DEBUG"] = "libs", ["LD_LIBRARY_PATH"] = dir });
         string line = stderr.Split('\n').First(l => l.Contains("search path=") && l.Contains("(LD_LIBRARY_PATH)"));
         string[] glibc = line[(line.IndexOf("search path=", StringComparison.Ordinal) + 12)..line.IndexOf("\t\t(LD_LIBRARY_PATH", StringComparison.Ordinal)].Split(':');
         Assert.Equal(glibc, LibrarySearch.HardwareCapabilitySubdirectories.Select(s => s.Length == 0 ? dir : $"{dir}/{s}"));

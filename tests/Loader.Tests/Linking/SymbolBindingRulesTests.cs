@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.RegularExpressions;
+using Loader.Tests.Oracles;
 
 namespace Loader.Tests.Linking;
 
@@ -190,7 +191,7 @@ internal static unsafe class BindingProbe
         AppDomain.CurrentDomain.ProcessExit += (_, _) => { try { Directory.Delete(dir, true); } catch (IOException) { } };
         File.WriteAllText(Path.Join(dir, "probe.c"), Source);
         string exe = Path.Join(dir, "probe");
-        var (code, _, err) = SearchOracles.Run("gcc", ["-O1", "-Wall", "-o", exe, Path.Join(dir, "probe.c"), "-ldl"]);
+        var (code, _, err) = ChildProcess.Run("gcc", ["-O1", "-Wall", "-o", exe, Path.Join(dir, "probe.c"), "-ldl"]);
         Assert.True(code == 0, "gcc probe.c: " + err);
         return exe;
     }
@@ -198,7 +199,7 @@ internal static unsafe class BindingProbe
     /// <summary>Runs <paramref name="script"/> under glibc in a child process.</summary>
     public static Run Glibc(string[] script)
     {
-        var (code, stdout, stderr) = SearchOracles.Run(Program.Value, script);
+        var (code, stdout, stderr) = ChildProcess.Run(Program.Value, script);
         Assert.True(code == 0, $"probe exited with {code}: {stderr}");
         string[] errors = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         return new Run(stdout, errors, []);

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Loader.Tests.Cli;
+using Loader.Tests.Oracles;
 
 namespace Loader.Tests.Mapping;
 
@@ -35,8 +36,8 @@ public sealed class StraceTests
         string log = Path.Combine(Path.GetTempPath(), $"loader-strace-{Guid.NewGuid():N}.txt");
         try
         {
-            var run = CliHarness.RunProcess("strace", "-f", "-e", "trace=mmap,mprotect,munmap", "-o", log,
-                "dotnet", ProcessTests.FindCliAssembly(), "trace", path, "--json");
+            var run = ChildProcess.Run("strace", "-f", "-e", "trace=mmap,mprotect,munmap", "-o", log,
+                "dotnet", LoaderProcess.FindCliAssembly(), "trace", path, "--json");
             Assert.True(run.ExitCode == 0, $"strace ... loader trace exited {run.ExitCode}: {run.Stderr}");
             var (bias, start, size, steps) = TraceCommandTests.ParseJson(run.Stdout);
             var calls = ParseStrace(File.ReadAllLines(log));

@@ -499,16 +499,8 @@ public sealed partial class ReadelfParserTests(ITestOutputHelper output) : IDisp
         string c = Path.Combine(_temp.FullName, Path.ChangeExtension(name, ".c"));
         string so = Path.Combine(_temp.FullName, name);
         File.WriteAllText(c, source);
-        var start = new ProcessStartInfo("gcc") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (string arg in (string[])["-shared", "-fPIC", "-O1", "-o", so, c, .. flags])
-        {
-            start.ArgumentList.Add(arg);
-        }
-        using Process gcc = Process.Start(start)!;
-        Task<string> stdout = gcc.StandardOutput.ReadToEndAsync();
-        string stderr = gcc.StandardError.ReadToEnd();
-        gcc.WaitForExit();
-        Assert.True(gcc.ExitCode == 0, $"gcc failed: {stderr}{stdout.Result}");
+        var gcc = ChildProcess.Run("gcc", ["-shared", "-fPIC", "-O1", "-o", so, c, .. flags]);
+        Assert.True(gcc.ExitCode == 0, $"gcc failed: {gcc.Stderr}{gcc.Stdout}");
         return so;
     }
 }
