@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using Loader.Elf;
 using Loader.Linking;
+using Loader.Tests.Oracles;
 
 namespace Loader.Tests.Linking;
 
@@ -10,7 +11,7 @@ namespace Loader.Tests.Linking;
 /// gives (<c>Base + st_value</c>) must be the one glibc's own <c>dlsym</c>/<c>dlvsym</c> returns, and the files must be
 /// the ones /proc/self/maps shows. The .NET runtime loads libraries of its own, so no test assumes an exact list.
 /// </summary>
-public sealed partial class HostModulesTests
+public sealed class HostModulesTests
 {
     private const string LibC = "libc.so.6";
     private const string LibM = "libm.so.6";
@@ -337,67 +338,5 @@ public sealed partial class HostModulesTests
             return (device, ulong.Parse(f[4], CultureInfo.InvariantCulture));
         }
         throw new Xunit.Sdk.XunitException($"0x{address:x} is in no mapping of /proc/self/maps");
-    }
-
-    /// <summary>glibc's dynamic linker, called directly (not through Loader), as the oracle.</summary>
-    private static unsafe partial class Glibc
-    {
-        private const int RTLD_NOW = 2, RTLD_NOLOAD = 4;
-
-        [LibraryImport("libc", EntryPoint = "dlopen", StringMarshalling = StringMarshalling.Utf8)]
-        private static partial nint dlopen(string file, int mode);
-
-        [LibraryImport("libc", EntryPoint = "dlsym", StringMarshalling = StringMarshalling.Utf8)]
-        private static partial nint dlsym(nint handle, string name);
-
-        [LibraryImport("libc", EntryPoint = "dlvsym", StringMarshalling = StringMarshalling.Utf8)]
-        private static partial nint dlvsym(nint handle, string name, string version);
-
-        [LibraryImport("libc", EntryPoint = "dladdr")]
-        private static partial int dladdr(nint address, DlInfo* info);
-
-        [LibraryImport("libc", EntryPoint = "dl_iterate_phdr")]
-        private static partial int dl_iterate_phdr(delegate* unmanaged<nint, nuint, nint, int> callback, nint data);
-
-        /// <summary>A handle on a library glibc already has (RTLD_NOLOAD), or 0. The reference it takes is never dropped.</summary>
-        public static nint OpenLoaded(string soname) => dlopen(soname, RTLD_NOW | RTLD_NOLOAD);
-
-        public static nint Symbol(nint handle, string name) => dlsym(handle, name);
-
-        public static nint VersionedSymbol(nint handle, string name, string version) => dlvsym(handle, name, version);
-
-        public static (string? FileName, nint FileBase, nint SymbolAddress) AddressInfo(nint address)
-        {
-            DlInfo info;
-            // dladdr returns non-zero on success and 0 on failure (the opposite of most calls).
-            if (dladdr(address, &info) == 0)
-                throw new Xunit.Sdk.XunitException($"dladdr: 0x{address:x} is in no loaded object");
-            return (Marshal.PtrToStringUTF8(info.FileName), info.FileBase, info.SymbolAddress);
-        }
-
-        private static int s_count;
-
-        public static int CountObjects()
-        {
-            s_count = 0;
-            dl_iterate_phdr(&Count, 0);
-            return s_count;
-        }
-
-        [UnmanagedCallersOnly]
-        private static int Count(nint info, nuint size, nint data)
-        {
-            s_count++;
-            return 0;
-        }
-
-        [StructLayout(LayoutKind.Sequential)]
-        private struct DlInfo
-        {
-            public nint FileName;
-            public nint FileBase;
-            public nint SymbolName;
-            public nint SymbolAddress;
-        }
     }
 }
