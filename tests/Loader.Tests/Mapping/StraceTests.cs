@@ -39,12 +39,12 @@ public sealed class StraceTests
             var run = ChildProcess.Run("strace", "-f", "-e", "trace=mmap,mprotect,munmap", "-o", log,
                 "dotnet", LoaderProcess.FindCliAssembly(), "trace", path, "--json");
             Assert.True(run.ExitCode == 0, $"strace ... loader trace exited {run.ExitCode}: {run.Stderr}");
-            var (bias, start, size, steps) = TraceCommandTests.ParseJson(run.Stdout);
+            var (bias, start, size, steps) = TraceJson.Parse(run.Stdout);
             var calls = ParseStrace(File.ReadAllLines(log));
             ulong end = start + size;
 
             // Find each printed system call, in order, among everything the process did.
-            var matched = new List<(TraceCommandTests.Step Step, SyscallLine Call)>();
+            var matched = new List<(TraceJson.Step Step, SyscallLine Call)>();
             int at = 0;
             foreach (var step in steps.Where(s => s.SystemCall is not null))
             {
@@ -102,7 +102,7 @@ public sealed class StraceTests
         }
     }
 
-    private static bool Matches(TraceCommandTests.Step step, SyscallLine call)
+    private static bool Matches(TraceJson.Step step, SyscallLine call)
     {
         if (call.Name != step.SystemCall || call.Result.StartsWith('-'))
             return false;

@@ -10,6 +10,12 @@ public static class SystemLibraries
 {
     public const string Directory = "/usr/lib/x86_64-linux-gnu";
 
+    /// <summary>The system's zlib: a small real library, on every machine of this kind.</summary>
+    public const string ZlibPath = Directory + "/libz.so.1";
+
+    /// <summary>The bytes of <see cref="ZlibPath"/>, named as the tests name the file.</summary>
+    public static (string Name, byte[] Bytes) Zlib() => ("libz.so.1", File.ReadAllBytes(ZlibPath));
+
     private const ushort ET_DYN = 3;
 
     private static readonly Lazy<IReadOnlyList<string>> TopLevel = new(() => Find(recursive: false));
