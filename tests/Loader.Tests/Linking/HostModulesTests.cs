@@ -222,10 +222,7 @@ public sealed class HostModulesTests
         var libc = Get(LibC);
         // On a merged-/usr system /lib is a link to /usr/lib: one of these is not the path glibc opened.
         foreach (var path in new[] { "/usr/lib/x86_64-linux-gnu/libc.so.6", "/lib/x86_64-linux-gnu/libc.so.6" })
-        {
-            if (File.Exists(path))
-                Assert.Same(libc, HostModules.Get(path, out _));
-        }
+            Assert.Same(libc, HostModules.Get(path, out _));
     }
 
     [Fact]
