@@ -1,6 +1,6 @@
-using Loader.Tests.Cli;
+using Loader.Tests.Oracles;
 
-namespace Loader.Tests.Linking;
+namespace Loader.Tests.Cli;
 
 /// <summary>
 /// <c>loader call</c> of variadic functions, run as the built tool in a child process (so C's stdout is a pipe, fully

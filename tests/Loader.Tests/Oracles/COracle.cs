@@ -1,8 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
-using Loader.Tests.Oracles;
 
-namespace Loader.Tests.Cli;
+namespace Loader.Tests.Oracles;
 
 /// <summary>
 /// An outside oracle written in C: a small program compiled with the host's gcc (once per source text, cached in the
