@@ -1,9 +1,8 @@
 using Loader.Cli;
-using Loader.Tests.Oracles;
 
 namespace Loader.Tests.Cli;
 
-/// <summary>Runs <c>loader</c> command lines in-process (and readelf, as a real process).</summary>
+/// <summary>Runs <c>loader</c> command lines in-process, capturing what they write.</summary>
 internal static class CliHarness
 {
     public const string LibZ = "/usr/lib/x86_64-linux-gnu/libz.so.1";
@@ -25,14 +24,6 @@ internal static class CliHarness
     public static void AssertSuccess(Result result)
     {
         Assert.True(result.ExitCode == 0 && result.Stderr.Length == 0, $"exit code {result.ExitCode}, stderr: {result.Stderr}");
-    }
-
-    /// <summary>readelf's output for <paramref name="args"/>; fails the test when readelf is missing or fails.</summary>
-    public static string ReadElf(params string[] args)
-    {
-        var result = ChildProcess.Run("readelf", args);
-        Assert.True(result.ExitCode == 0, $"readelf {string.Join(' ', args)} failed: {result.Stderr}");
-        return result.Stdout;
     }
 
     /// <summary>A temporary file holding <paramref name="bytes"/>, deleted on dispose.</summary>

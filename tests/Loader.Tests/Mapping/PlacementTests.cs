@@ -1,5 +1,6 @@
 using Loader.Elf;
 using Loader.Mapping;
+using Loader.Tests.Oracles;
 
 namespace Loader.Tests.Mapping;
 

@@ -33,6 +33,14 @@ public static partial class Readelf
         return new ReadelfResult(run.ExitCode, run.Stdout, run.Stderr);
     }
 
+    /// <summary>readelf's stdout for <paramref name="args"/> (options, then files); fails the test unless readelf exits 0.</summary>
+    public static string Output(params string[] args)
+    {
+        var run = ChildProcess.Run("readelf", args);
+        Assert.True(run.ExitCode == 0, $"readelf {string.Join(' ', args)} failed: {run.Stderr}");
+        return run.Stdout;
+    }
+
     /// <summary>
     /// True when <c>readelf -W -h -l -d --dyn-syms -r path</c> (<see cref="RejectOptions"/>) exits non-zero or prints
     /// <c>Error:</c> on stdout or stderr. Warnings do not count. A file readelf rejects must be rejected by our reader.

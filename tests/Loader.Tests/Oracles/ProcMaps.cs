@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Loader.Tests.Mapping;
+namespace Loader.Tests.Oracles;
 
 /// <summary>One line of /proc/self/maps: <c>start-end perms offset major:minor inode path</c>.</summary>
 public sealed record MapsEntry(ulong Start, ulong End, string Permissions, ulong Offset, uint Major, uint Minor, ulong Inode, string Path)
