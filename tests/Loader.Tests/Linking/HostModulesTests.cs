@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Runtime.InteropServices;
 using Loader.Elf;
 using Loader.Linking;
@@ -240,7 +239,7 @@ public sealed class HostModulesTests
     public void FindByFile_finds_libc_by_the_device_and_inode_proc_self_maps_shows()
     {
         var libc = Get(LibC);
-        var (device, inode) = ProcMapsFileOf(libc.Base);
+        var (device, inode) = ProcMaps.DeviceAndInodeAt(libc.Base);
 
         Assert.Equal(inode, libc.Inode);
         Assert.Equal(device, libc.Device);
@@ -316,24 +315,5 @@ public sealed class HostModulesTests
             result[(DynamicTag)tag] = (ulong)Marshal.ReadInt64(at, i * 16 + 8);
         }
         return result;
-    }
-
-    /// <summary>st_dev (glibc's makedev of the major:minor) and inode of the mapping at <paramref name="address"/>.</summary>
-    private static (ulong Device, ulong Inode) ProcMapsFileOf(nint address)
-    {
-        foreach (var line in File.ReadLines("/proc/self/maps"))
-        {
-            // 7f..-7f.. r--p 00000000 fe:01 1234   /usr/lib/x86_64-linux-gnu/libc.so.6
-            var f = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries);
-            var range = f[0].Split('-');
-            ulong start = ulong.Parse(range[0], NumberStyles.HexNumber), end = ulong.Parse(range[1], NumberStyles.HexNumber);
-            if ((ulong)address < start || (ulong)address >= end)
-                continue;
-            var dev = f[3].Split(':');
-            ulong major = ulong.Parse(dev[0], NumberStyles.HexNumber), minor = ulong.Parse(dev[1], NumberStyles.HexNumber);
-            ulong device = ((major & 0xfffff000) << 32) | ((major & 0xfff) << 8) | ((minor & 0xffffff00) << 12) | (minor & 0xff);
-            return (device, ulong.Parse(f[4], CultureInfo.InvariantCulture));
-        }
-        throw new Xunit.Sdk.XunitException($"0x{address:x} is in no mapping of /proc/self/maps");
     }
 }
