@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Loader.Tests.Oracles;
 
 namespace Loader.Tests.Cli;
 

@@ -1,9 +1,8 @@
-using System.Diagnostics;
 using Loader.Cli;
 
 namespace Loader.Tests.Cli;
 
-/// <summary>Runs <c>loader</c> command lines in-process (and readelf, and the built tool, as real processes).</summary>
+/// <summary>Runs <c>loader</c> command lines in-process, capturing what they write.</summary>
 internal static class CliHarness
 {
     public const string LibZ = "/usr/lib/x86_64-linux-gnu/libz.so.1";
@@ -25,38 +24,6 @@ internal static class CliHarness
     public static void AssertSuccess(Result result)
     {
         Assert.True(result.ExitCode == 0 && result.Stderr.Length == 0, $"exit code {result.ExitCode}, stderr: {result.Stderr}");
-    }
-
-    /// <summary>Runs a program to completion and returns its exit code and output.</summary>
-    public static Result RunProcess(string fileName, params string[] args)
-    {
-        var start = new ProcessStartInfo(fileName)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in args)
-            start.ArgumentList.Add(arg);
-        start.Environment["LC_ALL"] = "C";
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {fileName}");
-        var stderrTask = process.StandardError.ReadToEndAsync();
-        string stdout = process.StandardOutput.ReadToEnd();
-        string stderr = stderrTask.GetAwaiter().GetResult();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{fileName} {string.Join(' ', args)} did not finish in 2 minutes");
-        }
-        return new Result(process.ExitCode, stdout, stderr);
-    }
-
-    /// <summary>readelf's output for <paramref name="args"/>; fails the test when readelf is missing or fails.</summary>
-    public static string ReadElf(params string[] args)
-    {
-        var result = RunProcess("readelf", args);
-        Assert.True(result.ExitCode == 0, $"readelf {string.Join(' ', args)} failed: {result.Stderr}");
-        return result.Stdout;
     }
 
     /// <summary>A temporary file holding <paramref name="bytes"/>, deleted on dispose.</summary>

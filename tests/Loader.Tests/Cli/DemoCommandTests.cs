@@ -10,7 +10,7 @@ public sealed class DemoCommandTests
     public void The_sample_library_ships_next_to_the_tool()
     {
         Assert.True(File.Exists(DemoCommand.SamplePath), $"{DemoCommand.SamplePath} is missing: the CLI's build compiles it");
-        string cli = Path.GetDirectoryName(ProcessTests.FindCliAssembly())!;
+        string cli = Path.GetDirectoryName(LoaderProcess.FindCliAssembly())!;
         Assert.True(File.Exists(Path.Combine(cli, DemoCommand.SampleFileName)), $"no {DemoCommand.SampleFileName} beside the tool in {cli}");
     }
 
@@ -46,7 +46,7 @@ public sealed class DemoCommandTests
     [Fact]
     public void The_built_tool_runs_the_demo_with_no_argument()
     {
-        var result = CliHarness.RunProcess("dotnet", ProcessTests.FindCliAssembly());
+        var result = LoaderProcess.Run();
 
         Assert.True(result.ExitCode == 0, result.Stderr);
         Assert.Equal("", result.Stderr);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Loader.Tests.Oracles;
 
 namespace Loader.Tests.Cli;
 
@@ -26,7 +27,7 @@ public sealed partial class DepsCommandTests
     public void The_tree_matches_ldds_resolution_apart_from_host_libraries(string fixture)
     {
         string path = Fixtures.Path(fixture);
-        var ldd = CliHarness.RunProcess("ldd", path);
+        var ldd = ChildProcess.Run("ldd", path);
         Assert.True(ldd.ExitCode == 0, ldd.Stderr);
         var theirs = ldd.Stdout.Split('\n').Select(l => LddLine().Match(l)).Where(m => m.Success)
             .ToDictionary(m => m.Groups[1].Value, m => Path.GetFullPath(m.Groups[2].Value));

@@ -1,16 +1,17 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Loader.Cli.Commands;
+using Loader.Tests.Oracles;
 
 namespace Loader.Tests.Cli;
 
 public sealed class InfoCommandTests
 {
     private static string ReadElfBuildId(string path) =>
-        Regex.Match(CliHarness.ReadElf("-n", path), @"Build ID: ([0-9a-f]+)").Groups[1].Value;
+        Regex.Match(Readelf.Output("-n", path), @"Build ID: ([0-9a-f]+)").Groups[1].Value;
 
     private static string ReadElfSoName(string path) =>
-        Regex.Match(CliHarness.ReadElf("-d", path), @"\(SONAME\)\s+Library soname: \[([^\]]+)\]").Groups[1].Value;
+        Regex.Match(Readelf.Output("-d", path), @"\(SONAME\)\s+Library soname: \[([^\]]+)\]").Groups[1].Value;
 
     [Theory]
     [InlineData(CliHarness.LibZ)]
@@ -35,7 +36,7 @@ public sealed class InfoCommandTests
     [Fact]
     public void Json_of_libc_counts_symbols_relocations_and_relr_addresses()
     {
-        var readelfRelocs = CliHarness.ReadElf("-r", "-W", CliHarness.LibC);
+        var readelfRelocs = Readelf.Output("-r", "-W", CliHarness.LibC);
         var tableSizes = Regex.Matches(readelfRelocs, @"Relocation section '(\.rela\.dyn|\.rela\.plt)' at offset 0x[0-9a-f]+ contains (\d+) entr")
             .ToDictionary(m => m.Groups[1].Value, m => int.Parse(m.Groups[2].Value));
 

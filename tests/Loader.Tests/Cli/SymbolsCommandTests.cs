@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Loader.Tests.Oracles;
 
 namespace Loader.Tests.Cli;
 
@@ -20,7 +21,7 @@ public sealed partial class SymbolsCommandTests
     private static List<ReadElfSymbol> ReadElfDynamicSymbols(string path)
     {
         var symbols = new List<ReadElfSymbol>();
-        foreach (var line in CliHarness.ReadElf("--dyn-syms", "-W", path).Split('\n'))
+        foreach (var line in Readelf.Output("--dyn-syms", "-W", path).Split('\n'))
         {
             var m = ReadElfSymbolLine().Match(line);
             if (!m.Success)

@@ -1,5 +1,3 @@
-using System.Text.Json;
-
 namespace Loader.Tests.Cli;
 
 /// <summary><c>loader trace</c>: the steps in order — reserve, trims, MAP_FIXED overlays inside the reservation at
@@ -7,23 +5,6 @@ namespace Loader.Tests.Cli;
 [Collection("AddressSpace")]
 public sealed class TraceCommandTests
 {
-    internal sealed record Step(int Index, string Phase, string Kind, string? SystemCall, ulong Address, ulong Length,
-        string Protection, string Flags, ulong? FileOffset, bool OnDispose);
-
-    internal static (ulong Bias, ulong ReservedStart, ulong Size, List<Step> Steps) ParseJson(string stdout)
-    {
-        using var json = JsonDocument.Parse(stdout);
-        var root = json.RootElement;
-        var steps = root.GetProperty("steps").EnumerateArray().Select(s => new Step(
-            s.GetProperty("index").GetInt32(), s.GetProperty("phase").GetString()!, s.GetProperty("kind").GetString()!,
-            s.GetProperty("systemCall").GetString(), s.GetProperty("address").GetUInt64(), s.GetProperty("length").GetUInt64(),
-            s.GetProperty("protection").GetString()!, s.GetProperty("flags").GetString()!,
-            s.GetProperty("fileOffset").ValueKind == JsonValueKind.Number ? s.GetProperty("fileOffset").GetUInt64() : null,
-            s.GetProperty("onDispose").GetBoolean())).ToList();
-        return (root.GetProperty("baseAddress").GetUInt64(), root.GetProperty("reservedStart").GetUInt64(),
-            root.GetProperty("reservedSize").GetUInt64(), steps);
-    }
-
     [Theory]
     [InlineData("basic.so")]
     [InlineData("maxpage_2m.so")]
@@ -37,7 +18,7 @@ public sealed class TraceCommandTests
         var result = CliHarness.Run("trace", path, "--json");
 
         CliHarness.AssertSuccess(result);
-        var (bias, start, size, steps) = ParseJson(result.Stdout);
+        var (bias, start, size, steps) = TraceJson.Parse(result.Stdout);
         Assert.Equal(Enumerable.Range(1, steps.Count), steps.Select(s => s.Index));
 
         // The reservation is the first step touching the image; Dispose's munmap of exactly it is the last.

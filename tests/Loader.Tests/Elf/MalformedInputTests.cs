@@ -1,4 +1,5 @@
 using Loader.Elf;
+using Loader.Tests.Oracles;
 
 namespace Loader.Tests.Elf;
 
@@ -9,7 +10,6 @@ namespace Loader.Tests.Elf;
 public partial class MalformedInputTests
 {
     private const string Name = "corrupt.so";
-    internal const string ZlibPath = "/usr/lib/x86_64-linux-gnu/libz.so.1";
 
     private static BuiltElf Build(Action<ElfImageBuilder>? configure = null)
     {
@@ -20,9 +20,6 @@ public partial class MalformedInputTests
 
     private static ElfFormatException Refused(BuiltElf image, params string[] fields) =>
         ElfReadAll.AssertRefused(image.Bytes, Name, fields);
-
-    /// <summary>A small real library: the system's zlib (on every machine of this kind).</summary>
-    internal static (string Name, byte[] Bytes) RealLibrary() => ("libz.so.1", File.ReadAllBytes(ZlibPath));
 
     // ---------------- Truncation ----------------
 
@@ -80,7 +77,7 @@ public partial class MalformedInputTests
     [Fact]
     public void Truncation_OfARealLibrary_AtHeaderBoundariesAndEvery97Bytes_IsRefusedCleanly()
     {
-        var (name, bytes) = RealLibrary();
+        var (name, bytes) = SystemLibraries.Zlib();
         var elf = ElfFile.Parse(bytes, name);
         ulong phoff = elf.Header.ProgramHeaderOffset, shoff = elf.Header.SectionHeaderOffset;
         var dynamic = elf.ProgramHeaders.First(p => p.Type == SegmentType.Dynamic);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Loader.Elf;
+using Loader.Tests.Oracles;
 
 namespace Loader.Tests.Elf;
 
@@ -35,7 +36,7 @@ public class MutationTests
     [Fact]
     public void SystemLibrary_SurvivesEveryMutation()
     {
-        var (name, bytes) = MalformedInputTests.RealLibrary();
+        var (name, bytes) = SystemLibraries.Zlib();
         Run(name, bytes);
     }
 

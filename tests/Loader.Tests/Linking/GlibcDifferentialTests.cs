@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Loader.Elf;
 using Loader.Linking;
+using Loader.Tests.Oracles;
 using Xunit.Abstractions;
 
 namespace Loader.Tests.Linking;
@@ -16,35 +17,9 @@ namespace Loader.Tests.Linking;
 /// no other test dlopens or maps at the same time.
 /// </summary>
 [Collection("AddressSpace")]
-public sealed unsafe partial class GlibcDifferentialTests(ITestOutputHelper output)
+public sealed class GlibcDifferentialTests(ITestOutputHelper output)
 {
     private const string LibZ = "/usr/lib/x86_64-linux-gnu/libz.so.1";
-    private const int RTLD_NOW = 0x2, RTLD_LOCAL = 0, RTLD_DI_LINKMAP = 2;
-
-    [LibraryImport("libc", EntryPoint = "dlopen", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial nint dlopen(string file, int mode);
-
-    [LibraryImport("libc", EntryPoint = "dlclose")]
-    private static partial int dlclose(nint handle);
-
-    [LibraryImport("libc", EntryPoint = "dlerror")]
-    private static partial nint dlerror();
-
-    [LibraryImport("libc", EntryPoint = "dlinfo")]
-    private static partial int dlinfo(nint handle, int request, nint* info);
-
-    [LibraryImport("libc", EntryPoint = "dl_iterate_phdr")]
-    private static partial int dl_iterate_phdr(delegate* unmanaged<nint, nuint, nint, int> callback, nint data);
-
-    [LibraryImport("libc", EntryPoint = "realpath", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial nint realpath(string path, nint resolved);
-
-    [LibraryImport("libc", EntryPoint = "free")]
-    private static partial void free(nint p);
-
-    /// <summary>One object glibc has loaded: its load bias, the span of its PT_LOADs, and its file (real path).</summary>
-    private sealed record GlibcObject(nint Base, ulong Start, ulong End, string RealPath);
-
     [Fact]
     public void Every_relocation_Loader_applies_equals_glibcs_on_every_fixture_and_libz()
     {
@@ -63,11 +38,11 @@ public sealed unsafe partial class GlibcDifferentialTests(ITestOutputHelper outp
             {
                 // Fails to link by design: both loaders must refuse it, so there is nothing to compare.
                 var refused = Assert.ThrowsAny<LoaderException>(() => new LoaderContext().Load(fixture.Path));
-                nint handle = dlopen(fixture.Path, RTLD_NOW | RTLD_LOCAL);
+                nint handle = Glibc.Open(fixture.Path);
                 if (handle != 0)
-                    dlclose(handle);
+                    Glibc.Close(handle);
                 Assert.True(handle == 0, $"{fixture.Name}: glibc's dlopen loads it, yet it is a fixture whose link must fail");
-                output.WriteLine($"{fixture.Name}: not compared: both refuse it by design ({refused.Message}; glibc: {Marshal.PtrToStringUTF8(dlerror())})");
+                output.WriteLine($"{fixture.Name}: not compared: both refuse it by design ({refused.Message}; glibc: {Glibc.LastError()})");
                 continue;
             }
             Assert.True(fixture.IsLoadable, $"{fixture.Name}: kind {fixture.Kind} is neither loadable nor an expected refusal");
@@ -98,16 +73,14 @@ public sealed unsafe partial class GlibcDifferentialTests(ITestOutputHelper outp
     {
         var context = new LoaderContext();
         using var ours = context.Load(path);
-        nint handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-        Assert.True(handle != 0, $"{name}: glibc's dlopen failed: {Marshal.PtrToStringUTF8(dlerror())}");
+        nint handle = Glibc.Open(path);
+        Assert.True(handle != 0, $"{name}: glibc's dlopen failed: {Glibc.LastError()}");
         try
         {
-            nint linkMap;
-            Assert.Equal(0, dlinfo(handle, RTLD_DI_LINKMAP, &linkMap));
-            nint glibcBase = *(nint*)linkMap; // struct link_map: l_addr first
-            var glibc = GlibcObjects();
+            nint glibcBase = Glibc.LoadBias(handle);
+            var glibc = Glibc.LoadedObjects();
             var byFile = glibc.GroupBy(o => o.RealPath).ToDictionary(g => g.Key, g => g.First());
-            Assert.Equal(glibcBase, byFile[RealPath(path)].Base);
+            Assert.Equal(glibcBase, byFile[Glibc.RealPath(path)].Base);
 
             long count = CompareModule(ours, byFile, name, failures);
             var dependencies = ours.Dependencies.Where(d => d.Source != DependencySource.Host).Select(d => d.Module).Distinct();
@@ -122,13 +95,13 @@ public sealed unsafe partial class GlibcDifferentialTests(ITestOutputHelper outp
         }
         finally
         {
-            Assert.Equal(0, dlclose(handle));
+            Assert.Equal(0, Glibc.Close(handle));
         }
     }
 
-    private long CompareModule(ElfLibrary library, Dictionary<string, GlibcObject> glibc, string name, List<string> failures)
+    private long CompareModule(ElfLibrary library, Dictionary<string, Glibc.LoadedObject> glibc, string name, List<string> failures)
     {
-        if (!glibc.TryGetValue(RealPath(library.Path), out var theirs))
+        if (!glibc.TryGetValue(Glibc.RealPath(library.Path), out var theirs))
         {
             failures.Add($"{name}: glibc has no copy of {library.Path}");
             return 0;
@@ -158,7 +131,7 @@ public sealed unsafe partial class GlibcDifferentialTests(ITestOutputHelper outp
                     failures.Add($"{what}: Loader wrote 0x{ourValue:x} ({r.DefinedBy?.Name ?? "unresolved"}), glibc 0x{theirValue:x}");
                 continue;
             }
-            if (!glibc.TryGetValue(RealPath(r.DefinedBy.Path), out var definer))
+            if (!glibc.TryGetValue(Glibc.RealPath(r.DefinedBy.Path), out var definer))
             {
                 failures.Add($"{what}: defined by {r.DefinedBy.Name} in Loader, but glibc has no copy of {r.DefinedBy.Path}");
                 continue;
@@ -202,58 +175,4 @@ public sealed unsafe partial class GlibcDifferentialTests(ITestOutputHelper outp
     }
 
     private static ulong Truncate(ulong value, bool narrow) => narrow ? value & 0xffff_ffff : value;
-
-    private static string RealPath(string path)
-    {
-        nint resolved = realpath(path, 0);
-        if (resolved == 0)
-            return Path.GetFullPath(path);
-        try
-        {
-            return Marshal.PtrToStringUTF8(resolved)!;
-        }
-        finally
-        {
-            free(resolved);
-        }
-    }
-
-    private static List<GlibcObject> GlibcObjects()
-    {
-        var raw = new List<(nint Base, string Name, ulong Start, ulong End)>();
-        var handle = GCHandle.Alloc(raw);
-        try
-        {
-            dl_iterate_phdr(&Collect, GCHandle.ToIntPtr(handle));
-        }
-        finally
-        {
-            handle.Free();
-        }
-        return [.. raw.Where(o => o.Name.Length > 0 && o.Name.StartsWith('/')).Select(o => new GlibcObject(o.Base, o.Start, o.End, RealPath(o.Name)))];
-    }
-
-    // struct dl_phdr_info: dlpi_addr at 0, dlpi_name at 8, dlpi_phdr at 16, dlpi_phnum (u16) at 24. Elf64_Phdr: p_type
-    // (u32) at 0, p_vaddr at 16, p_memsz at 40; 56 bytes each.
-    [UnmanagedCallersOnly]
-    private static int Collect(nint info, nuint size, nint data)
-    {
-        var list = (List<(nint, string, ulong, ulong)>)GCHandle.FromIntPtr(data).Target!;
-        nint bias = *(nint*)info;
-        string name = Marshal.PtrToStringUTF8(*(nint*)(info + 8)) ?? "";
-        byte* phdr = *(byte**)(info + 16);
-        ushort count = *(ushort*)(info + 24);
-        ulong start = ulong.MaxValue, end = 0;
-        for (int i = 0; i < count; i++)
-        {
-            byte* p = phdr + i * 56;
-            if (*(uint*)p != 1) // PT_LOAD
-                continue;
-            ulong vaddr = *(ulong*)(p + 16), memsz = *(ulong*)(p + 40);
-            start = Math.Min(start, (ulong)bias + vaddr);
-            end = Math.Max(end, (ulong)bias + vaddr + memsz);
-        }
-        list.Add((bias, name, start, end));
-        return 0;
-    }
 }

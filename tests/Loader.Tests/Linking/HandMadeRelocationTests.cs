@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using Loader.Elf;
 using Loader.Mapping;
+using Loader.Tests.Oracles;
 
 namespace Loader.Tests.Linking;
 
@@ -106,7 +107,7 @@ public sealed unsafe class HandMadeRelocationTests
         Assert.Contains(steps, s => s.Kind == MappingStepKind.UnprotectForTextRelocation);
         Assert.Contains(steps, s => s.Kind == MappingStepKind.RestoreAfterTextRelocation);
         Assert.All(steps, s => Assert.False(s.Protection.HasFlag(MemoryProtection.Write) && s.Protection.HasFlag(MemoryProtection.Execute), s.ToString()));
-        var header = Assert.Single(Mapping.ProcMaps.Read(), m => m.Start <= (ulong)lib.BaseAddress && (ulong)lib.BaseAddress < m.End);
+        var header = Assert.Single(ProcMaps.Read(), m => m.Start <= (ulong)lib.BaseAddress && (ulong)lib.BaseAddress < m.End);
         Assert.Equal("r--p", header.Permissions);
     }
 
@@ -133,7 +134,7 @@ public sealed unsafe class HandMadeRelocationTests
         var e = Assert.Throws<RelocationException>(() => context.Load(bytes, "basic-copy.so"));
         Assert.Contains("R_X86_64_COPY", e.Message, StringComparison.Ordinal);
         Assert.Empty(context.LoadedLibraries);
-        Assert.DoesNotContain(Mapping.ProcMaps.Read(), m => m.Path.Contains("basic-copy.so", StringComparison.Ordinal));
+        Assert.DoesNotContain(ProcMaps.Read(), m => m.Path.Contains("basic-copy.so", StringComparison.Ordinal));
     }
 
     [Fact]

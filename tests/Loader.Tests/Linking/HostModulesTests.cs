@@ -1,7 +1,7 @@
-using System.Globalization;
 using System.Runtime.InteropServices;
 using Loader.Elf;
 using Loader.Linking;
+using Loader.Tests.Oracles;
 
 namespace Loader.Tests.Linking;
 
@@ -10,7 +10,7 @@ namespace Loader.Tests.Linking;
 /// gives (<c>Base + st_value</c>) must be the one glibc's own <c>dlsym</c>/<c>dlvsym</c> returns, and the files must be
 /// the ones /proc/self/maps shows. The .NET runtime loads libraries of its own, so no test assumes an exact list.
 /// </summary>
-public sealed partial class HostModulesTests
+public sealed class HostModulesTests
 {
     private const string LibC = "libc.so.6";
     private const string LibM = "libm.so.6";
@@ -221,10 +221,7 @@ public sealed partial class HostModulesTests
         var libc = Get(LibC);
         // On a merged-/usr system /lib is a link to /usr/lib: one of these is not the path glibc opened.
         foreach (var path in new[] { "/usr/lib/x86_64-linux-gnu/libc.so.6", "/lib/x86_64-linux-gnu/libc.so.6" })
-        {
-            if (File.Exists(path))
-                Assert.Same(libc, HostModules.Get(path, out _));
-        }
+            Assert.Same(libc, HostModules.Get(path, out _));
     }
 
     [Fact]
@@ -242,7 +239,7 @@ public sealed partial class HostModulesTests
     public void FindByFile_finds_libc_by_the_device_and_inode_proc_self_maps_shows()
     {
         var libc = Get(LibC);
-        var (device, inode) = ProcMapsFileOf(libc.Base);
+        var (device, inode) = ProcMaps.DeviceAndInodeAt(libc.Base);
 
         Assert.Equal(inode, libc.Inode);
         Assert.Equal(device, libc.Device);
@@ -318,86 +315,5 @@ public sealed partial class HostModulesTests
             result[(DynamicTag)tag] = (ulong)Marshal.ReadInt64(at, i * 16 + 8);
         }
         return result;
-    }
-
-    /// <summary>st_dev (glibc's makedev of the major:minor) and inode of the mapping at <paramref name="address"/>.</summary>
-    private static (ulong Device, ulong Inode) ProcMapsFileOf(nint address)
-    {
-        foreach (var line in File.ReadLines("/proc/self/maps"))
-        {
-            // 7f..-7f.. r--p 00000000 fe:01 1234   /usr/lib/x86_64-linux-gnu/libc.so.6
-            var f = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries);
-            var range = f[0].Split('-');
-            ulong start = ulong.Parse(range[0], NumberStyles.HexNumber), end = ulong.Parse(range[1], NumberStyles.HexNumber);
-            if ((ulong)address < start || (ulong)address >= end)
-                continue;
-            var dev = f[3].Split(':');
-            ulong major = ulong.Parse(dev[0], NumberStyles.HexNumber), minor = ulong.Parse(dev[1], NumberStyles.HexNumber);
-            ulong device = ((major & 0xfffff000) << 32) | ((major & 0xfff) << 8) | ((minor & 0xffffff00) << 12) | (minor & 0xff);
-            return (device, ulong.Parse(f[4], CultureInfo.InvariantCulture));
-        }
-        throw new Xunit.Sdk.XunitException($"0x{address:x} is in no mapping of /proc/self/maps");
-    }
-
-    /// <summary>glibc's dynamic linker, called directly (not through Loader), as the oracle.</summary>
-    private static unsafe partial class Glibc
-    {
-        private const int RTLD_NOW = 2, RTLD_NOLOAD = 4;
-
-        [LibraryImport("libc", EntryPoint = "dlopen", StringMarshalling = StringMarshalling.Utf8)]
-        private static partial nint dlopen(string file, int mode);
-
-        [LibraryImport("libc", EntryPoint = "dlsym", StringMarshalling = StringMarshalling.Utf8)]
-        private static partial nint dlsym(nint handle, string name);
-
-        [LibraryImport("libc", EntryPoint = "dlvsym", StringMarshalling = StringMarshalling.Utf8)]
-        private static partial nint dlvsym(nint handle, string name, string version);
-
-        [LibraryImport("libc", EntryPoint = "dladdr")]
-        private static partial int dladdr(nint address, DlInfo* info);
-
-        [LibraryImport("libc", EntryPoint = "dl_iterate_phdr")]
-        private static partial int dl_iterate_phdr(delegate* unmanaged<nint, nuint, nint, int> callback, nint data);
-
-        /// <summary>A handle on a library glibc already has (RTLD_NOLOAD), or 0. The reference it takes is never dropped.</summary>
-        public static nint OpenLoaded(string soname) => dlopen(soname, RTLD_NOW | RTLD_NOLOAD);
-
-        public static nint Symbol(nint handle, string name) => dlsym(handle, name);
-
-        public static nint VersionedSymbol(nint handle, string name, string version) => dlvsym(handle, name, version);
-
-        public static (string? FileName, nint FileBase, nint SymbolAddress) AddressInfo(nint address)
-        {
-            DlInfo info;
-            // dladdr returns non-zero on success and 0 on failure (the opposite of most calls).
-            if (dladdr(address, &info) == 0)
-                throw new Xunit.Sdk.XunitException($"dladdr: 0x{address:x} is in no loaded object");
-            return (Marshal.PtrToStringUTF8(info.FileName), info.FileBase, info.SymbolAddress);
-        }
-
-        private static int s_count;
-
-        public static int CountObjects()
-        {
-            s_count = 0;
-            dl_iterate_phdr(&Count, 0);
-            return s_count;
-        }
-
-        [UnmanagedCallersOnly]
-        private static int Count(nint info, nuint size, nint data)
-        {
-            s_count++;
-            return 0;
-        }
-
-        [StructLayout(LayoutKind.Sequential)]
-        private struct DlInfo
-        {
-            public nint FileName;
-            public nint FileBase;
-            public nint SymbolName;
-            public nint SymbolAddress;
-        }
     }
 }

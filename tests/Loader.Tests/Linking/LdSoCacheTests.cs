@@ -1,43 +1,18 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
-using System.Text;
 using Loader.Linking;
+using Loader.Tests.Oracles;
+using static Loader.Tests.Linking.LdSoCacheFiles;
 
 namespace Loader.Tests.Linking;
 
+/// <summary>/etc/ld.so.cache: the system cache against <c>ldconfig -p</c>, and synthetic caches in both formats,
+/// well-formed and broken.</summary>
 public class LdSoCacheTests
 {
-    /// <summary>Runs <c>/sbin/ldconfig -p</c>: (soname, flags, path) per entry in its order, and the count line.</summary>
-    internal static (List<(string SoName, string Flags, string Path)> Entries, int Count) LdconfigPrint()
-    {
-        var psi = new ProcessStartInfo("/sbin/ldconfig", "-p") { RedirectStandardOutput = true, UseShellExecute = false };
-        using var process = Process.Start(psi)!;
-        string output = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        Assert.Equal(0, process.ExitCode);
-        var entries = new List<(string, string, string)>();
-        int count = -1;
-        foreach (string line in output.Split('\n'))
-        {
-            if (line.EndsWith("found in cache `/etc/ld.so.cache'", StringComparison.Ordinal))
-            {
-                count = int.Parse(line.Split(' ')[0]);
-                continue;
-            }
-            // "\tlibz.so.1 (libc6,x86-64) => /lib/x86_64-linux-gnu/libz.so.1"
-            int open = line.IndexOf(" (", StringComparison.Ordinal);
-            int arrow = line.IndexOf(") => ", StringComparison.Ordinal);
-            if (!line.StartsWith('\t') || open < 0 || arrow < open)
-                continue;
-            entries.Add((line[1..open], line[(open + 2)..arrow], line[(arrow + 5)..]));
-        }
-        return (entries, count);
-    }
-
     [Fact]
     public void SystemCacheAgreesWithLdconfigForEveryX86_64Entry()
     {
-        var (printed, count) = LdconfigPrint();
+        var (printed, count) = Ldconfig.Print();
         var cache = LdSoCache.System;
         Assert.Equal(count, cache.TotalEntryCount);
 
@@ -57,67 +32,7 @@ public class LdSoCacheTests
         Assert.Null(cache.Lookup("libdoes-not-exist.so.42"));
     }
 
-    // ---- synthetic caches -------------------------------------------------------------------------------------
-
-    internal sealed record Entry(int Flags, string Key, string Value, ulong Hwcap = 0);
-
-    /// <summary>Writes a "glibc-ld.so.cache1.1" file (strings after the entries, offsets from the header).</summary>
-    internal static byte[] BuildNew(IReadOnlyList<Entry> entries, byte endianFlags = 2)
-    {
-        var strings = new List<byte>();
-        var offsets = new List<(uint, uint)>();
-        int stringsBase = 48 + 24 * entries.Count;
-        foreach (var e in entries)
-        {
-            uint k = (uint)(stringsBase + strings.Count);
-            strings.AddRange(Encoding.UTF8.GetBytes(e.Key)); strings.Add(0);
-            uint v = (uint)(stringsBase + strings.Count);
-            strings.AddRange(Encoding.UTF8.GetBytes(e.Value)); strings.Add(0);
-            offsets.Add((k, v));
-        }
-        var bytes = new byte[stringsBase];
-        Encoding.ASCII.GetBytes("glibc-ld.so.cache1.1").CopyTo(bytes, 0);
-        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(20), (uint)entries.Count);
-        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(24), (uint)strings.Count);
-        bytes[28] = endianFlags;
-        for (int i = 0; i < entries.Count; i++)
-        {
-            var at = bytes.AsSpan(48 + 24 * i);
-            BinaryPrimitives.WriteInt32LittleEndian(at, entries[i].Flags);
-            BinaryPrimitives.WriteUInt32LittleEndian(at[4..], offsets[i].Item1);
-            BinaryPrimitives.WriteUInt32LittleEndian(at[8..], offsets[i].Item2);
-            BinaryPrimitives.WriteUInt64LittleEndian(at[16..], entries[i].Hwcap);
-        }
-        return [.. bytes, .. strings];
-    }
-
-    /// <summary>Writes an "ld.so-1.7.0" file, optionally followed (8-byte aligned) by a new-format part.</summary>
-    private static byte[] BuildOld(IReadOnlyList<Entry> entries, IReadOnlyList<Entry>? newEntries = null)
-    {
-        var header = new byte[16 + 12 * entries.Count];
-        Encoding.ASCII.GetBytes("ld.so-1.7.0").CopyTo(header, 0);
-        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(12), (uint)entries.Count);
-        if (newEntries is not null)
-        {
-            // Old entries' strings are not used when a new part follows; point them at offset 0 of an empty table.
-            int aligned = (header.Length + 7) & ~7;
-            var result = new List<byte>(header);
-            while (result.Count < aligned) result.Add(0);
-            result.AddRange(BuildNew(newEntries));
-            return [.. result];
-        }
-        var strings = new List<byte>();
-        for (int i = 0; i < entries.Count; i++)
-        {
-            var at = header.AsSpan(16 + 12 * i);
-            BinaryPrimitives.WriteInt32LittleEndian(at, entries[i].Flags);
-            BinaryPrimitives.WriteUInt32LittleEndian(at[4..], (uint)strings.Count);
-            strings.AddRange(Encoding.UTF8.GetBytes(entries[i].Key)); strings.Add(0);
-            BinaryPrimitives.WriteUInt32LittleEndian(at[8..], (uint)strings.Count);
-            strings.AddRange(Encoding.UTF8.GetBytes(entries[i].Value)); strings.Add(0);
-        }
-        return [.. header, .. strings];
-    }
+    // ---- synthetic caches (LdSoCacheFiles builds them) -------------------------------------------------------
 
     private static readonly Entry[] Sample =
     [

@@ -1,154 +1,8 @@
-using System.Diagnostics;
 using Loader.Elf;
 using Loader.Linking;
+using Loader.Tests.Oracles;
 
 namespace Loader.Tests.Linking;
-
-/// <summary>
-/// Tiny libraries built with gcc once per test class, in a temporary directory:
-/// <code>
-/// leafdir/libleaf.so   alt/libleaf.so (a copy)   middir/libmid.so (needs libleaf.so, no paths)
-/// top/libtop_rpath.so    needs libmid.so, DT_RPATH   $ORIGIN/../middir:$ORIGIN/../leafdir (--disable-new-dtags)
-/// top/libtop_runpath.so  needs libmid.so, DT_RUNPATH $ORIGIN/../middir:$ORIGIN/../leafdir
-/// midrun/libmid.so     needs libleaf.so, DT_RUNPATH $ORIGIN/../nothing
-/// top2/libtop.so       needs libmid.so, DT_RPATH   $ORIGIN/../midrun:$ORIGIN/../leafdir
-/// dst/libdst.so        needs libleaf.so, DT_RUNPATH with $ORIGIN, ${ORIGIN}, $LIB, $PLATFORM, $ORIGINAL
-/// bad32/libleaf.so     the 32-bit fixture under the needed name;  arm/libleaf.so: libleaf.so with e_machine EM_AARCH64
-/// text/libleaf.so      a text file (over 64 bytes);  short/libleaf.so: a 14-byte text file
-/// </code>
-/// </summary>
-public sealed class SearchTree : IDisposable
-{
-    public SearchTree()
-    {
-        Root = Directory.CreateTempSubdirectory("loader-search-").FullName;
-        string src = Dir("src");
-        File.WriteAllText(Path.Join(src, "leaf.c"), "int leaf(void) { return 7; }\n");
-        File.WriteAllText(Path.Join(src, "mid.c"), "extern int leaf(void);\nint mid(void) { return leaf() + 1; }\n");
-        File.WriteAllText(Path.Join(src, "top.c"), "extern int mid(void);\nint top(void) { return mid() + 1; }\n");
-        File.WriteAllText(Path.Join(src, "dst.c"), "extern int leaf(void);\nint dst(void) { return leaf(); }\n");
-
-        Gcc("leafdir/libleaf.so", "leaf.c", "-Wl,-soname,libleaf.so");
-        Directory.CreateDirectory(Dir("alt"));
-        File.Copy(Path.Join(Root, "leafdir/libleaf.so"), Path.Join(Root, "alt/libleaf.so"));
-        Gcc("middir/libmid.so", "mid.c", "-Wl,-soname,libmid.so", $"-L{Root}/leafdir", "-lleaf");
-        Gcc("top/libtop_rpath.so", "top.c", "-Wl,-soname,libtop_rpath.so", $"-L{Root}/middir", "-lmid",
-            "-Wl,--disable-new-dtags,-rpath,$ORIGIN/../middir:$ORIGIN/../leafdir");
-        Gcc("top/libtop_runpath.so", "top.c", "-Wl,-soname,libtop_runpath.so", $"-L{Root}/middir", "-lmid",
-            "-Wl,--enable-new-dtags,-rpath,$ORIGIN/../middir:$ORIGIN/../leafdir");
-        Gcc("midrun/libmid.so", "mid.c", "-Wl,-soname,libmid.so", $"-L{Root}/leafdir", "-lleaf",
-            "-Wl,--enable-new-dtags,-rpath,$ORIGIN/../nothing");
-        Gcc("top2/libtop.so", "top.c", "-Wl,-soname,libtop.so", $"-L{Root}/midrun", "-lmid",
-            "-Wl,--disable-new-dtags,-rpath,$ORIGIN/../midrun:$ORIGIN/../leafdir");
-        Gcc("dst/libdst.so", "dst.c", "-Wl,-soname,libdst.so", $"-L{Root}/leafdir", "-lleaf",
-            "-Wl,--enable-new-dtags,-rpath,$ORIGIN/o:${ORIGIN}/p/:$LIB/l:$PLATFORM/q:$ORIGINAL/r");
-
-        File.Copy(Fixtures.Path("elf32_i386.so"), Path.Join(Dir("bad32"), "libleaf.so"));
-        byte[] arm = File.ReadAllBytes(Path.Join(Root, "leafdir/libleaf.so"));
-        arm[18] = 183; // e_machine = EM_AARCH64
-        arm[19] = 0;
-        File.WriteAllBytes(Path.Join(Dir("arm"), "libleaf.so"), arm);
-        File.WriteAllText(Path.Join(Dir("text"), "libleaf.so"), "/* GNU ld script: not an ELF object, but longer than an Elf64_Ehdr */\nINPUT(-lleaf)\n");
-        File.WriteAllText(Path.Join(Dir("short"), "libleaf.so"), "INPUT(-lleaf)\n");
-    }
-
-    public string Root { get; }
-
-    public string P(string relative) => Path.Join(Root, relative);
-
-    private string Dir(string relative) => Directory.CreateDirectory(Path.Join(Root, relative)).FullName;
-
-    private void Gcc(string output, string source, params string[] extra)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(P(output))!);
-        var (code, _, err) = SearchOracles.Run("gcc", ["-shared", "-fPIC", "-O1", "-Wl,--no-as-needed", "-o", P(output), P("src/" + source), .. extra]);
-        Assert.True(code == 0, $"gcc {output}: {err}");
-    }
-
-    public void Dispose()
-    {
-        try { Directory.Delete(Root, recursive: true); } catch (IOException) { }
-    }
-}
-
-internal static class SearchOracles
-{
-    public static (int Code, string Out, string Err) Run(string file, IEnumerable<string> args, IDictionary<string, string?>? environment = null)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string a in args)
-            psi.ArgumentList.Add(a);
-        psi.Environment.Remove("LD_LIBRARY_PATH");
-        psi.Environment.Remove("LD_DEBUG");
-        foreach (var (k, v) in environment ?? new Dictionary<string, string?>())
-            psi.Environment[k] = v;
-        using var p = Process.Start(psi)!;
-        var stderr = p.StandardError.ReadToEndAsync();
-        string stdout = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, stdout, stderr.Result);
-    }
-
-    /// <summary><c>ldd FILE</c>: DT_NEEDED name → path, null for "not found" (the vdso and the interpreter are left out).</summary>
-    public static Dictionary<string, string?> Ldd(string file, string? ldLibraryPath = null)
-    {
-        var env = new Dictionary<string, string?>();
-        if (ldLibraryPath is not null)
-            env["LD_LIBRARY_PATH"] = ldLibraryPath;
-        var (code, stdout, stderr) = Run("ldd", [file], env);
-        Assert.True(code == 0, $"ldd {file}: {stderr}");
-        var result = new Dictionary<string, string?>(StringComparer.Ordinal);
-        foreach (string line in stdout.Split('\n'))
-        {
-            int arrow = line.IndexOf(" => ", StringComparison.Ordinal);
-            if (arrow < 0)
-                continue;
-            string name = line[..arrow].Trim();
-            string rest = line[(arrow + 4)..].Trim();
-            result[name] = rest == "not found" ? null : rest[..rest.LastIndexOf(" (", StringComparison.Ordinal)];
-        }
-        return result;
-    }
-
-    /// <summary>Our resolution of the whole DT_NEEDED tree, breadth-first like <c>_dl_map_object_deps</c>; each name
-    /// is resolved once, for the first library that needs it.</summary>
-    public static Dictionary<string, string?> ResolveTree(string root, LibrarySearch search)
-    {
-        var result = new Dictionary<string, string?>(StringComparer.Ordinal);
-        var queue = new Queue<(string Path, LibraryRequester? LoadedBy)>();
-        queue.Enqueue((root, null));
-        while (queue.Count > 0)
-        {
-            var (path, loadedBy) = queue.Dequeue();
-            using var file = ElfFile.Open(path);
-            var requester = LibraryRequester.For(file, loadedBy);
-            foreach (string needed in file.Needed)
-            {
-                if (result.ContainsKey(needed))
-                    continue;
-                string? found = search.Find(needed, requester, []);
-                result[needed] = found;
-                if (found is not null)
-                    queue.Enqueue((found, requester));
-            }
-        }
-        return result;
-    }
-
-    public static void AssertSameAsLdd(string root, string? ldLibraryPath = null, IReadOnlyList<string>? expectNames = null)
-    {
-        var ldd = Ldd(root, ldLibraryPath);
-        var ours = ResolveTree(root, new LibrarySearch(ldLibraryPath: ldLibraryPath ?? ""));
-        Assert.NotEmpty(ldd);
-        foreach (var (name, path) in ldd)
-        {
-            Assert.True(ours.ContainsKey(name), $"{root}: ldd lists {name}, our tree does not");
-            Assert.Equal((name, path), (name, ours[name]));
-        }
-        foreach (string name in expectNames ?? [])
-            Assert.True(ldd.ContainsKey(name), $"ldd {root} does not list {name}");
-    }
-}
 
 public class LibrarySearchTests(SearchTree tree) : IClassFixture<SearchTree>
 {
@@ -193,8 +47,7 @@ public class LibrarySearchTests(SearchTree tree) : IClassFixture<SearchTree>
     public void SystemLibraryTreesMatchLdd(string soname)
     {
         string? path = LdSoCache.System.Lookup(soname);
-        if (path is null)
-            return; // not installed here
+        Assert.True(path is not null, SystemLibraries.NotInstalled(soname, "not in /etc/ld.so.cache"));
         SearchOracles.AssertSameAsLdd(path);
     }
 
@@ -313,7 +166,7 @@ public class LibrarySearchTests(SearchTree tree) : IClassFixture<SearchTree>
     {
         string list = $"{tree.P("text")}:{tree.P("leafdir")}";
         // ldd relays ld.so's messages on its standard output.
-        var (code, stdout, stderr) = SearchOracles.Run("ldd", [tree.P("middir/libmid.so")], new Dictionary<string, string?> { ["LD_LIBRARY_PATH"] = list });
+        var (code, stdout, stderr) = ChildProcess.Run("ldd", [tree.P("middir/libmid.so")], new Dictionary<string, string?> { ["LD_LIBRARY_PATH"] = list });
         Assert.NotEqual(0, code);
         Assert.Contains($"{tree.P("text/libleaf.so")}: invalid ELF header", stdout + stderr);
 
@@ -325,7 +178,7 @@ public class LibrarySearchTests(SearchTree tree) : IClassFixture<SearchTree>
 
         // Shorter than an Elf64_Ehdr: glibc checks the length before the magic.
         list = $"{tree.P("short")}:{tree.P("leafdir")}";
-        (code, stdout, stderr) = SearchOracles.Run("ldd", [tree.P("middir/libmid.so")], new Dictionary<string, string?> { ["LD_LIBRARY_PATH"] = list });
+        (code, stdout, stderr) = ChildProcess.Run("ldd", [tree.P("middir/libmid.so")], new Dictionary<string, string?> { ["LD_LIBRARY_PATH"] = list });
         Assert.NotEqual(0, code);
         Assert.Contains($"{tree.P("short/libleaf.so")}: file too short", stdout + stderr);
         e = Assert.Throws<ElfFormatException>(() => new LibrarySearch(ldLibraryPath: list).Resolve("libleaf.so", null));
@@ -412,7 +265,7 @@ public class LibrarySearchTests(SearchTree tree) : IClassFixture<SearchTree>
         Assert.Equal("lib/x86_64-linux-gnu", LibrarySearch.SubstituteDynamicStringTokens("$LIB", null));
 
         // ld.so --help: "  haswell (AT_PLATFORM; supported, searched)".
-        var (_, help, _) = SearchOracles.Run("/lib64/ld-linux-x86-64.so.2", ["--help"]);
+        var (_, help, _) = ChildProcess.Run("/lib64/ld-linux-x86-64.so.2", ["--help"]);
         string platformLine = help.Split('\n').Single(l => l.Contains("(AT_PLATFORM"));
         Assert.Equal(platformLine.Trim().Split(' ')[0], LibrarySearch.SubstituteDynamicStringTokens("$PLATFORM", null));
     }
@@ -422,7 +275,7 @@ public class LibrarySearchTests(SearchTree tree) : IClassFixture<SearchTree>
     {
         string dst = tree.P("dst/libdst.so");
         using var file = ElfFile.Open(dst);
-        var (_, stdout, stderr) = SearchOracles.Run("ldd", [dst], new Dictionary<string, string?> { ["LD_DEBUG"] = "libs" });
+        var (_, stdout, stderr) = ChildProcess.Run("ldd", [dst], new Dictionary<string, string?> { ["LD_DEBUG"] = "libs" });
         string line = (stdout + stderr).Split('\n').First(l => l.Contains("search path=") && l.Contains($"(RUNPATH from file {dst})"));
         string[] glibc = line[(line.IndexOf("search path=", StringComparison.Ordinal) + 12)..line.IndexOf("\t\t(RUNPATH", StringComparison.Ordinal)].Split(':');
 
@@ -437,7 +290,7 @@ public class LibrarySearchTests(SearchTree tree) : IClassFixture<SearchTree>
     public void HardwareCapabilitySubdirectoriesMatchGlibcsSearchPath()
     {
         const string dir = "/nonexistent-loader-hwcaps-test";
-        var (_, _, stderr) = SearchOracles.Run("/bin/true", [], new Dictionary<string, string?> { ["LD_DEBUG"] = "libs", ["LD_LIBRARY_PATH"] = dir });
+        var (_, _, stderr) = ChildProcess.Run("/bin/true", [], new Dictionary<string, string?> { ["LD_DEBUG"] = "libs", ["LD_LIBRARY_PATH"] = dir });
         string line = stderr.Split('\n').First(l => l.Contains("search path=") && l.Contains("(LD_LIBRARY_PATH)"));
         string[] glibc = line[(line.IndexOf("search path=", StringComparison.Ordinal) + 12)..line.IndexOf("\t\t(LD_LIBRARY_PATH", StringComparison.Ordinal)].Split(':');
         Assert.Equal(glibc, LibrarySearch.HardwareCapabilitySubdirectories.Select(s => s.Length == 0 ? dir : $"{dir}/{s}"));

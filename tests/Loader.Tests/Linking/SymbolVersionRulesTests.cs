@@ -1,3 +1,5 @@
+using Loader.Tests.Oracles;
+
 namespace Loader.Tests.Linking;
 
 /// <summary>

@@ -1,6 +1,7 @@
 using System.IO.Hashing;
 using Loader.Linking;
 using Loader.Tests.Mapping;
+using Loader.Tests.Oracles;
 
 namespace Loader.Tests.Linking;
 
@@ -74,9 +75,7 @@ public sealed unsafe class SystemLibraryTests
     [MemberData(nameof(OtherLibraries))]
     public void AnOrdinarySystemLibraryLoadsAndAnswersItsVersion(string soname, string versionFunction)
     {
-        string path = Path.Combine("/usr/lib/x86_64-linux-gnu", soname);
-        if (!File.Exists(path))
-            return; // not installed on this machine
+        string path = SystemLibraries.Require(soname);
         using var lib = new LoaderContext().Load(path);
         Assert.False(lib.IsHost);
         Assert.All(lib.Dependencies, d => Assert.Equal(DependencySource.Host, d.Source));
@@ -88,9 +87,7 @@ public sealed unsafe class SystemLibraryTests
     [Fact]
     public void SqliteRunsAQueryThroughTheHostsLibm()
     {
-        string path = "/usr/lib/x86_64-linux-gnu/libsqlite3.so.0";
-        if (!File.Exists(path))
-            return;
+        string path = SystemLibraries.Require("libsqlite3.so.0");
         using var lib = new LoaderContext().Load(path);
         Assert.Contains(lib.Dependencies, d => d.Needed == "libm.so.6" && d.Source == DependencySource.Host);
         var open = (delegate* unmanaged<nint, nint*, int>)lib.GetExport("sqlite3_open");

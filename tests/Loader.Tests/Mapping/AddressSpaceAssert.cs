@@ -1,4 +1,5 @@
 using Loader.Mapping;
+using Loader.Tests.Oracles;
 
 namespace Loader.Tests.Mapping;
 

@@ -108,10 +108,7 @@ public sealed class LoadPlanTests
     [Fact]
     public void A2MiBAlignedLibraryPlansA2MiBAlignedBase()
     {
-        var fixture = TestLibraries.LoadableFixtures.FirstOrDefault(p => p.EndsWith("/maxpage_2m.so", StringComparison.Ordinal));
-        if (fixture is null)
-            return; // fixtures not built
-        using var file = ElfFile.Open(fixture);
+        using var file = ElfFile.Open(Fixtures.Path("maxpage_2m.so"));
         var plan = LoadPlan.Create(file);
         Assert.Equal(0x200000UL, plan.Alignment);
         Assert.Equal(3, plan.Gaps.Count);

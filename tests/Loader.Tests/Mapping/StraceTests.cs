@@ -1,6 +1,5 @@
-using System.Globalization;
-using System.Text.RegularExpressions;
 using Loader.Tests.Cli;
+using Loader.Tests.Oracles;
 
 namespace Loader.Tests.Mapping;
 
@@ -13,16 +12,6 @@ namespace Loader.Tests.Mapping;
 [Collection("AddressSpace")]
 public sealed class StraceTests
 {
-    /// <summary>One system call as strace printed it (an unfinished call joined with its resumption).</summary>
-    private sealed record SyscallLine(int Pid, string Name, string[] Args, string Result, string Text)
-    {
-        public ulong Arg(int i) => ParseNumber(Args[i]);
-    }
-
-    private static readonly Regex CallLine = new(@"^(?<pid>\d+)\s+(?<name>mmap|mprotect|munmap)\((?<args>.*)\)\s+=\s+(?<result>\S+)");
-    private static readonly Regex Unfinished = new(@"^(?<pid>\d+)\s+(?<text>.*) <unfinished \.\.\.>$");
-    private static readonly Regex Resumed = new(@"^(?<pid>\d+)\s+<\.\.\. (?<name>\w+) resumed>(?<text>.*)$");
-
     [Theory]
     [InlineData("basic.so")]
     [InlineData("maxpage_2m.so")]
@@ -35,15 +24,15 @@ public sealed class StraceTests
         string log = Path.Combine(Path.GetTempPath(), $"loader-strace-{Guid.NewGuid():N}.txt");
         try
         {
-            var run = CliHarness.RunProcess("strace", "-f", "-e", "trace=mmap,mprotect,munmap", "-o", log,
-                "dotnet", ProcessTests.FindCliAssembly(), "trace", path, "--json");
+            var run = ChildProcess.Run("strace", "-f", "-e", "trace=mmap,mprotect,munmap", "-o", log,
+                "dotnet", LoaderProcess.FindCliAssembly(), "trace", path, "--json");
             Assert.True(run.ExitCode == 0, $"strace ... loader trace exited {run.ExitCode}: {run.Stderr}");
-            var (bias, start, size, steps) = TraceCommandTests.ParseJson(run.Stdout);
-            var calls = ParseStrace(File.ReadAllLines(log));
+            var (bias, start, size, steps) = TraceJson.Parse(run.Stdout);
+            var calls = Strace.ParseMemoryCalls(File.ReadAllLines(log));
             ulong end = start + size;
 
             // Find each printed system call, in order, among everything the process did.
-            var matched = new List<(TraceCommandTests.Step Step, SyscallLine Call)>();
+            var matched = new List<(TraceJson.Step Step, Strace.SyscallLine Call)>();
             int at = 0;
             foreach (var step in steps.Where(s => s.SystemCall is not null))
             {
@@ -59,7 +48,7 @@ public sealed class StraceTests
             Assert.Equal("PROT_NONE", reserve.Call.Args[2]);
             Assert.Equal("NULL", reserve.Call.Args[0]);
             Assert.Contains("MAP_NORESERVE", reserve.Call.Args[3]);
-            Assert.True(ParseNumber(reserve.Call.Result) <= start && start + size <= ParseNumber(reserve.Call.Result) + reserve.Call.Arg(1));
+            Assert.True(Strace.ParseNumber(reserve.Call.Result) <= start && start + size <= Strace.ParseNumber(reserve.Call.Result) + reserve.Call.Arg(1));
 
             // Trims (max-page-size > page) cut the over-reservation down to the span; then every overlay lands MAP_FIXED
             // inside the reservation at base + pagedown(p_vaddr), mapping pagedown(p_offset) of our file.
@@ -101,7 +90,7 @@ public sealed class StraceTests
         }
     }
 
-    private static bool Matches(TraceCommandTests.Step step, SyscallLine call)
+    private static bool Matches(TraceJson.Step step, Strace.SyscallLine call)
     {
         if (call.Name != step.SystemCall || call.Result.StartsWith('-'))
             return false;
@@ -110,7 +99,7 @@ public sealed class StraceTests
             case "mmap":
                 bool kernelChose = step.Kind is "Reserve" or "MapFileView";
                 return (kernelChose ? call.Args[0] == "NULL" : call.Arg(0) == step.Address)
-                    && ParseNumber(call.Result) == step.Address
+                    && Strace.ParseNumber(call.Result) == step.Address
                     && call.Arg(1) == step.Length
                     && call.Args[2] == step.Protection
                     && SameFlags(call.Args[3], step.Flags)
@@ -124,40 +113,4 @@ public sealed class StraceTests
 
     private static bool SameFlags(string a, string b) =>
         new HashSet<string>(a.Split('|')).SetEquals(b.Split('|'));
-
-    /// <summary>strace's lines for mmap, mprotect and munmap, each call whole (an "unfinished" call joined with its
-    /// "resumed" rest), in the order they finished or started; other lines (signals, exits) are skipped.</summary>
-    private static List<SyscallLine> ParseStrace(IEnumerable<string> lines)
-    {
-        var pending = new Dictionary<int, string>();
-        var calls = new List<SyscallLine>();
-        foreach (var raw in lines)
-        {
-            string line = raw;
-            if (Unfinished.Match(line) is { Success: true } u)
-            {
-                pending[int.Parse(u.Groups["pid"].Value, CultureInfo.InvariantCulture)] = u.Groups["text"].Value;
-                continue;
-            }
-            if (Resumed.Match(line) is { Success: true } res)
-            {
-                int pid = int.Parse(res.Groups["pid"].Value, CultureInfo.InvariantCulture);
-                if (!pending.Remove(pid, out var head))
-                    continue;
-                line = $"{pid} {head}{res.Groups["text"].Value}";
-            }
-            if (CallLine.Match(line) is not { Success: true } m)
-                continue;
-            var args = m.Groups["args"].Value.Split(", ");
-            calls.Add(new SyscallLine(int.Parse(m.Groups["pid"].Value, CultureInfo.InvariantCulture), m.Groups["name"].Value, args,
-                m.Groups["result"].Value, line));
-        }
-        return calls;
-    }
-
-    /// <summary>strace writes addresses and mmap offsets in hex (0x…), lengths in decimal, NULL for 0.</summary>
-    private static ulong ParseNumber(string s) =>
-        s == "NULL" ? 0
-        : s.StartsWith("0x", StringComparison.Ordinal) ? ulong.Parse(s.AsSpan(2), NumberStyles.HexNumber, CultureInfo.InvariantCulture)
-        : ulong.Parse(s, CultureInfo.InvariantCulture);
 }

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 
@@ -30,31 +29,16 @@ public static partial class Readelf
     /// <summary>Runs <c>readelf args... path</c> with LC_ALL=C and returns its exit code and both streams.</summary>
     public static ReadelfResult Run(string path, params string[] args)
     {
-        var start = new ProcessStartInfo("readelf")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = false,
-            UseShellExecute = false,
-        };
-        foreach (string arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-        start.ArgumentList.Add(path);
-        start.Environment["LC_ALL"] = "C";
-        start.Environment["LANG"] = "C";
+        var run = ChildProcess.Run("readelf", [.. args, path]);
+        return new ReadelfResult(run.ExitCode, run.Stdout, run.Stderr);
+    }
 
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start readelf");
-        // stderr on a thread of its own, stdout on this one: no thread-pool work, so callers may run many
-        // readelfs from Parallel.ForEach without starving the pool (async reads did, 6x slower).
-        string stderr = "";
-        var errorReader = new Thread(() => stderr = process.StandardError.ReadToEnd()) { IsBackground = true, Name = "readelf stderr" };
-        errorReader.Start();
-        string stdout = process.StandardOutput.ReadToEnd();
-        errorReader.Join();
-        process.WaitForExit();
-        return new ReadelfResult(process.ExitCode, stdout, stderr);
+    /// <summary>readelf's stdout for <paramref name="args"/> (options, then files); fails the test unless readelf exits 0.</summary>
+    public static string Output(params string[] args)
+    {
+        var run = ChildProcess.Run("readelf", args);
+        Assert.True(run.ExitCode == 0, $"readelf {string.Join(' ', args)} failed: {run.Stderr}");
+        return run.Stdout;
     }
 
     /// <summary>

@@ -10,6 +10,41 @@ public static class SystemLibraries
 {
     public const string Directory = "/usr/lib/x86_64-linux-gnu";
 
+    /// <summary>The system's zlib: a small real library, on every machine of this kind.</summary>
+    public const string ZlibPath = Directory + "/libz.so.1";
+
+    /// <summary>The bytes of <see cref="ZlibPath"/>, named as the tests name the file.</summary>
+    public static (string Name, byte[] Bytes) Zlib() => ("libz.so.1", File.ReadAllBytes(ZlibPath));
+
+    /// <summary>The Debian 12 package of each system library a test needs by name. .ci/run installs the same list:
+    /// keep the two in step.</summary>
+    public static readonly IReadOnlyDictionary<string, string> Packages = new Dictionary<string, string>
+    {
+        ["libbz2.so.1.0"] = "libbz2-1.0",
+        ["libcurl.so.4"] = "libcurl4",
+        ["libexpat.so.1"] = "libexpat1",
+        ["liblz4.so.1"] = "liblz4-1",
+        ["liblzma.so.5"] = "liblzma5",
+        ["libsqlite3.so.0"] = "libsqlite3-0",
+        ["libssl.so.3"] = "libssl3",
+        ["libstdc++.so.6"] = "libstdc++6",
+        ["libxml2.so.2"] = "libxml2",
+        ["libz.so.1"] = "zlib1g",
+    };
+
+    /// <summary>The path of <paramref name="soname"/> in <see cref="Directory"/>; fails the test, naming the package
+    /// that provides it, when it is not there.</summary>
+    public static string Require(string soname)
+    {
+        string path = System.IO.Path.Combine(Directory, soname);
+        Assert.True(File.Exists(path), NotInstalled(soname, path));
+        return path;
+    }
+
+    /// <summary>Why a needed system library is missing and how it gets installed.</summary>
+    public static string NotInstalled(string soname, string where) =>
+        $"{soname} is not installed ({where}); .ci/run installs it: apt-get install {Packages.GetValueOrDefault(soname, "<add it to SystemLibraries.Packages and .ci/run>")}";
+
     private const ushort ET_DYN = 3;
 
     private static readonly Lazy<IReadOnlyList<string>> TopLevel = new(() => Find(recursive: false));

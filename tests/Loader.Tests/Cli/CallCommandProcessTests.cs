@@ -1,6 +1,6 @@
-using Loader.Tests.Cli;
+using Loader.Tests.Oracles;
 
-namespace Loader.Tests.Linking;
+namespace Loader.Tests.Cli;
 
 /// <summary>
 /// <c>loader call</c> of variadic functions, run as the built tool in a child process (so C's stdout is a pipe, fully
@@ -9,8 +9,6 @@ namespace Loader.Tests.Linking;
 /// </summary>
 public sealed class CallCommandProcessTests
 {
-    private static CliHarness.Result RunLoader(params string[] args) => CliHarness.RunProcess("dotnet", [ProcessTests.FindCliAssembly(), .. args]);
-
     // printf(fmt, ...) with the variadic arguments typed as C types their literals, then the return value.
     private const string PrintfOracle = """
         #include <stdio.h>
@@ -25,7 +23,7 @@ public sealed class CallCommandProcessTests
     [Fact]
     public void Printf_from_libc_prints_before_the_result_as_C_does()
     {
-        var result = RunLoader("call", CliHarness.LibC, "int printf(const char *, ...)", "x=%d %s %.3f %ld %u|", "42", "hi", "2.5", "5000000000", "0xffffffff");
+        var result = LoaderProcess.Run("call", CliHarness.LibC, "int printf(const char *, ...)", "x=%d %s %.3f %ld %u|", "42", "hi", "2.5", "5000000000", "0xffffffff");
 
         Assert.True(result.ExitCode == 0, result.Stderr);
         Assert.Equal("", result.Stderr);
@@ -54,7 +52,7 @@ public sealed class CallCommandProcessTests
     {
         string basic = Fixtures.Path("basic.so");
 
-        var result = RunLoader("call", basic, "int format_to(char *, size_t, const char *, ...)", "NULL", "0", "%s=%d %g %ld %e", "temperature", "-17", "2.5", "5000000000", "1e-300");
+        var result = LoaderProcess.Run("call", basic, "int format_to(char *, size_t, const char *, ...)", "NULL", "0", "%s=%d %g %ld %e", "temperature", "-17", "2.5", "5000000000", "1e-300");
 
         Assert.True(result.ExitCode == 0, result.Stderr);
         string[] oracle = COracle.Run(FormatToOracle, basic).Split('\n');
@@ -66,7 +64,7 @@ public sealed class CallCommandProcessTests
     [Fact]
     public void Puts_inside_a_call_comes_out_before_the_result()
     {
-        var result = RunLoader("call", CliHarness.LibC, "int puts(const char *)", "from C");
+        var result = LoaderProcess.Run("call", CliHarness.LibC, "int puts(const char *)", "from C");
 
         Assert.True(result.ExitCode == 0, result.Stderr);
         Assert.Equal("from C\n7\n", result.Stdout); // puts returns a non-negative number: glibc returns the length written
@@ -75,7 +73,7 @@ public sealed class CallCommandProcessTests
     [Fact]
     public void Usage_errors_exit_2_from_the_built_tool()
     {
-        var result = RunLoader("call", CliHarness.LibC, "int abs(int)", "x");
+        var result = LoaderProcess.Run("call", CliHarness.LibC, "int abs(int)", "x");
 
         Assert.Equal(2, result.ExitCode);
         Assert.Equal("", result.Stdout);

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Loader.Tests.Mapping;
+namespace Loader.Tests.Oracles;
 
 /// <summary>One line of /proc/self/maps: <c>start-end perms offset major:minor inode path</c>.</summary>
 public sealed record MapsEntry(ulong Start, ulong End, string Permissions, ulong Offset, uint Major, uint Minor, ulong Inode, string Path)
@@ -63,6 +63,26 @@ public static class ProcMaps
     /// <summary>The kernel's major and minor of a <c>st_dev</c> (glibc's gnu_dev_major/gnu_dev_minor).</summary>
     public static (uint Major, uint Minor) SplitDevice(ulong dev) =>
         ((uint)(((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xfffUL)), (uint)((dev & 0xff) | ((dev >> 12) & ~0xffUL)));
+
+    /// <summary>st_dev (glibc's makedev of the major:minor) and inode of the mapping at <paramref name="address"/>.</summary>
+    public static (ulong Device, ulong Inode) DeviceAndInodeAt(nint address)
+    {
+        foreach (var line in File.ReadLines("/proc/self/maps"))
+        {
+            // 7f..-7f.. r--p 00000000 fe:01 1234   /usr/lib/x86_64-linux-gnu/libc.so.6
+            var f = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries);
+            var range = f[0].Split('-');
+            ulong start = ulong.Parse(range[0], NumberStyles.HexNumber), end = ulong.Parse(range[1], NumberStyles.HexNumber);
+            if ((ulong)address < start || (ulong)address >= end)
+                continue;
+            var dev = f[3].Split(':');
+            ulong major = ulong.Parse(dev[0], NumberStyles.HexNumber), minor = ulong.Parse(dev[1], NumberStyles.HexNumber);
+            ulong device = ((major & 0xfffff000) << 32) | ((major & 0xfff) << 8) | ((minor & 0xffffff00) << 12) | (minor & 0xff);
+            return (device, ulong.Parse(f[4], CultureInfo.InvariantCulture));
+        }
+        throw new Xunit.Sdk.XunitException($"0x{address:x} is in no mapping of /proc/self/maps");
+    }
+
 }
 
 /// <summary>The targets of this process's open descriptors (/proc/self/fd).</summary>

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Loader.Tests.Cli;
+namespace Loader.Tests.Oracles;
 
 /// <summary>
 /// An outside oracle written in C: a small program compiled with the host's gcc (once per source text, cached in the
@@ -26,7 +26,7 @@ internal static class COracle
             string sourcePath = executable + ".c";
             File.WriteAllText(sourcePath, source);
             string temporary = executable + $".{Environment.ProcessId}.tmp";
-            var result = CliHarness.RunProcess("gcc", "-O0", "-w", "-o", temporary, sourcePath, "-ldl", "-lm");
+            var result = ChildProcess.Run("gcc", "-O0", "-w", "-o", temporary, sourcePath, "-ldl", "-lm");
             Assert.True(result.ExitCode == 0, $"gcc failed on the oracle program:\n{result.Stderr}\n{source}");
             File.Move(temporary, executable, overwrite: true);
             return executable;
@@ -36,7 +36,7 @@ internal static class COracle
     /// <summary>Compiles and runs <paramref name="source"/> with <paramref name="args"/>; fails the test unless it exits 0.</summary>
     public static string Run(string source, params string[] args)
     {
-        var result = CliHarness.RunProcess(Compile(source), args);
+        var result = ChildProcess.Run(Compile(source), args);
         Assert.True(result.ExitCode == 0, $"the C oracle exited {result.ExitCode}: {result.Stderr}");
         return result.Stdout;
     }
