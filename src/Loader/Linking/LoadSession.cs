@@ -232,7 +232,7 @@ internal sealed class LoadSession
         foreach (var module in _referenced)
             module.ReferenceCount--;
         foreach (var module in _new)
-            module.Image!.Dispose();
+            module.Unmap();
     }
 
     private static FileIdentity? Identify(string path)

@@ -137,5 +137,14 @@ internal sealed class Module
         return false;
     }
 
+    /// <summary>
+    /// The image's last step, at unload or when a failed load rolls back: what was registered for the module comes
+    /// off first, then the image is unmapped. Never for a host module.
+    /// </summary>
+    public void Unmap()
+    {
+        Image!.Dispose();
+    }
+
     public override string ToString() => Info.ToString();
 }

@@ -126,7 +126,7 @@ internal sealed class ModuleNamespace
                 _modules.Remove(m);
                 _resolverResults.Forget(m);
                 _uniqueSymbols.Forget(m);
-                m.Image!.Dispose();
+                m.Unmap();
             }
         }
     }
