@@ -426,5 +426,29 @@ verify binding/libbind_hidden_dep.so v_hidden_dep
 verify binding/libbind_hidden_user.so v_hidden_user
 # ---- end: binding fixtures ----
 
+# ---- begin: TLS fixtures ----
+# 17. Thread-local storage (tests/fixtures/tls/, tests/Loader.Tests/Linking/ThreadLocalStorageTests.cs): one source
+#     per TLS model, a 1 MiB initial-exec block that cannot fit static TLS, and references to the host's TLS.
+T=$SRC/tls
+TO=$OUT/tls
+rule "$TO/libtls_gd.so" "$T/tls_models.c" -- cc_so libtls_gd.so "$T/tls_models.c" -ftls-model=global-dynamic
+rule "$TO/libtls_ld.so" "$T/tls_models.c" -- cc_so libtls_ld.so "$T/tls_models.c" -ftls-model=local-dynamic
+rule "$TO/libtls_ie.so" "$T/tls_models.c" -- cc_so libtls_ie.so "$T/tls_models.c" -ftls-model=initial-exec -DSMALL
+rule "$TO/libtls_desc.so" "$T/tls_models.c" -- cc_so libtls_desc.so "$T/tls_models.c" -mtls-dialect=gnu2 -DSMALL
+rule "$TO/libtls_ie_huge.so" "$T/tls_models.c" -- cc_so libtls_ie_huge.so "$T/tls_models.c" -ftls-model=initial-exec -DHUGE
+rule "$TO/libtls_host.so" "$T/tls_host.c" -- cc_so libtls_host.so "$T/tls_host.c" -lstdc++
+v_tls_gd() { expect "$1" "-lW" '^ +TLS ' && expect "$1" "-rW" 'R_X86_64_DTPOFF64'; }
+v_tls_ld() { expect "$1" "-rW" 'R_X86_64_DTPMOD64' && expect "$1" "-rW" 'R_X86_64_DTPOFF64' no; }
+v_tls_ie() { expect "$1" "-rW" 'R_X86_64_TPOFF64' && expect "$1" "-rW" 'R_X86_64_DTPMOD64' no && expect "$1" "-d" 'STATIC_TLS'; }
+v_tls_desc() { expect "$1" "-rW" 'R_X86_64_TLSDESC' && expect "$1" "-rW" 'R_X86_64_DTPMOD64' no; }
+v_tls_host() { expect "$1" "-rW" 'R_X86_64_TPOFF64 .* errno@GLIBC_PRIVATE' && expect "$1" "-rW" 'R_X86_64_DTPMOD64 .* _ZSt15__once_callable'; }
+verify tls/libtls_gd.so v_tls_gd
+verify tls/libtls_ld.so v_tls_ld
+verify tls/libtls_ie.so v_tls_ie
+verify tls/libtls_desc.so v_tls_desc
+verify tls/libtls_ie_huge.so v_tls_ie
+verify tls/libtls_host.so v_tls_host
+# ---- end: TLS fixtures ----
+
 touch "$stamp"
 echo "Fixtures: $built built, $current already current."

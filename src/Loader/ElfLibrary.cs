@@ -67,6 +67,10 @@ public sealed class ElfLibrary : IDisposable
     /// <summary>DT_SONAME, or null.</summary>
     public string? SoName => _module.SoName;
 
+    /// <summary>The library's thread-local storage block (module ID, size, alignment, model, static offset), or null
+    /// when it has none. For a host library, null: its TLS is glibc's.</summary>
+    public TlsBlock? Tls => _module.Tls?.Block;
+
     /// <summary>The mapping plan that was executed; null for a host library.</summary>
     public LoadPlan? Plan => _module.Image?.Plan;
 

@@ -10,11 +10,9 @@ public enum FixtureKind
     /// headers, non-zero bytes in the bss tail); the loader must load it correctly.</summary>
     X64Odd,
 
-    /// <summary>A valid x86_64 shared object using a feature the loader refuses (TLS).</summary>
-    X64Unsupported,
-
     /// <summary>A valid x86_64 shared object whose load fails by design, under glibc's dlopen too: a symbol it
-    /// needs is defined nowhere in its scope (absent, or present only hidden). Readable, never loadable.</summary>
+    /// needs is defined nowhere in its scope (absent, or present only hidden), or its initial-exec TLS block does
+    /// not fit in static TLS. Readable, never loadable.</summary>
     X64LinkFails,
 
     /// <summary>ELFCLASS32, little-endian, EM_386: readable, never loadable here.</summary>
@@ -34,7 +32,7 @@ public sealed record FixtureInfo(string Name, string Path, FixtureKind Kind, str
 {
     /// <summary>x86_64 little-endian ELF64: every kind a test can hand to <c>readelf</c> and
     /// expect the same machine as the host.</summary>
-    public bool IsX64 => Kind is FixtureKind.X64 or FixtureKind.X64Odd or FixtureKind.X64Unsupported or FixtureKind.X64LinkFails;
+    public bool IsX64 => Kind is FixtureKind.X64 or FixtureKind.X64Odd or FixtureKind.X64LinkFails;
 
     /// <summary>The loader is expected to load it (and glibc's dlopen does too).</summary>
     public bool IsLoadable => Kind is FixtureKind.X64 or FixtureKind.X64Odd;
@@ -111,7 +109,7 @@ public static class Fixtures
         Fixture("linking/libctors_log.so", FixtureKind.X64, "exported init log and fini sink that constructors/destructors append to"),
         Fixture("linking/libctors.so", FixtureKind.X64, "DT_INIT, prioritized constructors, DT_INIT_ARRAY, DT_FINI_ARRAY, DT_FINI, logging their order"),
         Fixture("linking/libmath_user.so", FixtureKind.X64, "DT_NEEDED libm.so.6, calls cos and sqrt"),
-        Fixture("linking/libtls.so", FixtureKind.X64Unsupported, "__thread variables: PT_TLS, DTPMOD64/DTPOFF64 relocations; to be refused"),
+        Fixture("linking/libtls.so", FixtureKind.X64, "__thread variables: PT_TLS, DTPMOD64/DTPOFF64 relocations, __tls_get_addr"),
         Fixture("linking/libversioned_user.so", FixtureKind.X64, "needs versioned.so (RUNPATH $ORIGIN/..), binds compute@VERS_1 and compute@@VERS_2"),
         // 16. Symbol binding rules (binding/); link-time stubs in binding/stub/ and bindpatch inputs in
         // binding/unpatched/ are not fixtures and are not listed.
@@ -138,6 +136,13 @@ public static class Fixtures
         Fixture("binding/libbind_missing_strong.so", FixtureKind.X64LinkFails, "strong reference to gone@VERS_1, defined nowhere: the load fails naming it"),
         Fixture("binding/libbind_hidden_dep.so", FixtureKind.X64, "public_value, and secret_value patched to STV_HIDDEN in .dynsym"),
         Fixture("binding/libbind_hidden_user.so", FixtureKind.X64LinkFails, "needs secret_value, which its dependency has only hidden: the load fails naming it"),
+        // 17. Thread-local storage (tls/).
+        Fixture("tls/libtls_gd.so", FixtureKind.X64, "tls_models.c, general dynamic: DTPMOD64/DTPOFF64; a 4 KiB .tbss aligned 64; tls_threads_check makes its own threads"),
+        Fixture("tls/libtls_ld.so", FixtureKind.X64, "tls_models.c, local dynamic: one DTPMOD64 with symbol 0, offsets from the linker"),
+        Fixture("tls/libtls_ie.so", FixtureKind.X64, "tls_models.c (small), initial exec: TPOFF64 against its own block, DF_STATIC_TLS"),
+        Fixture("tls/libtls_desc.so", FixtureKind.X64, "tls_models.c (small), -mtls-dialect=gnu2: TLSDESC"),
+        Fixture("tls/libtls_ie_huge.so", FixtureKind.X64LinkFails, "tls_models.c with 1 MiB of initial-exec .tbss: no room in static TLS, glibc refuses it too"),
+        Fixture("tls/libtls_host.so", FixtureKind.X64, "TPOFF64 against libc's errno@GLIBC_PRIVATE, DTPMOD64/DTPOFF64 against libstdc++'s std::__once_callable"),
     ];
 
     /// <summary>The fixtures of one kind.</summary>

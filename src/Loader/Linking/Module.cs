@@ -37,6 +37,7 @@ internal sealed class Module
     public ModuleInfo Info { get; }
     public string Path => Info.Path;
     public string? SoName => Info.SoName;
+    public string Name => Info.Name;
     public nint Base => Info.BaseAddress;
     public bool IsHost => Host is not null;
     public DynamicTables? Tables { get; }
@@ -49,6 +50,9 @@ internal sealed class Module
 
     /// <summary>What <see cref="LibrarySearch"/> needs to find this module's DT_NEEDED entries.</summary>
     public LibraryRequester? Requester { get; private set; }
+
+    /// <summary>Its TLS block, served by glibc through a carrier (null without PT_TLS, and for a host module).</summary>
+    public TlsCarrier? Tls { get; set; }
 
     /// <summary>The modules that satisfy its DT_NEEDED entries, in order (one per entry).</summary>
     public List<Module> Needed { get; } = [];
@@ -143,6 +147,7 @@ internal sealed class Module
     /// </summary>
     public void Unmap()
     {
+        Tls?.Dispose();
         Image!.Dispose();
     }
 

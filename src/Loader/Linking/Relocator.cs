@@ -13,7 +13,7 @@ namespace Loader.Linking;
 /// <see cref="LoadOptions.AllowTextRelocations"/>, through a temporary read-write (never executable) mprotect.
 /// Each referenced symbol is looked up once per load (a per-symbol cache); the loop allocates nothing per entry.
 /// </summary>
-internal sealed class Relocator
+internal sealed partial class Relocator
 {
     private readonly Module _module;
     private readonly ElfImage _image;
@@ -81,8 +81,11 @@ internal sealed class Relocator
             if (textRel)
                 _image.RestoreTextProtection();
         }
-        if (_image.ProgramHeaders.Any(p => p.Type == SegmentType.Tls))
-            ThrowHelper.Relocation(Name, $"{Name}: has a PT_TLS segment (thread-local storage), which Loader does not support yet");
+        // The TLS block's carrier is made from the relocated image, before the TLS relocations that need its
+        // module ID or static offset, and before any resolver runs (glibc copies the image into threads at once).
+        SetUpTls();
+        foreach (var (t, i) in _tlsDeferred)
+            ApplyTls(_tables.RelocationTables[t - 1], i);
         foreach (var (t, i) in _deferred)
             Apply(_tables.RelocationTables[t - 1], t, i, deferred: true);
 
@@ -173,8 +176,12 @@ internal sealed class Relocator
                 Fail(table.Name, r.Offset, type, r.SymbolIndex, "R_X86_64_COPY belongs in an executable, never in a shared object");
                 return;
             case X86_64RelocationType.DtpMod64 or X86_64RelocationType.DtpOff64 or X86_64RelocationType.TpOff64
-                or X86_64RelocationType.DtpOff32 or X86_64RelocationType.TpOff32 or X86_64RelocationType.TlsDesc:
-                Fail(table.Name, r.Offset, type, r.SymbolIndex, "thread-local storage is not supported by Loader yet");
+                or X86_64RelocationType.TlsDesc:
+                DeferTls(table, tableIndex, index, r, type);
+                return;
+            case X86_64RelocationType.DtpOff32 or X86_64RelocationType.TpOff32:
+                // glibc's elf_machine_rela has no case for them: _dl_reloc_bad_type refuses the object.
+                Fail(table.Name, r.Offset, type, r.SymbolIndex, $"unexpected reloc type 0x{(uint)type:x} (glibc accepts no 32-bit TLS relocation in a shared object)");
                 return;
             default:
                 Fail(table.Name, r.Offset, type, r.SymbolIndex, "this relocation type is not supported in a shared object");
@@ -234,8 +241,10 @@ internal sealed class Relocator
                     string.Join(", ", _module.Scope!.ToInfos().Select(m => m.Name)));
             }
         }
-        if (found.Symbol.Type == SymbolType.Tls)
-            Fail(table, offset, type, symbolIndex, "the symbol is thread-local; thread-local storage is not supported by Loader yet");
+        if ((found.Symbol.Type == SymbolType.Tls) != IsTls(type))
+            Fail(table, offset, type, symbolIndex, found.Symbol.Type == SymbolType.Tls
+                ? "the symbol is thread-local, and this relocation type is not a TLS one"
+                : "a TLS relocation names a symbol that is not thread-local (STT_TLS)");
         res.DefinedBy = found.Module;
         res.Definition = found;
         res.Value = found.Address;
@@ -246,9 +255,13 @@ internal sealed class Relocator
     private string SymbolName(uint index) => index == 0 ? "" : _tables.Symbols!.GetName((int)index);
 
     [DoesNotReturn]
-    private void Fail(string table, ulong offset, X86_64RelocationType type, uint symbol, string why)
+    private void Fail(string table, ulong offset, X86_64RelocationType type, uint symbol, string why) =>
+        Fail<int>(table, offset, type, symbol, why);
+
+    [DoesNotReturn]
+    private T Fail<T>(string table, ulong offset, X86_64RelocationType type, uint symbol, string why)
     {
         string against = symbol == 0 ? "" : $" against '{SymbolName(symbol)}'";
-        ThrowHelper.Relocation(Name, $"{Name}: {table} {X86_64Relocations.Name(type)} at 0x{offset:x}{against}: {why}");
+        return ThrowHelper.Relocation<T>(Name, $"{Name}: {table} {X86_64Relocations.Name(type)} at 0x{offset:x}{against}: {why}");
     }
 }

@@ -6,12 +6,14 @@ namespace Loader.Linking;
 /// how many bytes its value takes at the target, and its name as the ABI (and readelf) spells it.</summary>
 internal static class X86_64Relocations
 {
-    /// <summary>The size of the value the relocation writes (the psABI's word64 or word32 field); 0 for
+    /// <summary>The size of the value the relocation writes (the psABI's word64 or word32 field, a TLSDESC's two words); 0 for
     /// <c>R_X86_64_NONE</c> and for the types Loader does not apply.</summary>
     public static int ValueSize(X86_64RelocationType type) => type switch
     {
         X86_64RelocationType.R64 or X86_64RelocationType.GlobDat or X86_64RelocationType.JumpSlot
-            or X86_64RelocationType.Relative or X86_64RelocationType.IRelative => 8,
+            or X86_64RelocationType.Relative or X86_64RelocationType.IRelative
+            or X86_64RelocationType.DtpMod64 or X86_64RelocationType.DtpOff64 or X86_64RelocationType.TpOff64 => 8,
+        X86_64RelocationType.TlsDesc => 16, // a descriptor: the resolver, then its argument
         X86_64RelocationType.PC32 or X86_64RelocationType.R32 or X86_64RelocationType.R32S => 4,
         _ => 0,
     };

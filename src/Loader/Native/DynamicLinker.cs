@@ -22,6 +22,10 @@ internal enum DlinfoRequest
 {
     /// <summary>The object's <c>struct link_map *</c>, stored in <c>*arg</c>.</summary>
     RTLD_DI_LINKMAP = 2,
+    /// <summary>The object's TLS module ID (a <c>size_t</c>; 0 when it has no PT_TLS).</summary>
+    RTLD_DI_TLS_MODID = 9,
+    /// <summary>The calling thread's TLS block of the object, or NULL when this thread has not allocated it yet.</summary>
+    RTLD_DI_TLS_DATA = 10,
 }
 
 /// <summary>
@@ -201,6 +205,26 @@ internal static unsafe partial class DynamicLinker
         dynamicSection = *(nint*)((byte*)map + LinkMapDynamicOffset);
         error = null;
         return true;
+    }
+
+    /// <summary>dlinfo(RTLD_DI_TLS_MODID): the object's TLS module ID, 0 when it has no PT_TLS; false with the dlerror text.</summary>
+    public static bool TryGetTlsModuleId(nint handle, out ulong moduleId, out string? error)
+    {
+        nuint id = 0;
+        bool ok = dlinfo((void*)handle, DlinfoRequest.RTLD_DI_TLS_MODID, &id) == 0;
+        moduleId = id;
+        error = ok ? null : TakeError() ?? "dlinfo(RTLD_DI_TLS_MODID) failed without a message";
+        return ok;
+    }
+
+    /// <summary>
+    /// dlinfo(RTLD_DI_TLS_DATA): the calling thread's TLS block of the object, or 0 when the thread has none yet
+    /// (a dynamic block is allocated on the thread's first <c>__tls_get_addr</c>; a static one exists in every thread).
+    /// </summary>
+    public static nint TlsBlockOfThisThread(nint handle)
+    {
+        void* block = null;
+        return dlinfo((void*)handle, DlinfoRequest.RTLD_DI_TLS_DATA, &block) == 0 ? (nint)block : 0;
     }
 
     // dlerror returns NULL when nothing failed since the last call, and otherwise a string that is only valid until

@@ -212,9 +212,9 @@ public sealed class CallCommandTests
         Assert.Equal(1, missing.ExitCode);
         Assert.StartsWith("loader: /nonexistent/libnothing.so", missing.Stderr);
 
-        var tls = CliHarness.Run("call", Fixtures.Path("linking/libtls.so"), "int f(void)");
+        var tls = CliHarness.Run("call", Fixtures.Path("tls/libtls_ie_huge.so"), "int tls_bump(void)");
         Assert.Equal(1, tls.ExitCode);
-        Assert.Contains("TLS", tls.Stderr, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("cannot allocate memory in static TLS block", tls.Stderr, StringComparison.Ordinal);
 
         var noExport = CliHarness.Run("call", Fixtures.Path("basic.so"), "int hidden_helper(int)", "1");
         Assert.Equal(1, noExport.ExitCode);

@@ -4,7 +4,7 @@ using Loader.Linking;
 
 namespace Loader.Tests.Linking;
 
-/// <summary>IFUNC, initializer and finalizer order, DT_RELR, TLS refusal, and the options that keep the library's
+/// <summary>IFUNC, initializer and finalizer order, DT_RELR, a bad TLS relocation refused, and the options that keep the library's
 /// code from running.</summary>
 public sealed unsafe class LinkingBehaviourTests
 {
@@ -122,14 +122,26 @@ public sealed unsafe class LinkingBehaviourTests
     }
 
     [Fact]
-    public void ThreadLocalStorageIsRefusedClearly()
+    public void A_tls_relocation_against_a_symbol_that_is_not_thread_local_is_refused_clearly()
     {
+        // libtls.so's DTPMOD64/DTPOFF64 name tls_buffer; a copy whose tls_buffer is patched to STT_OBJECT makes a TLS
+        // relocation against a plain variable, which no linker emits and no loader may apply.
+        byte[] bytes = File.ReadAllBytes(Fixtures.Path("linking/libtls.so"));
+        using (var elf = Loader.Elf.ElfFile.Parse(bytes, "libtls.so"))
+        {
+            var symbols = elf.DynamicSymbols!;
+            int index = Enumerable.Range(1, symbols.Count - 1).Single(i => symbols.GetName(i) == "tls_buffer");
+            ulong dynsym = elf.Sections.Single(s => s.Type == Loader.Elf.SectionType.DynSym).Offset;
+            int info = checked((int)dynsym + index * 24 + 4);
+            Assert.Equal((byte)Loader.Elf.SymbolType.Tls, (byte)(bytes[info] & 0xf));
+            bytes[info] = (byte)((bytes[info] & 0xf0) | (byte)Loader.Elf.SymbolType.Object);
+        }
         var context = new LoaderContext();
-        var e = Assert.Throws<RelocationException>(() => context.Load(Fixtures.Path("linking/libtls.so")));
-        Assert.Contains("libtls.so", e.Message, StringComparison.Ordinal);
-        Assert.Contains("thread-local storage", e.Message, StringComparison.Ordinal);
+        var e = Assert.Throws<RelocationException>(() => context.Load(bytes, "libtls-patched.so"));
+        Assert.Contains("libtls-patched.so", e.Message, StringComparison.Ordinal);
         Assert.Contains("R_X86_64_DTPMOD64", e.Message, StringComparison.Ordinal);
-        Assert.Contains("tls_", e.Message, StringComparison.Ordinal); // the symbol
+        Assert.Contains("'tls_buffer'", e.Message, StringComparison.Ordinal);
+        Assert.Contains("not thread-local", e.Message, StringComparison.Ordinal);
         Assert.Empty(context.LoadedLibraries);
     }
 

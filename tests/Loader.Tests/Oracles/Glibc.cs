@@ -5,7 +5,27 @@ namespace Loader.Tests.Oracles;
 /// <summary>glibc's dynamic linker, called directly (not through Loader), as the oracle.</summary>
 internal static unsafe partial class Glibc
 {
-    private const int RTLD_NOW = 2, RTLD_LOCAL = 0, RTLD_NOLOAD = 4, RTLD_DI_LINKMAP = 2;
+    private const int RTLD_NOW = 2, RTLD_LOCAL = 0, RTLD_NOLOAD = 4, RTLD_DI_LINKMAP = 2, RTLD_DI_TLS_MODID = 9, RTLD_DI_TLS_DATA = 10;
+
+    [LibraryImport("libc", EntryPoint = "pthread_self")]
+    private static partial nint pthread_self();
+
+    /// <summary>The calling thread's thread pointer (glibc on x86_64 returns it from <c>pthread_self</c>).</summary>
+    public static nint ThreadPointer() => pthread_self();
+
+    /// <summary><c>dlinfo(RTLD_DI_TLS_MODID)</c>: glibc's TLS module ID of the object (0: none).</summary>
+    public static ulong TlsModuleId(nint handle)
+    {
+        nint id = 0;
+        return dlinfo(handle, RTLD_DI_TLS_MODID, &id) == 0 ? (ulong)id : throw new InvalidOperationException(LastError());
+    }
+
+    /// <summary><c>dlinfo(RTLD_DI_TLS_DATA)</c>: the calling thread's TLS block of the object, or 0 if it has none yet.</summary>
+    public static nint TlsBlock(nint handle)
+    {
+        nint block = 0;
+        return dlinfo(handle, RTLD_DI_TLS_DATA, &block) == 0 ? block : throw new InvalidOperationException(LastError());
+    }
 
     [LibraryImport("libc", EntryPoint = "dlopen", StringMarshalling = StringMarshalling.Utf8)]
     private static partial nint dlopen(string file, int mode);

@@ -1,0 +1,146 @@
+using Loader.Elf;
+using Loader.Native;
+
+namespace Loader.Linking;
+
+/// <summary>
+/// The TLS relocations (x86_64 psABI, "Thread-Local Storage"): they wait until the module's own block exists, so the
+/// first pass only checks their targets and resolves their symbols; then the block's carrier is made from the
+/// relocated image (<see cref="TlsCarrier"/>); then they are applied. The defining module's block is the carrier's
+/// (a Loader module) or glibc's own (a host library: <see cref="HostTls"/>).
+/// </summary>
+internal sealed partial class Relocator
+{
+    private readonly List<(byte Table, int Index)> _tlsDeferred = [];
+
+    private static bool IsTls(X86_64RelocationType type) => type is X86_64RelocationType.DtpMod64
+        or X86_64RelocationType.DtpOff64 or X86_64RelocationType.TpOff64 or X86_64RelocationType.TlsDesc;
+
+    /// <summary>First pass: the target and the symbol are checked now, the value written once the block exists.</summary>
+    private void DeferTls(RelocationTable table, byte tableIndex, int index, Relocation r, X86_64RelocationType type)
+    {
+        Target(r.Offset, table.Name, type, r.SymbolIndex);
+        if (r.SymbolIndex != 0)
+            Resolve(r.SymbolIndex, table.Name, r.Offset, type);
+        _tlsDeferred.Add((tableIndex, index));
+    }
+
+    /// <summary>
+    /// The module's PT_TLS (glibc's rule: the last one with a non-zero <c>p_memsz</c>) becomes a block glibc serves.
+    /// Static when the module's own initial-exec code needs it (a <c>TPOFF64</c> against itself, or
+    /// <c>DF_STATIC_TLS</c>); TLSDESC prefers static, and falls back to dynamic when the surplus is used up.
+    /// </summary>
+    private void SetUpTls()
+    {
+        ProgramHeader? tls = null;
+        foreach (var ph in _image.ProgramHeaders)
+            if (ph.Type == SegmentType.Tls && ph.MemorySize != 0)
+                tls = ph;
+        if (tls is not { } segment)
+            return;
+        if (segment.FileSize > segment.MemorySize)
+            ThrowHelper.Format(Name, "PT_TLS", segment.Offset, $"p_filesz 0x{segment.FileSize:x} is larger than p_memsz 0x{segment.MemorySize:x}");
+
+        bool needsStatic = (_image.Dynamic!.Flags & DynamicFlags.StaticTls) != 0, wantsStatic = false;
+        foreach (var (t, i) in _tlsDeferred)
+        {
+            var r = _tables.RelocationTables[t - 1][i];
+            var type = (X86_64RelocationType)r.Type;
+            if (type is X86_64RelocationType.TpOff64 or X86_64RelocationType.TlsDesc && DefinerOf(r) == _module)
+            {
+                needsStatic |= type == X86_64RelocationType.TpOff64;
+                wantsStatic |= type == X86_64RelocationType.TlsDesc;
+            }
+        }
+
+        ReadOnlySpan<byte> image;
+        try
+        {
+            image = _image.GetBytes(segment.VirtualAddress, checked((int)segment.FileSize));
+        }
+        catch (Exception e) when (e is ArgumentOutOfRangeException or OverflowException)
+        {
+            ThrowHelper.Format(Name, "PT_TLS", segment.Offset, $"[0x{segment.VirtualAddress:x}, +0x{segment.FileSize:x}) is not inside a readable PT_LOAD");
+            return;
+        }
+        if (needsStatic || !wantsStatic)
+        {
+            _module.Tls = TlsCarrier.Load(Name, segment, image, needsStatic);
+            return;
+        }
+        try
+        {
+            _module.Tls = TlsCarrier.Load(Name, segment, image, staticTls: true);
+        }
+        catch (LoaderException)
+        {
+            _module.Tls = TlsCarrier.Load(Name, segment, image, staticTls: false); // no room in static TLS
+        }
+    }
+
+    /// <summary>Second pass: one TLS relocation, now that every block it can name exists.</summary>
+    private void ApplyTls(RelocationTable table, int index)
+    {
+        var r = table[index];
+        var type = (X86_64RelocationType)r.Type;
+        var definer = DefinerOf(r);
+        if (definer is null)
+            return; // an unresolved weak reference: glibc leaves the target as it is
+        nint target = (nint)(_base + r.Offset);
+        ulong symbolValue = r.SymbolIndex == 0 ? 0 : _cache[r.SymbolIndex].Definition.Symbol.Value;
+        bool rela = table.Format == RelocationFormat.Rela;
+        switch (type)
+        {
+            case X86_64RelocationType.DtpMod64:
+                _memory.WriteUInt64(target, ModuleIdOf(definer, table, r, type));
+                break;
+            case X86_64RelocationType.DtpOff64:
+            {
+                long addend = rela ? r.Addend : (long)_memory.ReadUInt64(target);
+                _memory.WriteUInt64(target, symbolValue + (ulong)addend);
+                break;
+            }
+            case X86_64RelocationType.TpOff64:
+            {
+                long addend = rela ? r.Addend : (long)_memory.ReadUInt64(target);
+                _memory.WriteUInt64(target, (ulong)StaticOffsetOf(definer, table, r, type) + symbolValue + (ulong)addend);
+                break;
+            }
+            case X86_64RelocationType.TlsDesc:
+            {
+                // The descriptor's second word holds a REL addend; the resolver returns the argument in %rax.
+                long addend = rela ? r.Addend : (long)_memory.ReadUInt64(target + 8);
+                long? offset = definer.IsHost ? HostTls.StaticOffset(definer.Host!) : definer.Tls?.Block.StaticOffset;
+                if (offset is null)
+                    Fail(table.Name, r.Offset, type, r.SymbolIndex, $"{definer.Name}'s TLS block is dynamic, and Loader's TLSDESC resolver serves static TLS only (yet)");
+                _memory.WriteUInt64(target, (ulong)TlsDescriptorResolver.Static);
+                _memory.WriteUInt64(target + 8, (ulong)offset.Value + symbolValue + (ulong)addend);
+                break;
+            }
+        }
+    }
+
+    /// <summary>The module whose block a TLS relocation names: its symbol's definer, or the module itself for symbol 0.</summary>
+    private Module? DefinerOf(Relocation r) => r.SymbolIndex == 0 ? _module : _cache[r.SymbolIndex].DefinedBy;
+
+    private ulong ModuleIdOf(Module definer, RelocationTable table, Relocation r, X86_64RelocationType type)
+    {
+        ulong id = definer.IsHost ? HostTls.ModuleId(definer.Host!) : definer.Tls?.Block.ModuleId ?? 0;
+        if (id == 0)
+            Fail(table.Name, r.Offset, type, r.SymbolIndex, $"{definer.Name} has no TLS block (no PT_TLS with a non-zero p_memsz)");
+        return id;
+    }
+
+    private long StaticOffsetOf(Module definer, RelocationTable table, Relocation r, X86_64RelocationType type)
+    {
+        if (definer.IsHost)
+        {
+            // glibc would try to move the host block into static TLS (CHECK_STATIC_TLS); a block it already serves
+            // dynamically cannot move, and glibc says:
+            return HostTls.StaticOffset(definer.Host!)
+                ?? Fail<long>(table.Name, r.Offset, type, r.SymbolIndex, $"cannot allocate memory in static TLS block: {definer.Name}'s TLS block is not in static TLS");
+        }
+        return definer.Tls?.Block.StaticOffset
+            ?? Fail<long>(table.Name, r.Offset, type, r.SymbolIndex, $"{definer.Name}'s TLS block is not in static TLS (initial-exec code of one module against another's dynamic block)");
+    }
+}

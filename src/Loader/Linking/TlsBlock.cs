@@ -1,0 +1,21 @@
+namespace Loader.Linking;
+
+/// <summary>How code reaches a module's thread-local block.</summary>
+public enum TlsModel
+{
+    /// <summary>Through <c>__tls_get_addr(module ID, offset)</c>: allocated in each thread on first use.</summary>
+    Dynamic,
+
+    /// <summary>At a fixed offset from the thread pointer (<c>%fs</c>), the same in every thread: glibc's static TLS
+    /// area, needed by initial-exec code (<c>R_X86_64_TPOFF64</c>) and used for TLSDESC.</summary>
+    Static,
+}
+
+/// <summary>A module's thread-local storage block (its <c>PT_TLS</c>), as glibc serves it in every thread.</summary>
+/// <param name="ModuleId">The TLS module ID (<c>R_X86_64_DTPMOD64</c>'s value): glibc's, shared with its own modules.</param>
+/// <param name="Size">The block's size (<c>p_memsz</c>: <c>.tdata</c> then <c>.tbss</c>).</param>
+/// <param name="ImageSize">The initialization image's size (<c>p_filesz</c>: <c>.tdata</c>); the rest starts zeroed.</param>
+/// <param name="Alignment">The block's alignment (<c>p_align</c>).</param>
+/// <param name="Model">Dynamic or static.</param>
+/// <param name="StaticOffset">For static TLS, the block's offset from the thread pointer (negative on x86_64).</param>
+public sealed record TlsBlock(ulong ModuleId, ulong Size, ulong ImageSize, ulong Alignment, TlsModel Model, long? StaticOffset);

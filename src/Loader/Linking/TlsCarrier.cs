@@ -1,0 +1,100 @@
+using System.Buffers.Binary;
+using Loader.Elf;
+using Loader.Native;
+
+namespace Loader.Linking;
+
+/// <summary>
+/// A Loader module's TLS block, served by glibc: the module's <see cref="TlsCarrierImage"/> written to a memfd and
+/// <c>dlopen</c>ed, so glibc allocates, initializes and frees the block in every thread, and its own
+/// <c>__tls_get_addr</c> knows the module ID. The memfd stays open until the carrier's <c>dlclose</c>.
+/// </summary>
+internal sealed class TlsCarrier : IDisposable
+{
+    private readonly FileDescriptor _memfd;
+    private nint _handle;
+
+    private TlsCarrier(FileDescriptor memfd, nint handle, TlsBlock block)
+    {
+        _memfd = memfd;
+        _handle = handle;
+        Block = block;
+    }
+
+    /// <summary>The block: module ID, size, alignment, model, static offset.</summary>
+    public TlsBlock Block { get; }
+
+    /// <summary>
+    /// Builds and loads the carrier of <paramref name="modulePath"/>'s PT_TLS from its relocated image. glibc copies
+    /// the image into running threads during <c>dlopen</c> and into each new thread at its creation, so the image must
+    /// be final (non-TLS relocations applied) and is never changed afterwards.
+    /// </summary>
+    /// <exception cref="LoaderException">glibc refused the block: for static TLS, in its words, "cannot allocate
+    /// memory in static TLS block" (the surplus is used up, or <c>p_align</c> is larger than static TLS allows).</exception>
+    public static TlsCarrier Load(string modulePath, ProgramHeader tls, ReadOnlySpan<byte> image, bool staticTls)
+    {
+        var bytes = TlsCarrierImage.Build(tls, image, staticTls);
+        string name = "loader-tls:" + Path.GetFileName(modulePath);
+        if (name.Length > 64)
+            name = name[..64];
+        var memfd = Memfd.Create(name, bytes, out int errno, out string call);
+        if (memfd is null)
+            ThrowHelper.ImageLoad(modulePath, call, errno, $"{modulePath}: {call} for the TLS carrier failed: {Errno.Describe(errno)}");
+        try
+        {
+            // /proc/<pid>/fd/N, not /proc/self/fd/N: glibc compares names before it opens anything, so a reused fd
+            // number under /proc/self would silently return an older carrier, and the pid makes each name one
+            // gdb can open from outside.
+            string path = $"/proc/{Environment.ProcessId}/fd/{memfd.Value}";
+            nint handle = DynamicLinker.Open(path, RtldFlags.RTLD_NOW | RtldFlags.RTLD_LOCAL, out string? error);
+            if (handle == 0)
+                ThrowHelper.Refused(modulePath, $"{modulePath}: PT_TLS (0x{tls.MemorySize:x} bytes, aligned 0x{tls.Alignment:x}, " +
+                    $"{(staticTls ? "static" : "dynamic")}): {GlibcWords(error, path)}");
+            try
+            {
+                return new TlsCarrier(memfd, handle, ReadBlock(modulePath, handle, tls, staticTls));
+            }
+            catch
+            {
+                DynamicLinker.Close(handle, out _);
+                throw;
+            }
+        }
+        catch
+        {
+            memfd.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>dlcloses the carrier (glibc frees the block in each thread, lazily) and closes its memfd. Once.</summary>
+    public void Dispose()
+    {
+        if (_handle == 0)
+            return;
+        DynamicLinker.Close(_handle, out _);
+        _handle = 0;
+        _memfd.Dispose();
+    }
+
+    private static TlsBlock ReadBlock(string modulePath, nint handle, ProgramHeader tls, bool staticTls)
+    {
+        if (!DynamicLinker.TryGetTlsModuleId(handle, out ulong moduleId, out string? error) || moduleId == 0)
+            ThrowHelper.Refused(modulePath, $"{modulePath}: glibc gave the TLS carrier no module ID: {error ?? "RTLD_DI_TLS_MODID is 0"}");
+        long? offset = null;
+        if (staticTls)
+        {
+            // dlinfo(RTLD_DI_TLS_DATA) is NULL until this thread touches the block; the relocated TPOFF64 slot is not.
+            if (!DynamicLinker.TryGetLinkMap(handle, out nint bias, out _, out _, out error))
+                ThrowHelper.Refused(modulePath, $"{modulePath}: the TLS carrier's link map: {error}");
+            var slot = BorrowedMemory.Describe(bias + (nint)TlsCarrierImage.StaticOffsetSlot, 8).Span;
+            offset = BinaryPrimitives.ReadInt64LittleEndian(slot);
+        }
+        return new TlsBlock(moduleId, tls.MemorySize, tls.FileSize, Math.Max(tls.Alignment, 1),
+            staticTls ? TlsModel.Static : TlsModel.Dynamic, offset);
+    }
+
+    // glibc names the carrier by its /proc path; the message is about the module, in glibc's words.
+    private static string GlibcWords(string? error, string path) =>
+        (error ?? "dlopen failed without a message").Replace(path + ": ", "", StringComparison.Ordinal);
+}
