@@ -47,6 +47,10 @@ internal sealed class TlsCarrier : IDisposable
             // gdb can open from outside.
             string path = $"/proc/{Environment.ProcessId}/fd/{memfd.Value}";
             nint handle = DynamicLinker.Open(path, RtldFlags.RTLD_NOW | RtldFlags.RTLD_LOCAL, out string? error);
+            // Seen once in a process that had loaded and unloaded hundreds of carriers: dlopen failed and dlerror had
+            // no message. The carrier is unchanged, so asking again gives glibc's reason (or the same failure).
+            if (handle == 0 && error == DynamicLinker.OpenFailedWithoutMessage)
+                handle = DynamicLinker.Open(path, RtldFlags.RTLD_NOW | RtldFlags.RTLD_LOCAL, out error);
             if (handle == 0)
                 ThrowHelper.Refused(modulePath, $"{modulePath}: PT_TLS (0x{tls.MemorySize:x} bytes, aligned 0x{tls.Alignment:x}, " +
                     $"{(staticTls ? "static" : "dynamic")}): {GlibcWords(error, path)}");

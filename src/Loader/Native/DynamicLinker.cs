@@ -141,6 +141,9 @@ internal static unsafe partial class DynamicLinker
         }
     }
 
+    /// <summary>What <see cref="Open"/> reports when dlopen failed and dlerror had nothing to say.</summary>
+    public const string OpenFailedWithoutMessage = "dlopen failed without a message";
+
     /// <summary>
     /// dlopen; the handle, or 0 with the dlerror text in <paramref name="error"/>. A null <paramref name="file"/>
     /// is the main program. dlopen of an object already loaded (by soname, path or file identity) takes a reference
@@ -150,7 +153,7 @@ internal static unsafe partial class DynamicLinker
     {
         // dlopen's failure sentinel is NULL, with the reason in dlerror (not in errno).
         nint handle = (nint)dlopen(file, flags);
-        error = handle == 0 ? TakeError() ?? "dlopen failed without a message" : null;
+        error = handle == 0 ? TakeError() ?? OpenFailedWithoutMessage : null;
         return handle;
     }
 
