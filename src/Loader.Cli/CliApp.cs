@@ -50,6 +50,7 @@ public static class CliApp
             CallCommand.Create(),
             DepsCommand.Create(),
             BindCommand.Create(),
+            TryCommand.Create(),
         };
         root.SetAction(parseResult => DemoCommand.Run(parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error));
         return root;
