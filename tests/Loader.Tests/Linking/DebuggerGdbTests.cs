@@ -45,6 +45,21 @@ public sealed partial class DebuggerGdbTests
         Assert.Contains("3", result.Stdout, StringComparison.Ordinal); // and the call went on to return 1 + 2
     }
 
+    [Fact]
+    public void Gdb_breaks_in_a_constructor_of_a_loader_mapped_library_and_lists_its_loader_mapped_dependency()
+    {
+        // Listed from mapping on, before relocation: a breakpoint in DT_INIT is set by the time initializers run.
+        string path = Fixtures.Path("linking/libctors.so"), dependency = Fixtures.Path("linking/libctors_log.so");
+        var result = Gdb.Run("dotnet", [LoaderProcess.FindCliAssembly(), "call", path, "int constructors_run(void)"],
+            setup: ["break ctors_dt_init"], atStop: ["bt", "info sharedlibrary"]);
+        string output = result.Stdout + result.Stderr;
+
+        Assert.Matches(new Regex($@"^#0\s+0x[0-9a-f]+ in ctors_dt_init \(\) from {Regex.Escape(path)}$", RegexOptions.Multiline), output);
+        var listed = SharedLibraryRow().Matches(output).Select(m => m.Groups["file"].Value).ToList();
+        Assert.True(listed.Contains(path) && listed.Contains(dependency), $"{path} and {dependency} are not both in 'info sharedlibrary':\n{output}");
+        Assert.DoesNotContain("Corrupted shared library list", output, StringComparison.Ordinal);
+    }
+
     private static ulong Hex(string digits) => ulong.Parse(digits, NumberStyles.HexNumber, CultureInfo.InvariantCulture);
 
     private static IEnumerable<(ulong Start, ulong Offset)> Mappings(string output, string path) =>

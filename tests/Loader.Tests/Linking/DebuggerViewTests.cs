@@ -81,6 +81,29 @@ public sealed class DebuggerViewTests
         }
     }
 
+    [Fact]
+    public void A_load_that_fails_after_mapping_leaves_no_entry_behind()
+    {
+        // Copies at paths of their own, so no other test's load of the same fixtures can be mistaken for a leftover.
+        string dir = Directory.CreateTempSubdirectory("loader-debugger-view-").FullName;
+        try
+        {
+            string user = Path.Combine(dir, "libbind_hidden_user.so"), dependency = Path.Combine(dir, "libbind_hidden_dep.so");
+            File.Copy(Fixtures.Path("binding/libbind_hidden_user.so"), user);
+            File.Copy(Fixtures.Path("binding/libbind_hidden_dep.so"), dependency);
+
+            // Both are mapped (and listed) before relocation finds secret_value hidden; the rollback unlists both.
+            Assert.ThrowsAny<LoaderException>(() => new LoaderContext().Load(user));
+            var (_, entries) = ReadOurs();
+            Assert.DoesNotContain(entries, e => e.Name == user || e.Name == dependency);
+            AssertLinked(entries);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData("2.36", true)]
     [InlineData("2.35", true)]
