@@ -48,11 +48,15 @@ internal static class DebuggerView
         return modules[0].Dynamic.TryGet(DynamicTag.Debug, out ulong value) ? unchecked((nint)value) : 0;
     }
 
-    /// <summary>Lists a module Loader mapped, once; a host module, or a process where there is no chain to join
-    /// (glibc before 2.35, no DT_DEBUG), is left alone.</summary>
+    /// <summary>Lists a module Loader mapped from a file, once; a host module, an image mapped from memory, or a
+    /// process where there is no chain to join (glibc before 2.35, no DT_DEBUG), is left alone.</summary>
     public static void Add(Module module)
     {
         if (module.Image is not { } image || module.DebuggerEntry != 0)
+            return;
+        // A debugger reads a library's symbols from the file l_name names: an image mapped from memory has none, and
+        // its name, taken as a path, could lead the debugger to an unrelated file.
+        if (image.IsFromMemory)
             return;
         lock (s_lock)
         {

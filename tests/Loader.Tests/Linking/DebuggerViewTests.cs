@@ -82,6 +82,16 @@ public sealed class DebuggerViewTests
     }
 
     [Fact]
+    public void An_image_mapped_from_memory_is_not_listed_because_no_file_holds_its_symbols()
+    {
+        using var fromFile = new LoaderContext().Load(Fixtures.Path("basic.so"));
+        using var fromMemory = new LoaderContext().Load(File.ReadAllBytes(Fixtures.Path("basic.so")), "basic.so");
+        var (_, entries) = ReadOurs();
+        Assert.Contains(entries, e => e.LoadBias == fromFile.BaseAddress);
+        Assert.DoesNotContain(entries, e => e.LoadBias == fromMemory.BaseAddress);
+    }
+
+    [Fact]
     public void A_load_that_fails_after_mapping_leaves_no_entry_behind()
     {
         // Copies at paths of their own, so no other test's load of the same fixtures can be mistaken for a leftover.
