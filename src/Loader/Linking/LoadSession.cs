@@ -92,6 +92,7 @@ internal sealed class LoadSession
         {
             var module = Module.ForImage(image, loadedBy);
             _new.Add(module);
+            DebuggerView.Add(module); // listed from mapping on, so constructors can be debugged; Unmap unlists it
             return module;
         }
         catch

@@ -70,6 +70,9 @@ internal sealed class Module
     public bool Initialized { get; set; }
     public bool Finalized { get; set; }
 
+    /// <summary>Its entry in the debugger's list (<see cref="DebuggerView"/>); 0 when not listed.</summary>
+    public nint DebuggerEntry { get; set; }
+
     /// <summary>
     /// For each dynamic symbol index, the module its references bound to (null: none, or an unresolved weak
     /// reference). Set once relocation is done; <see cref="ElfLibrary.Relocations"/> is derived from it and from the
@@ -147,6 +150,7 @@ internal sealed class Module
     /// </summary>
     public void Unmap()
     {
+        DebuggerView.Remove(this);
         Tls?.Dispose();
         Image!.Dispose();
     }
