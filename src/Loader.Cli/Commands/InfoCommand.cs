@@ -92,7 +92,10 @@ internal static class InfoCommand
             Sections: elf.SectionCount,
             DynamicSymbols: new SymbolCounts(total, defined, undefined),
             Relocations: relocations,
-            RelrAddresses: elf.Relr?.DecodeAddresses().Count ?? 0);
+            RelrAddresses: elf.Relr?.DecodeAddresses().Count ?? 0,
+            Tls: TlsSegment.Find(elf.ProgramHeaders) is { } tls
+                ? new TlsSummary(tls.MemorySize, tls.FileSize, tls.Alignment, elf.Dynamic is { } d && (d.Flags & DynamicFlags.StaticTls) != 0)
+                : null);
     }
 
     private static void WriteText(TextWriter stdout, InfoReport r)
@@ -126,7 +129,10 @@ internal static class InfoCommand
                 ? "0"
                 : $"{r.DynamicSymbols.Total} ({r.DynamicSymbols.Defined} defined, {r.DynamicSymbols.Undefined} undefined, 1 null)")
             .Add("Relocations:", relocations)
-            .Add("RELR addresses:", r.RelrAddresses.ToString());
+            .Add("RELR addresses:", r.RelrAddresses.ToString())
+            .Add("TLS:", r.Tls is not { } tls ? "-"
+                : $"0x{tls.Size:x} bytes per thread (.tdata 0x{tls.ImageSize:x}, .tbss 0x{tls.Size - tls.ImageSize:x}), aligned 0x{tls.Alignment:x}; " +
+                  (tls.StaticTls ? "static TLS (DF_STATIC_TLS: initial-exec code)" : "dynamic (__tls_get_addr or TLSDESC)"));
         table.Write(stdout);
     }
 }
@@ -152,7 +158,12 @@ internal sealed record InfoReport(
     int Sections,
     SymbolCounts DynamicSymbols,
     List<RelocationCount> Relocations,
-    int RelrAddresses);
+    int RelrAddresses,
+    TlsSummary? Tls);
+
+/// <summary>The PT_TLS template: the per-thread block's size, its initialized part, its alignment, and whether the
+/// library asks for static TLS (DF_STATIC_TLS).</summary>
+internal sealed record TlsSummary(ulong Size, ulong ImageSize, ulong Alignment, bool StaticTls);
 
 /// <summary>Dynamic symbol counts: every entry (the null symbol at index 0 included), and how many define or reference.</summary>
 internal sealed record SymbolCounts(int Total, int Defined, int Undefined);

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Loader.Cli.Rendering;
+using Loader.Elf;
 using Loader.Linking;
 using Loader.Mapping;
 
@@ -99,7 +100,10 @@ internal static class LayoutCommand
         return new LayoutReport(image.Path, image.SoName, bias, (ulong)image.ReservedRange.Start, (ulong)image.ReservedRange.End,
             image.Size, plan.Alignment, plan.PageSize, relro, bss, regions, regions.All(x => x.KernelAgrees),
             HostLibraryPolicy.Default.IsHostLibrary(image.Path) || (image.SoName is { } name && HostLibraryPolicy.Default.IsHostLibrary(name)),
-            HostCopyOf(image));
+            HostCopyOf(image),
+            TlsSegment.Find(image.ProgramHeaders) is { } tls
+                ? new LayoutTls(bias + tls.VirtualAddress, bias + tls.VirtualAddress + tls.FileSize, tls.MemorySize, tls.Alignment)
+                : null);
     }
 
     /// <summary>
@@ -158,7 +162,12 @@ internal sealed record LayoutReport(
     List<LayoutRegion> Regions,
     bool KernelAgrees,
     bool HostLibrary = false,
-    ulong? HostCopyBase = null);
+    ulong? HostCopyBase = null,
+    LayoutTls? Tls = null);
+
+/// <summary>The PT_TLS template inside the image: the initialization image (<see cref="ImageStart"/>-<see cref="ImageEnd"/>,
+/// <c>.tdata</c>, absolute) and the size and alignment of the block every thread gets (<c>.tdata</c> then <c>.tbss</c>).</summary>
+internal sealed record LayoutTls(ulong ImageStart, ulong ImageEnd, ulong BlockSize, ulong Alignment);
 
 /// <summary>PT_GNU_RELRO: <see cref="Start"/>-<see cref="End"/> are the whole pages made read-only (both ends rounded
 /// down, as glibc does); <see cref="SegmentStart"/>-<see cref="SegmentEnd"/> the exact p_vaddr range.</summary>

@@ -21,6 +21,9 @@ internal static class LayoutText
             summary.Add("host", "a system runtime library: ElfLibrary.Load (and deps, bind, call) take the process's own copy, which this process has not loaded (a load would dlopen it); this is a separate mapping, made only to be shown");
         summary.Add("reserved", $"{MappingNames.Range(r.ReservedStart, r.ReservedEnd)}  0x{r.ReservedSize:x} bytes ({MappingNames.Bytes(r.ReservedSize)}, {r.ReservedSize / r.PageSize} pages)");
         summary.Add("base", $"0x{r.BaseAddress:x} (load bias: PT_LOAD i starts at base + p_vaddr), aligned to 0x{r.Alignment:x}");
+        if (r.Tls is { } tls)
+            summary.Add("TLS", $"template {MappingNames.Range(tls.ImageStart, tls.ImageEnd)} (.tdata 0x{tls.ImageEnd - tls.ImageStart:x} bytes): " +
+                $"every thread gets its own 0x{tls.BlockSize:x}-byte block, aligned 0x{tls.Alignment:x}, from glibc when the library is loaded");
         if (r.Relro is { } relro)
         {
             summary.Add("RELRO", relro.End > relro.Start

@@ -26,17 +26,13 @@ internal sealed partial class Relocator
     }
 
     /// <summary>
-    /// The module's PT_TLS (glibc's rule: the last one with a non-zero <c>p_memsz</c>) becomes a block glibc serves.
+    /// The module's PT_TLS (<see cref="TlsSegment"/>) becomes a block glibc serves.
     /// Static when the module's own initial-exec code needs it (a <c>TPOFF64</c> against itself, or
     /// <c>DF_STATIC_TLS</c>); TLSDESC prefers static, and falls back to dynamic when the surplus is used up.
     /// </summary>
     private void SetUpTls()
     {
-        ProgramHeader? tls = null;
-        foreach (var ph in _image.ProgramHeaders)
-            if (ph.Type == SegmentType.Tls && ph.MemorySize != 0)
-                tls = ph;
-        if (tls is not { } segment)
+        if (TlsSegment.Find(_image.ProgramHeaders) is not { } segment)
             return;
         if (segment.FileSize > segment.MemorySize)
             ThrowHelper.Format(Name, "PT_TLS", segment.Offset, $"p_filesz 0x{segment.FileSize:x} is larger than p_memsz 0x{segment.MemorySize:x}");
