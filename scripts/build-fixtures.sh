@@ -435,7 +435,8 @@ TO=$OUT/tls
 rule "$TO/libtls_gd.so" "$T/tls_models.c" -- cc_so libtls_gd.so "$T/tls_models.c" -ftls-model=global-dynamic
 rule "$TO/libtls_ld.so" "$T/tls_models.c" -- cc_so libtls_ld.so "$T/tls_models.c" -ftls-model=local-dynamic
 rule "$TO/libtls_ie.so" "$T/tls_models.c" -- cc_so libtls_ie.so "$T/tls_models.c" -ftls-model=initial-exec -DSMALL
-rule "$TO/libtls_desc.so" "$T/tls_models.c" -- cc_so libtls_desc.so "$T/tls_models.c" -mtls-dialect=gnu2 -DSMALL
+rule "$TO/libtls_desc.so" "$T/tls_models.c" -- cc_so libtls_desc.so "$T/tls_models.c" -mtls-dialect=gnu2 -DSMALL -DVECTOR_CHECK
+rule "$TO/libtls_desc_dynamic.so" "$T/tls_models.c" -- cc_so libtls_desc_dynamic.so "$T/tls_models.c" -mtls-dialect=gnu2 -DVECTOR_CHECK
 rule "$TO/libtls_ie_huge.so" "$T/tls_models.c" -- cc_so libtls_ie_huge.so "$T/tls_models.c" -ftls-model=initial-exec -DHUGE
 rule "$TO/libtls_host.so" "$T/tls_host.c" -- cc_so libtls_host.so "$T/tls_host.c" -lstdc++
 v_tls_gd() { expect "$1" "-lW" '^ +TLS ' && expect "$1" "-rW" 'R_X86_64_DTPOFF64'; }
@@ -447,6 +448,7 @@ verify tls/libtls_gd.so v_tls_gd
 verify tls/libtls_ld.so v_tls_ld
 verify tls/libtls_ie.so v_tls_ie
 verify tls/libtls_desc.so v_tls_desc
+verify tls/libtls_desc_dynamic.so v_tls_desc
 verify tls/libtls_ie_huge.so v_tls_ie
 verify tls/libtls_host.so v_tls_host
 # ---- end: TLS fixtures ----

@@ -140,7 +140,8 @@ public static class Fixtures
         Fixture("tls/libtls_gd.so", FixtureKind.X64, "tls_models.c, general dynamic: DTPMOD64/DTPOFF64; a 4 KiB .tbss aligned 64; tls_threads_check makes its own threads"),
         Fixture("tls/libtls_ld.so", FixtureKind.X64, "tls_models.c, local dynamic: one DTPMOD64 with symbol 0, offsets from the linker"),
         Fixture("tls/libtls_ie.so", FixtureKind.X64, "tls_models.c (small), initial exec: TPOFF64 against its own block, DF_STATIC_TLS"),
-        Fixture("tls/libtls_desc.so", FixtureKind.X64, "tls_models.c (small), -mtls-dialect=gnu2: TLSDESC"),
+        Fixture("tls/libtls_desc.so", FixtureKind.X64, "tls_models.c (small), -mtls-dialect=gnu2: TLSDESC, served from static TLS; tls_vectors_survive"),
+        Fixture("tls/libtls_desc_dynamic.so", FixtureKind.X64, "tls_models.c with its 4 KiB .tbss, -mtls-dialect=gnu2: too big for static TLS, so dynamic TLSDESC"),
         Fixture("tls/libtls_ie_huge.so", FixtureKind.X64LinkFails, "tls_models.c with 1 MiB of initial-exec .tbss: no room in static TLS, glibc refuses it too"),
         Fixture("tls/libtls_host.so", FixtureKind.X64, "TPOFF64 against libc's errno@GLIBC_PRIVATE, DTPMOD64/DTPOFF64 against libstdc++'s std::__once_callable"),
     ];

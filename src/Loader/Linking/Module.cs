@@ -54,6 +54,9 @@ internal sealed class Module
     /// <summary>Its TLS block, served by glibc through a carrier (null without PT_TLS, and for a host module).</summary>
     public TlsCarrier? Tls { get; set; }
 
+    /// <summary>The <c>tls_index</c>es its dynamic TLSDESC descriptors point at (null when it has none).</summary>
+    public Native.TlsIndexTable? TlsIndexes { get; set; }
+
     /// <summary>The modules that satisfy its DT_NEEDED entries, in order (one per entry).</summary>
     public List<Module> Needed { get; } = [];
 
@@ -153,6 +156,7 @@ internal sealed class Module
         DebuggerView.Remove(this);
         Tls?.Dispose();
         Image!.Dispose();
+        TlsIndexes?.Dispose(); // after the image: its descriptors point here
     }
 
     public override string ToString() => Info.ToString();

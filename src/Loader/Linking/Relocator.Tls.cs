@@ -107,10 +107,17 @@ internal sealed partial class Relocator
                 // The descriptor's second word holds a REL addend; the resolver returns the argument in %rax.
                 long addend = rela ? r.Addend : (long)_memory.ReadUInt64(target + 8);
                 long? offset = definer.IsHost ? HostTls.StaticOffset(definer.Host!) : definer.Tls?.Block.StaticOffset;
-                if (offset is null)
-                    Fail(table.Name, r.Offset, type, r.SymbolIndex, $"{definer.Name}'s TLS block is dynamic, and Loader's TLSDESC resolver serves static TLS only (yet)");
-                _memory.WriteUInt64(target, (ulong)TlsDescriptorResolver.Static);
-                _memory.WriteUInt64(target + 8, (ulong)offset.Value + symbolValue + (ulong)addend);
+                if (offset is { } start)
+                {
+                    _memory.WriteUInt64(target, (ulong)TlsDescriptorResolver.Static);
+                    _memory.WriteUInt64(target + 8, (ulong)start + symbolValue + (ulong)addend);
+                    break;
+                }
+                // A dynamic block: the argument is a tls_index the dynamic resolver hands to __tls_get_addr.
+                _module.TlsIndexes ??= new TlsIndexTable(_tlsDeferred.Count);
+                nint tlsIndex = _module.TlsIndexes.Add(ModuleIdOf(definer, table, r, type), symbolValue + (ulong)addend);
+                _memory.WriteUInt64(target, (ulong)TlsDescriptorResolver.Dynamic);
+                _memory.WriteUInt64(target + 8, (ulong)tlsIndex);
                 break;
             }
         }

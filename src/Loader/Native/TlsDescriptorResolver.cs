@@ -1,10 +1,13 @@
 namespace Loader.Native;
 
 /// <summary>
-/// The resolver a TLSDESC descriptor points at when the variable is in static TLS: the x86_64 TLSDESC ABI calls
-/// <c>*desc</c> with <c>%rax = desc</c> and expects the variable's offset from the thread pointer back in <c>%rax</c>,
-/// every other register untouched (vector registers included). For static TLS the offset is fixed, so the resolver
-/// only loads the descriptor's second word — the same two instructions as glibc's <c>_dl_tlsdesc_return</c>.
+/// The resolvers a TLSDESC descriptor points at. The x86_64 TLSDESC ABI calls <c>*desc</c> with <c>%rax = desc</c> and
+/// expects the variable's offset from the thread pointer back in <c>%rax</c>, every other register untouched — vector
+/// registers included, whole (glibc 2.36's own dynamic resolver loses the upper halves of the AVX registers: its bug
+/// 31372). Static TLS: the offset is fixed, so the resolver only loads the descriptor's second word, as glibc's
+/// <c>_dl_tlsdesc_return</c>. Dynamic TLS: the second word points at a <c>tls_index</c>; the resolver saves every
+/// caller-saved register and the whole extended state (<c>xsave</c> with every component the OS enabled), calls glibc's
+/// <c>__tls_get_addr</c>, restores everything and returns the address minus the thread pointer.
 /// </summary>
 internal static unsafe class TlsDescriptorResolver
 {
@@ -12,20 +15,70 @@ internal static unsafe class TlsDescriptorResolver
     // ret
     private static ReadOnlySpan<byte> StaticReturn => [0x48, 0x8b, 0x40, 0x08, 0xc3];
 
-    private static readonly Lazy<nint> s_static = new(CreateStatic, LazyThreadSafetyMode.ExecutionAndPublication);
+    // push rbp; mov rbp, rsp; push rdi, rsi, rdx, rcx, r8, r9, r10, r11
+    // mov rdi, [rax + 8]                 ; the tls_index
+    // and rsp, -64; sub rsp, AREA        ; the xsave area, 64-byte aligned (AREA patched in)
+    // xor eax, eax; mov [rsp + 512 + 8k], rax (k = 0..7)   ; the xsave header must start zeroed for xrstor
+    // mov eax, -1; mov edx, -1; xsave [rsp]                ; every enabled state component
+    // movabs rax, __tls_get_addr (patched in); call rax    ; the stack is 16-byte aligned here
+    // mov rsi, rax; mov eax, -1; mov edx, -1; xrstor [rsp]; mov rax, rsi
+    // sub rax, fs:[0]                    ; address - thread pointer
+    // lea rsp, [rbp - 64]; pop r11, r10, r9, r8, rcx, rdx, rsi, rdi; pop rbp; ret
+    private static ReadOnlySpan<byte> DynamicReturn =>
+    [
+        0x55, 0x48, 0x89, 0xe5, 0x57, 0x56, 0x52, 0x51, 0x41, 0x50, 0x41, 0x51, 0x41, 0x52, 0x41, 0x53,
+        0x48, 0x8b, 0x78, 0x08,
+        0x48, 0x83, 0xe4, 0xc0, 0x48, 0x81, 0xec, 0x00, 0x00, 0x00, 0x00,
+        0x31, 0xc0,
+        0x48, 0x89, 0x84, 0x24, 0x00, 0x02, 0x00, 0x00, 0x48, 0x89, 0x84, 0x24, 0x08, 0x02, 0x00, 0x00,
+        0x48, 0x89, 0x84, 0x24, 0x10, 0x02, 0x00, 0x00, 0x48, 0x89, 0x84, 0x24, 0x18, 0x02, 0x00, 0x00,
+        0x48, 0x89, 0x84, 0x24, 0x20, 0x02, 0x00, 0x00, 0x48, 0x89, 0x84, 0x24, 0x28, 0x02, 0x00, 0x00,
+        0x48, 0x89, 0x84, 0x24, 0x30, 0x02, 0x00, 0x00, 0x48, 0x89, 0x84, 0x24, 0x38, 0x02, 0x00, 0x00,
+        0xb8, 0xff, 0xff, 0xff, 0xff, 0xba, 0xff, 0xff, 0xff, 0xff, 0x0f, 0xae, 0x24, 0x24,
+        0x48, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xd0,
+        0x48, 0x89, 0xc6, 0xb8, 0xff, 0xff, 0xff, 0xff, 0xba, 0xff, 0xff, 0xff, 0xff, 0x0f, 0xae, 0x2c, 0x24, 0x48, 0x89, 0xf0,
+        0x64, 0x48, 0x2b, 0x04, 0x25, 0x00, 0x00, 0x00, 0x00,
+        0x48, 0x8d, 0x65, 0xc0, 0x41, 0x5b, 0x41, 0x5a, 0x41, 0x59, 0x41, 0x58, 0x59, 0x5a, 0x5e, 0x5f, 0x5d, 0xc3,
+    ];
+    private const int AreaSizeAt = 0x1b;     // sub rsp, imm32
+    private const int TlsGetAddrAt = 0x71;   // movabs rax, imm64
+
+    private static readonly Lazy<nint> s_static = new(() => CreatePage(StaticReturn), LazyThreadSafetyMode.ExecutionAndPublication);
+    private static readonly Lazy<nint> s_dynamic = new(CreateDynamic, LazyThreadSafetyMode.ExecutionAndPublication);
 
     /// <summary>The static resolver's address: one page for the process, written while read-write, then made
     /// read-execute (never both), and never unmapped, since descriptors may point at it until the process ends.</summary>
     /// <exception cref="ImageLoadException">The page could not be mapped or protected.</exception>
     public static nint Static => s_static.Value;
 
-    private static nint CreateStatic()
+    /// <summary>The dynamic resolver's address (same page rules); its descriptors' second word is a <c>tls_index*</c>.</summary>
+    /// <exception cref="LoaderException">The CPU or OS has no XSAVE, or glibc's <c>__tls_get_addr</c> cannot be found.</exception>
+    public static nint Dynamic => s_dynamic.Value;
+
+    private static nint CreateDynamic()
+    {
+        // CPUID.1:ECX.OSXSAVE[bit 27]: the OS enabled XSAVE; CPUID.(EAX=0DH,ECX=0):EBX: the area size for what XCR0 enables.
+        if (!System.Runtime.Intrinsics.X86.X86Base.IsSupported || (System.Runtime.Intrinsics.X86.X86Base.CpuId(1, 0).Ecx & (1 << 27)) == 0)
+            ThrowHelper.Refused("TLSDESC resolver", "a dynamic TLSDESC resolver needs XSAVE, which this CPU or OS does not enable");
+        int area = (System.Runtime.Intrinsics.X86.X86Base.CpuId(0xd, 0).Ebx + 63) & ~63;
+        // RTLD_DEFAULT (handle 0): the global scope, where ld.so defines it (dlsym on ld.so's own handle does not find it).
+        nint tlsGetAddr = DynamicLinker.Symbol(0, "__tls_get_addr", out string? error);
+        if (tlsGetAddr == 0)
+            ThrowHelper.Refused("TLSDESC resolver", $"glibc's __tls_get_addr was not found: {error}");
+        Span<byte> code = stackalloc byte[DynamicReturn.Length];
+        DynamicReturn.CopyTo(code);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(code[AreaSizeAt..], area);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(code[TlsGetAddrAt..], tlsGetAddr);
+        return CreatePage(code);
+    }
+
+    private static nint CreatePage(ReadOnlySpan<byte> code)
     {
         ulong page = (ulong)Environment.SystemPageSize;
         nint address = Mmap.Map(0, page, Prot.PROT_READ | Prot.PROT_WRITE, MapFlags.MAP_PRIVATE | MapFlags.MAP_ANONYMOUS, -1, 0, out int errno);
         if (address == Mmap.MAP_FAILED)
             ThrowHelper.ImageLoad("TLSDESC resolver", "mmap", errno, $"mmap of a page for the TLSDESC resolver failed: {Errno.Describe(errno)}");
-        StaticReturn.CopyTo(new Span<byte>((void*)address, StaticReturn.Length));
+        code.CopyTo(new Span<byte>((void*)address, code.Length));
         if (!Mmap.Protect(address, page, Prot.PROT_READ | Prot.PROT_EXEC, out errno))
         {
             Mmap.Unmap(address, page, out _);

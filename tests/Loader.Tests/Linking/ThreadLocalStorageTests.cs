@@ -14,7 +14,8 @@ namespace Loader.Tests.Linking;
 [Collection("AddressSpace")]
 public sealed unsafe class ThreadLocalStorageTests
 {
-    public static TheoryData<string> Models => ["tls/libtls_gd.so", "tls/libtls_ld.so", "tls/libtls_ie.so", "tls/libtls_desc.so", "linking/libtls.so"];
+    public static TheoryData<string> Models => ["tls/libtls_gd.so", "tls/libtls_ld.so", "tls/libtls_ie.so", "tls/libtls_desc.so",
+        "tls/libtls_desc_dynamic.so", "linking/libtls.so"];
 
     [Theory]
     [MemberData(nameof(Models))]
@@ -53,6 +54,7 @@ public sealed unsafe class ThreadLocalStorageTests
     [InlineData("tls/libtls_ld.so")]
     [InlineData("tls/libtls_ie.so")]
     [InlineData("tls/libtls_desc.so")]
+    [InlineData("tls/libtls_desc_dynamic.so")]
     public void Threads_the_library_creates_itself_start_fresh_and_leave_the_callers_copy(string fixture)
     {
         using var library = new LoaderContext().Load(Fixtures.Path(fixture));
@@ -89,6 +91,25 @@ public sealed unsafe class ThreadLocalStorageTests
         var address = (delegate* unmanaged<nint>)ie.GetExport("tls_counter_address");
         ulong value = SymbolValue("tls/libtls_ie.so", "tls_counter");
         Assert.Equal(Glibc.ThreadPointer() + (nint)ie.Tls.StaticOffset!.Value + (nint)value, address());
+    }
+
+    [Theory]
+    [InlineData("tls/libtls_desc.so", TlsModel.Static)]
+    [InlineData("tls/libtls_desc_dynamic.so", TlsModel.Dynamic)]
+    public void A_tlsdesc_call_keeps_every_vector_register(string fixture, TlsModel model)
+    {
+        using var library = new LoaderContext().Load(Fixtures.Path(fixture));
+        Assert.Equal(model, library.Tls!.Model);
+        var here = (delegate* unmanaged<int>)library.GetExport("tls_vectors_survive");
+        var fresh = (delegate* unmanaged<int>)library.GetExport("tls_vectors_survive_in_new_thread");
+        // A new thread's first access takes the resolver's slow path (__tls_get_addr allocates the block).
+        Assert.Equal(1, fresh());
+        Assert.Equal(1, here());
+        int fromNewDotnetThread = 0;
+        var thread = new Thread(() => fromNewDotnetThread = here());
+        thread.Start();
+        thread.Join();
+        Assert.Equal(1, fromNewDotnetThread);
     }
 
     [Fact]

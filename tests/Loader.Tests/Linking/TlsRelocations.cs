@@ -45,8 +45,20 @@ internal static class TlsRelocations
                     return SameStaticPlace(definer, ourBlock, ours, theirs, glibcCopy);
                 case X86_64RelocationType.TlsDesc:
                 {
+                    // The argument: an offset from the thread pointer (static), or a pointer to a tls_index
+                    // {module ID, offset} (dynamic: ours, and glibc's tlsdesc_dynamic_arg begins with one).
                     ulong ourArgument = (ulong)Marshal.ReadInt64(r.Address + 8), theirArgument = (ulong)Marshal.ReadInt64(theirSlot + 8);
-                    return SameStaticPlace(definer, ourBlock, ourArgument, theirArgument, glibcCopy);
+                    if (definer.IsHost || ourBlock!.Model == TlsModel.Static)
+                        return IsStaticOffset(theirArgument) ? SameStaticPlace(definer, ourBlock, ourArgument, theirArgument, glibcCopy)
+                            : $"Loader: static TLSDESC; glibc: dynamic (argument 0x{theirArgument:x})";
+                    ulong ourId = (ulong)Marshal.ReadInt64((nint)ourArgument), ourOffset = (ulong)Marshal.ReadInt64((nint)ourArgument + 8);
+                    if (ourId != ourBlock.ModuleId)
+                        return $"Loader's tls_index names module {ourId}, not {definer.Name}'s {ourBlock.ModuleId}";
+                    if (IsStaticOffset(theirArgument))
+                        return $"Loader: dynamic TLSDESC; glibc: static (argument 0x{theirArgument:x})";
+                    ulong theirId = (ulong)Marshal.ReadInt64((nint)theirArgument), theirOffset = (ulong)Marshal.ReadInt64((nint)theirArgument + 8);
+                    return theirId == Glibc.TlsModuleId(glibcCopy) && ourOffset == theirOffset ? null
+                        : $"dynamic TLSDESC: Loader offset 0x{ourOffset:x}, glibc module {theirId} offset 0x{theirOffset:x}";
                 }
                 default:
                     return $"not a TLS relocation: {r.Type}";
@@ -57,6 +69,9 @@ internal static class TlsRelocations
             Glibc.Close(glibcCopy);
         }
     }
+
+    // x86_64 static TLS lies below the thread pointer, within a few MiB; a pointer to a tls_index is a positive address.
+    private static bool IsStaticOffset(ulong argument) => (long)argument < 0 && (long)argument > -(1L << 30);
 
     private static string? SameStaticPlace(ModuleInfo definer, TlsBlock? ourBlock, ulong ours, ulong theirs, nint glibcCopy)
     {
