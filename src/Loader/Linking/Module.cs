@@ -66,6 +66,9 @@ internal sealed class Module
     public bool Initialized { get; set; }
     public bool Finalized { get; set; }
 
+    /// <summary>The absolute address of the <c>.eh_frame</c> registered with libgcc (<see cref="UnwindRegistry"/>), or null.</summary>
+    public nint? RegisteredEhFrame { get; set; }
+
     /// <summary>
     /// For each dynamic symbol index, the module its references bound to (null: none, or an unresolved weak
     /// reference). Set once relocation is done; <see cref="ElfLibrary.Relocations"/> is derived from it and from the
@@ -143,6 +146,7 @@ internal sealed class Module
     /// </summary>
     public void Unmap()
     {
+        UnwindRegistry.Deregister(this);
         Image!.Dispose();
     }
 
