@@ -138,6 +138,10 @@ public static class Fixtures
         Fixture("binding/libbind_missing_strong.so", FixtureKind.X64LinkFails, "strong reference to gone@VERS_1, defined nowhere: the load fails naming it"),
         Fixture("binding/libbind_hidden_dep.so", FixtureKind.X64, "public_value, and secret_value patched to STV_HIDDEN in .dynsym"),
         Fixture("binding/libbind_hidden_user.so", FixtureKind.X64LinkFails, "needs secret_value, which its dependency has only hidden: the load fails naming it"),
+        // 17. C++ exceptions through Loader-mapped code (cxx/).
+        Fixture("cxx/libcxx_thrower.so", FixtureKind.X64, "C++ (libstdc++): throws, catches inside itself, runs cleanups, takes backtraces; key functions of the shared types"),
+        Fixture("cxx/libcxx_catcher.so", FixtureKind.X64, "needs libcxx_thrower.so (RUNPATH $ORIGIN): catches its exceptions by its types, dynamic_cast and typeid on its objects"),
+        Fixture("cxx/libno_eh_frame_hdr.so", FixtureKind.X64, "basic.c with -Wl,--no-eh-frame-hdr: no PT_GNU_EH_FRAME, nothing to register with libgcc"),
     ];
 
     /// <summary>The fixtures of one kind.</summary>
