@@ -287,6 +287,24 @@ rule "$B/libbind_hidden_user.so" "$BS/hidden_user.c" "$B/stub/libbind_hidden_dep
     cc_so libbind_hidden_user.so "$BS/hidden_user.c" "$B/stub/libbind_hidden_dep.so" "${ORIGIN_RUNPATH[@]}"
 # ---- end: binding fixtures (verified below) ----
 
+# 17. C++ exceptions through Loader-mapped code (tests/fixtures/cxx/, tests/Loader.Tests/Linking/CxxException*Tests.cs):
+#     libcxx_thrower.so throws, catches and takes backtraces; libcxx_catcher.so needs it (RUNPATH $ORIGIN) and
+#     catches its exceptions by its types. No thread_local, iostream or std::call_once: the loader refuses PT_TLS.
+X=$SRC/cxx
+CX=$OUT/cxx
+CXX=${CXX:-g++}
+# cxx_so SONAME SOURCES-AND-FLAGS... OUT — g++ -shared with the common flags and DT_SONAME.
+cxx_so() {
+    local soname=$1 out=${*: -1}
+    local -a args=("${@:2:$#-2}")
+    "$CXX" "${CFLAGS[@]}" -Wl,-soname,"$soname" -o "$out" "${args[@]}"
+}
+rule "$CX/libcxx_thrower.so" "$X/cxx_thrower.cpp" "$X/cxx_shapes.h" -- cxx_so libcxx_thrower.so "$X/cxx_thrower.cpp"
+rule "$CX/libcxx_catcher.so" "$X/cxx_catcher.cpp" "$X/cxx_shapes.h" "$CX/libcxx_thrower.so" -- \
+    cxx_so libcxx_catcher.so "$X/cxx_catcher.cpp" "$CX/libcxx_thrower.so" "${ORIGIN_RUNPATH[@]}"
+# basic.c without .eh_frame_hdr: no PT_GNU_EH_FRAME, so nothing to register.
+rule "$CX/libno_eh_frame_hdr.so" "$SRC/basic.c" -- cc_so libno_eh_frame_hdr.so "$SRC/basic.c" -Wl,--no-eh-frame-hdr
+
 # --- verify what was just built --------------------------------------------------------------
 # Only files newer than the last stamp are checked, so a no-op run stays quick.
 stamp=$OUT/.stamp
@@ -428,7 +446,7 @@ verify binding/libbind_hidden_user.so v_hidden_user
 # ---- end: binding fixtures ----
 
 # ---- begin: TLS fixtures ----
-# 17. Thread-local storage (tests/fixtures/tls/, tests/Loader.Tests/Linking/ThreadLocalStorageTests.cs): one source
+# 18. Thread-local storage (tests/fixtures/tls/, tests/Loader.Tests/Linking/ThreadLocalStorageTests.cs): one source
 #     per TLS model, a 1 MiB initial-exec block that cannot fit static TLS, and references to the host's TLS.
 T=$SRC/tls
 TO=$OUT/tls
@@ -452,6 +470,12 @@ verify tls/libtls_desc_dynamic.so v_tls_desc
 verify tls/libtls_ie_huge.so v_tls_ie
 verify tls/libtls_host.so v_tls_host
 # ---- end: TLS fixtures ----
+v_cxx() { expect "$1" "-lW" 'GNU_EH_FRAME' && expect "$1" "-lW" '^ +TLS ' no && expect "$1" "-d" 'NEEDED.*libstdc\+\+\.so\.6'; }
+v_cxx_catcher() { v_cxx "$1" && expect "$1" "-d" 'NEEDED.*libcxx_thrower\.so' && expect "$1" "-d" 'RUNPATH.*\[\$ORIGIN\]'; }
+v_no_eh_frame_hdr() { expect "$1" "-lW" 'GNU_EH_FRAME' no && expect "$1" "-S" ' \.eh_frame '; }
+verify cxx/libcxx_thrower.so v_cxx
+verify cxx/libcxx_catcher.so v_cxx_catcher
+verify cxx/libno_eh_frame_hdr.so v_no_eh_frame_hdr
 
 touch "$stamp"
 echo "Fixtures: $built built, $current already current."

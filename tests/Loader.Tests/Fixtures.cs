@@ -136,7 +136,7 @@ public static class Fixtures
         Fixture("binding/libbind_missing_strong.so", FixtureKind.X64LinkFails, "strong reference to gone@VERS_1, defined nowhere: the load fails naming it"),
         Fixture("binding/libbind_hidden_dep.so", FixtureKind.X64, "public_value, and secret_value patched to STV_HIDDEN in .dynsym"),
         Fixture("binding/libbind_hidden_user.so", FixtureKind.X64LinkFails, "needs secret_value, which its dependency has only hidden: the load fails naming it"),
-        // 17. Thread-local storage (tls/).
+        // 18. Thread-local storage (tls/).
         Fixture("tls/libtls_gd.so", FixtureKind.X64, "tls_models.c, general dynamic: DTPMOD64/DTPOFF64; a 4 KiB .tbss aligned 64; tls_threads_check makes its own threads"),
         Fixture("tls/libtls_ld.so", FixtureKind.X64, "tls_models.c, local dynamic: one DTPMOD64 with symbol 0, offsets from the linker"),
         Fixture("tls/libtls_ie.so", FixtureKind.X64, "tls_models.c (small), initial exec: TPOFF64 against its own block, DF_STATIC_TLS"),
@@ -144,6 +144,10 @@ public static class Fixtures
         Fixture("tls/libtls_desc_dynamic.so", FixtureKind.X64, "tls_models.c with its 4 KiB .tbss, -mtls-dialect=gnu2: too big for static TLS, so dynamic TLSDESC"),
         Fixture("tls/libtls_ie_huge.so", FixtureKind.X64LinkFails, "tls_models.c with 1 MiB of initial-exec .tbss: no room in static TLS, glibc refuses it too"),
         Fixture("tls/libtls_host.so", FixtureKind.X64, "TPOFF64 against libc's errno@GLIBC_PRIVATE, DTPMOD64/DTPOFF64 against libstdc++'s std::__once_callable"),
+        // 17. C++ exceptions through Loader-mapped code (cxx/).
+        Fixture("cxx/libcxx_thrower.so", FixtureKind.X64, "C++ (libstdc++): throws, catches inside itself, runs cleanups, takes backtraces; key functions of the shared types"),
+        Fixture("cxx/libcxx_catcher.so", FixtureKind.X64, "needs libcxx_thrower.so (RUNPATH $ORIGIN): catches its exceptions by its types, dynamic_cast and typeid on its objects"),
+        Fixture("cxx/libno_eh_frame_hdr.so", FixtureKind.X64, "basic.c with -Wl,--no-eh-frame-hdr: no PT_GNU_EH_FRAME, nothing to register with libgcc"),
     ];
 
     /// <summary>The fixtures of one kind.</summary>

@@ -156,6 +156,7 @@ internal sealed class LoadSession
             Relocator.Relocate(module, _namespace, _options);
             module.Image!.ApplyRelro();
             module.Relocated = true;
+            UnwindRegistry.Register(module); // before any initializer: a constructor may throw and catch
         }
     }
 

@@ -76,6 +76,9 @@ internal sealed class Module
     /// <summary>Its entry in the debugger's list (<see cref="DebuggerView"/>); 0 when not listed.</summary>
     public nint DebuggerEntry { get; set; }
 
+    /// <summary>The absolute address of the <c>.eh_frame</c> registered with libgcc (<see cref="UnwindRegistry"/>), or null.</summary>
+    public nint? RegisteredEhFrame { get; set; }
+
     /// <summary>
     /// For each dynamic symbol index, the module its references bound to (null: none, or an unresolved weak
     /// reference). Set once relocation is done; <see cref="ElfLibrary.Relocations"/> is derived from it and from the
@@ -154,6 +157,7 @@ internal sealed class Module
     public void Unmap()
     {
         DebuggerView.Remove(this);
+        UnwindRegistry.Deregister(this);
         Tls?.Dispose();
         Image!.Dispose();
         TlsIndexes?.Dispose(); // after the image: its descriptors point here

@@ -1,0 +1,163 @@
+using System.Buffers.Binary;
+using Loader.Elf;
+using Loader.Mapping;
+using Loader.Native;
+
+namespace Loader.Linking;
+
+/// <summary>
+/// Makes an image's unwind tables visible to the host's libgcc, so a C++ exception, <c>backtrace</c> or
+/// <c>_Unwind_Backtrace</c> can walk through code Loader mapped. libgcc finds frames through <c>dl_iterate_phdr</c>,
+/// which lists only glibc's modules; the other door it has is <c>__register_frame</c> (docs/architecture.md, "Living
+/// beside glibc"). The start of <c>.eh_frame</c> comes from <c>PT_GNU_EH_FRAME</c>'s <c>eh_frame_ptr</c>, as libgcc's
+/// own <c>dl_iterate_phdr</c> callback finds it (unwind-dw2-fde-dip.c), since a loader cannot rely on section headers.
+/// Registered after relocation (personality and LSDA pointers are relocated data) and before any initializer runs;
+/// deregistered exactly once, with the same address, after the finalizers and before the image is unmapped.
+/// </summary>
+internal static class UnwindRegistry
+{
+    // DW_EH_PE_* (LSB, "DWARF Extensions"): the low nibble is the value's format, bits 4-6 what it is relative to.
+    private const byte EncodingOmit = 0xff;
+    private const byte FormatMask = 0x0f, ApplicationMask = 0x70, Indirect = 0x80;
+    private const byte Absptr = 0x00, Udata4 = 0x03, Udata8 = 0x04, Sdata4 = 0x0b, Sdata8 = 0x0c;
+    private const byte PcRel = 0x10, DataRel = 0x30;
+
+    /// <summary>The 32-bit length that announces a 64-bit one; libgcc's FDE walker (<c>next_fde</c>) reads only 32.</summary>
+    private const uint ExtendedLength = 0xffff_ffff;
+
+    /// <summary>
+    /// Registers the module's <c>.eh_frame</c> with libgcc and records the address on the module. Nothing for a host
+    /// module, a module already registered, a library without <c>PT_GNU_EH_FRAME</c>, or an empty <c>.eh_frame</c>
+    /// (libgcc's <c>__register_frame</c> would skip it too).
+    /// </summary>
+    /// <exception cref="ElfFormatException">The header or the table is malformed: registering it could send libgcc
+    /// reading past the image.</exception>
+    public static void Register(Module module)
+    {
+        if (module.Image is not { } image || module.RegisteredEhFrame is not null)
+            return;
+        if (FindEhFrame(image) is not { } address)
+            return;
+        nint ehFrame = (nint)((ulong)image.BaseAddress + address);
+        FrameRegistration.Register(ehFrame);
+        module.RegisteredEhFrame = ehFrame;
+    }
+
+    /// <summary>Takes off what <see cref="Register"/> registered, once: the record is cleared before the call.</summary>
+    public static void Deregister(Module module)
+    {
+        if (module.RegisteredEhFrame is not { } ehFrame)
+            return;
+        module.RegisteredEhFrame = null;
+        FrameRegistration.Deregister(ehFrame);
+    }
+
+    /// <summary>
+    /// The link-time address of the image's <c>.eh_frame</c>, after checking that its entries stay inside their
+    /// PT_LOAD and end with a zero terminator; null when there is nothing to register.
+    /// </summary>
+    internal static ulong? FindEhFrame(ElfImage image)
+    {
+        ProgramHeader? found = null;
+        foreach (var ph in image.ProgramHeaders)
+        {
+            if (ph.Type == SegmentType.GnuEhFrame)
+                found = ph; // the last one, as libgcc's dl_iterate_phdr callback takes it
+        }
+        if (found is not { } hdr)
+            return null;
+
+        string path = image.Path;
+        // version (1), eh_frame_ptr_enc, fde_count_enc, table_enc, then the encoded eh_frame_ptr.
+        if (hdr.MemorySize < 4)
+            ThrowHelper.Format(path, "PT_GNU_EH_FRAME", hdr.Offset, $"p_memsz 0x{hdr.MemorySize:x} is too small for an .eh_frame_hdr (4 bytes before eh_frame_ptr)");
+        if (ReadableSegment(image, hdr.VirtualAddress, 4) is null)
+            ThrowHelper.Format(path, "PT_GNU_EH_FRAME", hdr.Offset, $".eh_frame_hdr at 0x{hdr.VirtualAddress:x} does not lie inside a readable PT_LOAD");
+        var head = image.GetBytes(hdr.VirtualAddress, 4);
+        if (head[0] != 1)
+            ThrowHelper.Format(path, ".eh_frame_hdr version", hdr.Offset, $"{head[0]}, expected 1");
+        byte encoding = head[1];
+        int size = PointerSize(encoding);
+        if (size == 0)
+            ThrowHelper.Format(path, ".eh_frame_hdr eh_frame_ptr_enc", hdr.Offset + 1,
+                $"0x{encoding:x2} is not a direct DW_EH_PE_absptr/pcrel/datarel pointer of 4 or 8 bytes (usually 0x1b, pcrel|sdata4)");
+        ulong field = hdr.VirtualAddress + 4;
+        if (hdr.MemorySize < 4 + (ulong)size || ReadableSegment(image, field, (ulong)size) is null)
+            ThrowHelper.Format(path, ".eh_frame_hdr eh_frame_ptr", hdr.Offset + 4,
+                $"the {size}-byte value at 0x{field:x} does not fit in PT_GNU_EH_FRAME (p_memsz 0x{hdr.MemorySize:x}) or a readable PT_LOAD");
+        long value = ReadValue(image.GetBytes(field, size), encoding);
+        ulong target = (encoding & ApplicationMask) switch
+        {
+            PcRel => field + (ulong)value,
+            DataRel => hdr.VirtualAddress + (ulong)value, // relative to the start of .eh_frame_hdr (LSB)
+            _ => (ulong)value, // absptr: ld writes the link-time address; the header is never relocated
+        };
+        var segment = ReadableSegment(image, target, 4)
+            ?? ThrowHelper.Format<SegmentOverlay>(path, ".eh_frame_hdr eh_frame_ptr", hdr.Offset + 4,
+                $".eh_frame at 0x{target:x} does not lie inside a readable PT_LOAD");
+        return CheckEntries(image, segment, target) ? target : null;
+    }
+
+    /// <summary>
+    /// Walks the CIEs and FDEs from <paramref name="start"/> as libgcc will (a 4-byte length, then that many bytes)
+    /// up to the zero-length terminator, which must come before the end of the PT_LOAD. False when the first entry
+    /// is the terminator.
+    /// </summary>
+    private static bool CheckEntries(ElfImage image, SegmentOverlay segment, ulong start)
+    {
+        ulong end = segment.Header.VirtualAddress + segment.Header.MemorySize;
+        var bytes = image.GetBytes(start, (int)Math.Min(end - start, int.MaxValue));
+        int position = 0;
+        while (true)
+        {
+            ulong offset = segment.Header.Offset + (start - segment.Header.VirtualAddress) + (ulong)position;
+            if (bytes.Length - position < 4)
+                ThrowHelper.Format(image.Path, ".eh_frame", offset,
+                    $"no zero terminator before the end of {segment.Name} at 0x{end:x}: libgcc would read past it");
+            uint length = BinaryPrimitives.ReadUInt32LittleEndian(bytes[position..]);
+            if (length == 0)
+                return position > 0;
+            if (length == ExtendedLength)
+                ThrowHelper.Format(image.Path, ".eh_frame", offset, "a 64-bit length entry, which libgcc's frame registry cannot walk");
+            if (length < 4 || length > (uint)(bytes.Length - position - 4))
+                ThrowHelper.Format(image.Path, ".eh_frame", offset,
+                    $"entry length 0x{length:x} at 0x{start + (ulong)position:x} runs past the end of {segment.Name} at 0x{end:x}");
+            position += 4 + (int)length;
+        }
+    }
+
+    /// <summary>The byte size of a direct absptr, pcrel or datarel pointer encoding; 0 for anything else.</summary>
+    private static int PointerSize(byte encoding)
+    {
+        if (encoding == EncodingOmit || (encoding & Indirect) != 0)
+            return 0;
+        if ((encoding & ApplicationMask) is not (Absptr or PcRel or DataRel))
+            return 0;
+        return (encoding & FormatMask) switch
+        {
+            Absptr or Udata8 or Sdata8 => 8,
+            Udata4 or Sdata4 => 4,
+            _ => 0,
+        };
+    }
+
+    private static long ReadValue(ReadOnlySpan<byte> bytes, byte encoding) => (encoding & FormatMask) switch
+    {
+        Udata4 => BinaryPrimitives.ReadUInt32LittleEndian(bytes),
+        Sdata4 => BinaryPrimitives.ReadInt32LittleEndian(bytes),
+        _ => BinaryPrimitives.ReadInt64LittleEndian(bytes),
+    };
+
+    /// <summary>The readable PT_LOAD whose <c>[p_vaddr, p_vaddr + p_memsz)</c> holds the whole range, or null.</summary>
+    private static SegmentOverlay? ReadableSegment(ElfImage image, ulong address, ulong length)
+    {
+        foreach (var o in image.Plan.Overlays)
+        {
+            var ph = o.Header;
+            if ((o.Protection & MemoryProtection.Read) != 0 && address >= ph.VirtualAddress
+                && !ThrowHelper.OutOfRange(address - ph.VirtualAddress, length, ph.MemorySize))
+                return o;
+        }
+        return null;
+    }
+}
