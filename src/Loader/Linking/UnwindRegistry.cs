@@ -99,31 +99,29 @@ internal static class UnwindRegistry
     }
 
     /// <summary>
-    /// Walks the CIEs and FDEs from <paramref name="start"/> as libgcc will (a 4-byte length, then that many bytes)
-    /// up to the zero-length terminator, which must come before the end of the PT_LOAD. False when the first entry
-    /// is the terminator.
+    /// Walks the CIEs and FDEs from <paramref name="start"/> as libgcc will (a 4-byte length, then that many bytes) up
+    /// to the zero-length terminator: true when it finds one before it would leave the PT_LOAD — or right after the
+    /// segment's last entry, in the rest of its last page (libunwind.so.8 ends its .eh_frame at the segment's end,
+    /// and the file's padding after it reads as the terminator). False when the first entry is the terminator, and
+    /// when libgcc would walk on past the segment: then nothing is registered (the library still loads, as under
+    /// glibc; an exception cannot unwind through it), since handing libgcc that table could crash the process.
     /// </summary>
     private static bool CheckEntries(ElfImage image, SegmentOverlay segment, ulong start)
     {
         ulong end = segment.Header.VirtualAddress + segment.Header.MemorySize;
-        var bytes = image.GetBytes(start, (int)Math.Min(end - start, int.MaxValue));
+        var bytes = image.GetBytes(start, (int)Math.Min(segment.MemoryEnd - start, int.MaxValue)); // with the page tail
+        long limit = (long)(end - start);
         int position = 0;
-        while (true)
+        while (position + 4 <= bytes.Length)
         {
-            ulong offset = segment.Header.Offset + (start - segment.Header.VirtualAddress) + (ulong)position;
-            if (bytes.Length - position < 4)
-                ThrowHelper.Format(image.Path, ".eh_frame", offset,
-                    $"no zero terminator before the end of {segment.Name} at 0x{end:x}: libgcc would read past it");
             uint length = BinaryPrimitives.ReadUInt32LittleEndian(bytes[position..]);
             if (length == 0)
                 return position > 0;
-            if (length == ExtendedLength)
-                ThrowHelper.Format(image.Path, ".eh_frame", offset, "a 64-bit length entry, which libgcc's frame registry cannot walk");
-            if (length < 4 || length > (uint)(bytes.Length - position - 4))
-                ThrowHelper.Format(image.Path, ".eh_frame", offset,
-                    $"entry length 0x{length:x} at 0x{start + (ulong)position:x} runs past the end of {segment.Name} at 0x{end:x}");
+            if (position >= limit || length == ExtendedLength || length < 4 || position + 4 + (long)length > limit)
+                return false; // not an entry libgcc could walk, inside the segment
             position += 4 + (int)length;
         }
+        return false;
     }
 
     /// <summary>The byte size of a direct absptr, pcrel or datarel pointer encoding; 0 for anything else.</summary>

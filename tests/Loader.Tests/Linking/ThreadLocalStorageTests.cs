@@ -191,11 +191,8 @@ public sealed unsafe class ThreadLocalStorageTests
         bool stop = false;
         var workers = Enumerable.Range(0, Workers).Select(_ => new Thread(() =>
         {
-            while (true)
+            for (start.SignalAndWait(); !Volatile.Read(ref stop); start.SignalAndWait())
             {
-                start.SignalAndWait();
-                if (Volatile.Read(ref stop))
-                    return;
                 bump(); // this thread's block of this load's module: allocated now, freed by glibc after the unload
                 done.SignalAndWait();
             }

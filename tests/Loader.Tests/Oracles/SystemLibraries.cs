@@ -28,6 +28,7 @@ public static class SystemLibraries
         ["libsqlite3.so.0"] = "libsqlite3-0",
         ["libssl.so.3"] = "libssl3",
         ["libstdc++.so.6"] = "libstdc++6",
+        ["libunwind.so.8"] = "libunwind8",
         ["libxml2.so.2"] = "libxml2",
         ["libz.so.1"] = "zlib1g",
     };
