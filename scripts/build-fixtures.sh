@@ -289,7 +289,7 @@ rule "$B/libbind_hidden_user.so" "$BS/hidden_user.c" "$B/stub/libbind_hidden_dep
 
 # 17. C++ exceptions through Loader-mapped code (tests/fixtures/cxx/, tests/Loader.Tests/Linking/CxxException*Tests.cs):
 #     libcxx_thrower.so throws, catches and takes backtraces; libcxx_catcher.so needs it (RUNPATH $ORIGIN) and
-#     catches its exceptions by its types. No thread_local, iostream or std::call_once: the loader refuses PT_TLS.
+#     catches its exceptions by its types; libcxx_thread_local.so registers a thread_local destructor.
 X=$SRC/cxx
 CX=$OUT/cxx
 CXX=${CXX:-g++}
@@ -300,6 +300,7 @@ cxx_so() {
     "$CXX" "${CFLAGS[@]}" -Wl,-soname,"$soname" -o "$out" "${args[@]}"
 }
 rule "$CX/libcxx_thrower.so" "$X/cxx_thrower.cpp" "$X/cxx_shapes.h" -- cxx_so libcxx_thrower.so "$X/cxx_thrower.cpp"
+rule "$CX/libcxx_thread_local.so" "$X/cxx_thread_local.cpp" -- cxx_so libcxx_thread_local.so "$X/cxx_thread_local.cpp"
 rule "$CX/libcxx_catcher.so" "$X/cxx_catcher.cpp" "$X/cxx_shapes.h" "$CX/libcxx_thrower.so" -- \
     cxx_so libcxx_catcher.so "$X/cxx_catcher.cpp" "$CX/libcxx_thrower.so" "${ORIGIN_RUNPATH[@]}"
 # basic.c without .eh_frame_hdr: no PT_GNU_EH_FRAME, so nothing to register.
@@ -472,8 +473,10 @@ verify tls/libtls_host.so v_tls_host
 # ---- end: TLS fixtures ----
 v_cxx() { expect "$1" "-lW" 'GNU_EH_FRAME' && expect "$1" "-lW" '^ +TLS ' no && expect "$1" "-d" 'NEEDED.*libstdc\+\+\.so\.6'; }
 v_cxx_catcher() { v_cxx "$1" && expect "$1" "-d" 'NEEDED.*libcxx_thrower\.so' && expect "$1" "-d" 'RUNPATH.*\[\$ORIGIN\]'; }
+v_cxx_thread_local() { expect "$1" "-lW" '^ +TLS ' && expect "$1" "-rW" 'R_X86_64_JUMP_SLOT .* __cxa_thread_atexit@'; }
 v_no_eh_frame_hdr() { expect "$1" "-lW" 'GNU_EH_FRAME' no && expect "$1" "-S" ' \.eh_frame '; }
 verify cxx/libcxx_thrower.so v_cxx
+verify cxx/libcxx_thread_local.so v_cxx_thread_local
 verify cxx/libcxx_catcher.so v_cxx_catcher
 verify cxx/libno_eh_frame_hdr.so v_no_eh_frame_hdr
 

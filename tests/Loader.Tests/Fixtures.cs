@@ -147,6 +147,7 @@ public static class Fixtures
         // 17. C++ exceptions through Loader-mapped code (cxx/).
         Fixture("cxx/libcxx_thrower.so", FixtureKind.X64, "C++ (libstdc++): throws, catches inside itself, runs cleanups, takes backtraces; key functions of the shared types"),
         Fixture("cxx/libcxx_catcher.so", FixtureKind.X64, "needs libcxx_thrower.so (RUNPATH $ORIGIN): catches its exceptions by its types, dynamic_cast and typeid on its objects"),
+        Fixture("cxx/libcxx_thread_local.so", FixtureKind.X64, "a thread_local with a destructor (__cxa_thread_atexit): tl_start_thread's thread owes it one until it exits"),
         Fixture("cxx/libno_eh_frame_hdr.so", FixtureKind.X64, "basic.c with -Wl,--no-eh-frame-hdr: no PT_GNU_EH_FRAME, nothing to register with libgcc"),
     ];
 

@@ -234,7 +234,7 @@ internal sealed class LoadSession
         foreach (var module in _referenced)
             module.ReferenceCount--;
         foreach (var module in _new)
-            module.Unmap();
+            _namespace.UnmapOrKeep(module);
     }
 
     private static FileIdentity? Identify(string path)

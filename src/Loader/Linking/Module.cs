@@ -54,6 +54,12 @@ internal sealed class Module
     /// <summary>Its TLS block, served by glibc through a carrier (null without PT_TLS, and for a host module).</summary>
     public TlsCarrier? Tls { get; set; }
 
+    /// <summary>The <c>thread_local</c> destructors it registered and that have not run yet (null: it registers none).</summary>
+    public Native.ThreadExitTracker? ThreadExits { get; set; }
+
+    /// <summary>True while a thread still owes it a <c>thread_local</c> destructor: it must stay mapped.</summary>
+    public bool OwesThreadExits => ThreadExits is { Pending: > 0 };
+
     /// <summary>The <c>tls_index</c>es its dynamic TLSDESC descriptors point at (null when it has none).</summary>
     public Native.TlsIndexTable? TlsIndexes { get; set; }
 
@@ -152,7 +158,8 @@ internal sealed class Module
 
     /// <summary>
     /// The image's last step, at unload or when a failed load rolls back: what was registered for the module comes
-    /// off first, then the image is unmapped. Never for a host module.
+    /// off first, then the image is unmapped. Never for a host module, nor while <see cref="OwesThreadExits"/>
+    /// (<see cref="ModuleNamespace"/> keeps such a module until the destructors have run).
     /// </summary>
     public void Unmap()
     {
@@ -161,6 +168,7 @@ internal sealed class Module
         Tls?.Dispose();
         Image!.Dispose();
         TlsIndexes?.Dispose(); // after the image: its descriptors point here
+        ThreadExits?.Dispose();
     }
 
     public override string ToString() => Info.ToString();

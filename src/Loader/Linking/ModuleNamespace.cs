@@ -15,6 +15,7 @@ internal sealed class ModuleNamespace
     private readonly Dictionary<HostModule, Module> _hostModules = [];
     private readonly UniqueSymbolTable _uniqueSymbols = new();
     private readonly IfuncResolverCache _resolverResults = new();
+    private readonly List<Module> _owingThreadExits = [];
 
     /// <summary>Held for every load, lookup and unload in the namespace.</summary>
     public Lock SyncRoot { get; } = new();
@@ -24,7 +25,47 @@ internal sealed class ModuleNamespace
     public Module Load(string path, ReadOnlySpan<byte> bytes, bool fromMemory, LoadOptions options)
     {
         lock (SyncRoot)
+        {
+            UnmapThoseNoLongerOwed();
             return new LoadSession(this, options).Load(path, bytes, fromMemory);
+        }
+    }
+
+    /// <summary>
+    /// Unmaps a module that is gone from the namespace — unless a thread still owes it a <c>thread_local</c>
+    /// destructor (glibc calls it at that thread's exit): then it stays mapped until a later load or unload of this
+    /// namespace finds the debt paid.
+    /// </summary>
+    public void UnmapOrKeep(Module module)
+    {
+        if (module.OwesThreadExits)
+            _owingThreadExits.Add(module);
+        else
+            module.Unmap();
+    }
+
+    /// <summary>How many modules are unloaded but still mapped for their threads' <c>thread_local</c> destructors.</summary>
+    public int KeptForThreadExits
+    {
+        get
+        {
+            lock (SyncRoot)
+            {
+                UnmapThoseNoLongerOwed();
+                return _owingThreadExits.Count;
+            }
+        }
+    }
+
+    private void UnmapThoseNoLongerOwed()
+    {
+        for (int i = _owingThreadExits.Count - 1; i >= 0; i--)
+        {
+            if (_owingThreadExits[i].OwesThreadExits)
+                continue;
+            _owingThreadExits[i].Unmap();
+            _owingThreadExits.RemoveAt(i);
+        }
     }
 
     /// <summary>The modules Loader mapped here, in load order, with their reference counts.</summary>
@@ -126,8 +167,9 @@ internal sealed class ModuleNamespace
                 _modules.Remove(m);
                 _resolverResults.Forget(m);
                 _uniqueSymbols.Forget(m);
-                m.Unmap();
+                UnmapOrKeep(m);
             }
+            UnmapThoseNoLongerOwed();
         }
     }
 

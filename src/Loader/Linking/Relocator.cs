@@ -249,8 +249,19 @@ internal sealed partial class Relocator
         res.Definition = found;
         res.Value = found.Address;
         res.NeedsResolver = found.IsIfunc;
+        if (found.Module.IsHost && IsThreadAtExit(symbols.GetNameBytes((int)symbolIndex)))
+        {
+            // A thread_local destructor's registration: through the shim, which keeps this image mapped until the
+            // destructors it registered have run (glibc would pin the main program instead).
+            _module.ThreadExits ??= ThreadExitShim.Track(_image.ReservedRange);
+            res.Value = (ulong)ThreadExitShim.Address;
+            res.NeedsResolver = false;
+        }
         return ref res;
     }
+
+    private static bool IsThreadAtExit(ReadOnlySpan<byte> name) =>
+        name.SequenceEqual("__cxa_thread_atexit"u8) || name.SequenceEqual("__cxa_thread_atexit_impl"u8);
 
     private string SymbolName(uint index) => index == 0 ? "" : _tables.Symbols!.GetName((int)index);
 

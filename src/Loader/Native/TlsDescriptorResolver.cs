@@ -72,18 +72,5 @@ internal static unsafe class TlsDescriptorResolver
         return CreatePage(code);
     }
 
-    private static nint CreatePage(ReadOnlySpan<byte> code)
-    {
-        ulong page = (ulong)Environment.SystemPageSize;
-        nint address = Mmap.Map(0, page, Prot.PROT_READ | Prot.PROT_WRITE, MapFlags.MAP_PRIVATE | MapFlags.MAP_ANONYMOUS, -1, 0, out int errno);
-        if (address == Mmap.MAP_FAILED)
-            ThrowHelper.ImageLoad("TLSDESC resolver", "mmap", errno, $"mmap of a page for the TLSDESC resolver failed: {Errno.Describe(errno)}");
-        code.CopyTo(new Span<byte>((void*)address, code.Length));
-        if (!Mmap.Protect(address, page, Prot.PROT_READ | Prot.PROT_EXEC, out errno))
-        {
-            Mmap.Unmap(address, page, out _);
-            ThrowHelper.ImageLoad("TLSDESC resolver", "mprotect", errno, $"mprotect of the TLSDESC resolver's page to r-x failed: {Errno.Describe(errno)}");
-        }
-        return address;
-    }
+    private static nint CreatePage(ReadOnlySpan<byte> code) => ExecutablePage.Create(code, "the TLSDESC resolver");
 }
