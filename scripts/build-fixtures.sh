@@ -446,6 +446,11 @@ verify binding/libbind_hidden_dep.so v_hidden_dep
 verify binding/libbind_hidden_user.so v_hidden_user
 # ---- end: binding fixtures ----
 
+# 19. A library that waits in its own code, for gdb -p (tests/Loader.Tests/Linking/DebuggerGdbTests.cs).
+rule "$OUT/debug/libsleeper.so" "$SRC/debug/sleeper.c" -- cc_so libsleeper.so "$SRC/debug/sleeper.c"
+v_sleeper() { expect "$1" "-sW" ' sleeper_inner$' && expect "$1" "-W --dyn-syms" ' sleeper_wait$'; }
+verify debug/libsleeper.so v_sleeper
+
 # ---- begin: TLS fixtures ----
 # 18. Thread-local storage (tests/fixtures/tls/, tests/Loader.Tests/Linking/ThreadLocalStorageTests.cs): one source
 #     per TLS model, a 1 MiB initial-exec block that cannot fit static TLS, and references to the host's TLS.

@@ -136,6 +136,8 @@ public static class Fixtures
         Fixture("binding/libbind_missing_strong.so", FixtureKind.X64LinkFails, "strong reference to gone@VERS_1, defined nowhere: the load fails naming it"),
         Fixture("binding/libbind_hidden_dep.so", FixtureKind.X64, "public_value, and secret_value patched to STV_HIDDEN in .dynsym"),
         Fixture("binding/libbind_hidden_user.so", FixtureKind.X64LinkFails, "needs secret_value, which its dependency has only hidden: the load fails naming it"),
+        // 19. For gdb -p (debug/).
+        Fixture("debug/libsleeper.so", FixtureKind.X64, "sleeper_wait(n) sleeps n seconds inside sleeper_inner: a process to attach a debugger to"),
         // 18. Thread-local storage (tls/).
         Fixture("tls/libtls_gd.so", FixtureKind.X64, "tls_models.c, general dynamic: DTPMOD64/DTPOFF64; a 4 KiB .tbss aligned 64; tls_threads_check makes its own threads"),
         Fixture("tls/libtls_ld.so", FixtureKind.X64, "tls_models.c, local dynamic: one DTPMOD64 with symbol 0, offsets from the linker"),

@@ -60,6 +60,46 @@ public sealed partial class DebuggerGdbTests
         Assert.DoesNotContain("Corrupted shared library list", output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Gdb_attached_to_a_running_process_lists_the_library_and_names_its_frames()
+    {
+        // gdb -p PID, as a user debugging a live process would: the library was mapped before gdb came, so gdb reads
+        // Loader's namespace from the r_next chain at attach time (no r_brk event).
+        string path = Fixtures.Path("debug/libsleeper.so");
+        using var process = ChildProcess.Start("dotnet", [LoaderProcess.FindCliAssembly(), "call", path, "int sleeper_wait(int)", "60"]);
+        try
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (!File.ReadAllText($"/proc/{process.Id}/maps").Contains(path, StringComparison.Ordinal))
+            {
+                Assert.False(process.HasExited, "loader call exited before it mapped the library");
+                Assert.True(DateTime.UtcNow < deadline, "loader call did not map the library within 30 s");
+                Thread.Sleep(20);
+            }
+            Thread.Sleep(200); // into sleeper_wait: the mapping comes before the call
+
+            var result = Gdb.Attach(process.Id, ["info sharedlibrary", "thread apply all bt"]);
+            string output = result.Stdout + result.Stderr;
+            ulong bias = File.ReadLines($"/proc/{process.Id}/maps").Where(l => l.EndsWith(path, StringComparison.Ordinal))
+                .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                .Where(f => Hex(f[2]) == 0).Select(f => Hex(f[0].Split('-')[0])).Single();
+            var text = Readelf.ReadAll(path).Sections!.Single(s => s.Name == ".text");
+
+            var row = SharedLibraryRow().Matches(output).SingleOrDefault(m => m.Groups["file"].Value == path);
+            Assert.True(row is not null, $"info sharedlibrary does not list {path}:\n{output}");
+            Assert.Equal(bias + text.Address, Hex(row.Groups["from"].Value));
+            Assert.Matches(new Regex(@"#\d+\s+(?:0x[0-9a-f]+ in )?sleeper_inner \(\) from " + Regex.Escape(path)), output);
+            Assert.Matches(new Regex(@"#\d+\s+(?:0x[0-9a-f]+ in )?sleeper_wait \(\) from " + Regex.Escape(path)), output);
+            Assert.DoesNotContain("Corrupted shared library list", output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            if (!process.HasExited)
+                process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+        }
+    }
+
     private static ulong Hex(string digits) => ulong.Parse(digits, NumberStyles.HexNumber, CultureInfo.InvariantCulture);
 
     private static IEnumerable<(ulong Start, ulong Offset)> Mappings(string output, string path) =>

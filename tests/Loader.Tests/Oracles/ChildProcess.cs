@@ -89,4 +89,25 @@ public static class ChildProcess
         process.WaitForExit();
         return new Result(process.ExitCode, stdout, stderr);
     }
+
+    /// <summary>
+    /// Starts <paramref name="fileName"/> in the background, with the same environment rules as <see cref="Run"/>
+    /// and its output discarded, for a test that examines it while it runs (gdb attaching to it). The caller kills it.
+    /// </summary>
+    public static Process Start(string fileName, IReadOnlyList<string> arguments)
+    {
+        var start = new ProcessStartInfo(fileName) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string argument in arguments)
+            start.ArgumentList.Add(argument);
+        start.Environment["LC_ALL"] = "C";
+        start.Environment["LANG"] = "C";
+        start.Environment.Remove("LD_LIBRARY_PATH");
+        start.Environment.Remove("LD_DEBUG");
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {fileName}");
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
 }

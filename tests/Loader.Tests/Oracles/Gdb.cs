@@ -35,4 +35,21 @@ public static class Gdb
         args.AddRange(arguments);
         return ChildProcess.Run("gdb", args, timeout: Timeout);
     }
+
+    /// <summary>
+    /// Attaches to the running process <paramref name="pid"/> (<c>gdb -batch -p</c>), runs <paramref name="commands"/>
+    /// and detaches: what a debugger sees of a process that loaded libraries before it came.
+    /// </summary>
+    public static ChildProcess.Result Attach(int pid, IReadOnlyList<string> commands)
+    {
+        var args = new List<string> { "-batch", "-nx", "-iex", "set debuginfod enabled off", "-ex", "set pagination off" };
+        foreach (string command in commands)
+        {
+            args.Add("-ex");
+            args.Add(command);
+        }
+        args.Add("-p");
+        args.Add(pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return ChildProcess.Run("gdb", args, timeout: Timeout);
+    }
 }
