@@ -23,4 +23,15 @@ internal static unsafe class ExecutablePage
         }
         return address;
     }
+
+    /// <summary>The address a host function is called at from code Loader writes: the global scope's definition
+    /// (<c>dlsym(RTLD_DEFAULT)</c>, where ld.so's own symbols are found too).</summary>
+    /// <exception cref="LoaderException">The process has no such function.</exception>
+    public static nint HostFunction(string name, string what)
+    {
+        nint address = DynamicLinker.Symbol(0, name, out string? error);
+        if (address == 0)
+            ThrowHelper.Refused(what, $"{what} calls {name}, which the process does not define: {error}");
+        return address;
+    }
 }

@@ -81,9 +81,7 @@ internal static unsafe partial class ThreadExitShim
 
     private static nint CreateTrampoline()
     {
-        nint free = DynamicLinker.Symbol(0, "free", out string? error);
-        if (free == 0)
-            ThrowHelper.Refused("thread-exit trampoline", $"libc's free was not found: {error}");
+        nint free = ExecutablePage.HostFunction("free", "the thread-exit trampoline");
         Span<byte> code = stackalloc byte[TrampolineCode.Length];
         TrampolineCode.CopyTo(code);
         System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(code[FreeAt..], free);

@@ -61,10 +61,8 @@ internal static unsafe class TlsDescriptorResolver
         if (!System.Runtime.Intrinsics.X86.X86Base.IsSupported || (System.Runtime.Intrinsics.X86.X86Base.CpuId(1, 0).Ecx & (1 << 27)) == 0)
             ThrowHelper.Refused("TLSDESC resolver", "a dynamic TLSDESC resolver needs XSAVE, which this CPU or OS does not enable");
         int area = (System.Runtime.Intrinsics.X86.X86Base.CpuId(0xd, 0).Ebx + 63) & ~63;
-        // RTLD_DEFAULT (handle 0): the global scope, where ld.so defines it (dlsym on ld.so's own handle does not find it).
-        nint tlsGetAddr = DynamicLinker.Symbol(0, "__tls_get_addr", out string? error);
-        if (tlsGetAddr == 0)
-            ThrowHelper.Refused("TLSDESC resolver", $"glibc's __tls_get_addr was not found: {error}");
+        // ld.so defines it; dlsym on ld.so's own handle does not find it, the global scope does.
+        nint tlsGetAddr = ExecutablePage.HostFunction("__tls_get_addr", "the TLSDESC resolver");
         Span<byte> code = stackalloc byte[DynamicReturn.Length];
         DynamicReturn.CopyTo(code);
         System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(code[AreaSizeAt..], area);

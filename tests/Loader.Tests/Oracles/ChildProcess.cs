@@ -41,13 +41,7 @@ public static class ChildProcess
             RedirectStandardInput = standardInput is not null,
             UseShellExecute = false,
         };
-        foreach (string argument in arguments)
-            start.ArgumentList.Add(argument);
-        start.Environment["LC_ALL"] = "C";
-        start.Environment["LANG"] = "C";
-        // glibc's own answers (ldd, dlopen in a C oracle) must be this machine's, not shaped by how the tests were run.
-        start.Environment.Remove("LD_LIBRARY_PATH");
-        start.Environment.Remove("LD_DEBUG");
+        Prepare(start, arguments);
         foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
         {
             if (value is null)
@@ -97,17 +91,25 @@ public static class ChildProcess
     public static Process Start(string fileName, IReadOnlyList<string> arguments)
     {
         var start = new ProcessStartInfo(fileName) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string argument in arguments)
-            start.ArgumentList.Add(argument);
-        start.Environment["LC_ALL"] = "C";
-        start.Environment["LANG"] = "C";
-        start.Environment.Remove("LD_LIBRARY_PATH");
-        start.Environment.Remove("LD_DEBUG");
+        Prepare(start, arguments);
         var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {fileName}");
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return process;
+    }
+
+    /// <summary>The arguments, and the environment every child gets: LC_ALL and LANG are C (the messages and numbers the
+    /// tests parse); LD_LIBRARY_PATH and LD_DEBUG are unset, since glibc's own answers (ldd, dlopen in a C oracle) must
+    /// be this machine's, not shaped by how the tests were run.</summary>
+    private static void Prepare(ProcessStartInfo start, IReadOnlyList<string> arguments)
+    {
+        foreach (string argument in arguments)
+            start.ArgumentList.Add(argument);
+        start.Environment["LC_ALL"] = "C";
+        start.Environment["LANG"] = "C";
+        start.Environment.Remove("LD_LIBRARY_PATH");
+        start.Environment.Remove("LD_DEBUG");
     }
 }
