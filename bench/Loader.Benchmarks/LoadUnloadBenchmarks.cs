@@ -18,8 +18,9 @@ public class LoadUnloadBenchmarks
     /// <summary>libz: small, 80 relocations, needs libc. libsqlite3: mid-size, 2963 relocations (most bound to symbols),
     /// needs libm and libc. libpfm: 41274 relocations (41222 R_X86_64_RELATIVE), needs libc. (libcrypto.so.3 would be
     /// the obvious large one, but it is DF_1_NODELETE: glibc's dlclose never unloads it, so every dlopen after the first
-    /// is a refcount bump; the setup's check refuses such a library.)</summary>
-    [Params("libz.so.1", "libsqlite3.so.0", "libpfm.so.4")]
+    /// is a refcount bump; the setup's check refuses such a library.) libcap-ng: a PT_TLS of its own (general dynamic), so
+    /// Loader's load includes making and dlopen-ing its TLS carrier, and the unload its dlclose.</summary>
+    [Params("libz.so.1", "libsqlite3.so.0", "libpfm.so.4", "libcap-ng.so.0")]
     public string Library { get; set; } = "";
 
     [GlobalSetup]

@@ -136,9 +136,13 @@ internal sealed class ModuleNamespace
     /// </summary>
     /// <exception cref="RelocationException">The resolver may not run (<see cref="LoadOptions.RunResolvers"/>), or lies outside executable code.</exception>
     public nint AddressOf(ResolvedSymbol found, LoadOptions options) =>
-        found.IsIfunc
-            ? _resolverResults.Run(found.Module, (nint)found.Address, $"IFUNC '{found.Module.Tables!.Symbols!.GetName(found.Index)}'", options)
-            : (nint)found.Address;
+        found.IsIfunc ? IfuncTarget(found.Module, (nint)found.Address, found.Module.Tables!.Symbols!.GetName(found.Index), options) : (nint)found.Address;
+
+    /// <summary>What the IFUNC <paramref name="symbol"/>, whose resolver is at <paramref name="resolver"/> in
+    /// <paramref name="owner"/>, resolves to: <see cref="AddressOf"/>'s second half, and the relocator's once every
+    /// other relocation is done (it keeps only the definer and the address of each symbol it resolved).</summary>
+    public nint IfuncTarget(Module owner, nint resolver, string symbol, LoadOptions options) =>
+        _resolverResults.Run(owner, resolver, $"IFUNC '{symbol}'", options);
 
     /// <summary>An IFUNC resolver's result (for <c>R_X86_64_IRELATIVE</c>, which names a resolver, not a symbol).</summary>
     public nint RunResolver(Module owner, nint resolver, string what, LoadOptions options) =>

@@ -83,7 +83,7 @@ internal sealed partial class Relocator
         if (definer is null)
             return; // an unresolved weak reference: glibc leaves the target as it is
         nint target = (nint)(_base + r.Offset);
-        ulong symbolValue = r.SymbolIndex == 0 ? 0 : _cache[r.SymbolIndex].Definition.Symbol.Value;
+        ulong symbolValue = r.SymbolIndex == 0 ? 0 : _cache[r.SymbolIndex].Value;
         bool rela = table.Format == RelocationFormat.Rela;
         switch (type)
         {

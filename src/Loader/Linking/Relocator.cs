@@ -30,8 +30,7 @@ internal sealed partial class Relocator
         public bool Done;
         public bool NeedsResolver;
         public Module? DefinedBy;
-        public ResolvedSymbol Definition;
-        public ulong Value;
+        public ulong Value; // the definition's address; for an STT_TLS symbol, its st_value (its offset in the block)
     }
 
     private Relocator(Module module, ModuleNamespace space, LoadOptions options)
@@ -150,7 +149,7 @@ internal sealed partial class Relocator
                 }
                 if (res.NeedsResolver)
                 {
-                    res.Value = (ulong)_namespace.AddressOf(res.Definition, _options);
+                    res.Value = (ulong)_namespace.IfuncTarget(res.DefinedBy!, (nint)res.Value, SymbolName(r.SymbolIndex), _options);
                     res.NeedsResolver = false;
                 }
                 long addend = rela ? r.Addend
@@ -246,8 +245,7 @@ internal sealed partial class Relocator
                 ? "the symbol is thread-local, and this relocation type is not a TLS one"
                 : "a TLS relocation names a symbol that is not thread-local (STT_TLS)");
         res.DefinedBy = found.Module;
-        res.Definition = found;
-        res.Value = found.Address;
+        res.Value = found.Symbol.Type == SymbolType.Tls ? found.Symbol.Value : found.Address;
         res.NeedsResolver = found.IsIfunc;
         if (found.Module.IsHost && IsThreadAtExit(symbols.GetNameBytes((int)symbolIndex)))
         {
