@@ -95,7 +95,7 @@ public sealed class TestSuiteHygieneTests
             {
                 public static void Check(string path)
                 {
-                    if (!File.Exists(path))
+                    if (File.Exists(path) is false)
                         return;
                 }
 
