@@ -207,6 +207,12 @@ rule "$K/libctors.so" "$L/ctors.c" "$K/libctors_log.so" -- \
     -Wl,-init=ctors_dt_init -Wl,-fini=ctors_dt_fini
 rule "$K/libmath_user.so" "$L/libm_user.c" -- cc_so libmath_user.so "$L/libm_user.c" -fno-builtin -lm
 rule "$K/libtls.so" "$L/tls.c" -- cc_so libtls.so "$L/tls.c"
+# A DT_NEEDED cycle: b's link-time stub first, then a (needs b), then b (needs a), both RUNPATH $ORIGIN.
+rule "$K/stub/libcycle_b.so" "$L/cycle_b.c" -- cc_so libcycle_b.so "$L/cycle_b.c" -Wl,--unresolved-symbols=ignore-all
+rule "$K/libcycle_a.so" "$L/cycle_a.c" "$K/stub/libcycle_b.so" -- \
+    cc_so libcycle_a.so "$L/cycle_a.c" "$K/stub/libcycle_b.so" -Wl,--enable-new-dtags,-rpath,'$ORIGIN'
+rule "$K/libcycle_b.so" "$L/cycle_b.c" "$K/libcycle_a.so" -- \
+    cc_so libcycle_b.so "$L/cycle_b.c" "$K/libcycle_a.so" -Wl,--enable-new-dtags,-rpath,'$ORIGIN'
 rule "$K/libversioned_user.so" "$L/versioned_user.c" "$OUT/versioned.so" -- \
     cc_so libversioned_user.so "$L/versioned_user.c" "$OUT/versioned.so" -Wl,--enable-new-dtags,-rpath,'$ORIGIN/..'
 
@@ -361,6 +367,8 @@ v_interpose() {
 v_weak() { expect "$1" "-W --dyn-syms" 'WEAK +DEFAULT +UND weak_absent$' && expect "$1" "-W --dyn-syms" 'WEAK +DEFAULT +[0-9]+ weak_defined$'; }
 v_ctors() { expect "$1" "-d" '\(INIT_ARRAY\)' && expect "$1" "-d" '\(FINI_ARRAY\)' && expect "$1" "-d" '\(INIT\)' && expect "$1" "-d" '\(FINI\)'; }
 v_math() { expect "$1" "-d" 'NEEDED.*libm\.so\.6' && expect "$1" "-W --dyn-syms" 'UND cos@'; }
+v_cycle_a() { expect "$1" "-d" 'NEEDED.*\[libcycle_b\.so\]'; }
+v_cycle_b() { expect "$1" "-d" 'NEEDED.*\[libcycle_a\.so\]'; }
 v_tls() { expect "$1" "-lW" '^ +TLS ' && expect "$1" "-rW" 'R_X86_64_DTPMOD64'; }
 v_versioned_user() { expect "$1" "-V" 'Name: VERS_1' && expect "$1" "-V" 'Name: VERS_2'; }
 
@@ -397,6 +405,8 @@ verify linking/libctors_log.so v_none
 verify linking/libctors.so v_ctors
 verify linking/libmath_user.so v_math
 verify linking/libtls.so v_tls
+verify linking/libcycle_a.so v_cycle_a
+verify linking/libcycle_b.so v_cycle_b
 verify linking/libversioned_user.so v_versioned_user
 
 # ---- begin: binding fixtures ----

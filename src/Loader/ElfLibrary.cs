@@ -122,8 +122,10 @@ public sealed class ElfLibrary : IDisposable
     /// <summary>The address of <paramref name="name"/> at exactly <paramref name="version"/> (as <c>dlvsym</c>), or the
     /// default version when <paramref name="version"/> is null.</summary>
     /// <exception cref="SymbolNotFoundException">No module of the library's local scope exports it.</exception>
+    /// <exception cref="RelocationException">The export is an IFUNC of a library loaded with
+    /// <see cref="LoadOptions.RunResolvers"/> false: its resolver is not run.</exception>
     public nint GetExport(string name, string? version) =>
-        TryGetExport(name, version, out nint address)
+        Lookup(name, version, out nint address)
             ? address
             : ThrowHelper.SymbolNotFound<nint>(name, version, Path,
                 $"{Path}: no export '{name}{(version is null ? "" : "@" + version)}' in the library or its dependencies");
@@ -131,8 +133,22 @@ public sealed class ElfLibrary : IDisposable
     /// <summary>Like <see cref="GetExport(string)"/>; false when there is no such export.</summary>
     public bool TryGetExport(string name, out nint address) => TryGetExport(name, null, out address);
 
-    /// <summary>Like <see cref="GetExport(string, string?)"/>; false when there is no such export.</summary>
+    /// <summary>Like <see cref="GetExport(string, string?)"/>; false when there is no such export, or when it is an IFUNC
+    /// whose resolver may not run.</summary>
     public bool TryGetExport(string name, string? version, out nint address)
+    {
+        try
+        {
+            return Lookup(name, version, out address);
+        }
+        catch (RelocationException)
+        {
+            address = 0;
+            return false;
+        }
+    }
+
+    private bool Lookup(string name, string? version, out nint address)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         ThrowIfDisposed();

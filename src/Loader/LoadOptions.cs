@@ -4,7 +4,14 @@ namespace Loader;
 public sealed record LoadOptions
 {
     /// <summary>The largest address span the loader reserves for one image. Default 1 GiB.</summary>
-    public long MaxImageSize { get; init; } = MapOptions.DefaultMaxImageSize;
+    /// <exception cref="ArgumentOutOfRangeException">The value is not positive (a limit of 0 or less is no limit).</exception>
+    public long MaxImageSize
+    {
+        get => _maxImageSize;
+        init => _maxImageSize = MapOptions.CheckMaxImageSize(value);
+    }
+
+    private readonly long _maxImageSize = MapOptions.DefaultMaxImageSize;
 
     /// <summary>Directories searched for DT_NEEDED entries after the requester's DT_RUNPATH and before
     /// /etc/ld.so.cache (glibc has no such step; it is where <c>dlopen</c> callers would set LD_LIBRARY_PATH).</summary>

@@ -9,7 +9,20 @@ public sealed record MapOptions
     public const long DefaultMaxImageSize = 1L << 30;
 
     /// <summary>The largest address span (lowest to highest PT_LOAD, page-rounded) the loader reserves. Default 1 GiB.</summary>
-    public long MaxImageSize { get; init; } = DefaultMaxImageSize;
+    /// <exception cref="ArgumentOutOfRangeException">The value is not positive (a limit of 0 or less is no limit).</exception>
+    public long MaxImageSize
+    {
+        get => _maxImageSize;
+        init => _maxImageSize = CheckMaxImageSize(value);
+    }
+
+    private readonly long _maxImageSize = DefaultMaxImageSize;
+
+    internal static long CheckMaxImageSize(long value)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(value, nameof(MaxImageSize));
+        return value;
+    }
 
     /// <summary>
     /// Make PT_GNU_RELRO read-only at the end of mapping (default true). Set false when the image will be relocated

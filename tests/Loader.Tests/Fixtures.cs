@@ -110,6 +110,8 @@ public static class Fixtures
         Fixture("linking/libctors.so", FixtureKind.X64, "DT_INIT, prioritized constructors, DT_INIT_ARRAY, DT_FINI_ARRAY, DT_FINI, logging their order"),
         Fixture("linking/libmath_user.so", FixtureKind.X64, "DT_NEEDED libm.so.6, calls cos and sqrt"),
         Fixture("linking/libtls.so", FixtureKind.X64, "__thread variables: PT_TLS, DTPMOD64/DTPOFF64 relocations, __tls_get_addr"),
+        Fixture("linking/libcycle_a.so", FixtureKind.X64, "needs libcycle_b.so, which needs libcycle_a.so back (RUNPATH $ORIGIN): a DT_NEEDED cycle"),
+        Fixture("linking/libcycle_b.so", FixtureKind.X64, "the other half of the cycle"),
         Fixture("linking/libversioned_user.so", FixtureKind.X64, "needs versioned.so (RUNPATH $ORIGIN/..), binds compute@VERS_1 and compute@@VERS_2"),
         // 16. Symbol binding rules (binding/); link-time stubs in binding/stub/ and bindpatch inputs in
         // binding/unpatched/ are not fixtures and are not listed.

@@ -24,7 +24,8 @@ internal sealed class IfuncResolverCache
     {
         if (_results.TryGetValue(resolver, out nint cached))
             return cached;
-        if (!options.RunResolvers && !owner.IsHost)
+        // The load's own choice holds for every later lookup too (GetExport, bind), not only for its relocations.
+        if ((!options.RunResolvers || !owner.ResolversAllowed) && !owner.IsHost)
             ThrowHelper.Relocation(owner.Path, $"{owner.Path}: {what} needs its resolver run, and LoadOptions.RunResolvers is false");
         if (!owner.IsExecutable(resolver))
             ThrowHelper.Relocation(owner.Path, $"{owner.Path}: {what}: the resolver 0x{resolver:x} does not lie in an executable PT_LOAD");

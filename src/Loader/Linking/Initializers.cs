@@ -27,13 +27,28 @@ internal static class Initializers
     /// <summary>DT_FINI_ARRAY in reverse, then DT_FINI.</summary>
     public static void RunFinalizers(Module module)
     {
+        foreach (nint f in Finalizers(module))
+            NativeCalls.CallFinalizer(f);
+    }
+
+    /// <summary>
+    /// Checks at load time (after relocation: DT_FINI_ARRAY holds relocated pointers) what the unload will call, so
+    /// a bad finalizer is refused while the load can still roll back, not found by <c>Dispose</c>.
+    /// </summary>
+    /// <exception cref="ElfFormatException">DT_FINI, DT_FINI_ARRAY or its size is malformed, or a function does not lie
+    /// in an executable PT_LOAD.</exception>
+    public static void CheckFinalizers(Module module) => Finalizers(module);
+
+    /// <summary>Every finalizer in the order they run (DT_FINI_ARRAY in reverse, then DT_FINI), each checked.</summary>
+    private static List<nint> Finalizers(Module module)
+    {
         if (module.Image is not { Dynamic: { } dyn } image)
-            return;
-        var array = ReadArray(image, dyn, DynamicTag.FiniArray, DynamicTag.FiniArraySz, "DT_FINI_ARRAY");
-        for (int i = array.Count - 1; i >= 0; i--)
-            NativeCalls.CallFinalizer(array[i]);
+            return [];
+        var functions = ReadArray(image, dyn, DynamicTag.FiniArray, DynamicTag.FiniArraySz, "DT_FINI_ARRAY");
+        functions.Reverse();
         if (dyn.TryGet(DynamicTag.Fini, out ulong fini))
-            NativeCalls.CallFinalizer(Function(image, (ulong)module.Base + fini, "DT_FINI"));
+            functions.Add(Function(image, (ulong)module.Base + fini, "DT_FINI"));
+        return functions;
     }
 
     /// <summary>The relocated entries of an init or fini array (absolute addresses), skipping 0 and -1 as glibc does.</summary>

@@ -43,6 +43,8 @@ internal sealed class LoadSession
             else if (_options.RunInitializers)
                 Initialize(root, []); // loaded before without running initializers: run them now
             _namespace.Commit(_new);
+            if (!root.IsHost)
+                root.Handles++; // the handle the caller gets: what keeps the root (and what it needs) loaded
             return root;
         }
         catch
@@ -91,6 +93,7 @@ internal sealed class LoadSession
         try
         {
             var module = Module.ForImage(image, loadedBy);
+            module.ResolversAllowed = _options.RunResolvers;
             _new.Add(module);
             DebuggerView.Add(module); // listed from mapping on, so constructors can be debugged; Unmap unlists it
             return module;
@@ -154,6 +157,7 @@ internal sealed class LoadSession
             if (module.IsHost || module.Relocated || !_new.Contains(module))
                 continue;
             Relocator.Relocate(module, _namespace, _options);
+            Initializers.CheckFinalizers(module);
             module.Image!.ApplyRelro();
             module.Relocated = true;
             UnwindRegistry.Register(module); // before any initializer: a constructor may throw and catch
@@ -165,6 +169,8 @@ internal sealed class LoadSession
     {
         foreach (string needed in module.Tables?.Needed ?? [])
         {
+            if (needed.Length == 0)
+                ThrowHelper.Format(module.Path, "DT_NEEDED", module.Image!.Dynamic!.Address, "names the empty string: there is no library to look for");
             var attempts = new List<SearchAttempt>();
             DependencySource source;
             Module? dependency;

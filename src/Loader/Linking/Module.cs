@@ -72,8 +72,15 @@ internal sealed class Module
     /// <summary>The scope its relocations were resolved in (set by the load that mapped it).</summary>
     public LookupScope? Scope { get; set; }
 
+    /// <summary>False when the load that mapped it had <see cref="LoadOptions.RunResolvers"/> false: none of its IFUNC
+    /// resolvers runs, for a relocation or a lookup.</summary>
+    public bool ResolversAllowed { get; set; } = true;
+
     /// <summary>Handles plus the DT_NEEDED edges of loaded modules that point at it.</summary>
     public int ReferenceCount { get; set; }
+
+    /// <summary>The handles (<see cref="ElfLibrary"/>s) on it: what keeps a module, and what it needs, loaded.</summary>
+    public int Handles { get; set; }
 
     public bool Relocated { get; set; }
     public bool Initialized { get; set; }

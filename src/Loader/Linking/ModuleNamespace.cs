@@ -149,24 +149,42 @@ internal sealed class ModuleNamespace
         _resolverResults.Run(owner, resolver, what, options);
 
     /// <summary>
-    /// Drops one reference; modules that reach zero (and, through their DT_NEEDED edges, the dependencies only they
-    /// held) unload: finalizers first, dependents before dependencies, then the images are unmapped.
+    /// Drops one handle on <paramref name="module"/>, then unloads every module no handle reaches any more through
+    /// DT_NEEDED edges — as glibc's <c>dlclose</c> marks what is still used and collects the rest, so a DT_NEEDED cycle
+    /// (a library that needs itself, two that need each other) goes too. Finalizers run first, dependents before
+    /// dependencies; then the images are unmapped (or kept while a thread owes one a <c>thread_local</c> destructor).
     /// </summary>
+    /// <exception cref="LoaderException">A finalizer could not be run (the library changed its own table after the
+    /// load checked it). Thrown after the unload has finished: nothing stays listed or mapped because of it.</exception>
     public void Release(Module module)
     {
         lock (SyncRoot)
         {
-            var unload = new List<Module>();
-            Decrement(module, unload);
-            foreach (var m in unload)
+            if (module.IsHost || module.Handles <= 0)
+                return;
+            module.Handles--;
+            module.ReferenceCount--;
+            var dead = Unreachable();
+            foreach (var m in dead)
+                foreach (var dependency in m.Needed)
+                    if (!dependency.IsHost)
+                        dependency.ReferenceCount--; // the edge goes with its module
+            LoaderException? failure = null;
+            foreach (var m in dead)
             {
-                if (m.Initialized && !m.Finalized)
+                if (!m.Initialized || m.Finalized)
+                    continue;
+                m.Finalized = true;
+                try
                 {
-                    m.Finalized = true;
                     Initializers.RunFinalizers(m);
                 }
+                catch (LoaderException e)
+                {
+                    failure ??= e;
+                }
             }
-            foreach (var m in unload)
+            foreach (var m in dead)
             {
                 _modules.Remove(m);
                 _resolverResults.Forget(m);
@@ -174,17 +192,43 @@ internal sealed class ModuleNamespace
                 UnmapOrKeep(m);
             }
             UnmapThoseNoLongerOwed();
+            if (failure is not null)
+                throw failure;
         }
     }
 
-    private static void Decrement(Module module, List<Module> unload)
+    /// <summary>The modules no handle reaches through DT_NEEDED edges, dependents before dependencies (a cycle in any
+    /// order): the reverse of a depth-first post-order over the edges.</summary>
+    private List<Module> Unreachable()
     {
-        if (module.IsHost || module.ReferenceCount <= 0)
+        var live = new HashSet<Module>();
+        var pending = new Stack<Module>();
+        foreach (var m in _modules)
+            if (m.Handles > 0)
+                pending.Push(m);
+        while (pending.Count > 0)
+        {
+            var m = pending.Pop();
+            if (!live.Add(m))
+                continue;
+            foreach (var dependency in m.Needed)
+                if (!dependency.IsHost)
+                    pending.Push(dependency);
+        }
+        var order = new List<Module>();
+        var visited = new HashSet<Module>(live);
+        foreach (var m in _modules)
+            PostOrder(m, visited, order);
+        order.Reverse();
+        return order;
+    }
+
+    private static void PostOrder(Module module, HashSet<Module> visited, List<Module> order)
+    {
+        if (module.IsHost || !visited.Add(module))
             return;
-        if (--module.ReferenceCount > 0)
-            return;
-        unload.Add(module);
         foreach (var dependency in module.Needed)
-            Decrement(dependency, unload);
+            PostOrder(dependency, visited, order);
+        order.Add(module);
     }
 }

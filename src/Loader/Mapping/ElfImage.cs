@@ -53,13 +53,14 @@ public sealed class ElfImage : IDisposable
     /// and mapped from it exactly as from disk, so /proc/self/maps shows <c>/memfd:NAME (deleted)</c>.
     /// </summary>
     /// <param name="image">The whole file's bytes.</param>
-    /// <param name="name">The memfd's name (at most 249 UTF-8 bytes), used in messages and as <see cref="Path"/>.</param>
+    /// <param name="name">Used in messages and as <see cref="Path"/>; the memfd is named with its first 249 UTF-8 bytes
+    /// (the kernel's limit).</param>
     /// <param name="options">Mapping options, or the defaults.</param>
     public static ElfImage Map(ReadOnlySpan<byte> image, string name, MapOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
-        if (System.Text.Encoding.UTF8.GetByteCount(name) > Memfd.MaxNameBytes || name.Contains('\0'))
-            throw new ArgumentException($"A memfd name is at most {Memfd.MaxNameBytes} UTF-8 bytes without NUL.", nameof(name));
+        if (name.Contains('\0'))
+            throw new ArgumentException("An image's name has no NUL character.", nameof(name));
         return Mapper.MapMemory(image, name, options ?? MapOptions.Default);
     }
 

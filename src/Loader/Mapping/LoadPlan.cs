@@ -187,7 +187,8 @@ public sealed class LoadPlan
             var overlay = new SegmentOverlay(index, ph, address,
                 ph.FileSize == 0 ? 0 : PageUp(fileEnd, page) - address,
                 PageDown(ph.Offset, page), protection, ContentOf(protection))
-            { MemoryEnd = PageUp(memoryEnd, page) };
+            // A PT_LOAD with p_memsz 0 maps nothing: no page of it is readable or writable, even at a misaligned p_vaddr.
+            { MemoryEnd = ph.MemorySize == 0 ? address : PageUp(memoryEnd, page) };
             overlays.Add(overlay);
 
             if (ph.MemorySize > ph.FileSize)

@@ -25,6 +25,7 @@ public sealed record SegmentOverlay(
     /// <summary><c>PT_LOAD[N]</c>.</summary>
     public string Name => $"PT_LOAD[{ProgramHeaderIndex}]";
 
-    /// <summary>The first address past the segment's memory image, page-rounded: pageup(p_vaddr + p_memsz).</summary>
+    /// <summary>The first address past the segment's memory image, page-rounded: pageup(p_vaddr + p_memsz); <see cref="Address"/>
+    /// itself when p_memsz is 0 (nothing is mapped). <c>[Address, MemoryEnd)</c> is exactly the pages mapped for it.</summary>
     public ulong MemoryEnd { get; init; }
 }

@@ -42,7 +42,19 @@ internal static class Memfd
 
     private static unsafe int Create(string name, MemfdFlags flags)
     {
-        fixed (byte* p = CString.Utf8(name, stackalloc byte[CString.StackBytes]))
+        // The name is only a label (/proc/self/maps shows /memfd:NAME); the kernel refuses one over 249 bytes with
+        // EINVAL, so a longer one is cut there, at a UTF-8 character boundary.
+        var utf8 = CString.Utf8(name, stackalloc byte[CString.StackBytes]);
+        if (utf8.Length - 1 > MaxNameBytes)
+        {
+            int cut = MaxNameBytes;
+            while (cut > 0 && (utf8[cut] & 0xc0) == 0x80)
+                cut--; // not inside a multi-byte character
+            var shortened = new byte[cut + 1];
+            utf8[..cut].CopyTo(shortened);
+            utf8 = shortened;
+        }
+        fixed (byte* p = utf8)
             return LibC.memfd_create(p, (uint)flags);
     }
 }

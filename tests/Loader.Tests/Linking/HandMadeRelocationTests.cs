@@ -23,7 +23,7 @@ public sealed unsafe class HandMadeRelocationTests
         foreach (var table in elf.RelocationTables)
         {
             Assert.Equal(RelocationFormat.Rela, table.Format);
-            ulong at = FileOffset(elf, table.Address);
+            ulong at = ElfPatch.FileOffset(elf, table.Address);
             for (int i = 0; i < table.Count; i++)
             {
                 var r = table[i];
@@ -31,10 +31,10 @@ public sealed unsafe class HandMadeRelocationTests
                 BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan((int)at + i * 16 + 8), r.Info);
                 // GLOB_DAT and JUMP_SLOT ignore an in-place addend (as musl does for REL); the others read it.
                 if ((X86_64RelocationType)r.Type is not (X86_64RelocationType.GlobDat or X86_64RelocationType.JumpSlot))
-                    BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan((int)FileOffset(elf, r.Offset)), r.Addend);
+                    BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan((int)ElfPatch.FileOffset(elf, r.Offset)), r.Addend);
             }
         }
-        EditDynamic(bytes, elf, (tag, value) => tag switch
+        ElfPatch.EditDynamic(bytes, elf, (tag, value) => tag switch
         {
             DT_RELA => (DT_REL, value),
             DT_RELASZ => (DT_RELSZ, value / 24 * 16),
@@ -44,7 +44,7 @@ public sealed unsafe class HandMadeRelocationTests
             _ => (tag, value),
         });
         // DT_PLTRELSZ (2) shrinks too.
-        EditDynamic(bytes, elf, (tag, value) => tag == 2 ? (tag, value / 24 * 16) : (tag, value));
+        ElfPatch.EditDynamic(bytes, elf, (tag, value) => tag == 2 ? (tag, value / 24 * 16) : (tag, value));
         return bytes;
     }
 
@@ -79,9 +79,9 @@ public sealed unsafe class HandMadeRelocationTests
         ulong names = elf.DynamicSymbols![elf.FindDefinedSymbol("mutable_names")].Value;
         var table = elf.RelocationTables[0];
         int index = Enumerable.Range(0, table.Count).Single(i => table[i].Offset == names + 16);
-        ulong entry = FileOffset(elf, table.Address) + (ulong)(index * 24);
+        ulong entry = ElfPatch.FileOffset(elf, table.Address) + (ulong)(index * 24);
         BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan((int)entry), 0x28); // e_shoff
-        EditDynamic(bytes, elf, (tag, value) => tag == DT_RELACOUNT ? (DT_TEXTREL, 0) : (tag, value));
+        ElfPatch.EditDynamic(bytes, elf, (tag, value) => tag == DT_RELACOUNT ? (DT_TEXTREL, 0) : (tag, value));
         return (bytes, (ulong)table[index].Addend);
     }
 
@@ -119,7 +119,7 @@ public sealed unsafe class HandMadeRelocationTests
         var table = elf.RelocationTables.First(t => t.Name == "DT_RELA");
         int index = Enumerable.Range(0, table.Count).First(i => (X86_64RelocationType)table[i].Type == X86_64RelocationType.GlobDat);
         var (offset, info) = edit(table[index]);
-        ulong entry = FileOffset(elf, table.Address) + (ulong)(index * 24);
+        ulong entry = ElfPatch.FileOffset(elf, table.Address) + (ulong)(index * 24);
         BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan((int)entry), offset);
         BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan((int)entry + 8), info);
         return bytes;
@@ -147,28 +147,6 @@ public sealed unsafe class HandMadeRelocationTests
             var e = Assert.Throws<RelocationException>(() => new LoaderContext().Load(bytes, "basic-wild.so"));
             Assert.Contains($"base+0x{target:x}", e.Message, StringComparison.Ordinal);
             Assert.Contains("writable part of the image", e.Message, StringComparison.Ordinal);
-        }
-    }
-
-    private static ulong FileOffset(ElfFile elf, ulong address)
-    {
-        foreach (var ph in elf.ProgramHeaders)
-            if (ph.Type == SegmentType.Load && address >= ph.VirtualAddress && address < ph.VirtualAddress + ph.FileSize)
-                return ph.Offset + (address - ph.VirtualAddress);
-        throw new InvalidOperationException($"0x{address:x} is not file-backed");
-    }
-
-    private static void EditDynamic(byte[] bytes, ElfFile elf, Func<long, ulong, (long, ulong)> edit)
-    {
-        var dynamic = elf.ProgramHeaders.Single(p => p.Type == SegmentType.Dynamic);
-        for (ulong at = dynamic.Offset; at + 16 <= dynamic.Offset + dynamic.FileSize; at += 16)
-        {
-            long tag = BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan((int)at));
-            if (tag == 0)
-                break;
-            var (newTag, newValue) = edit(tag, BinaryPrimitives.ReadUInt64LittleEndian(bytes.AsSpan((int)at + 8)));
-            BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan((int)at), newTag);
-            BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan((int)at + 8), newValue);
         }
     }
 }

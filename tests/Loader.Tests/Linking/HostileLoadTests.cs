@@ -1,0 +1,189 @@
+using System.Buffers.Binary;
+using Loader.Elf;
+
+namespace Loader.Tests.Linking;
+
+/// <summary>
+/// Bug classes a hostile-input review found in the load path, each as a class: a refusal is a
+/// <see cref="LoaderException"/> naming the file and the field, nothing is left mapped or listed, and the process
+/// survives. Each input is basic.so with one thing changed.
+/// </summary>
+[Collection("AddressSpace")]
+public sealed unsafe class HostileLoadTests
+{
+    private const long DT_NEEDED = 1, DT_SYMTAB = 6, DT_SONAME = 14, DT_INIT_ARRAY = 25, DT_FINI = 13, DT_FINI_ARRAY = 26,
+        DT_GNU_HASH = 0x6ffffef5, DT_HASH = 4, DT_DEBUG = 21;
+
+    private static (byte[] Bytes, ElfFile Elf) Basic()
+    {
+        byte[] bytes = File.ReadAllBytes(Fixtures.Path("basic.so"));
+        return (bytes, ElfFile.Parse(bytes.ToArray(), "basic.so"));
+    }
+
+    /// <summary>
+    /// basic.so with PT_GNU_STACK turned into a writable PT_LOAD that maps nothing (p_filesz = p_memsz = 0) at a
+    /// misaligned address one page past the data segment: the page is inside the reservation but never mapped.
+    /// </summary>
+    private static (byte[] Bytes, ulong Address) WithEmptyWritableLoad()
+    {
+        var (bytes, elf) = Basic();
+        using (elf)
+        {
+            int stack = elf.ProgramHeaders.ToList().FindIndex(p => p.Type == SegmentType.GnuStack);
+            var data = elf.ProgramHeaders.Last(p => p.Type == SegmentType.Load);
+            ulong address = ((data.VirtualAddress + data.MemorySize + 0xfff) & ~0xfffUL) + 0x10;
+            ElfPatch.WriteProgramHeader(bytes, elf, stack, new ProgramHeader(SegmentType.Load,
+                SegmentFlags.Read | SegmentFlags.Write, address & 0xfff, address, address, 0, 0, 0x1000));
+            return (bytes, address);
+        }
+    }
+
+    [Fact]
+    public void A_relocation_aimed_at_a_writable_segment_that_maps_nothing_is_refused()
+    {
+        var (bytes, address) = WithEmptyWritableLoad();
+        using (var elf = ElfFile.Parse(bytes.ToArray(), "x"))
+        {
+            var rela = elf.RelocationTables.First(t => t.Name == "DT_RELA");
+            int entry = (int)ElfPatch.FileOffset(elf, rela.Address);
+            Assert.Equal(X86_64RelocationType.Relative, (X86_64RelocationType)rela[0].Type);
+            BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(entry), address); // r_offset of the first RELATIVE
+        }
+        var context = new LoaderContext();
+        var e = Assert.Throws<RelocationException>(() => context.Load(bytes, "empty-writable.so"));
+        Assert.Contains("does not lie in a writable part of the image", e.Message, StringComparison.Ordinal);
+        Assert.Empty(context.LoadedLibraries);
+    }
+
+    [Fact]
+    public void An_init_array_in_a_segment_that_maps_nothing_is_refused()
+    {
+        var (bytes, address) = WithEmptyWritableLoad();
+        using (var elf = ElfFile.Parse(bytes.ToArray(), "x"))
+            ElfPatch.EditDynamic(bytes, elf, (tag, value) => tag == DT_INIT_ARRAY ? (tag, address) : (tag, value));
+        var context = new LoaderContext();
+        var e = Assert.Throws<ElfFormatException>(() => context.Load(bytes, "empty-init.so"));
+        Assert.Equal("DT_INIT_ARRAY", e.Field);
+        Assert.Empty(context.LoadedLibraries);
+    }
+
+    [Fact]
+    public void A_symbolic_relocation_without_a_symbol_table_is_a_loader_exception()
+    {
+        var (bytes, elf) = Basic();
+        using (elf)
+            ElfPatch.EditDynamic(bytes, elf, (tag, value) => tag is DT_SYMTAB or DT_GNU_HASH or DT_HASH ? (DT_DEBUG, 0) : (tag, value));
+        var context = new LoaderContext();
+        var e = Assert.ThrowsAny<LoaderException>(() => context.Load(bytes, "no-symtab.so"));
+        Assert.Contains("no-symtab.so", e.Message, StringComparison.Ordinal);
+        Assert.Contains("DT_SYMTAB", e.Message, StringComparison.Ordinal);
+        Assert.Empty(context.LoadedLibraries);
+    }
+
+    [Fact]
+    public void An_empty_dt_needed_is_a_loader_exception()
+    {
+        var (bytes, elf) = Basic();
+        using (elf)
+        {
+            bool first = true;
+            ElfPatch.EditDynamic(bytes, elf, (tag, value) =>
+            {
+                if (tag != DT_NEEDED || !first)
+                    return (tag, value);
+                first = false;
+                return (tag, 0); // offset 0 of DT_STRTAB is its leading NUL: the empty name
+            });
+        }
+        var context = new LoaderContext();
+        var e = Assert.ThrowsAny<LoaderException>(() => context.Load(bytes, "empty-needed.so"));
+        Assert.Contains("DT_NEEDED", e.Message, StringComparison.Ordinal);
+        Assert.Empty(context.LoadedLibraries);
+    }
+
+    [Fact]
+    public void A_library_that_needs_itself_is_unloaded_by_dispose()
+    {
+        // Its DT_NEEDED libc.so.6 becomes its own DT_SONAME: a cycle of one, which glibc's dlclose collects.
+        var (bytes, elf) = Basic();
+        using (elf)
+        {
+            ulong soname = 0;
+            ElfPatch.EditDynamic(bytes, elf, (tag, value) => { if (tag == DT_SONAME) soname = value; return (tag, value); });
+            Assert.NotEqual(0ul, soname);
+            ElfPatch.EditDynamic(bytes, elf, (tag, value) => tag == DT_NEEDED ? (tag, soname) : (tag, value));
+        }
+        var context = new LoaderContext();
+        var library = context.Load(bytes, "needs-itself.so");
+        var range = library.ReservedRange;
+        Assert.Equal(5, ((delegate* unmanaged<int, int, int>)library.GetExport("add"))(2, 3));
+        library.Dispose();
+        Assert.Empty(context.LoadedLibraries);
+        Assert.DoesNotContain(File.ReadLines("/proc/self/maps"), l => Convert.ToUInt64(l[..l.IndexOf('-')], 16) == (ulong)range.Start);
+    }
+
+    [Fact]
+    public void Two_libraries_that_need_each_other_are_unloaded_together()
+    {
+        var context = new LoaderContext();
+        var a = context.Load(Fixtures.Path("linking/libcycle_a.so"));
+        Assert.Equal(3, ((delegate* unmanaged<int>)a.GetExport("cycle_a_plus_b"))());
+        Assert.Equal(2, context.LoadedLibraries.Count);
+        var ranges = context.LoadedLibraries.Select(l => (ulong)l.Module.BaseAddress).ToList();
+        a.Dispose();
+        Assert.Empty(context.LoadedLibraries);
+        var starts = File.ReadLines("/proc/self/maps").Select(l => Convert.ToUInt64(l[..l.IndexOf('-')], 16)).ToHashSet();
+        Assert.DoesNotContain(ranges, starts.Contains);
+    }
+
+    [Fact]
+    public void An_invalid_finalizer_is_refused_at_load_not_at_unload()
+    {
+        var (bytes, elf) = Basic();
+        using (elf)
+            ElfPatch.EditDynamic(bytes, elf, (tag, value) => tag == DT_FINI ? (tag, 0x3db0) : (tag, value)); // data, not code
+        var context = new LoaderContext();
+        var e = Assert.Throws<ElfFormatException>(() => context.Load(bytes, "bad-fini.so"));
+        Assert.Equal("DT_FINI", e.Field);
+        Assert.Empty(context.LoadedLibraries);
+    }
+
+    [Fact]
+    public void GetExport_does_not_run_a_resolver_the_load_was_told_not_to_run()
+    {
+        // ifunc.so's own uses of its IFUNC (IRELATIVE, bindings to it) become R_X86_64_NONE, so it loads with
+        // RunResolvers = false; its
+        // exported IFUNC 'doubled' is still there to be asked for.
+        byte[] bytes = File.ReadAllBytes(Fixtures.Path("ifunc.so"));
+        using (var elf = ElfFile.Parse(bytes.ToArray(), "ifunc.so"))
+        {
+            foreach (var table in elf.RelocationTables)
+            {
+                ulong at = ElfPatch.FileOffset(elf, table.Address);
+                for (int i = 0; i < table.Count; i++)
+                    if ((X86_64RelocationType)table[i].Type == X86_64RelocationType.IRelative
+                        || (table[i].SymbolIndex != 0 && elf.DynamicSymbols![(int)table[i].SymbolIndex].Type == SymbolType.GnuIfunc))
+                        BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan((int)at + i * 24 + 8), 0); // r_info: NONE
+            }
+        }
+        using var library = new LoaderContext().Load(bytes, "ifunc-quiet.so", new LoadOptions { RunResolvers = false, RunInitializers = false });
+        var e = Assert.Throws<RelocationException>(() => library.GetExport("doubled"));
+        Assert.Contains("RunResolvers", e.Message, StringComparison.Ordinal);
+        Assert.False(library.TryGetExport("doubled", out _));
+    }
+
+    [Fact]
+    public void A_long_name_for_an_image_in_memory_is_only_a_label()
+    {
+        string name = new string('n', 400) + ".so";
+        using var library = new LoaderContext().Load(File.ReadAllBytes(Fixtures.Path("basic.so")), name);
+        Assert.Equal(name, library.Path);
+        Assert.Equal(5, ((delegate* unmanaged<int, int, int>)library.GetExport("add"))(2, 3));
+    }
+
+    [Theory]
+    [InlineData(0L)]
+    [InlineData(-1L)]
+    public void A_maximum_image_size_that_is_not_positive_is_a_caller_mistake(long size) =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => new LoadOptions { MaxImageSize = size });
+}
