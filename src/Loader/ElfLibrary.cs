@@ -193,5 +193,5 @@ public sealed class ElfLibrary : IDisposable
     /// <inheritdoc/>
     public override string ToString() => _module.Info.ToString();
 
-    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0 || Context.Namespace.IsDisposed, this);
 }

@@ -10,7 +10,7 @@ namespace Loader;
 /// process's and are shared by every context. A thin public handle: the state and the linking work are the
 /// namespace's (<c>Linking/ModuleNamespace</c>).
 /// </summary>
-public sealed class LoaderContext
+public sealed class LoaderContext : IDisposable
 {
     /// <summary>The context <see cref="ElfLibrary.Load(string, LoadOptions?)"/> uses.</summary>
     public static LoaderContext Default { get; } = new();
@@ -48,6 +48,21 @@ public sealed class LoaderContext
             library = null;
             return false;
         }
+    }
+
+    /// <summary>
+    /// Unloads every library the context holds — finalizers first, dependents before dependencies — whatever handles
+    /// are still open (they become disposed: <see cref="ElfLibrary.GetExport(string)"/> on them throws
+    /// <see cref="ObjectDisposedException"/>), and refuses later loads with <see cref="ObjectDisposedException"/>.
+    /// Idempotent. The default context lives as long as the process and cannot be disposed.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">This is <see cref="Default"/>.</exception>
+    /// <exception cref="LoaderException">A finalizer could not be run; thrown after everything was unloaded.</exception>
+    public void Dispose()
+    {
+        if (ReferenceEquals(this, Default))
+            throw new InvalidOperationException("LoaderContext.Default lives as long as the process; dispose the libraries instead");
+        Namespace.UnloadAll();
     }
 
     /// <summary>The libraries Loader mapped in this context, in load order, with their reference counts.</summary>

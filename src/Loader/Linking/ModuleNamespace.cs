@@ -26,6 +26,7 @@ internal sealed class ModuleNamespace
     {
         lock (SyncRoot)
         {
+            ObjectDisposedException.ThrowIf(IsDisposed, typeof(LoaderContext));
             UnmapThoseNoLongerOwed();
             return new LoadSession(this, options).Load(path, bytes, fromMemory);
         }
@@ -160,41 +161,72 @@ internal sealed class ModuleNamespace
     {
         lock (SyncRoot)
         {
-            if (module.IsHost || module.Handles <= 0)
+            if (IsDisposed || module.IsHost || module.Handles <= 0)
                 return;
             module.Handles--;
             module.ReferenceCount--;
-            var dead = Unreachable();
-            foreach (var m in dead)
-                foreach (var dependency in m.Needed)
-                    if (!dependency.IsHost)
-                        dependency.ReferenceCount--; // the edge goes with its module
-            LoaderException? failure = null;
-            foreach (var m in dead)
-            {
-                if (!m.Initialized || m.Finalized)
-                    continue;
-                m.Finalized = true;
-                try
-                {
-                    Initializers.RunFinalizers(m);
-                }
-                catch (LoaderException e)
-                {
-                    failure ??= e;
-                }
-            }
-            foreach (var m in dead)
-            {
-                _modules.Remove(m);
-                _resolverResults.Forget(m);
-                _uniqueSymbols.Forget(m);
-                UnmapOrKeep(m);
-            }
-            UnmapThoseNoLongerOwed();
-            if (failure is not null)
-                throw failure;
+            Collect();
         }
+    }
+
+    /// <summary>True once <see cref="UnloadAll"/> ran: the namespace loads nothing more.</summary>
+    public bool IsDisposed { get; private set; }
+
+    /// <summary>
+    /// Unloads everything the namespace holds, whatever handles remain (they become dead handles), dependents before
+    /// dependencies, and refuses any later load. Idempotent.
+    /// </summary>
+    /// <exception cref="LoaderException">A finalizer could not be run; thrown after everything was unloaded.</exception>
+    public void UnloadAll()
+    {
+        lock (SyncRoot)
+        {
+            if (IsDisposed)
+                return;
+            IsDisposed = true;
+            foreach (var m in _modules)
+            {
+                m.ReferenceCount -= m.Handles;
+                m.Handles = 0;
+            }
+            Collect();
+        }
+    }
+
+    /// <summary>Unloads every module no handle reaches: finalizers first, then bookkeeping and unmapping, whatever a
+    /// finalizer reports (its failure is thrown at the end).</summary>
+    private void Collect()
+    {
+        var dead = Unreachable();
+        foreach (var m in dead)
+            foreach (var dependency in m.Needed)
+                if (!dependency.IsHost)
+                    dependency.ReferenceCount--; // the edge goes with its module
+        LoaderException? failure = null;
+        foreach (var m in dead)
+        {
+            if (!m.Initialized || m.Finalized)
+                continue;
+            m.Finalized = true;
+            try
+            {
+                Initializers.RunFinalizers(m);
+            }
+            catch (LoaderException e)
+            {
+                failure ??= e;
+            }
+        }
+        foreach (var m in dead)
+        {
+            _modules.Remove(m);
+            _resolverResults.Forget(m);
+            _uniqueSymbols.Forget(m);
+            UnmapOrKeep(m);
+        }
+        UnmapThoseNoLongerOwed();
+        if (failure is not null)
+            throw failure;
     }
 
     /// <summary>The modules no handle reaches through DT_NEEDED edges, dependents before dependencies (a cycle in any
