@@ -97,8 +97,15 @@ public sealed unsafe class ConcurrencyTests : IDisposable
     [Fact]
     public void Disposing_a_context_unloads_what_it_still_holds_and_refuses_later_use()
     {
+        // A private copy of the chain (a -> lib/b -> lib/deep/c through RUNPATH $ORIGIN): other tests map the
+        // fixtures themselves at the same time, so only our own paths tell what this context left mapped.
+        foreach (string file in new[] { "libchain_a.so", "lib/libchain_b.so", "lib/deep/libchain_c.so" })
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(_directory, file))!);
+            File.Copy(Fixtures.Path("chain/" + file), Path.Combine(_directory, file));
+        }
         var context = new LoaderContext();
-        var chain = context.Load(Fixtures.Path("chain/libchain_a.so"));
+        var chain = context.Load(Path.Combine(_directory, "libchain_a.so"), new LoadOptions { LdLibraryPath = "" });
         var paths = context.LoadedLibraries.Select(l => l.Module.Path).ToList();
         Assert.Equal(3, paths.Count);
 

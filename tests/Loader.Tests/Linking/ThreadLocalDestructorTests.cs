@@ -14,7 +14,10 @@ public sealed unsafe class ThreadLocalDestructorTests
     [Fact]
     public void An_image_stays_mapped_until_the_destructors_its_threads_owe_have_run()
     {
-        string path = Fixtures.Path("cxx/libcxx_thread_local.so");
+        // A private copy: other tests read or map the fixture itself at the same time, and /proc/self/maps is checked.
+        string directory = Directory.CreateTempSubdirectory("loader-thread-exit-").FullName;
+        string path = Path.Combine(directory, "libcxx_thread_local.so");
+        File.Copy(Fixtures.Path("cxx/libcxx_thread_local.so"), path);
         var context = new LoaderContext();
         var counter = (int*)NativeMemory.AllocZeroed(sizeof(int));
         int[] pipe = new int[2];
@@ -55,6 +58,7 @@ public sealed unsafe class ThreadLocalDestructorTests
                 Thread.Sleep(5);
             if (Volatile.Read(ref *counter) != 0)
                 NativeMemory.Free(counter);
+            Directory.Delete(directory, recursive: true);
         }
     }
 
