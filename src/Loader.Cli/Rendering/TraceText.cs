@@ -8,7 +8,7 @@ internal static class TraceText
     public static void WriteHeader(TextWriter w, TraceReport r)
     {
         w.WriteLine($"{Path.GetFileName(r.File)}: every mmap, mprotect and munmap ElfImage.Map made, in order, then Dispose's munmap");
-        w.WriteLine($"  (fd is the file, opened O_RDONLY|O_CLOEXEC; lengths in hex; base 0x{r.BaseAddress:x}, span 0x{r.ReservedSize:x}, aligned to 0x{r.Alignment:x})");
+        w.WriteLine($"  (fd is the file, opened O_RDONLY|O_CLOEXEC|O_NONBLOCK; lengths in hex; base 0x{r.BaseAddress:x}, span 0x{r.ReservedSize:x}, aligned to 0x{r.Alignment:x})");
         w.WriteLine();
     }
 

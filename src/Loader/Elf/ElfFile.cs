@@ -31,20 +31,12 @@ public sealed class ElfFile : IDisposable
         ReadDynamic();
     }
 
-    /// <summary>Maps <paramref name="path"/> read-only and reads it. Dispose the result to unmap the file.</summary>
-    public static ElfFile Open(string path)
-    {
-        var file = MappedFile.OpenReadOnly(path);
-        try
-        {
-            return new ElfFile(file.Memory, path, file);
-        }
-        catch
-        {
-            ((IDisposable)file).Dispose();
-            throw;
-        }
-    }
+    /// <summary>
+    /// Reads <paramref name="path"/> into memory (pread, not mmap: a mapped file that shrinks kills the reader with
+    /// SIGBUS) and parses it. A path that cannot be opened, or is not a regular file, is an <see cref="ImageLoadException"/>
+    /// worded as <c>ElfImage.Map</c> words it.
+    /// </summary>
+    public static ElfFile Open(string path) => new(FileOpening.ReadAll(path), path, null);
 
     /// <summary>Reads an ELF object held in memory; <paramref name="name"/> is used in error messages.</summary>
     public static ElfFile Parse(ReadOnlyMemory<byte> bytes, string name) => new(bytes, name, null);
@@ -111,7 +103,7 @@ public sealed class ElfFile : IDisposable
     /// <summary>Finds a defined dynamic symbol by name through the hash tables, as a loader does; its index or -1.</summary>
     public int FindDefinedSymbol(string name) => Tables?.FindDefinedSymbol(name) ?? -1;
 
-    /// <summary>Unmaps the file when it was opened from a path.</summary>
+    /// <summary>Releases what the file was read from, when it has an owner; a file read by <see cref="Open"/> has none.</summary>
     public void Dispose() => _owner?.Dispose();
 
     private SectionHeader[] ReadSectionHeaders(ReadOnlySpan<byte> span)

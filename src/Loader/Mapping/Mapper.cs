@@ -36,9 +36,7 @@ internal sealed class Mapper
 
     public static ElfImage MapFile(string path, MapOptions options)
     {
-        var fd = FileDescriptor.OpenReadOnly(path, out int errno)
-            ?? ThrowHelper.ImageLoad<FileDescriptor>(path, "open", errno,
-                $"{path}: open(\"{path}\", O_RDONLY|O_CLOEXEC) failed: {Errno.Describe(errno)}");
+        var fd = FileOpening.Open(path);
         return new Mapper(path, options).Map(fd, path, fromMemory: false);
     }
 
@@ -91,16 +89,7 @@ internal sealed class Mapper
         }
     }
 
-    private FileStatus ReadStatus(FileDescriptor fd)
-    {
-        if (!fd.TryGetStatus(out var status, out int errno))
-            ThrowHelper.ImageLoad(_name, "fstat", errno, $"{_name}: fstat failed: {Errno.Describe(errno)}");
-        if (!status.IsRegularFile)
-            ThrowHelper.ImageLoad(_name, "fstat", 0, $"{_name}: is not a regular file (st_mode 0{Convert.ToString(status.Mode, 8)})");
-        if (status.Size > int.MaxValue)
-            ThrowHelper.ImageLoad(_name, "fstat", 0, $"{_name}: the file is {status.Size} bytes; the reader reads files up to 2 GiB");
-        return status;
-    }
+    private FileStatus ReadStatus(FileDescriptor fd) => FileOpening.ReadStatus(fd, _name);
 
     /// <summary>pread the ELF header and refuse a file this loader cannot run before anything is mapped.</summary>
     private void ReadAndCheckHeader(FileDescriptor fd, FileStatus status)

@@ -25,6 +25,7 @@ internal static class Errno
         2 => "ENOENT",
         4 => "EINTR",
         5 => "EIO",
+        6 => "ENXIO",
         9 => "EBADF",
         11 => "EAGAIN",
         12 => "ENOMEM",

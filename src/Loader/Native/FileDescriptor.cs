@@ -11,6 +11,8 @@ internal enum OpenFlags
     O_RDONLY = 0x0,
     /// <summary>Closed across exec, so a child started meanwhile does not inherit the descriptor.</summary>
     O_CLOEXEC = 0x80000,
+    /// <summary>open() of a FIFO returns at once instead of waiting for a writer; no effect on a regular file's reads.</summary>
+    O_NONBLOCK = 0x800,
 }
 
 /// <summary>What <c>fstat</c> says about an open file: enough to identify it and to read it.</summary>
@@ -21,6 +23,19 @@ internal readonly record struct FileStatus(ulong Device, ulong Inode, uint Mode,
 
     /// <summary>S_ISREG(st_mode).</summary>
     public bool IsRegularFile => (Mode & S_IFMT) == S_IFREG;
+
+    /// <summary>What S_IFMT says the file is, for a refusal's message: "a directory", "a FIFO", ...</summary>
+    public string KindName => (Mode & S_IFMT) switch
+    {
+        S_IFREG => "a regular file",
+        0x4000 => "a directory",
+        0x1000 => "a FIFO",
+        0xc000 => "a socket",
+        0x2000 => "a character device",
+        0x6000 => "a block device",
+        0xa000 => "a symbolic link",
+        _ => "of an unknown type",
+    };
 }
 
 /// <summary>
@@ -43,8 +58,12 @@ internal sealed partial class FileDescriptor : SafeHandleMinusOneIsInvalid
     [LibraryImport("libc.so.6", EntryPoint = "fstat", SetLastError = true)]
     private static unsafe partial int fstat(FileDescriptor fd, stat* buffer);
 
-    /// <summary>open(path, O_RDONLY|O_CLOEXEC): CLOEXEC so a child started meanwhile does not inherit it.</summary>
-    public static FileDescriptor? OpenReadOnly(string path, out int errno) => Open(path, OpenFlags.O_RDONLY | OpenFlags.O_CLOEXEC, out errno);
+    /// <summary>
+    /// open(path, O_RDONLY|O_CLOEXEC|O_NONBLOCK): CLOEXEC so a child started meanwhile does not inherit it, NONBLOCK so
+    /// a FIFO does not block the open forever waiting for a writer (the caller then refuses it after fstat).
+    /// </summary>
+    public static FileDescriptor? OpenReadOnly(string path, out int errno) =>
+        Open(path, OpenFlags.O_RDONLY | OpenFlags.O_CLOEXEC | OpenFlags.O_NONBLOCK, out errno);
 
     private static unsafe FileDescriptor? Open(string path, OpenFlags flags, out int errno)
     {

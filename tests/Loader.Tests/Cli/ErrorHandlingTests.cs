@@ -61,14 +61,16 @@ public sealed class ErrorHandlingTests
     }
 
     [Theory]
-    [InlineData("/nonexistent/libnothing.so", "no such file")]
-    [InlineData("/", "is a directory")]
+    [InlineData("/nonexistent/libnothing.so", "open(\"/nonexistent/libnothing.so\", O_RDONLY|O_CLOEXEC|O_NONBLOCK) failed: ENOENT")]
+    [InlineData("/", "is a directory, not a regular file")]
     public void A_missing_or_unreadable_path_exits_1_with_one_line(string path, string expected)
     {
         var result = CliHarness.Run("headers", path);
 
+        // ElfFile.Open's ImageLoadException, worded as ElfImage.Map words it: the call and the errno, or the file's kind.
         Assert.Equal(1, result.ExitCode);
-        Assert.Equal($"loader: {path}: {expected}", result.Stderr.Split('\n')[0].Split(',')[0]);
+        string line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"loader: {path}: {expected}", line);
         Assert.DoesNotContain("   at ", result.Stderr);
     }
 
