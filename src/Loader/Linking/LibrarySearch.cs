@@ -2,6 +2,8 @@ using System.Collections.Concurrent;
 using System.Text;
 using Loader.Elf;
 
+using Loader.Native;
+
 namespace Loader.Linking;
 
 /// <summary>
@@ -257,30 +259,27 @@ internal sealed class LibrarySearch
     private static bool TryCandidate(string path, string needed, string source, List<SearchAttempt> attempts)
     {
         Span<byte> header = stackalloc byte[ElfHeader.Size64];
-        int read;
-        try
+        // The same non-blocking open as every other entry point: a FIFO in a search directory must not hang the search.
+        using var fd = FileDescriptor.OpenReadOnly(path, out int errno);
+        if (fd is null)
         {
-            if (!File.Exists(path))
+            attempts.Add(new SearchAttempt(path, source, errno switch
             {
-                attempts.Add(new SearchAttempt(path, source, Directory.Exists(path) ? "not a regular file" : SearchAttempt.NotFound));
-                return false;
-            }
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 1);
-            read = stream.ReadAtLeast(header, header.Length, throwOnEndOfStream: false);
-        }
-        catch (UnauthorizedAccessException)
-        {
-            attempts.Add(new SearchAttempt(path, source, "permission denied"));
+                Errno.ENOENT or Errno.ENOTDIR => SearchAttempt.NotFound,
+                Errno.EACCES or Errno.EPERM => "permission denied",
+                _ => $"cannot open: {Errno.Describe(errno)}",
+            }));
             return false;
         }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        if (!fd.TryGetStatus(out var status, out errno) || !status.IsRegularFile)
         {
-            attempts.Add(new SearchAttempt(path, source, SearchAttempt.NotFound));
+            attempts.Add(new SearchAttempt(path, source, "not a regular file"));
             return false;
         }
-        catch (IOException e)
+        int read = fd.ReadAt(header, 0, out errno);
+        if (read < 0)
         {
-            attempts.Add(new SearchAttempt(path, source, $"cannot read: {e.Message}"));
+            attempts.Add(new SearchAttempt(path, source, $"cannot read: {Errno.Describe(errno)}"));
             return false;
         }
 

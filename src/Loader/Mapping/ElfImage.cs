@@ -38,7 +38,7 @@ public sealed class ElfImage : IDisposable
         DeclareWritableSegments();
     }
 
-    /// <summary>Maps the shared object at <paramref name="path"/> (opened once, O_RDONLY|O_CLOEXEC).</summary>
+    /// <summary>Maps the shared object at <paramref name="path"/> (opened once, O_RDONLY|O_CLOEXEC|O_NONBLOCK; a regular file only).</summary>
     /// <exception cref="UnsupportedElfException">The file is not an x86_64 ELF64 shared object.</exception>
     /// <exception cref="ElfFormatException">The headers are malformed or refused by the plan.</exception>
     /// <exception cref="ImageLoadException">A system call failed; nothing is left mapped or open.</exception>

@@ -11,6 +11,9 @@ internal static class Errno
     /// </summary>
     public static int Last => Marshal.GetLastPInvokeError();
 
+    /// <summary>The values callers tell apart (asm-generic/errno-base.h).</summary>
+    public const int EPERM = 1, ENOENT = 2, EACCES = 13, ENOTDIR = 20;
+
     /// <summary>The symbolic name and the C library's message for <paramref name="errno"/>.</summary>
     public static string Describe(int errno)
     {

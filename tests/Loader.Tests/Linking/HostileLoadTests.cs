@@ -137,6 +137,35 @@ public sealed unsafe class HostileLoadTests
     }
 
     [Fact]
+    public void A_fifo_where_a_dependency_is_searched_is_passed_over_without_waiting()
+    {
+        // libchain_a.so finds libchain_b.so through DT_RUNPATH $ORIGIN/lib; here that name is a FIFO nobody writes to.
+        string directory = Directory.CreateTempSubdirectory("loader-fifo-search-").FullName;
+        try
+        {
+            File.Copy(Fixtures.Path("chain/libchain_a.so"), Path.Combine(directory, "libchain_a.so"));
+            Directory.CreateDirectory(Path.Combine(directory, "lib"));
+            string fifo = Path.Combine(directory, "lib", "libchain_b.so");
+            Assert.Equal(0, Oracles.ChildProcess.Run("mkfifo", fifo).ExitCode);
+            Exception? failure = null;
+            var load = new Thread(() => failure = Record.Exception(() => new LoaderContext().Load(Path.Combine(directory, "libchain_a.so"),
+                new LoadOptions { LdLibraryPath = "" }))) { IsBackground = true };
+            load.Start();
+            if (!load.Join(TimeSpan.FromSeconds(10)))
+            {
+                using (File.OpenWrite(fifo)) { } // a writer releases the blocked open, so the thread can end
+                Assert.Fail("the search blocked opening a FIFO");
+            }
+            var e = Assert.IsType<LibraryNotFoundException>(failure);
+            Assert.Contains(e.Attempts, a => a.Path == fifo && a.Outcome == "not a regular file");
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
     public void An_invalid_finalizer_is_refused_at_load_not_at_unload()
     {
         var (bytes, elf) = Basic();
