@@ -34,10 +34,8 @@ internal sealed class TlsCarrier : IDisposable
     public static TlsCarrier Load(string modulePath, ProgramHeader tls, ReadOnlySpan<byte> image, bool staticTls)
     {
         var bytes = TlsCarrierImage.Build(tls, image, staticTls);
-        string name = "loader-tls:" + Path.GetFileName(modulePath);
-        if (name.Length > 64)
-            name = name[..64];
-        var memfd = Memfd.Create(name, bytes, out int errno, out string call);
+        // Memfd.Create cuts a name past the kernel's limit itself.
+        var memfd = Memfd.Create("loader-tls:" + Path.GetFileName(modulePath), bytes, out int errno, out string call);
         if (memfd is null)
             ThrowHelper.ImageLoad(modulePath, call, errno, $"{modulePath}: {call} for the TLS carrier failed: {Errno.Describe(errno)}");
         try
