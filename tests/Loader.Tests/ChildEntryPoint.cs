@@ -13,6 +13,10 @@ public static class ChildEntryPoint
     /// <summary>Open a file with <see cref="ElfFile.Open"/>, truncate it to zero bytes, then read everything.</summary>
     public const string TruncateAfterOpen = "truncate-after-open";
 
+    /// <summary>Map a file with <see cref="Loader.Mapping.ElfImage.Map(string, Loader.Mapping.MapOptions?)"/>, cutting it to one page
+    /// just before the first mapping step of the given kind; prints <c>mapped</c> or <c>refused: Type: message</c>.</summary>
+    public const string TruncateDuringMap = "truncate-during-map";
+
     public static int Main(string[] args)
     {
         switch (args)
@@ -23,6 +27,9 @@ public static class ChildEntryPoint
                     File.WriteAllBytes(path, []);
                     Console.WriteLine($"read {ElfReadAll.ReadEverything(elf)}");
                 }
+                return 0;
+            case [TruncateDuringMap, string path, string kind]:
+                Console.WriteLine(Mapping.ShrinkingFile.MapWhileCutting(path, Enum.Parse<Loader.Mapping.MappingStepKind>(kind)));
                 return 0;
             default:
                 Console.Error.WriteLine($"unknown scenario: {string.Join(' ', args)}");

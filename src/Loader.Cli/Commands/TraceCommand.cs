@@ -72,8 +72,6 @@ internal static class TraceCommand
     /// <summary>The step's place in the story, in a word or two.</summary>
     private static string Phase(ElfImage image, MappingStep step) => step.Kind switch
     {
-        MappingStepKind.MapFileView => "read headers",
-        MappingStepKind.UnmapFileView => "drop headers",
         MappingStepKind.Reserve => "reserve",
         MappingStepKind.Trim => "trim",
         MappingStepKind.Overlay => "overlay " + MappingNames.Describe(OverlayContent(image, step)),
@@ -95,7 +93,7 @@ internal static class TraceCommand
     /// <summary>The call as strace prints it (lengths in hex, <c>fd</c> for the file), with its result.</summary>
     private static string Call(MappingStep step) => step.SystemCall switch
     {
-        "mmap" => $"mmap({(step.Kind is MappingStepKind.Reserve or MappingStepKind.MapFileView ? "NULL" : $"0x{step.Address:x}")}, " +
+        "mmap" => $"mmap({(step.Kind is MappingStepKind.Reserve ? "NULL" : $"0x{step.Address:x}")}, " +
                   $"0x{step.Length:x}, {MappingNames.Protection(step.Protection)}, {MappingNames.Flags(step.Flags)}, " +
                   $"{(step.FileOffset is null ? "-1" : "fd")}, 0x{step.FileOffset ?? 0:x}) = 0x{step.Address:x}",
         "mprotect" => $"mprotect(0x{step.Address:x}, 0x{step.Length:x}, {MappingNames.Protection(step.Protection)}) = 0",

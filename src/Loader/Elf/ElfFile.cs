@@ -20,11 +20,11 @@ public sealed class ElfFile : IDisposable
         _owner = owner;
         Name = name;
         Bytes = bytes;
-        var span = bytes.Span;
-        Header = ElfHeader.Read(span, name);
+        Header = ElfHeader.Read(bytes.Span, name);
         Encoding = new ElfEncoding(Header.Class, Header.Data);
-        _sections = ReadSectionHeaders(span);
-        _programHeaders = ReadProgramHeaders(span);
+        FileRangeReader read = (offset, length) => bytes.Slice((int)offset, length);
+        (_sections, SectionNameTableIndex) = HeaderTables.ReadSections(Header, Encoding, name, (ulong)bytes.Length, read);
+        _programHeaders = HeaderTables.ReadProgramHeaders(Header, Encoding, name, (ulong)bytes.Length, _sections, read);
         View = VirtualView.FromFile(name, bytes, _programHeaders);
         Interpreter = ReadInterpreter();
         ReadNotes();
@@ -60,7 +60,7 @@ public sealed class ElfFile : IDisposable
     /// <summary>The real e_shnum.</summary>
     public int SectionCount => _sections.Length;
     /// <summary>The real e_shstrndx.</summary>
-    public int SectionNameTableIndex { get; private set; }
+    public int SectionNameTableIndex { get; }
     /// <summary>PT_INTERP's path, or null.</summary>
     public string? Interpreter { get; }
     /// <summary>The notes of every PT_NOTE segment (or SHT_NOTE section when there are no PT_NOTEs).</summary>
@@ -105,77 +105,6 @@ public sealed class ElfFile : IDisposable
 
     /// <summary>Releases what the file was read from, when it has an owner; a file read by <see cref="Open"/> has none.</summary>
     public void Dispose() => _owner?.Dispose();
-
-    private SectionHeader[] ReadSectionHeaders(ReadOnlySpan<byte> span)
-    {
-        ulong shoff = Header.SectionHeaderOffset;
-        SectionNameTableIndex = Header.SectionNameTableIndex;
-        if (shoff == 0)
-            return [];
-        int entrySize = SectionHeader.SizeFor(Header.Class);
-        if (Header.SectionHeaderEntrySize != entrySize)
-            ThrowHelper.Format(Name, "e_shentsize", HeaderFieldOffset(ElfHeader.Field.SectionHeaderEntrySize),
-                $"{Header.SectionHeaderEntrySize} does not match sizeof(Elf{(Encoding.Is64 ? 64 : 32)}_Shdr) = {entrySize}");
-        if (ThrowHelper.OutOfRange(shoff, (ulong)entrySize, (ulong)span.Length))
-            ThrowHelper.Format(Name, "e_shoff", shoff, $"section header table at 0x{shoff:x} lies past the end of the {span.Length}-byte file");
-
-        // Extended numbering: section 0 holds the real e_shnum (sh_size), e_shstrndx (sh_link) and e_phnum (sh_info).
-        var section0 = SectionHeader.Read(span.Slice((int)shoff, entrySize), Encoding);
-        ulong count = Header.SectionHeaderCount == 0 ? section0.Size : Header.SectionHeaderCount;
-        if (Header.SectionNameTableIndex == ElfHeader.SHN_XINDEX)
-            SectionNameTableIndex = (int)section0.Link;
-        if (count == 0)
-            return [];
-        if (count > int.MaxValue / (ulong)entrySize || ThrowHelper.OutOfRange(shoff, count * (ulong)entrySize, (ulong)span.Length))
-            ThrowHelper.Format(Name, Header.SectionHeaderCount == 0 ? "e_shnum (section 0 sh_size)" : "e_shnum", shoff,
-                $"{count} section headers of {entrySize} bytes at 0x{shoff:x} run past the end of the {span.Length}-byte file");
-        var sections = new SectionHeader[count];
-        for (int i = 0; i < sections.Length; i++)
-            sections[i] = SectionHeader.Read(span.Slice((int)shoff + i * entrySize, entrySize), Encoding);
-
-        if (SectionNameTableIndex != 0)
-        {
-            if ((uint)SectionNameTableIndex >= (uint)sections.Length)
-                ThrowHelper.Format(Name, "e_shstrndx", shoff, $"section index {SectionNameTableIndex} is past the {sections.Length} section headers");
-            var strtab = sections[SectionNameTableIndex];
-            if (strtab.Type == SectionType.NoBits)
-                ThrowHelper.Format(Name, "e_shstrndx", shoff, $"section {SectionNameTableIndex}, the section name table, is SHT_NOBITS and has no bytes");
-            if (ThrowHelper.OutOfRange(strtab.Offset, strtab.Size, (ulong)span.Length))
-                ThrowHelper.Format(Name, "e_shstrndx sh_offset", strtab.Offset, $"section name table of 0x{strtab.Size:x} bytes runs past the end of the file");
-            var names = new StringTable(Bytes.Slice((int)strtab.Offset, (int)strtab.Size), Name, ".shstrtab", strtab.Offset);
-            for (int i = 0; i < sections.Length; i++)
-                sections[i] = sections[i] with { Name = names.GetString(sections[i].NameOffset) };
-        }
-        return sections;
-    }
-
-    private ProgramHeader[] ReadProgramHeaders(ReadOnlySpan<byte> span)
-    {
-        ulong count = Header.ProgramHeaderCount;
-        if (count == ElfHeader.PN_XNUM)
-        {
-            if (_sections.Length == 0)
-                ThrowHelper.Format(Name, "e_phnum", HeaderFieldOffset(ElfHeader.Field.ProgramHeaderCount),
-                    "is PN_XNUM (0xffff) but there is no section 0 to hold the real count");
-            count = _sections[0].Info;
-        }
-        if (count == 0)
-            return [];
-        int entrySize = ProgramHeader.SizeFor(Header.Class);
-        ulong phoff = Header.ProgramHeaderOffset;
-        if (Header.ProgramHeaderEntrySize != entrySize)
-            ThrowHelper.Format(Name, "e_phentsize", HeaderFieldOffset(ElfHeader.Field.ProgramHeaderEntrySize),
-                $"{Header.ProgramHeaderEntrySize} does not match sizeof(Elf{(Encoding.Is64 ? 64 : 32)}_Phdr) = {entrySize}");
-        if (ThrowHelper.OutOfRange(phoff, count * (ulong)entrySize, (ulong)span.Length))
-            ThrowHelper.Format(Name, "e_phoff", phoff,
-                $"{count} program headers of {entrySize} bytes at 0x{phoff:x} run past the end of the {span.Length}-byte file");
-        var headers = new ProgramHeader[count];
-        for (int i = 0; i < headers.Length; i++)
-            headers[i] = ProgramHeader.Read(span.Slice((int)phoff + i * entrySize, entrySize), Encoding);
-        return headers;
-    }
-
-    private ulong HeaderFieldOffset(ElfHeader.Field field) => (ulong)ElfHeader.OffsetOf(field, Header.Class);
 
     private ReadOnlyMemory<byte> FileRange(ulong offset, ulong size, string field)
     {
@@ -225,21 +154,6 @@ public sealed class ElfFile : IDisposable
             return;
         var ph = _programHeaders[dynamicIndex];
         Dynamic = DynamicSection.Read(FileRange(ph.Offset, ph.FileSize, "PT_DYNAMIC p_offset").Span, Encoding, ph.VirtualAddress, ph.Offset, Name);
-        Tables = DynamicTables.Read(View, Dynamic, Encoding, DynSymSectionCount());
-    }
-
-    /// <summary>
-    /// DT_SYMTAB has no size. readelf takes it from the .dynsym section, a loader from the hash tables: the
-    /// section wins when one describes this very table (see <see cref="DynamicTables.Read"/>).
-    /// </summary>
-    private int? DynSymSectionCount()
-    {
-        if (Dynamic is null || !Dynamic.TryGet(DynamicTag.SymTab, out ulong symtab))
-            return null;
-        int entrySize = ElfSymbol.SizeFor(Header.Class);
-        foreach (var sh in _sections)
-            if (sh.Type == SectionType.DynSym && sh.Address == symtab && sh.EntrySize == (ulong)entrySize)
-                return (int)Math.Min(sh.Size / (ulong)entrySize, int.MaxValue);
-        return null;
+        Tables = DynamicTables.Read(View, Dynamic, Encoding, HeaderTables.DynamicSymbolCount(Dynamic, _sections, Header.Class));
     }
 }

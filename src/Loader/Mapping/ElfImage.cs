@@ -19,14 +19,13 @@ public sealed class ElfImage : IDisposable
     private IReadOnlyList<ImageSegment>? _segments;
     private int _disposed;
 
-    internal ElfImage(string path, string? soName, LoadPlan plan, nint bias, AddressRange reserved, ImageMemory memory,
+    internal ElfImage(string path, LoadPlan plan, nint bias, AddressRange reserved, ImageMemory memory,
         List<MappingStep> steps, FileIdentity file, bool fromMemory, bool relroApplied,
         ProgramHeader[] programHeaders, int? symbolCount)
     {
         _programHeaders = programHeaders;
         _symbolCount = symbolCount;
         Path = path;
-        SoName = soName;
         Plan = plan;
         BaseAddress = bias;
         ReservedRange = reserved;
@@ -49,8 +48,9 @@ public sealed class ElfImage : IDisposable
     }
 
     /// <summary>
-    /// Maps a shared object held in memory: the bytes are written into a <c>memfd_create(name, MFD_CLOEXEC)</c> file
-    /// and mapped from it exactly as from disk, so /proc/self/maps shows <c>/memfd:NAME (deleted)</c>.
+    /// Maps a shared object held in memory: the bytes are written into a <c>memfd_create(name, MFD_CLOEXEC|MFD_ALLOW_SEALING)</c>
+    /// file, sealed against any change of size or content, and mapped from it exactly as from disk, so /proc/self/maps
+    /// shows <c>/memfd:NAME (deleted)</c> and nobody can shrink the file under the mapping.
     /// </summary>
     /// <param name="image">The whole file's bytes.</param>
     /// <param name="name">Used in messages and as <see cref="Path"/>; the memfd is named with its first 249 UTF-8 bytes
@@ -73,8 +73,8 @@ public sealed class ElfImage : IDisposable
     /// <summary>The path mapped, or the name given for an image mapped from memory.</summary>
     public string Path { get; }
 
-    /// <summary>DT_SONAME, or null.</summary>
-    public string? SoName { get; }
+    /// <summary>DT_SONAME, or null (read from the mapped image when it was mapped).</summary>
+    public string? SoName => _tables?.SoName;
 
     /// <summary>The plan that was executed.</summary>
     public LoadPlan Plan { get; }
@@ -180,6 +180,10 @@ public sealed class ElfImage : IDisposable
 
     /// <summary>The bounds-checked door into the image's bytes, for the relocator.</summary>
     internal ImageMemory Memory => _memory;
+
+    /// <summary>Reads PT_DYNAMIC and its tables from the mapped image; the mapper calls it before returning the image,
+    /// so that a table outside the image refuses the mapping.</summary>
+    internal void ReadDynamicTables() => EnsureTables();
 
     private void EnsureTables()
     {

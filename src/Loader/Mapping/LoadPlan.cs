@@ -64,11 +64,16 @@ public sealed class LoadPlan
     {
         if (pageSize == 0 || (pageSize & (pageSize - 1)) != 0)
             throw new ArgumentOutOfRangeException(nameof(pageSize), pageSize, "The page size must be a power of two.");
-        string name = file.Name;
-        CheckRunnable(file.Header, name);
-        CheckNotPie(file);
+        CheckRunnable(file.Header, file.Name);
+        CheckNotPie(file.Dynamic, file.ProgramHeaders, file.Name);
+        return Create(PlanSource.From(file), options, pageSize);
+    }
 
-        var plan = new LoadPlan(name, pageSize);
+    /// <summary>Plans from headers read piece by piece (the mapper's pread); the caller has run
+    /// <see cref="CheckRunnable"/> and <see cref="CheckNotPie"/>.</summary>
+    internal static LoadPlan Create(PlanSource file, MapOptions options, ulong pageSize)
+    {
+        var plan = new LoadPlan(file.Name, pageSize);
         var loads = CheckLoads(file, options, pageSize);
         plan.Build(file, loads, options);
         return plan;
@@ -88,26 +93,27 @@ public sealed class LoadPlan
             ThrowHelper.Unsupported(name, "e_type", (ulong)ElfHeader.OffsetOf(ElfHeader.Field.Type, header.Class), $"is {TypeName(header.Type)}, expected ET_DYN (3): only shared objects are loaded");
     }
 
-    private static void CheckNotPie(ElfFile file)
+    /// <summary>A PIE executable is ET_DYN too; DF_1_PIE (binutils 2.33+) is what tells it apart, and dlopen refuses
+    /// it. <paramref name="dynamic"/> is the file's PT_DYNAMIC as chosen by <see cref="DynamicSegment.IndexIn"/>.</summary>
+    internal static void CheckNotPie(DynamicSection? dynamic, IReadOnlyList<ProgramHeader> programHeaders, string name)
     {
-        // A PIE executable is ET_DYN too; DF_1_PIE (binutils 2.33+) is what tells it apart, and dlopen refuses it.
-        if (file.Dynamic is not { } dynamic || (dynamic.Flags1 & DynamicFlags1.Pie) == 0)
+        if (dynamic is null || (dynamic.Flags1 & DynamicFlags1.Pie) == 0)
             return;
         ulong offset = 0;
-        // file.Dynamic was read from this PT_DYNAMIC (the same rule), so the entry index maps to its file offset.
-        var ph = file.ProgramHeaders[DynamicSegment.IndexIn(file.ProgramHeaders)];
+        // The dynamic section was read from this PT_DYNAMIC (the same rule), so the entry index maps to its file offset.
+        var ph = programHeaders[DynamicSegment.IndexIn(programHeaders)];
         for (int i = 0; i < dynamic.Entries.Count; i++)
             if (dynamic.Entries[i].Tag == DynamicTag.Flags1)
                 offset = ph.Offset + (ulong)i * 16;
-        ThrowHelper.Unsupported(file.Name, "DT_FLAGS_1", offset, "has DF_1_PIE: this is a position-independent executable, not a library (dlopen refuses it too)");
+        ThrowHelper.Unsupported(name, "DT_FLAGS_1", offset, "has DF_1_PIE: this is a position-independent executable, not a library (dlopen refuses it too)");
     }
 
-    private static List<(int Index, ProgramHeader Header)> CheckLoads(ElfFile file, MapOptions options, ulong page)
+    private static List<(int Index, ProgramHeader Header)> CheckLoads(PlanSource file, MapOptions options, ulong page)
     {
         string name = file.Name;
         ulong phoff = file.Header.ProgramHeaderOffset;
         ulong FieldOffset(int index, int field) => phoff + (ulong)index * ProgramHeader.Size64 + (ulong)field;
-        ulong fileLength = (ulong)file.Bytes.Length;
+        ulong fileLength = file.FileLength;
 
         var loads = new List<(int, ProgramHeader)>();
         for (int i = 0; i < file.ProgramHeaders.Count; i++)
@@ -167,7 +173,7 @@ public sealed class LoadPlan
         return loads;
     }
 
-    private void Build(ElfFile file, List<(int Index, ProgramHeader Header)> loads, MapOptions options)
+    private void Build(PlanSource file, List<(int Index, ProgramHeader Header)> loads, MapOptions options)
     {
         ulong page = PageSize;
         StartAddress = PageDown(loads[0].Header.VirtualAddress, page);
@@ -211,7 +217,7 @@ public sealed class LoadPlan
         Regions = RegionBuilder.Build(this, file.Sections);
     }
 
-    private RelroPlan? PlanRelro(ElfFile file, List<(int Index, ProgramHeader Header)> loads)
+    private RelroPlan? PlanRelro(PlanSource file, List<(int Index, ProgramHeader Header)> loads)
     {
         int relroIndex = -1;
         for (int i = 0; i < file.ProgramHeaders.Count; i++)

@@ -7,15 +7,14 @@ namespace Loader.Mapping;
 /// <summary>
 /// Executes a <see cref="LoadPlan"/> in bionic's order (<c>linker_phdr.cpp</c>: read headers, reserve, load
 /// segments, zero the bss tail, protect RELRO), recording every mmap, mprotect and munmap as a
-/// <see cref="MappingStep"/>. Any failure after the reservation unmaps it; the descriptor and the header view are
-/// always released before returning.
+/// <see cref="MappingStep"/>. Any failure after the reservation unmaps it; the descriptor is always closed
+/// before returning.
 /// </summary>
 /// <remarks>
-/// Headers: the ELF header is read with <c>pread</c> and checked (class, machine, type) before anything is
-/// mapped; then the whole file is mapped read-only once from the same descriptor (bionic maps its header fragments
-/// the same way) and parsed in place by <see cref="ElfFile.Parse"/>, because the plan needs more than the program
-/// headers: DT_FLAGS_1 (DF_1_PIE), the section names for the regions, DT_SONAME. Reading all that with pread would
-/// mean copying the file; the view is unmapped as soon as the overlays are in place.
+/// Headers: what the plan needs is read with <c>pread</c> (the ELF header, checked first; the section headers for
+/// the regions' names; the program headers; PT_DYNAMIC for DF_1_PIE), never by mapping the file, so a file that
+/// shrinks while it is read is refused instead of killing the process with SIGBUS. Everything else (DT_SONAME, the
+/// symbols, the relocations) is read from the mapped image, as glibc reads it.
 /// </remarks>
 internal sealed class Mapper
 {
@@ -44,84 +43,121 @@ internal sealed class Mapper
     {
         var fd = Memfd.Create(name, image, out int errno, out string call)
             ?? ThrowHelper.ImageLoad<FileDescriptor>(name, call, errno,
-                $"{name}: {(call == "write" ? $"write of {image.Length} bytes into the memfd" : $"memfd_create(\"{name}\", MFD_CLOEXEC)")} failed: {Errno.Describe(errno)}");
+                $"{name}: {MemfdCallText(call, name, image.Length)} failed: {Errno.Describe(errno)}");
         return new Mapper(name, options).Map(fd, name, fromMemory: true);
     }
 
+    private static string MemfdCallText(string call, string name, int length) => call switch
+    {
+        "write" => $"write of {length} bytes into the memfd",
+        "fcntl" => "fcntl(F_ADD_SEALS, F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_WRITE|F_SEAL_SEAL) on the memfd",
+        _ => $"memfd_create(\"{name}\", MFD_CLOEXEC|MFD_ALLOW_SEALING)",
+    };
+
     private ElfImage Map(FileDescriptor fd, string path, bool fromMemory)
     {
-        FileView? view = null;
         bool mapped = false;
         try
         {
             var status = ReadStatus(fd);
-            ReadAndCheckHeader(fd, status);
-            view = MapFileView(fd, status);
-            var file = ElfFile.Parse(view.Memory, _name);
-            var plan = LoadPlan.Create(file, _options, _page);
-            string? soName = file.SoName;
+            var (source, symbolCount) = ReadHeaders(fd, (ulong)status.Size);
+            var plan = LoadPlan.Create(source, _options, _page);
 
             nint bias = ReserveAddressSpace(plan);
             var memory = new ImageMemory(_reservationStart, _reservationLength);
             foreach (var overlay in plan.Overlays)
-            {
                 OverlaySegment(overlay, fd, bias);
-                if (plan.Bss.FirstOrDefault(b => b.ProgramHeaderIndex == overlay.ProgramHeaderIndex) is { } bss)
-                    MapBss(bss, bias, memory);
-            }
+            // Before the first write to a file page (the .bss tail's zeroing) and the first read (the dynamic section).
+            CheckNotShrunk(fd, plan);
+            foreach (var bss in plan.Bss)
+                MapBss(bss, bias, memory);
             fd.Dispose(); // as glibc: the descriptor is not needed once the file pages are mapped
-            UnmapFileView(view);
 
             if (_options.ApplyRelro)
                 ProtectRelro(plan, bias, _name, Record, _options.BeforeStep);
 
-            var image = new ElfImage(path, soName, plan, bias, new AddressRange(_reservationStart, _reservationLength),
+            var image = new ElfImage(path, plan, bias, new AddressRange(_reservationStart, _reservationLength),
                 memory, _steps, new FileIdentity(status.Device, status.Inode), fromMemory, _options.ApplyRelro,
-                [.. file.ProgramHeaders], file.DynamicSymbols?.Count);
+                [.. source.ProgramHeaders], symbolCount);
+            // As glibc does, the dynamic section and its tables are read from the mapped image, not from the file.
+            image.ReadDynamicTables();
             mapped = true;
             return image;
         }
         finally
         {
             if (!mapped)
-                RollBack(view);
+                RollBack();
             fd.Dispose();
         }
     }
 
     private FileStatus ReadStatus(FileDescriptor fd) => FileOpening.ReadStatus(fd, _name);
 
-    /// <summary>pread the ELF header and refuse a file this loader cannot run before anything is mapped.</summary>
-    private void ReadAndCheckHeader(FileDescriptor fd, FileStatus status)
+    /// <summary>
+    /// Reads what the plan needs with pread, never by mapping the file: a mapping of a file that shrinks raises
+    /// SIGBUS on the first page past the new end. The ELF header is checked (class, machine, type) before anything
+    /// else is read; then the section headers (for the regions' names), the program headers, and PT_DYNAMIC (to
+    /// refuse a PIE before anything is mapped).
+    /// </summary>
+    private (PlanSource Source, int? SymbolCount) ReadHeaders(FileDescriptor fd, ulong fileLength)
     {
-        Span<byte> header = stackalloc byte[ElfHeader.Size64];
-        int read = fd.ReadAt(header, 0, out int errno);
+        // One pread covers the ELF header and, in nearly every file, the program headers that follow it.
+        byte[] first = ReadRange(fd, 0, (int)Math.Min(fileLength, FirstReadLength), fileLength);
+        var header = ElfHeader.Read(first, _name);
+        LoadPlan.CheckRunnable(header, _name);
+        var encoding = new ElfEncoding(header.Class, header.Data);
+        FileRangeReader read = (offset, length) => offset + (ulong)length <= (ulong)first.Length
+            ? first.AsMemory((int)offset, length)
+            : ReadRange(fd, offset, length, fileLength);
+
+        var (sections, _) = HeaderTables.ReadSections(header, encoding, _name, fileLength, read);
+        var programHeaders = HeaderTables.ReadProgramHeaders(header, encoding, _name, fileLength, sections, read);
+        DynamicSection? dynamic = null;
+        int dynamicIndex = DynamicSegment.IndexIn(programHeaders);
+        if (dynamicIndex >= 0)
+        {
+            var ph = programHeaders[dynamicIndex];
+            if (ThrowHelper.OutOfRange(ph.Offset, ph.FileSize, fileLength))
+                ThrowHelper.Format(_name, "PT_DYNAMIC p_offset", ph.Offset,
+                    $"range of 0x{ph.FileSize:x} bytes runs past the end of the {fileLength}-byte file");
+            dynamic = DynamicSection.Read(read(ph.Offset, (int)ph.FileSize).Span, encoding, ph.VirtualAddress, ph.Offset, _name);
+        }
+        LoadPlan.CheckNotPie(dynamic, programHeaders, _name);
+        return (new PlanSource(_name, header, programHeaders, sections, fileLength),
+            HeaderTables.DynamicSymbolCount(dynamic, sections, header.Class));
+    }
+
+    /// <summary>
+    /// mmap does not check a file's length: had the file shrunk since fstat, the overlays would now hold pages past its
+    /// end, and the first touch of one (zeroing a .bss tail, reading the dynamic section) would raise SIGBUS. One more fstat closes that window
+    /// for every change made before it; a file that shrinks after it is the case glibc dies on too (README).
+    /// </summary>
+    private void CheckNotShrunk(FileDescriptor fd, LoadPlan plan)
+    {
+        ulong needed = 0;
+        foreach (var overlay in plan.Overlays)
+            needed = Math.Max(needed, overlay.Header.Offset + overlay.Header.FileSize);
+        var status = ReadStatus(fd);
+        if ((ulong)status.Size < needed)
+            ThrowHelper.ImageLoad(_name, "fstat", 0,
+                $"{_name}: the file shrank to {status.Size} bytes while it was mapped; its PT_LOADs need {needed} bytes");
+    }
+
+    /// <summary>glibc reads 832 bytes for the same purpose; a page holds the ELF header and up to 71 program headers.</summary>
+    private const int FirstReadLength = 4096;
+
+    /// <summary>pread exactly <paramref name="length"/> bytes; a short read means the file shrank after fstat.</summary>
+    private byte[] ReadRange(FileDescriptor fd, ulong offset, int length, ulong fileLength)
+    {
+        byte[] bytes = GC.AllocateUninitializedArray<byte>(length);
+        int read = fd.ReadAt(bytes, (long)offset, out int errno);
         if (read < 0)
-            ThrowHelper.ImageLoad(_name, "pread", errno, $"{_name}: pread of the ELF header failed: {Errno.Describe(errno)}");
-        var parsed = ElfHeader.Read(header[..read], _name);
-        LoadPlan.CheckRunnable(parsed, _name);
-    }
-
-    private FileView MapFileView(FileDescriptor fd, FileStatus status)
-    {
-        var step = new MappingStep(MappingStepKind.MapFileView, 0, (ulong)status.Size, MemoryProtection.Read,
-            MappingFlags.Private, 0, "map the file read-only to read its headers, sections and dynamic table");
-        _options.BeforeStep?.Invoke(step);
-        var view = FileView.Map(fd, (int)status.Size, out int errno);
-        if (view is null)
-            Failed(step, "mmap", errno);
-        Record(step with { Address = view.Address });
-        return view;
-    }
-
-    private void UnmapFileView(FileView view)
-    {
-        var step = new MappingStep(MappingStepKind.UnmapFileView, view.Address, (ulong)view.Length, MemoryProtection.None,
-            MappingFlags.None, null, "unmap the read-only view of the file: the headers have been read");
-        _options.BeforeStep?.Invoke(step);
-        if (!view.Unmap(out int errno))
-            Failed(step, "munmap", errno);
-        Record(step);
+            ThrowHelper.ImageLoad(_name, "pread", errno, $"{_name}: pread of {length} bytes at 0x{offset:x} failed: {Errno.Describe(errno)}");
+        if (read < length)
+            ThrowHelper.ImageLoad(_name, "pread", 0,
+                $"{_name}: pread of {length} bytes at 0x{offset:x} returned {read}: the file is shorter than the {fileLength} bytes fstat reported (it shrank while being read)");
+        return bytes;
     }
 
     /// <summary>
@@ -244,10 +280,9 @@ internal sealed class Mapper
         record(step);
     }
 
-    /// <summary>Unmap whatever of the reservation exists and the header view; the descriptor is closed by the caller.</summary>
-    private void RollBack(FileView? view)
+    /// <summary>Unmap whatever of the reservation exists; the descriptor is closed by the caller.</summary>
+    private void RollBack()
     {
-        view?.Unmap(out _);
         if (_reservationLength == 0)
             return;
         if (Mmap.Unmap(_reservationStart, _reservationLength, out _))

@@ -25,9 +25,9 @@ public sealed record MappingStep(
     /// <summary>The system call this step made (<c>mmap</c>, <c>mprotect</c>, <c>munmap</c>), or null for a memset.</summary>
     public string? SystemCall => Kind switch
     {
-        MappingStepKind.MapFileView or MappingStepKind.Reserve or MappingStepKind.Overlay or MappingStepKind.MapBss => "mmap",
+        MappingStepKind.Reserve or MappingStepKind.Overlay or MappingStepKind.MapBss => "mmap",
         MappingStepKind.UnprotectForZeroing or MappingStepKind.RestoreProtection or MappingStepKind.ProtectRelro => "mprotect",
-        MappingStepKind.UnmapFileView or MappingStepKind.Trim or MappingStepKind.Unmap => "munmap",
+        MappingStepKind.Trim or MappingStepKind.Unmap => "munmap",
         _ => null,
     };
 
@@ -38,14 +38,14 @@ public sealed record MappingStep(
         string call = SystemCall switch
         {
             "mmap" => string.Format(ci, "mmap({0}, 0x{1:x}, {2}, {3}, {4}, 0x{5:x})",
-                Kind == MappingStepKind.Reserve || Kind == MappingStepKind.MapFileView ? "NULL" : $"0x{Address:x}",
+                Kind == MappingStepKind.Reserve ? "NULL" : $"0x{Address:x}",
                 Length, Protection.ToCString(), Flags.ToCString(),
                 FileOffset is null ? "-1" : "fd", FileOffset ?? 0),
             "mprotect" => string.Format(ci, "mprotect(0x{0:x}, 0x{1:x}, {2})", Address, Length, Protection.ToCString()),
             "munmap" => string.Format(ci, "munmap(0x{0:x}, 0x{1:x})", Address, Length),
             _ => string.Format(ci, "memset(0x{0:x}, 0, 0x{1:x})", Address, Length),
         };
-        string result = Kind is MappingStepKind.Reserve or MappingStepKind.MapFileView ? $" = 0x{Address:x}" : "";
+        string result = Kind is MappingStepKind.Reserve ? $" = 0x{Address:x}" : "";
         return $"{call}{result}  # {Reason}";
     }
 }

@@ -3,10 +3,6 @@ namespace Loader.Mapping;
 /// <summary>What one <see cref="MappingStep"/> did.</summary>
 public enum MappingStepKind
 {
-    /// <summary>mmap of the whole file read-only, to read its headers, sections and dynamic table.</summary>
-    MapFileView,
-    /// <summary>munmap of that read-only view, once the overlays are in place.</summary>
-    UnmapFileView,
     /// <summary>mmap(NULL, span, PROT_NONE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE): the whole image's address range.</summary>
     Reserve,
     /// <summary>munmap of the excess of an over-reservation, so the base is aligned to the largest p_align.</summary>

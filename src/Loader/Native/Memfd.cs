@@ -8,6 +8,9 @@ internal enum MemfdFlags : uint
 {
     /// <summary>The descriptor is not inherited across exec.</summary>
     MFD_CLOEXEC = 0x1,
+
+    /// <summary>The file accepts seals (fcntl F_ADD_SEALS).</summary>
+    MFD_ALLOW_SEALING = 0x2,
 }
 
 /// <summary>
@@ -19,11 +22,16 @@ internal static class Memfd
     /// <summary>The kernel limits the name to 249 bytes (NAME_MAX minus the "memfd:" prefix); longer names fail with EINVAL.</summary>
     public const int MaxNameBytes = 249;
 
-    /// <summary>memfd_create(name, MFD_CLOEXEC), then writes <paramref name="bytes"/> into it; null with errno on failure.</summary>
+    /// <summary>
+    /// memfd_create(name, MFD_CLOEXEC|MFD_ALLOW_SEALING), writes <paramref name="bytes"/> into it, then seals it against
+    /// any change of size or content (F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_WRITE|F_SEAL_SEAL): a mapping of a file that
+    /// shrinks dies with SIGBUS, and nothing, not even another holder of the descriptor, can shrink this one.
+    /// Null with errno on failure; <paramref name="failedCall"/> names the call.
+    /// </summary>
     public static FileDescriptor? Create(string name, ReadOnlySpan<byte> bytes, out int errno, out string failedCall)
     {
         failedCall = "memfd_create";
-        int fd = Create(name, MemfdFlags.MFD_CLOEXEC);
+        int fd = Create(name, MemfdFlags.MFD_CLOEXEC | MemfdFlags.MFD_ALLOW_SEALING);
         // memfd_create's failure sentinel is -1, like open's.
         if (fd < 0)
         {
@@ -37,7 +45,29 @@ internal static class Memfd
             descriptor.Dispose();
             return null;
         }
+        if (!Seal(descriptor, out errno))
+        {
+            failedCall = "fcntl";
+            descriptor.Dispose();
+            return null;
+        }
         return descriptor;
+    }
+
+    private static bool Seal(FileDescriptor descriptor, out int errno)
+    {
+        using (descriptor.Use(out int fd))
+        {
+            int seals = LibC.F_SEAL_SHRINK | LibC.F_SEAL_GROW | LibC.F_SEAL_WRITE | LibC.F_SEAL_SEAL;
+            // fcntl's failure sentinel is -1.
+            if (LibC.fcntl(fd, LibC.F_ADD_SEALS, seals) < 0)
+            {
+                errno = Errno.Last;
+                return false;
+            }
+        }
+        errno = 0;
+        return true;
     }
 
     private static unsafe int Create(string name, MemfdFlags flags)

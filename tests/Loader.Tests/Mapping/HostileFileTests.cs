@@ -123,4 +123,71 @@ public sealed class HostileFileTests
             File.Delete(copy);
         }
     }
+
+    [Theory]
+    [InlineData(MappingStepKind.Reserve)]
+    [InlineData(MappingStepKind.Overlay)]
+    public void A_file_cut_short_while_ElfImage_Map_runs_is_refused_not_a_SIGBUS(MappingStepKind cutBefore)
+    {
+        // In a child process: the headers are read with pread (no mapping of the file to die on), and an fstat after
+        // the overlays catches a file that shrank before the first touch of a mapped file page. (Before the fix the
+        // headers were read through a mapping of the whole file: a cut before the reservation was a SIGBUS.)
+        string copy = Path.Combine(Path.GetTempPath(), $"loader-shrink-map-{Guid.NewGuid():N}.so");
+        File.Copy(CliHarness.LibZ, copy);
+        try
+        {
+            var run = ChildProcess.Run("dotnet", typeof(HostileFileTests).Assembly.Location, ChildEntryPoint.TruncateDuringMap, copy, cutBefore.ToString());
+
+            Assert.True(run.ExitCode == 0, $"the child exited {run.ExitCode}: {run.Stdout}{run.Stderr}");
+            Assert.Equal($"refused: ImageLoadException: {copy}: the file shrank to {Environment.SystemPageSize} bytes while it was mapped; " +
+                $"its PT_LOADs need {PtLoadFileEnd(CliHarness.LibZ)} bytes", run.Stdout.Trim());
+            Assert.Equal(Environment.SystemPageSize, new FileInfo(copy).Length);
+        }
+        finally
+        {
+            File.Delete(copy);
+        }
+    }
+
+    private static ulong PtLoadFileEnd(string path)
+    {
+        using var elf = ElfFile.Open(path);
+        return elf.ProgramHeaders.Where(p => p.Type == SegmentType.Load).Max(p => p.Offset + p.FileSize);
+    }
+
+    [Fact]
+    public void An_image_mapped_from_bytes_comes_from_a_memfd_sealed_against_any_change()
+    {
+        string name = $"loader-sealed-{Guid.NewGuid():N}";
+        byte[] bytes = File.ReadAllBytes(CliHarness.LibZ);
+        Exception? growing = null, writing = null;
+        long lengthAfter = -1;
+        bool found = false;
+        var options = new MapOptions
+        {
+            BeforeStep = step =>
+            {
+                if (!found && step.Kind == MappingStepKind.Reserve)
+                {
+                    // Loader still holds the memfd here: reopen it read-write through /proc, as anyone could, and try.
+                    // Growing and rewriting the same bytes are harmless if the seals were missing; shrinking would not be
+                    // (the mapping would die with SIGBUS), and F_SEAL_SHRINK comes in the same fcntl call.
+                    string fd = Directory.GetFiles("/proc/self/fd").First(f => new FileInfo(f).LinkTarget == $"/memfd:{name} (deleted)");
+                    found = true;
+                    using var file = new FileStream(fd, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, bufferSize: 0);
+                    growing = Record.Exception(() => file.SetLength(bytes.Length + 4096));
+                    writing = Record.Exception(() => file.Write(bytes, 0, 16));
+                    lengthAfter = file.Length;
+                }
+            },
+        };
+
+        using (var image = ElfImage.Map(bytes, name, options))
+            Assert.NotNull(image.SoName);
+
+        Assert.True(found, "the memfd was not open during the mapping");
+        Assert.IsType<UnauthorizedAccessException>(growing); // ftruncate: EPERM (F_SEAL_GROW)
+        Assert.IsType<UnauthorizedAccessException>(writing); // write: EPERM (F_SEAL_WRITE)
+        Assert.Equal(bytes.Length, lengthAfter);
+    }
 }

@@ -1,0 +1,106 @@
+namespace Loader.Elf;
+
+/// <summary>Returns <paramref name="length"/> bytes of the file from <paramref name="offset"/>; the caller has checked
+/// the range against the file's length.</summary>
+internal delegate ReadOnlyMemory<byte> FileRangeReader(ulong offset, int length);
+
+/// <summary>
+/// The section and program header tables, read and checked through a <see cref="FileRangeReader"/>: the same rules
+/// whether the bytes are a whole file in memory (<see cref="ElfFile"/>) or read piece by piece with pread from a
+/// descriptor (the mapper, which never holds the whole file).
+/// </summary>
+internal static class HeaderTables
+{
+    /// <summary>The section headers with their names resolved, and the real e_shstrndx (through section 0 when it is
+    /// SHN_XINDEX). Empty for a file without section headers.</summary>
+    public static (SectionHeader[] Sections, int NameTableIndex) ReadSections(
+        ElfHeader header, ElfEncoding encoding, string name, ulong fileLength, FileRangeReader read)
+    {
+        ulong shoff = header.SectionHeaderOffset;
+        int nameTableIndex = header.SectionNameTableIndex;
+        if (shoff == 0)
+            return ([], nameTableIndex);
+        int entrySize = SectionHeader.SizeFor(header.Class);
+        if (header.SectionHeaderEntrySize != entrySize)
+            ThrowHelper.Format(name, "e_shentsize", FieldOffset(header, ElfHeader.Field.SectionHeaderEntrySize),
+                $"{header.SectionHeaderEntrySize} does not match sizeof(Elf{(encoding.Is64 ? 64 : 32)}_Shdr) = {entrySize}");
+        if (ThrowHelper.OutOfRange(shoff, (ulong)entrySize, fileLength))
+            ThrowHelper.Format(name, "e_shoff", shoff, $"section header table at 0x{shoff:x} lies past the end of the {fileLength}-byte file");
+
+        // Extended numbering: section 0 holds the real e_shnum (sh_size), e_shstrndx (sh_link) and e_phnum (sh_info).
+        var section0 = SectionHeader.Read(read(shoff, entrySize).Span, encoding);
+        ulong count = header.SectionHeaderCount == 0 ? section0.Size : header.SectionHeaderCount;
+        if (header.SectionNameTableIndex == ElfHeader.SHN_XINDEX)
+            nameTableIndex = (int)section0.Link;
+        if (count == 0)
+            return ([], nameTableIndex);
+        if (count > int.MaxValue / (ulong)entrySize || ThrowHelper.OutOfRange(shoff, count * (ulong)entrySize, fileLength))
+            ThrowHelper.Format(name, header.SectionHeaderCount == 0 ? "e_shnum (section 0 sh_size)" : "e_shnum", shoff,
+                $"{count} section headers of {entrySize} bytes at 0x{shoff:x} run past the end of the {fileLength}-byte file");
+        var table = read(shoff, (int)count * entrySize).Span;
+        var sections = new SectionHeader[count];
+        for (int i = 0; i < sections.Length; i++)
+            sections[i] = SectionHeader.Read(table.Slice(i * entrySize, entrySize), encoding);
+
+        if (nameTableIndex != 0)
+        {
+            if ((uint)nameTableIndex >= (uint)sections.Length)
+                ThrowHelper.Format(name, "e_shstrndx", shoff, $"section index {nameTableIndex} is past the {sections.Length} section headers");
+            var strtab = sections[nameTableIndex];
+            if (strtab.Type == SectionType.NoBits)
+                ThrowHelper.Format(name, "e_shstrndx", shoff, $"section {nameTableIndex}, the section name table, is SHT_NOBITS and has no bytes");
+            if (ThrowHelper.OutOfRange(strtab.Offset, strtab.Size, fileLength))
+                ThrowHelper.Format(name, "e_shstrndx sh_offset", strtab.Offset, $"section name table of 0x{strtab.Size:x} bytes runs past the end of the file");
+            var names = new StringTable(read(strtab.Offset, (int)strtab.Size), name, ".shstrtab", strtab.Offset);
+            for (int i = 0; i < sections.Length; i++)
+                sections[i] = sections[i] with { Name = names.GetString(sections[i].NameOffset) };
+        }
+        return (sections, nameTableIndex);
+    }
+
+    /// <summary>The program headers (e_phnum resolved through section 0 when it is PN_XNUM).</summary>
+    public static ProgramHeader[] ReadProgramHeaders(
+        ElfHeader header, ElfEncoding encoding, string name, ulong fileLength, IReadOnlyList<SectionHeader> sections, FileRangeReader read)
+    {
+        ulong count = header.ProgramHeaderCount;
+        if (count == ElfHeader.PN_XNUM)
+        {
+            if (sections.Count == 0)
+                ThrowHelper.Format(name, "e_phnum", FieldOffset(header, ElfHeader.Field.ProgramHeaderCount),
+                    "is PN_XNUM (0xffff) but there is no section 0 to hold the real count");
+            count = sections[0].Info;
+        }
+        if (count == 0)
+            return [];
+        int entrySize = ProgramHeader.SizeFor(header.Class);
+        ulong phoff = header.ProgramHeaderOffset;
+        if (header.ProgramHeaderEntrySize != entrySize)
+            ThrowHelper.Format(name, "e_phentsize", FieldOffset(header, ElfHeader.Field.ProgramHeaderEntrySize),
+                $"{header.ProgramHeaderEntrySize} does not match sizeof(Elf{(encoding.Is64 ? 64 : 32)}_Phdr) = {entrySize}");
+        if (ThrowHelper.OutOfRange(phoff, count * (ulong)entrySize, fileLength))
+            ThrowHelper.Format(name, "e_phoff", phoff,
+                $"{count} program headers of {entrySize} bytes at 0x{phoff:x} run past the end of the {fileLength}-byte file");
+        var table = read(phoff, (int)count * entrySize).Span;
+        var headers = new ProgramHeader[count];
+        for (int i = 0; i < headers.Length; i++)
+            headers[i] = ProgramHeader.Read(table.Slice(i * entrySize, entrySize), encoding);
+        return headers;
+    }
+
+    /// <summary>
+    /// DT_SYMTAB has no size. readelf takes it from the .dynsym section, a loader from the hash tables: the
+    /// section wins when one describes this very table (see <see cref="DynamicTables.Read"/>).
+    /// </summary>
+    public static int? DynamicSymbolCount(DynamicSection? dynamic, IReadOnlyList<SectionHeader> sections, ElfClass elfClass)
+    {
+        if (dynamic is null || !dynamic.TryGet(DynamicTag.SymTab, out ulong symtab))
+            return null;
+        int entrySize = ElfSymbol.SizeFor(elfClass);
+        foreach (var sh in sections)
+            if (sh.Type == SectionType.DynSym && sh.Address == symtab && sh.EntrySize == (ulong)entrySize)
+                return (int)Math.Min(sh.Size / (ulong)entrySize, int.MaxValue);
+        return null;
+    }
+
+    private static ulong FieldOffset(ElfHeader header, ElfHeader.Field field) => (ulong)ElfHeader.OffsetOf(field, header.Class);
+}

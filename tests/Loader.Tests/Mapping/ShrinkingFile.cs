@@ -1,0 +1,35 @@
+using Loader.Mapping;
+
+namespace Loader.Tests.Mapping;
+
+/// <summary>A file that someone cuts short while Loader maps it (run in a child: a regression is a SIGBUS).</summary>
+public static class ShrinkingFile
+{
+    /// <summary>Maps <paramref name="path"/>, truncating it to one page just before the first step of kind
+    /// <paramref name="cutBefore"/>; returns <c>mapped</c> or <c>refused: Type: message</c>.</summary>
+    public static string MapWhileCutting(string path, MappingStepKind cutBefore)
+    {
+        bool cut = false;
+        var options = new MapOptions
+        {
+            BeforeStep = step =>
+            {
+                if (!cut && step.Kind == cutBefore)
+                {
+                    cut = true;
+                    using var file = new FileStream(path, FileMode.Open, FileAccess.Write);
+                    file.SetLength(Environment.SystemPageSize);
+                }
+            },
+        };
+        try
+        {
+            using var image = ElfImage.Map(path, options);
+            return cut ? "mapped" : "mapped, never cut";
+        }
+        catch (LoaderException e)
+        {
+            return $"refused: {e.GetType().Name}: {e.Message}";
+        }
+    }
+}
