@@ -24,6 +24,10 @@ public static class ChildEntryPoint
                     Console.WriteLine($"read {ElfReadAll.ReadEverything(elf)}");
                 }
                 return 0;
+            case [Hostile.HostileBatchChild.Scenario, string entry, string progress, string list]:
+                return Hostile.HostileBatchChild.Run(entry, progress, list, fault: null);
+            case [Hostile.HostileBatchChild.Scenario, string entry, string progress, string list, string fault]:
+                return Hostile.HostileBatchChild.Run(entry, progress, list, fault);
             default:
                 Console.Error.WriteLine($"unknown scenario: {string.Join(' ', args)}");
                 return 2;
