@@ -28,6 +28,8 @@ public static class ChildEntryPoint
                 return Hostile.HostileBatchChild.Run(entry, progress, list, fault: null);
             case [Hostile.HostileBatchChild.Scenario, string entry, string progress, string list, string fault]:
                 return Hostile.HostileBatchChild.Run(entry, progress, list, fault);
+            case [Hostile.RegressionInputs.Scenario, string directory]:
+                return Hostile.RegressionInputs.Write(directory);
             default:
                 Console.Error.WriteLine($"unknown scenario: {string.Join(' ', args)}");
                 return 2;
