@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using Loader.Elf;
+using Loader.Tests.Linking;
 
 namespace Loader.Tests.Hostile;
 
@@ -147,7 +148,7 @@ internal sealed class ElfMutator
     {
         if (elf.DynamicSymbols is not { } symbols || symbols.Count == 0)
             return;
-        ulong table = FileOffsetOf(elf, symbols.Address);
+        ulong table = ElfPatch.FileOffset(elf, symbols.Address);
         // The first real symbols, the last, and a few in between: enough variety, not thousands of fields.
         var indexes = new SortedSet<int> { 1, 2, 3, symbols.Count - 1, symbols.Count / 2, symbols.Count / 3 };
         foreach (int i in indexes.Where(i => i > 0 && i < symbols.Count))
@@ -169,7 +170,7 @@ internal sealed class ElfMutator
         {
             if (table.Format != RelocationFormat.Rela || table.Count == 0)
                 continue;
-            ulong start = FileOffsetOf(elf, table.Address);
+            ulong start = ElfPatch.FileOffset(elf, table.Address);
             var indexes = new SortedSet<int> { 0, 1, table.Count - 1, table.Count / 2 };
             foreach (int i in indexes.Where(i => i < table.Count))
             {
@@ -184,18 +185,10 @@ internal sealed class ElfMutator
         }
         if (elf.Relr is { } relr && relr.EntryCount > 0)
         {
-            ulong start = FileOffsetOf(elf, relr.Address);
+            ulong start = ElfPatch.FileOffset(elf, relr.Address);
             foreach (int i in new SortedSet<int> { 0, 1, relr.EntryCount - 1 }.Where(i => i < relr.EntryCount))
                 _relocations.Add(new($"relr{i}", (int)start + i * 8, 8, FieldKind.Address));
         }
-    }
-
-    private static ulong FileOffsetOf(ElfFile elf, ulong address)
-    {
-        foreach (var ph in elf.ProgramHeaders)
-            if (ph.Type == Loader.Elf.SegmentType.Load && address >= ph.VirtualAddress && address < ph.VirtualAddress + ph.FileSize)
-                return ph.Offset + (address - ph.VirtualAddress);
-        throw new InvalidOperationException($"0x{address:x} is not file-backed");
     }
 
     /// <summary>A boundary value for <paramref name="field"/> (never its current value if another is possible),

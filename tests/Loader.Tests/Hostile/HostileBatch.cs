@@ -85,6 +85,12 @@ internal static class HostileBatch
                         $"hostile-batch child for {entry} stopped after {done} of {remaining.Count} inputs without naming one: " +
                         (hung ?? $"exit code {result!.ExitCode}; stdout: {Tail(result.Stdout)}; stderr: {Tail(result.Stderr)}"));
                 }
+                else if (result is { ExitCode: not 0 })
+                {
+                    // Every input ran, then the child failed on the way out (a finalizer, an unload at exit).
+                    throw new InvalidOperationException(
+                        $"hostile-batch child for {entry} ran all {done} inputs, then exited with code {result.ExitCode}: {Tail(result.Stderr)}");
+                }
                 remaining.RemoveRange(0, done);
             }
             return outcomes;
