@@ -31,6 +31,12 @@ public static class ChildEntryPoint
             case [TruncateDuringMap, string path, string kind]:
                 Console.WriteLine(Mapping.ShrinkingFile.MapWhileCutting(path, Enum.Parse<Loader.Mapping.MappingStepKind>(kind)));
                 return 0;
+            case [Hostile.HostileBatchChild.Scenario, string entry, string progress, string list]:
+                return Hostile.HostileBatchChild.Run(entry, progress, list, fault: null);
+            case [Hostile.HostileBatchChild.Scenario, string entry, string progress, string list, string fault]:
+                return Hostile.HostileBatchChild.Run(entry, progress, list, fault);
+            case [Hostile.RegressionInputs.Scenario, string directory]:
+                return Hostile.RegressionInputs.Write(directory);
             default:
                 Console.Error.WriteLine($"unknown scenario: {string.Join(' ', args)}");
                 return 2;

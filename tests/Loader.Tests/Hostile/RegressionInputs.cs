@@ -1,0 +1,139 @@
+using System.Buffers.Binary;
+using Loader.Elf;
+using Loader.Tests.Linking;
+
+namespace Loader.Tests.Hostile;
+
+/// <summary>
+/// The one-off generator of the <c>class&lt;N&gt;-*.so</c> files in tests/fuzz-regressions: one input per bug class of
+/// the hostile-input review, each basic.so with one thing changed (the same edits as <see cref="HostileLoadTests"/>).
+/// The files are committed; this regenerates them: <c>dotnet Loader.Tests.dll write-fuzz-regressions DIR</c>.
+/// </summary>
+internal static class RegressionInputs
+{
+    public const string Scenario = "write-fuzz-regressions";
+
+    private const long DT_NEEDED = 1, DT_HASH = 4, DT_SYMTAB = 6, DT_FINI = 13, DT_SONAME = 14, DT_DEBUG = 21, DT_INIT_ARRAY = 25,
+        DT_FINI_ARRAY = 26, DT_GNU_HASH = 0x6ffffef5;
+
+    /// <summary>Every input by file name.</summary>
+    public static IReadOnlyList<(string Name, Func<byte[]> Make)> All =>
+    [
+        ("class1-empty-writable-load-relocation.so", EmptyWritableLoadRelocation),
+        ("class1-empty-writable-load-init-array.so", EmptyWritableLoadInitArray),
+        ("class2-symbolic-relocation-without-symtab.so", WithoutSymtab),
+        ("class2-empty-needed.so", EmptyNeeded),
+        ("class3-needs-its-own-soname.so", NeedsItself),
+        ("class4-fini-not-code.so", FiniNotCode),
+        ("class4-fini-array-past-the-image.so", FiniArrayPastTheImage),
+        ("mut-empty-soname.so", EmptySoname),
+    ];
+
+    public static int Write(string directory)
+    {
+        Directory.CreateDirectory(directory);
+        foreach (var (name, make) in All)
+        {
+            File.WriteAllBytes(Path.Combine(directory, name), make());
+            Console.WriteLine(name);
+        }
+        return 0;
+    }
+
+    private static (byte[] Bytes, ElfFile Elf) Basic()
+    {
+        byte[] bytes = File.ReadAllBytes(Fixtures.Path("basic.so"));
+        return (bytes, ElfFile.Parse(bytes.ToArray(), "basic.so"));
+    }
+
+    /// <summary>PT_GNU_STACK becomes a writable PT_LOAD with p_filesz = p_memsz = 0 at a misaligned address one page
+    /// past the data segment; returns the bytes and that address.</summary>
+    private static (byte[] Bytes, ulong Address) EmptyWritableLoad()
+    {
+        var (bytes, elf) = Basic();
+        using (elf)
+        {
+            int stack = elf.ProgramHeaders.ToList().FindIndex(p => p.Type == SegmentType.GnuStack);
+            var data = elf.ProgramHeaders.Last(p => p.Type == SegmentType.Load);
+            ulong address = ((data.VirtualAddress + data.MemorySize + 0xfff) & ~0xfffUL) + 0x10;
+            ElfPatch.WriteProgramHeader(bytes, elf, stack, new ProgramHeader(SegmentType.Load,
+                SegmentFlags.Read | SegmentFlags.Write, address & 0xfff, address, address, 0, 0, 0x1000));
+            return (bytes, address);
+        }
+    }
+
+    private static byte[] EmptyWritableLoadRelocation()
+    {
+        var (bytes, address) = EmptyWritableLoad();
+        using var elf = ElfFile.Parse(bytes.ToArray(), "x");
+        var rela = elf.RelocationTables.First(t => t.Name == "DT_RELA");
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan((int)ElfPatch.FileOffset(elf, rela.Address)), address); // r_offset of the first
+        return bytes;
+    }
+
+    private static byte[] EmptyWritableLoadInitArray()
+    {
+        var (bytes, address) = EmptyWritableLoad();
+        using var elf = ElfFile.Parse(bytes.ToArray(), "x");
+        ElfPatch.EditDynamic(bytes, elf, (tag, value) => tag == DT_INIT_ARRAY ? (tag, address) : (tag, value));
+        return bytes;
+    }
+
+    private static byte[] WithoutSymtab()
+    {
+        var (bytes, elf) = Basic();
+        using (elf)
+            ElfPatch.EditDynamic(bytes, elf, (tag, value) => tag is DT_SYMTAB or DT_GNU_HASH or DT_HASH ? (DT_DEBUG, 0) : (tag, value));
+        return bytes;
+    }
+
+    private static byte[] EmptyNeeded()
+    {
+        var (bytes, elf) = Basic();
+        using (elf)
+            ElfPatch.EditDynamic(bytes, elf, (tag, value) => tag == DT_NEEDED ? (tag, 0) : (tag, value)); // offset 0: the leading NUL
+        return bytes;
+    }
+
+    private static byte[] NeedsItself()
+    {
+        var (bytes, elf) = Basic();
+        using (elf)
+        {
+            ulong soname = elf.Dynamic!.Get(DynamicTag.SoName) ?? throw new InvalidOperationException("basic.so has no DT_SONAME");
+            ElfPatch.EditDynamic(bytes, elf, (tag, value) => tag == DT_NEEDED ? (tag, soname) : (tag, value));
+        }
+        return bytes;
+    }
+
+    private static byte[] FiniNotCode()
+    {
+        var (bytes, elf) = Basic();
+        using (elf)
+        {
+            ulong data = elf.ProgramHeaders.Last(p => p.Type == SegmentType.Load).VirtualAddress; // writable data, not code
+            ElfPatch.EditDynamic(bytes, elf, (tag, value) => tag == DT_FINI ? (tag, data) : (tag, value));
+        }
+        return bytes;
+    }
+
+    private static byte[] FiniArrayPastTheImage()
+    {
+        var (bytes, elf) = Basic();
+        using (elf)
+        {
+            ulong end = elf.ProgramHeaders.Where(p => p.Type == SegmentType.Load).Max(p => p.VirtualAddress + p.MemorySize);
+            ElfPatch.EditDynamic(bytes, elf, (tag, value) => tag == DT_FINI_ARRAY ? (tag, end + 0x1000) : (tag, value));
+        }
+        return bytes;
+    }
+
+    /// <summary>Found by <see cref="StructuredMutationTests"/>: DT_SONAME names the empty string (offset 0 of DT_STRTAB).</summary>
+    private static byte[] EmptySoname()
+    {
+        var (bytes, elf) = Basic();
+        using (elf)
+            ElfPatch.EditDynamic(bytes, elf, (tag, value) => tag == DT_SONAME ? (tag, 0) : (tag, value));
+        return bytes;
+    }
+}
