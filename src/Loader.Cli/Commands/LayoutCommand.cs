@@ -99,7 +99,7 @@ internal static class LayoutCommand
 
         return new LayoutReport(image.Path, image.SoName, bias, (ulong)image.ReservedRange.Start, (ulong)image.ReservedRange.End,
             image.Size, plan.Alignment, plan.PageSize, relro, bss, regions, regions.All(x => x.KernelAgrees),
-            HostLibraryPolicy.Default.IsHostLibrary(image.Path) || (image.SoName is { } name && HostLibraryPolicy.Default.IsHostLibrary(name)),
+            HostLibraryPolicy.Default.IsHostLibrary(image.Path) || (image.SoName is { Length: > 0 } name && HostLibraryPolicy.Default.IsHostLibrary(name)),
             HostCopyOf(image),
             TlsSegment.Find(image.ProgramHeaders) is { } tls
                 ? new LayoutTls(bias + tls.VirtualAddress, bias + tls.VirtualAddress + tls.FileSize, tls.MemorySize, tls.Alignment)

@@ -69,7 +69,7 @@ public sealed class HostLibraryPolicy
     {
         if (HostModules.FindByFile(device, inode) is { } byFile && IsHostLibrary(byFile))
             return byFile;
-        if (soName is null || !IsHostLibrary(soName))
+        if (string.IsNullOrEmpty(soName) || !IsHostLibrary(soName))
             return null;
         foreach (var module in HostModules.Enumerate())
             if (module.SoName == soName && !module.IsMainProgram && !module.IsVdso)

@@ -85,13 +85,14 @@ internal sealed class LoadSession
     /// <summary>A mapped image becomes a module — unless its DT_SONAME says it is a host library, whose copy is used.</summary>
     private Module Adopt(ElfImage image, LibraryRequester? loadedBy)
     {
-        if (image.SoName is { } soname && _hosts.IsHostLibrary(soname))
-        {
-            image.Dispose();
-            return HostFor(soname);
-        }
         try
         {
+            // An empty DT_SONAME names nothing (glibc matches no request against it).
+            if (image.SoName is { Length: > 0 } soname && _hosts.IsHostLibrary(soname))
+            {
+                image.Dispose();
+                return HostFor(soname);
+            }
             var module = Module.ForImage(image, loadedBy);
             module.ResolversAllowed = _options.RunResolvers;
             _new.Add(module);
