@@ -24,7 +24,15 @@ public sealed class ElfLibrary : IDisposable
         _module = module;
     }
 
-    /// <summary>Loads the shared object at <paramref name="path"/> into <see cref="LoaderContext.Default"/>.</summary>
+    /// <summary>
+    /// Loads a shared object into <see cref="LoaderContext.Default"/>. As with <c>dlopen</c> and
+    /// <see cref="NativeLibrary.Load(string)"/>, <paramref name="path"/> with a '/' is a path; a name without one
+    /// (<c>libz.so.1</c>) is a host library's name (the host's copy), a soname the context already has, or else searched
+    /// for in <c>LD_LIBRARY_PATH</c> (<see cref="LoadOptions.LdLibraryPath"/>), <see cref="LoadOptions.SearchPaths"/>,
+    /// <c>/etc/ld.so.cache</c> and the default directories — never the current directory unless a search list names it.
+    /// </summary>
+    /// <exception cref="LibraryNotFoundException">A name without '/' was found nowhere; its
+    /// <see cref="LibraryNotFoundException.Attempts"/> list every place tried, in order.</exception>
     /// <exception cref="LoaderException">The file or a dependency cannot be loaded; the message says which file,
     /// field, symbol or call, and why. Nothing is left mapped or open.</exception>
     public static ElfLibrary Load(string path, LoadOptions? options = null) => LoaderContext.Default.Load(path, options);
@@ -34,8 +42,9 @@ public sealed class ElfLibrary : IDisposable
     public static ElfLibrary Load(ReadOnlySpan<byte> image, string name, LoadOptions? options = null) =>
         LoaderContext.Default.Load(image, name, options);
 
-    /// <summary>Loads the shared object at <paramref name="path"/>; false (and nothing left mapped or open) when it
-    /// cannot be loaded.</summary>
+    /// <summary>Loads the shared object at <paramref name="path"/> (a path, or a name searched for as
+    /// <see cref="Load(string, LoadOptions?)"/> does); false (and nothing left mapped or open) when it cannot be
+    /// loaded.</summary>
     public static bool TryLoad(string path, out ElfLibrary? library, LoadOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -85,7 +94,9 @@ public sealed class ElfLibrary : IDisposable
 
     /// <summary>
     /// Every DT_NEEDED edge of the library's dependency tree, breadth-first: what was loaded for it, what was reused,
-    /// what was taken from the host, and where each was found (with every place the search tried).
+    /// what was taken from the host, and where each was found (with every place the search tried). A host library
+    /// used as a dependency is one edge (its own needs are the host's); for a host library itself (<see cref="IsHost"/>),
+    /// its whole DT_NEEDED tree as the host linked it, each entry the module the host loaded for it.
     /// </summary>
     public IReadOnlyList<LibraryDependency> Dependencies
     {
@@ -97,7 +108,8 @@ public sealed class ElfLibrary : IDisposable
     }
 
     /// <summary>The modules the library's relocations searched, in order (global scope, then local; local first
-    /// with <see cref="LoadOptions.DeepBind"/>).</summary>
+    /// with <see cref="LoadOptions.DeepBind"/>). For a host library, whose relocations were glibc's: its local scope,
+    /// what <see cref="GetExport(string)"/> searches (itself, then its DT_NEEDED tree breadth-first).</summary>
     public IReadOnlyList<ModuleInfo> Scope => _module.Scope?.ToInfos() ?? [_module.Info];
 
     /// <summary>Every relocation applied to the library: DT_RELR, then each REL/RELA table in order; offset, type,
@@ -114,7 +126,8 @@ public sealed class ElfLibrary : IDisposable
 
     /// <summary>
     /// The address of an exported symbol, as <c>dlsym(handle, name)</c>: the library, then its dependencies
-    /// breadth-first; the default (<c>@@</c>) version; an IFUNC's resolved address.
+    /// breadth-first, each once (a host library's too: libstdc++'s handle finds libc's <c>strlen</c>); the default
+    /// (<c>@@</c>) version; an IFUNC's resolved address.
     /// </summary>
     /// <exception cref="SymbolNotFoundException">No module of the library's local scope exports it.</exception>
     public nint GetExport(string name) => GetExport(name, null);

@@ -13,11 +13,13 @@ public sealed record LoadOptions
 
     private readonly long _maxImageSize = MapOptions.DefaultMaxImageSize;
 
-    /// <summary>Directories searched for DT_NEEDED entries after the requester's DT_RUNPATH and before
-    /// /etc/ld.so.cache (glibc has no such step; it is where <c>dlopen</c> callers would set LD_LIBRARY_PATH).</summary>
+    /// <summary>Directories searched for DT_NEEDED entries (and for a name without '/' given to Load) after the
+    /// requester's DT_RUNPATH and before /etc/ld.so.cache (glibc has no such step; it is where <c>dlopen</c> callers
+    /// would set LD_LIBRARY_PATH).</summary>
     public IReadOnlyList<string> SearchPaths { get; init; } = [];
 
-    /// <summary>The LD_LIBRARY_PATH to search (colon-separated); null reads the environment variable.</summary>
+    /// <summary>The LD_LIBRARY_PATH to search (colon-separated), for DT_NEEDED entries and for a name without '/'
+    /// given to Load; null reads the environment variable when the load starts.</summary>
     public string? LdLibraryPath { get; init; }
 
     /// <summary>Libraries (sonames or paths) taken from the host process rather than loaded by Loader, in addition to

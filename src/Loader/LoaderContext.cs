@@ -19,7 +19,9 @@ public sealed class LoaderContext : IDisposable
 
     /// <summary>Loads the shared object at <paramref name="path"/> and its dependencies into this context: mapped,
     /// relocated (bind now), RELRO protected, initializers run. Loading a file already loaded here returns a new
-    /// handle on the same image.</summary>
+    /// handle on the same image. A name without '/' is searched for as <c>dlopen</c> does
+    /// (<see cref="ElfLibrary.Load(string, LoadOptions?)"/> says where).</summary>
+    /// <exception cref="LibraryNotFoundException">A name without '/' was found nowhere; every place tried is listed.</exception>
     /// <exception cref="LoaderException">The library or a dependency cannot be loaded; nothing is left mapped or open.</exception>
     public ElfLibrary Load(string path, LoadOptions? options = null)
     {

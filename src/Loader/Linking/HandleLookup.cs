@@ -32,7 +32,7 @@ internal static class HandleLookup
     {
         lock (space.SyncRoot)
         {
-            var scope = module.Scope ?? new LookupScope([], [module], false);
+            var scope = module.Scope ?? new LookupScope([], module.LocalSearchList, false);
             var name = new SymbolName(System.Text.Encoding.UTF8.GetBytes(symbol));
             var request = new VersionRequest(version, false, false);
             var probes = new List<ScopeProbe>();

@@ -152,6 +152,47 @@ public static class HostModules
     }
 
     /// <summary>
+    /// The module the process already has under <paramref name="nameOrPath"/> (a DT_NEEDED string, a soname, a file
+    /// name or a path), held open; null when it has none. Never loads anything: a name no module answers to by soname,
+    /// path or file name is asked of the system loader with <c>RTLD_NOLOAD</c>, which also knows the names an object
+    /// was loaded under and matches a file it finds by its identity, as when it resolved that DT_NEEDED itself.
+    /// </summary>
+    internal static HostModule? FindLoaded(string nameOrPath)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(nameOrPath);
+        lock (s_lock)
+        {
+            var modules = Enumerate();
+            var present = Find(modules, nameOrPath) ?? FindWithoutLoading(modules, nameOrPath);
+            if (present is not null)
+                HoldOpen(present);
+            return present;
+        }
+    }
+
+    /// <summary>The module <c>dlopen(nameOrPath, RTLD_NOLOAD)</c> answers with, or null; our temporary reference is
+    /// given back.</summary>
+    private static HostModule? FindWithoutLoading(IReadOnlyList<HostModule> modules, string nameOrPath)
+    {
+        nint handle = DynamicLinker.Open(nameOrPath, RtldFlags.RTLD_LAZY | RtldFlags.RTLD_LOCAL | RtldFlags.RTLD_NOLOAD, out _);
+        if (handle == 0)
+            return null;
+        try
+        {
+            if (!DynamicLinker.TryGetLinkMap(handle, out _, out nint dynamic, out _, out _))
+                return null;
+            foreach (var module in modules)
+                if (LoadedDynamicAddress(module) == dynamic)
+                    return module;
+            return null;
+        }
+        finally
+        {
+            DynamicLinker.Close(handle, out _);
+        }
+    }
+
+    /// <summary>
     /// Reads a module while holding a reference on it, so another thread's dlclose cannot unmap it under the reader
     /// (dl_iterate_phdr's list is only stable while its callback runs). Null when it is gone already.
     /// </summary>

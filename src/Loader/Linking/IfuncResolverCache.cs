@@ -34,6 +34,9 @@ internal sealed class IfuncResolverCache
         return result;
     }
 
+    /// <summary>The result of a resolver that has run already; false when it has not.</summary>
+    public bool TryGetResult(nint resolver, out nint result) => _results.TryGetValue(resolver, out result);
+
     /// <summary>Forgets the results of resolvers inside <paramref name="module"/> (it is unloading).</summary>
     public void Forget(Module module)
     {

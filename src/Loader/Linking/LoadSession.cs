@@ -36,7 +36,9 @@ internal sealed class LoadSession
     {
         try
         {
-            var root = (fromMemory ? null : FindExisting(path, requireHostName: false)) ?? MapRoot(path, bytes, fromMemory);
+            var root = fromMemory ? MapRoot(path, bytes, fromMemory: true)
+                : path.Contains('/') ? FindExisting(path, requireHostName: false) ?? MapRoot(path, default, fromMemory: false)
+                : FindOrSearch(path);
             Take(root);
             if (_new.Count > 0)
                 Link(root);
@@ -56,6 +58,25 @@ internal sealed class LoadSession
 
     private Module MapRoot(string path, ReadOnlySpan<byte> bytes, bool fromMemory) =>
         Adopt(fromMemory ? ElfImage.Map(bytes, path, _options.ToMapOptions()) : ElfImage.Map(path, _options.ToMapOptions()), loadedBy: null);
+
+    /// <summary>
+    /// <c>dlopen</c>'s rule for a name without a '/': a host library's name is the host's copy, a soname the namespace
+    /// already has is that module; anything else is searched for as the program's own DT_NEEDED would be
+    /// (<see cref="LibrarySearch"/> without a requester: <c>LD_LIBRARY_PATH</c>, <see cref="LoadOptions.SearchPaths"/>,
+    /// <c>/etc/ld.so.cache</c>, the default directories), and the file found is then loaded as a path is.
+    /// </summary>
+    /// <exception cref="LibraryNotFoundException">No place yields the library; every place tried is listed.</exception>
+    private Module FindOrSearch(string name)
+    {
+        if (_hosts.IsHostLibrary(name))
+            return HostFor(name);
+        if (_namespace.FindLoaded(name) is { } loaded)
+            return loaded;
+        var attempts = new List<SearchAttempt>();
+        string path = _search.Find(name, requester: null, attempts)
+            ?? ThrowHelper.LibraryNotFound<string>(name, null, attempts);
+        return FindExisting(path, requireHostName: false) ?? MapRoot(path, default, fromMemory: false);
+    }
 
     /// <summary>A module the namespace already has for this file: the host's copy of a host library (by name or device
     /// and inode), or a library this namespace loaded (by device and inode).</summary>

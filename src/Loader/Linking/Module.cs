@@ -69,8 +69,18 @@ internal sealed class Module
     /// <summary>How each DT_NEEDED entry was satisfied, in order.</summary>
     public List<LibraryDependency> Links { get; } = [];
 
-    /// <summary>The scope its relocations were resolved in (set by the load that mapped it).</summary>
-    public LookupScope? Scope { get; set; }
+    /// <summary>
+    /// The scope its relocations were resolved in (set by the load that mapped it). For a host library, whose
+    /// relocation scope was glibc's, what a lookup through its handle searches: the local scope
+    /// (<see cref="LocalSearchList"/>).
+    /// </summary>
+    public LookupScope? Scope
+    {
+        get => _scope ??= IsHost ? new LookupScope([], LocalSearchList, deepBind: false) : null;
+        set => _scope = value;
+    }
+
+    private LookupScope? _scope;
 
     /// <summary>False when the load that mapped it had <see cref="LoadOptions.RunResolvers"/> false: none of its IFUNC
     /// resolvers runs, for a relocation or a lookup.</summary>
@@ -121,12 +131,25 @@ internal sealed class Module
 
     private Module[]? _localSearchList;
 
-    /// <summary>Every DT_NEEDED edge of the module's tree, breadth-first (each module's edges once).</summary>
+    /// <summary>
+    /// Every DT_NEEDED edge of the module's tree, breadth-first (each module's edges once), each with its depth in this
+    /// tree. The edges of a host library are part of the tree when the tree is a host library's; under an image they
+    /// are the host's business, as when the image was linked (the host library is listed, not its own needs).
+    /// </summary>
     public List<LibraryDependency> DependencyEdges()
     {
         var result = new List<LibraryDependency>();
+        var level = new Dictionary<Module, int> { [this] = 0 };
         foreach (var module in LocalSearchList)
-            result.AddRange(module.Links);
+        {
+            int depth = level[module] + 1;
+            foreach (var dependency in module.Needed)
+                level.TryAdd(dependency, depth);
+            if (module.IsHost && !IsHost)
+                continue;
+            foreach (var edge in module.Links)
+                result.Add(edge.Depth == depth ? edge : edge with { Depth = depth });
+        }
         return result;
     }
 

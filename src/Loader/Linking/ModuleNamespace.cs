@@ -95,13 +95,39 @@ internal sealed class ModuleNamespace
         }
     }
 
-    /// <summary>This namespace's module for a host library.</summary>
+    /// <summary>
+    /// This namespace's module for a host library, with its DT_NEEDED tree as the host linked it: each entry of the
+    /// host's own dynamic section is the module the host loaded for it (<see cref="HostModules.FindLoaded"/>), so
+    /// <c>dlsym</c> on its handle searches what glibc's <c>dlsym</c> on glibc's handle searches
+    /// (<see cref="Module.LocalSearchList"/>). The host's edges are not reference-counted: the host never unloads them.
+    /// </summary>
     public Module GetHostModule(HostModule host)
     {
-        if (!_hostModules.TryGetValue(host, out var module))
-            _hostModules[host] = module = Module.ForHost(host);
-        return module;
+        if (_hostModules.TryGetValue(host, out var known))
+            return known;
+        var root = AddHostModule(host);
+        // Every module is in the table before its own entries are read, so a DT_NEEDED cycle ends.
+        var pending = new Queue<Module>();
+        pending.Enqueue(root);
+        while (pending.TryDequeue(out var module))
+        {
+            foreach (string needed in module.Host!.Tables.Needed)
+            {
+                if (needed.Length == 0 || HostModules.FindLoaded(needed) is not { } loaded)
+                    continue; // nothing the host has answers to it (glibc would not have loaded the library)
+                if (!_hostModules.TryGetValue(loaded, out var dependency))
+                {
+                    dependency = AddHostModule(loaded);
+                    pending.Enqueue(dependency);
+                }
+                module.Needed.Add(dependency);
+                module.Links.Add(new LibraryDependency(needed, module.Info, dependency.Info, DependencySource.Host, [], Depth: 1));
+            }
+        }
+        return root;
     }
+
+    private Module AddHostModule(HostModule host) => _hostModules[host] = Module.ForHost(host);
 
     /// <summary>The module mapped from the file with this device and inode (never one loaded from memory).</summary>
     public Module? FindLoaded(FileIdentity identity)
@@ -136,8 +162,16 @@ internal sealed class ModuleNamespace
     /// resolver (run once per namespace; <see cref="IfuncResolverCache"/>).
     /// </summary>
     /// <exception cref="RelocationException">The resolver may not run (<see cref="LoadOptions.RunResolvers"/>), or lies outside executable code.</exception>
-    public nint AddressOf(ResolvedSymbol found, LoadOptions options) =>
-        found.IsIfunc ? IfuncTarget(found.Module, (nint)found.Address, found.Module.Tables!.Symbols!.GetName(found.Index), options) : (nint)found.Address;
+    public nint AddressOf(ResolvedSymbol found, LoadOptions options)
+    {
+        if (!found.IsIfunc)
+            return (nint)found.Address;
+        // A resolver that has run answers without its symbol being named: a lookup of an IFUNC (libc's strlen)
+        // allocates nothing once its resolver has run.
+        return _resolverResults.TryGetResult((nint)found.Address, out nint known)
+            ? known
+            : IfuncTarget(found.Module, (nint)found.Address, found.Module.Tables!.Symbols!.GetName(found.Index), options);
+    }
 
     /// <summary>What the IFUNC <paramref name="symbol"/>, whose resolver is at <paramref name="resolver"/> in
     /// <paramref name="owner"/>, resolves to: <see cref="AddressOf"/>'s second half, and the relocator's once every

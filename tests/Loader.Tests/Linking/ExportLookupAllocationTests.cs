@@ -20,4 +20,20 @@ public sealed class ExportLookupAllocationTests
         }
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
+
+    [Fact]
+    public void GetExport_through_a_host_librarys_dependency_tree_allocates_nothing()
+    {
+        using var libstdcxx = new LoaderContext().Load("libstdc++.so.6");
+        Assert.True(libstdcxx.TryGetExport("strlen", out nint expected)); // libc's, through libstdc++'s DT_NEEDED
+        Assert.False(libstdcxx.TryGetExport("loader_defined_nowhere", out _)); // warm the miss too
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 1000; i++)
+        {
+            if (libstdcxx.GetExport("strlen") != expected || libstdcxx.TryGetExport("loader_defined_nowhere", out _))
+                Assert.Fail("lookup changed");
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
 }

@@ -69,6 +69,15 @@ internal static unsafe partial class Glibc
         return *(nint*)linkMap; // struct link_map: l_addr first
     }
 
+    /// <summary>The file name glibc opened for <paramref name="handle"/>'s object (its link map's l_name).</summary>
+    public static string LinkMapName(nint handle)
+    {
+        nint linkMap;
+        if (dlinfo(handle, RTLD_DI_LINKMAP, &linkMap) != 0)
+            throw new Xunit.Sdk.XunitException($"dlinfo(RTLD_DI_LINKMAP): {LastError()}");
+        return Marshal.PtrToStringUTF8(*(nint*)(linkMap + 8)) ?? ""; // struct link_map: l_addr, then l_name
+    }
+
     /// <summary>A handle on a library glibc already has (RTLD_NOLOAD), or 0. The reference it takes is never dropped.</summary>
     public static nint OpenLoaded(string soname) => dlopen(soname, RTLD_NOW | RTLD_NOLOAD);
 
