@@ -25,6 +25,15 @@ internal static class ThrowHelper
     public static T Format<T>(string fileName, string field, ulong offset, string detail) where T : allows ref struct =>
         throw new ElfFormatException(fileName, field, offset, detail);
 
+    /// <summary>
+    /// A file that does not begin with the ELF magic: <see cref="NotElfFileException"/>, whose message says what the
+    /// first bytes (<paramref name="start"/>) show it is: a linker script and the library it names, an ar archive,
+    /// a text file, or other data and its magic number.
+    /// </summary>
+    [DoesNotReturn]
+    public static void NotElf(string fileName, ReadOnlySpan<byte> start) =>
+        throw Elf.FileKindDetector.Describe(fileName, start);
+
     /// <summary>A valid ELF file this loader cannot run: <see cref="UnsupportedElfException"/>, same message shape.</summary>
     [DoesNotReturn]
     public static void Unsupported(string fileName, string field, ulong offset, string detail) =>

@@ -8,7 +8,9 @@ namespace Loader.Cli.Commands;
 /// The command-line text of <c>loader call</c>'s arguments turned into values for <see cref="ForeignCall"/>: each
 /// fixed argument read as its parameter's type says, each variadic one typed from its text the way C types a literal
 /// (<c>42</c> an int, <c>5000000000</c> a long, <c>2.5</c> or <c>1e3</c> a double, <c>NULL</c> a null pointer,
-/// anything else a <c>const char *</c>). Every refusal names the argument: <c>argument 2 ('abc'): expected an int</c>.
+/// anything else a <c>const char *</c>). Text goes to any char pointer (<c>const unsigned char *</c> too); <c>buf:N</c>
+/// passes N zeroed bytes to any pointer, for the function to write into. Every refusal names the argument:
+/// <c>argument 2 ('abc'): expected an int</c>.
 /// </summary>
 internal static class CallArguments
 {
@@ -21,7 +23,8 @@ internal static class CallArguments
         int fixedCount = prototype.Parameters.Count;
         if (texts.Count < fixedCount)
         {
-            error = $"argument {texts.Count + 1} is missing: {prototype} takes {Count(fixedCount)}{(prototype.IsVariadic ? " or more" : "")}, {texts.Count} given";
+            error = $"call: the prototype takes {Count(fixedCount)}{(prototype.IsVariadic ? " or more" : "")} " +
+                $"({string.Join(", ", prototype.Parameters)}); {texts.Count} given, missing the {Ordinal(texts.Count + 1)}: {prototype.Parameters[texts.Count]}";
             return false;
         }
         if (texts.Count > fixedCount && !prototype.IsVariadic)
@@ -62,7 +65,14 @@ internal static class CallArguments
     {
         value = default;
         error = null;
-        if (type.Kind == CTypeKind.String)
+        if (type.IsPointer && TryParseBuffer(text, out var buffer, out error))
+        {
+            value = ForeignValue.FromBuffer(buffer);
+            return true;
+        }
+        if (error is not null)
+            return false;
+        if (type.IsCharPointer)
         {
             value = IsNull(text) ? ForeignValue.Null : ForeignValue.FromString(text);
             return true;
@@ -111,6 +121,16 @@ internal static class CallArguments
         {
             (value, type) = (ForeignValue.Null, CType.VoidPointer);
             return true;
+        }
+        if (TryParseBuffer(text, out var buffer, out error))
+        {
+            (value, type) = (ForeignValue.FromBuffer(buffer), CType.VoidPointer);
+            return true;
+        }
+        if (error is not null)
+        {
+            (value, type) = (default, CType.VoidPointer);
+            return false;
         }
         if (TryParseInteger(text, out var integer, out bool hex))
         {
@@ -162,6 +182,28 @@ internal static class CallArguments
         return true;
     }
 
+    /// <summary>The largest <c>buf:N</c>: enough for any digest or name, small enough to print.</summary>
+    public const int MaxBufferLength = 1 << 20;
+
+    /// <summary>
+    /// <c>buf:N</c>: N zeroed bytes passed by address, printed after the call. False with a null error when the text is
+    /// not of that form; false with an error when it is but N is not a length from 1 to <see cref="MaxBufferLength"/>.
+    /// </summary>
+    public static bool TryParseBuffer(string text, [NotNullWhen(true)] out byte[]? buffer, out string? error)
+    {
+        buffer = null;
+        error = null;
+        if (!text.StartsWith(BufferPrefix, StringComparison.Ordinal))
+            return false;
+        if (!int.TryParse(text.AsSpan(BufferPrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out int length) || length < 1 || length > MaxBufferLength)
+            return Fail(out error, $"a buffer is buf:N with N from 1 to {MaxBufferLength} bytes");
+        buffer = new byte[length];
+        return true;
+    }
+
+    /// <summary>What starts a buffer argument: <c>buf:64</c>.</summary>
+    public const string BufferPrefix = "buf:";
+
     private static bool TryParseReal(string text, out double value)
     {
         string s = text.Trim();
@@ -191,6 +233,12 @@ internal static class CallArguments
         text.TrimStart('-', '+') is { } t && (t.Equals("inf", StringComparison.OrdinalIgnoreCase) || t.Equals("infinity", StringComparison.OrdinalIgnoreCase));
 
     private static bool IsNull(string text) => text is "NULL" or "null" or "nullptr";
+
+    private static string Ordinal(int n) => (n % 100) switch
+    {
+        11 or 12 or 13 => $"{n}th",
+        _ => (n % 10) switch { 1 => $"{n}st", 2 => $"{n}nd", 3 => $"{n}rd", _ => $"{n}th" },
+    };
 
     private static string Count(int n) => n == 1 ? "1 argument" : $"{n} arguments";
 

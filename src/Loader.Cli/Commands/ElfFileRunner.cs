@@ -5,10 +5,13 @@ namespace Loader.Cli.Commands;
 /// <summary>
 /// Opens the file a command reads and turns every way a file can be unreadable or malformed into exit code 1 with
 /// one line on stderr (<c>loader: &lt;message&gt;</c>, no stack trace). Anything else is a bug and is left to
-/// <see cref="CliApp"/>.
+/// <see cref="CliApp"/>. <see cref="Describe"/> is the one wording of those errors for every command.
 /// </summary>
 internal static class ElfFileRunner
 {
+    // asm-generic/errno-base.h: the open() failures worded for people rather than as the call and its errno.
+    private const int EPERM = 1, ENOENT = 2, EACCES = 13, ENOTDIR = 20;
+
     /// <summary>Opens <paramref name="path"/>, runs <paramref name="body"/> on it, and returns its exit code.</summary>
     public static int Run(string path, TextWriter stderr, Func<ElfFile, int> body)
     {
@@ -29,16 +32,32 @@ internal static class ElfFileRunner
     /// <summary>Writes <c>loader: message</c>, the message starting with the path, and returns 1.</summary>
     public static int Fail(TextWriter stderr, string path, Exception ex)
     {
-        string message = ex switch
-        {
-            // The loader's own messages already start with the file's name.
-            LoaderException => ex.Message,
-            FileNotFoundException or DirectoryNotFoundException => $"{path}: no such file",
-            UnauthorizedAccessException when Directory.Exists(path) => $"{path}: is a directory, not an ELF file",
-            UnauthorizedAccessException => $"{path}: permission denied",
-            _ => $"{path}: {ex.Message}",
-        };
-        stderr.WriteLine($"loader: {message}");
+        stderr.WriteLine($"loader: {Describe(path, ex)}");
         return ExitCodes.BadFile;
+    }
+
+    /// <summary>
+    /// The one wording of a file problem, starting with the file's name: <c>PATH: no such file</c>,
+    /// <c>PATH: permission denied</c>, <c>PATH: is a directory, not a regular file (…)</c>, and otherwise the
+    /// library's message (<c>PATH: a GNU ld linker script, not an ELF file; …</c>,
+    /// <c>PATH: e_phoff at offset 0x20: …</c>), which already names the file.
+    /// </summary>
+    public static string Describe(string path, Exception ex) => ex switch
+    {
+        ImageLoadException { Call: "open", Errno: ENOENT or ENOTDIR } e => $"{e.FileName ?? path}: no such file",
+        ImageLoadException { Call: "open", Errno: EACCES or EPERM } e => $"{e.FileName ?? path}: permission denied",
+        LoaderException => ex.Message,
+        FileNotFoundException or DirectoryNotFoundException => $"{path}: no such file",
+        UnauthorizedAccessException when Directory.Exists(path) => $"{path}: is a directory, not a regular file",
+        UnauthorizedAccessException => $"{path}: permission denied",
+        _ => $"{path}: {ex.Message}",
+    };
+
+    /// <summary><see cref="Describe"/> without the leading <c>PATH: </c>, for a line that names the file already.</summary>
+    public static string DescribeWithoutPath(string path, Exception ex)
+    {
+        string message = Describe(path, ex);
+        string prefix = ((ex as LoaderException)?.FileName ?? path) + ": ";
+        return message.StartsWith(prefix, StringComparison.Ordinal) ? message[prefix.Length..] : message;
     }
 }

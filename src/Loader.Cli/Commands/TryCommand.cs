@@ -72,7 +72,8 @@ internal static class TryCommand
         }
         catch (LoaderException e)
         {
-            return new TryResult(file, TryOutcome.Refused, null, 0, null, e.GetType().Name, e.Message);
+            // Worded as every other command words it, without the file's name the line already starts with.
+            return new TryResult(file, TryOutcome.Refused, null, 0, null, e.GetType().Name, ElfFileRunner.DescribeWithoutPath(file, e));
         }
     }
 }
@@ -92,5 +93,6 @@ internal static class TryOutcome
 /// <param name="Mapped">How many images Loader mapped for it (it and its dependencies).</param>
 /// <param name="Tls">Its TLS block's model (dynamic or static), or null without one.</param>
 /// <param name="Error">The refusal's exception type (<c>SymbolNotFoundException</c>, ...), or null.</param>
-/// <param name="Reason">The refusal's message, or null.</param>
+/// <param name="Reason">The refusal, worded as every command words it (<c>no such file</c>, …) without the leading
+/// file name when it is this file's; or null.</param>
 internal sealed record TryResult(string File, string Outcome, string? SoName, int Mapped, string? Tls, string? Error, string? Reason);

@@ -86,6 +86,15 @@ public sealed record CType(CTypeKind Kind, string Spelling)
     /// <summary>True for a pointer, <c>const char *</c> included.</summary>
     public bool IsPointer => Kind is CTypeKind.Pointer or CTypeKind.String;
 
+    /// <summary>
+    /// True for a pointer to one of the char types, const or not (<c>unsigned char *</c>, <c>const unsigned char *</c>,
+    /// <c>char *</c>, <c>uint8_t *</c>): a caller may pass text for it, as for <c>const char *</c> (bytes in, as
+    /// <c>SHA256(const unsigned char *d, …)</c> takes them).
+    /// </summary>
+    public bool IsCharPointer => Kind == CTypeKind.String || Kind == CTypeKind.Pointer &&
+        (Spelling.StartsWith("const ", StringComparison.Ordinal) ? Spelling[6..] : Spelling) is
+            "char *" or "signed char *" or "unsigned char *" or "int8_t *" or "uint8_t *";
+
     /// <summary>The smallest value of an integer type (0 for unsigned ones and _Bool).</summary>
     public Int128 MinValue => IsSigned ? -(Int128.One << (Size * 8 - 1)) : Int128.Zero;
 

@@ -75,7 +75,7 @@ public static class ForeignCall
         ForeignValueKind.Integer => throw new ArgumentException($"{value.Integer} does not fit in any C integer type", nameof(value)),
         ForeignValueKind.Real => CType.Double,
         ForeignValueKind.String => CType.String,
-        ForeignValueKind.Pointer => CType.VoidPointer,
+        ForeignValueKind.Pointer or ForeignValueKind.Buffer => CType.VoidPointer,
         _ => throw new ArgumentException("a variadic argument needs a value", nameof(value)),
     };
 
@@ -109,7 +109,8 @@ public static class ForeignCall
         }
         return value.Kind switch
         {
-            ForeignValueKind.String when type.Kind == CTypeKind.String => new FfiArgument(FfiType.Pointer, 0, value.Text, IsString: true),
+            ForeignValueKind.String when type.IsCharPointer => new FfiArgument(FfiType.Pointer, 0, value.Text, IsString: true),
+            ForeignValueKind.Buffer when type.IsPointer => new FfiArgument(FfiType.Pointer, 0, Buffer: value.Buffer),
             ForeignValueKind.Pointer => new FfiArgument(FfiType.Pointer, (ulong)value.Pointer),
             ForeignValueKind.Integer when value.Integer >= long.MinValue && value.Integer <= ulong.MaxValue =>
                 new FfiArgument(FfiType.Pointer, (ulong)(value.Integer & ulong.MaxValue)),

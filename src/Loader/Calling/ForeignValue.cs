@@ -15,6 +15,11 @@ public enum ForeignValueKind
     Pointer,
     /// <summary>A C string: text passed as a NUL-terminated UTF-8 copy, or text read back; null text is NULL.</summary>
     String,
+    /// <summary>
+    /// A buffer passed by address: a native copy of <see cref="ForeignValue.Buffer"/> for the call, copied back into
+    /// the array when the call returns, so an output argument (<c>unsigned char *md</c>) can be read.
+    /// </summary>
+    Buffer,
 }
 
 /// <summary>
@@ -24,13 +29,14 @@ public enum ForeignValueKind
 /// </summary>
 public readonly record struct ForeignValue
 {
-    private ForeignValue(ForeignValueKind kind, Int128 integer, double real, nint pointer, string? text)
+    private ForeignValue(ForeignValueKind kind, Int128 integer, double real, nint pointer, string? text, byte[]? buffer = null)
     {
         Kind = kind;
         Integer = integer;
         Real = real;
         Pointer = pointer;
         Text = text;
+        Buffer = buffer;
     }
 
     /// <summary>What it holds.</summary>
@@ -47,6 +53,9 @@ public readonly record struct ForeignValue
 
     /// <summary>The text, for <see cref="ForeignValueKind.String"/>; null for a NULL string.</summary>
     public string? Text { get; }
+
+    /// <summary>The array, for <see cref="ForeignValueKind.Buffer"/>: what the function wrote there once the call returns.</summary>
+    public byte[]? Buffer { get; }
 
     /// <summary>No value.</summary>
     public static ForeignValue Void => default;
@@ -66,6 +75,16 @@ public readonly record struct ForeignValue
     /// <summary>A string (null for NULL); passed as a NUL-terminated UTF-8 copy that lives until the call returns.</summary>
     public static ForeignValue FromString(string? text) => new(ForeignValueKind.String, 0, 0, 0, text);
 
+    /// <summary>
+    /// A buffer for a pointer parameter: the function gets the address of a native copy of <paramref name="buffer"/>
+    /// (valid until it returns), and what it wrote there is copied back into <paramref name="buffer"/> after the call.
+    /// </summary>
+    public static ForeignValue FromBuffer(byte[] buffer)
+    {
+        ArgumentNullException.ThrowIfNull(buffer);
+        return new(ForeignValueKind.Buffer, 0, 0, 0, null, buffer);
+    }
+
     /// <summary>A string read back from C at <paramref name="address"/> (<paramref name="text"/> null when it is NULL).</summary>
     internal static ForeignValue FromCString(nint address, string? text) => new(ForeignValueKind.String, 0, 0, address, text);
 
@@ -76,6 +95,7 @@ public readonly record struct ForeignValue
         ForeignValueKind.Real => Real.ToString("R", CultureInfo.InvariantCulture),
         ForeignValueKind.Pointer => $"0x{Pointer:x}",
         ForeignValueKind.String => Text is null ? "NULL" : $"\"{Text}\"",
+        ForeignValueKind.Buffer => $"buf:{Buffer!.Length}",
         _ => "void",
     };
 }

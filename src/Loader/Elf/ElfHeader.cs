@@ -93,10 +93,14 @@ public readonly record struct ElfHeader
     /// <summary>Decodes and checks the header at the start of <paramref name="bytes"/>.</summary>
     internal static ElfHeader Read(ReadOnlySpan<byte> bytes, string fileName)
     {
+        // A file whose first bytes are not (a prefix of) \x7fELF is named for what it is; one that is, but stops
+        // before the end of e_ident, is a truncated ELF file.
+        if (!bytes.IsEmpty && !bytes[..Math.Min(bytes.Length, Magic.Length)].SequenceEqual(Magic[..Math.Min(bytes.Length, Magic.Length)]))
+            ThrowHelper.NotElf(fileName, bytes);
         if (bytes.Length < IdentSize)
-            ThrowHelper.Format(fileName, "e_ident", 0, $"file is {bytes.Length} bytes, shorter than the 16-byte ELF identification");
-        if (!bytes.StartsWith(Magic))
-            ThrowHelper.Format(fileName, "e_ident[EI_MAG]", 0, $"bad magic {bytes[0]:x2} {bytes[1]:x2} {bytes[2]:x2} {bytes[3]:x2}, expected 7f 45 4c 46 (\\x7fELF)");
+            ThrowHelper.Format(fileName, "e_ident", 0, bytes.IsEmpty
+                ? "the file is empty, shorter than the 16-byte ELF identification"
+                : $"file is {bytes.Length} bytes, shorter than the 16-byte ELF identification");
         var elfClass = (ElfClass)bytes[EI_CLASS];
         if (elfClass is not (ElfClass.Elf32 or ElfClass.Elf64))
             ThrowHelper.Format(fileName, "e_ident[EI_CLASS]", EI_CLASS, $"invalid class {bytes[EI_CLASS]}, expected 1 (ELFCLASS32) or 2 (ELFCLASS64)");

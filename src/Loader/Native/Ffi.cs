@@ -21,8 +21,8 @@ internal enum FfiType
 }
 
 /// <summary>One argument as libffi gets it: its type, and either its bits (integers, pointers, the IEEE bits of a
-/// float or double) or a string to pass as a NUL-terminated UTF-8 copy.</summary>
-internal readonly record struct FfiArgument(FfiType Type, ulong Bits, string? Text = null, bool IsString = false);
+/// float or double), or a string to pass as a NUL-terminated UTF-8 copy, or a buffer to pass as a native copy.</summary>
+internal readonly record struct FfiArgument(FfiType Type, ulong Bits, string? Text = null, bool IsString = false, byte[]? Buffer = null);
 
 /// <summary>
 /// libffi (<c>libffi.so.8</c>): calls a function at an address with any C signature, as the x86_64 System V ABI
@@ -66,7 +66,8 @@ internal static unsafe partial class Ffi
     /// Calls <paramref name="function"/> with <paramref name="arguments"/> (the first <paramref name="fixedCount"/> are
     /// the prototype's; when <paramref name="variadic"/>, the rest are its variadic ones, already promoted) and returns
     /// the raw return register: integers widened to 64 bits by libffi (truncate to the type), a double's or a float's
-    /// IEEE bits. Strings are copied to native memory, kept alive for the call and freed after.
+    /// IEEE bits. Strings and buffers are copied to native memory, kept alive for the call and freed after; a
+    /// buffer's bytes are copied back into its array first.
     /// </summary>
     /// <exception cref="DllNotFoundException">libffi.so.8 cannot be loaded.</exception>
     /// <exception cref="InvalidOperationException">libffi refused the signature.</exception>
@@ -86,7 +87,9 @@ internal static unsafe partial class Ffi
             for (int i = 0; i < count; i++)
             {
                 typePointers[i] = types[(int)arguments[i].Type];
-                slots[i] = arguments[i].IsString ? (ulong)CopyString(arguments[i].Text, strings) : arguments[i].Bits;
+                slots[i] = arguments[i].IsString ? (ulong)CopyString(arguments[i].Text, strings)
+                    : arguments[i].Buffer is { } buffer ? (ulong)CopyBuffer(buffer, strings)
+                    : arguments[i].Bits;
             }
             fixed (nint* atypes = typePointers)
             fixed (nint* avalues = valuePointers)
@@ -104,6 +107,10 @@ internal static unsafe partial class Ffi
                         $"libffi: {(variadic ? "ffi_prep_cif_var" : "ffi_prep_cif")} refused the signature: {(status < StatusNames.Length ? StatusNames[status] : status.ToString(System.Globalization.CultureInfo.InvariantCulture))}");
                 ffi_call(cif, (void*)function, result, (void**)avalues);
             }
+            // What the function wrote into each buffer goes back into its array.
+            for (int i = 0; i < count; i++)
+                if (arguments[i].Buffer is { } buffer)
+                    new ReadOnlySpan<byte>((void*)slots[i], buffer.Length).CopyTo(buffer);
             return result[0];
         }
         finally
@@ -125,6 +132,15 @@ internal static unsafe partial class Ffi
         owned.Add((nint)copy);
         Encoding.UTF8.GetBytes(text, new Span<byte>(copy, length));
         copy[length] = 0;
+        return (nint)copy;
+    }
+
+    // At least one byte, so a zero-length buffer still has an address of its own.
+    private static nint CopyBuffer(byte[] buffer, List<nint> owned)
+    {
+        byte* copy = (byte*)NativeMemory.AllocZeroed((nuint)Math.Max(buffer.Length, 1));
+        owned.Add((nint)copy);
+        buffer.CopyTo(new Span<byte>(copy, buffer.Length));
         return (nint)copy;
     }
 
