@@ -134,8 +134,8 @@ internal static class CallCommand
         return ExitCodes.Success;
     }
 
-    /// <summary>One call as <c>name(arg, arg) = result</c>, for the demo: what <c>loader call</c> does, in a line.</summary>
-    internal static string Describe(ElfLibrary library, string prototypeText, params string[] texts)
+    /// <summary>One call as <c>name(arg, arg)</c> and its result, for the demo: what <c>loader call</c> does, in a line.</summary>
+    internal static (string Call, string Result) Describe(ElfLibrary library, string prototypeText, params string[] texts)
     {
         if (!TryPrepare(prototypeText, texts, out var prototype, out var values, out var variadicTypes, out string? usage))
             throw new ArgumentException(usage, nameof(prototypeText));
@@ -145,7 +145,7 @@ internal static class CallCommand
         string shown = CValueText.Format(prototype.ReturnType, result);
         if (prototype.ReturnType.Kind == CTypeKind.String && result.Text is not null)
             shown = $"\"{shown}\"";
-        return $"{prototype.Name}({arguments}) = {shown}";
+        return ($"{prototype.Name}({arguments})", shown);
     }
 
     /// <summary>Each <c>buf:N</c> argument after the call: which one, then its bytes as hex and as text.</summary>

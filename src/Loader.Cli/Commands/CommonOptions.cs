@@ -17,13 +17,6 @@ internal static class CommonOptions
     /// <summary>The file a mapping command (layout, trace) maps: required.</summary>
     public static Argument<string> Path(string description) => new("FILE") { Description = description };
 
-    /// <summary>The ELF file to read, when the command has a default of its own.</summary>
-    public static Argument<string?> OptionalFile(string whenOmitted) => new("FILE")
-    {
-        Description = "The ELF file to read. " + whenOmitted,
-        Arity = ArgumentArity.ZeroOrOne,
-    };
-
     /// <summary><c>--json</c>: machine-readable output instead of a table.</summary>
     public static Option<bool> Json() => new("--json")
     {

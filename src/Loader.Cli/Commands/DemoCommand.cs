@@ -18,11 +18,44 @@ internal static class DemoCommand
 
     public static Command Create()
     {
+        var json = CommonOptions.Json();
         var command = CommonOptions.NewCommand("demo",
             $"Show what the loader does on its sample library {SampleFileName} (shipped next to the tool): info, layout, trace, then load it and call two of its exports. Also what `loader` alone runs.",
             "loader demo");
-        command.SetAction(parseResult => Run(parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error));
+        command.Add(json);
+        command.SetAction(parseResult => parseResult.GetValue(json)
+            ? RunJson(parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error)
+            : Run(parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error));
         return command;
+    }
+
+    /// <summary>
+    /// <c>loader demo --json</c>: the same four parts as one object — <c>info</c>, <c>layout</c> and <c>trace</c> as
+    /// those commands' <c>--json</c> write them, and <c>load</c>: where the loaded sample's regions are and the two calls.
+    /// </summary>
+    public static int RunJson(TextWriter stdout, TextWriter stderr)
+    {
+        string sample = SamplePath;
+        if (!File.Exists(sample))
+            return SampleMissing(stderr);
+        DemoReport report;
+        try
+        {
+            report = DemoJson.Build(sample);
+        }
+        catch (Exception ex) when (ElfFileRunner.IsFileProblem(ex))
+        {
+            return ElfFileRunner.Fail(stderr, sample, ex);
+        }
+        CliJsonContext.Write(stdout, report, CliJsonContext.Default.DemoReport);
+        return ExitCodes.Success;
+    }
+
+    private static int SampleMissing(TextWriter stderr)
+    {
+        stderr.WriteLine($"loader: the sample library {SampleFileName} is not next to the tool in {AppContext.BaseDirectory} " +
+            "(the CLI's build compiles it from Sample/libloader_demo.c with gcc); pass a FILE to layout or trace instead");
+        return ExitCodes.BadFile;
     }
 
     /// <summary>Where the sample is: next to the tool (the executable, or Loader.Cli.dll).</summary>
@@ -32,11 +65,7 @@ internal static class DemoCommand
     {
         string sample = SamplePath;
         if (!File.Exists(sample))
-        {
-            stderr.WriteLine($"loader: the sample library {SampleFileName} is not next to the tool in {AppContext.BaseDirectory} " +
-                "(the CLI's build compiles it from Sample/libloader_demo.c with gcc); pass a FILE to layout or trace instead");
-            return ExitCodes.BadFile;
-        }
+            return SampleMissing(stderr);
 
         stdout.WriteLine($"loader demo: the sample library that ships with the tool, {sample}");
         stdout.WriteLine("First it is only mapped, the way a dynamic loader maps it (one PROT_NONE reservation, MAP_FIXED overlays, .bss, RELRO),");
@@ -84,8 +113,8 @@ internal static class DemoCommand
             table.Write(stdout);
             stdout.WriteLine();
             stdout.WriteLine("Calls, through libffi, as `loader call` makes them:");
-            stdout.WriteLine("  " + CallCommand.Describe(library, "int demo_add(int, int)", "2", "3"));
-            stdout.WriteLine("  " + CallCommand.Describe(library, "const char *demo_greeting(void)"));
+            foreach (var (call, result) in DemoJson.Calls(library))
+                stdout.WriteLine($"  {call} = {result}");
             stdout.WriteLine();
             stdout.WriteLine($"Try: loader call {sample} 'int demo_add(int, int)' 40 2");
         }

@@ -4,57 +4,28 @@ using Loader.Elf;
 
 namespace Loader.Cli.Commands;
 
-/// <summary><c>loader info [FILE]</c>: one screen about a library — what it is, what it needs, how big its tables are.</summary>
+/// <summary>
+/// <c>loader info FILE</c>: one screen about a library — what it is, what it needs, how big its tables are. FILE is
+/// required, as for every command that reads a file; only <c>loader</c> (the demo) runs without one.
+/// </summary>
 internal static class InfoCommand
 {
-    /// <summary>Where <c>info</c> looks, in order, when no FILE is given: zlib (small), then libc (always there).</summary>
-    internal static readonly string[] DefaultCandidates =
-    [
-        "/usr/lib/x86_64-linux-gnu/libz.so.1",
-        "/lib/x86_64-linux-gnu/libz.so.1",
-        "/usr/lib/x86_64-linux-gnu/libc.so.6",
-        "/lib/x86_64-linux-gnu/libc.so.6",
-    ];
+    public static Command Create() => CommonOptions.FileCommand("info",
+        "Summarize an ELF file: class, machine, soname, needed libraries, search paths, build ID, flags, and table sizes.",
+        "loader info /usr/lib/x86_64-linux-gnu/libc.so.6", CommonOptions.File(), Run);
 
-    public static Command Create()
-    {
-        var file = CommonOptions.OptionalFile("Without it, info shows libz.so.1 (or libc.so.6) from /usr/lib/x86_64-linux-gnu or /lib/x86_64-linux-gnu.");
-        var json = CommonOptions.Json();
-        var command = CommonOptions.NewCommand("info",
-            "Summarize an ELF file: class, machine, soname, needed libraries, search paths, build ID, flags, and table sizes.",
-            "loader info /usr/lib/x86_64-linux-gnu/libc.so.6");
-        command.Add(file);
-        command.Add(json);
-        command.SetAction(parseResult => Run(
-            parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error,
-            parseResult.GetValue(file), parseResult.GetValue(json)));
-        return command;
-    }
-
-    public static int Run(TextWriter stdout, TextWriter stderr, string? path, bool json)
-    {
-        bool isDefault = path is null;
-        if (path is null)
+    public static int Run(TextWriter stdout, TextWriter stderr, string path, bool json) =>
+        ElfFileRunner.Run(path, stderr, elf =>
         {
-            path = Array.Find(DefaultCandidates, File.Exists);
-            if (path is null)
-            {
-                stderr.WriteLine($"loader: no FILE given, and none of the default libraries exists: {string.Join(", ", DefaultCandidates)}");
-                return ExitCodes.BadFile;
-            }
-        }
-        return ElfFileRunner.Run(path, stderr, elf =>
-        {
-            var report = Build(elf, isDefault);
+            var report = Build(elf);
             if (json)
                 CliJsonContext.Write(stdout, report, CliJsonContext.Default.InfoReport);
             else
                 WriteText(stdout, report);
             return ExitCodes.Success;
         });
-    }
 
-    internal static InfoReport Build(ElfFile elf, bool isDefault)
+    internal static InfoReport Build(ElfFile elf)
     {
         int defined = 0, undefined = 0, total = 0;
         if (elf.DynamicSymbols is { } symbols)
@@ -74,7 +45,6 @@ internal static class InfoCommand
         var header = elf.Header;
         return new InfoReport(
             File: elf.Name,
-            IsDefaultFile: isDefault,
             Class: ElfNames.Class(header.Class),
             Endianness: header.Data == ElfData.LittleEndian ? "little endian" : "big endian",
             Machine: ElfNames.Machine(header.Machine),
@@ -100,8 +70,6 @@ internal static class InfoCommand
 
     private static void WriteText(TextWriter stdout, InfoReport r)
     {
-        if (r.IsDefaultFile)
-            stdout.WriteLine($"No FILE given: using the default library {r.File} (libz.so.1, else libc.so.6).");
         static string OrDash(string? s) => string.IsNullOrEmpty(s) ? "-" : s;
         static string List(List<string> items) => items.Count == 0 ? "-" : string.Join(" ", items);
 
@@ -140,7 +108,6 @@ internal static class InfoCommand
 /// <summary>The summary <c>loader info</c> prints.</summary>
 internal sealed record InfoReport(
     string File,
-    bool IsDefaultFile,
     string Class,
     string Endianness,
     string Machine,

@@ -20,20 +20,29 @@ internal static class LayoutCommand
         var json = CommonOptions.Json();
         var svg = new Option<string?>("--svg")
         {
-            Description = "Also draw the address space to scale (gaps compressed) as an SVG picture in this file.",
+            Description = "Also draw the address space to scale (gaps compressed) as an SVG picture in this file; '-' writes the SVG alone to stdout.",
             HelpName = "OUT.svg",
         };
         var command = CommonOptions.NewCommand("layout",
             "Map a shared object (without running any of it) and show where each region landed, next to the kernel's /proc/self/maps line for it.",
-            "loader layout /usr/lib/x86_64-linux-gnu/libz.so.1 --svg libz.svg");
+            "loader layout /usr/lib/x86_64-linux-gnu/libz.so.1 --svg libz.svg" + Environment.NewLine +
+            "Example: loader layout /usr/lib/x86_64-linux-gnu/libz.so.1 --svg - > libz.svg");
         command.Add(file);
         command.Add(json);
         command.Add(svg);
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(svg) == StdoutPath && result.GetValue(json))
+                result.AddError("--svg - and --json cannot be used together: both write to stdout");
+        });
         command.SetAction(parseResult => Run(
             parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error,
             parseResult.GetRequiredValue(file), parseResult.GetValue(json), parseResult.GetValue(svg)));
         return command;
     }
+
+    /// <summary>The <c>--svg</c> value that means stdout, as for most Unix tools.</summary>
+    public const string StdoutPath = "-";
 
     public static int Run(TextWriter stdout, TextWriter stderr, string path, bool json, string? svgPath)
     {
@@ -49,6 +58,12 @@ internal static class LayoutCommand
             return ElfFileRunner.Fail(stderr, path, ex);
         }
 
+        if (svgPath == StdoutPath)
+        {
+            // The picture alone, so `--svg - > out.svg` or a pipe into a viewer gets a well-formed file.
+            stdout.Write(System.Text.Encoding.UTF8.GetString(LayoutSvg.Render(report)));
+            return ExitCodes.Success;
+        }
         if (svgPath is not null)
         {
             try
