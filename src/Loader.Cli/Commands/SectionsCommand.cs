@@ -45,7 +45,7 @@ internal static class SectionsCommand
         stdout.WriteLine($"There are {r.Sections.Count} section headers, starting at offset {ElfNames.Hex(r.SectionHeaderOffset)}:");
         stdout.WriteLine();
         var table = new TextTable(
-            new Column("[Nr]", Align.Right), new Column("Name"), new Column("Type"), new Column("Address", Align.Right),
+            new Column("[Nr]", Align.Right), new Column("Name", Shrinks: true), new Column("Type"), new Column("Address", Align.Right),
             new Column("Off", Align.Right), new Column("Size", Align.Right), new Column("ES", Align.Right), new Column("Flg"),
             new Column("Lk", Align.Right), new Column("Inf", Align.Right), new Column("Al", Align.Right))
         { Indent = 2 };

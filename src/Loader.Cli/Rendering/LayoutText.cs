@@ -65,12 +65,22 @@ internal static class LayoutText
         string[] headings = ["#", "Start-End", "Size", "Prot", "Offset", "Holds"];
         var widths = headings.Select((h, c) => rows.Select(row => row[c].Length).Append(h.Length).Max()).ToArray();
         int detailIndent = 2 + widths[0] + 2;
+        // On a terminal, the Holds column is cut and the section lists wrap to the window; piped, nothing is.
+        int? maxWidth = TerminalWidth.Of(w);
+        if (maxWidth is { } max)
+            widths[^1] = Math.Max(headings[^1].Length, max - (2 + widths[..^1].Sum() + 2 * (widths.Length - 1)));
         WriteRow(w, headings, widths);
         foreach (var (x, row) in r.Regions.Zip(rows))
         {
             WriteRow(w, row, widths);
             if (x.Sections.Count > 0)
-                w.WriteLine($"{new string(' ', detailIndent)}sections  {string.Join(' ', x.Sections)}");
+            {
+                string prefix = $"{new string(' ', detailIndent)}sections  ";
+                string list = string.Join(' ', x.Sections);
+                var pieces = maxWidth is { } m ? TextTable.Wrap(list, Math.Max(20, m - prefix.Length)) : [list];
+                foreach (string piece in pieces)
+                    w.WriteLine((piece == pieces[0] ? prefix : new string(' ', prefix.Length)) + piece);
+            }
             string verdict = x.KernelAgrees ? Agrees : $"✗ {x.Disagreement}";
             if (x.Kernel.Count == 0)
                 w.WriteLine($"{new string(' ', detailIndent)}kernel    (no line)  {verdict}");
@@ -109,7 +119,8 @@ internal static class LayoutText
             if (c > 0)
                 line.Append("  ");
             bool right = c is 0 or 2;
-            line.Append(c == cells.Length - 1 ? cells[c] : right ? cells[c].PadLeft(widths[c]) : cells[c].PadRight(widths[c]));
+            string cell = c == cells.Length - 1 && cells[c].Length > widths[c] ? cells[c][..Math.Max(widths[c] - 1, 0)] + "…" : cells[c];
+            line.Append(c == cells.Length - 1 ? cell : right ? cell.PadLeft(widths[c]) : cell.PadRight(widths[c]));
         }
         w.WriteLine(line.ToString().TrimEnd());
     }
