@@ -99,7 +99,7 @@ public readonly record struct ElfHeader
             ThrowHelper.NotElf(fileName, bytes);
         if (bytes.Length < IdentSize)
             ThrowHelper.Format(fileName, "e_ident", 0, bytes.IsEmpty
-                ? "the file is empty, shorter than the 16-byte ELF identification"
+                ? "the file is empty (0 bytes), shorter than the 16-byte ELF identification"
                 : $"file is {bytes.Length} bytes, shorter than the 16-byte ELF identification");
         var elfClass = (ElfClass)bytes[EI_CLASS];
         if (elfClass is not (ElfClass.Elf32 or ElfClass.Elf64))

@@ -170,7 +170,9 @@ public sealed class CallCommandTests
     public static TheoryData<string[], string> UsageErrors => new()
     {
         { ["int add(int, int)", "2", "abc"], "argument 2 ('abc'): expected an int" },
-        { ["int add(int, int)", "2"], "argument 2 is missing: int add(int, int) takes 2 arguments, 1 given" },
+        { ["int add(int a, int b)", "2"], "call: the prototype takes 2 arguments (int a, int b); 1 given, missing the 2nd: int b" },
+        { ["int add(int, int)"], "call: the prototype takes 2 arguments (int, int); 0 given, missing the 1st: int" },
+        { ["void *f(void *)", "buf:0"], "argument 1 ('buf:0'): a buffer is buf:N with N from 1 to 1048576 bytes" },
         { ["int add(int, int)", "2", "3", "4"], "argument 3 ('4'): int add(int, int) takes 2 arguments, 3 given" },
         { ["int add(int, int)", "3000000000", "1"], "argument 1 ('3000000000'): out of range for int (-2147483648 to 2147483647)" },
         { ["unsigned char f(unsigned char)", "256"], "argument 1 ('256'): out of range for unsigned char (0 to 255)" },
@@ -210,7 +212,7 @@ public sealed class CallCommandTests
     {
         var missing = CliHarness.Run("call", "/nonexistent/libnothing.so", "int f(void)");
         Assert.Equal(1, missing.ExitCode);
-        Assert.StartsWith("loader: /nonexistent/libnothing.so", missing.Stderr);
+        Assert.Equal("loader: /nonexistent/libnothing.so: no such file\n", missing.Stderr);
 
         var tls = CliHarness.Run("call", Fixtures.Path("tls/libtls_ie_huge.so"), "int tls_bump(void)");
         Assert.Equal(1, tls.ExitCode);

@@ -49,7 +49,6 @@ public sealed class InfoCommandTests
         Assert.Equal(ReadElfBuildId(CliHarness.LibC), root.GetProperty("buildId").GetString());
         Assert.Contains("ld-linux-x86-64.so.2", root.GetProperty("needed").EnumerateArray().Select(e => e.GetString()));
         Assert.Equal("/lib64/ld-linux-x86-64.so.2", root.GetProperty("interpreter").GetString());
-        Assert.False(root.GetProperty("isDefaultFile").GetBoolean());
         var symbols = root.GetProperty("dynamicSymbols");
         Assert.Equal(symbols.GetProperty("total").GetInt32(), symbols.GetProperty("defined").GetInt32() + symbols.GetProperty("undefined").GetInt32() + 1);
         var relocations = root.GetProperty("relocations").EnumerateArray()
@@ -61,21 +60,14 @@ public sealed class InfoCommandTests
     }
 
     [Fact]
-    public void Without_a_file_it_says_which_default_library_it_chose()
+    public void Without_a_file_it_is_a_usage_error_like_every_other_command()
     {
-        string expected = Array.Find(InfoCommand.DefaultCandidates, File.Exists)!;
-        Assert.NotNull(expected);
+        var info = CliHarness.Run("info");
+        var headers = CliHarness.Run("headers");
 
-        var result = CliHarness.Run("info");
-
-        CliHarness.AssertSuccess(result);
-        var lines = result.Stdout.Split('\n');
-        Assert.Contains(expected, lines[0]);
-        Assert.Contains("No FILE given", lines[0]);
-        Assert.Matches($@"(?m)^File:\s+{Regex.Escape(expected)}$", result.Stdout);
-
-        using var json = JsonDocument.Parse(CliHarness.Run("info", "--json").Stdout);
-        Assert.True(json.RootElement.GetProperty("isDefaultFile").GetBoolean());
-        Assert.Equal(expected, json.RootElement.GetProperty("file").GetString());
+        Assert.Equal(2, info.ExitCode);
+        Assert.Equal("", info.Stdout);
+        Assert.Equal(headers.ExitCode, info.ExitCode);
+        Assert.Equal(headers.Stderr.Replace("'headers'", "'info'").Replace("loader headers", "loader info"), info.Stderr);
     }
 }

@@ -28,7 +28,7 @@ public sealed class ProcessTests
         Assert.Equal(1, result.ExitCode);
         Assert.Equal("", result.Stdout);
         string line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.StartsWith($"loader: {garbage.Path}: e_ident[EI_MAG] at offset 0x0: bad magic", line);
+        Assert.Equal($"loader: {garbage.Path}: not an ELF file (magic 0x{Convert.ToHexStringLower(bytes.AsSpan(0, 4))})", line);
     }
 
     [Fact]
@@ -43,5 +43,16 @@ public sealed class ProcessTests
         var missing = LoaderProcess.Run("relocs");
         Assert.Equal(2, missing.ExitCode);
         Assert.Contains("Required argument missing", missing.Stderr);
+    }
+
+    [Fact]
+    public void Piped_tables_keep_their_full_width()
+    {
+        // stdout is a pipe here, not a terminal: no line is cut to a window's width, so names come out whole.
+        var result = LoaderProcess.Run("symbols", CliHarness.LibC, "--filter", "_dl_exception_create");
+
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.DoesNotContain("…", result.Stdout);
+        Assert.Contains("_dl_exception_create@GLIBC_PRIVATE", result.Stdout);
     }
 }

@@ -32,4 +32,52 @@ public sealed class TextTableTests
         Assert.Equal($"Class:    ELF64{Environment.NewLine}Machine:  Intel 80386{Environment.NewLine}", writer.ToString());
         Assert.Throws<ArgumentException>(() => TextTable.KeyValue().Add("only one cell"));
     }
+
+    [Fact]
+    public void A_maximum_width_cuts_the_last_column_to_no_less_than_18_and_never_a_number()
+    {
+        var writer = new StringWriter();
+        new TextTable(new Column("Num", Align.Right), new Column("Name")) { MaxWidth = 26 }
+            .Add("123456", "_ZNSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEE")
+            .Add("7", "short")
+            .Write(writer);
+
+        Assert.Equal(
+            [
+                "   Num  Name",
+                "123456  _ZNSt7__cxx1112ba…",
+                "     7  short",
+                "",
+            ],
+            writer.ToString().Split(Environment.NewLine));
+        Assert.All(writer.ToString().Split(Environment.NewLine), line => Assert.True(line.Length <= 26, line));
+    }
+
+    [Fact]
+    public void A_maximum_width_wraps_key_value_prose_under_its_column()
+    {
+        var writer = new StringWriter();
+        new TextTable(new Column("Field"), new Column("Value")) { ShowHeadings = false, WrapLastColumn = true, MaxWidth = 25 }
+            .Add("host:", "a system runtime library taken from the process")
+            .Write(writer);
+
+        Assert.Equal(
+            [
+                "host:  a system runtime",
+                "       library taken from",
+                "       the process",
+                "",
+            ],
+            writer.ToString().Split(Environment.NewLine));
+    }
+
+    [Fact]
+    public void Without_a_terminal_a_table_keeps_its_full_width()
+    {
+        string name = new('x', 300);
+        var writer = new StringWriter();
+        new TextTable(new Column("#", Align.Right), new Column("Name")).Add("1", name).Write(writer);
+
+        Assert.Contains("1  " + name + Environment.NewLine, writer.ToString());
+    }
 }

@@ -104,12 +104,13 @@ public partial class MalformedInputTests
     [InlineData(1)]
     [InlineData(2)]
     [InlineData(3)]
-    public void BadMagic_IsRefused(int index)
+    public void BadMagic_IsRefused_AsNotAnElfFile_NamingTheMagic(int index)
     {
         var image = Build();
         image.Bytes[index] ^= 0x20;
-        var e = Refused(image, "e_ident[EI_MAG]");
-        Assert.Equal(0ul, e.Offset);
+        var e = Assert.IsType<NotElfFileException>(ElfReadAll.ParseAndReadAll(image.Bytes, Name));
+        Assert.Equal(FileKind.Unknown, e.Kind);
+        Assert.Equal($"{Name}: not an ELF file (magic 0x{Convert.ToHexStringLower(image.Bytes.AsSpan(0, 4))})", e.Message);
     }
 
     [Theory]
