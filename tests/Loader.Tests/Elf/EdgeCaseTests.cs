@@ -251,18 +251,33 @@ public class EdgeCaseTests
         Assert.Contains($"{length} bytes", e.Message, StringComparison.Ordinal);
     }
 
-    [Theory]
-    [InlineData(0)]
-    [InlineData(1)]
-    public void TinyFileOnDisk_IsRefusedByOpen(int length)
+    [Fact]
+    public void EmptyFileOnDisk_IsRefusedByOpen_AsATruncatedIdentification()
     {
-        string path = Path.Combine(Path.GetTempPath(), $"loader-tiny-{Environment.ProcessId}-{length}.so");
-        File.WriteAllBytes(path, new byte[length]);
+        string path = Path.Combine(Path.GetTempPath(), $"loader-tiny-{Environment.ProcessId}-0.so");
+        File.WriteAllBytes(path, []);
         try
         {
             var e = Assert.Throws<ElfFormatException>(() => ElfFile.Open(path).Dispose());
             Assert.Equal(path, e.FileName);
             Assert.Equal("e_ident", e.Field);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void OneZeroByteOnDisk_IsRefusedByOpen_AsNotAnElfFile()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"loader-tiny-{Environment.ProcessId}-1.so");
+        File.WriteAllBytes(path, new byte[1]);
+        try
+        {
+            var e = Assert.Throws<NotElfFileException>(() => ElfFile.Open(path).Dispose());
+            Assert.Equal(path, e.FileName);
+            Assert.Equal($"{path}: not an ELF file (magic 0x00)", e.Message);
         }
         finally
         {
