@@ -92,7 +92,7 @@ internal static class CallCommand
         ElfLibrary library;
         try
         {
-            library = new LoaderContext().Load(path);
+            library = new LoaderContext().Load(ElfFileRunner.LoadablePath(path));
         }
         catch (Exception ex) when (ElfFileRunner.IsFileProblem(ex))
         {

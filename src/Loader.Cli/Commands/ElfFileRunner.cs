@@ -42,7 +42,15 @@ internal static class ElfFileRunner
     /// library's message (<c>PATH: a GNU ld linker script, not an ELF file; …</c>,
     /// <c>PATH: e_phoff at offset 0x20: …</c>), which already names the file.
     /// </summary>
-    public static string Describe(string path, Exception ex) => ex switch
+    public static string Describe(string path, Exception ex)
+    {
+        string message = DescribeAsLoaded(path, ex);
+        // A FILE given as "name" and loaded as "./name" (LoadablePath) is named as the user wrote it.
+        string loaded = LoadablePath(path);
+        return loaded != path && message.StartsWith(loaded + ": ", StringComparison.Ordinal) ? path + message[loaded.Length..] : message;
+    }
+
+    private static string DescribeAsLoaded(string path, Exception ex) => ex switch
     {
         ImageLoadException { Call: "open", Errno: ENOENT or ENOTDIR } e => $"{e.FileName ?? path}: no such file",
         ImageLoadException { Call: "open", Errno: EACCES or EPERM } e => $"{e.FileName ?? path}: permission denied",
@@ -53,11 +61,20 @@ internal static class ElfFileRunner
         _ => $"{path}: {ex.Message}",
     };
 
+    /// <summary>
+    /// The FILE a loading command (call, try) hands to <see cref="LoaderContext.Load(string, LoadOptions?)"/>: a name
+    /// without '/' that names something in the current directory is that file (<c>./name</c>), as every reading command
+    /// reads it; a bare name that names nothing here is left to be searched for as dlopen searches
+    /// (<c>libm.so.6</c>).
+    /// </summary>
+    public static string LoadablePath(string file) =>
+        !file.Contains('/') && file.Length > 0 && (File.Exists(file) || Directory.Exists(file)) ? "./" + file : file;
+
     /// <summary><see cref="Describe"/> without the leading <c>PATH: </c>, for a line that names the file already.</summary>
     public static string DescribeWithoutPath(string path, Exception ex)
     {
         string message = Describe(path, ex);
-        string prefix = ((ex as LoaderException)?.FileName ?? path) + ": ";
+        string prefix = path + ": ";
         return message.StartsWith(prefix, StringComparison.Ordinal) ? message[prefix.Length..] : message;
     }
 }

@@ -65,7 +65,7 @@ internal static class TryCommand
     {
         try
         {
-            using var library = new LoaderContext().Load(file, options);
+            using var library = new LoaderContext().Load(ElfFileRunner.LoadablePath(file), options);
             int mapped = library.Context.LoadedLibraries.Count;
             return new TryResult(file, library.IsHost ? TryOutcome.Host : TryOutcome.Loaded, library.SoName, mapped,
                 library.Tls?.Model.ToString().ToLowerInvariant(), null, null);

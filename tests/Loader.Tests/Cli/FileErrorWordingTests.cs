@@ -81,4 +81,28 @@ public sealed class FileErrorWordingTests : IDisposable
         Assert.StartsWith($"refused  {_directory}: is a directory, not a regular file", lines[1]);
         Assert.Equal($"refused  {text}: a text file, not an ELF file (it begins \"hello world\")", lines[2]);
     }
+
+    [Fact]
+    public void A_bare_name_in_the_current_directory_is_that_file_for_call_and_try_as_for_info()
+    {
+        // Run from the fixtures' directory, as a user would type "loader call basic.so …" there.
+        string directory = Path.GetDirectoryName(Fixtures.Path("basic.so"))!;
+        string cli = LoaderProcess.FindCliAssembly();
+        ChildProcess.Result InFixtures(string arguments) =>
+            ChildProcess.Run("sh", "-c", $"cd '{directory}' && exec dotnet '{cli}' {arguments}");
+
+        var info = InFixtures("info basic.so");
+        var call = InFixtures("call basic.so 'int add(int, int)' 2 3");
+        var tried = InFixtures("try basic.so");
+        var missing = InFixtures("call no-such-file.so 'int f(void)'");
+
+        Assert.True(info.ExitCode == 0, info.Stderr);
+        Assert.True(call.ExitCode == 0, call.Stderr);
+        Assert.Equal("5\n", call.Stdout);
+        Assert.True(tried.ExitCode == 0, tried.Stderr);
+        Assert.StartsWith("loaded   basic.so", tried.Stdout);
+        // A bare name that names nothing here is searched for as dlopen searches, and the refusal says where it looked.
+        Assert.Equal(1, missing.ExitCode);
+        Assert.StartsWith("loader: no-such-file.so not found; looked in: ", missing.Stderr);
+    }
 }
