@@ -1,0 +1,138 @@
+using System.Runtime.InteropServices;
+using Loader;
+using Loader.Hostile;
+
+namespace Loader.Fuzz;
+
+/// <summary>
+/// The AFL harness for the hostile-input contract (<see cref="EntryPoints"/>): every input is accepted or refused with
+/// a <see cref="LoaderException"/>; anything else escaping, or a mapping or descriptor of the input left behind, is a
+/// crash for AFL. Crashes and hangs AFL saves are triaged with <c>--replay</c>, which needs no AFL.
+/// </summary>
+public static class Program
+{
+    const string Usage = """
+        usage: Loader.Fuzz <open|map|load>                       run under afl-fuzz (input on stdin)
+               Loader.Fuzz <open|map|load> --replay FILE...      run each file once and say what happened
+        """;
+
+    /// <summary>The size of AFL's coverage map that SharpFuzz's instrumentation indexes (64 KiB).</summary>
+    const int TraceMapSize = 1 << 16;
+
+    public static int Main(string[] args)
+    {
+        if (args.Length == 0 || !Enum.TryParse(args[0], ignoreCase: true, out EntryPoint target)
+            || !Enum.IsDefined(target) || args.Length == 2 || (args.Length > 2 && args[1] != "--replay"))
+        {
+            Console.Error.WriteLine(Usage);
+            return 2;
+        }
+        return args.Length == 1 ? Fuzz(target) : Replay(target, args[2..]);
+    }
+
+    /// <summary>SharpFuzz's out-of-process loop: this process is AFL's fork server and runs the inputs in one child
+    /// process, restarted only when it dies. In-process (<c>Fuzzer.Run</c>) a hang AFL kills, or a signal, would end
+    /// the whole session, and both are findings here (relocations write into mapped memory). An exception escaping
+    /// the action is reported to AFL as a crash.</summary>
+    static int Fuzz(EntryPoint target)
+    {
+        // Loader takes paths, not bytes: each input goes to a file of this process's own, in memory when possible.
+        string input = InputPath();
+        try
+        {
+            SharpFuzz.Fuzzer.OutOfProcess.Run(stream =>
+            {
+                using (var file = new FileStream(input, FileMode.Create, FileAccess.Write, FileShare.ReadWrite))
+                    stream.CopyTo(file);
+                RunChecked(target, input);
+            });
+        }
+        finally
+        {
+            File.Delete(input);
+        }
+        return 0;
+    }
+
+    /// <summary>Runs each file as AFL ran it (the same checks) and prints one line per file; exits 1 when any input
+    /// escaped the contract. A file is copied first, so the leak check sees only this run's mappings of it.</summary>
+    static unsafe int Replay(EntryPoint target, string[] files)
+    {
+        // The instrumented Loader.dll counts every branch into AFL's map; outside AFL it needs a map of its own
+        // (SharpFuzz's loop would provide one, replay does not run that loop). Kept for the process's lifetime.
+        SharpFuzz.Common.Trace.SharedMem = (byte*)NativeMemory.AllocZeroed(TraceMapSize);
+        int escaped = 0;
+        string input = InputPath();
+        try
+        {
+            foreach (string file in files)
+            {
+                File.Copy(file, input, overwrite: true);
+                try
+                {
+                    var refused = RunChecked(target, input);
+                    Console.WriteLine(refused is null
+                        ? $"{file}: accepted"
+                        : $"{file}: refused: {refused.GetType().Name}: {refused.Message}");
+                }
+                catch (Exception e)
+                {
+                    escaped++;
+                    Console.WriteLine($"{file}: ESCAPED: {e.GetType().FullName}: {e.Message}");
+                    Console.WriteLine(Indent(e.ToString()));
+                }
+            }
+        }
+        finally
+        {
+            File.Delete(input);
+        }
+        return escaped == 0 ? 0 : 1;
+    }
+
+    /// <summary><see cref="EntryPoints.Run"/>, then the leak checks: the promise covers what a refusal (or a
+    /// disposed load) leaves behind, and a leak grows unnoticed across the fuzzer's millions of runs.</summary>
+    static LoaderException? RunChecked(EntryPoint target, string path)
+    {
+        var refused = EntryPoints.Run(target, path);
+        if (MappingOf(path) is { } mapping)
+            throw new ContractViolationException($"{path}: still mapped after {target} returned: {mapping}");
+        if (DescriptorOf(path) is { } fd)
+            throw new ContractViolationException($"{path}: descriptor {fd} still open after {target} returned");
+        return refused;
+    }
+
+    static string InputPath()
+    {
+        // /dev/shm keeps the write per input off the disk; TMPDIR wins when set, for machines without it.
+        string directory = Environment.GetEnvironmentVariable("TMPDIR") is { Length: > 0 } tmp ? tmp
+            : Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath();
+        return Path.Combine(directory, $"loader-fuzz-{Environment.ProcessId}.so");
+    }
+
+    /// <summary>The first line of /proc/self/maps that maps <paramref name="path"/>, or null.</summary>
+    static string? MappingOf(string path)
+    {
+        foreach (string line in File.ReadLines("/proc/self/maps"))
+            if (line.EndsWith(path, StringComparison.Ordinal) || line.EndsWith(path + " (deleted)", StringComparison.Ordinal))
+                return line;
+        return null;
+    }
+
+    /// <summary>The number of an open descriptor of <paramref name="path"/>, or null.</summary>
+    static string? DescriptorOf(string path)
+    {
+        foreach (string fd in Directory.EnumerateFileSystemEntries("/proc/self/fd"))
+        {
+            string? target = new FileInfo(fd).LinkTarget;
+            if (target == path || target == path + " (deleted)")
+                return Path.GetFileName(fd);
+        }
+        return null;
+    }
+
+    static string Indent(string text) => "    " + text.ReplaceLineEndings(Environment.NewLine + "    ");
+}
+
+/// <summary>A breach of the contract that no exception from Loader shows: a leak found after the entry point returned.</summary>
+public sealed class ContractViolationException(string message) : Exception(message);
