@@ -117,7 +117,7 @@ afl-fuzz -V $((MINUTES * 60)) -i "$INPUT" -o "$OUT" -x "$ROOT/fuzz/elf.dict" \
 # The harness's child process is killed, not ended, so its input file stays: remove those of dead processes.
 for leftover in "${TMPDIR:-/dev/shm}"/loader-fuzz-*.so; do
     [[ -e $leftover ]] || continue
-    pid=${leftover##*-}; pid=${pid%.so}
+    pid=${leftover#*/loader-fuzz-}; pid=${pid%%-*}
     kill -0 "$pid" 2>/dev/null || rm -f "$leftover"
 done
 

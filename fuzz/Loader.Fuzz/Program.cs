@@ -32,19 +32,27 @@ public static class Program
 
     /// <summary>SharpFuzz's out-of-process loop: this process is AFL's fork server and runs the inputs in one child
     /// process, restarted only when it dies. In-process (<c>Fuzzer.Run</c>) a hang AFL kills, or a signal, would end
-    /// the whole session, and both are findings here (relocations write into mapped memory). An exception escaping
-    /// the action is reported to AFL as a crash.</summary>
+    /// the whole session, and both are findings here (relocations write into mapped memory).</summary>
     static int Fuzz(EntryPoint target)
     {
         // Loader takes paths, not bytes: each input goes to a file of this process's own, in memory when possible.
-        string input = InputPath();
+        string input = InputPath(0);
         try
         {
             SharpFuzz.Fuzzer.OutOfProcess.Run(stream =>
             {
                 using (var file = new FileStream(input, FileMode.Create, FileAccess.Write, FileShare.ReadWrite))
                     stream.CopyTo(file);
-                RunChecked(target, input);
+                try
+                {
+                    RunChecked(target, input);
+                }
+                catch
+                {
+                    // A run that escaped may have left the input mapped or open, and every later run would then be
+                    // blamed for it. The child ends instead; SharpFuzz reports the crash and starts a clean one.
+                    ExitImmediately(1);
+                }
             });
         }
         finally
@@ -54,38 +62,38 @@ public static class Program
         return 0;
     }
 
-    /// <summary>Runs each file as AFL ran it (the same checks) and prints one line per file; exits 1 when any input
-    /// escaped the contract. A file is copied first, so the leak check sees only this run's mappings of it.</summary>
+    /// <summary>Runs each file as AFL ran it (the same checks) and prints what happened, one line per file plus the
+    /// stack of an escape; exits 1 when any input escaped the contract. Each file is copied to a path of its own, so
+    /// what one leaks is not blamed on the next.</summary>
     static unsafe int Replay(EntryPoint target, string[] files)
     {
         // The instrumented Loader.dll counts every branch into AFL's map; outside AFL it needs a map of its own
         // (SharpFuzz's loop would provide one, replay does not run that loop). Kept for the process's lifetime.
         SharpFuzz.Common.Trace.SharedMem = (byte*)NativeMemory.AllocZeroed(TraceMapSize);
         int escaped = 0;
-        string input = InputPath();
-        try
+        for (int i = 0; i < files.Length; i++)
         {
-            foreach (string file in files)
+            string file = files[i], input = InputPath(i);
+            File.Copy(file, input, overwrite: true);
+            try
             {
-                File.Copy(file, input, overwrite: true);
-                try
-                {
-                    var refused = RunChecked(target, input);
-                    Console.WriteLine(refused is null
-                        ? $"{file}: accepted"
-                        : $"{file}: refused: {refused.GetType().Name}: {refused.Message}");
-                }
-                catch (Exception e)
-                {
-                    escaped++;
-                    Console.WriteLine($"{file}: ESCAPED: {e.GetType().FullName}: {e.Message}");
-                    Console.WriteLine(Indent(e.ToString()));
-                }
+                var refused = RunChecked(target, input);
+                Console.WriteLine(refused is null
+                    ? $"{file}: accepted"
+                    : $"{file}: refused: {refused.GetType().Name}: {refused.Message}");
             }
-        }
-        finally
-        {
-            File.Delete(input);
+            catch (Exception e)
+            {
+                escaped++;
+                Console.WriteLine($"{file}: ESCAPED: {e.GetType().FullName}: {e.Message}");
+                Console.WriteLine(Indent(e.ToString()));
+                if (e is not ContractViolationException && Leak(input) is { } leak)
+                    Console.WriteLine($"    and after it: {leak}");
+            }
+            finally
+            {
+                File.Delete(input);
+            }
         }
         return escaped == 0 ? 0 : 1;
     }
@@ -95,19 +103,23 @@ public static class Program
     static LoaderException? RunChecked(EntryPoint target, string path)
     {
         var refused = EntryPoints.Run(target, path);
-        if (MappingOf(path) is { } mapping)
-            throw new ContractViolationException($"{path}: still mapped after {target} returned: {mapping}");
-        if (DescriptorOf(path) is { } fd)
-            throw new ContractViolationException($"{path}: descriptor {fd} still open after {target} returned");
+        if (Leak(path) is { } leak)
+            throw new ContractViolationException($"{leak} after {target} returned");
         return refused;
     }
 
-    static string InputPath()
+    /// <summary>What is left of <paramref name="path"/> in this process (a mapping, or a descriptor), or null.</summary>
+    static string? Leak(string path) =>
+        MappingOf(path) is { } mapping ? $"{path} still mapped: {mapping}"
+        : DescriptorOf(path) is { } fd ? $"{path} still open as descriptor {fd}"
+        : null;
+
+    static string InputPath(int index)
     {
         // /dev/shm keeps the write per input off the disk; TMPDIR wins when set, for machines without it.
         string directory = Environment.GetEnvironmentVariable("TMPDIR") is { Length: > 0 } tmp ? tmp
             : Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath();
-        return Path.Combine(directory, $"loader-fuzz-{Environment.ProcessId}.so");
+        return Path.Combine(directory, $"loader-fuzz-{Environment.ProcessId}-{index}.so");
     }
 
     /// <summary>The first line of /proc/self/maps that maps <paramref name="path"/>, or null.</summary>
@@ -130,6 +142,10 @@ public static class Program
         }
         return null;
     }
+
+    /// <summary>Ends the process without unwinding or finalizers: nothing of a possibly corrupted state runs.</summary>
+    [DllImport("libc", EntryPoint = "_exit")]
+    static extern void ExitImmediately(int status);
 
     static string Indent(string text) => "    " + text.ReplaceLineEndings(Environment.NewLine + "    ");
 }
