@@ -63,18 +63,27 @@ public static class Program
     }
 
     /// <summary>Runs each file as AFL ran it (the same checks) and prints what happened, one line per file plus the
-    /// stack of an escape; exits 1 when any input escaped the contract. Each file is copied to a path of its own, so
+    /// stack of an escape; exits 1 when any input escaped the contract (2 when a file could not be read). Each file is copied to a path of its own, so
     /// what one leaks is not blamed on the next.</summary>
     static unsafe int Replay(EntryPoint target, string[] files)
     {
         // The instrumented Loader.dll counts every branch into AFL's map; outside AFL it needs a map of its own
         // (SharpFuzz's loop would provide one, replay does not run that loop). Kept for the process's lifetime.
         SharpFuzz.Common.Trace.SharedMem = (byte*)NativeMemory.AllocZeroed(TraceMapSize);
-        int escaped = 0;
+        int escaped = 0, unreadable = 0;
         for (int i = 0; i < files.Length; i++)
         {
             string file = files[i], input = InputPath(i);
-            File.Copy(file, input, overwrite: true);
+            try
+            {
+                File.Copy(file, input, overwrite: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"{file}: cannot read: {e.Message}");
+                unreadable++;
+                continue;
+            }
             try
             {
                 var refused = RunChecked(target, input);
@@ -95,7 +104,7 @@ public static class Program
                 File.Delete(input);
             }
         }
-        return escaped == 0 ? 0 : 1;
+        return escaped > 0 ? 1 : unreadable > 0 ? 2 : 0;
     }
 
     /// <summary><see cref="EntryPoints.Run"/>, then the leak checks: the promise covers what a refusal (or a
