@@ -13,7 +13,7 @@
 # Output: artifacts/fuzz/TARGET (AFL's own layout: default/queue, crashes, hangs, fuzzer_stats), and
 # artifacts/fuzz/TARGET/summary.txt. Every crash and hang is then replayed through `--replay`.
 # Resume: an existing artifacts/fuzz/TARGET is resumed (`-i -`), keeping its queue; delete the folder to
-# start fresh. Two targets may run at once (one core each): they share bin, updated file by file.
+# start fresh (a resume moves earlier crashes and hangs to crashes.DATE, hangs.DATE). Two targets may run at once (one core each): they share bin, updated file by file.
 #
 # Environment: AFL_TIMEOUT_MS (per input, default 1000), AFL_EXTRA_ARGS (appended to afl-fuzz's options).
 set -euo pipefail
@@ -144,7 +144,8 @@ stat() { awk -F' *: *' -v k="$1" '$1 == k { print $2 }' "$STATS"; }
 # One process per file: a crash that kills the process, or a hang, takes only its own line with it.
 shopt -s nullglob
 found=0
-for file in "$OUT"/default/crashes/id:* "$OUT"/default/hangs/id:*; do
+# crashes.DATE and hangs.DATE are what earlier sessions of a resumed folder found.
+for file in "$OUT"/default/crashes*/id:* "$OUT"/default/hangs*/id:*; do
     found=1
     echo "-- ${file#"$ROOT"/}"
     status=0
