@@ -12,8 +12,9 @@
 #
 # Output: artifacts/fuzz/TARGET (AFL's own layout: default/queue, crashes, hangs, fuzzer_stats), and
 # artifacts/fuzz/TARGET/summary.txt. Every crash and hang is then replayed through `--replay`.
-# Resume: an existing artifacts/fuzz/TARGET is resumed (`-i -`), keeping its queue; delete the folder to
-# start fresh (a resume moves earlier crashes and hangs to crashes.DATE, hangs.DATE). Two targets may run at once (one core each): they share bin, updated file by file.
+# Resume: an existing artifacts/fuzz/TARGET is resumed (`-i -`), keeping its queue (and moving earlier
+# crashes and hangs to crashes.DATE, hangs.DATE); delete the folder to start fresh. Two targets may run
+# at once (one core each): they share bin, which is updated file by file.
 #
 # Environment: AFL_TIMEOUT_MS (per input, default 1000), AFL_EXTRA_ARGS (appended to afl-fuzz's options).
 set -euo pipefail
