@@ -115,7 +115,9 @@ echo "== fuzzing $TARGET for $MINUTES minutes into $OUT"
 afl-fuzz -V $((MINUTES * 60)) -i "$INPUT" -o "$OUT" -x "$ROOT/fuzz/elf.dict" \
     -t "${AFL_TIMEOUT_MS:-1000}" -m none ${AFL_EXTRA_ARGS:-} -- "${HARNESS[@]}" || echo "afl-fuzz exited with $?"
 
-# The harness's child process is killed, not ended, so its input file stays: remove those of dead processes.
+# The harness's child process is killed, not ended, so its input file stays: remove those of dead processes
+# (a child notices its parent is gone within a tenth of a second).
+sleep 1
 for leftover in "${TMPDIR:-/dev/shm}"/loader-fuzz-*.so; do
     [[ -e $leftover ]] || continue
     pid=${leftover#*/loader-fuzz-}; pid=${pid%%-*}
