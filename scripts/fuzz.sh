@@ -99,7 +99,7 @@ if [[ -d $OUT/default/queue ]]; then
 else
     INPUT=$SEEDS
 fi
-# SharpFuzz's fork server is the .NET process itself (no forking, no AFL runtime in the binary).
+# The fork server is the harness itself (SharpFuzz's, in .NET): `dotnet` has no AFL runtime to check for.
 export AFL_SKIP_BIN_CHECK=1
 export AFL_NO_UI=1                     # plain status lines: runs in CI and under nohup
 export AFL_SKIP_CPUFREQ=1              # the CPU governor is not ours to set
@@ -109,8 +109,7 @@ export AFL_NO_CRASH_README=1
 # Start-up (runtime, JIT of the first input) takes far longer than one input does.
 export AFL_FORKSRV_INIT_TMOUT=60000
 echo "== fuzzing $TARGET for $MINUTES minutes into $OUT"
-# -m none: the runtime reserves
-# far more address space than AFL's default memory limit.
+# -m none: the runtime reserves far more address space than AFL's default memory limit.
 # shellcheck disable=SC2086
 afl-fuzz -V $((MINUTES * 60)) -i "$INPUT" -o "$OUT" -x "$ROOT/fuzz/elf.dict" \
     -t "${AFL_TIMEOUT_MS:-1000}" -m none ${AFL_EXTRA_ARGS:-} -- "${HARNESS[@]}" || echo "afl-fuzz exited with $?"
@@ -130,17 +129,17 @@ if [[ ! -e $STATS ]]; then
     echo "no $STATS: afl-fuzz did not start" >&2
     exit 1
 fi
-stat() { awk -F' *: *' -v k="$1" '$1 == k { print $2 }' "$STATS"; }
+stat_of() { awk -F' *: *' -v k="$1" '$1 == k { print $2 }' "$STATS"; }
 {
     echo "target:          $TARGET"
-    echo "run time:        $(stat run_time) s"
-    echo "execs_done:      $(stat execs_done)"
-    echo "execs_per_sec:   $(stat execs_per_sec)"
-    echo "edges_found:     $(stat edges_found) / $(stat total_edges)"
-    echo "bitmap_cvg:      $(stat bitmap_cvg)"
-    echo "corpus_count:    $(stat corpus_count)"
-    echo "saved_crashes:   $(stat saved_crashes)"
-    echo "saved_hangs:     $(stat saved_hangs)"
+    echo "run time:        $(stat_of run_time) s"
+    echo "execs_done:      $(stat_of execs_done)"
+    echo "execs_per_sec:   $(stat_of execs_per_sec)"
+    echo "edges_found:     $(stat_of edges_found) / $(stat_of total_edges)"
+    echo "bitmap_cvg:      $(stat_of bitmap_cvg)"
+    echo "corpus_count:    $(stat_of corpus_count)"
+    echo "saved_crashes:   $(stat_of saved_crashes)"
+    echo "saved_hangs:     $(stat_of saved_hangs)"
 } | tee "$OUT/summary.txt"
 
 # --- triage --------------------------------------------------------------------------------------
