@@ -114,12 +114,12 @@ echo "== fuzzing $TARGET for $MINUTES minutes into $OUT"
 afl-fuzz -V $((MINUTES * 60)) -i "$INPUT" -o "$OUT" -x "$ROOT/fuzz/elf.dict" \
     -t "${AFL_TIMEOUT_MS:-1000}" -m none ${AFL_EXTRA_ARGS:-} -- "${HARNESS[@]}" || echo "afl-fuzz exited with $?"
 
-# The harness's child process is killed, not ended, so its input file stays: remove those of dead processes
-# (a child notices its parent is gone within a tenth of a second).
-sleep 1
+# The harness's child process is killed, not ended, so its input file stays: remove those of dead processes.
+# A child polls for its parent, so it can outlive afl-fuzz by a second or two: wait up to 5 s for it.
 for leftover in "${TMPDIR:-/dev/shm}"/loader-fuzz-*.so; do
     [[ -e $leftover ]] || continue
     pid=${leftover#*/loader-fuzz-}; pid=${pid%%-*}
+    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
     kill -0 "$pid" 2>/dev/null || rm -f "$leftover"
 done
 
