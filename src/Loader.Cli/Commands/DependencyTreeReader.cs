@@ -49,7 +49,7 @@ internal sealed class DependencyTreeReader
 {
     private readonly LibraryLocator _locator = new();
     private readonly HostLibraryPolicy _hosts = HostLibraryPolicy.Default;
-    private readonly List<HostModule> _process = HostModules.Enumerate().Where(m => !m.IsMainProgram && !m.IsVdso).ToList();
+    private readonly List<HostModule> _process = HostModules.Enumerate().Where(HostLibraryPolicy.Default.IsHostLibrary).ToList();
     private readonly Dictionary<string, TreeLibrary> _byName = new(StringComparer.Ordinal);
     private readonly Dictionary<string, TreeLibrary> _byFile = new(StringComparer.Ordinal);
 
@@ -63,7 +63,7 @@ internal sealed class DependencyTreeReader
     {
         string full = System.IO.Path.GetFullPath(path);
         var root = new TreeLibrary(path, full, TreeStatus.Found);
-        using (var file = ElfFile.Open(path))
+        using (var file = ElfFile.Open(full))
             Describe(root, file, loadedBy: null);
         var copy = HostCopyOf(RealPath.Of(full), root.SoName);
         if (copy is not null || _hosts.IsHostLibrary(path) || (root.SoName is { Length: > 0 } s && _hosts.IsHostLibrary(s)))
@@ -104,7 +104,8 @@ internal sealed class DependencyTreeReader
         {
             // The process's copy when it has one; otherwise a load would have the system loader load it: show the file.
             var copy = _process.FirstOrDefault(m => m.SoName == needed || System.IO.Path.GetFileName(m.Path) == needed);
-            string? hostPath = copy?.Path ?? Find(needed, requester, attempts, out string? searchError);
+            string? searchError = null;
+            string? hostPath = copy?.Path ?? Find(needed, requester, attempts, out searchError);
             var host = searchError is not null
                 ? new TreeLibrary(needed, attempts.LastOrDefault()?.Path, TreeStatus.Unusable) { Error = searchError, Attempts = attempts }
                 : Open(needed, hostPath, requester, TreeStatus.Host, attempts);
@@ -210,8 +211,6 @@ internal sealed class DependencyTreeReader
     {
         foreach (var module in _process)
         {
-            if (!_hosts.IsHostLibrary(module))
-                continue;
             if (RealPath.Of(module.Path) == realPath || (!string.IsNullOrEmpty(soName) && module.SoName == soName))
                 return module;
         }

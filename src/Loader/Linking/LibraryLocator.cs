@@ -26,7 +26,7 @@ public sealed class LibraryLocator
     /// <param name="needed">The <c>DT_NEEDED</c> string (or a path).</param>
     /// <param name="requester">The library that needs it (<see cref="LibraryRequester.For"/>), or null.</param>
     /// <param name="attempts">Receives every candidate, in order.</param>
-    /// <exception cref="Elf.ElfFormatException">A candidate is a file glibc's <c>open_verify</c> stops the search at
+    /// <exception cref="ElfFormatException">A candidate is a file glibc's <c>open_verify</c> stops the search at
     /// (not ELF, wrong byte order, …).</exception>
     public string? Find(string needed, LibraryRequester? requester, List<SearchAttempt> attempts) =>
         _search.Find(needed, requester, attempts);
