@@ -119,11 +119,14 @@ internal static class BindCommand
             p.Defines && ReferenceEquals(p, explained.Provider))).ToList();
         var winner = probes.FirstOrDefault(p => p.Binds);
         bool ifunc = explained.Provider?.Type == SymbolType.GnuIfunc;
-        ulong? resolver = ifunc ? winner!.BaseAddress + winner.Value : null;
+        ulong? resolver = ifunc ? winner!.BaseAddress + winner.Value!.Value : null;
+        // With InspectOnly only a host library's resolver runs (the host's code); Explain leaves any other at 0.
+        bool resolved = winner is not null && explained.Address != 0;
+        string? resolverRun = !ifunc ? null : resolved ? "host" : "not run";
         return new BindReport(explained.Symbol, explained.RequestedVersion, choice.Rule, choice.Reason, choice.Others,
             explained.RequestedBy.Name, explained.RequestedBy.Path, explained.DeepBind,
-            winner?.Module, winner?.Path, winner?.Version, winner is null ? null : (ulong)explained.Address,
-            winner is null ? null : (ulong)explained.Address - winner.BaseAddress, winner?.Type, resolver, ifunc ? "host" : null, probes);
+            winner?.Module, winner?.Path, winner?.Version, resolved ? (ulong)explained.Address : null,
+            resolved ? (ulong)explained.Address - winner!.BaseAddress : null, winner?.Type, resolver, resolverRun, probes);
     }
 
     internal static string VersionText(SymbolVersion version) => version.Kind == SymbolVersionKind.None ? "" : version.Suffix;

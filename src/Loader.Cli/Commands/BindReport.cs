@@ -7,11 +7,13 @@ namespace Loader.Cli.Commands;
 /// <param name="VersionReason">The same, in a sentence.</param>
 /// <param name="OtherReferences">Other versions the library's relocations ask for the same name.</param>
 /// <param name="Provider">The module that provides it (its soname or file name), or null.</param>
-/// <param name="Address">The address a relocation gets (an IFUNC's target), or null.</param>
+/// <param name="Address">The address a relocation gets (an IFUNC's target), or null: nothing provides it, or an IFUNC
+/// whose resolver was not run.</param>
 /// <param name="Offset">Address − the provider's base.</param>
 /// <param name="Resolver">For an IFUNC, its resolver's address (provider base + st_value); null otherwise.</param>
-/// <param name="ResolverRun">For an IFUNC: who ran its resolver (<c>host</c>: the host library's own code, as glibc
-/// already does for it), or null.</param>
+/// <param name="ResolverRun">For an IFUNC: <c>host</c> when its resolver is a host library's code (run, as for the host's
+/// own relocations: <paramref name="Address"/> is its choice), <c>not run</c> for a resolver in a library Loader mapped
+/// (bind runs none of their code: <paramref name="Address"/> is null); null for anything else.</param>
 internal sealed record BindReport(string Symbol, string? RequestedVersion, string VersionRule, string VersionReason, List<string> OtherReferences,
     string RequestedBy, string RequestedByPath, bool DeepBind,
     string? Provider, string? ProviderPath, string? Version, ulong? Address, ulong? Offset, string? Type, ulong? Resolver, string? ResolverRun,

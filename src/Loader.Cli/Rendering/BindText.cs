@@ -11,7 +11,9 @@ internal static class BindText
     {
         string asked = report.RequestedVersion is null ? $"'{report.Symbol}' (unversioned: the base or only version)" : $"'{report.Symbol}@{report.RequestedVersion}'";
         stdout.WriteLine($"A reference to {asked} from {report.RequestedBy} ({report.RequestedByPath})");
-        if (report.Provider is not null)
+        if (report.Provider is not null && report.Address is null)
+            stdout.WriteLine($"binds to {report.Provider} ({report.Type} {report.Symbol}{report.Version}), at the address its resolver would choose");
+        else if (report.Provider is not null)
             stdout.WriteLine($"binds to {report.Provider} at 0x{report.Address:x} = {report.Provider}+0x{report.Offset:x} ({report.Type} {report.Symbol}{report.Version})");
         else
             stdout.WriteLine("binds to nothing: no module in the scope defines it.");
@@ -19,8 +21,13 @@ internal static class BindText
         if (report.OtherReferences.Count > 0)
             stdout.WriteLine($"{report.RequestedBy} also references {report.Symbol} as {string.Join(", ", report.OtherReferences)}: give the version to see that binding.");
         if (report.Resolver is { } resolver)
-            stdout.WriteLine($"IFUNC: its resolver is at 0x{resolver:x} ({report.Provider}+0x{resolver - (report.Address!.Value - report.Offset!.Value):x}); "
-                + $"it is {report.Provider}'s own code, run as glibc runs it for the host, and chose 0x{report.Address:x}. No code of {report.RequestedBy} ran.");
+        {
+            ulong providerBase = report.Scope.First(p => p.Binds).BaseAddress;
+            string at = $"IFUNC: its resolver is at 0x{resolver:x} ({report.Provider}+0x{resolver - providerBase:x})";
+            stdout.WriteLine(report.ResolverRun == "host"
+                ? $"{at}, host code (Loader runs a host library's resolvers as glibc does for the host); it chose 0x{report.Address:x}. No code of {report.RequestedBy} ran."
+                : $"{at}. The resolver was NOT run: loader bind runs no code of the libraries it loads, so the address it would choose is not known.");
+        }
         stdout.WriteLine();
         stdout.WriteLine(report.DeepBind
             ? "The scope, in search order (DeepBind: the library and its dependencies first, then the host's global scope):"
