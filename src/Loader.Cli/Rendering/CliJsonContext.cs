@@ -25,6 +25,7 @@ namespace Loader.Cli.Rendering;
 [JsonSerializable(typeof(TraceReport))]
 [JsonSerializable(typeof(DepsReport))]
 [JsonSerializable(typeof(BindReport))]
+[JsonSerializable(typeof(BindAllReport))]
 internal sealed partial class CliJsonContext : JsonSerializerContext
 {
     /// <summary>Writes <paramref name="value"/> as indented JSON followed by a newline.</summary>
