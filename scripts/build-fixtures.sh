@@ -215,6 +215,13 @@ rule "$K/libcycle_b.so" "$L/cycle_b.c" "$K/libcycle_a.so" -- \
     cc_so libcycle_b.so "$L/cycle_b.c" "$K/libcycle_a.so" -Wl,--enable-new-dtags,-rpath,'$ORIGIN'
 rule "$K/libversioned_user.so" "$L/versioned_user.c" "$OUT/versioned.so" -- \
     cc_so libversioned_user.so "$L/versioned_user.c" "$OUT/versioned.so" -Wl,--enable-new-dtags,-rpath,'$ORIGIN/..'
+# Code that leaves a mark when it runs (constructor, IFUNC resolver): `loader deps`/`bind` must run none of it.
+rule "$K/libctor_marker.so" "$L/ctor_marker.c" -- cc_so libctor_marker.so "$L/ctor_marker.c"
+# A DT_NEEDED that exists nowhere at run time: linked against a stub in stub/, which no search path names.
+rule "$K/stub/libloader_absent.so" "$L/loader_absent_stub.c" -- cc_so libloader_absent.so "$L/loader_absent_stub.c"
+rule "$K/libneeds_missing.so" "$L/needs_missing.c" "$K/libctor_marker.so" "$K/stub/libloader_absent.so" -- \
+    cc_so libneeds_missing.so "$L/needs_missing.c" "$K/libctor_marker.so" "$K/stub/libloader_absent.so" \
+    -Wl,--enable-new-dtags,-rpath,'$ORIGIN'
 
 # 16. Symbol binding rules (tests/fixtures/binding/, tests/Loader.Tests/Linking/SymbolBinding*Tests.cs):
 #     interposition vs DT_SYMBOLIC / -Bsymbolic / STV_PROTECTED, STB_GNU_UNIQUE, glibc's check_match

@@ -22,6 +22,19 @@ internal static class ExitCodes
 /// </summary>
 public static class CliApp
 {
+    /// <summary>What <c>loader --help</c> says before the list of commands.</summary>
+    private const string Overview =
+        "Read, map and load ELF shared objects the way a dynamic loader (ld.so) does, and show every step: headers, segments, " +
+        "dynamic table, symbols, relocations, the mapped layout and every mmap it took; the dependency tree and the bindings " +
+        "(running nothing of the library); load a library and call a function by its C prototype. Without a command, runs " +
+        "the demo on the sample library.\n\n" +
+        "Output: tables for people; --json on every command for machines.\n" +
+        "Exit codes: 0 done; 1 the file or library failed (missing, not ELF, malformed, refused, a dependency not found); " +
+        "2 the command line is wrong.\n" +
+        "Environment: LD_LIBRARY_PATH is searched for dependencies and bare library names, as glibc does; " +
+        "LOADER_DEBUG=1 adds the stack trace to an internal error.\n" +
+        "Shell completion: source <(loader completion bash)";
+
     /// <summary>
     /// The root command with every subcommand. It is a plain <see cref="Command"/> named <c>loader</c> rather than a
     /// <see cref="RootCommand"/>, which names itself after the host executable (<c>Loader.Cli</c>, or <c>testhost</c>
@@ -30,13 +43,10 @@ public static class CliApp
     /// <remarks>With no command, the root runs <c>loader demo</c> on the sample library that ships with the tool.</remarks>
     public static Command CreateRootCommand()
     {
-        var root = new Command("loader",
-            "Read, map and load ELF shared objects the way a dynamic loader does: headers, segments, dynamic table, symbols, relocations, " +
-            "the mapped layout and every mmap it took; load a library with its dependencies, explain a binding, call a function by its C prototype. " +
-            "Without a command, runs the demo on the sample library.")
+        var root = new Command("loader", Overview)
         {
             new HelpOption(),
-            new VersionOption(),
+            new VersionOption { Action = new PrintVersion() },
             DemoCommand.Create(),
             InfoCommand.Create(),
             HeadersCommand.Create(),
@@ -51,6 +61,7 @@ public static class CliApp
             DepsCommand.Create(),
             BindCommand.Create(),
             TryCommand.Create(),
+            CompletionCommand.Create(),
         };
         root.SetAction(parseResult => DemoCommand.Run(parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error));
         return root;
@@ -94,6 +105,32 @@ public static class CliApp
             bool debug = Environment.GetEnvironmentVariable("LOADER_DEBUG") == "1";
             stderr.WriteLine($"loader: internal error (please report it): {(debug ? ex.ToString() : $"{ex.GetType().Name}: {ex.Message}")}");
             return ExitCodes.BadFile;
+        }
+    }
+}
+
+/// <summary><c>loader --version</c>: the package version and the commit it was built from.</summary>
+internal sealed class PrintVersion : System.CommandLine.Invocation.SynchronousCommandLineAction
+{
+    public override int Invoke(ParseResult parseResult)
+    {
+        parseResult.InvocationConfiguration.Output.WriteLine(Text);
+        return ExitCodes.Success;
+    }
+
+    /// <summary><c>loader 0.1.0 (commit 97b377a05f76)</c>; the SDK appends the commit to the informational version when
+    /// it builds from a git checkout (<c>0.1.0+sha</c>), and without one there is no commit to print.</summary>
+    public static string Text
+    {
+        get
+        {
+            string informational = typeof(PrintVersion).Assembly
+                .GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+                .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion ?? "0.0.0";
+            int plus = informational.IndexOf('+', StringComparison.Ordinal);
+            return plus < 0
+                ? $"loader {informational} (commit unknown: not built from a git checkout)"
+                : $"loader {informational[..plus]} (commit {informational[(plus + 1)..]})";
         }
     }
 }

@@ -113,6 +113,8 @@ public static class Fixtures
         Fixture("linking/libcycle_a.so", FixtureKind.X64, "needs libcycle_b.so, which needs libcycle_a.so back (RUNPATH $ORIGIN): a DT_NEEDED cycle"),
         Fixture("linking/libcycle_b.so", FixtureKind.X64, "the other half of the cycle"),
         Fixture("linking/libversioned_user.so", FixtureKind.X64, "needs versioned.so (RUNPATH $ORIGIN/..), binds compute@VERS_1 and compute@@VERS_2"),
+        Fixture("linking/libctor_marker.so", FixtureKind.X64, "a constructor and an exported IFUNC's resolver append to $LOADER_TEST_MARKER: proof that code ran"),
+        Fixture("linking/libneeds_missing.so", FixtureKind.X64LinkFails, "needs libctor_marker.so (RUNPATH $ORIGIN) and libloader_absent.so, which exists nowhere at run time"),
         // 16. Symbol binding rules (binding/); link-time stubs in binding/stub/ and bindpatch inputs in
         // binding/unpatched/ are not fixtures and are not listed.
         Fixture("binding/libbind_plain_dep.so", FixtureKind.X64, "defines who()=2/shared_value=20 and uses them through JUMP_SLOT/GLOB_DAT"),

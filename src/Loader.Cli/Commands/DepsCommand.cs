@@ -1,120 +1,128 @@
 using System.CommandLine;
 using Loader.Cli.Rendering;
-using Loader.Linking;
 
 namespace Loader.Cli.Commands;
 
 /// <summary>
-/// <c>loader deps FILE [--json]</c>: loads the library with Loader (in a fresh <see cref="LoaderContext"/>) and prints
-/// its dependency tree as Loader resolved it: each DT_NEEDED with the file that satisfied it and the rule that found
-/// it (<c>DT_RUNPATH of …</c>, <c>/etc/ld.so.cache</c>, <c>default directory</c>…), <c>host</c> for a library taken
-/// from the process, and <c>already loaded</c> for a reuse (not expanded again). Like <c>ldd</c>, but Loader's answer.
+/// <c>loader deps FILE [--verbose] [--json]</c>: the dependency tree a load of FILE would resolve, without loading
+/// anything (<see cref="DependencyTreeReader"/>: each file's DT_NEEDED read with a pread copy, searched with the
+/// load's own search). Each DT_NEEDED with the file that satisfies it and the rule that found it, <c>host</c> for a
+/// library a load takes from the process; a library that cannot be found or read is marked with the reason and the
+/// rest of the tree is still shown (exit 1). Like <c>ldd</c>, but Loader's answer, and nothing of the library runs.
 /// </summary>
 internal static class DepsCommand
 {
-    public static Command Create() => CommonOptions.FileCommand("deps",
-        "Load a shared object with Loader and show its dependency tree: where each DT_NEEDED was found and by which rule, or that the host's copy is used.",
-        "loader deps /usr/lib/x86_64-linux-gnu/libz.so.1",
-        CommonOptions.Path("The shared object to load (with its dependencies, as `loader call` would)."), Run);
-
-    public static int Run(TextWriter stdout, TextWriter stderr, string path, bool json)
+    public static Command Create()
     {
-        DepsReport report;
+        var file = CommonOptions.Path("The shared object whose dependencies to resolve (read, never loaded).");
+        var json = CommonOptions.Json();
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "List every place the search tried for each library." };
+        var command = CommonOptions.NewCommand("deps",
+            "Show a shared object's dependency tree as a load would resolve it — where each DT_NEEDED is found and by which rule, " +
+            "or that the host's copy is used — without loading or running anything. Exit 1 when a library in the tree is missing or unusable.",
+            "loader deps /usr/lib/x86_64-linux-gnu/libcurl.so.4 --verbose");
+        command.Add(file);
+        command.Add(json);
+        command.Add(verbose);
+        command.SetAction(parseResult => Run(parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error,
+            parseResult.GetRequiredValue(file), parseResult.GetValue(json), parseResult.GetValue(verbose)));
+        return command;
+    }
+
+    public static int Run(TextWriter stdout, TextWriter stderr, string path, bool json, bool verbose = false)
+    {
+        var reader = new DependencyTreeReader();
+        TreeLibrary root;
         try
         {
-            using var library = new LoaderContext().Load(path);
-            report = Build(library);
+            root = reader.Read(path);
         }
         catch (Exception ex) when (ElfFileRunner.IsFileProblem(ex))
         {
             return ElfFileRunner.Fail(stderr, path, ex);
         }
+        var report = Build(root, reader.Libraries);
 
         if (json)
             CliJsonContext.Write(stdout, report, CliJsonContext.Default.DepsReport);
         else
-            WriteText(stdout, report);
-        return ExitCodes.Success;
+            DepsText.Write(stdout, report, verbose);
+
+        var failed = reader.Libraries.Where(l => l.Status is TreeStatus.Missing or TreeStatus.Unusable).ToList();
+        if (failed.Count == 0)
+            return ExitCodes.Success;
+        foreach (var library in failed)
+        {
+            string neededBy = string.Join(", ", NeededBy(root, library).Distinct());
+            stderr.WriteLine(library.Status == TreeStatus.Missing
+                ? $"loader: {path}: {library.Needed} (needed by {neededBy}) not found; {library.Attempts.Count} places searched"
+                : $"loader: {path}: {library.Needed} (needed by {neededBy}) cannot be loaded: {library.Error}");
+        }
+        return ExitCodes.BadFile;
     }
 
-    internal static DepsReport Build(ElfLibrary library)
+    private static IEnumerable<string> NeededBy(TreeLibrary root, TreeLibrary library)
     {
-        var edges = library.Dependencies;
-        var expanded = new HashSet<ModuleInfo>();
-        List<DepsNode> Children(ModuleInfo module)
+        var seen = new HashSet<TreeLibrary>();
+        var stack = new Stack<TreeLibrary>([root]);
+        while (stack.TryPop(out var current))
         {
-            if (!expanded.Add(module))
-                return [];
-            var children = new List<DepsNode>();
-            foreach (var edge in edges.Where(e => e.RequestedBy == module))
+            if (!seen.Add(current))
+                continue;
+            foreach (var edge in current.Edges)
             {
-                var attempts = edge.Attempts.Select(a => new DepsAttempt(a.Path, a.Source, a.Outcome)).ToList();
-                var below = edge.Source == DependencySource.Reused ? [] : Children(edge.Module);
-                children.Add(new DepsNode(edge.Needed, edge.Module.Name, edge.Module.Path, edge.Module.SoName, (ulong)edge.Module.BaseAddress,
-                    SourceName(edge.Source), edge.FoundVia, edge.Depth, attempts, below));
+                if (edge.Library == library)
+                    yield return current.Name;
+                stack.Push(edge.Library);
+            }
+        }
+    }
+
+    internal static DepsReport Build(TreeLibrary root, IReadOnlyList<TreeLibrary> libraries)
+    {
+        List<DepsNode> Children(TreeLibrary library)
+        {
+            var children = new List<DepsNode>();
+            foreach (var edge in library.Edges)
+            {
+                var target = edge.Library;
+                string status = edge.First ? StatusName(target.Status) : "reused";
+                var attempts = edge.First ? target.Attempts.Select(a => new DepsAttempt(a.Path, a.Source, a.Outcome)).ToList() : [];
+                children.Add(new DepsNode(edge.Needed, status, StatusName(target.Status), target.Name, target.Path, target.SoName,
+                    (ulong?)target.HostBase, edge.First ? target.FoundVia : null, target.Error, target.Depth, attempts,
+                    edge.First ? Children(target) : []));
             }
             return children;
         }
-        var root = library.Module;
         var dependencies = Children(root);
-        return new DepsReport(library.Path, root.Name, root.SoName, (ulong)root.BaseAddress, library.IsHost, dependencies,
-            edges.Count(e => e.Source == DependencySource.Loaded), edges.Where(e => e.Source == DependencySource.Host).Select(e => e.Module).Distinct().Count(),
-            edges.Count(e => e.Source == DependencySource.Reused));
+        var summary = new DepsSummary(libraries.Count,
+            libraries.Count(l => l.Status == TreeStatus.Found), libraries.Count(l => l.Status == TreeStatus.Host),
+            libraries.Count(l => l.Status == TreeStatus.Missing), libraries.Count(l => l.Status == TreeStatus.Unusable),
+            CountEdges(root) - libraries.Count);
+        return new DepsReport(root.Path!, root.Name, root.SoName, root.Status == TreeStatus.Host, (ulong?)root.HostBase, dependencies, summary);
     }
 
-    private static string SourceName(DependencySource source) => source switch
+    private static int CountEdges(TreeLibrary root)
     {
-        DependencySource.Loaded => "loaded",
-        DependencySource.Reused => "reused",
-        _ => "host",
-    };
-
-    private static void WriteText(TextWriter stdout, DepsReport report)
-    {
-        stdout.WriteLine(report.Host
-            ? $"{report.Name} => {report.File} (host: the process's own copy at 0x{report.BaseAddress:x}; Loader maps nothing)"
-            : $"{report.Name} => {report.File} (loaded at 0x{report.BaseAddress:x})");
-        void Write(List<DepsNode> nodes, int depth)
+        var seen = new HashSet<TreeLibrary>();
+        var stack = new Stack<TreeLibrary>([root]);
+        int edges = 0;
+        while (stack.TryPop(out var current))
         {
-            foreach (var node in nodes)
-            {
-                string how = node.Source switch
-                {
-                    "host" => "host",
-                    "reused" when node.FoundVia == "already loaded" => "already loaded",
-                    "reused" => $"{node.FoundVia}, already loaded",
-                    _ => node.FoundVia,
-                };
-                stdout.WriteLine($"{new string(' ', depth * 2)}{node.Needed} => {node.Path} ({how})");
-                Write(node.Dependencies, depth + 1);
-            }
+            if (!seen.Add(current))
+                continue;
+            edges += current.Edges.Count;
+            foreach (var edge in current.Edges)
+                stack.Push(edge.Library);
         }
-        Write(report.Dependencies, 1);
-        if (report.Dependencies.Count == 0)
-            stdout.WriteLine("  (no DT_NEEDED)");
-        stdout.WriteLine();
-        stdout.WriteLine($"{Plural(report.LoadedCount, "library", "libraries")} loaded by Loader, {Plural(report.HostCount, "host library", "host libraries")} " +
-            $"(the process's own copy), {Plural(report.ReusedCount, "reuse", "reuses")} of a library already loaded.");
+        return edges;
     }
 
-    private static string Plural(int n, string one, string many) => $"{n} {(n == 1 ? one : many)}";
+    internal static string StatusName(TreeStatus status) => status switch
+    {
+        TreeStatus.Found => "found",
+        TreeStatus.Host => "host",
+        TreeStatus.Missing => "missing",
+        _ => "unusable",
+    };
 }
-
-/// <summary>What <c>loader deps</c> prints: the library and its DT_NEEDED tree.</summary>
-/// <param name="Host">True when the file given is itself a host library (its copy in the process is used).</param>
-/// <param name="LoadedCount">Dependencies Loader mapped for this load.</param>
-/// <param name="HostCount">Distinct host libraries taken from the process.</param>
-/// <param name="ReusedCount">DT_NEEDED edges satisfied by a library already loaded.</param>
-internal sealed record DepsReport(string File, string Name, string? SoName, ulong BaseAddress, bool Host, List<DepsNode> Dependencies,
-    int LoadedCount, int HostCount, int ReusedCount);
-
-/// <summary>One DT_NEEDED edge: what was asked, what satisfied it, how it was found, and its own dependencies (empty
-/// for a reuse, which is shown where it was first loaded).</summary>
-/// <param name="Source">loaded, reused or host.</param>
-/// <param name="FoundVia">The rule that found it (<c>DT_RUNPATH of …</c>, <c>/etc/ld.so.cache</c>…), <c>host</c> or <c>already loaded</c>.</param>
-/// <param name="Attempts">Every place the search tried, in order.</param>
-internal sealed record DepsNode(string Needed, string Name, string Path, string? SoName, ulong BaseAddress, string Source, string FoundVia,
-    int Depth, List<DepsAttempt> Attempts, List<DepsNode> Dependencies);
-
-/// <summary>One candidate path the search tried: where it came from and what it was.</summary>
-internal sealed record DepsAttempt(string Path, string Source, string Outcome);

@@ -25,6 +25,7 @@ namespace Loader.Cli.Rendering;
 [JsonSerializable(typeof(TraceReport))]
 [JsonSerializable(typeof(DepsReport))]
 [JsonSerializable(typeof(BindReport))]
+[JsonSerializable(typeof(BindAllReport))]
 [JsonSerializable(typeof(DemoReport))]
 internal sealed partial class CliJsonContext : JsonSerializerContext
 {

@@ -106,20 +106,23 @@ public sealed class ElfFile : IDisposable
     /// <summary>Releases what the file was read from, when it has an owner; a file read by <see cref="Open"/> has none.</summary>
     public void Dispose() => _owner?.Dispose();
 
-    private ReadOnlyMemory<byte> FileRange(ulong offset, ulong size, string field)
+    /// <summary>The bytes [offset, offset + size); out of the file, a refusal at <paramref name="fieldLocation"/>, where
+    /// the field holding <paramref name="offset"/> lies.</summary>
+    private ReadOnlyMemory<byte> FileRange(ulong offset, ulong size, string field, ulong fieldLocation)
     {
         if (ThrowHelper.OutOfRange(offset, size, (ulong)Bytes.Length))
-            ThrowHelper.Format(Name, field, offset, $"range of 0x{size:x} bytes runs past the end of the {Bytes.Length}-byte file");
+            ThrowHelper.Format(Name, field, fieldLocation, $"range of 0x{size:x} bytes at 0x{offset:x} runs past the end of the {Bytes.Length}-byte file");
         return Bytes.Slice((int)offset, (int)size);
     }
 
     private string? ReadInterpreter()
     {
-        foreach (var ph in _programHeaders)
+        for (int i = 0; i < _programHeaders.Length; i++)
         {
+            var ph = _programHeaders[i];
             if (ph.Type != SegmentType.Interp)
                 continue;
-            var s = FileRange(ph.Offset, ph.FileSize, "PT_INTERP p_offset").Span;
+            var s = FileRange(ph.Offset, ph.FileSize, "PT_INTERP p_offset", HeaderTables.ProgramOffsetField(Header, i)).Span;
             int nul = s.IndexOf((byte)0);
             return System.Text.Encoding.UTF8.GetString(nul >= 0 ? s[..nul] : s);
         }
@@ -129,18 +132,22 @@ public sealed class ElfFile : IDisposable
     private void ReadNotes()
     {
         bool any = false;
-        foreach (var ph in _programHeaders)
+        for (int i = 0; i < _programHeaders.Length; i++)
         {
+            var ph = _programHeaders[i];
             if (ph.Type != SegmentType.Note)
                 continue;
             any = true;
-            ElfNote.ReadAll(FileRange(ph.Offset, ph.FileSize, "PT_NOTE p_offset"), ph.Alignment, Encoding, ph.Offset, Name, _notes);
+            ElfNote.ReadAll(FileRange(ph.Offset, ph.FileSize, "PT_NOTE p_offset", HeaderTables.ProgramOffsetField(Header, i)), ph.Alignment, Encoding, ph.Offset, Name, _notes);
         }
         if (!any)
         {
-            foreach (var sh in _sections)
+            for (int i = 0; i < _sections.Length; i++)
+            {
+                var sh = _sections[i];
                 if (sh.Type == SectionType.Note)
-                    ElfNote.ReadAll(FileRange(sh.Offset, sh.Size, $"section {sh.Name} sh_offset"), sh.AddressAlignment, Encoding, sh.Offset, Name, _notes);
+                    ElfNote.ReadAll(FileRange(sh.Offset, sh.Size, $"section {sh.Name} sh_offset", HeaderTables.SectionOffsetField(Header, i)), sh.AddressAlignment, Encoding, sh.Offset, Name, _notes);
+            }
         }
         foreach (var note in _notes)
             if (note.Type == ElfNote.NT_GNU_BUILD_ID && note.Owner == "GNU")
@@ -153,7 +160,7 @@ public sealed class ElfFile : IDisposable
         if (dynamicIndex < 0)
             return;
         var ph = _programHeaders[dynamicIndex];
-        Dynamic = DynamicSection.Read(FileRange(ph.Offset, ph.FileSize, "PT_DYNAMIC p_offset").Span, Encoding, ph.VirtualAddress, ph.Offset, Name);
+        Dynamic = DynamicSection.Read(FileRange(ph.Offset, ph.FileSize, "PT_DYNAMIC p_offset", HeaderTables.ProgramOffsetField(Header, dynamicIndex)).Span, Encoding, ph.VirtualAddress, ph.Offset, Name);
         Tables = DynamicTables.Read(View, Dynamic, Encoding, HeaderTables.DynamicSymbolCount(Dynamic, _sections, Header.Class));
     }
 }

@@ -25,7 +25,7 @@ internal static class HeaderTables
             ThrowHelper.Format(name, "e_shentsize", FieldOffset(header, ElfHeader.Field.SectionHeaderEntrySize),
                 $"{header.SectionHeaderEntrySize} does not match sizeof(Elf{(encoding.Is64 ? 64 : 32)}_Shdr) = {entrySize}");
         if (ThrowHelper.OutOfRange(shoff, (ulong)entrySize, fileLength))
-            ThrowHelper.Format(name, "e_shoff", shoff, $"section header table at 0x{shoff:x} lies past the end of the {fileLength}-byte file");
+            ThrowHelper.Format(name, "e_shoff", FieldOffset(header, ElfHeader.Field.SectionHeaderOffset), $"section header table at 0x{shoff:x} lies past the end of the {fileLength}-byte file");
 
         // Extended numbering: section 0 holds the real e_shnum (sh_size), e_shstrndx (sh_link) and e_phnum (sh_info).
         var section0 = SectionHeader.Read(read(shoff, entrySize).Span, encoding);
@@ -35,7 +35,8 @@ internal static class HeaderTables
         if (count == 0)
             return ([], nameTableIndex);
         if (count > int.MaxValue / (ulong)entrySize || ThrowHelper.OutOfRange(shoff, count * (ulong)entrySize, fileLength))
-            ThrowHelper.Format(name, header.SectionHeaderCount == 0 ? "e_shnum (section 0 sh_size)" : "e_shnum", shoff,
+            ThrowHelper.Format(name, header.SectionHeaderCount == 0 ? "e_shnum (section 0 sh_size)" : "e_shnum",
+                header.SectionHeaderCount == 0 ? shoff + (ulong)SectionSizeField(header.Class) : FieldOffset(header, ElfHeader.Field.SectionHeaderCount),
                 $"{count} section headers of {entrySize} bytes at 0x{shoff:x} run past the end of the {fileLength}-byte file");
         var table = read(shoff, (int)count * entrySize).Span;
         var sections = new SectionHeader[count];
@@ -45,12 +46,12 @@ internal static class HeaderTables
         if (nameTableIndex != 0)
         {
             if ((uint)nameTableIndex >= (uint)sections.Length)
-                ThrowHelper.Format(name, "e_shstrndx", shoff, $"section index {nameTableIndex} is past the {sections.Length} section headers");
+                ThrowHelper.Format(name, "e_shstrndx", NameTableIndexField(header, shoff), $"section index {nameTableIndex} is past the {sections.Length} section headers");
             var strtab = sections[nameTableIndex];
             if (strtab.Type == SectionType.NoBits)
-                ThrowHelper.Format(name, "e_shstrndx", shoff, $"section {nameTableIndex}, the section name table, is SHT_NOBITS and has no bytes");
+                ThrowHelper.Format(name, "e_shstrndx", NameTableIndexField(header, shoff), $"section {nameTableIndex}, the section name table, is SHT_NOBITS and has no bytes");
             if (ThrowHelper.OutOfRange(strtab.Offset, strtab.Size, fileLength))
-                ThrowHelper.Format(name, "e_shstrndx sh_offset", strtab.Offset, $"section name table of 0x{strtab.Size:x} bytes runs past the end of the file");
+                ThrowHelper.Format(name, "e_shstrndx sh_offset", SectionOffsetField(header, nameTableIndex), $"section name table of 0x{strtab.Size:x} bytes runs past the end of the file");
             var names = new StringTable(read(strtab.Offset, (int)strtab.Size), name, ".shstrtab", strtab.Offset);
             for (int i = 0; i < sections.Length; i++)
                 sections[i] = sections[i] with { Name = names.GetString(sections[i].NameOffset) };
@@ -78,7 +79,7 @@ internal static class HeaderTables
             ThrowHelper.Format(name, "e_phentsize", FieldOffset(header, ElfHeader.Field.ProgramHeaderEntrySize),
                 $"{header.ProgramHeaderEntrySize} does not match sizeof(Elf{(encoding.Is64 ? 64 : 32)}_Phdr) = {entrySize}");
         if (ThrowHelper.OutOfRange(phoff, count * (ulong)entrySize, fileLength))
-            ThrowHelper.Format(name, "e_phoff", phoff,
+            ThrowHelper.Format(name, "e_phoff", FieldOffset(header, ElfHeader.Field.ProgramHeaderOffset),
                 $"{count} program headers of {entrySize} bytes at 0x{phoff:x} run past the end of the {fileLength}-byte file");
         var table = read(phoff, (int)count * entrySize).Span;
         var headers = new ProgramHeader[count];
@@ -102,5 +103,22 @@ internal static class HeaderTables
         return null;
     }
 
-    private static ulong FieldOffset(ElfHeader header, ElfHeader.Field field) => (ulong)ElfHeader.OffsetOf(field, header.Class);
+    /// <summary>Where a field of the ELF header lies: a refusal's offset is the bad field's own, not the value it holds.</summary>
+    public static ulong FieldOffset(ElfHeader header, ElfHeader.Field field) => (ulong)ElfHeader.OffsetOf(field, header.Class);
+
+    /// <summary>Where program header <paramref name="index"/>'s p_offset lies in the file.</summary>
+    public static ulong ProgramOffsetField(ElfHeader header, int index) =>
+        header.ProgramHeaderOffset + (ulong)index * (ulong)ProgramHeader.SizeFor(header.Class) + (header.Class == ElfClass.Elf64 ? 8UL : 4UL);
+
+    /// <summary>Where section header <paramref name="index"/>'s sh_offset lies in the file.</summary>
+    public static ulong SectionOffsetField(ElfHeader header, int index) =>
+        header.SectionHeaderOffset + (ulong)index * (ulong)SectionHeader.SizeFor(header.Class) + (header.Class == ElfClass.Elf64 ? 24UL : 16UL);
+
+    // sh_size and sh_link of section 0 hold e_shnum and e_shstrndx under extended numbering.
+    private static int SectionSizeField(ElfClass elfClass) => elfClass == ElfClass.Elf64 ? 32 : 20;
+
+    private static ulong NameTableIndexField(ElfHeader header, ulong shoff) =>
+        header.SectionNameTableIndex == ElfHeader.SHN_XINDEX
+            ? shoff + (header.Class == ElfClass.Elf64 ? 40UL : 24UL)
+            : FieldOffset(header, ElfHeader.Field.SectionNameTableIndex);
 }

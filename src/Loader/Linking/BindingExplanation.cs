@@ -33,7 +33,9 @@ public sealed record ScopeProbe(ModuleInfo Module, ScopePart Part, bool Defines,
 /// <param name="DeepBind">True when the local scope was searched before the global one.</param>
 /// <param name="Scope">Every module of the scope, in search order, with what it had.</param>
 /// <param name="Provider">The probe that won, or null when no module defines it.</param>
-/// <param name="Address">The address a relocation would use (the resolver's result for an IFUNC), or 0.</param>
+/// <param name="Address">The address a relocation would use (the resolver's result for an IFUNC), or 0: when nothing
+/// defines it, and for an IFUNC of a library loaded with <see cref="LoadOptions.RunResolvers"/> false, whose resolver is
+/// not run (its address is the provider's base + <see cref="ScopeProbe.Value"/>).</param>
 public sealed record BindingExplanation(
     string Symbol, string? RequestedVersion, ModuleInfo RequestedBy, bool DeepBind, IReadOnlyList<ScopeProbe> Scope, ScopeProbe? Provider, nint Address)
 {

@@ -53,7 +53,11 @@ internal static class HandleLookup
                 if (provider is null)
                 {
                     provider = probe;
-                    address = space.AddressOf(space.Unique(name.Bytes, new ResolvedSymbol(candidate, index, sym)), LoadOptions.Default);
+                    var resolved = space.Unique(name.Bytes, new ResolvedSymbol(candidate, index, sym));
+                    // An explanation runs no code the load forbade: an IFUNC whose resolver may not run stays at 0.
+                    address = resolved.IsIfunc && !resolved.Module.IsHost && !resolved.Module.ResolversAllowed
+                        ? 0
+                        : space.AddressOf(resolved, LoadOptions.Default);
                 }
             }
             return new BindingExplanation(symbol, version, module.Info, scope.DeepBind, probes, provider, address);

@@ -119,8 +119,8 @@ internal sealed class Mapper
         {
             var ph = programHeaders[dynamicIndex];
             if (ThrowHelper.OutOfRange(ph.Offset, ph.FileSize, fileLength))
-                ThrowHelper.Format(_name, "PT_DYNAMIC p_offset", ph.Offset,
-                    $"range of 0x{ph.FileSize:x} bytes runs past the end of the {fileLength}-byte file");
+                ThrowHelper.Format(_name, "PT_DYNAMIC p_offset", HeaderTables.ProgramOffsetField(header, dynamicIndex),
+                    $"range of 0x{ph.FileSize:x} bytes at 0x{ph.Offset:x} runs past the end of the {fileLength}-byte file");
             dynamic = DynamicSection.Read(read(ph.Offset, (int)ph.FileSize).Span, encoding, ph.VirtualAddress, ph.Offset, _name);
         }
         LoadPlan.CheckNotPie(dynamic, programHeaders, _name);

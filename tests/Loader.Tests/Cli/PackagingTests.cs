@@ -1,0 +1,84 @@
+using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
+using Loader.Tests.Oracles;
+
+namespace Loader.Tests.Cli;
+
+/// <summary>
+/// The tool as a user installs it: both packages packed from this build, the tool installed from the local package
+/// into a private tool path (and a private NuGet cache, so an older package of the same version cannot answer), then
+/// run. Also --version against git itself.
+/// </summary>
+public sealed partial class PackagingTests
+{
+    [Fact]
+    public void Both_packages_pack_and_the_installed_tool_runs_loader_version_and_a_call_by_bare_name()
+    {
+        string work = Path.Combine(Path.GetTempPath(), $"loader-pack-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(work);
+        try
+        {
+            string feed = Path.Combine(work, "feed");
+            foreach (string project in new[] { "src/Loader", "src/Loader.Cli" })
+            {
+                var pack = ChildProcess.Run("dotnet", "pack", Path.Combine(Fixtures.RepositoryRoot, project), "-c", "Release", "--no-build", "-o", feed);
+                Assert.True(pack.ExitCode == 0, $"dotnet pack {project}: {pack.Stdout}{pack.Stderr}");
+            }
+            Assert.True(File.Exists(Path.Combine(feed, "Loader.0.1.0.nupkg")), "the library package is missing");
+            Assert.True(File.Exists(Path.Combine(feed, "Loader.Tool.0.1.0.nupkg")), "the tool package is missing");
+
+            string tools = Path.Combine(work, "tools");
+            var install = ChildProcess.Run("dotnet", ["tool", "install", "Loader.Tool", "--tool-path", tools, "--add-source", feed, "--version", "0.1.0"],
+                new Dictionary<string, string?> { ["NUGET_PACKAGES"] = Path.Combine(work, "packages"), ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1" });
+            Assert.True(install.ExitCode == 0, $"dotnet tool install: {install.Stdout}{install.Stderr}");
+            string loader = Path.Combine(tools, "loader");
+
+            var version = ChildProcess.Run(loader, "--version");
+            Assert.Equal(0, version.ExitCode);
+            Assert.Equal($"loader 0.1.0 (commit {GitHead()})", version.Stdout.Trim());
+
+            var call = ChildProcess.Run(loader, "call", "libz.so.1", "const char *zlibVersion(void)");
+            Assert.True(call.ExitCode == 0, $"loader call: {call.Stdout}{call.Stderr}");
+            Assert.Equal(ZlibVersionThroughGlibc(), call.Stdout.Trim());
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Version_names_the_commit_git_says_this_checkout_is_at()
+    {
+        var result = CliHarness.Run("--version");
+
+        CliHarness.AssertSuccess(result);
+        Assert.Matches(VersionLine(), result.Stdout.Trim());
+        Assert.Equal($"loader 0.1.0 (commit {GitHead()})", result.Stdout.Trim());
+    }
+
+    private static string GitHead()
+    {
+        var git = ChildProcess.Run("git", "-C", Fixtures.RepositoryRoot, "rev-parse", "HEAD");
+        Assert.Equal(0, git.ExitCode);
+        return git.Stdout.Trim();
+    }
+
+    /// <summary>zlibVersion() as glibc's dlopen gives it (NativeLibrary), the oracle for the tool's call.</summary>
+    private static unsafe string ZlibVersionThroughGlibc()
+    {
+        nint handle = NativeLibrary.Load("libz.so.1");
+        try
+        {
+            var zlibVersion = (delegate* unmanaged<nint>)NativeLibrary.GetExport(handle, "zlibVersion");
+            return Marshal.PtrToStringUTF8(zlibVersion())!;
+        }
+        finally
+        {
+            NativeLibrary.Free(handle);
+        }
+    }
+
+    [GeneratedRegex(@"^loader \d+\.\d+\.\d+ \(commit [0-9a-f]{40}\)$")]
+    private static partial Regex VersionLine();
+}
