@@ -28,7 +28,8 @@ public static class CliApp
         "dynamic table, symbols, relocations, the mapped layout and every mmap it took; the dependency tree and the bindings " +
         "(running nothing of the library); load a library and call a function by its C prototype. Without a command, runs " +
         "the demo on the sample library.\n\n" +
-        "Output: tables for people; --json on every command for machines.\n" +
+        "FILE: a path, or a bare name (libz.so.1) searched for as dlopen searches when no file of that name is here.\n" +
+        "Output: tables for people; --json for machines on every command that reports (all but completion).\n" +
         "Exit codes: 0 done; 1 the file or library failed (missing, not ELF, malformed, refused, a dependency not found); " +
         "2 the command line is wrong.\n" +
         "Environment: LD_LIBRARY_PATH is searched for dependencies and bare library names, as glibc does; " +

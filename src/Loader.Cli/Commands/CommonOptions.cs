@@ -8,14 +8,17 @@ namespace Loader.Cli.Commands;
 /// </summary>
 internal static class CommonOptions
 {
-    /// <summary>The ELF file to read: required.</summary>
-    public static Argument<string> File() => new("FILE")
-    {
-        Description = "The ELF file to read: a shared object, an executable or an object file.",
-    };
+    /// <summary>The ELF file to read: required; a bare name is resolved by <see cref="FileArgument.Resolve"/>.</summary>
+    public static Argument<string> File() => Path(
+        "The ELF file to read: a shared object, an executable or an object file (a bare name such as libz.so.1 is searched for as dlopen searches).");
 
-    /// <summary>The file a mapping command (layout, trace) maps: required.</summary>
-    public static Argument<string> Path(string description) => new("FILE") { Description = description };
+    /// <summary>The file a mapping command (layout, trace, deps) maps or reads: required; a bare name is resolved by
+    /// <see cref="FileArgument.Resolve"/>.</summary>
+    public static Argument<string> Path(string description) => new("FILE")
+    {
+        Description = description,
+        CustomParser = result => FileArgument.Resolve(result.Tokens.Count > 0 ? result.Tokens[0].Value : ""),
+    };
 
     /// <summary><c>--json</c>: machine-readable output instead of a table.</summary>
     public static Option<bool> Json() => new("--json")
