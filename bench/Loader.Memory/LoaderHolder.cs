@@ -1,0 +1,84 @@
+using Loader.Linking;
+using System.Globalization;
+
+namespace Loader.Memory;
+
+/// <summary>
+/// The Loader side, run as a child (<c>hold-loader LIST</c>): every file in LIST loaded with default options, one
+/// <see cref="LoaderContext"/> each, all held at once. Speaks <see cref="HolderProcess"/>'s protocol and reports the
+/// managed figures itself (only the process knows its GC heap).
+/// </summary>
+internal static class LoaderHolder
+{
+    public static int Run(string listFile)
+    {
+        string[] paths = [.. File.ReadAllLines(listFile).Where(p => p.Length > 0)];
+        long managedBefore = GC.GetTotalMemory(forceFullCollection: true);
+        long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        long committedBefore = GC.GetGCMemoryInfo().TotalCommittedBytes;
+        Say("before");
+
+        var held = new List<ElfLibrary>(paths.Length);
+        int failed = 0;
+        foreach (string path in paths)
+        {
+            var context = new LoaderContext();
+            try
+            {
+                held.Add(context.Load(path));
+            }
+            catch (LoaderException e)
+            {
+                failed++;
+                context.Dispose();
+                Console.Error.WriteLine($"loader-holder: {e.Message}");
+            }
+        }
+        long allocatedAfter = GC.GetTotalAllocatedBytes(precise: true);
+        long committedAfterLoads = GC.GetGCMemoryInfo().TotalCommittedBytes;
+        Say($"after {held.Count} {failed}");
+
+        long managedAfter = GC.GetTotalMemory(forceFullCollection: true);
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        long committedAfterCollect = GC.GetGCMemoryInfo().TotalCommittedBytes;
+        Say("collected");
+
+        Figure("managed_before", managedBefore);
+        Figure("managed_after", managedAfter);
+        Figure("allocated_during_loads", allocatedAfter - allocatedBefore);
+        Figure("gc_committed_before", committedBefore);
+        Figure("gc_committed_after_loads", committedAfterLoads);
+        Figure("gc_committed_after_collect", committedAfterCollect);
+        Figure("retained_per_library", held.Count == 0 ? 0 : (managedAfter - managedBefore) / held.Count);
+        foreach (var (start, length) in ImageRanges(held))
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"image {(ulong)start} {length}"));
+        Say("end");
+        GC.KeepAlive(held);
+        return 0;
+    }
+
+    /// <summary>Every image Loader mapped for the held libraries: each context's loaded modules' reservations (a
+    /// module's range is read through a second handle on it, given back at once).</summary>
+    private static IEnumerable<(nint Start, ulong Length)> ImageRanges(List<ElfLibrary> held)
+    {
+        foreach (var library in held)
+            foreach (var state in library.Context.LoadedLibraries)
+            {
+                if (state.Module.Origin != ModuleOrigin.Loaded)
+                    continue;
+                using var handle = library.Context.Load(state.Module.Path);
+                yield return (handle.ReservedRange.Start, handle.ReservedRange.Length);
+            }
+    }
+
+    private static void Figure(string name, long value) =>
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"figure {name} {value}"));
+
+    private static void Say(string line)
+    {
+        Console.WriteLine(line);
+        Console.Out.Flush();
+        if (Console.ReadLine() is null)
+            Environment.Exit(2);
+    }
+}

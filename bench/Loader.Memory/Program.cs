@@ -1,0 +1,57 @@
+using System.Globalization;
+
+namespace Loader.Memory;
+
+/// <summary>
+/// <c>dotnet run -c Release --project bench/Loader.Memory -- [--set system|generated|all] [--count N]</c>: the memory
+/// a process holds for many libraries, Loader against glibc, each side in a process of its own. The sets:
+/// <c>system</c>, every file of /usr/lib/x86_64-linux-gnu that Loader loads (decided by a probe child), and
+/// <c>generated</c>, N (1,000) small libraries compiled with gcc. Prints RSS before and after for both sides, the
+/// growth and the ratio; for Loader also the GC's figures and the managed bytes each held library retains; and,
+/// for both, resident memory by region (<see cref="RegionAccount"/>) before and after.
+/// The child modes (<c>probe</c>, <c>hold-loader</c>) are how the program runs itself.
+/// </summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        if (args.Length == 2 && args[0] == "probe")
+            return SystemLibrarySet.Probe(args[1]);
+        if (args.Length == 2 && args[0] == "hold-loader")
+            return LoaderHolder.Run(args[1]);
+
+        string set = Option(args, "--set") ?? "all";
+        int count = int.Parse(Option(args, "--count") ?? "1000", CultureInfo.InvariantCulture);
+        string work = Directory.CreateTempSubdirectory("loader-memory-").FullName;
+        try
+        {
+            string glibcHolder = GlibcHolder.Build(work);
+            if (set is "system" or "all")
+                Compare("system: /usr/lib/x86_64-linux-gnu, the files Loader loads", SystemLibrarySet.Decide(work), work, glibcHolder);
+            if (set is "generated" or "all")
+                Compare($"generated: {count} small libraries", GeneratedLibrarySet.Ensure(count), work, glibcHolder);
+            return 0;
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    private static void Compare(string title, List<string> files, string work, string glibcHolder)
+    {
+        string list = Path.Combine(work, "hold-list.txt");
+        File.WriteAllLines(list, files);
+        var timeout = TimeSpan.FromMinutes(10);
+        var (self, selfArguments) = SelfCommand.With("hold-loader", list);
+        var loader = HolderProcess.Run("Loader", self, selfArguments, timeout);
+        var glibc = HolderProcess.Run("glibc", glibcHolder, [list], timeout);
+        Report.Print(Console.Out, title, files.Count, loader, glibc);
+    }
+
+    private static string? Option(string[] args, string name)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+}
