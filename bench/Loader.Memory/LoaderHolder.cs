@@ -4,14 +4,17 @@ using System.Globalization;
 namespace Loader.Memory;
 
 /// <summary>
-/// The Loader side, run as a child (<c>hold-loader LIST</c>): every file in LIST loaded with default options, one
-/// <see cref="LoaderContext"/> each, all held at once. Speaks <see cref="HolderProcess"/>'s protocol and reports the
+/// The Loader side, run as a child (<c>hold-loader LIST each|one</c>): every file in LIST loaded with default
+/// options, all held at once, each in a <see cref="LoaderContext"/> of its own (<c>each</c>: isolated namespaces, so
+/// every context maps its own copy of each dependency, as <c>dlmopen</c> would) or all in one (<c>one</c>: one
+/// namespace, as glibc's <c>dlopen</c> shares a dependency between the libraries that need it). Speaks <see cref="HolderProcess"/>'s protocol and reports the
 /// managed figures itself (only the process knows its GC heap).
 /// </summary>
 internal static class LoaderHolder
 {
-    public static int Run(string listFile)
+    public static int Run(string listFile, string contexts)
     {
+        var shared = contexts == "one" ? new LoaderContext() : null;
         string[] paths = [.. File.ReadAllLines(listFile).Where(p => p.Length > 0)];
         long managedBefore = GC.GetTotalMemory(forceFullCollection: true);
         long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
@@ -22,7 +25,7 @@ internal static class LoaderHolder
         int failed = 0;
         foreach (string path in paths)
         {
-            var context = new LoaderContext();
+            var context = shared ?? new LoaderContext();
             try
             {
                 held.Add(context.Load(path));
@@ -30,7 +33,8 @@ internal static class LoaderHolder
             catch (LoaderException e)
             {
                 failed++;
-                context.Dispose();
+                if (shared is null)
+                    context.Dispose();
                 Console.Error.WriteLine($"loader-holder: {e.Message}");
             }
         }
@@ -59,16 +63,18 @@ internal static class LoaderHolder
 
     /// <summary>Every image Loader mapped for the held libraries: each context's loaded modules' reservations (a
     /// module's range is read through a second handle on it, given back at once).</summary>
-    private static IEnumerable<(nint Start, ulong Length)> ImageRanges(List<ElfLibrary> held)
+    private static List<(nint Start, ulong Length)> ImageRanges(List<ElfLibrary> held)
     {
-        foreach (var library in held)
-            foreach (var state in library.Context.LoadedLibraries)
+        var ranges = new List<(nint Start, ulong Length)>();
+        foreach (var context in held.Select(library => library.Context).Distinct())
+            foreach (var state in context.LoadedLibraries)
             {
                 if (state.Module.Origin != ModuleOrigin.Loaded)
                     continue;
-                using var handle = library.Context.Load(state.Module.Path);
-                yield return (handle.ReservedRange.Start, handle.ReservedRange.Length);
+                using var handle = context.Load(state.Module.Path);
+                ranges.Add((handle.ReservedRange.Start, handle.ReservedRange.Length));
             }
+        return ranges;
     }
 
     private static void Figure(string name, long value) =>

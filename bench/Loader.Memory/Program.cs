@@ -7,7 +7,8 @@ namespace Loader.Memory;
 /// a process holds for many libraries, Loader against glibc, each side in a process of its own. The sets:
 /// <c>system</c>, every file of /usr/lib/x86_64-linux-gnu that Loader loads (decided by a probe child), and
 /// <c>generated</c>, N (1,000) small libraries compiled with gcc. Prints RSS before and after for both sides, the
-/// growth and the ratio; for Loader also the GC's figures and the managed bytes each held library retains; and,
+/// growth and the ratio; Loader twice, with a <see cref="LoaderContext"/> per library (isolated namespaces: each maps
+/// its own copy of every dependency) and with one context for all (one namespace, as glibc's); for Loader also the GC's figures and the managed bytes each held library retains; and,
 /// for both, resident memory by region (<see cref="RegionAccount"/>) before and after.
 /// The child modes (<c>probe</c>, <c>hold-loader</c>) are how the program runs itself.
 /// </summary>
@@ -17,8 +18,8 @@ public static class Program
     {
         if (args.Length == 2 && args[0] == "probe")
             return SystemLibrarySet.Probe(args[1]);
-        if (args.Length == 2 && args[0] == "hold-loader")
-            return LoaderHolder.Run(args[1]);
+        if (args.Length == 3 && args[0] == "hold-loader")
+            return LoaderHolder.Run(args[1], args[2]);
 
         string set = Option(args, "--set") ?? "all";
         int count = int.Parse(Option(args, "--count") ?? "1000", CultureInfo.InvariantCulture);
@@ -43,10 +44,12 @@ public static class Program
         string list = Path.Combine(work, "hold-list.txt");
         File.WriteAllLines(list, files);
         var timeout = TimeSpan.FromMinutes(10);
-        var (self, selfArguments) = SelfCommand.With("hold-loader", list);
-        var loader = HolderProcess.Run("Loader", self, selfArguments, timeout);
         var glibc = HolderProcess.Run("glibc", glibcHolder, [list], timeout);
-        Report.Print(Console.Out, title, files.Count, loader, glibc);
+        var (self, each) = SelfCommand.With("hold-loader", list, "each");
+        var loaderEach = HolderProcess.Run("Loader, a context each", self, each, timeout);
+        var (_, one) = SelfCommand.With("hold-loader", list, "one");
+        var loaderOne = HolderProcess.Run("Loader, one context", self, one, timeout);
+        Report.Print(Console.Out, title, files.Count, glibc, [loaderEach, loaderOne]);
     }
 
     private static string? Option(string[] args, string name)

@@ -2,53 +2,58 @@ using System.Globalization;
 
 namespace Loader.Memory;
 
-/// <summary>The printed comparison: a Markdown table of both sides, Loader's managed figures, and the account by region.</summary>
+/// <summary>The printed comparison: a Markdown table of every side, Loader's managed figures, and the account by region.</summary>
 internal static class Report
 {
-    public static void Print(TextWriter output, string title, int files, HolderResult loader, HolderResult glibc)
+    public static void Print(TextWriter output, string title, int files, HolderResult glibc, IReadOnlyList<HolderResult> loaders)
     {
         var ci = CultureInfo.InvariantCulture;
         output.WriteLine();
         output.WriteLine($"## {title} ({files} files)");
         output.WriteLine();
-        output.WriteLine("| side | loaded | failed | RSS before | RSS after | growth | anon | file | shmem |");
-        output.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-        Row(output, "glibc dlopen", glibc, glibc.After!);
-        Row(output, "Loader", loader, loader.After!);
-        Row(output, "Loader, after a full GC", loader, loader.AfterCollect!);
-        double ratio = (double)Growth(loader.After!, loader) / Math.Max(1, Growth(glibc.After!, glibc));
-        double ratioCollected = (double)Growth(loader.AfterCollect!, loader) / Math.Max(1, Growth(glibc.After!, glibc));
+        output.WriteLine("| side | loaded | failed | images mapped | RSS before | RSS after | growth | anon | file | shmem | growth / glibc's |");
+        output.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        long glibcGrowth = Math.Max(1, glibc.After!.VmRss - glibc.Before!.VmRss);
+        Row(output, "glibc dlopen", glibc, glibc.After!, glibcGrowth);
+        foreach (var loader in loaders)
+        {
+            Row(output, loader.Side, loader, loader.After!, glibcGrowth);
+            Row(output, loader.Side + ", after a full GC", loader, loader.AfterCollect!, glibcGrowth);
+        }
         output.WriteLine();
-        output.WriteLine(string.Format(ci, "RSS growth, Loader / glibc: **{0:0.00}×** (after a full GC: {1:0.00}×)", ratio, ratioCollected));
+        output.WriteLine("| Loader, managed | " + string.Join(" | ", loaders.Select(l => l.Side)) + " |");
+        output.WriteLine("|---|" + string.Concat(loaders.Select(_ => "---:|")));
+        Figures(output, "retained per library (GC.GetTotalMemory(true) growth / loaded)", loaders, f => string.Format(ci, "{0:N0} B", f["retained_per_library"]));
+        Figures(output, "managed heap, live: before → after", loaders, f => $"{Mb(f["managed_before"])} → {Mb(f["managed_after"])}");
+        Figures(output, "allocated during the loads", loaders, f => Mb(f["allocated_during_loads"]));
+        Figures(output, "GC committed: before → after the loads → after a full GC", loaders,
+            f => $"{Mb(f["gc_committed_before"])} → {Mb(f["gc_committed_after_loads"])} → {Mb(f["gc_committed_after_collect"])}");
         output.WriteLine();
-        var f = loader.Figures;
-        output.WriteLine("| Loader, managed | |");
-        output.WriteLine("|---|---:|");
-        output.WriteLine($"| retained per library (GC.GetTotalMemory(true) growth / loaded) | {f["retained_per_library"]:N0} B |");
-        output.WriteLine($"| managed heap before → after (live) | {Mb(f["managed_before"])} → {Mb(f["managed_after"])} |");
-        output.WriteLine($"| allocated during the loads | {Mb(f["allocated_during_loads"])} |");
-        output.WriteLine($"| GC committed: before → after the loads → after a full GC | {Mb(f["gc_committed_before"])} → {Mb(f["gc_committed_after_loads"])} → {Mb(f["gc_committed_after_collect"])} |");
+        output.WriteLine("RSS by region, MB: before → after (growth); Loader's after a full GC");
         output.WriteLine();
-        output.WriteLine("RSS by region (MB): before → after (growth)");
-        output.WriteLine();
-        output.WriteLine("| region | glibc | Loader | Loader, after a full GC |");
-        output.WriteLine("|---|---:|---:|---:|");
+        output.WriteLine("| region | glibc | " + string.Join(" | ", loaders.Select(l => l.Side)) + " |");
+        output.WriteLine("|---|---:|" + string.Concat(loaders.Select(_ => "---:|")));
         var glibcBefore = RegionAccount.Classify(glibc.Before!, glibc.Images);
         var glibcAfter = RegionAccount.Classify(glibc.After!, glibc.Images);
-        var loaderBefore = RegionAccount.Classify(loader.Before!, loader.Images);
-        var loaderAfter = RegionAccount.Classify(loader.After!, loader.Images);
-        var loaderCollected = RegionAccount.Classify(loader.AfterCollect!, loader.Images);
+        var loaderBefore = loaders.Select(l => RegionAccount.Classify(l.Before!, l.Images)).ToList();
+        var loaderAfter = loaders.Select(l => RegionAccount.Classify(l.AfterCollect!, l.Images)).ToList();
         foreach (string region in RegionAccount.Order)
-            output.WriteLine($"| {region} | {Change(glibcBefore[region], glibcAfter[region])} | {Change(loaderBefore[region], loaderAfter[region])} | {Change(loaderBefore[region], loaderCollected[region])} |");
-        output.WriteLine($"| total (sum of smaps Rss) | {Change(glibcBefore.Values.Sum(), glibcAfter.Values.Sum())} | {Change(loaderBefore.Values.Sum(), loaderAfter.Values.Sum())} | {Change(loaderBefore.Values.Sum(), loaderCollected.Values.Sum())} |");
-        output.WriteLine();
-        output.WriteLine($"images: glibc {glibc.Images.Count} objects it mapped for the set, Loader {loader.Images.Count} images (one copy of each dependency per context)");
+            output.WriteLine($"| {region} | {Change(glibcBefore[region], glibcAfter[region])} | "
+                + string.Join(" | ", loaders.Select((_, i) => Change(loaderBefore[i][region], loaderAfter[i][region]))) + " |");
+        output.WriteLine($"| total (sum of smaps Rss) | {Change(glibcBefore.Values.Sum(), glibcAfter.Values.Sum())} | "
+            + string.Join(" | ", loaders.Select((_, i) => Change(loaderBefore[i].Values.Sum(), loaderAfter[i].Values.Sum()))) + " |");
     }
 
-    private static long Growth(MemorySample after, HolderResult side) => after.VmRss - side.Before!.VmRss;
+    private static void Figures(TextWriter output, string name, IReadOnlyList<HolderResult> loaders, Func<Dictionary<string, long>, string> format) =>
+        output.WriteLine($"| {name} | " + string.Join(" | ", loaders.Select(l => format(l.Figures))) + " |");
 
-    private static void Row(TextWriter output, string name, HolderResult side, MemorySample after) =>
-        output.WriteLine($"| {name} | {side.Loaded} | {side.Failed} | {Mb(side.Before!.VmRss)} | {Mb(after.VmRss)} | **{Mb(after.VmRss - side.Before.VmRss)}** | {Mb(after.RssAnon - side.Before.RssAnon)} | {Mb(after.RssFile - side.Before.RssFile)} | {Mb(after.RssShmem - side.Before.RssShmem)} |");
+    private static void Row(TextWriter output, string name, HolderResult side, MemorySample after, long glibcGrowth)
+    {
+        long growth = after.VmRss - side.Before!.VmRss;
+        output.WriteLine($"| {name} | {side.Loaded} | {side.Failed} | {side.Images.Count} | {Mb(side.Before.VmRss)} | {Mb(after.VmRss)} | **{Mb(growth)}** | "
+            + $"{Mb(after.RssAnon - side.Before.RssAnon)} | {Mb(after.RssFile - side.Before.RssFile)} | {Mb(after.RssShmem - side.Before.RssShmem)} | "
+            + string.Format(CultureInfo.InvariantCulture, "{0:0.00}×", (double)growth / glibcGrowth) + " |");
+    }
 
     private static string Mb(long bytes) => string.Format(CultureInfo.InvariantCulture, "{0:0.0} MB", bytes / 1e6);
 

@@ -120,7 +120,8 @@ public sealed class ElfLibrary : IDisposable
         get
         {
             ThrowIfDisposed();
-            return AppliedRelocations.Read(_module);
+            lock (Context.Namespace.SyncRoot)
+                return AppliedRelocations.Read(_module, Context.Namespace);
         }
     }
 

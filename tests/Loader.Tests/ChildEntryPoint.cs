@@ -35,6 +35,11 @@ public static class ChildEntryPoint
                 return Hostile.HostileBatchChild.Run(entry, progress, list, fault: null);
             case [Hostile.HostileBatchChild.Scenario, string entry, string progress, string list, string fault]:
                 return Hostile.HostileBatchChild.Run(entry, progress, list, fault);
+            case [Linking.MemoryHeldChild.LoadUnloadCycles, string path, string warmup, string cycles]:
+                return Linking.MemoryHeldChild.LoadAndUnload(path, int.Parse(warmup, System.Globalization.CultureInfo.InvariantCulture),
+                    int.Parse(cycles, System.Globalization.CultureInfo.InvariantCulture));
+            case [Linking.MemoryHeldChild.RetainedPerLibrary, string count, string path]:
+                return Linking.MemoryHeldChild.Retained(int.Parse(count, System.Globalization.CultureInfo.InvariantCulture), path);
             case [Hostile.RegressionInputs.Scenario, string directory]:
                 return Hostile.RegressionInputs.Write(directory);
             default:

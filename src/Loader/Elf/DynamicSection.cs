@@ -6,15 +6,14 @@ namespace Loader.Elf;
 /// </summary>
 public sealed class DynamicSection
 {
+    // The entries only: the last entry with a tag is found by scanning them backwards (a few dozen, read a few
+    // times per load), so a loaded module keeps no index of them (docs/benchmarks.md, "Memory held").
     private readonly DynamicEntry[] _entries;
-    private readonly Dictionary<DynamicTag, ulong> _last = [];
 
     private DynamicSection(DynamicEntry[] entries, ulong address)
     {
         _entries = entries;
         Address = address;
-        foreach (var e in entries)
-            _last[e.Tag] = e.Value;
     }
 
     /// <summary>The entries, in file order, up to and including the first DT_NULL (if there is one).</summary>
@@ -24,13 +23,25 @@ public sealed class DynamicSection
     public ulong Address { get; }
 
     /// <summary>The value of the last entry with <paramref name="tag"/>.</summary>
-    public bool TryGet(DynamicTag tag, out ulong value) => _last.TryGetValue(tag, out value);
+    public bool TryGet(DynamicTag tag, out ulong value)
+    {
+        for (int i = _entries.Length - 1; i >= 0; i--)
+        {
+            if (_entries[i].Tag == tag)
+            {
+                value = _entries[i].Value;
+                return true;
+            }
+        }
+        value = 0;
+        return false;
+    }
 
     /// <summary>The value of the last entry with <paramref name="tag"/>, or null.</summary>
-    public ulong? Get(DynamicTag tag) => _last.TryGetValue(tag, out var v) ? v : null;
+    public ulong? Get(DynamicTag tag) => TryGet(tag, out ulong v) ? v : null;
 
     /// <summary>True when any entry has <paramref name="tag"/>.</summary>
-    public bool Has(DynamicTag tag) => _last.ContainsKey(tag);
+    public bool Has(DynamicTag tag) => TryGet(tag, out _);
 
     /// <summary>The values of every entry with <paramref name="tag"/>, in order (DT_NEEDED appears many times).</summary>
     public IEnumerable<ulong> GetAll(DynamicTag tag)

@@ -10,27 +10,49 @@ public sealed class SymbolVersionTable
     private const ushort VersymHidden = 0x8000;
     private readonly ReadOnlyMemory<byte> _versym;
     private readonly ElfEncoding _enc;
-    private readonly Dictionary<ushort, VersionDefinition> _definitionsByIndex = [];
-    private readonly Dictionary<ushort, (VersionNeed Need, VersionNeedEntry Entry)> _needsByIndex = [];
+    // No index of the versions by number is kept (a loaded module would hold it as long as it lives): a linker numbers
+    // the definitions 1, 2, 3… in file order, so then FindDefinition reads position index-1, and scans only a file
+    // that numbers them otherwise; the needed versions are a few dozen at most and scanned.
+    private readonly VersionDefinition[] _definitions;
+    private readonly VersionNeed[] _needs;
+    private readonly bool _definitionsNumberedInOrder;
 
-    private SymbolVersionTable(ReadOnlyMemory<byte> versym, ElfEncoding enc, IReadOnlyList<VersionDefinition> definitions, IReadOnlyList<VersionNeed> needs)
+    private SymbolVersionTable(ReadOnlyMemory<byte> versym, ElfEncoding enc, VersionDefinition[] definitions, VersionNeed[] needs)
     {
         _versym = versym;
         _enc = enc;
-        Definitions = definitions;
-        Needs = needs;
-        foreach (var d in definitions)
-            _definitionsByIndex.TryAdd(d.Index, d);
-        foreach (var n in needs)
-            foreach (var e in n.Versions)
-                _needsByIndex.TryAdd(e.Index, (n, e));
+        _definitions = definitions;
+        _needs = needs;
+        _definitionsNumberedInOrder = true;
+        for (int i = 0; i < definitions.Length; i++)
+            _definitionsNumberedInOrder &= definitions[i].Index == i + 1;
     }
 
     /// <summary>The versions this object defines (DT_VERDEF), in file order.</summary>
-    public IReadOnlyList<VersionDefinition> Definitions { get; }
+    public IReadOnlyList<VersionDefinition> Definitions => _definitions;
 
     /// <summary>The versions this object needs (DT_VERNEED), in file order.</summary>
-    public IReadOnlyList<VersionNeed> Needs { get; }
+    public IReadOnlyList<VersionNeed> Needs => _needs;
+
+    /// <summary>The first definition with <paramref name="index"/>, or null.</summary>
+    private VersionDefinition? FindDefinition(ushort index)
+    {
+        if (_definitionsNumberedInOrder)
+            return index >= 1 && index <= _definitions.Length ? _definitions[index - 1] : null;
+        foreach (var d in _definitions)
+            if (d.Index == index)
+                return d;
+        return null;
+    }
+
+    private (VersionNeed Need, VersionNeedEntry Entry)? FindNeed(ushort index)
+    {
+        foreach (var need in _needs)
+            foreach (var entry in need.Versions)
+                if (entry.Index == index)
+                    return (need, entry);
+        return null;
+    }
 
     /// <summary>The raw DT_VERSYM entry of a symbol (hidden bit included), or 1 (global) when the table has none.</summary>
     public ushort GetRawIndex(int symbolIndex)
@@ -50,9 +72,9 @@ public sealed class SymbolVersionTable
         bool hidden = (raw & VersymHidden) != 0;
         if (index <= 1 && !hidden)
             return SymbolVersion.None;
-        if (isDefined && raw != (VersymHidden | 1) && _definitionsByIndex.TryGetValue(index, out var def))
+        if (isDefined && raw != (VersymHidden | 1) && FindDefinition(index) is { } def)
             return new SymbolVersion(index, hidden ? SymbolVersionKind.Hidden : SymbolVersionKind.Default, def.Name, null);
-        if (_needsByIndex.TryGetValue(index, out var need))
+        if (FindNeed(index) is { } need)
             return new SymbolVersion(index, SymbolVersionKind.Needed, need.Entry.Name, need.Need.File);
         return new SymbolVersion(index, SymbolVersionKind.None, null, null);
     }
@@ -68,7 +90,7 @@ public sealed class SymbolVersionTable
         var needs = dyn.TryGet(DynamicTag.VerNeed, out ulong verneedAddress)
             ? ReadNeeds(view, verneedAddress, dyn.Get(DynamicTag.VerNeedNum) ?? 0, strings, enc)
             : [];
-        return new SymbolVersionTable(versym, enc, definitions, needs);
+        return new SymbolVersionTable(versym, enc, [.. definitions], [.. needs]);
     }
 
     private static List<VersionDefinition> ReadDefinitions(VirtualView view, ulong address, ulong count, StringTable strings, ElfEncoding enc)
@@ -100,7 +122,8 @@ public sealed class SymbolVersionTable
             }
             if (names.Count == 0)
                 ThrowHelper.Format(view.FileName, field + " vd_cnt", address + offset, "version definition has no name");
-            result.Add(new VersionDefinition(ndx, flags, hash, names[0], names.GetRange(1, names.Count - 1)));
+            // Most definitions have no parent: they share the empty list rather than each keeping one.
+            result.Add(new VersionDefinition(ndx, flags, hash, names[0], names.Count == 1 ? [] : names.GetRange(1, names.Count - 1).ToArray()));
             if (next == 0)
                 break;
             offset += next;
@@ -136,7 +159,7 @@ public sealed class SymbolVersionTable
                     break;
                 auxOffset += auxNext;
             }
-            result.Add(new VersionNeed(strings.GetString(file), entries));
+            result.Add(new VersionNeed(strings.GetString(file), entries.ToArray()));
             if (next == 0)
                 break;
             offset += next;

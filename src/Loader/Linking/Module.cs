@@ -103,13 +103,6 @@ internal sealed class Module
     public nint? RegisteredEhFrame { get; set; }
 
     /// <summary>
-    /// For each dynamic symbol index, the module its references bound to (null: none, or an unresolved weak
-    /// reference). Set once relocation is done; <see cref="ElfLibrary.Relocations"/> is derived from it and from the
-    /// values in memory, so the relocation loop records nothing per entry.
-    /// </summary>
-    public Module?[] SymbolDefinitions { get; set; } = [];
-
-    /// <summary>
     /// What <c>dlsym</c> on its handle searches: the module, then its DT_NEEDED tree breadth-first, each module once.
     /// Fixed once the module is loaded, so computed once.
     /// </summary>

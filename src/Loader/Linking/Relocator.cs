@@ -87,11 +87,6 @@ internal sealed partial class Relocator
             ApplyTls(_tables.RelocationTables[t - 1], i);
         foreach (var (t, i) in _deferred)
             Apply(_tables.RelocationTables[t - 1], t, i, deferred: true);
-
-        var definitions = new Module?[_cache.Length];
-        for (int i = 0; i < _cache.Length; i++)
-            definitions[i] = _cache[i].DefinedBy;
-        _module.SymbolDefinitions = definitions;
     }
 
     private void ApplyRelr()
@@ -209,36 +204,19 @@ internal sealed partial class Relocator
         if (symbolIndex == 0)
             return ref res; // no symbol: S = 0
         var symbols = _tables.Symbols!;
-        var reference = symbols[(int)symbolIndex];
-        bool self = reference.Binding == SymbolBinding.Local
-            || (!reference.IsUndefined && (reference.Visibility != SymbolVisibility.Default || _module.Symbolic));
-        ResolvedSymbol found;
-        if (self)
+        if (!RelocationBinding.TryFind(_module, (int)symbolIndex, _namespace, out var found))
         {
-            // A local symbol, a protected (or hidden) definition, or DT_SYMBOLIC: the library binds to itself.
-            found = new ResolvedSymbol(_module, (int)symbolIndex, reference);
-            // DT_SYMBOLIC only puts the library first; a default-visibility unique definition still goes through
-            // the context's unique table, as in glibc.
-            if (reference.Binding == SymbolBinding.GnuUnique && reference.Visibility == SymbolVisibility.Default)
-                found = _namespace.Unique(symbols.GetNameBytes((int)symbolIndex), found);
-        }
-        else
-        {
-            var name = new SymbolName(symbols.GetNameBytes((int)symbolIndex));
-            var version = VersionRequest.Relocation(_tables.GetSymbolVersion((int)symbolIndex));
-            if (!SymbolLookup.Lookup(_module.Scope!.Modules, name, version, _namespace, out found))
+            if (symbols[(int)symbolIndex].Binding == SymbolBinding.Weak)
             {
-                if (reference.Binding == SymbolBinding.Weak)
-                {
-                    res.DefinedBy = null; // an unresolved weak reference is 0
-                    return ref res;
-                }
-                string symbol = symbols.GetName((int)symbolIndex);
-                string at = version.Name is null ? "" : "@" + version.Name;
-                ThrowHelper.SymbolNotFound(symbol, version.Name, Name,
-                    $"{Name}: undefined symbol '{symbol}{at}' ({table} {X86_64Relocations.Name(type)} at 0x{offset:x}) is not defined by any module in scope: " +
-                    string.Join(", ", _module.Scope!.ToInfos().Select(m => m.Name)));
+                res.DefinedBy = null; // an unresolved weak reference is 0
+                return ref res;
             }
+            string symbol = symbols.GetName((int)symbolIndex);
+            string? versionName = VersionRequest.Relocation(_tables.GetSymbolVersion((int)symbolIndex)).Name;
+            string at = versionName is null ? "" : "@" + versionName;
+            ThrowHelper.SymbolNotFound(symbol, versionName, Name,
+                $"{Name}: undefined symbol '{symbol}{at}' ({table} {X86_64Relocations.Name(type)} at 0x{offset:x}) is not defined by any module in scope: " +
+                string.Join(", ", _module.Scope!.ToInfos().Select(m => m.Name)));
         }
         if ((found.Symbol.Type == SymbolType.Tls) != IsTls(type))
             Fail(table, offset, type, symbolIndex, found.Symbol.Type == SymbolType.Tls

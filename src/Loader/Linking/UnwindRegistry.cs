@@ -36,11 +36,36 @@ internal static class UnwindRegistry
     {
         if (module.Image is not { } image || module.RegisteredEhFrame is not null)
             return;
-        if (FindEhFrame(image) is not { } address)
+        if (FindEhFrame(image, out ulong walkedEnd) is not { } address)
             return;
         nint ehFrame = (nint)((ulong)image.BaseAddress + address);
         FrameRegistration.Register(ehFrame);
         module.RegisteredEhFrame = ehFrame;
+        ReleaseWalkedPages(image, address, walkedEnd);
+    }
+
+    /// <summary>
+    /// The check walked every entry of <c>.eh_frame</c>, which made each of its pages resident — often the largest
+    /// read-only table of a library, and one glibc's loader never touches (libgcc 12's <c>__register_frame</c> reads
+    /// only its first word; the entries are read at the first unwind that needs them). Those pages were only read,
+    /// so they are dropped again and come back from the file if an unwind ever reads them
+    /// (docs/benchmarks.md, "Memory held"). Only in a read-only PT_LOAD of an image without text relocations, and
+    /// only whole file pages before any <c>.bss</c> tail the mapper zeroed: nothing written is ever dropped.
+    /// </summary>
+    private static void ReleaseWalkedPages(ElfImage image, ulong start, ulong end)
+    {
+        if (ReadableSegment(image, start, 4) is not { } segment || (segment.Protection & MemoryProtection.Write) != 0)
+            return;
+        var dynamic = image.Dynamic;
+        if (dynamic is not null && (dynamic.Has(DynamicTag.TextRel) || (dynamic.Flags & DynamicFlags.TextRel) != 0))
+            return;
+        ulong page = (ulong)Environment.SystemPageSize;
+        var ph = segment.Header;
+        ulong fileEnd = ph.VirtualAddress + ph.FileSize;
+        ulong last = ph.MemorySize > ph.FileSize ? fileEnd & ~(page - 1) : (fileEnd + page - 1) & ~(page - 1);
+        ulong from = start & ~(page - 1), to = Math.Min((end + page - 1) & ~(page - 1), last);
+        if (to > from)
+            Mmap.DropUnwrittenPages((nint)((ulong)image.BaseAddress + from), to - from, out _); // advice only: a failure costs memory, not correctness
     }
 
     /// <summary>Takes off what <see cref="Register"/> registered, once: the record is cleared before the call.</summary>
@@ -54,10 +79,12 @@ internal static class UnwindRegistry
 
     /// <summary>
     /// The link-time address of the image's <c>.eh_frame</c>, after checking that its entries stay inside their
-    /// PT_LOAD and end with a zero terminator; null when there is nothing to register.
+    /// PT_LOAD and end with a zero terminator; null when there is nothing to register. <paramref name="walkedEnd"/>:
+    /// the link-time address just past the terminator the check read.
     /// </summary>
-    internal static ulong? FindEhFrame(ElfImage image)
+    private static ulong? FindEhFrame(ElfImage image, out ulong walkedEnd)
     {
+        walkedEnd = 0;
         ProgramHeader? found = null;
         foreach (var ph in image.ProgramHeaders)
         {
@@ -95,18 +122,23 @@ internal static class UnwindRegistry
         var segment = ReadableSegment(image, target, 4)
             ?? ThrowHelper.Format<SegmentOverlay>(path, ".eh_frame_hdr eh_frame_ptr", hdr.Offset + 4,
                 $".eh_frame at 0x{target:x} does not lie inside a readable PT_LOAD");
-        return CheckEntries(image, segment, target) ? target : null;
+        long walked = CheckEntries(image, segment, target);
+        if (walked < 0)
+            return null;
+        walkedEnd = target + (ulong)walked;
+        return target;
     }
 
     /// <summary>
     /// Walks the CIEs and FDEs from <paramref name="start"/> as libgcc will (a 4-byte length, then that many bytes) up
-    /// to the zero-length terminator: true when it finds one before it would leave the PT_LOAD — or right after the
+    /// to the zero-length terminator: the bytes walked when it finds one before it would leave the PT_LOAD — or right after the
     /// segment's last entry, in the rest of its last page (libunwind.so.8 ends its .eh_frame at the segment's end,
-    /// and the file's padding after it reads as the terminator). False when the first entry is the terminator, and
+    /// and the file's padding after it reads as the terminator). -1 when the first entry is the terminator, and
     /// when libgcc would walk on past the segment: then nothing is registered (the library still loads, as under
     /// glibc; an exception cannot unwind through it), since handing libgcc that table could crash the process.
     /// </summary>
-    private static bool CheckEntries(ElfImage image, SegmentOverlay segment, ulong start)
+    /// <returns>The number of bytes walked, the terminator included; -1 for nothing to register.</returns>
+    private static long CheckEntries(ElfImage image, SegmentOverlay segment, ulong start)
     {
         ulong end = segment.Header.VirtualAddress + segment.Header.MemorySize;
         var bytes = image.GetBytes(start, (int)Math.Min(segment.MemoryEnd - start, int.MaxValue)); // with the page tail
@@ -116,12 +148,12 @@ internal static class UnwindRegistry
         {
             uint length = BinaryPrimitives.ReadUInt32LittleEndian(bytes[position..]);
             if (length == 0)
-                return position > 0;
+                return position > 0 ? position + 4 : -1;
             if (position >= limit || length == ExtendedLength || length < 4 || position + 4 + (long)length > limit)
-                return false; // not an entry libgcc could walk, inside the segment
+                return -1; // not an entry libgcc could walk, inside the segment
             position += 4 + (int)length;
         }
-        return false;
+        return -1;
     }
 
     /// <summary>The byte size of a direct absptr, pcrel or datarel pointer encoding; 0 for anything else.</summary>

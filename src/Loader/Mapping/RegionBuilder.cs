@@ -67,7 +67,7 @@ internal static class RegionBuilder
             if (s.Type == SectionType.NoBits && (s.Flags & SectionFlags.Tls) != 0)
                 continue;
             if (s.Address < end && s.Address + s.Size > start)
-                names.Add((s.Address, s.Name));
+                names.Add((s.Address, SectionNames.Shared(s.Name)));
         }
         return [.. names.OrderBy(n => n.Address).Select(n => n.Name)];
     }

@@ -68,4 +68,20 @@ internal static unsafe class Mmap
         errno = ok ? 0 : Errno.Last;
         return ok;
     }
+
+    /// <summary><c>MADV_DONTNEED</c> (asm-generic/mman-common.h).</summary>
+    private const int MADV_DONTNEED = 4;
+
+    /// <summary>
+    /// madvise(MADV_DONTNEED): drops the range's pages from this process. A page of a private file mapping that was
+    /// never written comes back from the file on its next access, so for such pages this frees resident memory and
+    /// changes nothing the program can read; a written page would lose what was written. True on success, else
+    /// <paramref name="errno"/> is set.
+    /// </summary>
+    public static bool DropUnwrittenPages(nint address, ulong length, out int errno)
+    {
+        bool ok = LibC.madvise((void*)address, (size_t)length, MADV_DONTNEED) == 0;
+        errno = ok ? 0 : Errno.Last;
+        return ok;
+    }
 }

@@ -1,0 +1,35 @@
+using Loader.Elf;
+
+namespace Loader.Linking;
+
+/// <summary>
+/// The definition a relocation against one of a module's dynamic symbols binds to, by glibc's rules: the library
+/// itself for a local symbol, a protected or hidden definition, or any definition of a DT_SYMBOLIC library (a
+/// default-visibility <c>STB_GNU_UNIQUE</c> one still through the namespace's unique table); otherwise the first
+/// match in the module's relocation scope (<see cref="SymbolLookup"/>). The relocator asks it once per symbol index
+/// while it loads; <see cref="AppliedRelocations"/> asks it again when the list is wanted, so a loaded module keeps
+/// no per-symbol record of what bound where. The scope is fixed once the module is loaded and every unique symbol
+/// it bound is already interned, so the second answer is the first one.
+/// </summary>
+internal static class RelocationBinding
+{
+    /// <returns>False when nothing in scope defines the symbol (<paramref name="found"/> is then default).</returns>
+    public static bool TryFind(Module module, int symbolIndex, ModuleNamespace space, out ResolvedSymbol found)
+    {
+        var tables = module.Tables!;
+        var symbols = tables.Symbols!;
+        var reference = symbols[symbolIndex];
+        bool self = reference.Binding == SymbolBinding.Local
+            || (!reference.IsUndefined && (reference.Visibility != SymbolVisibility.Default || module.Symbolic));
+        if (self)
+        {
+            found = new ResolvedSymbol(module, symbolIndex, reference);
+            if (reference.Binding == SymbolBinding.GnuUnique && reference.Visibility == SymbolVisibility.Default)
+                found = space.Unique(symbols.GetNameBytes(symbolIndex), found);
+            return true;
+        }
+        var name = new SymbolName(symbols.GetNameBytes(symbolIndex));
+        var version = VersionRequest.Relocation(tables.GetSymbolVersion(symbolIndex));
+        return SymbolLookup.Lookup(module.Scope!.Modules, name, version, space, out found);
+    }
+}
