@@ -14,22 +14,9 @@ internal static class BindAll
 {
     public static int Run(TextWriter stdout, TextWriter stderr, string path, bool json)
     {
-        BindAllReport report;
-        try
-        {
-            using var context = new LoaderContext();
-            using var library = context.Load(path, BindCommand.InspectOnly);
-            report = Build(library);
-        }
-        catch (RelocationException ex)
-        {
-            stderr.WriteLine($"loader: {ex.Message} (loader bind runs no code of the library: an IFUNC resolver in it was not run)");
-            return ExitCodes.BadFile;
-        }
-        catch (Exception ex) when (ElfFileRunner.IsFileProblem(ex))
-        {
-            return ElfFileRunner.Fail(stderr, path, ex);
-        }
+        int failed = BindCommand.Inspect(path, stderr, Build, out BindAllReport report);
+        if (failed != ExitCodes.Success)
+            return failed;
 
         if (json)
             CliJsonContext.Write(stdout, report, CliJsonContext.Default.BindAllReport);

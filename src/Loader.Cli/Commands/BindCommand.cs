@@ -73,20 +73,19 @@ internal static class BindCommand
         return error is null;
     }
 
-    public static int Run(TextWriter stdout, TextWriter stderr, string path, string symbolText, bool json)
+    /// <summary>
+    /// Loads <paramref name="path"/> running none of its code (<see cref="InspectOnly"/>), builds a report from the
+    /// library, and unloads it; a file or load problem is one line on stderr and exit 1.
+    /// </summary>
+    internal static int Inspect<TReport>(string path, TextWriter stderr, Func<ElfLibrary, TReport> build, out TReport report)
     {
-        if (!TrySplit(symbolText, out string name, out string? version, out string? usage))
-        {
-            stderr.WriteLine(usage);
-            return ExitCodes.Usage;
-        }
-        BindReport report;
+        report = default!;
         try
         {
             using var context = new LoaderContext();
             using var library = context.Load(path, InspectOnly);
-            var choice = VersionChoice.For(library, name, version);
-            report = Build(library.Explain(name, choice.Version), choice);
+            report = build(library);
+            return ExitCodes.Success;
         }
         catch (RelocationException ex)
         {
@@ -97,6 +96,22 @@ internal static class BindCommand
         {
             return ElfFileRunner.Fail(stderr, path, ex);
         }
+    }
+
+    public static int Run(TextWriter stdout, TextWriter stderr, string path, string symbolText, bool json)
+    {
+        if (!TrySplit(symbolText, out string name, out string? version, out string? usage))
+        {
+            stderr.WriteLine(usage);
+            return ExitCodes.Usage;
+        }
+        int failed = Inspect(path, stderr, library =>
+        {
+            var choice = VersionChoice.For(library, name, version);
+            return Build(library.Explain(name, choice.Version), choice);
+        }, out BindReport report);
+        if (failed != ExitCodes.Success)
+            return failed;
 
         if (json)
             CliJsonContext.Write(stdout, report, CliJsonContext.Default.BindReport);

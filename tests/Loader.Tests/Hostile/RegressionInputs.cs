@@ -40,31 +40,9 @@ internal static class RegressionInputs
         return 0;
     }
 
-    private static (byte[] Bytes, ElfFile Elf) Basic()
-    {
-        byte[] bytes = File.ReadAllBytes(Fixtures.Path("basic.so"));
-        return (bytes, ElfFile.Parse(bytes.ToArray(), "basic.so"));
-    }
-
-    /// <summary>PT_GNU_STACK becomes a writable PT_LOAD with p_filesz = p_memsz = 0 at a misaligned address one page
-    /// past the data segment; returns the bytes and that address.</summary>
-    private static (byte[] Bytes, ulong Address) EmptyWritableLoad()
-    {
-        var (bytes, elf) = Basic();
-        using (elf)
-        {
-            int stack = elf.ProgramHeaders.ToList().FindIndex(p => p.Type == SegmentType.GnuStack);
-            var data = elf.ProgramHeaders.Last(p => p.Type == SegmentType.Load);
-            ulong address = ((data.VirtualAddress + data.MemorySize + 0xfff) & ~0xfffUL) + 0x10;
-            ElfPatch.WriteProgramHeader(bytes, elf, stack, new ProgramHeader(SegmentType.Load,
-                SegmentFlags.Read | SegmentFlags.Write, address & 0xfff, address, address, 0, 0, 0x1000));
-            return (bytes, address);
-        }
-    }
-
     private static byte[] EmptyWritableLoadRelocation()
     {
-        var (bytes, address) = EmptyWritableLoad();
+        var (bytes, address) = BasicVariants.WithEmptyWritableLoad();
         using var elf = ElfFile.Parse(bytes.ToArray(), "x");
         var rela = elf.RelocationTables.First(t => t.Name == "DT_RELA");
         BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan((int)ElfPatch.FileOffset(elf, rela.Address)), address); // r_offset of the first
@@ -73,7 +51,7 @@ internal static class RegressionInputs
 
     private static byte[] EmptyWritableLoadInitArray()
     {
-        var (bytes, address) = EmptyWritableLoad();
+        var (bytes, address) = BasicVariants.WithEmptyWritableLoad();
         using var elf = ElfFile.Parse(bytes.ToArray(), "x");
         ElfPatch.EditDynamic(bytes, elf, (tag, value) => tag == DT_INIT_ARRAY ? (tag, address) : (tag, value));
         return bytes;
@@ -81,7 +59,7 @@ internal static class RegressionInputs
 
     private static byte[] WithoutSymtab()
     {
-        var (bytes, elf) = Basic();
+        var (bytes, elf) = BasicVariants.Basic();
         using (elf)
             ElfPatch.EditDynamic(bytes, elf, (tag, value) => tag is DT_SYMTAB or DT_GNU_HASH or DT_HASH ? (DT_DEBUG, 0) : (tag, value));
         return bytes;
@@ -89,7 +67,7 @@ internal static class RegressionInputs
 
     private static byte[] EmptyNeeded()
     {
-        var (bytes, elf) = Basic();
+        var (bytes, elf) = BasicVariants.Basic();
         using (elf)
             ElfPatch.EditDynamic(bytes, elf, (tag, value) => tag == DT_NEEDED ? (tag, 0) : (tag, value)); // offset 0: the leading NUL
         return bytes;
@@ -97,7 +75,7 @@ internal static class RegressionInputs
 
     private static byte[] NeedsItself()
     {
-        var (bytes, elf) = Basic();
+        var (bytes, elf) = BasicVariants.Basic();
         using (elf)
         {
             ulong soname = elf.Dynamic!.Get(DynamicTag.SoName) ?? throw new InvalidOperationException("basic.so has no DT_SONAME");
@@ -108,7 +86,7 @@ internal static class RegressionInputs
 
     private static byte[] FiniNotCode()
     {
-        var (bytes, elf) = Basic();
+        var (bytes, elf) = BasicVariants.Basic();
         using (elf)
         {
             ulong data = elf.ProgramHeaders.Last(p => p.Type == SegmentType.Load).VirtualAddress; // writable data, not code
@@ -119,7 +97,7 @@ internal static class RegressionInputs
 
     private static byte[] FiniArrayPastTheImage()
     {
-        var (bytes, elf) = Basic();
+        var (bytes, elf) = BasicVariants.Basic();
         using (elf)
         {
             ulong end = elf.ProgramHeaders.Where(p => p.Type == SegmentType.Load).Max(p => p.VirtualAddress + p.MemorySize);
@@ -131,7 +109,7 @@ internal static class RegressionInputs
     /// <summary>Found by <see cref="StructuredMutationTests"/>: DT_SONAME names the empty string (offset 0 of DT_STRTAB).</summary>
     private static byte[] EmptySoname()
     {
-        var (bytes, elf) = Basic();
+        var (bytes, elf) = BasicVariants.Basic();
         using (elf)
             ElfPatch.EditDynamic(bytes, elf, (tag, value) => tag == DT_SONAME ? (tag, 0) : (tag, value));
         return bytes;

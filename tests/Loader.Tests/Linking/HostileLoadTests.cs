@@ -24,34 +24,10 @@ public sealed unsafe class HostileLoadTests
         return e;
     }
 
-    private static (byte[] Bytes, ElfFile Elf) Basic()
-    {
-        byte[] bytes = File.ReadAllBytes(Fixtures.Path("basic.so"));
-        return (bytes, ElfFile.Parse(bytes.ToArray(), "basic.so"));
-    }
-
-    /// <summary>
-    /// basic.so with PT_GNU_STACK turned into a writable PT_LOAD that maps nothing (p_filesz = p_memsz = 0) at a
-    /// misaligned address one page past the data segment: the page is inside the reservation but never mapped.
-    /// </summary>
-    private static (byte[] Bytes, ulong Address) WithEmptyWritableLoad()
-    {
-        var (bytes, elf) = Basic();
-        using (elf)
-        {
-            int stack = elf.ProgramHeaders.ToList().FindIndex(p => p.Type == SegmentType.GnuStack);
-            var data = elf.ProgramHeaders.Last(p => p.Type == SegmentType.Load);
-            ulong address = ((data.VirtualAddress + data.MemorySize + 0xfff) & ~0xfffUL) + 0x10;
-            ElfPatch.WriteProgramHeader(bytes, elf, stack, new ProgramHeader(SegmentType.Load,
-                SegmentFlags.Read | SegmentFlags.Write, address & 0xfff, address, address, 0, 0, 0x1000));
-            return (bytes, address);
-        }
-    }
-
     [Fact]
     public void A_relocation_aimed_at_a_writable_segment_that_maps_nothing_is_refused()
     {
-        var (bytes, address) = WithEmptyWritableLoad();
+        var (bytes, address) = BasicVariants.WithEmptyWritableLoad();
         using (var elf = ElfFile.Parse(bytes.ToArray(), "x"))
         {
             var rela = elf.RelocationTables.First(t => t.Name == "DT_RELA");
@@ -66,7 +42,7 @@ public sealed unsafe class HostileLoadTests
     [Fact]
     public void An_init_array_in_a_segment_that_maps_nothing_is_refused()
     {
-        var (bytes, address) = WithEmptyWritableLoad();
+        var (bytes, address) = BasicVariants.WithEmptyWritableLoad();
         using (var elf = ElfFile.Parse(bytes.ToArray(), "x"))
             ElfPatch.EditDynamic(bytes, elf, (tag, value) => tag == DT_INIT_ARRAY ? (tag, address) : (tag, value));
         var e = Refused<ElfFormatException>(bytes, "empty-init.so", exact: true);
@@ -76,7 +52,7 @@ public sealed unsafe class HostileLoadTests
     [Fact]
     public void A_symbolic_relocation_without_a_symbol_table_is_a_loader_exception()
     {
-        var (bytes, elf) = Basic();
+        var (bytes, elf) = BasicVariants.Basic();
         using (elf)
             ElfPatch.EditDynamic(bytes, elf, (tag, value) => tag is DT_SYMTAB or DT_GNU_HASH or DT_HASH ? (DT_DEBUG, 0) : (tag, value));
         var e = Refused<LoaderException>(bytes, "no-symtab.so", exact: false);
@@ -87,7 +63,7 @@ public sealed unsafe class HostileLoadTests
     [Fact]
     public void An_empty_dt_needed_is_a_loader_exception()
     {
-        var (bytes, elf) = Basic();
+        var (bytes, elf) = BasicVariants.Basic();
         using (elf)
         {
             bool first = true;
@@ -107,7 +83,7 @@ public sealed unsafe class HostileLoadTests
     public void A_library_that_needs_itself_is_unloaded_by_dispose()
     {
         // Its DT_NEEDED libc.so.6 becomes its own DT_SONAME: a cycle of one, which glibc's dlclose collects.
-        var (bytes, elf) = Basic();
+        var (bytes, elf) = BasicVariants.Basic();
         using (elf)
         {
             ulong soname = 0;
@@ -170,7 +146,7 @@ public sealed unsafe class HostileLoadTests
     [Fact]
     public void An_invalid_finalizer_is_refused_at_load_not_at_unload()
     {
-        var (bytes, elf) = Basic();
+        var (bytes, elf) = BasicVariants.Basic();
         using (elf)
             ElfPatch.EditDynamic(bytes, elf, (tag, value) => tag == DT_FINI ? (tag, 0x3db0) : (tag, value)); // data, not code
         var e = Refused<ElfFormatException>(bytes, "bad-fini.so", exact: true);
