@@ -8,7 +8,7 @@ namespace Loader.Elf;
 public sealed class SymbolVersionTable
 {
     private const ushort VersymHidden = 0x8000;
-    private readonly ReadOnlyMemory<byte> _versym;
+    private readonly TableBytes _versym;
     private readonly ElfEncoding _enc;
     private readonly Dictionary<ushort, VersionDefinition> _definitionsByIndex = [];
     private readonly Dictionary<ushort, (VersionNeed Need, VersionNeedEntry Entry)> _needsByIndex = [];

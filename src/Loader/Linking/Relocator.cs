@@ -220,7 +220,7 @@ internal sealed partial class Relocator
             // DT_SYMBOLIC only puts the library first; a default-visibility unique definition still goes through
             // the context's unique table, as in glibc.
             if (reference.Binding == SymbolBinding.GnuUnique && reference.Visibility == SymbolVisibility.Default)
-                found = _namespace.Unique(symbols.GetNameBytes((int)symbolIndex), found);
+                found = _namespace.Unique(found);
         }
         else
         {
