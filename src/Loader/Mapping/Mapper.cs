@@ -36,15 +36,21 @@ internal sealed class Mapper
     public static ElfImage MapFile(string path, MapOptions options)
     {
         var fd = FileOpening.Open(path);
-        return new Mapper(path, options).Map(fd, path, fromMemory: false);
+        return new Mapper(path, options).Map(fd, path, fromMemory: false, known: null);
     }
+
+    /// <summary>Maps from a descriptor the caller opened (with <see cref="FileOpening"/>'s flags) and already fstat'ed
+    /// to identify the file: the load opens and fstats each file once, as glibc does. Takes ownership of
+    /// <paramref name="fd"/>.</summary>
+    public static ElfImage MapOpened(FileDescriptor fd, FileStatus status, string path, MapOptions options) =>
+        new Mapper(path, options).Map(fd, path, fromMemory: false, status);
 
     public static ElfImage MapMemory(ReadOnlySpan<byte> image, string name, MapOptions options)
     {
         var fd = Memfd.Create(name, image, out int errno, out string call)
             ?? ThrowHelper.ImageLoad<FileDescriptor>(name, call, errno,
                 $"{name}: {MemfdCallText(call, name, image.Length)} failed: {Errno.Describe(errno)}");
-        return new Mapper(name, options).Map(fd, name, fromMemory: true);
+        return new Mapper(name, options).Map(fd, name, fromMemory: true, known: null);
     }
 
     private static string MemfdCallText(string call, string name, int length) => call switch
@@ -54,12 +60,12 @@ internal sealed class Mapper
         _ => $"memfd_create(\"{name}\", MFD_CLOEXEC|MFD_ALLOW_SEALING)",
     };
 
-    private ElfImage Map(FileDescriptor fd, string path, bool fromMemory)
+    private ElfImage Map(FileDescriptor fd, string path, bool fromMemory, FileStatus? known)
     {
         bool mapped = false;
         try
         {
-            var status = ReadStatus(fd);
+            var status = known is { } given ? FileOpening.CheckStatus(given, _name) : ReadStatus(fd);
             var (source, symbolCount) = ReadHeaders(fd, (ulong)status.Size);
             var plan = LoadPlan.Create(source, _options, _page);
 
