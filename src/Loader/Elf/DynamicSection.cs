@@ -7,14 +7,22 @@ namespace Loader.Elf;
 public sealed class DynamicSection
 {
     private readonly DynamicEntry[] _entries;
-    private readonly Dictionary<DynamicTag, ulong> _last = [];
 
     private DynamicSection(DynamicEntry[] entries, ulong address)
     {
         _entries = entries;
         Address = address;
-        foreach (var e in entries)
-            _last[e.Tag] = e.Value;
+    }
+
+    // The last entry with the tag wins, as in glibc's l_info. A dynamic section has a few dozen entries: a scan
+    // from the end costs less than building a dictionary on every load.
+    private int IndexOfLast(DynamicTag tag)
+    {
+        var entries = _entries;
+        for (int i = entries.Length - 1; i >= 0; i--)
+            if (entries[i].Tag == tag)
+                return i;
+        return -1;
     }
 
     /// <summary>The entries, in file order, up to and including the first DT_NULL (if there is one).</summary>
@@ -24,13 +32,18 @@ public sealed class DynamicSection
     public ulong Address { get; }
 
     /// <summary>The value of the last entry with <paramref name="tag"/>.</summary>
-    public bool TryGet(DynamicTag tag, out ulong value) => _last.TryGetValue(tag, out value);
+    public bool TryGet(DynamicTag tag, out ulong value)
+    {
+        int i = IndexOfLast(tag);
+        value = i < 0 ? 0 : _entries[i].Value;
+        return i >= 0;
+    }
 
     /// <summary>The value of the last entry with <paramref name="tag"/>, or null.</summary>
-    public ulong? Get(DynamicTag tag) => _last.TryGetValue(tag, out var v) ? v : null;
+    public ulong? Get(DynamicTag tag) => TryGet(tag, out var v) ? v : null;
 
     /// <summary>True when any entry has <paramref name="tag"/>.</summary>
-    public bool Has(DynamicTag tag) => _last.ContainsKey(tag);
+    public bool Has(DynamicTag tag) => IndexOfLast(tag) >= 0;
 
     /// <summary>The values of every entry with <paramref name="tag"/>, in order (DT_NEEDED appears many times).</summary>
     public IEnumerable<ulong> GetAll(DynamicTag tag)

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using Loader.Elf;
 using Loader.Native;
@@ -108,13 +109,29 @@ internal sealed class Mapper
     /// </summary>
     private (PlanSource Source, int? SymbolCount) ReadHeaders(FileDescriptor fd, ulong fileLength)
     {
+        try
+        {
+            return ReadHeadersInto(fd, fileLength);
+        }
+        finally
+        {
+            // Everything kept was copied out of the buffers (headers are structs, names strings, dynamic entries an array).
+            foreach (var buffer in _rented)
+                ArrayPool<byte>.Shared.Return(buffer);
+            _rented.Clear();
+        }
+    }
+
+    private (PlanSource Source, int? SymbolCount) ReadHeadersInto(FileDescriptor fd, ulong fileLength)
+    {
         // One pread covers the ELF header and, in nearly every file, the program headers that follow it.
-        byte[] first = ReadRange(fd, 0, (int)Math.Min(fileLength, FirstReadLength), fileLength);
-        var header = ElfHeader.Read(first, _name);
+        int firstLength = (int)Math.Min(fileLength, FirstReadLength);
+        var first = ReadRange(fd, 0, firstLength, fileLength);
+        var header = ElfHeader.Read(first.Span, _name);
         LoadPlan.CheckRunnable(header, _name);
         var encoding = new ElfEncoding(header.Class, header.Data);
         FileRangeReader read = (offset, length) => offset + (ulong)length <= (ulong)first.Length
-            ? first.AsMemory((int)offset, length)
+            ? first.Slice((int)offset, length)
             : ReadRange(fd, offset, length, fileLength);
 
         var (sections, _) = HeaderTables.ReadSections(header, encoding, _name, fileLength, read);
@@ -153,11 +170,17 @@ internal sealed class Mapper
     /// <summary>glibc reads 832 bytes for the same purpose; a page holds the ELF header and up to 71 program headers.</summary>
     private const int FirstReadLength = 4096;
 
-    /// <summary>pread exactly <paramref name="length"/> bytes; a short read means the file shrank after fstat.</summary>
-    private byte[] ReadRange(FileDescriptor fd, ulong offset, int length, ulong fileLength)
+    // The header reads' buffers, from the shared pool: given back when the headers are read.
+    private readonly List<byte[]> _rented = new(4);
+
+    /// <summary>pread exactly <paramref name="length"/> bytes, into a pooled buffer that lives until the headers are
+    /// read; a short read means the file shrank after fstat.</summary>
+    private Memory<byte> ReadRange(FileDescriptor fd, ulong offset, int length, ulong fileLength)
     {
-        byte[] bytes = GC.AllocateUninitializedArray<byte>(length);
-        int read = fd.ReadAt(bytes, (long)offset, out int errno);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
+        _rented.Add(buffer);
+        var bytes = buffer.AsMemory(0, length);
+        int read = fd.ReadAt(bytes.Span, (long)offset, out int errno);
         if (read < 0)
             ThrowHelper.ImageLoad(_name, "pread", errno, $"{_name}: pread of {length} bytes at 0x{offset:x} failed: {Errno.Describe(errno)}");
         if (read < length)
