@@ -55,6 +55,9 @@ public sealed class LoadPlan
     private IReadOnlyList<PlannedRegion>? _regions;
     private IReadOnlyList<SectionHeader> _sections = [];
 
+    /// <summary>The section headers the plan was made with (read on first use for a mapped file).</summary>
+    internal IReadOnlyList<SectionHeader> Sections => _sections;
+
     /// <summary>Plans the mapping of <paramref name="file"/> for this system's page size, or throws
     /// <see cref="UnsupportedElfException"/> / <see cref="ElfFormatException"/> naming the field it refuses.</summary>
     public static LoadPlan Create(ElfFile file, MapOptions? options = null)

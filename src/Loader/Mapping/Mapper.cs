@@ -67,7 +67,7 @@ internal sealed class Mapper
         try
         {
             var status = known is { } given ? FileOpening.CheckStatus(given, _name) : ReadStatus(fd);
-            var (source, symbolCount) = ReadHeaders(fd, (ulong)status.Size);
+            var (source, symbolCount) = ReadHeaders(fd, status, fromMemory);
             var plan = LoadPlan.Create(source, _options, _page);
 
             nint bias = ReserveAddressSpace(plan);
@@ -107,11 +107,11 @@ internal sealed class Mapper
     /// else is read; then the section headers (for the regions' names), the program headers, and PT_DYNAMIC (to
     /// refuse a PIE before anything is mapped).
     /// </summary>
-    private (PlanSource Source, int? SymbolCount) ReadHeaders(FileDescriptor fd, ulong fileLength)
+    private (PlanSource Source, int? SymbolCount) ReadHeaders(FileDescriptor fd, FileStatus status, bool fromMemory)
     {
         try
         {
-            return ReadHeadersInto(fd, fileLength);
+            return ReadHeadersInto(fd, status, fromMemory);
         }
         finally
         {
@@ -122,8 +122,9 @@ internal sealed class Mapper
         }
     }
 
-    private (PlanSource Source, int? SymbolCount) ReadHeadersInto(FileDescriptor fd, ulong fileLength)
+    private (PlanSource Source, int? SymbolCount) ReadHeadersInto(FileDescriptor fd, FileStatus status, bool fromMemory)
     {
+        ulong fileLength = (ulong)status.Size;
         // One pread covers the ELF header and, in nearly every file, the program headers that follow it.
         int firstLength = (int)Math.Min(fileLength, FirstReadLength);
         var first = ReadRange(fd, 0, firstLength, fileLength);
@@ -134,7 +135,14 @@ internal sealed class Mapper
             ? first.Slice((int)offset, length)
             : ReadRange(fd, offset, length, fileLength);
 
-        var (sections, _) = HeaderTables.ReadSections(header, encoding, _name, fileLength, read);
+        // The section headers only name the regions for display (a loader needs none of them, as glibc reads none):
+        // read now only when the load needs them — the real e_phnum under extended numbering, or the symbol count of a
+        // library without hash tables — or when the file is a memfd that closes with the load; otherwise read from the
+        // path when someone first asks for the regions' names.
+        bool sectionsNow = fromMemory || header.ProgramHeaderCount == ElfHeader.PN_XNUM;
+        IReadOnlyList<SectionHeader> sections = sectionsNow
+            ? HeaderTables.ReadSections(header, encoding, _name, fileLength, read).Sections
+            : [];
         var programHeaders = HeaderTables.ReadProgramHeaders(header, encoding, _name, fileLength, sections, read);
         DynamicSection? dynamic = null;
         int dynamicIndex = DynamicSegment.IndexIn(programHeaders);
@@ -147,8 +155,15 @@ internal sealed class Mapper
             dynamic = DynamicSection.Read(read(ph.Offset, (int)ph.FileSize).Span, encoding, ph.VirtualAddress, ph.Offset, _name);
         }
         LoadPlan.CheckNotPie(dynamic, programHeaders, _name);
-        return (new PlanSource(_name, header, programHeaders, sections, fileLength),
-            HeaderTables.DynamicSymbolCount(dynamic, sections, header.Class));
+        if (!sectionsNow && dynamic is not null && !dynamic.Has(DynamicTag.GnuHash) && !dynamic.Has(DynamicTag.Hash))
+        {
+            sections = HeaderTables.ReadSections(header, encoding, _name, fileLength, read).Sections;
+            sectionsNow = true;
+        }
+        int? symbolCount = HeaderTables.DynamicSymbolCount(dynamic, sections, header.Class);
+        if (!sectionsNow)
+            sections = new LateSections(_name, status, header);
+        return (new PlanSource(_name, header, programHeaders, sections, fileLength), symbolCount);
     }
 
     /// <summary>
@@ -197,11 +212,13 @@ internal sealed class Mapper
     {
         ulong align = plan.Alignment;
         ulong length = plan.Size + (align > _page ? align - _page : 0);
-        var step = new MappingStep(MappingStepKind.Reserve, 0, length, MemoryProtection.None,
-            MappingFlags.Private | MappingFlags.Anonymous | MappingFlags.NoReserve, null,
-            align > _page
-                ? $"reserve the image's span 0x{plan.Size:x} plus 0x{align - _page:x} to align the base to 0x{align:x}"
-                : $"reserve the image's span 0x{plan.Size:x}");
+        var step = align > _page
+            ? new MappingStep(MappingStepKind.Reserve, 0, length, MemoryProtection.None,
+                MappingFlags.Private | MappingFlags.Anonymous | MappingFlags.NoReserve, null,
+                $"reserve the image's span 0x{plan.Size:x} plus 0x{align - _page:x} to align the base to 0x{align:x}")
+            : new MappingStep(MappingStepKind.Reserve, 0, length, MemoryProtection.None,
+                MappingFlags.Private | MappingFlags.Anonymous | MappingFlags.NoReserve, null,
+                "reserve the image's span 0x{0:x}", plan.Size);
         _options.BeforeStep?.Invoke(step);
         nint raw = Mmap.Map(0, length, Prot.PROT_NONE,
             MapFlags.MAP_PRIVATE | MapFlags.MAP_ANONYMOUS | MapFlags.MAP_NORESERVE, -1, 0, out int errno);
@@ -241,7 +258,7 @@ internal sealed class Mapper
         nint address = (nint)((ulong)bias + overlay.Address);
         var step = new MappingStep(MappingStepKind.Overlay, address, overlay.Length, overlay.Protection,
             MappingFlags.Private | MappingFlags.Fixed, overlay.FileOffset,
-            string.Create(CultureInfo.InvariantCulture, $"overlay {overlay.Name} ({overlay.Content.Describe()}) at base+0x{overlay.Address:x}"));
+            "overlay PT_LOAD[{1}] ({2}) at base+0x{0:x}", overlay.Address, (ulong)overlay.ProgramHeaderIndex, overlay.Content.Describe());
         _options.BeforeStep?.Invoke(step);
         nint result = Mmap.Map(address, overlay.Length, (Prot)overlay.Protection, MapFlags.MAP_PRIVATE | MapFlags.MAP_FIXED,
             fd, overlay.FileOffset, out int errno);
@@ -257,26 +274,25 @@ internal sealed class Mapper
         if (bss.ZeroFillLength > 0)
         {
             nint page = (nint)((ulong)bias + LoadPlan.PageDown(bss.ZeroFillAddress, _page));
-            string segment = $"PT_LOAD[{bss.ProgramHeaderIndex}]";
             if (bss.ZeroFillNeedsUnprotect)
                 Protect(MappingStepKind.UnprotectForZeroing, page, _page, MemoryProtection.Read | MemoryProtection.Write,
-                    $"make {segment}'s last file page read-write (not executable) to zero its .bss tail");
+                    $"make PT_LOAD[{bss.ProgramHeaderIndex}]'s last file page read-write (not executable) to zero its .bss tail");
             nint zero = (nint)((ulong)bias + bss.ZeroFillAddress);
             var step = new MappingStep(MappingStepKind.ZeroFill, zero, bss.ZeroFillLength, MemoryProtection.None, MappingFlags.None, null,
-                $"zero the .bss tail of {segment}'s last file page at base+0x{bss.ZeroFillAddress:x}");
+                "zero the .bss tail of PT_LOAD[{1}]'s last file page at base+0x{0:x}", bss.ZeroFillAddress, (ulong)bss.ProgramHeaderIndex);
             _options.BeforeStep?.Invoke(step);
             memory.Clear(zero, bss.ZeroFillLength);
             Record(step);
             if (bss.ZeroFillNeedsUnprotect)
                 Protect(MappingStepKind.RestoreProtection, page, _page, bss.Protection,
-                    $"restore {segment}'s last file page to {bss.Protection.ToMapsString()}");
+                    $"restore PT_LOAD[{bss.ProgramHeaderIndex}]'s last file page to {bss.Protection.ToMapsString()}");
         }
         if (bss.AnonymousLength > 0)
         {
             nint address = (nint)((ulong)bias + bss.AnonymousAddress);
             var step = new MappingStep(MappingStepKind.MapBss, address, bss.AnonymousLength, bss.Protection,
                 MappingFlags.Private | MappingFlags.Fixed | MappingFlags.Anonymous, null,
-                $"map anonymous zero pages for PT_LOAD[{bss.ProgramHeaderIndex}]'s .bss at base+0x{bss.AnonymousAddress:x}");
+                "map anonymous zero pages for PT_LOAD[{1}]'s .bss at base+0x{0:x}", bss.AnonymousAddress, (ulong)bss.ProgramHeaderIndex);
             _options.BeforeStep?.Invoke(step);
             nint result = Mmap.Map(address, bss.AnonymousLength, (Prot)bss.Protection,
                 MapFlags.MAP_PRIVATE | MapFlags.MAP_FIXED | MapFlags.MAP_ANONYMOUS, -1, 0, out int errno);
@@ -302,7 +318,7 @@ internal sealed class Mapper
             return;
         nint address = (nint)((ulong)bias + relro.Address);
         var step = new MappingStep(MappingStepKind.ProtectRelro, address, relro.Length, MemoryProtection.Read, MappingFlags.None, null,
-            $"make PT_GNU_RELRO read-only at base+0x{relro.Address:x}");
+            "make PT_GNU_RELRO read-only at base+0x{0:x}", relro.Address);
         before?.Invoke(step);
         if (!Mmap.Protect(address, relro.Length, Prot.PROT_READ, out int errno))
             ThrowHelper.ImageLoad(name, "mprotect", errno, $"{name}: {step} failed: {Errno.Describe(errno)}");
