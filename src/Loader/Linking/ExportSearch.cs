@@ -30,12 +30,18 @@ internal static class ExportSearch
         {
             if (module.Tables is not { Symbols: { } symbols } tables)
                 continue;
-            int index = tables.GnuHash is { IsLittleEndian64: true } gnu && symbols.EntrySize == SymbolEntrySize
-                ? FindInGnuTable(gnu, symbols, tables.Versions, name, hash)
-                : FindGeneral(module, name);
-            if (index >= 0)
+            if (tables.GnuHash is { IsLittleEndian64: true } gnu && symbols.EntrySize == SymbolEntrySize)
             {
-                found = new ResolvedSymbol(module, index, symbols[index]);
+                int index = FindInGnuTable(gnu, symbols, tables.Versions, name, hash, out var symbol);
+                if (index >= 0)
+                {
+                    found = new ResolvedSymbol(module, index, symbol);
+                    return true;
+                }
+            }
+            else if (FindGeneral(module, name) is var other and >= 0)
+            {
+                found = new ResolvedSymbol(module, other, symbols[other]);
                 return true;
             }
         }
@@ -51,8 +57,9 @@ internal static class ExportSearch
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static int FindInGnuTable(GnuHashTable gnu, SymbolTable symbols, SymbolVersionTable? versions, ReadOnlySpan<char> name, uint hash)
+    private static int FindInGnuTable(GnuHashTable gnu, SymbolTable symbols, SymbolVersionTable? versions, ReadOnlySpan<char> name, uint hash, out ElfSymbol found)
     {
+        found = default;
         if (!gnu.MayContain(hash))
             return -1;
         uint index = gnu.ChainStart(hash);
@@ -82,20 +89,27 @@ internal static class ExportSearch
                     && visibility is not ((int)SymbolVisibility.Hidden or (int)SymbolVisibility.Internal)
                     && symbols.NameEqualsAscii(nameOffset, name))
                 {
-                    if (versions is null)
-                        return (int)index;
-                    ushort raw = versions.GetRawIndex((int)index);
+                    ushort raw = versions is null ? (ushort)1 : versions.GetRawIndex((int)index);
                     // An unversioned dlsym takes a base definition (index 0 or 1) at once; a versioned one only when
                     // it is the one non-hidden versioned definition on the chain (check_match's num_versions).
                     if ((raw & 0x7fff) < 2)
+                    {
+                        found = new ElfSymbol(nameOffset, value, BinaryPrimitives.ReadUInt64LittleEndian(entry[16..]), info, other, section);
                         return (int)index;
+                    }
                     if ((raw & 0x8000) == 0 && versionedCount++ == 0)
+                    {
                         versionedIndex = (int)index;
+                        found = new ElfSymbol(nameOffset, value, BinaryPrimitives.ReadUInt64LittleEndian(entry[16..]), info, other, section);
+                    }
                 }
             }
             if ((stored & 1) != 0)
                 break;
         }
-        return versionedCount == 1 ? versionedIndex : -1;
+        if (versionedCount == 1)
+            return versionedIndex;
+        found = default;
+        return -1;
     }
 }
