@@ -32,13 +32,24 @@ public class LoadUnloadBenchmarks
     public void Setup()
     {
         Console.WriteLine($"// {Library}: the system copy is {(Glibc.IsLoaded(Libraries.SystemPath(Library)) ? "" : "not ")}loaded in this process (each iteration loads a fresh private copy either way)");
-        // Check Loader once: it loads the copy itself, not the host's.
+        // Check Loader once: it loads the copy itself, not the host's. Then warm it up: with an iteration setup,
+        // BenchmarkDotNet runs one invocation per iteration, too few calls for the JIT to reach its optimized tier on
+        // the load path by itself (glibc's code is compiled already). A few hundred loads, with pauses for the
+        // background recompilation, put Loader's code where a long-running program has it.
         NewCopy();
         try
         {
-            using var library = new LoaderContext().Load(_copy);
-            if (library.IsHost)
-                throw new InvalidOperationException($"{_copy}: Loader took the host's copy instead of loading it");
+            using (var library = new LoaderContext().Load(_copy))
+            {
+                if (library.IsHost)
+                    throw new InvalidOperationException($"{_copy}: Loader took the host's copy instead of loading it");
+            }
+            for (int round = 0; round < 4; round++)
+            {
+                for (int i = 0; i < 50; i++)
+                    new LoaderContext().Load(_copy).Dispose();
+                Thread.Sleep(250);
+            }
         }
         finally
         {
