@@ -142,6 +142,7 @@ echo "Building test fixtures into ${OUT#"$ROOT"/}/"
 tool elfpatch
 tool gen_bigendian
 tool dlopen_each
+tool load_marked
 
 # 1. Plain exports.
 rule "$OUT/basic.so" "$SRC/basic.c" -- cc_so basic.so "$SRC/basic.c"

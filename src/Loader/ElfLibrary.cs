@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using Loader.Elf;
@@ -166,11 +167,29 @@ public sealed class ElfLibrary : IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         ThrowIfDisposed();
-        // Encode the name on the stack: a lookup allocates nothing for ordinary names.
+        // An ASCII name (any C identifier) is hashed and compared as its chars; any other is encoded on the stack.
+        // Either way a lookup allocates nothing for ordinary names.
+        uint hash = GnuHashTable.Hash(name, out bool ascii);
+        if (ascii && version is null)
+            return HandleLookup.TryGetExport(Context.Namespace, _module, name, hash, out address);
+        return ascii
+            ? HandleLookup.TryGetExport(Context.Namespace, _module, SymbolName.FromAscii(name, hash), version, out address)
+            : LookupEncoded(name, version, out address);
+    }
+
+    [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool LookupEncoded(string name, string? version, out nint address)
+    {
         int maxBytes = Encoding.UTF8.GetMaxByteCount(name.Length);
         Span<byte> utf8 = maxBytes <= 512 ? stackalloc byte[512] : new byte[maxBytes];
         utf8 = utf8[..Encoding.UTF8.GetBytes(name, utf8)];
-        return HandleLookup.TryGetExport(Context.Namespace, _module, utf8, version, out address);
+        if (utf8.Contains((byte)0))
+        {
+            address = 0; // no string table entry holds a NUL
+            return false;
+        }
+        return HandleLookup.TryGetExport(Context.Namespace, _module, new SymbolName(utf8), version, out address);
     }
 
     /// <summary>

@@ -17,10 +17,26 @@ public static class ChildEntryPoint
     /// just before the first mapping step of the given kind; prints <c>mapped</c> or <c>refused: Type: message</c>.</summary>
     public const string TruncateDuringMap = "truncate-during-map";
 
+    /// <summary>Load each path into a new context, the last between two marker calls that strace shows by name
+    /// (<see cref="Linking.LoadSyscallTests"/>): the loads before it warm up the JIT and the host module list.</summary>
+    public const string MarkedLoads = "marked-loads";
+
     public static int Main(string[] args)
     {
         switch (args)
         {
+            case [MarkedLoads, .. var paths]:
+                for (int i = 0; i < paths.Length; i++)
+                {
+                    bool last = i == paths.Length - 1;
+                    if (last)
+                        File.Exists(Linking.LoadSyscallTests.BeginMarker);
+                    var library = new LoaderContext().Load(paths[i]);
+                    if (last)
+                        File.Exists(Linking.LoadSyscallTests.EndMarker);
+                    GC.KeepAlive(library);
+                }
+                return 0;
             case [TruncateAfterOpen, string path]:
                 using (var elf = ElfFile.Open(path))
                 {

@@ -6,14 +6,23 @@ namespace Loader.Elf;
 /// </summary>
 public sealed class DynamicSection
 {
-    // The entries only: the last entry with a tag is found by scanning them backwards (a few dozen, read a few
-    // times per load), so a loaded module keeps no index of them (docs/benchmarks.md, "Memory held").
     private readonly DynamicEntry[] _entries;
 
     private DynamicSection(DynamicEntry[] entries, ulong address)
     {
         _entries = entries;
         Address = address;
+    }
+
+    // The last entry with the tag wins, as in glibc's l_info. A dynamic section has a few dozen entries: a scan
+    // from the end costs less than building a dictionary on every load.
+    private int IndexOfLast(DynamicTag tag)
+    {
+        var entries = _entries;
+        for (int i = entries.Length - 1; i >= 0; i--)
+            if (entries[i].Tag == tag)
+                return i;
+        return -1;
     }
 
     /// <summary>The entries, in file order, up to and including the first DT_NULL (if there is one).</summary>
@@ -25,23 +34,16 @@ public sealed class DynamicSection
     /// <summary>The value of the last entry with <paramref name="tag"/>.</summary>
     public bool TryGet(DynamicTag tag, out ulong value)
     {
-        for (int i = _entries.Length - 1; i >= 0; i--)
-        {
-            if (_entries[i].Tag == tag)
-            {
-                value = _entries[i].Value;
-                return true;
-            }
-        }
-        value = 0;
-        return false;
+        int i = IndexOfLast(tag);
+        value = i < 0 ? 0 : _entries[i].Value;
+        return i >= 0;
     }
 
     /// <summary>The value of the last entry with <paramref name="tag"/>, or null.</summary>
-    public ulong? Get(DynamicTag tag) => TryGet(tag, out ulong v) ? v : null;
+    public ulong? Get(DynamicTag tag) => TryGet(tag, out var v) ? v : null;
 
     /// <summary>True when any entry has <paramref name="tag"/>.</summary>
-    public bool Has(DynamicTag tag) => TryGet(tag, out _);
+    public bool Has(DynamicTag tag) => IndexOfLast(tag) >= 0;
 
     /// <summary>The values of every entry with <paramref name="tag"/>, in order (DT_NEEDED appears many times).</summary>
     public IEnumerable<ulong> GetAll(DynamicTag tag)

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace Loader.Elf;
 
@@ -31,23 +32,28 @@ public readonly struct ElfEncoding
     public int WordSize => Is64 ? 8 : 4;
 
     /// <summary>Reads an Elf_Half.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ushort U16(ReadOnlySpan<byte> s, int offset) => IsBigEndian
         ? BinaryPrimitives.ReadUInt16BigEndian(s[offset..])
         : BinaryPrimitives.ReadUInt16LittleEndian(s[offset..]);
 
     /// <summary>Reads an Elf_Word.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public uint U32(ReadOnlySpan<byte> s, int offset) => IsBigEndian
         ? BinaryPrimitives.ReadUInt32BigEndian(s[offset..])
         : BinaryPrimitives.ReadUInt32LittleEndian(s[offset..]);
 
     /// <summary>Reads an Elf64_Xword.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong U64(ReadOnlySpan<byte> s, int offset) => IsBigEndian
         ? BinaryPrimitives.ReadUInt64BigEndian(s[offset..])
         : BinaryPrimitives.ReadUInt64LittleEndian(s[offset..]);
 
     /// <summary>Reads an address-sized field (Elf32_Addr or Elf64_Addr), zero-extended.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong Word(ReadOnlySpan<byte> s, int offset) => Is64 ? U64(s, offset) : U32(s, offset);
 
     /// <summary>Reads a signed address-sized field (Elf32_Sword/Sxword), sign-extended.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public long SignedWord(ReadOnlySpan<byte> s, int offset) => Is64 ? (long)U64(s, offset) : (int)U32(s, offset);
 }

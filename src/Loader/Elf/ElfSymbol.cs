@@ -23,6 +23,7 @@ public readonly record struct ElfSymbol(uint NameOffset, ulong Value, ulong Size
 
     internal static int SizeFor(ElfClass elfClass) => elfClass == ElfClass.Elf64 ? 24 : 16;
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     internal static ElfSymbol Read(ReadOnlySpan<byte> s, ElfEncoding enc) => enc.Is64
         ? new ElfSymbol(enc.U32(s, 0), enc.U64(s, 8), enc.U64(s, 16), s[4], s[5], enc.U16(s, 6))
         : new ElfSymbol(enc.U32(s, 0), enc.U32(s, 4), enc.U32(s, 8), s[12], s[13], enc.U16(s, 14));

@@ -7,9 +7,9 @@ namespace Loader.Elf;
 /// </summary>
 public sealed class GnuHashTable
 {
-    private readonly ReadOnlyMemory<byte> _bloom;
-    private readonly ReadOnlyMemory<byte> _buckets;
-    private readonly ReadOnlyMemory<byte> _chains;
+    private readonly TableBytes _bloom;
+    private readonly TableBytes _buckets;
+    private readonly TableBytes _chains;
     private readonly ElfEncoding _enc;
     private readonly string _fileName;
 
@@ -28,7 +28,25 @@ public sealed class GnuHashTable
         Address = address;
         SymbolCount = symbolCount;
         _fileName = fileName;
+        _wordBitsLog2 = enc.Is64 ? 6 : 5;
+        _bucketMultiplier = BucketMultiplier(bucketCount);
     }
+
+    // A Bloom word's bit count is 64 or 32: an index and a bit are a shift and a mask, not a division.
+    private readonly int _wordBitsLog2;
+    // hash % nbuckets without a division (Lemire's fastmod, as .NET's Dictionary does: exact for 32-bit operands).
+    private readonly ulong _bucketMultiplier;
+
+    private uint Bucket(uint hash) => FastMod(hash, BucketCount, _bucketMultiplier);
+
+    /// <summary>The multiplier of <see cref="FastMod"/> for a divisor (for 1 it wraps to 0, which still gives 0).</summary>
+    internal static ulong BucketMultiplier(uint divisor) => ulong.MaxValue / divisor + 1;
+
+    /// <summary><paramref name="value"/> % <paramref name="divisor"/> with a multiplication (Lemire, Kaser and Kurz,
+    /// "Faster remainder by direct computation", 2019; .NET's <c>HashHelpers.FastMod</c>); exact for every 32-bit
+    /// value and every divisor up to 2³¹, which nbuckets is (its buckets lie in one segment).</summary>
+    internal static uint FastMod(uint value, uint divisor, ulong multiplier) =>
+        (uint)(((((multiplier * value) >> 32) + 1) * divisor) >> 32);
 
     /// <summary>nbuckets.</summary>
     public uint BucketCount { get; }
@@ -46,9 +64,36 @@ public sealed class GnuHashTable
     /// <summary>The GNU hash of a name (h = h * 33 + c, from 5381).</summary>
     public static uint Hash(ReadOnlySpan<byte> name)
     {
+        // Four characters a step: h·33⁴ + c₀·33³ + c₁·33² + c₂·33 + c₃ (mod 2³²) is the same value, and the
+        // characters' terms do not wait for h, so the chain of dependent multiplications is a quarter as long.
         uint h = 5381;
-        foreach (byte c in name)
+        int i = 0;
+        for (; i + 4 <= name.Length; i += 4)
+            h = h * 1185921 + name[i] * 35937u + name[i + 1] * 1089u + name[i + 2] * 33u + name[i + 3];
+        for (; i < name.Length; i++)
+            h = h * 33 + name[i];
+        return h;
+    }
+
+    /// <summary>The GNU hash of a name held as chars, each char taken as its byte; <paramref name="ascii"/> is false
+    /// when a char is NUL or not ASCII (the value is then not the hash of the name's UTF-8 bytes).</summary>
+    internal static uint Hash(ReadOnlySpan<char> name, out bool ascii)
+    {
+        uint h = 5381, outside = 0;
+        int i = 0;
+        for (; i + 4 <= name.Length; i += 4)
+        {
+            uint c0 = name[i], c1 = name[i + 1], c2 = name[i + 2], c3 = name[i + 3];
+            h = h * 1185921 + c0 * 35937u + c1 * 1089u + c2 * 33u + c3;
+            outside |= ((c0 - 1) | c0) | ((c1 - 1) | c1) | ((c2 - 1) | c2) | ((c3 - 1) | c3); // NUL wraps to 0xffffffff; ASCII 1..0x7f stays below 0x80
+        }
+        for (; i < name.Length; i++)
+        {
+            uint c = name[i];
             h = h * 33 + c;
+            outside |= (c - 1) | c;
+        }
+        ascii = outside < 0x80;
         return h;
     }
 
@@ -116,14 +161,23 @@ public sealed class GnuHashTable
             enc, address, count, view.FileName);
     }
 
+    /// <summary>True for an ELF64 little-endian table (every image Loader maps on x86_64): its chains can be read as
+    /// they lie.</summary>
+    internal bool IsLittleEndian64 => _enc.Is64 && !_enc.IsBigEndian;
+
+    /// <summary>The first symbol index of <paramref name="hash"/>'s bucket (0: an empty bucket).</summary>
+    internal uint ChainStart(uint hash) => _enc.U32(_buckets.Span, (int)Bucket(hash) * 4);
+
+    /// <summary>The chain words, from symbol <see cref="SymbolOffset"/> on.</summary>
+    internal ReadOnlySpan<byte> Chains => _chains.Span;
+
     /// <summary>The Bloom filter test: false means the name is certainly not defined here.</summary>
     public bool MayContain(uint hash)
     {
-        int bits = _enc.WordSize * 8;
-        var bloom = _bloom.Span;
-        int wordIndex = (int)((hash / (uint)bits) & (BloomSize - 1));
-        ulong word = _enc.Word(bloom, wordIndex * _enc.WordSize);
-        ulong mask = (1UL << (int)(hash % (uint)bits)) | (1UL << (int)((hash >> (int)BloomShift) % (uint)bits));
+        int log2 = _wordBitsLog2, bitMask = (1 << log2) - 1;
+        int wordIndex = (int)((hash >> log2) & (BloomSize - 1));
+        ulong word = _enc.Word(_bloom.Span, wordIndex << (log2 - 3));
+        ulong mask = (1UL << (int)(hash & (uint)bitMask)) | (1UL << (int)((hash >> (int)BloomShift) & (uint)bitMask));
         return (word & mask) == mask;
     }
 
@@ -144,7 +198,7 @@ public sealed class GnuHashTable
         if (!MayContain(hash))
             return -1;
         var bs = _buckets.Span;
-        uint index = _enc.U32(bs, (int)(hash % BucketCount) * 4);
+        uint index = _enc.U32(bs, (int)Bucket(hash) * 4);
         if (index == 0)
             return -1;
         var cs = _chains.Span;

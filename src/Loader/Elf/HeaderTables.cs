@@ -28,12 +28,18 @@ internal static class HeaderTables
             ThrowHelper.Format(name, "e_shoff", FieldOffset(header, ElfHeader.Field.SectionHeaderOffset), $"section header table at 0x{shoff:x} lies past the end of the {fileLength}-byte file");
 
         // Extended numbering: section 0 holds the real e_shnum (sh_size), e_shstrndx (sh_link) and e_phnum (sh_info).
-        var section0 = SectionHeader.Read(read(shoff, entrySize).Span, encoding);
-        ulong count = header.SectionHeaderCount == 0 ? section0.Size : header.SectionHeaderCount;
-        if (header.SectionNameTableIndex == ElfHeader.SHN_XINDEX)
-            nameTableIndex = (int)section0.Link;
+        // Section 0 is read on its own only when it holds the count (e_shnum 0); otherwise it comes with the table,
+        // in one read.
+        ulong count = header.SectionHeaderCount;
         if (count == 0)
-            return ([], nameTableIndex);
+        {
+            var section0 = SectionHeader.Read(read(shoff, entrySize).Span, encoding);
+            count = section0.Size;
+            if (header.SectionNameTableIndex == ElfHeader.SHN_XINDEX)
+                nameTableIndex = (int)section0.Link;
+            if (count == 0)
+                return ([], nameTableIndex);
+        }
         if (count > int.MaxValue / (ulong)entrySize || ThrowHelper.OutOfRange(shoff, count * (ulong)entrySize, fileLength))
             ThrowHelper.Format(name, header.SectionHeaderCount == 0 ? "e_shnum (section 0 sh_size)" : "e_shnum",
                 header.SectionHeaderCount == 0 ? shoff + (ulong)SectionSizeField(header.Class) : FieldOffset(header, ElfHeader.Field.SectionHeaderCount),
@@ -42,6 +48,8 @@ internal static class HeaderTables
         var sections = new SectionHeader[count];
         for (int i = 0; i < sections.Length; i++)
             sections[i] = SectionHeader.Read(table.Slice(i * entrySize, entrySize), encoding);
+        if (header.SectionHeaderCount != 0 && header.SectionNameTableIndex == ElfHeader.SHN_XINDEX)
+            nameTableIndex = (int)sections[0].Link;
 
         if (nameTableIndex != 0)
         {

@@ -12,7 +12,7 @@ public enum RelocationFormat
 /// <summary>A REL or RELA table (DT_RELA, DT_REL or DT_JMPREL), read in place, one entry decoded at a time.</summary>
 public sealed class RelocationTable
 {
-    private readonly ReadOnlyMemory<byte> _bytes;
+    private readonly TableBytes _bytes;
     private readonly ElfEncoding _enc;
 
     internal RelocationTable(string name, RelocationFormat format, ulong address, ReadOnlyMemory<byte> bytes, int entrySize, ElfEncoding enc)

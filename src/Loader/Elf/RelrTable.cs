@@ -6,7 +6,7 @@ namespace Loader.Elf;
 /// </summary>
 public sealed class RelrTable
 {
-    private readonly ReadOnlyMemory<byte> _bytes;
+    private readonly TableBytes _bytes;
     private readonly ElfEncoding _enc;
     private readonly string _fileName;
 

@@ -5,7 +5,7 @@ namespace Loader.Elf;
 /// <summary>A string table (<c>.dynstr</c>, <c>.shstrtab</c>): NUL-terminated UTF-8 names, read in place.</summary>
 public readonly struct StringTable
 {
-    private readonly ReadOnlyMemory<byte> _bytes;
+    private readonly TableBytes _bytes;
     private readonly string _fileName;
     private readonly string _tableName;
     private readonly ulong _baseOffset;
@@ -38,6 +38,23 @@ public readonly struct StringTable
             ThrowHelper.Format(_fileName, _tableName, _baseOffset + offset,
                 $"string at table offset 0x{offset:x} has no NUL terminator before the end of the table");
         return rest[..end];
+    }
+
+    /// <summary>
+    /// Whether the string at <paramref name="offset"/> is <paramref name="name"/>, an ASCII name without NUL, compared
+    /// byte to char where it lies (no NUL scan, no transcoding). A bad offset or an unterminated string is refused as
+    /// <see cref="GetBytes"/> refuses it.
+    /// </summary>
+    internal bool EqualsAscii(uint offset, ReadOnlySpan<char> name)
+    {
+        var span = _bytes.Span;
+        if ((ulong)offset + (ulong)name.Length < (ulong)span.Length && span[(int)offset + name.Length] == 0
+            && Ascii.Equals(span.Slice((int)offset, name.Length), name))
+            return true;
+        // Not this name (the string ends elsewhere or differs): a hash collision, so rare that the checks of the
+        // general path cost nothing.
+        GetBytes(offset);
+        return false;
     }
 
     /// <summary>The string at <paramref name="offset"/>.</summary>

@@ -3,7 +3,7 @@ namespace Loader.Elf;
 /// <summary>The dynamic symbol table, read in place: each symbol is decoded when asked for.</summary>
 public sealed class SymbolTable
 {
-    private readonly ReadOnlyMemory<byte> _bytes;
+    private readonly TableBytes _bytes;
     private readonly ElfEncoding _enc;
     private readonly int _entrySize;
     private readonly string _fileName;
@@ -14,7 +14,7 @@ public sealed class SymbolTable
         Count = count;
         _entrySize = entrySize;
         _enc = enc;
-        Strings = strings;
+        _strings = strings;
         Address = address;
         _fileName = fileName;
     }
@@ -26,13 +26,25 @@ public sealed class SymbolTable
     public ulong Address { get; }
 
     /// <summary>The string table the names index (DT_STRTAB).</summary>
-    public StringTable Strings { get; }
+    public StringTable Strings => _strings;
+
+    private readonly StringTable _strings;
 
     /// <summary>The symbol at <paramref name="index"/>; an index past the table is an <see cref="ElfFormatException"/>.</summary>
     public ElfSymbol this[int index] => ElfSymbol.Read(EntryBytes(index, "symbol index"), _enc);
 
     /// <summary>Like the indexer, naming <paramref name="referrer"/> (e.g. a relocation) in the error.</summary>
     public ElfSymbol Get(uint index, string referrer) => ElfSymbol.Read(EntryBytes(index, referrer), _enc);
+
+    /// <summary>The size of one entry: 24 (Elf64_Sym) or 16 (Elf32_Sym).</summary>
+    internal int EntrySize => _entrySize;
+
+    /// <summary>The raw entries (Count × the entry size), for a reader that decodes the fields it needs itself.</summary>
+    internal ReadOnlySpan<byte> Entries => _bytes.Span;
+
+    /// <summary>Whether the name at <paramref name="nameOffset"/> of the string table is <paramref name="name"/> (ASCII,
+    /// no NUL); see <see cref="StringTable.EqualsAscii"/>.</summary>
+    internal bool NameEqualsAscii(uint nameOffset, ReadOnlySpan<char> name) => _strings.EqualsAscii(nameOffset, name);
 
     /// <summary>The symbol's name as UTF-8 bytes, no copy.</summary>
     public ReadOnlySpan<byte> GetNameBytes(int index) => Strings.GetBytes(this[index].NameOffset);

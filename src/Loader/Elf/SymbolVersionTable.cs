@@ -8,7 +8,7 @@ namespace Loader.Elf;
 public sealed class SymbolVersionTable
 {
     private const ushort VersymHidden = 0x8000;
-    private readonly ReadOnlyMemory<byte> _versym;
+    private readonly TableBytes _versym;
     private readonly ElfEncoding _enc;
     // No index of the versions by number is kept (a loaded module would hold it as long as it lives): a linker numbers
     // the definitions 1, 2, 3… in file order, so then FindDefinition reads position index-1, and scans only a file

@@ -3,8 +3,8 @@ namespace Loader.Elf;
 /// <summary>The System V hash table (DT_HASH): nbucket, nchain, buckets, chains. nchain is the symbol count.</summary>
 public sealed class SysvHashTable
 {
-    private readonly ReadOnlyMemory<byte> _buckets;
-    private readonly ReadOnlyMemory<byte> _chains;
+    private readonly TableBytes _buckets;
+    private readonly TableBytes _chains;
     private readonly ElfEncoding _enc;
     private readonly string _fileName;
 
@@ -31,6 +31,21 @@ public sealed class SysvHashTable
     {
         uint h = 0;
         foreach (byte c in name)
+        {
+            h = (h << 4) + c;
+            uint g = h & 0xf0000000;
+            if (g != 0)
+                h ^= g >> 24;
+            h &= ~g;
+        }
+        return h;
+    }
+
+    /// <summary>The System V hash of an ASCII name held as chars (each char is its byte).</summary>
+    internal static uint Hash(ReadOnlySpan<char> asciiName)
+    {
+        uint h = 0;
+        foreach (char c in asciiName)
         {
             h = (h << 4) + c;
             uint g = h & 0xf0000000;

@@ -11,19 +11,53 @@ namespace Loader.Linking;
 internal static class HandleLookup
 {
     /// <summary><c>dlsym</c> on the module's handle: false when no module of its local search list exports the name.</summary>
-    /// <remarks>Allocates nothing on a hit or a miss (the first lookup of a unique symbol and a resolver's first run aside).</remarks>
-    public static bool TryGetExport(ModuleNamespace space, Module module, ReadOnlySpan<byte> name, string? version, out nint address)
+    /// <remarks>
+    /// Allocates nothing on a hit or a miss (the first lookup of a unique symbol and a resolver's first run aside).
+    /// The search takes no lock: it reads only the tables of the modules in the local search list, which are fixed
+    /// once loaded and stay mapped while the caller's handle holds its reference (as <c>dlsym</c> on a handle is only
+    /// defined until its <c>dlclose</c>). What the namespace shares — the unique-symbol table, IFUNC results, and the
+    /// search list of a host module not yet asked — is touched under the lock.
+    /// </remarks>
+    public static bool TryGetExport(ModuleNamespace space, Module module, scoped in SymbolName name, string? version, out nint address)
+    {
+        if (!SymbolLookup.FindFirst(SearchList(space, module), name, VersionRequest.Export(version), out var found))
+        {
+            address = 0;
+            return false;
+        }
+        address = !found.IsIfunc && found.Symbol.Binding != SymbolBinding.GnuUnique
+            ? (nint)found.Address
+            : Finish(space, found);
+        return true;
+    }
+
+    /// <summary><see cref="TryGetExport(ModuleNamespace, Module, in SymbolName, string?, out nint)"/> for an unversioned
+    /// ASCII name (no NUL) with its GNU hash: <c>GetExport</c>'s usual case, through <see cref="ExportSearch"/>.</summary>
+    public static bool TryGetExport(ModuleNamespace space, Module module, ReadOnlySpan<char> asciiName, uint gnuHash, out nint address)
+    {
+        if (!ExportSearch.TryFind(SearchList(space, module), asciiName, gnuHash, out var found))
+        {
+            address = 0;
+            return false;
+        }
+        address = !found.IsIfunc && found.Symbol.Binding != SymbolBinding.GnuUnique
+            ? (nint)found.Address
+            : Finish(space, found);
+        return true;
+    }
+
+    private static Module[] SearchList(ModuleNamespace space, Module module)
+    {
+        if (module.KnownLocalSearchList is { } list)
+            return list;
+        lock (space.SyncRoot)
+            return module.LocalSearchList;
+    }
+
+    private static nint Finish(ModuleNamespace space, ResolvedSymbol found)
     {
         lock (space.SyncRoot)
-        {
-            if (SymbolLookup.Lookup(module.LocalSearchList, new SymbolName(name), VersionRequest.Export(version), space, out var found))
-            {
-                address = space.AddressOf(found, LoadOptions.Default);
-                return true;
-            }
-        }
-        address = 0;
-        return false;
+            return space.AddressOf(space.Unique(found), LoadOptions.Default);
     }
 
     /// <summary>How a reference from <paramref name="module"/> to <paramref name="symbol"/> binds: every module of its
@@ -53,7 +87,7 @@ internal static class HandleLookup
                 if (provider is null)
                 {
                     provider = probe;
-                    var resolved = space.Unique(name.Bytes, new ResolvedSymbol(candidate, index, sym));
+                    var resolved = space.Unique(new ResolvedSymbol(candidate, index, sym));
                     // An explanation runs no code the load forbade: an IFUNC whose resolver may not run stays at 0.
                     address = resolved.IsIfunc && !resolved.Module.IsHost && !resolved.Module.ResolversAllowed
                         ? 0

@@ -49,6 +49,10 @@ public static class HostModules
     {
         lock (s_lock)
         {
+            // Nothing loaded or unloaded since the last walk: the list stands, and reading the counters costs one
+            // callback and no allocation (the walk below marshals every object's name).
+            if (s_generation is { } known && DynamicLinker.Generation() == known)
+                return s_modules;
             var objects = DynamicLinker.IterateObjects();
             (ulong, ulong)? generation = objects.Count > 0 && objects[0].Adds != 0 ? (objects[0].Adds, objects[0].Subs) : null;
             if (generation is not null && generation == s_generation)

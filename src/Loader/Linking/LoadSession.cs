@@ -36,8 +36,8 @@ internal sealed class LoadSession
     {
         try
         {
-            var root = fromMemory ? MapRoot(path, bytes, fromMemory: true)
-                : path.Contains('/') ? FindExisting(path, requireHostName: false) ?? MapRoot(path, default, fromMemory: false)
+            var root = fromMemory ? Adopt(ElfImage.Map(bytes, path, _options.ToMapOptions()), loadedBy: null)
+                : path.Contains('/') ? FindOrMap(path, requireHostName: false, loadedBy: null).Module
                 : FindOrSearch(path);
             Take(root);
             if (_new.Count > 0)
@@ -56,9 +56,6 @@ internal sealed class LoadSession
         }
     }
 
-    private Module MapRoot(string path, ReadOnlySpan<byte> bytes, bool fromMemory) =>
-        Adopt(fromMemory ? ElfImage.Map(bytes, path, _options.ToMapOptions()) : ElfImage.Map(path, _options.ToMapOptions()), loadedBy: null);
-
     /// <summary>
     /// <c>dlopen</c>'s rule for a name without a '/': a host library's name is the host's copy, a soname the namespace
     /// already has is that module; anything else is searched for as the program's own DT_NEEDED would be
@@ -75,24 +72,43 @@ internal sealed class LoadSession
         var attempts = new List<SearchAttempt>();
         string path = _search.Find(name, requester: null, attempts)
             ?? ThrowHelper.LibraryNotFound<string>(name, null, attempts);
-        return FindExisting(path, requireHostName: false) ?? MapRoot(path, default, fromMemory: false);
+        return FindOrMap(path, requireHostName: false, loadedBy: null).Module;
     }
 
-    /// <summary>A module the namespace already has for this file: the host's copy of a host library (by name or device
-    /// and inode), or a library this namespace loaded (by device and inode).</summary>
-    private Module? FindExisting(string path, bool requireHostName)
+    /// <summary>
+    /// The module for the file at <paramref name="path"/>: one the namespace already has (the host's copy of a host
+    /// library, by device and inode or, unless <paramref name="requireHostName"/>, by name; or a library this namespace
+    /// loaded, by device and inode), else the file mapped now. The file is opened once: the descriptor that identifies
+    /// it (fstat) is the one mapped, as glibc's <c>_dl_map_object_from_fd</c> does. Mapped is true for a new image.
+    /// </summary>
+    private (Module Module, bool Mapped) FindOrMap(string path, bool requireHostName, LibraryRequester? loadedBy)
     {
-        var identity = Identify(path);
-        if (identity is { } id)
+        var fd = FileDescriptor.OpenReadOnly(path, out _);
+        try
         {
-            if (HostModules.FindByFile(id.Device, id.Inode) is { } host && _hosts.IsHostLibrary(host))
-                return _namespace.GetHostModule(host);
-            if ((_namespace.FindLoaded(id) ?? FindNew(id)) is { } loaded)
-                return loaded;
+            if (fd is not null && fd.TryGetStatus(out var status, out _))
+            {
+                if (HostModules.FindByFile(status.Device, status.Inode) is { } host && _hosts.IsHostLibrary(host))
+                    return (_namespace.GetHostModule(host), false);
+                var identity = new FileIdentity(status.Device, status.Inode);
+                if ((_namespace.FindLoaded(identity) ?? FindNew(identity)) is { } loaded)
+                    return (loaded, false);
+                if (requireHostName || !_hosts.IsHostLibrary(path))
+                {
+                    var opened = fd;
+                    fd = null; // the mapper owns it now, and closes it
+                    return (Adopt(Mapper.MapOpened(opened, status, path, _options.ToMapOptions()), loadedBy), true);
+                }
+            }
+            if (!requireHostName && _hosts.IsHostLibrary(path))
+                return (HostFor(path), false);
+            // Not opened or not fstat'ed: the mapper opens it again and says why it cannot.
+            return (Adopt(ElfImage.Map(path, _options.ToMapOptions()), loadedBy), true);
         }
-        if (!requireHostName && _hosts.IsHostLibrary(path))
-            return HostFor(path);
-        return null;
+        finally
+        {
+            fd?.Dispose();
+        }
     }
 
     private Module? FindNew(FileIdentity identity)
@@ -210,16 +226,10 @@ internal sealed class LoadSession
             {
                 string path = _search.Find(needed, module.Requester, attempts)
                     ?? ThrowHelper.LibraryNotFound<string>(needed, module.Path, attempts);
-                dependency = FindExisting(path, requireHostName: true);
-                if (dependency is null)
-                {
-                    dependency = Adopt(ElfImage.Map(path, _options.ToMapOptions()), module.Requester);
-                    source = dependency.IsHost ? DependencySource.Host : DependencySource.Loaded;
-                }
-                else
-                {
-                    source = dependency.IsHost ? DependencySource.Host : _new.Contains(dependency) ? DependencySource.Loaded : DependencySource.Reused;
-                }
+                (dependency, bool mapped) = FindOrMap(path, requireHostName: true, module.Requester);
+                source = dependency.IsHost ? DependencySource.Host
+                    : mapped || _new.Contains(dependency) ? DependencySource.Loaded
+                    : DependencySource.Reused;
             }
             module.Needed.Add(dependency);
             module.Links.Add(new LibraryDependency(needed, module.Info, dependency.Info, source, attempts, depth));
@@ -263,11 +273,5 @@ internal sealed class LoadSession
             module.ReferenceCount--;
         foreach (var module in _new)
             _namespace.UnmapOrKeep(module);
-    }
-
-    private static FileIdentity? Identify(string path)
-    {
-        using var fd = FileDescriptor.OpenReadOnly(path, out _);
-        return fd is not null && fd.TryGetStatus(out var status, out _) ? new FileIdentity(status.Device, status.Inode) : null;
     }
 }

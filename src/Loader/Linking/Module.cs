@@ -118,11 +118,16 @@ internal sealed class Module
                 foreach (var dependency in list[i].Needed)
                     if (seen.Add(dependency))
                         list.Add(dependency);
-            return _localSearchList = [.. list];
+            Module[] result = [.. list];
+            Volatile.Write(ref _localSearchList, result);
+            return result;
         }
     }
 
     private Module[]? _localSearchList;
+
+    /// <summary><see cref="LocalSearchList"/> once it has been computed (read without the namespace's lock), else null.</summary>
+    public Module[]? KnownLocalSearchList => Volatile.Read(ref _localSearchList);
 
     /// <summary>
     /// Every DT_NEEDED edge of the module's tree, breadth-first (each module's edges once), each with its depth in this

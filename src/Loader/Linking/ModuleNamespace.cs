@@ -154,8 +154,10 @@ internal sealed class ModuleNamespace
     /// The final step of every lookup — relocation, <c>GetExport</c>, <c>bind</c> — before the address is used: an
     /// <c>STB_GNU_UNIQUE</c> definition becomes the first one the namespace met for that name.
     /// </summary>
-    public ResolvedSymbol Unique(ReadOnlySpan<byte> name, ResolvedSymbol found) =>
-        found.Symbol.Binding == Elf.SymbolBinding.GnuUnique ? _uniqueSymbols.Intern(name, found) : found;
+    public ResolvedSymbol Unique(ResolvedSymbol found) =>
+        found.Symbol.Binding == Elf.SymbolBinding.GnuUnique
+            ? _uniqueSymbols.Intern(found.Module.Tables!.Symbols!.GetNameBytes(found.Index), found)
+            : found;
 
     /// <summary>
     /// The address a resolved definition stands for: its address, or for an <c>STT_GNU_IFUNC</c> the result of its

@@ -25,7 +25,7 @@ internal static class RelocationBinding
         {
             found = new ResolvedSymbol(module, symbolIndex, reference);
             if (reference.Binding == SymbolBinding.GnuUnique && reference.Visibility == SymbolVisibility.Default)
-                found = space.Unique(symbols.GetNameBytes(symbolIndex), found);
+                found = space.Unique(found);
             return true;
         }
         var name = new SymbolName(symbols.GetNameBytes(symbolIndex));

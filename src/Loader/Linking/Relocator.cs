@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using Loader.Elf;
 using Loader.Mapping;
@@ -23,6 +24,7 @@ internal sealed partial class Relocator
     private readonly ImageMemory _memory;
     private readonly ulong _base;
     private readonly Resolution[] _cache;
+    private readonly int _symbolCount;
     private readonly List<(byte Table, int Index)> _deferred = [];
 
     private struct Resolution
@@ -42,7 +44,10 @@ internal sealed partial class Relocator
         _options = options;
         _memory = _image.Memory;
         _base = (ulong)module.Base;
-        _cache = new Resolution[_tables.Symbols?.Count ?? 0];
+        // One entry per symbol, from the shared pool: a load allocates nothing that grows with its symbols.
+        _symbolCount = _tables.Symbols?.Count ?? 0;
+        _cache = ArrayPool<Resolution>.Shared.Rent(_symbolCount);
+        Array.Clear(_cache, 0, _symbolCount);
     }
 
     /// <summary>Relocates <paramref name="module"/> against its <see cref="Module.Scope"/>.</summary>
@@ -50,7 +55,15 @@ internal sealed partial class Relocator
     {
         if (module.Tables is null)
             return;
-        new Relocator(module, space, options).Run();
+        var relocator = new Relocator(module, space, options);
+        try
+        {
+            relocator.Run();
+        }
+        finally
+        {
+            ArrayPool<Resolution>.Shared.Return(relocator._cache, clearArray: true); // it holds modules: drop them
+        }
     }
 
     private string Name => _module.Path;

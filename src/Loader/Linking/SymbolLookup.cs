@@ -2,19 +2,51 @@ using Loader.Elf;
 
 namespace Loader.Linking;
 
-/// <summary>A symbol name with both of its hashes, computed once and reused for every module of a scope.</summary>
+/// <summary>
+/// A symbol name and its GNU hash, computed once and reused for every module of a scope. Either UTF-8 bytes (a
+/// relocation's name, read from a string table) or, for a lookup by a .NET string, the string's own ASCII chars:
+/// hashed and compared against the string tables' bytes as they are, never transcoded (a byte of an ASCII name is
+/// its char).
+/// </summary>
 internal readonly ref struct SymbolName
 {
     public SymbolName(ReadOnlySpan<byte> bytes)
     {
         Bytes = bytes;
         GnuHash = GnuHashTable.Hash(bytes);
-        SysvHash = SysvHashTable.Hash(bytes);
     }
 
+    private SymbolName(ReadOnlySpan<char> ascii, uint gnuHash)
+    {
+        Chars = ascii;
+        IsChars = true;
+        GnuHash = gnuHash;
+    }
+
+    /// <summary>The name as its chars, hashed as they are, when every char is ASCII and none is NUL (what a C
+    /// identifier is); false otherwise (the caller encodes it to UTF-8).</summary>
+    public static bool TryFromAscii(ReadOnlySpan<char> name, out SymbolName result)
+    {
+        uint h = GnuHashTable.Hash(name, out bool ascii);
+        result = ascii ? new SymbolName(name, h) : default;
+        return ascii;
+    }
+
+    /// <summary>An ASCII name (no NUL) whose GNU hash the caller computed (<see cref="GnuHashTable.Hash(ReadOnlySpan{char}, out bool)"/>).</summary>
+    public static SymbolName FromAscii(ReadOnlySpan<char> name, uint gnuHash) => new(name, gnuHash);
+
+    /// <summary>The UTF-8 bytes (empty when the name is held as <see cref="Chars"/>).</summary>
     public ReadOnlySpan<byte> Bytes { get; }
+    /// <summary>The ASCII chars, when <see cref="IsChars"/>.</summary>
+    public ReadOnlySpan<char> Chars { get; }
+    public bool IsChars { get; }
     public uint GnuHash { get; }
-    public uint SysvHash { get; }
+    /// <summary>The System V hash, computed when asked: only a module without DT_GNU_HASH needs it.</summary>
+    public uint SysvHash => IsChars ? SysvHashTable.Hash(Chars) : SysvHashTable.Hash(Bytes);
+
+    /// <summary>Whether the string at <paramref name="offset"/> of <paramref name="strings"/> is this name.</summary>
+    public bool IsAt(in StringTable strings, uint offset) =>
+        IsChars ? strings.EqualsAscii(offset, Chars) : strings.GetBytes(offset).SequenceEqual(Bytes);
 }
 
 /// <summary>What version a lookup asks for.</summary>
@@ -53,7 +85,7 @@ internal static class SymbolLookup
     {
         if (module.Tables is not { Symbols: { } symbols } tables)
             return -1;
-        var matcher = new Matcher(symbols, tables.Versions, name.Bytes, version);
+        var matcher = new Matcher(symbols, tables.Versions, name, version);
         int index;
         if (tables.GnuHash is { } gnu)
             index = gnu.Find(name.GnuHash, ref matcher);
@@ -83,7 +115,27 @@ internal static class SymbolLookup
             int index = FindInModule(module, name, version);
             if (index < 0)
                 continue;
-            result = space.Unique(name.Bytes, new ResolvedSymbol(module, index, module.Tables!.Symbols![index]));
+            result = space.Unique(new ResolvedSymbol(module, index, module.Tables!.Symbols![index]));
+            return true;
+        }
+        result = default;
+        return false;
+    }
+
+    /// <summary>
+    /// The first definition in <paramref name="modules"/>, without the namespace's final step: reads only the modules'
+    /// tables, which are fixed once loaded, so it needs no lock. A caller that finds an <c>STB_GNU_UNIQUE</c> or IFUNC
+    /// definition finishes it under the namespace's lock (<see cref="ModuleNamespace.Unique"/>,
+    /// <see cref="ModuleNamespace.AddressOf"/>).
+    /// </summary>
+    public static bool FindFirst(ReadOnlySpan<Module> modules, scoped in SymbolName name, VersionRequest version, out ResolvedSymbol result)
+    {
+        foreach (var module in modules)
+        {
+            int index = FindInModule(module, name, version);
+            if (index < 0)
+                continue;
+            result = new ResolvedSymbol(module, index, module.Tables!.Symbols![index]);
             return true;
         }
         result = default;
@@ -100,10 +152,10 @@ internal static class SymbolLookup
 
         private readonly SymbolTable _symbols;
         private readonly SymbolVersionTable? _versions;
-        private readonly ReadOnlySpan<byte> _name;
+        private readonly SymbolName _name;
         private readonly VersionRequest _version;
 
-        public Matcher(SymbolTable symbols, SymbolVersionTable? versions, ReadOnlySpan<byte> name, VersionRequest version)
+        public Matcher(SymbolTable symbols, SymbolVersionTable? versions, SymbolName name, VersionRequest version)
         {
             _symbols = symbols;
             _versions = versions;
@@ -126,7 +178,7 @@ internal static class SymbolLookup
                 return false; // local: never exported
             if (sym.Visibility is SymbolVisibility.Hidden or SymbolVisibility.Internal)
                 return false; // a linker turns these local; a table that still has them does not export them
-            if (!_symbols.Strings.GetBytes(sym.NameOffset).SequenceEqual(_name))
+            if (!_name.IsAt(_symbols.Strings, sym.NameOffset))
                 return false;
             if (_versions is null)
                 return true; // an unversioned library: any definition matches

@@ -203,7 +203,20 @@ public sealed class ElfImage : IDisposable
         var dynamicHeader = _programHeaders[dynamicIndex];
         var bytes = view.Read(dynamicHeader.VirtualAddress, dynamicHeader.FileSize, "PT_DYNAMIC");
         _dynamic = DynamicSection.Read(bytes.Span, enc, dynamicHeader.VirtualAddress, dynamicHeader.Offset, Path);
-        _tables = DynamicTables.Read(view, _dynamic, enc, _symbolCount);
+        _tables = DynamicTables.Read(view, _dynamic, enc, _symbolCount ?? SymbolCountWhenHashIsShort(view, enc));
+    }
+
+    /// <summary>
+    /// The symbol count a DT_GNU_HASH cannot give: one that hashes no symbol (every bucket empty) implies only
+    /// symoffset symbols, though the references below symoffset may be more; then (and without a DT_HASH) .dynsym's
+    /// size is asked of the section headers, which the mapper did not read. Null otherwise (the hash table counts).
+    /// </summary>
+    private int? SymbolCountWhenHashIsShort(VirtualView view, ElfEncoding enc)
+    {
+        if (_dynamic is null || _dynamic.Has(DynamicTag.Hash) || !_dynamic.TryGet(DynamicTag.GnuHash, out ulong address))
+            return null;
+        var gnu = GnuHashTable.Read(view, address, enc);
+        return gnu.SymbolCount > gnu.SymbolOffset ? null : HeaderTables.DynamicSymbolCount(_dynamic, Plan.Sections, ElfClass.Elf64);
     }
 
     /// <summary>

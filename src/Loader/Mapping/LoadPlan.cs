@@ -49,7 +49,14 @@ public sealed class LoadPlan
     public RelroPlan? Relro { get; private set; }
 
     /// <summary>The whole planned image, region by region in address order (file pages split at RELRO's end, .bss, gaps).</summary>
-    public IReadOnlyList<PlannedRegion> Regions { get; private set; } = [];
+    public IReadOnlyList<PlannedRegion> Regions => _regions ??= RegionBuilder.Build(this, _sections);
+
+    // The regions only name what lies where (for display): built when first asked for, not on every load.
+    private IReadOnlyList<PlannedRegion>? _regions;
+    private IReadOnlyList<SectionHeader> _sections = [];
+
+    /// <summary>The section headers the plan was made with (read on first use for a mapped file).</summary>
+    internal IReadOnlyList<SectionHeader> Sections => _sections;
 
     /// <summary>Plans the mapping of <paramref name="file"/> for this system's page size, or throws
     /// <see cref="UnsupportedElfException"/> / <see cref="ElfFormatException"/> naming the field it refuses.</summary>
@@ -214,7 +221,7 @@ public sealed class LoadPlan
         Bss = bss;
         Gaps = gaps;
         Relro = PlanRelro(file, loads);
-        Regions = RegionBuilder.Build(this, file.Sections);
+        _sections = file.Sections;
     }
 
     private RelroPlan? PlanRelro(PlanSource file, List<(int Index, ProgramHeader Header)> loads)

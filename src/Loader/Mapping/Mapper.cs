@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using Loader.Elf;
 using Loader.Native;
@@ -36,15 +37,21 @@ internal sealed class Mapper
     public static ElfImage MapFile(string path, MapOptions options)
     {
         var fd = FileOpening.Open(path);
-        return new Mapper(path, options).Map(fd, path, fromMemory: false);
+        return new Mapper(path, options).Map(fd, path, fromMemory: false, known: null);
     }
+
+    /// <summary>Maps from a descriptor the caller opened (with <see cref="FileOpening"/>'s flags) and already fstat'ed
+    /// to identify the file: the load opens and fstats each file once, as glibc does. Takes ownership of
+    /// <paramref name="fd"/>.</summary>
+    public static ElfImage MapOpened(FileDescriptor fd, FileStatus status, string path, MapOptions options) =>
+        new Mapper(path, options).Map(fd, path, fromMemory: false, status);
 
     public static ElfImage MapMemory(ReadOnlySpan<byte> image, string name, MapOptions options)
     {
         var fd = Memfd.Create(name, image, out int errno, out string call)
             ?? ThrowHelper.ImageLoad<FileDescriptor>(name, call, errno,
                 $"{name}: {MemfdCallText(call, name, image.Length)} failed: {Errno.Describe(errno)}");
-        return new Mapper(name, options).Map(fd, name, fromMemory: true);
+        return new Mapper(name, options).Map(fd, name, fromMemory: true, known: null);
     }
 
     private static string MemfdCallText(string call, string name, int length) => call switch
@@ -54,13 +61,13 @@ internal sealed class Mapper
         _ => $"memfd_create(\"{name}\", MFD_CLOEXEC|MFD_ALLOW_SEALING)",
     };
 
-    private ElfImage Map(FileDescriptor fd, string path, bool fromMemory)
+    private ElfImage Map(FileDescriptor fd, string path, bool fromMemory, FileStatus? known)
     {
         bool mapped = false;
         try
         {
-            var status = ReadStatus(fd);
-            var (source, symbolCount) = ReadHeaders(fd, (ulong)status.Size);
+            var status = known is { } given ? FileOpening.CheckStatus(given, _name) : ReadStatus(fd);
+            var (source, symbolCount) = ReadHeaders(fd, status, fromMemory);
             var plan = LoadPlan.Create(source, _options, _page);
 
             nint bias = ReserveAddressSpace(plan);
@@ -100,18 +107,42 @@ internal sealed class Mapper
     /// else is read; then the section headers (for the regions' names), the program headers, and PT_DYNAMIC (to
     /// refuse a PIE before anything is mapped).
     /// </summary>
-    private (PlanSource Source, int? SymbolCount) ReadHeaders(FileDescriptor fd, ulong fileLength)
+    private (PlanSource Source, int? SymbolCount) ReadHeaders(FileDescriptor fd, FileStatus status, bool fromMemory)
     {
+        try
+        {
+            return ReadHeadersInto(fd, status, fromMemory);
+        }
+        finally
+        {
+            // Everything kept was copied out of the buffers (headers are structs, names strings, dynamic entries an array).
+            foreach (var buffer in _rented)
+                ArrayPool<byte>.Shared.Return(buffer);
+            _rented.Clear();
+        }
+    }
+
+    private (PlanSource Source, int? SymbolCount) ReadHeadersInto(FileDescriptor fd, FileStatus status, bool fromMemory)
+    {
+        ulong fileLength = (ulong)status.Size;
         // One pread covers the ELF header and, in nearly every file, the program headers that follow it.
-        byte[] first = ReadRange(fd, 0, (int)Math.Min(fileLength, FirstReadLength), fileLength);
-        var header = ElfHeader.Read(first, _name);
+        int firstLength = (int)Math.Min(fileLength, FirstReadLength);
+        var first = ReadRange(fd, 0, firstLength, fileLength);
+        var header = ElfHeader.Read(first.Span, _name);
         LoadPlan.CheckRunnable(header, _name);
         var encoding = new ElfEncoding(header.Class, header.Data);
         FileRangeReader read = (offset, length) => offset + (ulong)length <= (ulong)first.Length
-            ? first.AsMemory((int)offset, length)
+            ? first.Slice((int)offset, length)
             : ReadRange(fd, offset, length, fileLength);
 
-        var (sections, _) = HeaderTables.ReadSections(header, encoding, _name, fileLength, read);
+        // The section headers only name the regions for display (a loader needs none of them, as glibc reads none):
+        // read now only when the load needs them — the real e_phnum under extended numbering, or the symbol count of a
+        // library without hash tables — or when the file is a memfd that closes with the load; otherwise read from the
+        // path when someone first asks for the regions' names.
+        bool sectionsNow = fromMemory || header.ProgramHeaderCount == ElfHeader.PN_XNUM;
+        IReadOnlyList<SectionHeader> sections = sectionsNow
+            ? HeaderTables.ReadSections(header, encoding, _name, fileLength, read).Sections
+            : [];
         var programHeaders = HeaderTables.ReadProgramHeaders(header, encoding, _name, fileLength, sections, read);
         DynamicSection? dynamic = null;
         int dynamicIndex = DynamicSegment.IndexIn(programHeaders);
@@ -124,8 +155,15 @@ internal sealed class Mapper
             dynamic = DynamicSection.Read(read(ph.Offset, (int)ph.FileSize).Span, encoding, ph.VirtualAddress, ph.Offset, _name);
         }
         LoadPlan.CheckNotPie(dynamic, programHeaders, _name);
-        return (new PlanSource(_name, header, programHeaders, sections, fileLength),
-            HeaderTables.DynamicSymbolCount(dynamic, sections, header.Class));
+        if (!sectionsNow && dynamic is not null && !dynamic.Has(DynamicTag.GnuHash) && !dynamic.Has(DynamicTag.Hash))
+        {
+            sections = HeaderTables.ReadSections(header, encoding, _name, fileLength, read).Sections;
+            sectionsNow = true;
+        }
+        int? symbolCount = HeaderTables.DynamicSymbolCount(dynamic, sections, header.Class);
+        if (!sectionsNow)
+            sections = new LateSections(_name, status, header);
+        return (new PlanSource(_name, header, programHeaders, sections, fileLength), symbolCount);
     }
 
     /// <summary>
@@ -147,11 +185,17 @@ internal sealed class Mapper
     /// <summary>glibc reads 832 bytes for the same purpose; a page holds the ELF header and up to 71 program headers.</summary>
     private const int FirstReadLength = 4096;
 
-    /// <summary>pread exactly <paramref name="length"/> bytes; a short read means the file shrank after fstat.</summary>
-    private byte[] ReadRange(FileDescriptor fd, ulong offset, int length, ulong fileLength)
+    // The header reads' buffers, from the shared pool: given back when the headers are read.
+    private readonly List<byte[]> _rented = new(4);
+
+    /// <summary>pread exactly <paramref name="length"/> bytes, into a pooled buffer that lives until the headers are
+    /// read; a short read means the file shrank after fstat.</summary>
+    private Memory<byte> ReadRange(FileDescriptor fd, ulong offset, int length, ulong fileLength)
     {
-        byte[] bytes = GC.AllocateUninitializedArray<byte>(length);
-        int read = fd.ReadAt(bytes, (long)offset, out int errno);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
+        _rented.Add(buffer);
+        var bytes = buffer.AsMemory(0, length);
+        int read = fd.ReadAt(bytes.Span, (long)offset, out int errno);
         if (read < 0)
             ThrowHelper.ImageLoad(_name, "pread", errno, $"{_name}: pread of {length} bytes at 0x{offset:x} failed: {Errno.Describe(errno)}");
         if (read < length)
@@ -168,11 +212,13 @@ internal sealed class Mapper
     {
         ulong align = plan.Alignment;
         ulong length = plan.Size + (align > _page ? align - _page : 0);
-        var step = new MappingStep(MappingStepKind.Reserve, 0, length, MemoryProtection.None,
-            MappingFlags.Private | MappingFlags.Anonymous | MappingFlags.NoReserve, null,
-            align > _page
-                ? $"reserve the image's span 0x{plan.Size:x} plus 0x{align - _page:x} to align the base to 0x{align:x}"
-                : $"reserve the image's span 0x{plan.Size:x}");
+        var step = align > _page
+            ? new MappingStep(MappingStepKind.Reserve, 0, length, MemoryProtection.None,
+                MappingFlags.Private | MappingFlags.Anonymous | MappingFlags.NoReserve, null,
+                $"reserve the image's span 0x{plan.Size:x} plus 0x{align - _page:x} to align the base to 0x{align:x}")
+            : new MappingStep(MappingStepKind.Reserve, 0, length, MemoryProtection.None,
+                MappingFlags.Private | MappingFlags.Anonymous | MappingFlags.NoReserve, null,
+                "reserve the image's span 0x{0:x}", plan.Size);
         _options.BeforeStep?.Invoke(step);
         nint raw = Mmap.Map(0, length, Prot.PROT_NONE,
             MapFlags.MAP_PRIVATE | MapFlags.MAP_ANONYMOUS | MapFlags.MAP_NORESERVE, -1, 0, out int errno);
@@ -212,7 +258,7 @@ internal sealed class Mapper
         nint address = (nint)((ulong)bias + overlay.Address);
         var step = new MappingStep(MappingStepKind.Overlay, address, overlay.Length, overlay.Protection,
             MappingFlags.Private | MappingFlags.Fixed, overlay.FileOffset,
-            string.Create(CultureInfo.InvariantCulture, $"overlay {overlay.Name} ({overlay.Content.Describe()}) at base+0x{overlay.Address:x}"));
+            "overlay PT_LOAD[{1}] ({2}) at base+0x{0:x}", overlay.Address, (ulong)overlay.ProgramHeaderIndex, overlay.Content.Describe());
         _options.BeforeStep?.Invoke(step);
         nint result = Mmap.Map(address, overlay.Length, (Prot)overlay.Protection, MapFlags.MAP_PRIVATE | MapFlags.MAP_FIXED,
             fd, overlay.FileOffset, out int errno);
@@ -228,26 +274,25 @@ internal sealed class Mapper
         if (bss.ZeroFillLength > 0)
         {
             nint page = (nint)((ulong)bias + LoadPlan.PageDown(bss.ZeroFillAddress, _page));
-            string segment = $"PT_LOAD[{bss.ProgramHeaderIndex}]";
             if (bss.ZeroFillNeedsUnprotect)
                 Protect(MappingStepKind.UnprotectForZeroing, page, _page, MemoryProtection.Read | MemoryProtection.Write,
-                    $"make {segment}'s last file page read-write (not executable) to zero its .bss tail");
+                    $"make PT_LOAD[{bss.ProgramHeaderIndex}]'s last file page read-write (not executable) to zero its .bss tail");
             nint zero = (nint)((ulong)bias + bss.ZeroFillAddress);
             var step = new MappingStep(MappingStepKind.ZeroFill, zero, bss.ZeroFillLength, MemoryProtection.None, MappingFlags.None, null,
-                $"zero the .bss tail of {segment}'s last file page at base+0x{bss.ZeroFillAddress:x}");
+                "zero the .bss tail of PT_LOAD[{1}]'s last file page at base+0x{0:x}", bss.ZeroFillAddress, (ulong)bss.ProgramHeaderIndex);
             _options.BeforeStep?.Invoke(step);
             memory.Clear(zero, bss.ZeroFillLength);
             Record(step);
             if (bss.ZeroFillNeedsUnprotect)
                 Protect(MappingStepKind.RestoreProtection, page, _page, bss.Protection,
-                    $"restore {segment}'s last file page to {bss.Protection.ToMapsString()}");
+                    $"restore PT_LOAD[{bss.ProgramHeaderIndex}]'s last file page to {bss.Protection.ToMapsString()}");
         }
         if (bss.AnonymousLength > 0)
         {
             nint address = (nint)((ulong)bias + bss.AnonymousAddress);
             var step = new MappingStep(MappingStepKind.MapBss, address, bss.AnonymousLength, bss.Protection,
                 MappingFlags.Private | MappingFlags.Fixed | MappingFlags.Anonymous, null,
-                $"map anonymous zero pages for PT_LOAD[{bss.ProgramHeaderIndex}]'s .bss at base+0x{bss.AnonymousAddress:x}");
+                "map anonymous zero pages for PT_LOAD[{1}]'s .bss at base+0x{0:x}", bss.AnonymousAddress, (ulong)bss.ProgramHeaderIndex);
             _options.BeforeStep?.Invoke(step);
             nint result = Mmap.Map(address, bss.AnonymousLength, (Prot)bss.Protection,
                 MapFlags.MAP_PRIVATE | MapFlags.MAP_FIXED | MapFlags.MAP_ANONYMOUS, -1, 0, out int errno);
@@ -273,7 +318,7 @@ internal sealed class Mapper
             return;
         nint address = (nint)((ulong)bias + relro.Address);
         var step = new MappingStep(MappingStepKind.ProtectRelro, address, relro.Length, MemoryProtection.Read, MappingFlags.None, null,
-            $"make PT_GNU_RELRO read-only at base+0x{relro.Address:x}");
+            "make PT_GNU_RELRO read-only at base+0x{0:x}", relro.Address);
         before?.Invoke(step);
         if (!Mmap.Protect(address, relro.Length, Prot.PROT_READ, out int errno))
             ThrowHelper.ImageLoad(name, "mprotect", errno, $"{name}: {step} failed: {Errno.Describe(errno)}");

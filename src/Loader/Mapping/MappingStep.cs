@@ -22,6 +22,38 @@ public sealed record MappingStep(
     ulong? FileOffset,
     string Reason)
 {
+    // A step the mapper records says why lazily: the sentence is formatted from these when someone reads Reason (the
+    // trace, the CLI), not on every load.
+    private readonly string? _reasonFormat;
+    private readonly ulong _reasonA, _reasonB;
+    private readonly string? _reasonText;
+
+    /// <summary>A step whose <see cref="Reason"/> is <c>string.Format(format, a, b, text)</c>, formatted when first read.</summary>
+    internal MappingStep(MappingStepKind kind, nint address, ulong length, MemoryProtection protection, MappingFlags flags,
+        ulong? fileOffset, string reasonFormat, ulong reasonA, ulong reasonB = 0, string? reasonText = null)
+        : this(kind, address, length, protection, flags, fileOffset, (string)null!)
+    {
+        _reasonFormat = reasonFormat;
+        _reasonA = reasonA;
+        _reasonB = reasonB;
+        _reasonText = reasonText;
+    }
+
+    /// <summary>Why the loader did it.</summary>
+    public string Reason
+    {
+        get => field ??= string.Format(CultureInfo.InvariantCulture, _reasonFormat ?? "", _reasonA, _reasonB, _reasonText);
+        init => field = value;
+    } = Reason;
+
+    /// <summary>Steps are equal when what they say is equal, however their reason was made.</summary>
+    public bool Equals(MappingStep? other) =>
+        other is not null && Kind == other.Kind && Address == other.Address && Length == other.Length
+        && Protection == other.Protection && Flags == other.Flags && FileOffset == other.FileOffset && Reason == other.Reason;
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(Kind, Address, Length, Protection, Flags, FileOffset, Reason);
+
     /// <summary>The system call this step made (<c>mmap</c>, <c>mprotect</c>, <c>munmap</c>), or null for a memset.</summary>
     public string? SystemCall => Kind switch
     {

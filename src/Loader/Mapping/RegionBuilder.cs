@@ -69,6 +69,18 @@ internal static class RegionBuilder
             if (s.Address < end && s.Address + s.Size > start)
                 names.Add((s.Address, SectionNames.Shared(s.Name)));
         }
-        return [.. names.OrderBy(n => n.Address).Select(n => n.Name)];
+        // A stable insertion sort by address (sections of one region are few, and mostly in order already).
+        for (int i = 1; i < names.Count; i++)
+        {
+            var item = names[i];
+            int j = i - 1;
+            for (; j >= 0 && names[j].Address > item.Address; j--)
+                names[j + 1] = names[j];
+            names[j + 1] = item;
+        }
+        var result = new string[names.Count];
+        for (int i = 0; i < result.Length; i++)
+            result[i] = names[i].Name;
+        return result;
     }
 }

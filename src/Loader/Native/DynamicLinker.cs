@@ -115,6 +115,37 @@ internal static unsafe partial class DynamicLinker
         return state.Objects;
     }
 
+    /// <summary>
+    /// glibc's load and unload counters (<c>dlpi_adds</c>, <c>dlpi_subs</c>, the same in every object's report), read
+    /// from the first object <c>dl_iterate_phdr</c> reports, which ends the walk; null when glibc reports no
+    /// counters. Allocates nothing: what a cache of the host's modules checks before trusting itself.
+    /// </summary>
+    public static (ulong Adds, ulong Subs)? Generation()
+    {
+        var counters = default(Counters);
+        dl_iterate_phdr(&ReadCounters, &counters);
+        return counters.Present ? (counters.Adds, counters.Subs) : null;
+    }
+
+    private struct Counters
+    {
+        public ulong Adds, Subs;
+        public bool Present;
+    }
+
+    [UnmanagedCallersOnly]
+    private static int ReadCounters(byte* info, nuint size, void* data)
+    {
+        var counters = (Counters*)data;
+        if (size >= PhdrInfoSizeWithCounters)
+        {
+            counters->Adds = *(ulong*)(info + PhdrInfoAddsOffset);
+            counters->Subs = *(ulong*)(info + PhdrInfoSubsOffset);
+            counters->Present = counters->Adds != 0;
+        }
+        return 1; // one object is enough: stop
+    }
+
     // Called by glibc with its loader lock held (dl_load_write_lock): it only copies the fields out. It must not
     // dlopen or dlclose, and no exception may unwind into C, so a failure is recorded and stops the walk.
     [UnmanagedCallersOnly]

@@ -25,6 +25,12 @@ internal static class FileOpening
     {
         if (!fd.TryGetStatus(out var status, out int errno))
             ThrowHelper.ImageLoad(name, "fstat", errno, $"{name}: fstat failed: {Errno.Describe(errno)}");
+        return CheckStatus(status, name);
+    }
+
+    /// <summary><see cref="ReadStatus"/>'s refusals for a status already read.</summary>
+    public static FileStatus CheckStatus(FileStatus status, string name)
+    {
         if (!status.IsRegularFile)
             ThrowHelper.ImageLoad(name, "fstat", 0,
                 $"{name}: is {status.KindName}, not a regular file (st_mode 0{Convert.ToString(status.Mode, 8)})");

@@ -1,0 +1,49 @@
+using System.Collections;
+using Loader.Elf;
+using Loader.Native;
+
+namespace Loader.Mapping;
+
+/// <summary>
+/// A mapped file's section headers, read when first asked for (the regions' names, for display) rather than on every
+/// load: the path is opened again and read only if it is still the file that was mapped (same device, inode and
+/// size); otherwise, or if it cannot be read, there are no sections and the regions carry no names. The load itself
+/// needs no section header, as glibc reads none.
+/// </summary>
+internal sealed class LateSections(string path, FileStatus mapped, ElfHeader header) : IReadOnlyList<SectionHeader>
+{
+    private IReadOnlyList<SectionHeader>? _sections;
+
+    private IReadOnlyList<SectionHeader> Sections => _sections ??= Read();
+
+    public SectionHeader this[int index] => Sections[index];
+
+    public int Count => Sections.Count;
+
+    public IEnumerator<SectionHeader> GetEnumerator() => Sections.GetEnumerator();
+
+    IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+
+    private SectionHeader[] Read()
+    {
+        using var fd = FileDescriptor.OpenReadOnly(path, out _);
+        if (fd is null || !fd.TryGetStatus(out var now, out _)
+            || now.Device != mapped.Device || now.Inode != mapped.Inode || now.Size != mapped.Size)
+            return [];
+        try
+        {
+            var encoding = new ElfEncoding(header.Class, header.Data);
+            return HeaderTables.ReadSections(header, encoding, path, (ulong)now.Size, (offset, length) =>
+            {
+                byte[] bytes = new byte[length];
+                if (fd.ReadAt(bytes, (long)offset, out _) != length)
+                    ThrowHelper.ImageLoad(path, "pread", 0, $"{path}: the file changed since it was mapped");
+                return bytes;
+            }).Sections;
+        }
+        catch (LoaderException)
+        {
+            return []; // the names are for display: a file that no longer reads names nothing
+        }
+    }
+}

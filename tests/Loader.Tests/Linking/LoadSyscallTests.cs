@@ -1,0 +1,108 @@
+using System.Text.RegularExpressions;
+using Loader.Tests.Oracles;
+using Xunit.Abstractions;
+
+namespace Loader.Tests.Linking;
+
+/// <summary>
+/// The system calls one load makes, against glibc's <c>dlopen</c> of the same library: each side loads a warm-up copy
+/// first, then a fresh copy between two marker calls (<c>access</c> or <c>stat</c> of a path that strace prints), and
+/// only the calls of the marked thread between the markers are counted (<c>strace -f</c>, not <c>-c</c>: the runtime's
+/// other threads and its start-up are not the load). Loader's side is a warmed-up JIT child of this test assembly
+/// (<see cref="ChildEntryPoint.MarkedLoads"/>): publishing the NativeAOT CLI inside a test run takes minutes, and after a
+/// first load the second one runs the same code with nothing left to compile, so its calls are the loader's own.
+/// glibc's side is <c>tools/load_marked</c>, built by scripts/build-fixtures.sh.
+/// </summary>
+public sealed class LoadSyscallTests(ITestOutputHelper output)
+{
+    public const string BeginMarker = "/loader-marker-begin";
+    public const string EndMarker = "/loader-marker-end";
+
+    /// <summary>
+    /// What Loader may make beyond glibc's calls, named: the PROT_NONE reservation (the one extra the design pays for
+    /// mapping only inside its own range); the pread of PT_DYNAMIC (glibc reads the dynamic section from the mapped
+    /// image; Loader reads it first to refuse a PIE before anything is mapped); and the second fstat, which refuses a
+    /// file truncated between the preads and the mmaps (mapped pages past a file's end would raise SIGBUS on first
+    /// touch). The section headers are not read by a load (only when a region's name is asked for).
+    /// </summary>
+    private const int Allowance = 1 + 1 + 1;
+
+    private static readonly Regex Call = new(@"^(?<tid>\d+)\s+(?:<\.\.\. (?<resumed>\w+) resumed>|(?<name>\w+)\()");
+
+    [Theory]
+    [InlineData("libz.so.1")]
+    [InlineData("libsqlite3.so.0")]
+    public void A_load_makes_at_most_the_system_calls_glibc_makes_plus_the_named_extras(string library)
+    {
+        string dir = Directory.CreateTempSubdirectory("loader-syscalls-").FullName;
+        try
+        {
+            string system = Path.Combine("/usr/lib/x86_64-linux-gnu", library);
+            string[] copies = ["warm-glibc", "counted-glibc", "warm-loader", "counted-loader"];
+            foreach (string copy in copies)
+                File.Copy(system, Path.Combine(dir, copy + ".so"));
+            string P(int i) => Path.Combine(dir, copies[i] + ".so");
+
+            var glibc = Count(dir, "glibc", Fixtures.Path("tools/load_marked"), [P(0), P(1)]);
+            var ours = Count(dir, "loader", "dotnet",
+                [typeof(LoadSyscallTests).Assembly.Location, ChildEntryPoint.MarkedLoads, P(2), P(3)]);
+            int heapCommits = RemoveHeapCommits(ours);
+
+            output.WriteLine($"{library}: glibc {glibc.Count} calls: {string.Join(' ', glibc)}");
+            output.WriteLine($"{library}: Loader {ours.Count} calls: {string.Join(' ', ours)} (and {heapCommits} GC heap commits)");
+            Assert.True(glibc.Count >= 5, $"glibc's count looks wrong: {string.Join(' ', glibc)}");
+            Assert.Contains("mmap", ours);
+            Assert.True(ours.Count <= glibc.Count + Allowance,
+                $"{library}: Loader made {ours.Count} system calls ({string.Join(' ', ours)}), glibc {glibc.Count} ({string.Join(' ', glibc)}); allowed {Allowance} more");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// Takes out the .NET GC's heap commits (an <c>mprotect</c> directly followed by a <c>madvise</c>) that the load's
+    /// managed allocations happen to trigger: the runtime's calls, made or not depending on where the allocation
+    /// context stands, not the loader's. Returns how many pairs it removed (the report prints them).
+    /// </summary>
+    private static int RemoveHeapCommits(List<string> calls)
+    {
+        int removed = 0;
+        for (int i = 0; i + 1 < calls.Count; i++)
+        {
+            if (calls[i] == "mprotect" && calls[i + 1] == "madvise")
+            {
+                calls.RemoveRange(i, 2);
+                removed++;
+                i--;
+            }
+        }
+        return removed;
+    }
+
+    /// <summary>The names of the calls the marked thread made between the markers, in order.</summary>
+    private List<string> Count(string dir, string side, string program, string[] arguments)
+    {
+        string log = Path.Combine(dir, side + ".strace");
+        // The runtime's W^X double mapping makes calls of its own (mmap/munmap/mprotect of a code page) when a stub is
+        // first written; off, the marked window holds only what the loader asked for.
+        var run = ChildProcess.Run("strace", ["-f", "-qq", "-o", log, program, .. arguments],
+            new Dictionary<string, string?> { ["DOTNET_EnableWriteXorExecute"] = "0" });
+        Assert.True(run.ExitCode == 0, $"{side}: exit {run.ExitCode}: {run.Stderr}");
+        var lines = File.ReadAllLines(log);
+        int begin = Array.FindIndex(lines, l => l.Contains(BeginMarker, StringComparison.Ordinal));
+        int end = Array.FindIndex(lines, l => l.Contains(EndMarker, StringComparison.Ordinal));
+        Assert.True(begin >= 0 && end > begin, $"{side}: markers not found in {lines.Length} lines of strace output");
+        string tid = Call.Match(lines[begin]).Groups["tid"].Value;
+        var calls = new List<string>();
+        for (int i = begin + 1; i < end; i++)
+        {
+            var m = Call.Match(lines[i]);
+            // A call another thread interrupted shows twice (unfinished, then resumed): count it once.
+            if (m.Success && m.Groups["tid"].Value == tid && !m.Groups["resumed"].Success)
+                calls.Add(m.Groups["name"].Value);
+        }
+        return calls;
+    }
+}
