@@ -31,13 +31,7 @@ public sealed class SysvHashTable
     {
         uint h = 0;
         foreach (byte c in name)
-        {
-            h = (h << 4) + c;
-            uint g = h & 0xf0000000;
-            if (g != 0)
-                h ^= g >> 24;
-            h &= ~g;
-        }
+            h = Step(h, c);
         return h;
     }
 
@@ -46,14 +40,18 @@ public sealed class SysvHashTable
     {
         uint h = 0;
         foreach (char c in asciiName)
-        {
-            h = (h << 4) + c;
-            uint g = h & 0xf0000000;
-            if (g != 0)
-                h ^= g >> 24;
-            h &= ~g;
-        }
+            h = Step(h, c);
         return h;
+    }
+
+    /// <summary>One character of the hash: shift in, fold the top nibble back down.</summary>
+    private static uint Step(uint h, uint c)
+    {
+        h = (h << 4) + c;
+        uint g = h & 0xf0000000;
+        if (g != 0)
+            h ^= g >> 24;
+        return h & ~g;
     }
 
     internal static SysvHashTable Read(VirtualView view, ulong address, ElfEncoding enc)

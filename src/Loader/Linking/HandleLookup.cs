@@ -25,9 +25,7 @@ internal static class HandleLookup
             address = 0;
             return false;
         }
-        address = !found.IsIfunc && found.Symbol.Binding != SymbolBinding.GnuUnique
-            ? (nint)found.Address
-            : Finish(space, found);
+        address = AddressOf(space, found);
         return true;
     }
 
@@ -40,11 +38,13 @@ internal static class HandleLookup
             address = 0;
             return false;
         }
-        address = !found.IsIfunc && found.Symbol.Binding != SymbolBinding.GnuUnique
-            ? (nint)found.Address
-            : Finish(space, found);
+        address = AddressOf(space, found);
         return true;
     }
+
+    /// <summary>A plain definition's address at once; an IFUNC or a unique symbol through the namespace.</summary>
+    private static nint AddressOf(ModuleNamespace space, in ResolvedSymbol found) =>
+        !found.IsIfunc && found.Symbol.Binding != SymbolBinding.GnuUnique ? (nint)found.Address : Finish(space, found);
 
     private static Module[] SearchList(ModuleNamespace space, Module module)
     {
