@@ -159,19 +159,17 @@ public sealed class DynamicTables
             if (size % ent != 0)
                 ThrowHelper.Format(Name, "DT_RELRSZ", dyn.Address, $"0x{size:x} is not a multiple of DT_RELRENT {ent}");
             Relr = new RelrTable(relr, View.Read(relr, size, "DT_RELR"), Encoding, Name);
-            Relr.ForEachAddress(static _ => { });
+            var check = new RelrTable.NoVisitor();
+            Relr.ForEachAddress(ref check);
         }
 
         int symbolCount = Symbols?.Count ?? 0;
         foreach (var table in _relocationTables)
         {
-            for (int i = 0; i < table.Count; i++)
-            {
-                uint sym = table[i].SymbolIndex;
-                if (sym != 0 && sym >= (uint)symbolCount)
-                    ThrowHelper.Format(Name, $"{table.Name} r_info", table.Address + (ulong)(i * table.EntrySize),
-                        $"relocation {i} refers to symbol index {sym}, past the {symbolCount}-entry DT_SYMTAB");
-            }
+            int i = table.FindSymbolIndexPast(symbolCount);
+            if (i >= 0)
+                ThrowHelper.Format(Name, $"{table.Name} r_info", table.Address + (ulong)(i * table.EntrySize),
+                    $"relocation {i} refers to symbol index {table[i].SymbolIndex}, past the {symbolCount}-entry DT_SYMTAB");
         }
     }
 

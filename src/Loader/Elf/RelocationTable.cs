@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+
 namespace Loader.Elf;
 
 /// <summary>The format of a relocation table.</summary>
@@ -55,6 +57,34 @@ public sealed class RelocationTable
                 ? new Relocation(offset, info, (uint)info, (uint)(info >> 32), addend, Format == RelocationFormat.Rela)
                 : new Relocation(offset, info, (uint)(info & 0xff), (uint)(info >> 8), addend, Format == RelocationFormat.Rela);
         }
+    }
+
+    /// <summary>True for the layout the relocator's fast path reads in place: ELF64 little-endian Elf64_Rela entries.</summary>
+    internal bool IsRela64LittleEndian =>
+        Format == RelocationFormat.Rela && _enc.Is64 && _enc.Data == ElfData.LittleEndian && EntrySize == Rela64Size;
+
+    /// <summary>The size of an Elf64_Rela: r_offset, r_info, r_addend.</summary>
+    internal const int Rela64Size = 24;
+
+    /// <summary>The entries' bytes as stored (for <see cref="IsRela64LittleEndian"/> tables: 24 bytes each).</summary>
+    internal ReadOnlySpan<byte> Bytes => _bytes.Span;
+
+    /// <summary>
+    /// The index of the first entry whose symbol index is neither 0 nor below <paramref name="symbolCount"/>, or -1: one
+    /// pass over the stored r_info words, without decoding whole entries.
+    /// </summary>
+    internal int FindSymbolIndexPast(int symbolCount)
+    {
+        var s = _bytes.Span;
+        int w = _enc.WordSize;
+        for (int i = 0, at = w; i < Count; i++, at += EntrySize)
+        {
+            ulong info = _enc.Word(s, at);
+            uint sym = _enc.Is64 ? (uint)(info >> 32) : (uint)(info >> 8);
+            if (sym != 0 && sym >= (uint)symbolCount)
+                return i;
+        }
+        return -1;
     }
 
     /// <summary>Enumerates the entries without allocating.</summary>

@@ -36,6 +36,16 @@ public sealed class RelrTable
     /// <summary>Calls <paramref name="action"/> for each relocated address.</summary>
     public void ForEachAddress(Action<ulong> action)
     {
+        var visitor = new ActionVisitor(action);
+        ForEachAddress(ref visitor);
+    }
+
+    /// <summary>
+    /// Calls <paramref name="visitor"/> for each relocated address, in order: a struct, so the relocator's pass and
+    /// the reader's check run without a delegate call per address.
+    /// </summary>
+    internal void ForEachAddress<TVisitor>(ref TVisitor visitor) where TVisitor : struct, IAddressVisitor
+    {
         var s = _bytes.Span;
         int w = _enc.WordSize;
         int bitsPerBitmap = w * 8 - 1;
@@ -46,7 +56,7 @@ public sealed class RelrTable
             ulong entry = _enc.Word(s, i * w);
             if ((entry & 1) == 0)
             {
-                action(entry);
+                visitor.Visit(entry);
                 next = entry + (ulong)w;
                 haveAddress = true;
                 continue;
@@ -55,10 +65,30 @@ public sealed class RelrTable
                 ThrowHelper.Format(_fileName, "DT_RELR", Address + (ulong)(i * w),
                     $"entry {i} (0x{entry:x}) is a bitmap before any address entry");
             ulong bits = entry >> 1;
-            for (int bit = 0; bits != 0; bit++, bits >>= 1)
-                if ((bits & 1) != 0)
-                    action(next + (ulong)(bit * w));
+            while (bits != 0)
+            {
+                int bit = System.Numerics.BitOperations.TrailingZeroCount(bits);
+                visitor.Visit(next + (ulong)(bit * w));
+                bits &= bits - 1;
+            }
             next += (ulong)(bitsPerBitmap * w);
         }
+    }
+
+    /// <summary>What <see cref="ForEachAddress{TVisitor}"/> calls per address.</summary>
+    internal interface IAddressVisitor
+    {
+        void Visit(ulong address);
+    }
+
+    private readonly struct ActionVisitor(Action<ulong> action) : IAddressVisitor
+    {
+        public void Visit(ulong address) => action(address);
+    }
+
+    /// <summary>Visits nothing: the decode's own checks are the point (the reader validates the stream).</summary>
+    internal struct NoVisitor : IAddressVisitor
+    {
+        public readonly void Visit(ulong address) { }
     }
 }

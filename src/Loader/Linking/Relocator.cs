@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using Loader.Elf;
 using Loader.Mapping;
@@ -84,6 +85,11 @@ internal sealed partial class Relocator
             for (int t = 0; t < tables.Count; t++)
             {
                 var table = tables[t];
+                if (table.IsRela64LittleEndian)
+                {
+                    ApplyRela64(table, (byte)(t + 1));
+                    continue;
+                }
                 for (int i = 0; i < table.Count; i++)
                     Apply(table, (byte)(t + 1), i, deferred: false);
             }
@@ -106,12 +112,75 @@ internal sealed partial class Relocator
     {
         if (_tables.Relr is not { } relr)
             return;
-        relr.ForEachAddress(offset =>
+        var pass = new RelrPass(this);
+        relr.ForEachAddress(ref pass);
+    }
+
+    /// <summary>
+    /// DT_RELR's words, relocated in place: each target must lie in a writable range, asked of
+    /// <see cref="ImageMemory"/> only when a target leaves the range the previous one lay in.
+    /// </summary>
+    private struct RelrPass(Relocator relocator) : RelrTable.IAddressVisitor
+    {
+        private WritableWindow _window;
+
+        public void Visit(ulong offset)
         {
-            nint target = Target(offset, "DT_RELR", X86_64RelocationType.Relative, 0);
-            ulong value = _memory.ReadUInt64(target) + _base;
-            _memory.WriteUInt64(target, value);
-        });
+            var bytes = _window.At(relocator, offset, "DT_RELR", X86_64RelocationType.Relative, 0);
+            BinaryPrimitives.WriteUInt64LittleEndian(bytes, BinaryPrimitives.ReadUInt64LittleEndian(bytes) + relocator._base);
+        }
+    }
+
+    /// <summary>
+    /// The relocator's tight pass over an Elf64_Rela table: <c>R_X86_64_RELATIVE</c> entries (most of a large
+    /// library's) are decoded and written in place; every other entry goes through <see cref="Apply"/>. The same
+    /// checks as <see cref="Apply"/>: each target lies, whole, in a writable part of the image.
+    /// </summary>
+    private void ApplyRela64(RelocationTable table, byte tableIndex)
+    {
+        var entries = table.Bytes;
+        var window = new WritableWindow();
+        for (int i = 0, at = 0; i < table.Count; i++, at += RelocationTable.Rela64Size)
+        {
+            var entry = entries.Slice(at, RelocationTable.Rela64Size);
+            ulong info = BinaryPrimitives.ReadUInt64LittleEndian(entry[8..]);
+            if ((uint)info != (uint)X86_64RelocationType.Relative)
+            {
+                Apply(table, tableIndex, i, deferred: false);
+                continue;
+            }
+            ulong offset = BinaryPrimitives.ReadUInt64LittleEndian(entry);
+            long addend = BinaryPrimitives.ReadInt64LittleEndian(entry[16..]);
+            var bytes = window.At(this, offset, table.Name, X86_64RelocationType.Relative, (uint)(info >> 32));
+            BinaryPrimitives.WriteUInt64LittleEndian(bytes, _base + (ulong)addend);
+        }
+    }
+
+    /// <summary>The writable range the last 8-byte target lay in, so that the next one is usually a subtraction and
+    /// a compare away.</summary>
+    private struct WritableWindow
+    {
+        private ulong _start;
+        private ulong _length;
+        private nint _address;
+
+        /// <summary>The 8 bytes at base + <paramref name="offset"/>, which must lie in a writable part of the image.</summary>
+        public Span<byte> At(Relocator relocator, ulong offset, string table, X86_64RelocationType type, uint symbol)
+        {
+            ulong address = relocator._base + offset;
+            ulong at = address - _start;
+            if (address < relocator._base || at >= _length || _length - at < 8)
+            {
+                var range = address < relocator._base ? default
+                    : relocator._memory.WritableRangeAt((nint)address, 8, out _start);
+                if (range.IsEmpty)
+                    relocator.Target(offset, table, type, symbol); // throws the relocator's one message for it
+                _length = (ulong)range.Length;
+                _address = (nint)_start;
+                at = address - _start;
+            }
+            return relocator._memory.GetSpan((nint)((ulong)_address + at), 8);
+        }
     }
 
     private void Apply(RelocationTable table, byte tableIndex, int index, bool deferred)

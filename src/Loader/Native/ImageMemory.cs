@@ -105,6 +105,27 @@ internal sealed unsafe class ImageMemory
         return false;
     }
 
+    /// <summary>
+    /// The whole writable range that holds <c>[address, address + length)</c>, and where it starts; empty when no
+    /// writable range holds it. The relocator's tight passes write through it with the span's own bounds checks,
+    /// asking again only when a target falls outside the range it holds.
+    /// </summary>
+    public Span<byte> WritableRangeAt(nint address, ulong length, out ulong rangeStart)
+    {
+        ulong start = (ulong)address;
+        foreach (var (s, e) in _writable)
+        {
+            if (start >= s && start <= e && length <= e - start)
+            {
+                Check((nint)s, e - s);
+                rangeStart = s;
+                return new Span<byte>((void*)s, checked((int)(e - s)));
+            }
+        }
+        rangeStart = 0;
+        return default;
+    }
+
     /// <summary>Reads 8 bytes (little-endian) inside the reservation.</summary>
     public ulong ReadUInt64(nint address) => BinaryPrimitives.ReadUInt64LittleEndian(GetSpan(address, 8));
 
