@@ -17,9 +17,14 @@ public sealed class DynamicTables
     /// from <paramref name="symbolCountHint"/> (a .dynsym section) when given, else DT_GNU_HASH, else DT_HASH's nchain.
     /// </summary>
     public static DynamicTables Read(VirtualView view, DynamicSection dyn, ElfEncoding enc, int? symbolCountHint = null) =>
-        new(view, dyn, enc, symbolCountHint);
+        new(view, dyn, enc, symbolCountHint, gnuHash: null);
 
-    private DynamicTables(VirtualView view, DynamicSection dyn, ElfEncoding enc, int? symbolCountHint)
+    /// <summary><see cref="Read(VirtualView, DynamicSection, ElfEncoding, int?)"/> with DT_GNU_HASH already read
+    /// through the same view (the mapped image reads it first, for its symbol count).</summary>
+    internal static DynamicTables ReadWithGnuHash(VirtualView view, DynamicSection dyn, ElfEncoding enc, int? symbolCountHint, GnuHashTable? gnuHash) =>
+        new(view, dyn, enc, symbolCountHint, gnuHash);
+
+    private DynamicTables(VirtualView view, DynamicSection dyn, ElfEncoding enc, int? symbolCountHint, GnuHashTable? gnuHash)
     {
         View = view;
         Encoding = enc;
@@ -44,8 +49,10 @@ public sealed class DynamicTables
         foreach (ulong needed in dyn.GetAll(DynamicTag.Needed))
             _needed.Add(DynamicString(needed, "DT_NEEDED", dyn));
 
-        if (dyn.TryGet(DynamicTag.GnuHash, out ulong gnuHash))
-            GnuHash = GnuHashTable.Read(View, gnuHash, enc);
+        if (gnuHash is not null)
+            GnuHash = gnuHash;
+        else if (dyn.TryGet(DynamicTag.GnuHash, out ulong gnuHashAddress))
+            GnuHash = GnuHashTable.Read(View, gnuHashAddress, enc);
         if (dyn.TryGet(DynamicTag.Hash, out ulong sysvHash))
             SysvHash = SysvHashTable.Read(View, sysvHash, enc);
 

@@ -83,12 +83,23 @@ public sealed class HostLibraryPolicy
     /// system loader first if the process does not have it yet.
     /// </summary>
     /// <exception cref="LoaderException">A name in <see cref="LoadOptions.HostLibraries"/> cannot be loaded by the system loader.</exception>
-    internal List<HostModule> GlobalScope()
+    internal List<HostModule> GlobalScope() => GlobalScope(LoadExtras());
+
+    /// <summary>Makes sure the process has each of <see cref="LoadOptions.HostLibraries"/> (the system loader loads a
+    /// missing one), then returns what the process has now (<see cref="HostModules.Enumerate"/>: the same list object
+    /// for as long as nothing was loaded or unloaded).</summary>
+    internal IReadOnlyList<HostModule> LoadExtras()
     {
         foreach (string name in _extra)
             Get(name, "named in LoadOptions.HostLibraries");
+        return HostModules.Enumerate();
+    }
+
+    /// <summary>The host libraries among <paramref name="modules"/>, in order (see <see cref="GlobalScope()"/>).</summary>
+    internal List<HostModule> GlobalScope(IReadOnlyList<HostModule> modules)
+    {
         var result = new List<HostModule>();
-        foreach (var host in HostModules.Enumerate())
+        foreach (var host in modules)
             if (!host.IsMainProgram && !host.IsVdso && IsHostLibrary(host))
                 result.Add(host);
         return result;

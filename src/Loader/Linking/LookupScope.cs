@@ -14,32 +14,36 @@ internal sealed class LookupScope
     public LookupScope(IReadOnlyList<Module> global, IReadOnlyList<Module> local, bool deepBind)
     {
         DeepBind = deepBind;
-        var modules = new List<Module>(global.Count + local.Count);
-        var parts = new List<ScopePart>(global.Count + local.Count);
-        var seen = new HashSet<Module>();
-        void Add(IReadOnlyList<Module> list, ScopePart part)
-        {
-            foreach (var m in list)
-            {
-                if (seen.Add(m))
-                {
-                    modules.Add(m);
-                    parts.Add(part);
-                }
-            }
-        }
+        var modules = new Module[global.Count + local.Count];
+        var parts = new ScopePart[modules.Length];
+        int count = 0;
         if (deepBind)
         {
-            Add(local, ScopePart.Local);
-            Add(global, ScopePart.Global);
+            count = Add(local, ScopePart.Local, modules, parts, count);
+            count = Add(global, ScopePart.Global, modules, parts, count);
         }
         else
         {
-            Add(global, ScopePart.Global);
-            Add(local, ScopePart.Local);
+            count = Add(global, ScopePart.Global, modules, parts, count);
+            count = Add(local, ScopePart.Local, modules, parts, count);
         }
-        _modules = [.. modules];
-        _parts = [.. parts];
+        _modules = count == modules.Length ? modules : modules[..count];
+        _parts = count == parts.Length ? parts : parts[..count];
+    }
+
+    /// <summary>Appends each module of <paramref name="list"/> not already in the first <paramref name="count"/>:
+    /// a scope holds a few dozen modules, so a scan costs less than a set built per load.</summary>
+    private static int Add(IReadOnlyList<Module> list, ScopePart part, Module[] modules, ScopePart[] parts, int count)
+    {
+        foreach (var m in list)
+        {
+            if (Array.IndexOf(modules, m, 0, count) >= 0)
+                continue;
+            modules[count] = m;
+            parts[count] = part;
+            count++;
+        }
+        return count;
     }
 
     /// <summary>The modules in search order.</summary>

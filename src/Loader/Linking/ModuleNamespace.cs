@@ -83,17 +83,26 @@ internal sealed class ModuleNamespace
 
     /// <summary>The global scope of a load following <paramref name="policy"/>: the host libraries the process has,
     /// in the host's load order.</summary>
-    public List<Module> GlobalScope(HostLibraryPolicy policy)
+    public IReadOnlyList<Module> GlobalScope(HostLibraryPolicy policy)
     {
         lock (SyncRoot)
         {
-            var hosts = policy.GlobalScope();
-            var result = new List<Module>(hosts.Count);
-            foreach (var host in hosts)
-                result.Add(GetHostModule(host));
+            // The same host list (nothing loaded or unloaded since) under the same policy gives the same scope: built
+            // once, not on every load.
+            var enumerated = policy.LoadExtras();
+            if (_globalScope is { } cached && ReferenceEquals(cached.Hosts, enumerated) && ReferenceEquals(cached.Policy, policy))
+                return cached.Modules;
+            var hosts = policy.GlobalScope(enumerated);
+            var result = new Module[hosts.Count];
+            for (int i = 0; i < hosts.Count; i++)
+                result[i] = GetHostModule(hosts[i]);
+            _globalScope = (enumerated, policy, result);
             return result;
         }
     }
+
+    // The last global scope built, and the host list and policy it was built from.
+    private (IReadOnlyList<HostModule> Hosts, HostLibraryPolicy Policy, Module[] Modules)? _globalScope;
 
     /// <summary>
     /// This namespace's module for a host library, with its DT_NEEDED tree as the host linked it: each entry of the

@@ -13,7 +13,6 @@ public sealed class ElfImage : IDisposable
     private readonly ImageMemory _memory;
     private readonly List<MappingStep> _steps;
     private readonly ProgramHeader[] _programHeaders;
-    private readonly int? _symbolCount;
     private DynamicTables? _tables;
     private DynamicSection? _dynamic;
     private IReadOnlyList<ImageSegment>? _segments;
@@ -21,10 +20,9 @@ public sealed class ElfImage : IDisposable
 
     internal ElfImage(string path, LoadPlan plan, nint bias, AddressRange reserved, ImageMemory memory,
         List<MappingStep> steps, FileIdentity file, bool fromMemory, bool relroApplied,
-        ProgramHeader[] programHeaders, int? symbolCount)
+        ProgramHeader[] programHeaders)
     {
         _programHeaders = programHeaders;
-        _symbolCount = symbolCount;
         Path = path;
         Plan = plan;
         BaseAddress = bias;
@@ -203,7 +201,20 @@ public sealed class ElfImage : IDisposable
         var dynamicHeader = _programHeaders[dynamicIndex];
         var bytes = view.Read(dynamicHeader.VirtualAddress, dynamicHeader.FileSize, "PT_DYNAMIC");
         _dynamic = DynamicSection.Read(bytes.Span, enc, dynamicHeader.VirtualAddress, dynamicHeader.Offset, Path);
-        _tables = DynamicTables.Read(view, _dynamic, enc, _symbolCount ?? SymbolCountWhenHashIsShort(view, enc));
+        GnuHashTable? gnuHash = _dynamic.TryGet(DynamicTag.GnuHash, out ulong gnuHashAddress)
+            ? GnuHashTable.Read(view, gnuHashAddress, enc) : null;
+        _tables = DynamicTables.ReadWithGnuHash(view, _dynamic, enc, SymbolCountFromSections() ?? SymbolCountWhenHashIsShort(gnuHash), gnuHash);
+    }
+
+    /// <summary>
+    /// .dynsym's size when the section headers are at hand (read with the headers, as for a memfd) or are the only
+    /// source (no DT_GNU_HASH and no DT_HASH: then they are read now); null otherwise, and the hash tables count.
+    /// </summary>
+    private int? SymbolCountFromSections()
+    {
+        bool sectionsRead = Plan.Sections is not LateSections;
+        bool noHash = !_dynamic!.Has(DynamicTag.GnuHash) && !_dynamic.Has(DynamicTag.Hash);
+        return sectionsRead || noHash ? HeaderTables.DynamicSymbolCount(_dynamic, Plan.Sections, ElfClass.Elf64) : null;
     }
 
     /// <summary>
@@ -211,11 +222,10 @@ public sealed class ElfImage : IDisposable
     /// symoffset symbols, though the references below symoffset may be more; then (and without a DT_HASH) .dynsym's
     /// size is asked of the section headers, which the mapper did not read. Null otherwise (the hash table counts).
     /// </summary>
-    private int? SymbolCountWhenHashIsShort(VirtualView view, ElfEncoding enc)
+    private int? SymbolCountWhenHashIsShort(GnuHashTable? gnu)
     {
-        if (_dynamic is null || _dynamic.Has(DynamicTag.Hash) || !_dynamic.TryGet(DynamicTag.GnuHash, out ulong address))
+        if (_dynamic is null || _dynamic.Has(DynamicTag.Hash) || gnu is null)
             return null;
-        var gnu = GnuHashTable.Read(view, address, enc);
         return gnu.SymbolCount > gnu.SymbolOffset ? null : HeaderTables.DynamicSymbolCount(_dynamic, Plan.Sections, ElfClass.Elf64);
     }
 

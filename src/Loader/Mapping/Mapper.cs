@@ -13,7 +13,7 @@ namespace Loader.Mapping;
 /// </summary>
 /// <remarks>
 /// Headers: what the plan needs is read with <c>pread</c> (the ELF header, checked first; the section headers for
-/// the regions' names; the program headers; PT_DYNAMIC for DF_1_PIE), never by mapping the file, so a file that
+/// the regions' names, when a memfd is mapped; the program headers), never by mapping the file, so a file that
 /// shrinks while it is read is refused instead of killing the process with SIGBUS. Everything else (DT_SONAME, the
 /// symbols, the relocations) is read from the mapped image, as glibc reads it.
 /// </remarks>
@@ -67,7 +67,7 @@ internal sealed class Mapper
         try
         {
             var status = known is { } given ? FileOpening.CheckStatus(given, _name) : ReadStatus(fd);
-            var (source, symbolCount) = ReadHeaders(fd, status, fromMemory);
+            var source = ReadHeaders(fd, status, fromMemory);
             var plan = LoadPlan.Create(source, _options, _page);
 
             nint bias = ReserveAddressSpace(plan);
@@ -85,9 +85,11 @@ internal sealed class Mapper
 
             var image = new ElfImage(path, plan, bias, new AddressRange(_reservationStart, _reservationLength),
                 memory, _steps, new FileIdentity(status.Device, status.Inode), fromMemory, _options.ApplyRelro,
-                [.. source.ProgramHeaders], symbolCount);
-            // As glibc does, the dynamic section and its tables are read from the mapped image, not from the file.
+                [.. source.ProgramHeaders]);
+            // As glibc does, the dynamic section and its tables are read from the mapped image, not from the file; a
+            // PIE (DF_1_PIE there) is refused now, and the rollback below unmaps it.
             image.ReadDynamicTables();
+            LoadPlan.CheckNotPie(image.Dynamic, source.ProgramHeaders, _name);
             mapped = true;
             return image;
         }
@@ -104,10 +106,10 @@ internal sealed class Mapper
     /// <summary>
     /// Reads what the plan needs with pread, never by mapping the file: a mapping of a file that shrinks raises
     /// SIGBUS on the first page past the new end. The ELF header is checked (class, machine, type) before anything
-    /// else is read; then the section headers (for the regions' names), the program headers, and PT_DYNAMIC (to
-    /// refuse a PIE before anything is mapped).
+    /// else is read; then the program headers (and the section headers, when they are needed now). PT_DYNAMIC is read
+    /// from the mapped image, as glibc reads it: one pread fewer, and a PIE is refused there (and unmapped).
     /// </summary>
-    private (PlanSource Source, int? SymbolCount) ReadHeaders(FileDescriptor fd, FileStatus status, bool fromMemory)
+    private PlanSource ReadHeaders(FileDescriptor fd, FileStatus status, bool fromMemory)
     {
         try
         {
@@ -122,7 +124,7 @@ internal sealed class Mapper
         }
     }
 
-    private (PlanSource Source, int? SymbolCount) ReadHeadersInto(FileDescriptor fd, FileStatus status, bool fromMemory)
+    private PlanSource ReadHeadersInto(FileDescriptor fd, FileStatus status, bool fromMemory)
     {
         ulong fileLength = (ulong)status.Size;
         // One pread covers the ELF header and, in nearly every file, the program headers that follow it.
@@ -144,26 +146,9 @@ internal sealed class Mapper
             ? HeaderTables.ReadSections(header, encoding, _name, fileLength, read).Sections
             : [];
         var programHeaders = HeaderTables.ReadProgramHeaders(header, encoding, _name, fileLength, sections, read);
-        DynamicSection? dynamic = null;
-        int dynamicIndex = DynamicSegment.IndexIn(programHeaders);
-        if (dynamicIndex >= 0)
-        {
-            var ph = programHeaders[dynamicIndex];
-            if (ThrowHelper.OutOfRange(ph.Offset, ph.FileSize, fileLength))
-                ThrowHelper.Format(_name, "PT_DYNAMIC p_offset", HeaderTables.ProgramOffsetField(header, dynamicIndex),
-                    $"range of 0x{ph.FileSize:x} bytes at 0x{ph.Offset:x} runs past the end of the {fileLength}-byte file");
-            dynamic = DynamicSection.Read(read(ph.Offset, (int)ph.FileSize).Span, encoding, ph.VirtualAddress, ph.Offset, _name);
-        }
-        LoadPlan.CheckNotPie(dynamic, programHeaders, _name);
-        if (!sectionsNow && dynamic is not null && !dynamic.Has(DynamicTag.GnuHash) && !dynamic.Has(DynamicTag.Hash))
-        {
-            sections = HeaderTables.ReadSections(header, encoding, _name, fileLength, read).Sections;
-            sectionsNow = true;
-        }
-        int? symbolCount = HeaderTables.DynamicSymbolCount(dynamic, sections, header.Class);
         if (!sectionsNow)
             sections = new LateSections(_name, status, header);
-        return (new PlanSource(_name, header, programHeaders, sections, fileLength), symbolCount);
+        return new PlanSource(_name, header, programHeaders, sections, fileLength);
     }
 
     /// <summary>
