@@ -7,12 +7,18 @@ namespace Loader.Benchmarks;
 /// <summary>
 /// <c>dotnet run -c Release --project bench/Loader.Benchmarks -- --filter '*'</c> runs every benchmark with
 /// BenchmarkDotNet's default job; add <c>--quick</c> (ours: <see cref="Job.ShortRun"/>, 3 warm-ups and 3 iterations)
-/// or BenchmarkDotNet's own <c>--job short</c> for a run of a few minutes. Every other argument is BenchmarkDotNet's.
+/// or BenchmarkDotNet's own <c>--job short</c> for a run of a few minutes. Every other argument is BenchmarkDotNet's,
+/// except <c>--phases [LIBRARY…]</c>, the per-phase profile under perf (<see cref="Phases.PhaseProfile"/>).
 /// </summary>
 public static class Program
 {
     public static int Main(string[] args)
     {
+        // Not BenchmarkDotNet: the per-phase profile (docs/benchmarks.md, "Where the time goes").
+        if (args is [Phases.PhaseProfile.Command, .. var libraries])
+            return Phases.PhaseProfile.Run(libraries, Console.Out);
+        if (args is [Phases.PhaseProfile.LoopCommand, string library, string medians])
+            return Phases.PhaseProfile.Loop(library, medians);
         IConfig config = DefaultConfig.Instance;
         if (args.Contains("--quick"))
         {

@@ -14,16 +14,19 @@ internal sealed class LoadSession
 {
     private readonly ModuleNamespace _namespace;
     private readonly LoadOptions _options;
-    private readonly LibrarySearch _search;
+    // Made when a name is first searched for: a load whose dependencies are all host libraries or loaded (libz's)
+    // searches nothing, and pays neither the environment read nor the search's tables.
+    private LibrarySearch? _search;
     private readonly HostLibraryPolicy _hosts;
     private readonly List<Module> _new = [];
     private readonly List<Module> _referenced = [];
+
+    private LibrarySearch Search => _search ??= new LibrarySearch(_options.SearchPaths, _options.LdLibraryPath);
 
     public LoadSession(ModuleNamespace space, LoadOptions options)
     {
         _namespace = space;
         _options = options;
-        _search = new LibrarySearch(options.SearchPaths, options.LdLibraryPath);
         _hosts = HostLibraryPolicy.For(options);
     }
 
@@ -70,7 +73,7 @@ internal sealed class LoadSession
         if (_namespace.FindLoaded(name) is { } loaded)
             return loaded;
         var attempts = new List<SearchAttempt>();
-        string path = _search.Find(name, requester: null, attempts)
+        string path = Search.Find(name, requester: null, attempts)
             ?? ThrowHelper.LibraryNotFound<string>(name, null, attempts);
         return FindOrMap(path, requireHostName: false, loadedBy: null).Module;
     }
@@ -224,7 +227,7 @@ internal sealed class LoadSession
             }
             else
             {
-                string path = _search.Find(needed, module.Requester, attempts)
+                string path = Search.Find(needed, module.Requester, attempts)
                     ?? ThrowHelper.LibraryNotFound<string>(needed, module.Path, attempts);
                 (dependency, bool mapped) = FindOrMap(path, requireHostName: true, module.Requester);
                 source = dependency.IsHost ? DependencySource.Host

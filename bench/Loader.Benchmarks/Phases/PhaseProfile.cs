@@ -1,0 +1,144 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace Loader.Benchmarks.Phases;
+
+/// <summary>
+/// <c>--phases [LIBRARY…]</c>: where a load's time goes, per phase, next to glibc's whole <c>dlopen</c> +
+/// <c>dlclose</c> of the same library. For each library it runs this program again under
+/// <c>perf record -g</c> (with <c>DOTNET_PerfMapEnabled=1</c>, so perf names JIT-compiled frames) in the
+/// <c>--phases-loop</c> mode: warm up, then load and unload a fresh copy of the file many times, alternating with
+/// glibc on its own fresh copies, and write both sides' median times. The samples under Loader's entry points are
+/// then counted by phase (<see cref="PhaseAttribution"/>), and each phase's share of the samples is turned into
+/// microseconds of the median load + unload. Not BenchmarkDotNet: a profile, for the breakdown; the ratios to quote
+/// come from <c>LoadUnloadBenchmarks</c>.
+/// </summary>
+internal static class PhaseProfile
+{
+    public const string Command = "--phases";
+    public const string LoopCommand = "--phases-loop";
+
+    private static readonly string[] DefaultLibraries =
+        ["libz.so.1", "libsqlite3.so.0", "libpfm.so.4", "libcrypto.so.3", "libpython3.11.so.1.0"];
+
+    public static int Run(string[] libraries, TextWriter output)
+    {
+        if (libraries.Length == 0)
+            libraries = DefaultLibraries;
+        output.WriteLine($"| library | glibc dlopen+dlclose | Loader Load+Dispose | ratio | {string.Join(" | ", PhaseAttribution.Order)} | samples |");
+        output.WriteLine($"|---|---:|---:|---:|{string.Concat(PhaseAttribution.Order.Select(_ => "---:|"))}---:|");
+        foreach (string library in libraries)
+        {
+            string directory = Directory.CreateTempSubdirectory("loader-phases-").FullName;
+            try
+            {
+                var (glibc, ours, counts) = Profile(library, directory);
+                int total = counts.Values.Sum();
+                var cells = PhaseAttribution.Order.Select(p => total == 0 ? "-"
+                    : string.Create(CultureInfo.InvariantCulture, $"{ours * counts[p] / total:F0} µs ({100.0 * counts[p] / total:F0} %)"));
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"| {library} | {glibc:F0} µs | {ours:F0} µs | {ours / glibc:F2}× | {string.Join(" | ", cells)} | {total} |"));
+            }
+            finally
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+        }
+        return 0;
+    }
+
+    private static (double Glibc, double Ours, Dictionary<string, int> Counts) Profile(string library, string directory)
+    {
+        string data = Path.Combine(directory, "perf.data");
+        string medians = Path.Combine(directory, "medians.txt");
+        string self = typeof(PhaseProfile).Assembly.Location;
+        var record = Start("perf", ["record", "-q", "-F", "2999", "-g", "-o", data, "--", "dotnet", self, LoopCommand, library, medians]);
+        record.StartInfo.Environment["DOTNET_PerfMapEnabled"] = "1";
+        // The runtime's W^X double mapping hides JIT frames from perf's map file.
+        record.StartInfo.Environment["DOTNET_EnableWriteXorExecute"] = "0";
+        RunToEnd(record, "perf record");
+        var script = Start("perf", ["script", "-i", data, "-F", "ip,sym"]);
+        script.Start();
+        var counts = PhaseAttribution.Count(Lines(script.StandardOutput));
+        script.WaitForExit();
+        if (script.ExitCode != 0)
+            throw new InvalidOperationException($"perf script exited with {script.ExitCode}: {script.StandardError.ReadToEnd()}");
+        string[] both = File.ReadAllText(medians).Split(' ');
+        return (double.Parse(both[0], CultureInfo.InvariantCulture), double.Parse(both[1], CultureInfo.InvariantCulture), counts);
+    }
+
+    /// <summary>The profiled child: JIT warm-up, then <paramref name="rounds"/> rounds of one glibc and one Loader
+    /// load + unload, each of its own fresh copy; the medians go to <paramref name="mediansPath"/>.</summary>
+    public static int Loop(string library, string mediansPath, int rounds = 1500)
+    {
+        for (int round = 0; round < 6; round++)
+        {
+            for (int i = 0; i < 60; i++)
+            {
+                string warm = Libraries.PrivateCopy(library, "phases-warm");
+                new LoaderContext().Load(warm).Dispose();
+                Libraries.DeletePrivateCopy(warm);
+            }
+            Thread.Sleep(200); // the JIT's background recompilation
+        }
+        var glibc = new double[rounds];
+        var ours = new double[rounds];
+        for (int i = 0; i < rounds; i++)
+        {
+            string copy = Libraries.PrivateCopy(library, "phases-glibc");
+            glibc[i] = TimeGlibc(copy);
+            Libraries.DeletePrivateCopy(copy);
+            copy = Libraries.PrivateCopy(library, "phases-loader");
+            long start = Stopwatch.GetTimestamp();
+            new LoaderContext().Load(copy).Dispose();
+            ours[i] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+            Libraries.DeletePrivateCopy(copy);
+        }
+        Array.Sort(glibc);
+        Array.Sort(ours);
+        File.WriteAllText(mediansPath, string.Create(CultureInfo.InvariantCulture, $"{glibc[rounds / 2]} {ours[rounds / 2]}"));
+        return 0;
+    }
+
+    private static unsafe double TimeGlibc(string copy)
+    {
+        byte* path = Glibc.ToNativeUtf8(copy);
+        try
+        {
+            long start = Stopwatch.GetTimestamp();
+            nint handle = Glibc.DlOpen(path, Glibc.RTLD_NOW | Glibc.RTLD_LOCAL);
+            if (handle == 0)
+                throw new InvalidOperationException($"dlopen({copy}): {Glibc.DlError()}");
+            Glibc.DlClose(handle);
+            return Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+        }
+        finally
+        {
+            Glibc.FreeNativeUtf8(path);
+        }
+    }
+
+    private static Process Start(string program, string[] arguments)
+    {
+        var process = new Process { StartInfo = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true } };
+        foreach (string argument in arguments)
+            process.StartInfo.ArgumentList.Add(argument);
+        return process;
+    }
+
+    private static void RunToEnd(Process process, string what)
+    {
+        process.Start();
+        string stdout = process.StandardOutput.ReadToEnd();
+        string stderr = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+            throw new InvalidOperationException($"{what} exited with {process.ExitCode}: {stdout}{stderr}");
+    }
+
+    private static IEnumerable<string> Lines(StreamReader reader)
+    {
+        while (reader.ReadLine() is { } line)
+            yield return line;
+    }
+}
