@@ -10,7 +10,8 @@ namespace Loader.Benchmarks.Phases;
 /// <c>--phases-loop</c> mode: warm up, then load and unload a fresh copy of the file many times, alternating with
 /// glibc on its own fresh copies, and write both sides' median times. The samples under Loader's entry points are
 /// then counted by phase (<see cref="PhaseAttribution"/>), and each phase's share of the samples is turned into
-/// microseconds of the median load + unload. Not BenchmarkDotNet: a profile, for the breakdown; the ratios to quote
+/// microseconds of the median load + unload. Beside them, the physical floor (<c>Phases/floor.c</c>, compiled with
+/// gcc): the system calls a load needs and one pass over the relocations at memory speed, on fresh copies too. Not BenchmarkDotNet: a profile, for the breakdown; the ratios to quote
 /// come from <c>LoadUnloadBenchmarks</c>.
 /// </summary>
 internal static class PhaseProfile
@@ -25,19 +26,20 @@ internal static class PhaseProfile
     {
         if (libraries.Length == 0)
             libraries = DefaultLibraries;
-        output.WriteLine($"| library | glibc dlopen+dlclose | Loader Load+Dispose | ratio | {string.Join(" | ", PhaseAttribution.Order)} | samples |");
-        output.WriteLine($"|---|---:|---:|---:|{string.Concat(PhaseAttribution.Order.Select(_ => "---:|"))}---:|");
+        output.WriteLine($"| library | floor | glibc dlopen+dlclose | Loader Load+Dispose | ratio | {string.Join(" | ", PhaseAttribution.Order)} | samples |");
+        output.WriteLine($"|---|---:|---:|---:|---:|{string.Concat(PhaseAttribution.Order.Select(_ => "---:|"))}---:|");
         foreach (string library in libraries)
         {
             string directory = Directory.CreateTempSubdirectory("loader-phases-").FullName;
             try
             {
+                double floor = Floor(library, directory);
                 var (glibc, ours, counts) = Profile(library, directory);
                 int total = counts.Values.Sum();
                 var cells = PhaseAttribution.Order.Select(p => total == 0 ? "-"
                     : string.Create(CultureInfo.InvariantCulture, $"{ours * counts[p] / total:F0} µs ({100.0 * counts[p] / total:F0} %)"));
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"| {library} | {glibc:F0} µs | {ours:F0} µs | {ours / glibc:F2}× | {string.Join(" | ", cells)} | {total} |"));
+                    $"| {library} | {floor:F0} µs | {glibc:F0} µs | {ours:F0} µs | {ours / glibc:F2}× | {string.Join(" | ", cells)} | {total} |"));
             }
             finally
             {
@@ -45,6 +47,23 @@ internal static class PhaseProfile
             }
         }
         return 0;
+    }
+
+    /// <summary>The median of <c>floor.c</c> on fresh copies: the system calls a load needs and one pass over the
+    /// relocations, nothing else (no lookup, no initializer, no bookkeeping).</summary>
+    private static double Floor(string library, string directory)
+    {
+        string source = Path.Combine(AppContext.BaseDirectory, "Phases", "floor.c");
+        string program = Path.Combine(directory, "floor");
+        RunToEnd(Start("gcc", ["-O2", "-o", program, source]), "gcc floor.c");
+        var run = Start(program, [Libraries.SystemPath(library), "500", directory]);
+        run.Start();
+        string median = run.StandardOutput.ReadToEnd();
+        string error = run.StandardError.ReadToEnd();
+        run.WaitForExit();
+        if (run.ExitCode != 0)
+            throw new InvalidOperationException($"floor {library} exited with {run.ExitCode}: {error}");
+        return double.Parse(median, CultureInfo.InvariantCulture);
     }
 
     private static (double Glibc, double Ours, Dictionary<string, int> Counts) Profile(string library, string directory)
