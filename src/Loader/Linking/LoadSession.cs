@@ -89,7 +89,7 @@ internal sealed class LoadSession
             if (fd is not null && fd.TryGetStatus(out var status, out _))
             {
                 if (HostModules.FindByFile(status.Device, status.Inode) is { } host && _hosts.IsHostLibrary(host))
-                    return (_namespace.GetHostModule(host), false);
+                    return (SharedHostModules.Get(host), false);
                 var identity = new FileIdentity(status.Device, status.Inode);
                 if ((_namespace.FindLoaded(identity) ?? FindNew(identity)) is { } loaded)
                     return (loaded, false);
@@ -143,7 +143,7 @@ internal sealed class LoadSession
         }
     }
 
-    private Module HostFor(string nameOrPath) => _namespace.GetHostModule(HostLibraryPolicy.Get(nameOrPath, "a host library"));
+    private Module HostFor(string nameOrPath) => SharedHostModules.Get(HostLibraryPolicy.Get(nameOrPath, "a host library"));
 
     /// <summary>Dependencies breadth-first, then scope, relocation and RELRO, then initializers.</summary>
     private void Link(Module root)
