@@ -12,12 +12,18 @@ public sealed class SymbolVersionTable
     private readonly ElfEncoding _enc;
     // No index of the versions by number is kept (a loaded module would hold it as long as it lives): a linker numbers
     // the definitions 1, 2, 3… in file order, so then FindDefinition reads position index-1, and scans only a file
-    // that numbers them otherwise; the needed versions are a few dozen at most and scanned.
-    private readonly VersionDefinition[] _definitions;
-    private readonly VersionNeed[] _needs;
+    // that numbers them otherwise; the needed versions are a few dozen at most and scanned. Both are arrays of values
+    // whose names are the process's one copy (InternedNames); the public records are made when asked for.
+    private readonly Definition[] _definitions;
+    private readonly Needed[] _needs;
     private readonly bool _definitionsNumberedInOrder;
 
-    private SymbolVersionTable(ReadOnlyMemory<byte> versym, ElfEncoding enc, VersionDefinition[] definitions, VersionNeed[] needs)
+    private readonly record struct Definition(ushort Index, ushort Flags, uint Hash, string Name, string[] Parents);
+
+    /// <summary>One Elf_Vernaux, with its Elf_Verneed's file and position (the entries of one Elf_Verneed share it).</summary>
+    private readonly record struct Needed(ushort Index, ushort Flags, uint Hash, string Name, string File, int Need);
+
+    private SymbolVersionTable(ReadOnlyMemory<byte> versym, ElfEncoding enc, Definition[] definitions, Needed[] needs)
     {
         _versym = versym;
         _enc = enc;
@@ -28,30 +34,73 @@ public sealed class SymbolVersionTable
             _definitionsNumberedInOrder &= definitions[i].Index == i + 1;
     }
 
-    /// <summary>The versions this object defines (DT_VERDEF), in file order.</summary>
-    public IReadOnlyList<VersionDefinition> Definitions => _definitions;
+    /// <summary>The versions this object defines (DT_VERDEF), in file order (made when asked for).</summary>
+    public IReadOnlyList<VersionDefinition> Definitions
+    {
+        get
+        {
+            var result = new VersionDefinition[_definitions.Length];
+            for (int i = 0; i < result.Length; i++)
+            {
+                var d = _definitions[i];
+                result[i] = new VersionDefinition(d.Index, d.Flags, d.Hash, d.Name, d.Parents);
+            }
+            return result;
+        }
+    }
 
-    /// <summary>The versions this object needs (DT_VERNEED), in file order.</summary>
-    public IReadOnlyList<VersionNeed> Needs => _needs;
+    /// <summary>The versions this object needs (DT_VERNEED), in file order (made when asked for).</summary>
+    public IReadOnlyList<VersionNeed> Needs
+    {
+        get
+        {
+            var result = new List<VersionNeed>();
+            for (int i = 0; i < _needs.Length;)
+            {
+                int first = i;
+                while (i < _needs.Length && _needs[i].Need == _needs[first].Need)
+                    i++;
+                var entries = new VersionNeedEntry[i - first];
+                for (int j = 0; j < entries.Length; j++)
+                {
+                    var n = _needs[first + j];
+                    entries[j] = new VersionNeedEntry(n.Index, n.Flags, n.Hash, n.Name);
+                }
+                result.Add(new VersionNeed(_needs[first].File, entries));
+            }
+            return result;
+        }
+    }
 
-    /// <summary>The first definition with <paramref name="index"/>, or null.</summary>
-    private VersionDefinition? FindDefinition(ushort index)
+    /// <summary>The name of the definition with VER_NDX_GLOBAL's index 1 (the base: the soname), or null.</summary>
+    internal string? BaseDefinitionName
+    {
+        get
+        {
+            foreach (var d in _definitions)
+                if (d.Index == 1)
+                    return d.Name;
+            return null;
+        }
+    }
+
+    /// <summary>The name of the first definition with <paramref name="index"/>, or null.</summary>
+    private string? FindDefinition(ushort index)
     {
         if (_definitionsNumberedInOrder)
-            return index >= 1 && index <= _definitions.Length ? _definitions[index - 1] : null;
+            return index >= 1 && index <= _definitions.Length ? _definitions[index - 1].Name : null;
         foreach (var d in _definitions)
             if (d.Index == index)
-                return d;
+                return d.Name;
         return null;
     }
 
-    private (VersionNeed Need, VersionNeedEntry Entry)? FindNeed(ushort index)
+    private int FindNeed(ushort index)
     {
-        foreach (var need in _needs)
-            foreach (var entry in need.Versions)
-                if (entry.Index == index)
-                    return (need, entry);
-        return null;
+        for (int i = 0; i < _needs.Length; i++)
+            if (_needs[i].Index == index)
+                return i;
+        return -1;
     }
 
     /// <summary>The raw DT_VERSYM entry of a symbol (hidden bit included), or 1 (global) when the table has none.</summary>
@@ -72,10 +121,10 @@ public sealed class SymbolVersionTable
         bool hidden = (raw & VersymHidden) != 0;
         if (index <= 1 && !hidden)
             return SymbolVersion.None;
-        if (isDefined && raw != (VersymHidden | 1) && FindDefinition(index) is { } def)
-            return new SymbolVersion(index, hidden ? SymbolVersionKind.Hidden : SymbolVersionKind.Default, def.Name, null);
-        if (FindNeed(index) is { } need)
-            return new SymbolVersion(index, SymbolVersionKind.Needed, need.Entry.Name, need.Need.File);
+        if (isDefined && raw != (VersymHidden | 1) && FindDefinition(index) is { } name)
+            return new SymbolVersion(index, hidden ? SymbolVersionKind.Hidden : SymbolVersionKind.Default, name, null);
+        if (FindNeed(index) is var need and >= 0)
+            return new SymbolVersion(index, SymbolVersionKind.Needed, _needs[need].Name, _needs[need].File);
         return new SymbolVersion(index, SymbolVersionKind.None, null, null);
     }
 
@@ -93,11 +142,11 @@ public sealed class SymbolVersionTable
         return new SymbolVersionTable(versym, enc, [.. definitions], [.. needs]);
     }
 
-    private static List<VersionDefinition> ReadDefinitions(VirtualView view, ulong address, ulong count, StringTable strings, ElfEncoding enc)
+    private static List<Definition> ReadDefinitions(VirtualView view, ulong address, ulong count, StringTable strings, ElfEncoding enc)
     {
         const string field = "DT_VERDEF";
         var bytes = view.ReadToEnd(address, field).Span;
-        var result = new List<VersionDefinition>();
+        var result = new List<Definition>((int)Math.Min(count, 64));
         ulong offset = 0;
         for (ulong i = 0; i < count; i++)
         {
@@ -108,22 +157,28 @@ public sealed class SymbolVersionTable
             uint hash = enc.U32(vd, 8), aux = enc.U32(vd, 12), next = enc.U32(vd, 16);
             if (version != 1)
                 ThrowHelper.Format(view.FileName, field + " vd_version", address + offset, $"{version}, expected 1");
-            var names = new List<string>(cnt);
+            // The first aux name is the version; the following ones (rare) the versions it inherits.
+            string? name = null;
+            List<string>? parents = null;
             ulong auxOffset = offset + aux;
             for (int j = 0; j < cnt; j++)
             {
                 if (ThrowHelper.OutOfRange(auxOffset, 8, (ulong)bytes.Length))
                     ThrowHelper.Format(view.FileName, field + " vd_aux", address + auxOffset, "Elf_Verdaux runs past the end of its segment");
-                names.Add(strings.GetString(enc.U32(bytes, (int)auxOffset)));
+                string auxName = InternedNames.Get(strings.GetBytes(enc.U32(bytes, (int)auxOffset)));
+                if (name is null)
+                    name = auxName;
+                else
+                    (parents ??= []).Add(auxName);
                 uint auxNext = enc.U32(bytes, (int)auxOffset + 4);
                 if (auxNext == 0)
                     break;
                 auxOffset += auxNext;
             }
-            if (names.Count == 0)
+            if (name is null)
                 ThrowHelper.Format(view.FileName, field + " vd_cnt", address + offset, "version definition has no name");
-            // Most definitions have no parent: they share the empty list rather than each keeping one.
-            result.Add(new VersionDefinition(ndx, flags, hash, names[0], names.Count == 1 ? [] : names.GetRange(1, names.Count - 1).ToArray()));
+            // Most definitions have no parent: they share the empty array rather than each keeping one.
+            result.Add(new Definition(ndx, flags, hash, name, parents is null ? [] : [.. parents]));
             if (next == 0)
                 break;
             offset += next;
@@ -131,11 +186,11 @@ public sealed class SymbolVersionTable
         return result;
     }
 
-    private static List<VersionNeed> ReadNeeds(VirtualView view, ulong address, ulong count, StringTable strings, ElfEncoding enc)
+    private static List<Needed> ReadNeeds(VirtualView view, ulong address, ulong count, StringTable strings, ElfEncoding enc)
     {
         const string field = "DT_VERNEED";
         var bytes = view.ReadToEnd(address, field).Span;
-        var result = new List<VersionNeed>();
+        var result = new List<Needed>((int)Math.Min(count * 4, 64));
         ulong offset = 0;
         for (ulong i = 0; i < count; i++)
         {
@@ -146,20 +201,19 @@ public sealed class SymbolVersionTable
             uint file = enc.U32(vn, 4), aux = enc.U32(vn, 8), next = enc.U32(vn, 12);
             if (version != 1)
                 ThrowHelper.Format(view.FileName, field + " vn_version", address + offset, $"{version}, expected 1");
-            var entries = new List<VersionNeedEntry>(cnt);
+            string fileName = InternedNames.Get(strings.GetBytes(file));
             ulong auxOffset = offset + aux;
             for (int j = 0; j < cnt; j++)
             {
                 if (ThrowHelper.OutOfRange(auxOffset, 16, (ulong)bytes.Length))
                     ThrowHelper.Format(view.FileName, field + " vn_aux", address + auxOffset, "Elf_Vernaux runs past the end of its segment");
                 var a = bytes[(int)auxOffset..];
-                entries.Add(new VersionNeedEntry(enc.U16(a, 6), enc.U16(a, 4), enc.U32(a, 0), strings.GetString(enc.U32(a, 8))));
+                result.Add(new Needed(enc.U16(a, 6), enc.U16(a, 4), enc.U32(a, 0), InternedNames.Get(strings.GetBytes(enc.U32(a, 8))), fileName, (int)i));
                 uint auxNext = enc.U32(a, 12);
                 if (auxNext == 0)
                     break;
                 auxOffset += auxNext;
             }
-            result.Add(new VersionNeed(strings.GetString(file), entries.ToArray()));
             if (next == 0)
                 break;
             offset += next;

@@ -152,7 +152,8 @@ public sealed class ElfImage : IDisposable
 
     /// <summary>
     /// The dynamic section read from the mapped image (PT_DYNAMIC at BaseAddress + p_vaddr), or null for an object
-    /// without one. Read as a loader reads it: from memory, not from the file.
+    /// without one. Read as a loader reads it: from memory, not from the file, and in place (valid until
+    /// <see cref="Dispose"/>).
     /// </summary>
     public DynamicSection? Dynamic
     {
@@ -202,7 +203,7 @@ public sealed class ElfImage : IDisposable
         var view = VirtualView.FromRegions(Path, regions);
         var dynamicHeader = _programHeaders[dynamicIndex];
         var bytes = view.Read(dynamicHeader.VirtualAddress, dynamicHeader.FileSize, "PT_DYNAMIC");
-        _dynamic = DynamicSection.Read(bytes.Span, enc, dynamicHeader.VirtualAddress, dynamicHeader.Offset, Path);
+        _dynamic = DynamicSection.Read(bytes, enc, dynamicHeader.VirtualAddress, dynamicHeader.Offset, Path);
         _tables = DynamicTables.Read(view, _dynamic, enc, _symbolCount ?? SymbolCountWhenHashIsShort(view, enc));
     }
 

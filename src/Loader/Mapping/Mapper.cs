@@ -22,7 +22,8 @@ internal sealed class Mapper
     private readonly string _name;
     private readonly MapOptions _options;
     private readonly ulong _page = (ulong)Environment.SystemPageSize;
-    private readonly List<MappingStep> _steps = [];
+    // Eight steps cover a two- or four-segment library with a .bss: the list is sized once.
+    private readonly List<MappingStep> _steps = new(8);
 
     // The part of the address space this load owns right now, released on failure.
     private nint _reservationStart;
@@ -85,7 +86,7 @@ internal sealed class Mapper
 
             var image = new ElfImage(path, plan, bias, new AddressRange(_reservationStart, _reservationLength),
                 memory, _steps, new FileIdentity(status.Device, status.Inode), fromMemory, _options.ApplyRelro,
-                [.. source.ProgramHeaders], symbolCount);
+                source.ProgramHeaders as ProgramHeader[] ?? [.. source.ProgramHeaders], symbolCount);
             // As glibc does, the dynamic section and its tables are read from the mapped image, not from the file.
             image.ReadDynamicTables();
             mapped = true;
@@ -152,7 +153,7 @@ internal sealed class Mapper
             if (ThrowHelper.OutOfRange(ph.Offset, ph.FileSize, fileLength))
                 ThrowHelper.Format(_name, "PT_DYNAMIC p_offset", HeaderTables.ProgramOffsetField(header, dynamicIndex),
                     $"range of 0x{ph.FileSize:x} bytes at 0x{ph.Offset:x} runs past the end of the {fileLength}-byte file");
-            dynamic = DynamicSection.Read(read(ph.Offset, (int)ph.FileSize).Span, encoding, ph.VirtualAddress, ph.Offset, _name);
+            dynamic = DynamicSection.Read(read(ph.Offset, (int)ph.FileSize), encoding, ph.VirtualAddress, ph.Offset, _name);
         }
         LoadPlan.CheckNotPie(dynamic, programHeaders, _name);
         if (!sectionsNow && dynamic is not null && !dynamic.Has(DynamicTag.GnuHash) && !dynamic.Has(DynamicTag.Hash))
