@@ -3,18 +3,18 @@ using System.Text;
 namespace Loader.Elf;
 
 /// <summary>
-/// One string per distinct version name in the process: <c>GLIBC_2.2.5</c> is named by nearly every library, and a
-/// module keeps its version names for as long as it is loaded, so each would otherwise keep its own copies (and a
-/// load would allocate them). Decoded once, found again from the UTF-8 bytes without allocating. Bounded: past
+/// One string per distinct name of the dynamic tables' kind in the process — version names, sonames, DT_NEEDED
+/// entries: <c>GLIBC_2.2.5</c> and <c>libc.so.6</c> are named by nearly every library, and a module keeps these names
+/// for as long as it is loaded, so each would otherwise keep its own copies (and a load would allocate them). Decoded once, found again from the UTF-8 bytes without allocating. Bounded: past
 /// <see cref="Capacity"/> distinct names a name is decoded afresh instead, so a process that loads ever new libraries
 /// never grows the table without limit.
 /// </summary>
 internal static class InternedNames
 {
-    /// <summary>Distinct names kept at most (a few hundred in a process with every system library).</summary>
+    /// <summary>Distinct names kept at most (a few thousand in a process with every system library).</summary>
     internal const int Capacity = 4096;
 
-    // Names longer than this are decoded without the table (no version name comes near it).
+    // Names longer than this are decoded without the table (no version name or soname comes near it).
     private const int LongestInterned = 256;
 
     private static readonly Dictionary<string, string> s_names = new(StringComparer.Ordinal);

@@ -18,13 +18,21 @@ public sealed class SymbolVersionTable
     private readonly Needed[] _needs;
     private readonly bool _definitionsNumberedInOrder;
 
-    private readonly record struct Definition(ushort Index, ushort Flags, uint Hash, string Name, string[] Parents);
+    // A definition's parents (the versions it inherits; libz's each name the one before) are read again when asked for.
+    private readonly ReadOnlyMemory<byte> _verdef;
+    private readonly StringTable _strings;
+
+    /// <summary>One Elf_Verdef: its first name, and where its other Elf_Verdaux entries (its parents) begin.</summary>
+    private readonly record struct Definition(ushort Index, ushort Flags, uint Hash, string Name, int ParentsAt, ushort ParentCount);
 
     /// <summary>One Elf_Vernaux, with its Elf_Verneed's file and position (the entries of one Elf_Verneed share it).</summary>
     private readonly record struct Needed(ushort Index, ushort Flags, uint Hash, string Name, string File, int Need);
 
-    private SymbolVersionTable(ReadOnlyMemory<byte> versym, ElfEncoding enc, Definition[] definitions, Needed[] needs)
+    private SymbolVersionTable(ReadOnlyMemory<byte> versym, ElfEncoding enc, ReadOnlyMemory<byte> verdef, StringTable strings,
+        Definition[] definitions, Needed[] needs)
     {
+        _verdef = verdef;
+        _strings = strings;
         _versym = versym;
         _enc = enc;
         _definitions = definitions;
@@ -43,7 +51,7 @@ public sealed class SymbolVersionTable
             for (int i = 0; i < result.Length; i++)
             {
                 var d = _definitions[i];
-                result[i] = new VersionDefinition(d.Index, d.Flags, d.Hash, d.Name, d.Parents);
+                result[i] = new VersionDefinition(d.Index, d.Flags, d.Hash, d.Name, ParentsOf(d));
             }
             return result;
         }
@@ -70,6 +78,22 @@ public sealed class SymbolVersionTable
             }
             return result;
         }
+    }
+
+    /// <summary>The names of a definition's Elf_Verdaux entries after the first (checked when the table was read).</summary>
+    private string[] ParentsOf(Definition definition)
+    {
+        if (definition.ParentCount == 0)
+            return [];
+        var bytes = _verdef.Span;
+        var parents = new string[definition.ParentCount];
+        int at = definition.ParentsAt;
+        for (int i = 0; i < parents.Length; i++)
+        {
+            parents[i] = InternedNames.Get(_strings.GetBytes(_enc.U32(bytes, at)));
+            at += (int)_enc.U32(bytes, at + 4);
+        }
+        return parents;
     }
 
     /// <summary>The name of the definition with VER_NDX_GLOBAL's index 1 (the base: the soname), or null.</summary>
@@ -133,52 +157,53 @@ public sealed class SymbolVersionTable
         var versym = dyn.TryGet(DynamicTag.VerSym, out ulong versymAddress)
             ? view.Read(versymAddress, (ulong)symbolCount * 2, "DT_VERSYM")
             : ReadOnlyMemory<byte>.Empty;
-        var definitions = dyn.TryGet(DynamicTag.VerDef, out ulong verdefAddress)
-            ? ReadDefinitions(view, verdefAddress, dyn.Get(DynamicTag.VerDefNum) ?? 0, strings, enc)
-            : [];
+        bool hasVerdef = dyn.TryGet(DynamicTag.VerDef, out ulong verdefAddress);
+        var verdef = hasVerdef ? view.ReadToEnd(verdefAddress, "DT_VERDEF") : ReadOnlyMemory<byte>.Empty;
+        var definitions = !hasVerdef
+            ? []
+            : ReadDefinitions(view.FileName, verdef.Span, verdefAddress, dyn.Get(DynamicTag.VerDefNum) ?? 0, strings, enc);
         var needs = dyn.TryGet(DynamicTag.VerNeed, out ulong verneedAddress)
             ? ReadNeeds(view, verneedAddress, dyn.Get(DynamicTag.VerNeedNum) ?? 0, strings, enc)
             : [];
-        return new SymbolVersionTable(versym, enc, [.. definitions], [.. needs]);
+        return new SymbolVersionTable(versym, enc, verdef, strings, [.. definitions], [.. needs]);
     }
 
-    private static List<Definition> ReadDefinitions(VirtualView view, ulong address, ulong count, StringTable strings, ElfEncoding enc)
+    private static List<Definition> ReadDefinitions(string fileName, ReadOnlySpan<byte> bytes, ulong address, ulong count, StringTable strings, ElfEncoding enc)
     {
         const string field = "DT_VERDEF";
-        var bytes = view.ReadToEnd(address, field).Span;
         var result = new List<Definition>((int)Math.Min(count, 64));
         ulong offset = 0;
         for (ulong i = 0; i < count; i++)
         {
             if (ThrowHelper.OutOfRange(offset, 20, (ulong)bytes.Length))
-                ThrowHelper.Format(view.FileName, field, address + offset, $"entry {i} of {count} (DT_VERDEFNUM) runs past the end of its segment");
+                ThrowHelper.Format(fileName, field, address + offset, $"entry {i} of {count} (DT_VERDEFNUM) runs past the end of its segment");
             var vd = bytes[(int)offset..];
             ushort version = enc.U16(vd, 0), flags = enc.U16(vd, 2), ndx = enc.U16(vd, 4), cnt = enc.U16(vd, 6);
             uint hash = enc.U32(vd, 8), aux = enc.U32(vd, 12), next = enc.U32(vd, 16);
             if (version != 1)
-                ThrowHelper.Format(view.FileName, field + " vd_version", address + offset, $"{version}, expected 1");
+                ThrowHelper.Format(fileName, field + " vd_version", address + offset, $"{version}, expected 1");
             // The first aux name is the version; the following ones (rare) the versions it inherits.
             string? name = null;
-            List<string>? parents = null;
+            int parentsAt = 0;
+            ushort parentCount = 0;
             ulong auxOffset = offset + aux;
             for (int j = 0; j < cnt; j++)
             {
                 if (ThrowHelper.OutOfRange(auxOffset, 8, (ulong)bytes.Length))
-                    ThrowHelper.Format(view.FileName, field + " vd_aux", address + auxOffset, "Elf_Verdaux runs past the end of its segment");
-                string auxName = InternedNames.Get(strings.GetBytes(enc.U32(bytes, (int)auxOffset)));
+                    ThrowHelper.Format(fileName, field + " vd_aux", address + auxOffset, "Elf_Verdaux runs past the end of its segment");
+                var auxName = strings.GetBytes(enc.U32(bytes, (int)auxOffset)); // checked now, decoded when asked for
                 if (name is null)
-                    name = auxName;
-                else
-                    (parents ??= []).Add(auxName);
+                    name = InternedNames.Get(auxName);
+                else if (parentCount++ == 0)
+                    parentsAt = (int)auxOffset;
                 uint auxNext = enc.U32(bytes, (int)auxOffset + 4);
                 if (auxNext == 0)
                     break;
                 auxOffset += auxNext;
             }
             if (name is null)
-                ThrowHelper.Format(view.FileName, field + " vd_cnt", address + offset, "version definition has no name");
-            // Most definitions have no parent: they share the empty array rather than each keeping one.
-            result.Add(new Definition(ndx, flags, hash, name, parents is null ? [] : [.. parents]));
+                ThrowHelper.Format(fileName, field + " vd_cnt", address + offset, "version definition has no name");
+            result.Add(new Definition(ndx, flags, hash, name, parentsAt, parentCount));
             if (next == 0)
                 break;
             offset += next;
