@@ -89,10 +89,14 @@ public sealed class HostLibraryPolicy
             Get(name, "named in LoadOptions.HostLibraries");
         var result = new List<HostModule>();
         foreach (var host in HostModules.Enumerate())
-            if (!host.IsMainProgram && !host.IsVdso && IsHostLibrary(host))
+            if (InGlobalScope(host))
                 result.Add(host);
         return result;
     }
+
+    /// <summary>True when <paramref name="host"/> belongs to the global scope: a host library, never the main program
+    /// or the vDSO.</summary>
+    internal bool InGlobalScope(HostModule host) => !host.IsMainProgram && !host.IsVdso && IsHostLibrary(host);
 
     /// <summary>The host's copy of a host library, loaded by the system loader if the process does not have it yet.</summary>
     /// <exception cref="LoaderException">The system loader cannot load it.</exception>

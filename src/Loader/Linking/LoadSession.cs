@@ -14,7 +14,7 @@ internal sealed class LoadSession
 {
     private readonly ModuleNamespace _namespace;
     private readonly LoadOptions _options;
-    private readonly LibrarySearch _search;
+    private LibrarySearch? _search; // made when a name is first searched for: most loads take only host libraries
     private readonly HostLibraryPolicy _hosts;
     private readonly List<Module> _new = [];
     private readonly List<Module> _referenced = [];
@@ -23,7 +23,6 @@ internal sealed class LoadSession
     {
         _namespace = space;
         _options = options;
-        _search = new LibrarySearch(options.SearchPaths, options.LdLibraryPath);
         _hosts = HostLibraryPolicy.For(options);
     }
 
@@ -70,7 +69,7 @@ internal sealed class LoadSession
         if (_namespace.FindLoaded(name) is { } loaded)
             return loaded;
         var attempts = new List<SearchAttempt>();
-        string path = _search.Find(name, requester: null, attempts)
+        string path = Search.Find(name, requester: null, attempts)
             ?? ThrowHelper.LibraryNotFound<string>(name, null, attempts);
         return FindOrMap(path, requireHostName: false, loadedBy: null).Module;
     }
@@ -143,6 +142,8 @@ internal sealed class LoadSession
         }
     }
 
+    private LibrarySearch Search => _search ??= new LibrarySearch(_options.SearchPaths, _options.LdLibraryPath);
+
     private Module HostFor(string nameOrPath) => SharedHostModules.Get(HostLibraryPolicy.Get(nameOrPath, "a host library"));
 
     /// <summary>Dependencies breadth-first, then scope, relocation and RELRO, then initializers.</summary>
@@ -209,7 +210,7 @@ internal sealed class LoadSession
         {
             if (needed.Length == 0)
                 ThrowHelper.Format(module.Path, "DT_NEEDED", module.Image!.Dynamic!.Address, "names the empty string: there is no library to look for");
-            var attempts = new List<SearchAttempt>();
+            List<SearchAttempt>? attempts = null; // only a search has attempts to keep (for `loader deps` and `trace`)
             DependencySource source;
             Module? dependency;
             if (_hosts.IsHostLibrary(needed))
@@ -224,7 +225,8 @@ internal sealed class LoadSession
             }
             else
             {
-                string path = _search.Find(needed, module.Requester, attempts)
+                attempts = [];
+                string path = Search.Find(needed, module.Requester, attempts)
                     ?? ThrowHelper.LibraryNotFound<string>(needed, module.Path, attempts);
                 (dependency, bool mapped) = FindOrMap(path, requireHostName: true, module.Requester);
                 source = dependency.IsHost ? DependencySource.Host
@@ -232,7 +234,8 @@ internal sealed class LoadSession
                     : DependencySource.Reused;
             }
             module.Needed.Add(dependency);
-            module.Links.Add(new LibraryDependency(needed, module.Info, dependency.Info, source, attempts, depth));
+            module.Links.Add(new LibraryDependency(needed, module.Info, dependency.Info, source,
+                attempts is null ? [] : attempts.ToArray(), depth));
             Take(dependency);
         }
     }

@@ -9,37 +9,39 @@ namespace Loader.Linking;
 internal sealed class LookupScope
 {
     private readonly Module[] _modules;
-    private readonly ScopePart[] _parts;
+    private readonly int _firstPartCount; // the parts are contiguous: the first part's modules, then the second's
 
     public LookupScope(IReadOnlyList<Module> global, IReadOnlyList<Module> local, bool deepBind)
     {
         DeepBind = deepBind;
-        var modules = new List<Module>(global.Count + local.Count);
-        var parts = new List<ScopePart>(global.Count + local.Count);
-        var seen = new HashSet<Module>();
-        void Add(IReadOnlyList<Module> list, ScopePart part)
+        var first = deepBind ? local : global;
+        var second = deepBind ? global : local;
+        // Each part lists a module once (the global scope is the host's distinct libraries, the local scope a
+        // breadth-first walk); a module of the second part already in the first is left out. Only a host library can
+        // be in both, so only those are looked for, among the first part's few modules.
+        var modules = new Module[first.Count + second.Count];
+        int count = 0;
+        for (int i = 0; i < first.Count; i++)
+            modules[count++] = first[i];
+        _firstPartCount = count;
+        for (int i = 0; i < second.Count; i++)
         {
-            foreach (var m in list)
-            {
-                if (seen.Add(m))
-                {
-                    modules.Add(m);
-                    parts.Add(part);
-                }
-            }
+            var module = second[i];
+            if (module.IsHost && Contains(first, module))
+                continue;
+            modules[count++] = module;
         }
-        if (deepBind)
-        {
-            Add(local, ScopePart.Local);
-            Add(global, ScopePart.Global);
-        }
-        else
-        {
-            Add(global, ScopePart.Global);
-            Add(local, ScopePart.Local);
-        }
-        _modules = [.. modules];
-        _parts = [.. parts];
+        if (count < modules.Length)
+            Array.Resize(ref modules, count);
+        _modules = modules;
+    }
+
+    private static bool Contains(IReadOnlyList<Module> modules, Module module)
+    {
+        for (int i = 0; i < modules.Count; i++)
+            if (modules[i] == module)
+                return true;
+        return false;
     }
 
     /// <summary>The modules in search order.</summary>
@@ -49,7 +51,12 @@ internal sealed class LookupScope
     public int Count => _modules.Length;
 
     /// <summary>Global or local, for the module at <paramref name="index"/>.</summary>
-    public ScopePart PartAt(int index) => _parts[index];
+    public ScopePart PartAt(int index)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, _modules.Length);
+        return (index < _firstPartCount) != DeepBind ? ScopePart.Global : ScopePart.Local;
+    }
 
     /// <summary>True when the local scope is searched first.</summary>
     public bool DeepBind { get; }

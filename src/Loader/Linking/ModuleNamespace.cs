@@ -82,16 +82,10 @@ internal sealed class ModuleNamespace
 
     /// <summary>The global scope of a load following <paramref name="policy"/>: the host libraries the process has,
     /// in the host's load order.</summary>
-    public List<Module> GlobalScope(HostLibraryPolicy policy)
+    public Module[] GlobalScope(HostLibraryPolicy policy)
     {
         lock (SyncRoot)
-        {
-            var hosts = policy.GlobalScope();
-            var result = new List<Module>(hosts.Count);
-            foreach (var host in hosts)
-                result.Add(SharedHostModules.Get(host));
-            return result;
-        }
+            return SharedHostModules.GlobalScope(policy);
     }
 
     /// <summary>The module mapped from the file with this device and inode (never one loaded from memory).</summary>

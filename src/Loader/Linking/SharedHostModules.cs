@@ -59,4 +59,40 @@ internal static class SharedHostModules
             return root;
         }
     }
+
+    /// <summary>The global scope of the default policy, made once per list of host modules (a new list is made only
+    /// when <c>dl_iterate_phdr</c>'s counters moved): what every load with default options searches first.</summary>
+    private sealed record DefaultScope(IReadOnlyList<HostModule> Hosts, Module[] Modules);
+
+    private static DefaultScope? s_defaultScope;
+
+    /// <summary>
+    /// The global scope of a load following <paramref name="policy"/>: the host libraries the process has, in the
+    /// host's load order. Shared and never changed: for the default policy, the same array until the host's modules
+    /// change.
+    /// </summary>
+    public static Module[] GlobalScope(HostLibraryPolicy policy)
+    {
+        if (!ReferenceEquals(policy, HostLibraryPolicy.Default))
+        {
+            var hosts = policy.GlobalScope();
+            var modules = new Module[hosts.Count];
+            for (int i = 0; i < modules.Length; i++)
+                modules[i] = Get(hosts[i]);
+            return modules;
+        }
+        var current = HostModules.Enumerate();
+        if (Volatile.Read(ref s_defaultScope) is { } known && ReferenceEquals(known.Hosts, current))
+            return known.Modules;
+        int count = 0;
+        for (int i = 0; i < current.Count; i++)
+            if (policy.InGlobalScope(current[i]))
+                count++;
+        var scope = new Module[count];
+        for (int i = 0, n = 0; i < current.Count; i++)
+            if (policy.InGlobalScope(current[i]))
+                scope[n++] = Get(current[i]);
+        Volatile.Write(ref s_defaultScope, new DefaultScope(current, scope));
+        return scope;
+    }
 }
