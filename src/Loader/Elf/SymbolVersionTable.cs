@@ -165,13 +165,15 @@ public sealed class SymbolVersionTable
         var needs = dyn.TryGet(DynamicTag.VerNeed, out ulong verneedAddress)
             ? ReadNeeds(view, verneedAddress, dyn.Get(DynamicTag.VerNeedNum) ?? 0, strings, enc)
             : [];
-        return new SymbolVersionTable(versym, enc, verdef, strings, [.. definitions], [.. needs]);
+        return new SymbolVersionTable(versym, enc, verdef, strings, definitions, [.. needs]);
     }
 
-    private static List<Definition> ReadDefinitions(string fileName, ReadOnlySpan<byte> bytes, ulong address, ulong count, StringTable strings, ElfEncoding enc)
+    private static Definition[] ReadDefinitions(string fileName, ReadOnlySpan<byte> bytes, ulong address, ulong count, StringTable strings, ElfEncoding enc)
     {
         const string field = "DT_VERDEF";
-        var result = new List<Definition>((int)Math.Min(count, 64));
+        // DT_VERDEFNUM entries, as many as the segment can hold (a 20-byte Elf_Verdef each), in an array of that size.
+        var result = new Definition[(int)Math.Min(count, (ulong)bytes.Length / 20)];
+        int filled = 0;
         ulong offset = 0;
         for (ulong i = 0; i < count; i++)
         {
@@ -203,11 +205,15 @@ public sealed class SymbolVersionTable
             }
             if (name is null)
                 ThrowHelper.Format(fileName, field + " vd_cnt", address + offset, "version definition has no name");
-            result.Add(new Definition(ndx, flags, hash, name, parentsAt, parentCount));
+            if (filled == result.Length) // entries closer than 20 bytes apart (vd_next overlapping them): more than estimated
+                Array.Resize(ref result, Math.Max(4, filled * 2));
+            result[filled++] = new Definition(ndx, flags, hash, name, parentsAt, parentCount);
             if (next == 0)
                 break;
             offset += next;
         }
+        if (filled < result.Length)
+            Array.Resize(ref result, filled);
         return result;
     }
 

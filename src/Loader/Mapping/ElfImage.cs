@@ -12,7 +12,7 @@ public sealed class ElfImage : IDisposable
 {
     private readonly ImageMemory _memory;
     private readonly List<MappingStep> _steps;
-    private readonly ProgramHeader[] _programHeaders;
+    private readonly IReadOnlyList<ProgramHeader> _programHeaders;
     private readonly int? _symbolCount;
     private DynamicTables? _tables;
     private DynamicSection? _dynamic;
@@ -21,7 +21,7 @@ public sealed class ElfImage : IDisposable
 
     internal ElfImage(string path, LoadPlan plan, nint bias, AddressRange reserved, ImageMemory memory,
         List<MappingStep> steps, FileIdentity file, bool fromMemory, bool relroApplied,
-        ProgramHeader[] programHeaders, int? symbolCount)
+        IReadOnlyList<ProgramHeader> programHeaders, int? symbolCount)
     {
         _programHeaders = programHeaders;
         _symbolCount = symbolCount;
@@ -147,8 +147,16 @@ public sealed class ElfImage : IDisposable
             $"{Path}: [0x{virtualAddress:x}, +0x{length:x}) is not inside a readable PT_LOAD");
     }
 
-    /// <summary>The program headers, as read from the file before mapping.</summary>
-    public IReadOnlyList<ProgramHeader> ProgramHeaders => _programHeaders;
+    /// <summary>The program headers, as the file has them: read in place from the PT_LOAD that maps them (valid until
+    /// <see cref="Dispose"/>).</summary>
+    public IReadOnlyList<ProgramHeader> ProgramHeaders
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(IsDisposed, this);
+            return _programHeaders;
+        }
+    }
 
     /// <summary>
     /// The dynamic section read from the mapped image (PT_DYNAMIC at BaseAddress + p_vaddr), or null for an object

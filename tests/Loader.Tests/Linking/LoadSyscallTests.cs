@@ -75,7 +75,10 @@ public sealed class LoadSyscallTests(ITestOutputHelper output)
             {
                 calls.RemoveRange(i, 2);
                 removed++;
-                i--;
+                // A commit can fall between two calls that form a pair themselves (an mprotect, then the commit, then a
+                // madvise): look at the pair the removal joined too. The names alone cannot tell the loader's own
+                // RELRO mprotect and .eh_frame madvise from a commit; such a pair counts as one, as it always has.
+                i = Math.Max(i - 2, -1);
             }
         }
         return removed;
