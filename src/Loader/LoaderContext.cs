@@ -77,7 +77,7 @@ public sealed class LoaderContext : IDisposable
     public IReadOnlyList<ModuleInfo> GetGlobalScope(LoadOptions? options = null)
     {
         var modules = Namespace.GlobalScope(HostLibraryPolicy.For(options));
-        var result = new List<ModuleInfo>(modules.Count);
+        var result = new List<ModuleInfo>(modules.Length);
         foreach (var module in modules)
             result.Add(module.Info);
         return result;

@@ -6,27 +6,65 @@ namespace Loader.Elf;
 /// </summary>
 public sealed class DynamicSection
 {
-    private readonly DynamicEntry[] _entries;
+    // The entries stay where they were read (the mapped image, the file's bytes): an image keeps no copy of them, and
+    // the mapper's early read (for DF_1_PIE) reads them in its pooled buffer. Only a host library's are a copy, with
+    // the pointers glibc made absolute turned back (WithAbsolutePointersMadeRelative).
+    private readonly ReadOnlyMemory<byte> _bytes;
+    private readonly ElfEncoding _enc;
+    private readonly int _count;
 
-    private DynamicSection(DynamicEntry[] entries, ulong address)
+    private DynamicSection(ReadOnlyMemory<byte> bytes, ElfEncoding enc, int count, ulong address)
     {
-        _entries = entries;
+        _bytes = bytes;
+        _enc = enc;
+        _count = count;
         Address = address;
     }
+
+    private int EntrySize => 2 * _enc.WordSize;
+
+    private DynamicTag TagAt(ReadOnlySpan<byte> bytes, int index) => (DynamicTag)_enc.SignedWord(bytes, index * EntrySize);
+
+    private ulong ValueAt(ReadOnlySpan<byte> bytes, int index) => _enc.Word(bytes, index * EntrySize + _enc.WordSize);
 
     // The last entry with the tag wins, as in glibc's l_info. A dynamic section has a few dozen entries: a scan
     // from the end costs less than building a dictionary on every load.
     private int IndexOfLast(DynamicTag tag)
     {
-        var entries = _entries;
-        for (int i = entries.Length - 1; i >= 0; i--)
-            if (entries[i].Tag == tag)
+        var bytes = _bytes.Span;
+        for (int i = _count - 1; i >= 0; i--)
+            if (TagAt(bytes, i) == tag)
                 return i;
         return -1;
     }
 
-    /// <summary>The entries, in file order, up to and including the first DT_NULL (if there is one).</summary>
-    public IReadOnlyList<DynamicEntry> Entries => _entries;
+    /// <summary>The number of entries, up to and including the first DT_NULL (if there is one).</summary>
+    public int Count => _count;
+
+    /// <summary>The entry at <paramref name="index"/>, in file order.</summary>
+    public DynamicEntry this[int index]
+    {
+        get
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(index);
+            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, _count);
+            var bytes = _bytes.Span;
+            return new DynamicEntry(TagAt(bytes, index), ValueAt(bytes, index));
+        }
+    }
+
+    /// <summary>The entries, in file order, up to and including the first DT_NULL (if there is one); a new array,
+    /// decoded when asked for.</summary>
+    public IReadOnlyList<DynamicEntry> Entries
+    {
+        get
+        {
+            var entries = new DynamicEntry[_count];
+            for (int i = 0; i < entries.Length; i++)
+                entries[i] = this[i];
+            return entries;
+        }
+    }
 
     /// <summary>The virtual address of the dynamic section.</summary>
     public ulong Address { get; }
@@ -35,7 +73,7 @@ public sealed class DynamicSection
     public bool TryGet(DynamicTag tag, out ulong value)
     {
         int i = IndexOfLast(tag);
-        value = i < 0 ? 0 : _entries[i].Value;
+        value = i < 0 ? 0 : ValueAt(_bytes.Span, i);
         return i >= 0;
     }
 
@@ -48,9 +86,9 @@ public sealed class DynamicSection
     /// <summary>The values of every entry with <paramref name="tag"/>, in order (DT_NEEDED appears many times).</summary>
     public IEnumerable<ulong> GetAll(DynamicTag tag)
     {
-        foreach (var e in _entries)
-            if (e.Tag == tag)
-                yield return e.Value;
+        for (int i = 0; i < _count; i++)
+            if (TagAt(_bytes.Span, i) == tag)
+                yield return ValueAt(_bytes.Span, i);
     }
 
     /// <summary>DT_FLAGS, or none.</summary>
@@ -89,32 +127,33 @@ public sealed class DynamicSection
     /// </remarks>
     internal DynamicSection WithAbsolutePointersMadeRelative(ulong bias)
     {
-        var entries = (DynamicEntry[])_entries.Clone();
+        byte[] copy = _bytes.Span[..(_count * EntrySize)].ToArray();
         var tags = TagsGlibcMakesAbsolute;
-        for (int i = 0; i < entries.Length; i++)
+        for (int i = 0; i < _count; i++)
         {
-            var e = entries[i];
-            if (e.Value >= bias && tags.Contains(e.Tag))
-                entries[i] = e with { Value = e.Value - bias };
+            ulong value = ValueAt(copy, i);
+            if (value >= bias && tags.Contains(TagAt(copy, i)))
+                _enc.WriteWord(copy, i * EntrySize + _enc.WordSize, value - bias);
         }
-        return new DynamicSection(entries, Address);
+        return new DynamicSection(copy, _enc, _count, Address);
     }
 
-    /// <summary>Reads <c>Elf_Dyn</c> entries from <paramref name="bytes"/> until DT_NULL or the end.</summary>
-    internal static DynamicSection Read(ReadOnlySpan<byte> bytes, ElfEncoding enc, ulong address, ulong fileOffset, string fileName)
+    /// <summary>Reads <c>Elf_Dyn</c> entries from <paramref name="bytes"/> until DT_NULL or the end, in place: the
+    /// section reads them from <paramref name="bytes"/> for as long as it is used.</summary>
+    internal static DynamicSection Read(ReadOnlyMemory<byte> bytes, ElfEncoding enc, ulong address, ulong fileOffset, string fileName)
     {
         int entrySize = 2 * enc.WordSize;
         if (bytes.Length % entrySize != 0)
             ThrowHelper.Format(fileName, "PT_DYNAMIC p_filesz", fileOffset,
                 $"size 0x{bytes.Length:x} is not a multiple of the {entrySize}-byte Elf_Dyn entry");
-        var entries = new List<DynamicEntry>(bytes.Length / entrySize);
-        for (int off = 0; off + entrySize <= bytes.Length; off += entrySize)
+        var span = bytes.Span;
+        int count = 0;
+        for (int off = 0; off + entrySize <= span.Length; off += entrySize)
         {
-            var tag = (DynamicTag)enc.SignedWord(bytes, off);
-            entries.Add(new DynamicEntry(tag, enc.Word(bytes, off + enc.WordSize)));
-            if (tag == DynamicTag.Null)
+            count++;
+            if ((DynamicTag)enc.SignedWord(span, off) == DynamicTag.Null)
                 break;
         }
-        return new DynamicSection([.. entries], address);
+        return new DynamicSection(bytes, enc, count, address);
     }
 }

@@ -10,7 +10,7 @@ namespace Loader.Elf;
 public sealed class DynamicTables
 {
     private readonly List<RelocationTable> _relocationTables = [];
-    private readonly List<string> _needed = [];
+    private readonly string[] _needed = [];
 
     /// <summary>
     /// Finds every table <paramref name="dyn"/> points to, through <paramref name="view"/>. The symbol count comes
@@ -43,11 +43,21 @@ public sealed class DynamicTables
             ThrowHelper.Format(Name, "DT_STRTAB", dyn.Address, "the dynamic section names strings but has no DT_STRTAB");
         }
 
-        SoName = dyn.TryGet(DynamicTag.SoName, out ulong soname) ? DynamicString(soname, "DT_SONAME", dyn) : null;
+        // Sonames are named again by every library that needs them: those strings are the process's one copy.
+        SoName = dyn.TryGet(DynamicTag.SoName, out ulong soname) ? InternedNames.Get(DynamicStringBytes(soname, "DT_SONAME", dyn)) : null;
         RunPath = dyn.TryGet(DynamicTag.RunPath, out ulong runpath) ? DynamicString(runpath, "DT_RUNPATH", dyn) : null;
         RPath = dyn.TryGet(DynamicTag.RPath, out ulong rpath) ? DynamicString(rpath, "DT_RPATH", dyn) : null;
-        foreach (ulong needed in dyn.GetAll(DynamicTag.Needed))
-            _needed.Add(DynamicString(needed, "DT_NEEDED", dyn));
+        int neededCount = 0;
+        for (int i = 0; i < dyn.Count; i++)
+            if (dyn[i].Tag == DynamicTag.Needed)
+                neededCount++;
+        if (neededCount > 0)
+        {
+            _needed = new string[neededCount];
+            for (int i = 0, n = 0; i < dyn.Count; i++)
+                if (dyn[i] is { Tag: DynamicTag.Needed } needed)
+                    _needed[n++] = InternedNames.Get(DynamicStringBytes(needed.Value, "DT_NEEDED", dyn));
+        }
 
         if (gnuHash is not null)
             GnuHash = gnuHash;
@@ -71,12 +81,16 @@ public sealed class DynamicTables
         ReadRelocations(dyn);
     }
 
-    /// <summary>A d_val string offset, checked against DT_STRSZ before it is narrowed to 32 bits.</summary>
-    private string DynamicString(ulong offset, string tag, DynamicSection dyn)
+    /// <summary>A d_val string, checked against DT_STRSZ before it is narrowed to 32 bits.</summary>
+    private string DynamicString(ulong offset, string tag, DynamicSection dyn) =>
+        System.Text.Encoding.UTF8.GetString(DynamicStringBytes(offset, tag, dyn));
+
+    /// <summary>A d_val string offset's bytes, checked against DT_STRSZ before it is narrowed to 32 bits.</summary>
+    private ReadOnlySpan<byte> DynamicStringBytes(ulong offset, string tag, DynamicSection dyn)
     {
         if (offset >= (ulong)Strings.Length)
             ThrowHelper.Format(Name, tag, dyn.Address, $"string offset 0x{offset:x} is past the end of the 0x{Strings.Length:x}-byte DT_STRTAB");
-        return Strings.GetString((uint)offset);
+        return Strings.GetBytes((uint)offset);
     }
 
     /// <summary>The view the tables were read through.</summary>

@@ -56,4 +56,17 @@ public readonly struct ElfEncoding
     /// <summary>Reads a signed address-sized field (Elf32_Sword/Sxword), sign-extended.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public long SignedWord(ReadOnlySpan<byte> s, int offset) => Is64 ? (long)U64(s, offset) : (int)U32(s, offset);
+
+    /// <summary>Writes an address-sized field (for a copy of a table that is adjusted, never for a file or an image).</summary>
+    public void WriteWord(Span<byte> s, int offset, ulong value)
+    {
+        if (Is64 && IsBigEndian)
+            BinaryPrimitives.WriteUInt64BigEndian(s[offset..], value);
+        else if (Is64)
+            BinaryPrimitives.WriteUInt64LittleEndian(s[offset..], value);
+        else if (IsBigEndian)
+            BinaryPrimitives.WriteUInt32BigEndian(s[offset..], (uint)value);
+        else
+            BinaryPrimitives.WriteUInt32LittleEndian(s[offset..], (uint)value);
+    }
 }

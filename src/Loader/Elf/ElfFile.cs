@@ -160,7 +160,7 @@ public sealed class ElfFile : IDisposable
         if (dynamicIndex < 0)
             return;
         var ph = _programHeaders[dynamicIndex];
-        Dynamic = DynamicSection.Read(FileRange(ph.Offset, ph.FileSize, "PT_DYNAMIC p_offset", HeaderTables.ProgramOffsetField(Header, dynamicIndex)).Span, Encoding, ph.VirtualAddress, ph.Offset, Name);
+        Dynamic = DynamicSection.Read(FileRange(ph.Offset, ph.FileSize, "PT_DYNAMIC p_offset", HeaderTables.ProgramOffsetField(Header, dynamicIndex)), Encoding, ph.VirtualAddress, ph.Offset, Name);
         Tables = DynamicTables.Read(View, Dynamic, Encoding, HeaderTables.DynamicSymbolCount(Dynamic, _sections, Header.Class));
     }
 }

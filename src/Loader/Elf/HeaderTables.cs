@@ -69,6 +69,12 @@ internal static class HeaderTables
 
     /// <summary>The program headers (e_phnum resolved through section 0 when it is PN_XNUM).</summary>
     public static ProgramHeader[] ReadProgramHeaders(
+        ElfHeader header, ElfEncoding encoding, string name, ulong fileLength, IReadOnlyList<SectionHeader> sections, FileRangeReader read) =>
+        ReadProgramHeaderTable(header, encoding, name, fileLength, sections, read).ToArray();
+
+    /// <summary>The program headers checked as <see cref="ReadProgramHeaders"/> checks them, decoded where they lie
+    /// (valid as long as the bytes <paramref name="read"/> returned).</summary>
+    internal static ProgramHeaderTable ReadProgramHeaderTable(
         ElfHeader header, ElfEncoding encoding, string name, ulong fileLength, IReadOnlyList<SectionHeader> sections, FileRangeReader read)
     {
         ulong count = header.ProgramHeaderCount;
@@ -80,7 +86,7 @@ internal static class HeaderTables
             count = sections[0].Info;
         }
         if (count == 0)
-            return [];
+            return ProgramHeaderTable.Empty;
         int entrySize = ProgramHeader.SizeFor(header.Class);
         ulong phoff = header.ProgramHeaderOffset;
         if (header.ProgramHeaderEntrySize != entrySize)
@@ -89,11 +95,7 @@ internal static class HeaderTables
         if (ThrowHelper.OutOfRange(phoff, count * (ulong)entrySize, fileLength))
             ThrowHelper.Format(name, "e_phoff", FieldOffset(header, ElfHeader.Field.ProgramHeaderOffset),
                 $"{count} program headers of {entrySize} bytes at 0x{phoff:x} run past the end of the {fileLength}-byte file");
-        var table = read(phoff, (int)count * entrySize).Span;
-        var headers = new ProgramHeader[count];
-        for (int i = 0; i < headers.Length; i++)
-            headers[i] = ProgramHeader.Read(table.Slice(i * entrySize, entrySize), encoding);
-        return headers;
+        return new ProgramHeaderTable(read(phoff, (int)count * entrySize), (int)count, encoding);
     }
 
     /// <summary>

@@ -83,27 +83,20 @@ public sealed class HostLibraryPolicy
     /// system loader first if the process does not have it yet.
     /// </summary>
     /// <exception cref="LoaderException">A name in <see cref="LoadOptions.HostLibraries"/> cannot be loaded by the system loader.</exception>
-    internal List<HostModule> GlobalScope() => GlobalScope(LoadExtras());
-
-    /// <summary>Makes sure the process has each of <see cref="LoadOptions.HostLibraries"/> (the system loader loads a
-    /// missing one), then returns what the process has now (<see cref="HostModules.Enumerate"/>: the same list object
-    /// for as long as nothing was loaded or unloaded).</summary>
-    internal IReadOnlyList<HostModule> LoadExtras()
+    internal List<HostModule> GlobalScope()
     {
         foreach (string name in _extra)
             Get(name, "named in LoadOptions.HostLibraries");
-        return HostModules.Enumerate();
-    }
-
-    /// <summary>The host libraries among <paramref name="modules"/>, in order (see <see cref="GlobalScope()"/>).</summary>
-    internal List<HostModule> GlobalScope(IReadOnlyList<HostModule> modules)
-    {
         var result = new List<HostModule>();
-        foreach (var host in modules)
-            if (!host.IsMainProgram && !host.IsVdso && IsHostLibrary(host))
+        foreach (var host in HostModules.Enumerate())
+            if (InGlobalScope(host))
                 result.Add(host);
         return result;
     }
+
+    /// <summary>True when <paramref name="host"/> belongs to the global scope: a host library, never the main program
+    /// or the vDSO.</summary>
+    internal bool InGlobalScope(HostModule host) => !host.IsMainProgram && !host.IsVdso && IsHostLibrary(host);
 
     /// <summary>The host's copy of a host library, loaded by the system loader if the process does not have it yet.</summary>
     /// <exception cref="LoaderException">The system loader cannot load it.</exception>

@@ -100,7 +100,7 @@ public sealed class HostModule
 
         var view = VirtualView.FromRegions(path, regions);
         var dynamicBytes = view.Read(dynamic.VirtualAddress, dynamic.MemorySize, "PT_DYNAMIC");
-        var dyn = DynamicSection.Read(dynamicBytes.Span, NativeEncoding, dynamic.VirtualAddress, dynamic.VirtualAddress, path)
+        var dyn = DynamicSection.Read(dynamicBytes, NativeEncoding, dynamic.VirtualAddress, dynamic.VirtualAddress, path)
             .WithAbsolutePointersMadeRelative((ulong)loaded.Base);
         var tables = DynamicTables.Read(view, dyn, NativeEncoding);
 

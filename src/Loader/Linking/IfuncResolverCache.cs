@@ -5,11 +5,16 @@ namespace Loader.Linking;
 /// <summary>
 /// The results of the IFUNC resolvers run in one namespace, by the resolver's address: each resolver runs once, so
 /// every relocation and export of that symbol gets the same address (glibc calls a resolver once per relocation;
-/// the result is meant to be the same). Forgotten when the module holding the resolver unloads.
+/// the result is meant to be the same). Forgotten when the module holding the resolver unloads. A host library's
+/// resolvers (libc's <c>strlen</c>) are the process's, and so are their results: kept once for every namespace, so a
+/// new context neither keeps nor runs them again.
 /// </summary>
 internal sealed class IfuncResolverCache
 {
-    private readonly Dictionary<nint, nint> _results = [];
+    private Dictionary<nint, nint>? _results; // made at the first resolver of an image of this namespace
+
+    private static readonly Dictionary<nint, nint> s_hostResults = [];
+    private static readonly Lock s_hostLock = new();
 
     /// <summary>
     /// The resolver's result, running it the first time. With <see cref="LoadOptions.RunResolvers"/> false, a
@@ -22,7 +27,7 @@ internal sealed class IfuncResolverCache
     /// <exception cref="RelocationException">The resolver may not run, or does not lie in executable code.</exception>
     public nint Run(Module owner, nint resolver, string what, LoadOptions options)
     {
-        if (_results.TryGetValue(resolver, out nint cached))
+        if (TryGetResult(resolver, out nint cached))
             return cached;
         // The load's own choice holds for every later lookup too (GetExport, bind), not only for its relocations.
         if ((!options.RunResolvers || !owner.ResolversAllowed) && !owner.IsHost)
@@ -30,16 +35,32 @@ internal sealed class IfuncResolverCache
         if (!owner.IsExecutable(resolver))
             ThrowHelper.Relocation(owner.Path, $"{owner.Path}: {what}: the resolver 0x{resolver:x} does not lie in an executable PT_LOAD");
         nint result = NativeCalls.CallResolver(resolver);
-        _results[resolver] = result;
+        if (owner.IsHost)
+        {
+            lock (s_hostLock)
+                s_hostResults[resolver] = result;
+        }
+        else
+        {
+            (_results ??= [])[resolver] = result;
+        }
         return result;
     }
 
     /// <summary>The result of a resolver that has run already; false when it has not.</summary>
-    public bool TryGetResult(nint resolver, out nint result) => _results.TryGetValue(resolver, out result);
+    public bool TryGetResult(nint resolver, out nint result)
+    {
+        if (_results is not null && _results.TryGetValue(resolver, out result))
+            return true;
+        lock (s_hostLock)
+            return s_hostResults.TryGetValue(resolver, out result);
+    }
 
     /// <summary>Forgets the results of resolvers inside <paramref name="module"/> (it is unloading).</summary>
     public void Forget(Module module)
     {
+        if (_results is null || module.IsHost)
+            return;
         var range = module.Range;
         List<nint>? gone = null;
         foreach (nint resolver in _results.Keys)

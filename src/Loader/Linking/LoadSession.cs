@@ -14,14 +14,10 @@ internal sealed class LoadSession
 {
     private readonly ModuleNamespace _namespace;
     private readonly LoadOptions _options;
-    // Made when a name is first searched for: a load whose dependencies are all host libraries or loaded (libz's)
-    // searches nothing, and pays neither the environment read nor the search's tables.
-    private LibrarySearch? _search;
+    private LibrarySearch? _search; // made when a name is first searched for: most loads take only host libraries
     private readonly HostLibraryPolicy _hosts;
     private readonly List<Module> _new = [];
     private readonly List<Module> _referenced = [];
-
-    private LibrarySearch Search => _search ??= new LibrarySearch(_options.SearchPaths, _options.LdLibraryPath);
 
     public LoadSession(ModuleNamespace space, LoadOptions options)
     {
@@ -92,7 +88,7 @@ internal sealed class LoadSession
             if (fd is not null && fd.TryGetStatus(out var status, out _))
             {
                 if (HostModules.FindByFile(status.Device, status.Inode) is { } host && _hosts.IsHostLibrary(host))
-                    return (_namespace.GetHostModule(host), false);
+                    return (SharedHostModules.Get(host), false);
                 var identity = new FileIdentity(status.Device, status.Inode);
                 if ((_namespace.FindLoaded(identity) ?? FindNew(identity)) is { } loaded)
                     return (loaded, false);
@@ -146,7 +142,9 @@ internal sealed class LoadSession
         }
     }
 
-    private Module HostFor(string nameOrPath) => _namespace.GetHostModule(HostLibraryPolicy.Get(nameOrPath, "a host library"));
+    private LibrarySearch Search => _search ??= new LibrarySearch(_options.SearchPaths, _options.LdLibraryPath);
+
+    private Module HostFor(string nameOrPath) => SharedHostModules.Get(HostLibraryPolicy.Get(nameOrPath, "a host library"));
 
     /// <summary>Dependencies breadth-first, then scope, relocation and RELRO, then initializers.</summary>
     private void Link(Module root)
@@ -212,7 +210,7 @@ internal sealed class LoadSession
         {
             if (needed.Length == 0)
                 ThrowHelper.Format(module.Path, "DT_NEEDED", module.Image!.Dynamic!.Address, "names the empty string: there is no library to look for");
-            var attempts = new List<SearchAttempt>();
+            List<SearchAttempt>? attempts = null; // only a search has attempts to keep (for `loader deps` and `trace`)
             DependencySource source;
             Module? dependency;
             if (_hosts.IsHostLibrary(needed))
@@ -227,6 +225,7 @@ internal sealed class LoadSession
             }
             else
             {
+                attempts = [];
                 string path = Search.Find(needed, module.Requester, attempts)
                     ?? ThrowHelper.LibraryNotFound<string>(needed, module.Path, attempts);
                 (dependency, bool mapped) = FindOrMap(path, requireHostName: true, module.Requester);
@@ -235,7 +234,8 @@ internal sealed class LoadSession
                     : DependencySource.Reused;
             }
             module.Needed.Add(dependency);
-            module.Links.Add(new LibraryDependency(needed, module.Info, dependency.Info, source, attempts, depth));
+            module.Links.Add(new LibraryDependency(needed, module.Info, dependency.Info, source,
+                attempts is null ? [] : attempts.ToArray(), depth));
             Take(dependency);
         }
     }

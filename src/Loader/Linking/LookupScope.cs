@@ -9,41 +9,39 @@ namespace Loader.Linking;
 internal sealed class LookupScope
 {
     private readonly Module[] _modules;
-    private readonly ScopePart[] _parts;
+    private readonly int _firstPartCount; // the parts are contiguous: the first part's modules, then the second's
 
     public LookupScope(IReadOnlyList<Module> global, IReadOnlyList<Module> local, bool deepBind)
     {
         DeepBind = deepBind;
-        var modules = new Module[global.Count + local.Count];
-        var parts = new ScopePart[modules.Length];
+        var first = deepBind ? local : global;
+        var second = deepBind ? global : local;
+        // Each part lists a module once (the global scope is the host's distinct libraries, the local scope a
+        // breadth-first walk); a module of the second part already in the first is left out. Only a host library can
+        // be in both, so only those are looked for, among the first part's few modules.
+        var modules = new Module[first.Count + second.Count];
         int count = 0;
-        if (deepBind)
+        for (int i = 0; i < first.Count; i++)
+            modules[count++] = first[i];
+        _firstPartCount = count;
+        for (int i = 0; i < second.Count; i++)
         {
-            count = Add(local, ScopePart.Local, modules, parts, count);
-            count = Add(global, ScopePart.Global, modules, parts, count);
+            var module = second[i];
+            if (module.IsHost && Contains(first, module))
+                continue;
+            modules[count++] = module;
         }
-        else
-        {
-            count = Add(global, ScopePart.Global, modules, parts, count);
-            count = Add(local, ScopePart.Local, modules, parts, count);
-        }
-        _modules = count == modules.Length ? modules : modules[..count];
-        _parts = count == parts.Length ? parts : parts[..count];
+        if (count < modules.Length)
+            Array.Resize(ref modules, count);
+        _modules = modules;
     }
 
-    /// <summary>Appends each module of <paramref name="list"/> not already in the first <paramref name="count"/>:
-    /// a scope holds a few dozen modules, so a scan costs less than a set built per load.</summary>
-    private static int Add(IReadOnlyList<Module> list, ScopePart part, Module[] modules, ScopePart[] parts, int count)
+    private static bool Contains(IReadOnlyList<Module> modules, Module module)
     {
-        foreach (var m in list)
-        {
-            if (Array.IndexOf(modules, m, 0, count) >= 0)
-                continue;
-            modules[count] = m;
-            parts[count] = part;
-            count++;
-        }
-        return count;
+        for (int i = 0; i < modules.Count; i++)
+            if (modules[i] == module)
+                return true;
+        return false;
     }
 
     /// <summary>The modules in search order.</summary>
@@ -53,7 +51,12 @@ internal sealed class LookupScope
     public int Count => _modules.Length;
 
     /// <summary>Global or local, for the module at <paramref name="index"/>.</summary>
-    public ScopePart PartAt(int index) => _parts[index];
+    public ScopePart PartAt(int index)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, _modules.Length);
+        return (index < _firstPartCount) != DeepBind ? ScopePart.Global : ScopePart.Local;
+    }
 
     /// <summary>True when the local scope is searched first.</summary>
     public bool DeepBind { get; }

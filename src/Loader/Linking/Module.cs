@@ -177,8 +177,9 @@ internal sealed class Module
     public bool IsExecutable(nint address)
     {
         ulong a = (ulong)address, bias = (ulong)Base;
-        foreach (var ph in ProgramHeaders)
-            if (ph.Type == SegmentType.Load && (ph.Flags & SegmentFlags.Execute) != 0
+        var headers = ProgramHeaders;
+        for (int i = 0; i < headers.Count; i++)
+            if (headers[i] is var ph && ph.Type == SegmentType.Load && (ph.Flags & SegmentFlags.Execute) != 0
                 && a >= bias + ph.VirtualAddress && a < bias + ph.VirtualAddress + ph.MemorySize)
                 return true;
         return false;

@@ -7,12 +7,11 @@ namespace Loader.Linking;
 /// Loader mapped (by device and inode, soname and path), their reference counts and unload order, the
 /// <c>STB_GNU_UNIQUE</c> definitions, the IFUNC results, and the one lock every load, lookup and unload takes.
 /// <see cref="LoaderContext"/> is the public handle on one namespace; a load runs as a <see cref="LoadSession"/>
-/// inside it. Host modules are the process's; each namespace keeps its own <see cref="Module"/> for them.
+/// inside it. Host modules are the process's, and so are their <see cref="Module"/>s (<see cref="SharedHostModules"/>).
 /// </summary>
 internal sealed class ModuleNamespace
 {
     private readonly List<Module> _modules = [];
-    private readonly Dictionary<HostModule, Module> _hostModules = [];
     private readonly UniqueSymbolTable _uniqueSymbols = new();
     private readonly IfuncResolverCache _resolverResults = new();
     private readonly List<Module> _owingThreadExits = [];
@@ -83,60 +82,11 @@ internal sealed class ModuleNamespace
 
     /// <summary>The global scope of a load following <paramref name="policy"/>: the host libraries the process has,
     /// in the host's load order.</summary>
-    public IReadOnlyList<Module> GlobalScope(HostLibraryPolicy policy)
+    public Module[] GlobalScope(HostLibraryPolicy policy)
     {
         lock (SyncRoot)
-        {
-            // The same host list (nothing loaded or unloaded since) under the same policy gives the same scope: built
-            // once, not on every load.
-            var enumerated = policy.LoadExtras();
-            if (_globalScope is { } cached && ReferenceEquals(cached.Hosts, enumerated) && ReferenceEquals(cached.Policy, policy))
-                return cached.Modules;
-            var hosts = policy.GlobalScope(enumerated);
-            var result = new Module[hosts.Count];
-            for (int i = 0; i < hosts.Count; i++)
-                result[i] = GetHostModule(hosts[i]);
-            _globalScope = (enumerated, policy, result);
-            return result;
-        }
+            return SharedHostModules.GlobalScope(policy);
     }
-
-    // The last global scope built, and the host list and policy it was built from.
-    private (IReadOnlyList<HostModule> Hosts, HostLibraryPolicy Policy, Module[] Modules)? _globalScope;
-
-    /// <summary>
-    /// This namespace's module for a host library, with its DT_NEEDED tree as the host linked it: each entry of the
-    /// host's own dynamic section is the module the host loaded for it (<see cref="HostModules.FindLoaded"/>), so
-    /// <c>dlsym</c> on its handle searches what glibc's <c>dlsym</c> on glibc's handle searches
-    /// (<see cref="Module.LocalSearchList"/>). The host's edges are not reference-counted: the host never unloads them.
-    /// </summary>
-    public Module GetHostModule(HostModule host)
-    {
-        if (_hostModules.TryGetValue(host, out var known))
-            return known;
-        var root = AddHostModule(host);
-        // Every module is in the table before its own entries are read, so a DT_NEEDED cycle ends.
-        var pending = new Queue<Module>();
-        pending.Enqueue(root);
-        while (pending.TryDequeue(out var module))
-        {
-            foreach (string needed in module.Host!.Tables.Needed)
-            {
-                if (needed.Length == 0 || HostModules.FindLoaded(needed) is not { } loaded)
-                    continue; // nothing the host has answers to it (glibc would not have loaded the library)
-                if (!_hostModules.TryGetValue(loaded, out var dependency))
-                {
-                    dependency = AddHostModule(loaded);
-                    pending.Enqueue(dependency);
-                }
-                module.Needed.Add(dependency);
-                module.Links.Add(new LibraryDependency(needed, module.Info, dependency.Info, DependencySource.Host, [], Depth: 1));
-            }
-        }
-        return root;
-    }
-
-    private Module AddHostModule(HostModule host) => _hostModules[host] = Module.ForHost(host);
 
     /// <summary>The module mapped from the file with this device and inode (never one loaded from memory).</summary>
     public Module? FindLoaded(FileIdentity identity)

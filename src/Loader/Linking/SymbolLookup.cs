@@ -210,9 +210,7 @@ internal static class SymbolLookup
             if (ndx == 1)
             {
                 // VER_NDX_GLOBAL: glibc's l_versions[1] is the base definition (the soname) when there is one.
-                foreach (var d in _versions!.Definitions)
-                    if (d.Index == 1)
-                        return d.Name;
+                return _versions!.BaseDefinitionName;
             }
             return null;
         }

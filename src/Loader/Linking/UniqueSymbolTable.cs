@@ -8,12 +8,13 @@ namespace Loader.Linking;
 /// </summary>
 internal sealed class UniqueSymbolTable
 {
-    private readonly Dictionary<string, ResolvedSymbol> _first = new(StringComparer.Ordinal);
+    private Dictionary<string, ResolvedSymbol>? _first; // made at the namespace's first STB_GNU_UNIQUE definition
 
     /// <summary>The definition this name already has in the namespace, or <paramref name="found"/>, which becomes it.</summary>
     public ResolvedSymbol Intern(ReadOnlySpan<byte> name, ResolvedSymbol found)
     {
         string key = Encoding.UTF8.GetString(name);
+        _first ??= new(StringComparer.Ordinal);
         if (_first.TryGetValue(key, out var first))
             return first;
         _first[key] = found;
@@ -23,6 +24,8 @@ internal sealed class UniqueSymbolTable
     /// <summary>Forgets the definitions <paramref name="module"/> provided (it is unloading).</summary>
     public void Forget(Module module)
     {
+        if (_first is null)
+            return;
         List<string>? gone = null;
         foreach (var (name, definition) in _first)
             if (definition.Module == module)

@@ -12,7 +12,7 @@ public sealed class ElfImage : IDisposable
 {
     private readonly ImageMemory _memory;
     private readonly List<MappingStep> _steps;
-    private readonly ProgramHeader[] _programHeaders;
+    private readonly IReadOnlyList<ProgramHeader> _programHeaders;
     private DynamicTables? _tables;
     private DynamicSection? _dynamic;
     private IReadOnlyList<ImageSegment>? _segments;
@@ -20,7 +20,7 @@ public sealed class ElfImage : IDisposable
 
     internal ElfImage(string path, LoadPlan plan, nint bias, AddressRange reserved, ImageMemory memory,
         List<MappingStep> steps, FileIdentity file, bool fromMemory, bool relroApplied,
-        ProgramHeader[] programHeaders)
+        IReadOnlyList<ProgramHeader> programHeaders)
     {
         _programHeaders = programHeaders;
         Path = path;
@@ -145,12 +145,21 @@ public sealed class ElfImage : IDisposable
             $"{Path}: [0x{virtualAddress:x}, +0x{length:x}) is not inside a readable PT_LOAD");
     }
 
-    /// <summary>The program headers, as read from the file before mapping.</summary>
-    public IReadOnlyList<ProgramHeader> ProgramHeaders => _programHeaders;
+    /// <summary>The program headers, as the file has them: read in place from the PT_LOAD that maps them (valid until
+    /// <see cref="Dispose"/>).</summary>
+    public IReadOnlyList<ProgramHeader> ProgramHeaders
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(IsDisposed, this);
+            return _programHeaders;
+        }
+    }
 
     /// <summary>
     /// The dynamic section read from the mapped image (PT_DYNAMIC at BaseAddress + p_vaddr), or null for an object
-    /// without one. Read as a loader reads it: from memory, not from the file.
+    /// without one. Read as a loader reads it: from memory, not from the file, and in place (valid until
+    /// <see cref="Dispose"/>).
     /// </summary>
     public DynamicSection? Dynamic
     {
@@ -200,7 +209,7 @@ public sealed class ElfImage : IDisposable
         var view = VirtualView.FromRegions(Path, regions);
         var dynamicHeader = _programHeaders[dynamicIndex];
         var bytes = view.Read(dynamicHeader.VirtualAddress, dynamicHeader.FileSize, "PT_DYNAMIC");
-        _dynamic = DynamicSection.Read(bytes.Span, enc, dynamicHeader.VirtualAddress, dynamicHeader.Offset, Path);
+        _dynamic = DynamicSection.Read(bytes, enc, dynamicHeader.VirtualAddress, dynamicHeader.Offset, Path);
         GnuHashTable? gnuHash = _dynamic.TryGet(DynamicTag.GnuHash, out ulong gnuHashAddress)
             ? GnuHashTable.Read(view, gnuHashAddress, enc) : null;
         _tables = DynamicTables.ReadWithGnuHash(view, _dynamic, enc, SymbolCountFromSections() ?? SymbolCountWhenHashIsShort(gnuHash), gnuHash);

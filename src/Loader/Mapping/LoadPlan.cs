@@ -109,8 +109,8 @@ public sealed class LoadPlan
         ulong offset = 0;
         // The dynamic section was read from this PT_DYNAMIC (the same rule), so the entry index maps to its file offset.
         var ph = programHeaders[DynamicSegment.IndexIn(programHeaders)];
-        for (int i = 0; i < dynamic.Entries.Count; i++)
-            if (dynamic.Entries[i].Tag == DynamicTag.Flags1)
+        for (int i = 0; i < dynamic.Count; i++)
+            if (dynamic[i].Tag == DynamicTag.Flags1)
                 offset = ph.Offset + (ulong)i * 16;
         ThrowHelper.Unsupported(name, "DT_FLAGS_1", offset, "has DF_1_PIE: this is a position-independent executable, not a library (dlopen refuses it too)");
     }
@@ -132,41 +132,39 @@ public sealed class LoadPlan
         (int Index, ProgramHeader Header)? previous = null;
         foreach (var (i, ph) in loads)
         {
-            string seg = $"PT_LOAD[{i}]";
             if (ph.Alignment > 1 && (ph.Alignment & (ph.Alignment - 1)) != 0)
-                ThrowHelper.Format(name, seg + " p_align", FieldOffset(i, 48), $"0x{ph.Alignment:x} is not a power of two");
+                ThrowHelper.Format(name, Segment(i) + " p_align", FieldOffset(i, 48), $"0x{ph.Alignment:x} is not a power of two");
             if (ph.Alignment > 1 && ph.Alignment < page)
-                ThrowHelper.Format(name, seg + " p_align", FieldOffset(i, 48), $"0x{ph.Alignment:x} is smaller than the 0x{page:x}-byte page, so the segment cannot be mapped at its p_vaddr (glibc refuses it too)");
+                ThrowHelper.Format(name, Segment(i) + " p_align", FieldOffset(i, 48), $"0x{ph.Alignment:x} is smaller than the 0x{page:x}-byte page, so the segment cannot be mapped at its p_vaddr (glibc refuses it too)");
             if ((ulong)options.MaxImageSize < ph.Alignment)
-                ThrowHelper.Format(name, seg + " p_align", FieldOffset(i, 48), $"0x{ph.Alignment:x} exceeds the maximum image size 0x{options.MaxImageSize:x} (MaxImageSize)");
+                ThrowHelper.Format(name, Segment(i) + " p_align", FieldOffset(i, 48), $"0x{ph.Alignment:x} exceeds the maximum image size 0x{options.MaxImageSize:x} (MaxImageSize)");
             if (ph.FileSize > ph.MemorySize)
-                ThrowHelper.Format(name, seg + " p_filesz", FieldOffset(i, 32), $"0x{ph.FileSize:x} is larger than p_memsz 0x{ph.MemorySize:x}");
+                ThrowHelper.Format(name, Segment(i) + " p_filesz", FieldOffset(i, 32), $"0x{ph.FileSize:x} is larger than p_memsz 0x{ph.MemorySize:x}");
             if ((ph.VirtualAddress - ph.Offset) % page != 0)
-                ThrowHelper.Format(name, seg + " p_offset", FieldOffset(i, 8),
+                ThrowHelper.Format(name, Segment(i) + " p_offset", FieldOffset(i, 8),
                     $"0x{ph.Offset:x} and p_vaddr 0x{ph.VirtualAddress:x} disagree modulo the 0x{page:x}-byte page size, so the file page cannot be mapped at the address");
             if ((ph.Flags & SegmentFlags.Write) != 0 && (ph.Flags & SegmentFlags.Execute) != 0)
-                ThrowHelper.Format(name, seg + " p_flags", FieldOffset(i, 4), $"0x{(uint)ph.Flags:x} asks for write and execute at once; this loader maps no page W+X");
+                ThrowHelper.Format(name, Segment(i) + " p_flags", FieldOffset(i, 4), $"0x{(uint)ph.Flags:x} asks for write and execute at once; this loader maps no page W+X");
             if (ph.Offset > fileLength)
-                ThrowHelper.Format(name, seg + " p_offset", FieldOffset(i, 8), $"0x{ph.Offset:x} lies past the end of the {fileLength}-byte file");
+                ThrowHelper.Format(name, Segment(i) + " p_offset", FieldOffset(i, 8), $"0x{ph.Offset:x} lies past the end of the {fileLength}-byte file");
             if (ph.FileSize > fileLength - ph.Offset)
-                ThrowHelper.Format(name, seg + " p_filesz", FieldOffset(i, 32), $"0x{ph.FileSize:x} bytes from p_offset 0x{ph.Offset:x} run past the end of the {fileLength}-byte file");
+                ThrowHelper.Format(name, Segment(i) + " p_filesz", FieldOffset(i, 32), $"0x{ph.FileSize:x} bytes from p_offset 0x{ph.Offset:x} run past the end of the {fileLength}-byte file");
             if (ph.VirtualAddress > ulong.MaxValue - page || ph.MemorySize > ulong.MaxValue - page - ph.VirtualAddress)
-                ThrowHelper.Format(name, seg + " p_memsz", FieldOffset(i, 40), $"p_vaddr 0x{ph.VirtualAddress:x} + p_memsz 0x{ph.MemorySize:x} overflows the address space");
+                ThrowHelper.Format(name, Segment(i) + " p_memsz", FieldOffset(i, 40), $"p_vaddr 0x{ph.VirtualAddress:x} + p_memsz 0x{ph.MemorySize:x} overflows the address space");
             if (previous is { } prev)
             {
                 ulong prevEnd = prev.Header.VirtualAddress + prev.Header.MemorySize;
-                string prevSeg = $"PT_LOAD[{prev.Index}]";
                 if (ph.VirtualAddress < prev.Header.VirtualAddress)
-                    ThrowHelper.Format(name, seg + " p_vaddr", FieldOffset(i, 16),
-                        $"0x{ph.VirtualAddress:x} is below {prevSeg}'s p_vaddr 0x{prev.Header.VirtualAddress:x}: PT_LOADs must be sorted by p_vaddr (ELF gABI)");
+                    ThrowHelper.Format(name, Segment(i) + " p_vaddr", FieldOffset(i, 16),
+                        $"0x{ph.VirtualAddress:x} is below {Segment(prev.Index)}'s p_vaddr 0x{prev.Header.VirtualAddress:x}: PT_LOADs must be sorted by p_vaddr (ELF gABI)");
                 if (ph.VirtualAddress < prevEnd)
-                    ThrowHelper.Format(name, seg + " p_vaddr", FieldOffset(i, 16),
-                        $"[0x{ph.VirtualAddress:x}, 0x{ph.VirtualAddress + ph.MemorySize:x}) overlaps {prevSeg} [0x{prev.Header.VirtualAddress:x}, 0x{prevEnd:x})");
+                    ThrowHelper.Format(name, Segment(i) + " p_vaddr", FieldOffset(i, 16),
+                        $"[0x{ph.VirtualAddress:x}, 0x{ph.VirtualAddress + ph.MemorySize:x}) overlaps {Segment(prev.Index)} [0x{prev.Header.VirtualAddress:x}, 0x{prevEnd:x})");
                 // Two segments on one page would need two protections (and two file pages) for one page; glibc maps the
                 // later one over the earlier one's tail. We refuse rather than silently lose bytes or .bss zeros.
                 if (PageDown(ph.VirtualAddress, page) < PageUp(prevEnd, page))
-                    ThrowHelper.Format(name, seg + " p_vaddr", FieldOffset(i, 16),
-                        $"0x{ph.VirtualAddress:x} shares page 0x{PageDown(ph.VirtualAddress, page):x} with {prevSeg} (which ends at 0x{prevEnd:x}); mmap cannot give one page two segments");
+                    ThrowHelper.Format(name, Segment(i) + " p_vaddr", FieldOffset(i, 16),
+                        $"0x{ph.VirtualAddress:x} shares page 0x{PageDown(ph.VirtualAddress, page):x} with {Segment(prev.Index)} (which ends at 0x{prevEnd:x}); mmap cannot give one page two segments");
             }
             previous = (i, ph);
         }
@@ -185,7 +183,10 @@ public sealed class LoadPlan
         ulong page = PageSize;
         StartAddress = PageDown(loads[0].Header.VirtualAddress, page);
         EndAddress = PageUp(loads[^1].Header.VirtualAddress + loads[^1].Header.MemorySize, page);
-        Alignment = Math.Max(page, loads.Max(l => l.Header.Alignment));
+        ulong alignment = page;
+        foreach (var (_, ph) in loads)
+            alignment = Math.Max(alignment, ph.Alignment);
+        Alignment = alignment;
 
         var overlays = new List<SegmentOverlay>(loads.Count);
         var bss = new List<BssPlan>();
@@ -265,6 +266,9 @@ public sealed class LoadPlan
             sb.Append(ci, $"  relro 0x{r.Address:x} +0x{r.Length:x} (PT_GNU_RELRO [0x{r.VirtualAddress:x}, +0x{r.MemorySize:x}) in PT_LOAD[{r.SegmentProgramHeaderIndex}])").AppendLine();
         return sb.ToString();
     }
+
+    /// <summary>A segment's name in a refusal (made only for one: a plan that passes names nothing).</summary>
+    private static string Segment(int index) => $"PT_LOAD[{index}]";
 
     internal static ulong PageDown(ulong value, ulong page) => value & ~(page - 1);
 

@@ -22,7 +22,8 @@ internal sealed class Mapper
     private readonly string _name;
     private readonly MapOptions _options;
     private readonly ulong _page = (ulong)Environment.SystemPageSize;
-    private readonly List<MappingStep> _steps = [];
+    // Eight steps cover a two- or four-segment library with a .bss: the list is sized once.
+    private readonly List<MappingStep> _steps = new(8);
 
     // The part of the address space this load owns right now, released on failure.
     private nint _reservationStart;
@@ -72,12 +73,12 @@ internal sealed class Mapper
 
             nint bias = ReserveAddressSpace(plan);
             var memory = new ImageMemory(_reservationStart, _reservationLength);
-            foreach (var overlay in plan.Overlays)
-                OverlaySegment(overlay, fd, bias);
+            for (int i = 0; i < plan.Overlays.Count; i++)
+                OverlaySegment(plan.Overlays[i], fd, bias);
             // Before the first write to a file page (the .bss tail's zeroing) and the first read (the dynamic section).
             CheckNotShrunk(fd, plan);
-            foreach (var bss in plan.Bss)
-                MapBss(bss, bias, memory);
+            for (int i = 0; i < plan.Bss.Count; i++)
+                MapBss(plan.Bss[i], bias, memory);
             fd.Dispose(); // as glibc: the descriptor is not needed once the file pages are mapped
 
             if (_options.ApplyRelro)
@@ -85,7 +86,7 @@ internal sealed class Mapper
 
             var image = new ElfImage(path, plan, bias, new AddressRange(_reservationStart, _reservationLength),
                 memory, _steps, new FileIdentity(status.Device, status.Inode), fromMemory, _options.ApplyRelro,
-                [.. source.ProgramHeaders]);
+                ImageProgramHeaders(source, plan, bias, memory));
             // As glibc does, the dynamic section and its tables are read from the mapped image, not from the file; a
             // PIE (DF_1_PIE there) is refused now, and the rollback below unmaps it.
             image.ReadDynamicTables();
@@ -98,6 +99,7 @@ internal sealed class Mapper
             if (!mapped)
                 RollBack();
             fd.Dispose();
+            ReturnHeaderBuffers();
         }
     }
 
@@ -111,21 +113,6 @@ internal sealed class Mapper
     /// </summary>
     private PlanSource ReadHeaders(FileDescriptor fd, FileStatus status, bool fromMemory)
     {
-        try
-        {
-            return ReadHeadersInto(fd, status, fromMemory);
-        }
-        finally
-        {
-            // Everything kept was copied out of the buffers (headers are structs, names strings, dynamic entries an array).
-            foreach (var buffer in _rented)
-                ArrayPool<byte>.Shared.Return(buffer);
-            _rented.Clear();
-        }
-    }
-
-    private PlanSource ReadHeadersInto(FileDescriptor fd, FileStatus status, bool fromMemory)
-    {
         ulong fileLength = (ulong)status.Size;
         // One pread covers the ELF header and, in nearly every file, the program headers that follow it.
         int firstLength = (int)Math.Min(fileLength, FirstReadLength);
@@ -138,17 +125,46 @@ internal sealed class Mapper
             : ReadRange(fd, offset, length, fileLength);
 
         // The section headers only name the regions for display (a loader needs none of them, as glibc reads none):
-        // read now only when the load needs them — the real e_phnum under extended numbering, or the symbol count of a
-        // library without hash tables — or when the file is a memfd that closes with the load; otherwise read from the
-        // path when someone first asks for the regions' names.
+        // read now only when the load needs them (the real e_phnum under extended numbering) or when the file is a memfd
+        // that closes with the load; otherwise read from the path when someone first asks for the regions' names, or for
+        // .dynsym's size when a library has no hash table to count its symbols.
         bool sectionsNow = fromMemory || header.ProgramHeaderCount == ElfHeader.PN_XNUM;
         IReadOnlyList<SectionHeader> sections = sectionsNow
             ? HeaderTables.ReadSections(header, encoding, _name, fileLength, read).Sections
             : [];
-        var programHeaders = HeaderTables.ReadProgramHeaders(header, encoding, _name, fileLength, sections, read);
+        var programHeaders = HeaderTables.ReadProgramHeaderTable(header, encoding, _name, fileLength, sections, read);
         if (!sectionsNow)
             sections = new LateSections(_name, status, header);
         return new PlanSource(_name, header, programHeaders, sections, fileLength);
+    }
+
+    /// <summary>
+    /// The program headers as the image holds them: a PT_LOAD maps them (nearly always the first, at file offset 0, as
+    /// glibc's <c>l_phdr</c> finds them), so they are read there and the image keeps no copy; copied otherwise.
+    /// </summary>
+    private static IReadOnlyList<ProgramHeader> ImageProgramHeaders(PlanSource source, LoadPlan plan, nint bias, ImageMemory memory)
+    {
+        var table = (ProgramHeaderTable)source.ProgramHeaders;
+        if (table.Count == 0)
+            return ProgramHeaderTable.Empty;
+        ulong offset = source.Header.ProgramHeaderOffset, length = (ulong)table.ByteLength;
+        for (int i = 0; i < plan.Overlays.Count; i++)
+        {
+            var ph = plan.Overlays[i].Header;
+            if ((plan.Overlays[i].Protection & MemoryProtection.Read) != 0 && offset >= ph.Offset && offset - ph.Offset <= ph.FileSize
+                && length <= ph.FileSize - (offset - ph.Offset))
+                return table.Over(memory.GetMemory((nint)((ulong)bias + ph.VirtualAddress + (offset - ph.Offset)), (int)length));
+        }
+        return table.ToArray();
+    }
+
+    /// <summary>The header reads' buffers go back to the pool once the image no longer reads them (it keeps what it
+    /// needs: structs, strings, or views of the mapped image).</summary>
+    private void ReturnHeaderBuffers()
+    {
+        foreach (var buffer in _rented)
+            ArrayPool<byte>.Shared.Return(buffer);
+        _rented.Clear();
     }
 
     /// <summary>

@@ -4,7 +4,8 @@ namespace Loader.Mapping;
 
 /// <summary>
 /// One thing the mapper did to the address space, in order: the system call (or memset) with its arguments, and
-/// why, in a sentence: <c>overlay PT_LOAD[1] (text) at base+0x1000</c>.
+/// why, in a sentence: <c>overlay PT_LOAD[1] (text) at base+0x1000</c>. A value, not an object: an image keeps its
+/// steps in one array (docs/benchmarks.md, "Memory held"), and the sentence is formatted when it is read.
 /// </summary>
 /// <param name="Kind">What the step did.</param>
 /// <param name="Address">The absolute address the call acted on (for a reservation: the address the kernel returned).</param>
@@ -13,7 +14,7 @@ namespace Loader.Mapping;
 /// <param name="Flags">The MAP_* flags of an mmap; <see cref="MappingFlags.None"/> otherwise.</param>
 /// <param name="FileOffset">The file offset of a file-backed mmap, or null.</param>
 /// <param name="Reason">Why the loader did it.</param>
-public sealed record MappingStep(
+public readonly record struct MappingStep(
     MappingStepKind Kind,
     nint Address,
     ulong Length,
@@ -23,32 +24,37 @@ public sealed record MappingStep(
     string Reason)
 {
     // A step the mapper records says why lazily: the sentence is formatted from these when someone reads Reason (the
-    // trace, the CLI), not on every load.
+    // trace, the CLI), not on every load. Without a format, the reason is the text itself.
     private readonly string? _reasonFormat;
     private readonly ulong _reasonA, _reasonB;
-    private readonly string? _reasonText;
+    private readonly string? _reasonText = Reason;
 
-    /// <summary>A step whose <see cref="Reason"/> is <c>string.Format(format, a, b, text)</c>, formatted when first read.</summary>
+    /// <summary>A step whose <see cref="Reason"/> is <c>string.Format(format, a, b, text)</c>, formatted when read.</summary>
     internal MappingStep(MappingStepKind kind, nint address, ulong length, MemoryProtection protection, MappingFlags flags,
         ulong? fileOffset, string reasonFormat, ulong reasonA, ulong reasonB = 0, string? reasonText = null)
-        : this(kind, address, length, protection, flags, fileOffset, (string)null!)
+        : this(kind, address, length, protection, flags, fileOffset, reasonText!)
     {
         _reasonFormat = reasonFormat;
         _reasonA = reasonA;
         _reasonB = reasonB;
-        _reasonText = reasonText;
     }
 
     /// <summary>Why the loader did it.</summary>
     public string Reason
     {
-        get => field ??= string.Format(CultureInfo.InvariantCulture, _reasonFormat ?? "", _reasonA, _reasonB, _reasonText);
-        init => field = value;
-    } = Reason;
+        get => _reasonFormat is null
+            ? _reasonText ?? ""
+            : string.Format(CultureInfo.InvariantCulture, _reasonFormat, _reasonA, _reasonB, _reasonText);
+        init
+        {
+            _reasonFormat = null;
+            _reasonText = value;
+        }
+    }
 
     /// <summary>Steps are equal when what they say is equal, however their reason was made.</summary>
-    public bool Equals(MappingStep? other) =>
-        other is not null && Kind == other.Kind && Address == other.Address && Length == other.Length
+    public bool Equals(MappingStep other) =>
+        Kind == other.Kind && Address == other.Address && Length == other.Length
         && Protection == other.Protection && Flags == other.Flags && FileOffset == other.FileOffset && Reason == other.Reason;
 
     /// <inheritdoc/>

@@ -81,7 +81,8 @@ public sealed class LoadSyscallTests(ITestOutputHelper output)
             {
                 calls.RemoveRange(i, 2);
                 removed++;
-                i--;
+                // A commit can fall between the two calls of another commit: look at the pair the removal joined too.
+                i = Math.Max(i - 2, -1);
             }
         }
         return removed;
