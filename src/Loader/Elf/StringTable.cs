@@ -57,6 +57,18 @@ public readonly struct StringTable
         return false;
     }
 
+    /// <summary>Whether the string at <paramref name="offset"/> is <paramref name="name"/> (UTF-8 bytes, no NUL):
+    /// compared in place, without looking for the terminator first.</summary>
+    internal bool EqualsBytes(uint offset, ReadOnlySpan<byte> name)
+    {
+        var span = _bytes.Span;
+        if ((ulong)offset + (ulong)name.Length < (ulong)span.Length && span[(int)offset + name.Length] == 0
+            && span.Slice((int)offset, name.Length).SequenceEqual(name))
+            return true;
+        GetBytes(offset); // as EqualsAscii: a string without its terminator is refused here too
+        return false;
+    }
+
     /// <summary>The string at <paramref name="offset"/>.</summary>
     public string GetString(uint offset) => Encoding.UTF8.GetString(GetBytes(offset));
 }

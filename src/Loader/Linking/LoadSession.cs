@@ -181,7 +181,8 @@ internal sealed class LoadSession
     /// <summary>As in glibc's <c>dl_open_worker</c>, every module new in this load relocates against the root's scope.</summary>
     private void AssignScope(List<Module> local)
     {
-        var scope = new LookupScope(_namespace.GlobalScope(_hosts), local, _options.DeepBind);
+        var scope = new LookupScope(_namespace.GlobalScope(_hosts), local, _options.DeepBind,
+            filterGlobal: ReferenceEquals(_hosts, HostLibraryPolicy.Default));
         foreach (var module in _new)
             module.Scope = scope;
     }

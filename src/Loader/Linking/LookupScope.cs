@@ -11,9 +11,18 @@ internal sealed class LookupScope
     private readonly Module[] _modules;
     private readonly int _firstPartCount; // the parts are contiguous: the first part's modules, then the second's
 
-    public LookupScope(IReadOnlyList<Module> global, IReadOnlyList<Module> local, bool deepBind)
+    private readonly GlobalScopeFilter? _globalFilter;
+
+    /// <param name="global">The global scope.</param>
+    /// <param name="local">The local scope.</param>
+    /// <param name="deepBind">Local first.</param>
+    /// <param name="filterGlobal">True when <paramref name="global"/> is an array shared between loads (the default
+    /// policy's): a <see cref="GlobalScopeFilter"/> is built once for it and lets lookups skip it.</param>
+    public LookupScope(IReadOnlyList<Module> global, IReadOnlyList<Module> local, bool deepBind, bool filterGlobal = false)
     {
         DeepBind = deepBind;
+        if (filterGlobal && global is Module[] shared)
+            _globalFilter = GlobalScopeFilter.For(shared);
         var first = deepBind ? local : global;
         var second = deepBind ? global : local;
         // Each part lists a module once (the global scope is the host's distinct libraries, the local scope a
@@ -46,6 +55,17 @@ internal sealed class LookupScope
 
     /// <summary>The modules in search order.</summary>
     public ReadOnlySpan<Module> Modules => _modules;
+
+    /// <summary>
+    /// The modules a lookup of a name whose GNU hash is <paramref name="gnuHash"/> must search, in order: all of them,
+    /// or all but the global scope's when its filter shows that none of those defines the name.
+    /// </summary>
+    public ReadOnlySpan<Module> ModulesFor(uint gnuHash)
+    {
+        if (_globalFilter is null || _globalFilter.MayContain(gnuHash))
+            return _modules;
+        return DeepBind ? _modules.AsSpan(0, _firstPartCount) : _modules.AsSpan(_firstPartCount);
+    }
 
     /// <summary>The number of modules.</summary>
     public int Count => _modules.Length;

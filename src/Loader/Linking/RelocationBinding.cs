@@ -30,6 +30,6 @@ internal static class RelocationBinding
         }
         var name = new SymbolName(symbols.GetNameBytes(symbolIndex));
         var version = VersionRequest.Relocation(tables.GetSymbolVersion(symbolIndex));
-        return SymbolLookup.Lookup(module.Scope!.Modules, name, version, space, out found);
+        return SymbolLookup.Lookup(module.Scope!.ModulesFor(name.GnuHash), name, version, space, out found);
     }
 }

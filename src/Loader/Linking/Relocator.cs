@@ -307,7 +307,7 @@ internal sealed partial class Relocator
         res.DefinedBy = found.Module;
         res.Value = found.Symbol.Type == SymbolType.Tls ? found.Symbol.Value : found.Address;
         res.NeedsResolver = found.IsIfunc;
-        if (found.Module.IsHost && IsThreadAtExit(symbols.GetNameBytes((int)symbolIndex)))
+        if (found.Module.IsHost && IsThreadAtExit(found.Module.Tables!.Strings, found.Symbol.NameOffset))
         {
             // A thread_local destructor's registration: through the shim, which keeps this image mapped until the
             // destructors it registered have run (glibc would pin the main program instead).
@@ -318,8 +318,8 @@ internal sealed partial class Relocator
         return ref res;
     }
 
-    private static bool IsThreadAtExit(ReadOnlySpan<byte> name) =>
-        name.SequenceEqual("__cxa_thread_atexit"u8) || name.SequenceEqual("__cxa_thread_atexit_impl"u8);
+    private static bool IsThreadAtExit(in StringTable strings, uint nameOffset) =>
+        strings.EqualsBytes(nameOffset, "__cxa_thread_atexit"u8) || strings.EqualsBytes(nameOffset, "__cxa_thread_atexit_impl"u8);
 
     private string SymbolName(uint index) => index == 0 ? "" : _tables.Symbols!.GetName((int)index);
 

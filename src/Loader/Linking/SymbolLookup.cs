@@ -46,7 +46,7 @@ internal readonly ref struct SymbolName
 
     /// <summary>Whether the string at <paramref name="offset"/> of <paramref name="strings"/> is this name.</summary>
     public bool IsAt(in StringTable strings, uint offset) =>
-        IsChars ? strings.EqualsAscii(offset, Chars) : strings.GetBytes(offset).SequenceEqual(Bytes);
+        IsChars ? strings.EqualsAscii(offset, Chars) : strings.EqualsBytes(offset, Bytes);
 }
 
 /// <summary>What version a lookup asks for.</summary>
@@ -112,6 +112,9 @@ internal static class SymbolLookup
     {
         foreach (var module in modules)
         {
+            // Most modules of a scope do not define the name: their Bloom filter says so before anything else is set up.
+            if (module.Tables is { GnuHash: { } gnu } && !gnu.MayContain(name.GnuHash))
+                continue;
             int index = FindInModule(module, name, version);
             if (index < 0)
                 continue;
