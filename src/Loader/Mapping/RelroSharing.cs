@@ -188,7 +188,7 @@ internal static class RelroSharing
         int seals = SharedMemory.GetSeals(file, out _);
         if (seals < 0)
         {
-            note = "the file takes no seals (not a memfd): its holders could still change it";
+            note = "not sealed: the file takes no seals (not on tmpfs): its holders could still change it";
             return false;
         }
         if ((seals & SealsWanted) == SealsWanted)
@@ -198,7 +198,7 @@ internal static class RelroSharing
         }
         if ((seals & SharedMemory.F_SEAL_SEAL) != 0)
         {
-            note = "the memfd was created without MFD_ALLOW_SEALING: not sealed";
+            note = "not sealed: the file refuses new seals (F_SEAL_SEAL: a shm object, or a memfd made without MFD_ALLOW_SEALING): its holders could still change it";
             return false;
         }
         var step = new MappingStep(MappingStepKind.SealRelro, 0, 0, MemoryProtection.None, MappingFlags.None, null,
