@@ -37,6 +37,11 @@ internal static class ShareCommand
             Description = "Share through a POSIX shared memory object of this name (/name; created, unlinked at the end) instead of a sealed memfd.",
             HelpName = "NAME",
         };
+        var onDisk = new Option<string?>("--file")
+        {
+            Description = "Share through a new regular file at this path (deleted at the end), as bionic shares through a file: once written and synced its pages are clean (Shared_Clean in smaps).",
+            HelpName = "PATH",
+        };
         var call = new Option<string?>("--call")
         {
             Description = "A function without parameters to call in every process, as a C prototype ('long OpenSSL_version_num(void)'). " +
@@ -51,6 +56,7 @@ internal static class ShareCommand
         command.Add(file);
         command.Add(processes);
         command.Add(shm);
+        command.Add(onDisk);
         command.Add(call);
         command.Add(childSocket);
         command.Add(json);
@@ -61,6 +67,8 @@ internal static class ShareCommand
                 result.AddError($"--processes {n}: between 1 and 32");
             if (result.GetValue(call) is { } text && !ParseCall(text, out _, out string? error))
                 result.AddError($"--call '{text}': {error}");
+            if (result.GetValue(shm) is not null && result.GetValue(onDisk) is not null)
+                result.AddError("--shm and --file cannot be used together: the RELRO goes to one file");
             if (result.GetValue(shm) is { } name && (name.Length < 2 || name[0] != '/' || name.IndexOf('/', 1) >= 0))
                 result.AddError($"--shm {name}: a POSIX shared memory name is '/' then a name without '/'");
         });
@@ -72,7 +80,8 @@ internal static class ShareCommand
             ParseCall(parseResult.GetValue(call), out var prototype, out _);
             return parseResult.GetValue(childSocket) is { } socket
                 ? ShareChild.Run(stderr, path, socket, prototype, prototype?.Name ?? ShareExport.FirstFunction(path) ?? "")
-                : Run(stdout, stderr, path, parseResult.GetValue(processes), parseResult.GetValue(shm), prototype, parseResult.GetValue(json));
+                : Run(stdout, stderr, path, parseResult.GetValue(processes), ShareMedium.From(parseResult.GetValue(shm), parseResult.GetValue(onDisk)),
+                    prototype, parseResult.GetValue(json));
         });
         return command;
     }
@@ -95,7 +104,7 @@ internal static class ShareCommand
         return true;
     }
 
-    public static int Run(TextWriter stdout, TextWriter stderr, string path, int processes, string? shmName, CPrototype? call, bool json)
+    public static int Run(TextWriter stdout, TextWriter stderr, string path, int processes, ShareMedium medium, CPrototype? call, bool json)
     {
         string export;
         ulong span, alignment;
@@ -118,7 +127,7 @@ internal static class ShareCommand
         var users = new List<ShareUser>();
         try
         {
-            relro = shmName is null ? RelroFile.CreateMemfd("loader-relro:" + Path.GetFileName(path)) : RelroFile.CreateShm(shmName);
+            relro = medium.Create(path);
             library = new LoaderContext().Load(ElfFileRunner.LoadablePath(path), new LoadOptions { ReservedRange = range, WriteRelro = relro });
             var (exportAddress, result) = ShareExport.Run(library, export, call);
             var writer = Writer(library, (ulong)exportAddress, result);
@@ -137,7 +146,7 @@ internal static class ShareCommand
             var rows = new List<ShareProcess> { writer with { Memory = Measure(Environment.ProcessId, writer.RelroStart, writer.RelroEnd) } };
             foreach (var user in users)
                 rows.Add(user.Row());
-            var report = Summarize(library, path, shmName, rows, export);
+            var report = Summarize(library, path, medium, rows, export);
             if (json)
                 CliJsonContext.Write(stdout, report, CliJsonContext.Default.ShareReport);
             else
@@ -155,8 +164,7 @@ internal static class ShareCommand
             library?.Dispose();
             AddressReservation.Release(range);
             relro?.Dispose();
-            if (shmName is not null)
-                RelroFile.UnlinkShm(shmName);
+            medium.Remove(relro is not null);
         }
     }
 
@@ -201,13 +209,13 @@ internal static class ShareCommand
         }
     }
 
-    private static ShareReport Summarize(ElfLibrary library, string path, string? shmName, List<ShareProcess> rows, string export)
+    private static ShareReport Summarize(ElfLibrary library, string path, ShareMedium medium, List<ShareProcess> rows, string export)
     {
         var relro = library.RelroSharing!;
         var userRows = rows.Where(r => r.Role == "user").ToList();
         ulong saved = (ulong)userRows.Sum(r => (long)(r.Memory?.SharedMappingRss ?? 0));
         bool aslrOff = (Personality() & 0x0040000) != 0; // ADDR_NO_RANDOMIZE (sys/personality.h)
-        return new ShareReport(path, library.SoName, shmName is null ? "memfd" : "shm", shmName, relro.Relro.Length, relro.PageSize,
+        return new ShareReport(path, library.SoName, medium.Kind, medium.Name, relro.Relro.Length, relro.PageSize,
             aslrOff, export, rows, saved, userRows.Count == 0 ? 0 : saved / (ulong)userRows.Count);
     }
 

@@ -2,7 +2,8 @@ namespace Loader.Cli.Commands;
 
 /// <summary>What <c>loader share</c> prints: the writer and every user process, each with its RELRO pages from
 /// /proc/PID/smaps, and the memory the users did not need to hold privately.</summary>
-/// <param name="Medium"><c>memfd</c> or <c>shm</c>.</param>
+/// <param name="Medium"><c>memfd</c>, <c>shm</c> or <c>file</c>.</param>
+/// <param name="ShmName">The shm object's name or the file's path; null for a memfd.</param>
 /// <param name="AslrDisabled">This process runs with ADDR_NO_RANDOMIZE (<c>setarch -R</c>), which its children inherit:
 /// host libraries then lie at the same addresses in every process, so their pointers in RELRO match too.</param>
 /// <param name="SavedBytes">Across the user processes, the resident RELRO bytes mapped from the shared file: what each

@@ -45,11 +45,17 @@ internal static class ShareText
         int users = report.Processes.Count - 1;
         output.WriteLine($"saved: {MappingNames.Bytes(report.SavedBytes)} in {users} user process{(users == 1 ? "" : "es")} " +
             $"({MappingNames.Bytes(report.SavedPerUser)} per process): RELRO pages mapped from the writer's file instead of private copies");
-        output.WriteLine("(pages written into a memfd or shm object stay dirty in the page cache, since tmpfs has no writeback: smaps counts them Shared_Dirty)");
+        if (report.Medium != "file")
+            output.WriteLine("(pages written into a memfd or shm object stay dirty in the page cache, since tmpfs has no writeback: smaps counts them Shared_Dirty; --file shares clean pages)");
     }
 
     private static string Medium(ShareReport report, ShareProcess writer) =>
-        (report.Medium == "shm" ? $"the shm object {report.ShmName}" : "a memfd") + (writer.Sealed ? ", sealed" : ", not sealed");
+        report.Medium switch
+        {
+            "shm" => $"the shm object {report.ShmName}",
+            "file" => $"the file {report.ShmName}",
+            _ => "a memfd",
+        } + (writer.Sealed ? ", sealed" : ", not sealed");
 
     private static string Size(ulong? bytes) => bytes is { } b ? MappingNames.Bytes(b) : "-";
 }

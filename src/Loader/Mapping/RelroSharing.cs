@@ -44,7 +44,7 @@ internal static class RelroSharing
 
     /// <summary>
     /// The writer: ftruncate the file to RELRO's length, pwrite the relocated pages at offset 0 (pwrite, not a writable
-    /// shared mapping: F_SEAL_WRITE fails with EBUSY while one exists), seal a sealable memfd against writes, shrinking
+    /// shared mapping: F_SEAL_WRITE fails with EBUSY while one exists) and fdatasync, seal a sealable memfd against writes, shrinking
     /// and growing, then mmap the file over RELRO, MAP_SHARED|MAP_FIXED, read-only. A failure fails the load.
     /// </summary>
     public static void Write(ElfImage image, SafeFileHandle file)
@@ -60,7 +60,7 @@ internal static class RelroSharing
         if (!SharedMemory.Truncate(file, ours.Length, out int errno))
             ThrowHelper.ImageLoad(name, "ftruncate", errno, $"{name}: ftruncate of the WriteRelro file to 0x{ours.Length:x} bytes failed: {Errno.Describe(errno)}");
         var write = new MappingStep(MappingStepKind.WriteRelro, relro.Start, relro.Length, MemoryProtection.None, MappingFlags.None, 0,
-            $"pwrite the relocated PT_GNU_RELRO ({relro.Length / Page} pages) to the WriteRelro file at offset 0");
+            $"pwrite the relocated PT_GNU_RELRO ({relro.Length / Page} pages) to the WriteRelro file at offset 0, then fdatasync");
         try
         {
             RandomAccess.Write(file, ours, 0);
@@ -69,6 +69,10 @@ internal static class RelroSharing
         {
             ThrowHelper.ImageLoad(name, "pwrite", $"{name}: {write} failed: {ex.Message}", ex);
         }
+        // On a disk file the pages are then clean (Shared_Clean in smaps: the kernel may drop and re-read them rather than
+        // keep them); on tmpfs (memfd, shm) there is no writeback and this does nothing.
+        if (!SharedMemory.SyncData(file, out errno))
+            ThrowHelper.ImageLoad(name, "fdatasync", errno, $"{name}: fdatasync of the WriteRelro file failed: {Errno.Describe(errno)}");
         image.Record(write);
 
         bool isSealed = Seal(image, file, out string? note);

@@ -28,6 +28,9 @@ internal static partial class SharedMemory
     [LibraryImport("libc.so.6", EntryPoint = "fcntl", SetLastError = true)]
     private static partial int fcntl(SafeFileHandle fd, int command, int argument);
 
+    [LibraryImport("libc.so.6", EntryPoint = "fdatasync", SetLastError = true)]
+    private static partial int fdatasync(SafeFileHandle fd);
+
     [LibraryImport("libc.so.6", EntryPoint = "ftruncate", SetLastError = true)]
     private static partial int ftruncate(SafeFileHandle fd, long length);
 
@@ -70,6 +73,14 @@ internal static partial class SharedMemory
     public static bool AddSeals(SafeFileHandle fd, int seals, out int errno)
     {
         bool ok = fcntl(fd, F_ADD_SEALS, seals) == 0;
+        errno = ok ? 0 : Errno.Last;
+        return ok;
+    }
+
+    /// <summary>fdatasync: the written pages reach the disk and become clean (a no-op on tmpfs: memfd, shm). False with errno.</summary>
+    public static bool SyncData(SafeFileHandle fd, out int errno)
+    {
+        bool ok = fdatasync(fd) == 0;
         errno = ok ? 0 : Errno.Last;
         return ok;
     }

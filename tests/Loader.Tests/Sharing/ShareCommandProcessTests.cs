@@ -65,6 +65,24 @@ public sealed class ShareCommandProcessTests
     }
 
     [Fact]
+    public void Through_a_file_on_disk_the_shared_pages_are_Shared_Clean_and_the_file_is_removed_after()
+    {
+        // Beside the test assembly: on the disk the tests were built on, not a tmpfs /tmp.
+        string file = Path.Combine(AppContext.BaseDirectory, $"loader-relro-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        var report = Share(aslrOff: false, Fixtures.Path("relro_share.so"), "--processes", "2", "--file", file, "--call", "long relro_share_sum(void)");
+        Assert.Equal("file", report.GetProperty("medium").GetString());
+        ulong page = report.GetProperty("pageSize").GetUInt64();
+        foreach (var user in AssertEveryProcessAgreesWithSmaps(report, expectedCall: "22016"))
+        {
+            // Written, then fdatasync'ed: clean pages, one copy in the page cache for every process.
+            ulong shared = (ulong)user.GetProperty("pagesShared").GetInt32() * page;
+            Assert.Equal(shared, user.GetProperty("memory").GetProperty("sharedClean").GetUInt64());
+            Assert.Equal(0UL, user.GetProperty("memory").GetProperty("sharedDirty").GetUInt64());
+        }
+        Assert.False(File.Exists(file), $"{file} was left behind");
+    }
+
+    [Fact]
     public void The_text_table_names_every_process_and_the_memory_saved()
     {
         var result = LoaderProcess.Run("share", Fixtures.Path("relro_share.so"), "--processes", "1");
