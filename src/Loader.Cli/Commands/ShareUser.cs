@@ -42,15 +42,35 @@ internal sealed class ShareUser
         process.BeginErrorReadLine();
         process.BeginOutputReadLine();
 
-        var accepting = listener.AcceptAsync();
-        var exited = process.WaitForExitAsync();
-        if (Task.WaitAny(accepting, exited) == 1 && !accepting.IsCompleted)
-            return new ShareUser(process, null, null, errors); // it died before connecting; the listener keeps the pending accept
+        using var giveUp = new CancellationTokenSource();
+        var accepting = listener.AcceptAsync(giveUp.Token).AsTask();
+        if (Task.WaitAny(accepting, process.WaitForExitAsync()) == 1 && !accepting.IsCompleted)
+        {
+            // It died before connecting: withdraw the accept, so the next user's connection is not taken by it.
+            giveUp.Cancel();
+            try
+            {
+                accepting.GetAwaiter().GetResult();
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            return new ShareUser(process, null, null, errors);
+        }
         var connection = accepting.GetAwaiter().GetResult();
-        DescriptorPassing.Send(connection, payload, relro);
-        string? line = ReadLine(connection);
-        var report = line is null ? null : JsonSerializer.Deserialize(line, CliJsonLines.Default.ShareChildReport);
-        return new ShareUser(process, connection, report, errors);
+        try
+        {
+            DescriptorPassing.Send(connection, payload, relro);
+            string? line = ReadLine(connection);
+            var report = line is null ? null : JsonSerializer.Deserialize(line, CliJsonLines.Default.ShareChildReport);
+            return new ShareUser(process, connection, report, errors);
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or JsonException)
+        {
+            lock (errors)
+                errors.AppendLine(ex.Message); // it went away mid-conversation: its row says so
+            return new ShareUser(process, connection, null, errors);
+        }
     }
 
     /// <summary>The table row: what the process reported, and its /proc/PID/smaps over its RELRO range, read now.</summary>
