@@ -38,6 +38,12 @@ public sealed unsafe class RelroSharingTests
                 Assert.Contains(writer.MappingSteps, s => s.Kind == MappingStepKind.WriteRelro);
                 Assert.Contains(writer.MappingSteps, s => s.Kind == MappingStepKind.SealRelro);
                 Assert.Contains(writer.MappingSteps, s => s.Kind == MappingStepKind.MapSharedRelro && s.Flags.HasFlag(MappingFlags.Shared));
+                // Each step reads as the call strace would show.
+                string trace = string.Join('\n', writer.MappingSteps);
+                Assert.Contains($"mincore(0x{range.Start:x}, ", trace, StringComparison.Ordinal);
+                Assert.Contains($"pwrite(fd, 0x{report.Relro.Start:x}, 0x{report.Relro.Length:x}, 0x0)", trace, StringComparison.Ordinal);
+                Assert.Contains("fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE|F_SEAL_SHRINK|F_SEAL_GROW)", trace, StringComparison.Ordinal);
+                Assert.Contains($"mmap(0x{report.Relro.Start:x}, 0x{report.Relro.Length:x}, PROT_READ, MAP_SHARED|MAP_FIXED, fd, 0x0)", trace, StringComparison.Ordinal);
             }
             // Sealed: nobody, not even this descriptor's holder, can change what users compare against.
             Assert.Throws<UnauthorizedAccessException>(() => RandomAccess.Write(file, new byte[] { 1 }, 0)); // EPERM

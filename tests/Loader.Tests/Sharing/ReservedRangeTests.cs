@@ -34,6 +34,10 @@ public sealed unsafe class ReservedRangeTests
 
             library.Dispose();
             AssertAllProtNone(range);
+            var restore = library.MappingSteps[^1];
+            Assert.Equal(MappingStepKind.RestoreReservation, restore.Kind);
+            Assert.StartsWith($"mmap(0x{range.Start:x}, 0x{library.Size:x}, PROT_NONE, MAP_PRIVATE|MAP_FIXED|MAP_ANONYMOUS|MAP_NORESERVE", restore.ToString(), StringComparison.Ordinal);
+            Assert.DoesNotContain(library.MappingSteps, s => s.Kind == MappingStepKind.Unmap);
         }
         finally
         {
