@@ -157,6 +157,8 @@ rule "$OUT/hash_gnu.so" "$SRC/basic.c" -- cc_so hash_gnu.so "$SRC/basic.c" -Wl,-
 rule "$OUT/hash_both.so" "$SRC/basic.c" -- cc_so hash_both.so "$SRC/basic.c" -Wl,--hash-style=both
 # 5. DT_RELR.
 rule "$OUT/relr.so" "$SRC/relr.c" -- cc_so relr.so "$SRC/relr.c" -Wl,-z,pack-relative-relocs
+# 5a. A RELRO of many pages, pointers into itself and into libc (shared RELRO).
+rule "$OUT/relro_share.so" "$SRC/relro_share.c" -- cc_so relro_share.so "$SRC/relro_share.c"
 # 5b. Many relocations, small and large (allocation per relocation, from the difference).
 rule "$OUT/manyrelocs_small.so" "$SRC/manyrelocs.c" -- cc_so manyrelocs_small.so "$SRC/manyrelocs.c" -DCOUNT=2000
 rule "$OUT/manyrelocs_large.so" "$SRC/manyrelocs.c" -- cc_so manyrelocs_large.so "$SRC/manyrelocs.c" -DCOUNT=40000

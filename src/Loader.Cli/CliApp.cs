@@ -62,6 +62,7 @@ public static class CliApp
             DepsCommand.Create(),
             BindCommand.Create(),
             TryCommand.Create(),
+            ShareCommand.Create(),
             CompletionCommand.Create(),
         };
         root.SetAction(parseResult => DemoCommand.Run(parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error));

@@ -90,6 +90,10 @@ public sealed class ElfLibrary : IDisposable
     /// <summary>The regions in address order, with their absolute addresses and current protection (empty for a host library).</summary>
     public IReadOnlyList<ImageSegment> Segments => _module.Image?.Segments ?? [];
 
+    /// <summary>What sharing RELRO did for this library (<see cref="LoadOptions.WriteRelro"/> or
+    /// <see cref="LoadOptions.UseRelro"/>): pages shared, pages kept private, bytes. Null when no sharing was asked.</summary>
+    public RelroSharingReport? RelroSharing => _module.Image?.RelroSharing;
+
     /// <summary>Every mmap, mprotect and munmap made for this library, in order (empty for a host library).</summary>
     public IReadOnlyList<MappingStep> MappingSteps => _module.Image?.MappingSteps ?? [];
 

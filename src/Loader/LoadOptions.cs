@@ -41,9 +41,43 @@ public sealed record LoadOptions
     /// that needs a resolver fails naming it.</summary>
     public bool RunResolvers { get; init; } = true;
 
+    /// <summary>A range the caller reserved (mmap PROT_NONE, or <see cref="Mapping.AddressReservation"/>) for the library
+    /// itself, not its dependencies: the image starts at its first byte and no reservation of Loader's own is made. At
+    /// unload (and after a failed load) the image's span goes back to PROT_NONE anonymous pages, never unmapped. A range
+    /// too small, not mapped, or misaligned for the library's p_align is refused (unless <see cref="ReservedRangeIsHint"/>).
+    /// Used only when the library is mapped by this load (not when the context already has it).</summary>
+    public Mapping.AddressRange? ReservedRange { get; init; }
+
+    /// <summary>A <see cref="ReservedRange"/> that cannot hold the image is passed over and the library loads elsewhere.</summary>
+    public bool ReservedRangeIsHint { get; init; }
+
+    /// <summary>After relocation, write the library's RELRO pages to this file (a memfd, a <c>shm_open</c> object or a
+    /// regular file, opened read-write), seal it when it is a memfd made with MFD_ALLOW_SEALING, and map it back over
+    /// RELRO, shared and read-only (bionic's <c>ANDROID_DLEXT_WRITE_RELRO</c>). See <see cref="ElfLibrary.RelroSharing"/>.</summary>
+    public Microsoft.Win32.SafeHandles.SafeFileHandle? WriteRelro { get; init; }
+
+    /// <summary>After relocation, map each RELRO page identical to this file's (written by <see cref="WriteRelro"/> in a
+    /// process that loaded the library at the same address) from it, shared and read-only; the others stay private
+    /// (bionic's <c>ANDROID_DLEXT_USE_RELRO</c>). A short or different file is never an error.</summary>
+    public Microsoft.Win32.SafeHandles.SafeFileHandle? UseRelro { get; init; }
+
     /// <summary>The defaults.</summary>
     public static LoadOptions Default { get; } = new();
 
-    /// <summary>The mapping stage's options. RELRO is deferred: the load protects it after linking.</summary>
-    internal MapOptions ToMapOptions() => new() { MaxImageSize = MaxImageSize, ApplyRelro = false };
+    /// <summary>The mapping stage's options. RELRO is deferred: the load protects it after linking. Only the root goes
+    /// into the caller's range.</summary>
+    internal MapOptions ToMapOptions(bool root = false) => new()
+    {
+        MaxImageSize = MaxImageSize,
+        ApplyRelro = false,
+        ReservedRange = root ? ReservedRange : null,
+        ReservedRangeIsHint = ReservedRangeIsHint,
+    };
+
+    /// <summary>A caller mistake: one load writes RELRO or uses it, not both.</summary>
+    internal void CheckRelroSharing()
+    {
+        if (WriteRelro is not null && UseRelro is not null)
+            throw new ArgumentException("LoadOptions.WriteRelro and UseRelro cannot both be set: a load writes RELRO or uses it.");
+    }
 }

@@ -30,6 +30,16 @@ public sealed record MapOptions
     /// </summary>
     public bool ApplyRelro { get; init; } = true;
 
+    /// <summary>A range the caller reserved: the image goes at its start (see <see cref="LoadOptions.ReservedRange"/>).</summary>
+    public AddressRange? ReservedRange { get; init; }
+
+    /// <summary>A <see cref="ReservedRange"/> that cannot hold the image is passed over instead of refused.</summary>
+    public bool ReservedRangeIsHint { get; init; }
+
+    /// <summary>Once RELRO is applied, write it to this file and map it back shared (see <see cref="LoadOptions.WriteRelro"/>;
+    /// with <see cref="ApplyRelro"/> false nothing is written).</summary>
+    public Microsoft.Win32.SafeHandles.SafeFileHandle? WriteRelro { get; init; }
+
     /// <summary>The defaults.</summary>
     public static MapOptions Default { get; } = new();
 

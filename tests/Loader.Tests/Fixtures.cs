@@ -88,6 +88,7 @@ public static class Fixtures
         Fixture("manyrelocs_small.so", FixtureKind.X64, "2,000 R_X86_64_RELATIVE and 2,000 R_X86_64_64 against one exported function"),
         Fixture("manyrelocs_large.so", FixtureKind.X64, "the same with 40,000 of each: allocation per relocation, from the difference"),
         Fixture("relr.so", FixtureKind.X64, "DT_RELR (-z pack-relative-relocs): 200 consecutive pointers, sparse pointers, function pointers"),
+        Fixture("relro_share.so", FixtureKind.X64, "a 9-page RELRO: 8 pages of pointers into itself, a page of pointers to libc's strlen; relro_share_sum() = 22016"),
         Fixture("gold.so", FixtureKind.X64, "basic.c linked by gold (-fuse-ld=gold): two PT_LOADs, gold's section order"),
         Fixture("maxpage_2m.so", FixtureKind.X64, "basic.c with -z max-page-size=0x200000: p_align 2 MiB"),
         Fixture("noseparate_code.so", FixtureKind.X64, "basic.c with -z noseparate-code: headers and code in one R+X PT_LOAD"),

@@ -27,9 +27,14 @@ internal static class LayoutCommand
             "Map a shared object (without running any of it) and show where each region landed, next to the kernel's /proc/self/maps line for it.",
             "loader layout /usr/lib/x86_64-linux-gnu/libz.so.1 --svg libz.svg" + Environment.NewLine +
             "Example: loader layout /usr/lib/x86_64-linux-gnu/libz.so.1 --svg - > libz.svg");
+        var writeRelro = new Option<bool>("--write-relro")
+        {
+            Description = "Write RELRO to a sealed memfd and map it back shared (LoadOptions.WriteRelro, as `loader share` does) and mark the shared pages.",
+        };
         command.Add(file);
         command.Add(json);
         command.Add(svg);
+        command.Add(writeRelro);
         command.Validators.Add(result =>
         {
             if (result.GetValue(svg) == StdoutPath && result.GetValue(json))
@@ -37,19 +42,20 @@ internal static class LayoutCommand
         });
         command.SetAction(parseResult => Run(
             parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error,
-            parseResult.GetRequiredValue(file), parseResult.GetValue(json), parseResult.GetValue(svg)));
+            parseResult.GetRequiredValue(file), parseResult.GetValue(json), parseResult.GetValue(svg), parseResult.GetValue(writeRelro)));
         return command;
     }
 
     /// <summary>The <c>--svg</c> value that means stdout, as for most Unix tools.</summary>
     public const string StdoutPath = "-";
 
-    public static int Run(TextWriter stdout, TextWriter stderr, string path, bool json, string? svgPath)
+    public static int Run(TextWriter stdout, TextWriter stderr, string path, bool json, string? svgPath, bool writeRelro = false)
     {
         LayoutReport report;
         try
         {
-            using var image = ElfImage.Map(path);
+            using var relroFile = writeRelro ? RelroFile.CreateMemfd("loader-layout-relro") : null;
+            using var image = ElfImage.Map(path, new MapOptions { WriteRelro = relroFile });
             // Read the kernel's view while the image is mapped: after Dispose it would show nothing of ours.
             report = Build(image, KernelMaps.Read());
         }
@@ -92,7 +98,8 @@ internal static class LayoutCommand
             b.ZeroFillLength, b.AnonymousLength > 0 ? bias + b.AnonymousAddress : null, b.AnonymousLength)).ToList();
         RelroInfo? relro = plan.Relro is { } r
             ? new RelroInfo(r.ProgramHeaderIndex, r.SegmentProgramHeaderIndex, bias + r.Address, bias + r.Address + r.Length,
-                bias + r.VirtualAddress, bias + r.VirtualAddress + r.MemorySize, image.IsRelroApplied)
+                bias + r.VirtualAddress, bias + r.VirtualAddress + r.MemorySize, image.IsRelroApplied,
+                image.RelroSharing?.PagesShared ?? 0, image.RelroSharing is { PagesShared: > 0 } ? SharedFileName(maps, image.RelroSharing) : null)
             : null;
 
         var regions = new List<LayoutRegion>(image.Segments.Count);
@@ -100,7 +107,7 @@ internal static class LayoutCommand
         {
             ulong start = (ulong)segment.Start, end = (ulong)segment.End;
             var kernel = KernelMaps.Overlapping(maps, start, end);
-            string? disagreement = Disagreement(segment, kernel, image.File.Inode);
+            string? disagreement = Disagreement(segment, kernel, image.File.Inode, image.RelroSharing);
             ulong? bssStart = segment.Content == SegmentContent.Bss ? null
                 : bss.FirstOrDefault(b => b.LoadIndex == segment.ProgramHeaderIndex && b.Start >= start && b.Start < end)?.Start;
             string? between = segment.Content != SegmentContent.Gap ? null
@@ -129,9 +136,16 @@ internal static class LayoutCommand
     private static ulong? HostCopyOf(ElfImage image) =>
         HostLibraryPolicy.Default.FindLoadedCopy(image.File.Device, image.File.Inode, image.SoName) is { } host ? (ulong)host.Base : null;
 
+    /// <summary>What /proc/self/maps names the file the shared RELRO pages come from (<c>/memfd:… (deleted)</c>).</summary>
+    private static string SharedFileName(IReadOnlyList<KernelMapping> maps, RelroSharingReport sharing)
+    {
+        var first = sharing.SharedRanges[0];
+        return KernelMaps.Overlapping(maps, (ulong)first.Start, (ulong)first.End).FirstOrDefault()?.Path is { Length: > 0 } path ? path : "the RELRO file";
+    }
+
     /// <summary>Why the kernel's lines for a region differ from what the loader meant, or null when they agree: they
     /// cover it without holes, with its protection, privately, from our file at the right offset (or anonymous).</summary>
-    private static string? Disagreement(ImageSegment segment, List<KernelMapping> kernel, ulong inode)
+    private static string? Disagreement(ImageSegment segment, List<KernelMapping> kernel, ulong inode, RelroSharingReport? sharing)
     {
         ulong start = (ulong)segment.Start, end = (ulong)segment.End, at = start;
         string expected = segment.Protection.ToMapsString();
@@ -142,6 +156,13 @@ internal static class LayoutCommand
             at = Math.Max(at, k.End);
             if (k.Protection != expected)
                 return $"kernel protection {k.Protection}, expected {expected}";
+            if (sharing is not null && sharing.IsShared((nint)Math.Max(k.Start, start)))
+            {
+                // A shared RELRO page: the RELRO file's, MAP_SHARED, not the library's.
+                if (!k.Permissions.EndsWith('s'))
+                    return $"kernel mapping is {k.Permissions} at 0x{Math.Max(k.Start, start):x}, expected shared RELRO (MAP_SHARED)";
+                continue;
+            }
             if (!k.Permissions.EndsWith('p'))
                 return $"kernel mapping is {k.Permissions}, expected a private mapping";
             ulong from = Math.Max(k.Start, start);
@@ -185,8 +206,10 @@ internal sealed record LayoutReport(
 internal sealed record LayoutTls(ulong ImageStart, ulong ImageEnd, ulong BlockSize, ulong Alignment);
 
 /// <summary>PT_GNU_RELRO: <see cref="Start"/>-<see cref="End"/> are the whole pages made read-only (both ends rounded
-/// down, as glibc does); <see cref="SegmentStart"/>-<see cref="SegmentEnd"/> the exact p_vaddr range.</summary>
-internal sealed record RelroInfo(int ProgramHeaderIndex, int LoadIndex, ulong Start, ulong End, ulong SegmentStart, ulong SegmentEnd, bool Applied);
+/// down, as glibc does); <see cref="SegmentStart"/>-<see cref="SegmentEnd"/> the exact p_vaddr range;
+/// <see cref="SharedPages"/> of them are mapped MAP_SHARED from <see cref="SharedFrom"/> (shared RELRO, <c>--write-relro</c>).</summary>
+internal sealed record RelroInfo(int ProgramHeaderIndex, int LoadIndex, ulong Start, ulong End, ulong SegmentStart, ulong SegmentEnd, bool Applied,
+    int SharedPages = 0, string? SharedFrom = null);
 
 /// <summary>One PT_LOAD's .bss: <see cref="Start"/> (p_vaddr + p_filesz) to <see cref="End"/> (p_vaddr + p_memsz);
 /// <see cref="ZeroFilled"/> bytes zeroed on the last file page, then anonymous zero pages (none when null).</summary>

@@ -98,7 +98,8 @@ internal static class TraceCommand
                   $"{(step.FileOffset is null ? "-1" : "fd")}, 0x{step.FileOffset ?? 0:x}) = 0x{step.Address:x}",
         "mprotect" => $"mprotect(0x{step.Address:x}, 0x{step.Length:x}, {MappingNames.Protection(step.Protection)}) = 0",
         "munmap" => $"munmap(0x{step.Address:x}, 0x{step.Length:x}) = 0",
-        _ => $"memset(0x{step.Address:x}, 0, 0x{step.Length:x})",
+        null => $"memset(0x{step.Address:x}, 0, 0x{step.Length:x})",
+        _ => step.ToString().Split("  # ")[0], // mincore, pwrite, fcntl: the library spells them
     };
 }
 

@@ -27,6 +27,7 @@ namespace Loader.Cli.Rendering;
 [JsonSerializable(typeof(BindReport))]
 [JsonSerializable(typeof(BindAllReport))]
 [JsonSerializable(typeof(DemoReport))]
+[JsonSerializable(typeof(ShareReport))]
 internal sealed partial class CliJsonContext : JsonSerializerContext
 {
     /// <summary>Writes <paramref name="value"/> as indented JSON followed by a newline.</summary>

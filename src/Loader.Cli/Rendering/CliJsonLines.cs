@@ -13,6 +13,7 @@ namespace Loader.Cli.Rendering;
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
     DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
 [JsonSerializable(typeof(TryResult))]
+[JsonSerializable(typeof(ShareChildReport))]
 internal sealed partial class CliJsonLines : JsonSerializerContext
 {
     /// <summary>Writes one line.</summary>

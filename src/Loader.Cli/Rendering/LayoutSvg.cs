@@ -151,7 +151,8 @@ internal static class LayoutSvg
                 : $"{x.Protection}  {x.Description}{(x.LoadIndex is { } i ? $"  PT_LOAD[{i}]" : "")}  {size}{(x.FileOffset is { } o ? $"  off 0x{o:x}" : "")}",
         };
         if (x.Kind == "relro")
-            lines.Add(r.Relro?.Applied == true ? "RELRO: read-only (PT_GNU_RELRO)" : "RELRO: read-only once relocated");
+            lines.Add((r.Relro?.Applied == true ? "RELRO: read-only (PT_GNU_RELRO)" : "RELRO: read-only once relocated")
+                + (r.Relro is { SharedPages: > 0 } shared ? $"; {shared.SharedPages} page(s) shared from {shared.SharedFrom}" : ""));
         if (x.Kind == "bss")
             lines.Add("anonymous zero pages (.bss past the file)");
         if (x.Kind == "gap")

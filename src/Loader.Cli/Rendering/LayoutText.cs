@@ -29,6 +29,7 @@ internal static class LayoutText
             summary.Add("RELRO", relro.End > relro.Start
                 ? $"{MappingNames.Range(relro.Start, relro.End)} {(relro.Applied ? "made read-only" : "not yet read-only")}: PT_GNU_RELRO " +
                   $"[base+0x{relro.SegmentStart - r.BaseAddress:x}, base+0x{relro.SegmentEnd - r.BaseAddress:x}) rounded down to whole pages"
+                  + (relro.SharedPages > 0 ? $"; {relro.SharedPages} page(s) shared, mapped MAP_SHARED from {relro.SharedFrom}" : "")
                 : $"PT_GNU_RELRO [base+0x{relro.SegmentStart - r.BaseAddress:x}, base+0x{relro.SegmentEnd - r.BaseAddress:x}) covers no whole page: nothing to protect");
         }
         else
@@ -103,7 +104,8 @@ internal static class LayoutText
         {
             "gap" => "gap, PROT_NONE" + (x.Between is null ? "" : $" between {x.Between}"),
             "bss" => $"bss{load}: anonymous zero pages",
-            "relro" => $"relro{load}: {(r.Relro?.Applied == true ? "PT_GNU_RELRO, made read-only" : "PT_GNU_RELRO, writable until relocated")}",
+            "relro" => $"relro{load}: {(r.Relro?.Applied == true ? "PT_GNU_RELRO, made read-only" : "PT_GNU_RELRO, writable until relocated")}"
+                + (r.Relro is { SharedPages: > 0 } shared ? $", {shared.SharedPages} page(s) shared (MAP_SHARED from {shared.SharedFrom})" : ""),
             _ => x.Description + load,
         };
         if (x.BssStart is { } b)

@@ -24,6 +24,7 @@ internal sealed class LoadSession
         _namespace = space;
         _options = options;
         _hosts = HostLibraryPolicy.For(options);
+        options.CheckRelroSharing();
     }
 
     /// <summary>
@@ -35,7 +36,7 @@ internal sealed class LoadSession
     {
         try
         {
-            var root = fromMemory ? Adopt(ElfImage.Map(bytes, path, _options.ToMapOptions()), loadedBy: null)
+            var root = fromMemory ? Adopt(ElfImage.Map(bytes, path, _options.ToMapOptions(root: true)), loadedBy: null)
                 : path.Contains('/') ? FindOrMap(path, requireHostName: false, loadedBy: null).Module
                 : FindOrSearch(path);
             Take(root);
@@ -96,13 +97,13 @@ internal sealed class LoadSession
                 {
                     var opened = fd;
                     fd = null; // the mapper owns it now, and closes it
-                    return (Adopt(Mapper.MapOpened(opened, status, path, _options.ToMapOptions()), loadedBy), true);
+                    return (Adopt(Mapper.MapOpened(opened, status, path, _options.ToMapOptions(root: loadedBy is null)), loadedBy), true);
                 }
             }
             if (!requireHostName && _hosts.IsHostLibrary(path))
                 return (HostFor(path), false);
             // Not opened or not fstat'ed: the mapper opens it again and says why it cannot.
-            return (Adopt(ElfImage.Map(path, _options.ToMapOptions()), loadedBy), true);
+            return (Adopt(ElfImage.Map(path, _options.ToMapOptions(root: loadedBy is null)), loadedBy), true);
         }
         finally
         {
@@ -199,6 +200,8 @@ internal sealed class LoadSession
             Relocator.Relocate(module, _namespace, _options);
             Initializers.CheckFinalizers(module);
             module.Image!.ApplyRelro();
+            if (i == 0)
+                Mapping.RelroSharing.Apply(module.Image, _options); // the root only, as bionic shares the library asked for
             module.Relocated = true;
             UnwindRegistry.Register(module); // before any initializer: a constructor may throw and catch
         }

@@ -42,7 +42,8 @@ public sealed class ElfImage : IDisposable
     public static ElfImage Map(string path, MapOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        return Mapper.MapFile(path, options ?? MapOptions.Default);
+        options ??= MapOptions.Default;
+        return Mapping.RelroSharing.WriteAfterMap(Mapper.MapFile(path, options), options);
     }
 
     /// <summary>
@@ -59,7 +60,8 @@ public sealed class ElfImage : IDisposable
         ArgumentException.ThrowIfNullOrEmpty(name);
         if (name.Contains('\0'))
             throw new ArgumentException("An image's name has no NUL character.", nameof(name));
-        return Mapper.MapMemory(image, name, options ?? MapOptions.Default);
+        options ??= MapOptions.Default;
+        return Mapping.RelroSharing.WriteAfterMap(Mapper.MapMemory(image, name, options), options);
     }
 
     /// <summary>The load bias: the absolute address of link-time address 0, so PT_LOAD i starts at BaseAddress + p_vaddr.</summary>
@@ -88,6 +90,14 @@ public sealed class ElfImage : IDisposable
 
     /// <summary>True once PT_GNU_RELRO has been made read-only.</summary>
     public bool IsRelroApplied { get; private set; }
+
+    /// <summary>True when the image lies in a range the caller reserved (<see cref="MapOptions.ReservedRange"/>):
+    /// <see cref="Dispose"/> gives its span back as PROT_NONE pages instead of unmapping it.</summary>
+    public bool IsInCallerReservation { get; internal init; }
+
+    /// <summary>What sharing RELRO did (<see cref="LoadOptions.WriteRelro"/>, <see cref="LoadOptions.UseRelro"/>), or
+    /// null when no sharing was asked.</summary>
+    public RelroSharingReport? RelroSharing { get; internal set; }
 
     /// <summary>True once <see cref="Dispose"/> has unmapped the image.</summary>
     public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
@@ -187,6 +197,13 @@ public sealed class ElfImage : IDisposable
 
     /// <summary>The bounds-checked door into the image's bytes, for the relocator.</summary>
     internal ImageMemory Memory => _memory;
+
+    /// <summary>Records a step made on the image after mapping (shared RELRO).</summary>
+    internal void Record(MappingStep step)
+    {
+        lock (_steps)
+            _steps.Add(step);
+    }
 
     /// <summary>Reads PT_DYNAMIC and its tables from the mapped image; the mapper calls it before returning the image,
     /// so that a table outside the image refuses the mapping.</summary>
@@ -289,11 +306,18 @@ public sealed class ElfImage : IDisposable
             _memory.ExcludeWritable((nint)((ulong)BaseAddress + relro.Address), relro.Length);
     }
 
-    /// <summary>Unmaps the whole reservation (one munmap, recorded as a step). Idempotent.</summary>
+    /// <summary>Unmaps the whole reservation (one munmap, recorded as a step), or gives a caller's range back as
+    /// PROT_NONE pages. Idempotent.</summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
+        if (IsInCallerReservation)
+        {
+            if (ReservedRangeUse.Restore(ReservedRange.Start, ReservedRange.Length, "unload: the caller's range back to PROT_NONE") is { } restored)
+                Record(restored);
+            return;
+        }
         Mmap.Unmap(ReservedRange.Start, ReservedRange.Length, out _);
         lock (_steps)
             _steps.Add(new MappingStep(MappingStepKind.Unmap, ReservedRange.Start, ReservedRange.Length, MemoryProtection.None,

@@ -28,6 +28,7 @@ internal sealed class Mapper
     // The part of the address space this load owns right now, released on failure.
     private nint _reservationStart;
     private ulong _reservationLength;
+    private bool _callerOwnsReservation; // LoadOptions.ReservedRange: given back PROT_NONE, never unmapped
 
     private Mapper(string name, MapOptions options)
     {
@@ -71,7 +72,10 @@ internal sealed class Mapper
             var source = ReadHeaders(fd, status, fromMemory);
             var plan = LoadPlan.Create(source, _options, _page);
 
-            nint bias = ReserveAddressSpace(plan);
+            nint bias = _options.ReservedRange is { } callerRange
+                && ReservedRangeUse.Decide(plan, callerRange, _options.ReservedRangeIsHint, _name, _page)
+                ? UseCallerReservation(plan, callerRange)
+                : ReserveAddressSpace(plan);
             var memory = new ImageMemory(_reservationStart, _reservationLength);
             for (int i = 0; i < plan.Overlays.Count; i++)
                 OverlaySegment(plan.Overlays[i], fd, bias);
@@ -86,7 +90,7 @@ internal sealed class Mapper
 
             var image = new ElfImage(path, plan, bias, new AddressRange(_reservationStart, _reservationLength),
                 memory, _steps, new FileIdentity(status.Device, status.Inode), fromMemory, _options.ApplyRelro,
-                ImageProgramHeaders(source, plan, bias, memory));
+                ImageProgramHeaders(source, plan, bias, memory)) { IsInCallerReservation = _callerOwnsReservation };
             // As glibc does, the dynamic section and its tables are read from the mapped image, not from the file; a
             // PIE (DF_1_PIE there) is refused now, and the rollback below unmaps it.
             image.ReadDynamicTables();
@@ -240,6 +244,18 @@ internal sealed class Mapper
         return (nint)(start - plan.StartAddress);
     }
 
+    /// <summary>The caller's range holds the image: its start is the image's first page; nothing is reserved.</summary>
+    private nint UseCallerReservation(LoadPlan plan, AddressRange range)
+    {
+        var step = ReservedRangeUse.UseStep(range, plan.Size);
+        _options.BeforeStep?.Invoke(step);
+        _reservationStart = range.Start;
+        _reservationLength = plan.Size;
+        _callerOwnsReservation = true;
+        Record(step);
+        return (nint)((ulong)range.Start - plan.StartAddress);
+    }
+
     private void Trim(nint address, ulong length, string reason)
     {
         var step = new MappingStep(MappingStepKind.Trim, address, length, MemoryProtection.None, MappingFlags.None, null, reason);
@@ -331,7 +347,12 @@ internal sealed class Mapper
     {
         if (_reservationLength == 0)
             return;
-        if (Mmap.Unmap(_reservationStart, _reservationLength, out _))
+        if (_callerOwnsReservation)
+        {
+            if (ReservedRangeUse.Restore(_reservationStart, _reservationLength, "roll back: the caller's range back to PROT_NONE") is { } restored)
+                Record(restored);
+        }
+        else if (Mmap.Unmap(_reservationStart, _reservationLength, out _))
             Record(new MappingStep(MappingStepKind.Unmap, _reservationStart, _reservationLength, MemoryProtection.None,
                 MappingFlags.None, null, "roll back: unmap the whole reservation after a failure"));
         _reservationLength = 0;

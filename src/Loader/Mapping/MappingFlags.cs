@@ -16,6 +16,8 @@ public enum MappingFlags
     Anonymous = 0x20,
     /// <summary>MAP_NORESERVE: do not reserve swap for the PROT_NONE reservation.</summary>
     NoReserve = 0x4000,
+    /// <summary>MAP_FIXED_NOREPLACE: claim an address only if nothing is mapped there (a shared-RELRO user's load address).</summary>
+    FixedNoReplace = 0x100000,
 }
 
 /// <summary>Spelling of mmap flags the way C and <c>strace</c> write them.</summary>
@@ -30,6 +32,7 @@ public static class MappingFlagsExtensions
         if ((flags & MappingFlags.Fixed) != 0) parts.Add("MAP_FIXED");
         if ((flags & MappingFlags.Anonymous) != 0) parts.Add("MAP_ANONYMOUS");
         if ((flags & MappingFlags.NoReserve) != 0) parts.Add("MAP_NORESERVE");
+        if ((flags & MappingFlags.FixedNoReplace) != 0) parts.Add("MAP_FIXED_NOREPLACE");
         return parts.Count == 0 ? "0" : string.Join('|', parts);
     }
 }

@@ -63,7 +63,11 @@ public readonly record struct MappingStep(
     /// <summary>The system call this step made (<c>mmap</c>, <c>mprotect</c>, <c>munmap</c>), or null for a memset.</summary>
     public string? SystemCall => Kind switch
     {
-        MappingStepKind.Reserve or MappingStepKind.Overlay or MappingStepKind.MapBss => "mmap",
+        MappingStepKind.Reserve or MappingStepKind.Overlay or MappingStepKind.MapBss or MappingStepKind.RestoreReservation
+            or MappingStepKind.MapSharedRelro or MappingStepKind.RestorePrivateRelro => "mmap",
+        MappingStepKind.UseReservation => "mincore",
+        MappingStepKind.WriteRelro => "pwrite",
+        MappingStepKind.SealRelro => "fcntl",
         MappingStepKind.UnprotectForZeroing or MappingStepKind.RestoreProtection or MappingStepKind.ProtectRelro => "mprotect",
         MappingStepKind.Trim or MappingStepKind.Unmap => "munmap",
         _ => null,
@@ -81,6 +85,9 @@ public readonly record struct MappingStep(
                 FileOffset is null ? "-1" : "fd", FileOffset ?? 0),
             "mprotect" => string.Format(ci, "mprotect(0x{0:x}, 0x{1:x}, {2})", Address, Length, Protection.ToCString()),
             "munmap" => string.Format(ci, "munmap(0x{0:x}, 0x{1:x})", Address, Length),
+            "mincore" => string.Format(ci, "mincore(0x{0:x}, 0x{1:x}, vec)", Address, Length),
+            "pwrite" => string.Format(ci, "pwrite(fd, 0x{0:x}, 0x{1:x}, 0x{2:x})", Address, Length, FileOffset ?? 0),
+            "fcntl" => "fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE|F_SEAL_SHRINK|F_SEAL_GROW)",
             _ => string.Format(ci, "memset(0x{0:x}, 0, 0x{1:x})", Address, Length),
         };
         string result = Kind is MappingStepKind.Reserve ? $" = 0x{Address:x}" : "";

@@ -28,4 +28,25 @@ public enum MappingStepKind
 
     /// <summary>mprotect that PT_LOAD back to its own protection once its relocations are written.</summary>
     RestoreAfterTextRelocation,
+
+    /// <summary>The caller's range (<see cref="LoadOptions.ReservedRange"/>) holds the image instead of a reservation of
+    /// Loader's own; mincore checked that it is mapped.</summary>
+    UseReservation,
+
+    /// <summary>mmap MAP_FIXED PROT_NONE anonymous over the image's span in the caller's range: at unload or roll-back,
+    /// the range goes back to its owner as it was.</summary>
+    RestoreReservation,
+
+    /// <summary>pwrite of the relocated RELRO pages to <see cref="LoadOptions.WriteRelro"/>'s file.</summary>
+    WriteRelro,
+
+    /// <summary>fcntl(F_ADD_SEALS, F_SEAL_WRITE|F_SEAL_SHRINK|F_SEAL_GROW) on that memfd.</summary>
+    SealRelro,
+
+    /// <summary>mmap MAP_SHARED|MAP_FIXED, read-only, of RELRO pages from the shared file (one run of identical pages).</summary>
+    MapSharedRelro,
+
+    /// <summary>mmap MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED of RELRO pages that must stay private after all, filled with
+    /// this process's own bytes.</summary>
+    RestorePrivateRelro,
 }

@@ -54,6 +54,15 @@ internal static class Memfd
         return descriptor;
     }
 
+    /// <summary>memfd_create(name, MFD_CLOEXEC|MFD_ALLOW_SEALING) of an empty file to be written and sealed by the
+    /// caller (shared RELRO); the descriptor, or -1 with errno.</summary>
+    public static int CreateEmpty(string name, out int errno)
+    {
+        int fd = Create(name, MemfdFlags.MFD_CLOEXEC | MemfdFlags.MFD_ALLOW_SEALING);
+        errno = fd < 0 ? Errno.Last : 0;
+        return fd;
+    }
+
     private static bool Seal(FileDescriptor descriptor, out int errno)
     {
         using (descriptor.Use(out int fd))

@@ -21,6 +21,9 @@ internal enum MapFlags
     MAP_FIXED = 0x10,
     MAP_ANONYMOUS = 0x20,
     MAP_NORESERVE = 0x4000,
+    /// <summary>Like MAP_FIXED, but fails with EEXIST instead of replacing an existing mapping (Linux 4.17; older
+    /// kernels take it as a hint and may place the mapping elsewhere).</summary>
+    MAP_FIXED_NOREPLACE = 0x100000,
 }
 
 /// <summary>
