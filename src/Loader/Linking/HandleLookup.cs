@@ -31,14 +31,25 @@ internal static class HandleLookup
 
     /// <summary><see cref="TryGetExport(ModuleNamespace, Module, in SymbolName, string?, out nint)"/> for an unversioned
     /// ASCII name (no NUL) with its GNU hash: <c>GetExport</c>'s usual case, through <see cref="ExportSearch"/>.</summary>
-    public static bool TryGetExport(ModuleNamespace space, Module module, ReadOnlySpan<char> asciiName, uint gnuHash, out nint address)
+    /// <remarks>A found address is kept in the handle's <see cref="ExportCache"/> (a miss is not: it is cheap, and
+    /// names that are not there would only push out those that are).</remarks>
+    public static bool TryGetExport(ModuleNamespace space, Module module, string asciiName, uint gnuHash, out nint address)
     {
+        var cache = Volatile.Read(ref module.Exports);
+        if (cache is not null && cache.TryGet(asciiName, gnuHash, out address))
+            return true;
         if (!ExportSearch.TryFind(SearchList(space, module), asciiName, gnuHash, out var found))
         {
             address = 0;
             return false;
         }
         address = AddressOf(space, found);
+        if (cache is null)
+        {
+            Interlocked.CompareExchange(ref module.Exports, new ExportCache(), null);
+            cache = module.Exports!;
+        }
+        cache.Add(asciiName, gnuHash, address);
         return true;
     }
 

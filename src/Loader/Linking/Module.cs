@@ -102,6 +102,9 @@ internal sealed class Module
     /// <summary>The absolute address of the <c>.eh_frame</c> registered with libgcc (<see cref="UnwindRegistry"/>), or null.</summary>
     public nint? RegisteredEhFrame { get; set; }
 
+    /// <summary>This module's handle's recent <c>GetExport</c> answers; made at its first unversioned lookup.</summary>
+    public ExportCache? Exports;
+
     /// <summary>
     /// What <c>dlsym</c> on its handle searches: the module, then its DT_NEEDED tree breadth-first, each module once.
     /// Fixed once the module is loaded, so computed once.
