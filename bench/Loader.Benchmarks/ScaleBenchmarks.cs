@@ -133,19 +133,5 @@ internal static class ScaleLibraries
 
     private static string CountsPath(int relocations) => Path.Combine(Directory, $"libscale-{relocations}.counts");
 
-    /// <summary>scripts/gen-scale-lib.sh of this checkout: BenchmarkDotNet runs its own build under the project's bin/,
-    /// so the repository is found by walking up from there (or from the working directory).</summary>
-    private static string Script()
-    {
-        foreach (string start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
-        {
-            for (var directory = new DirectoryInfo(start); directory is not null; directory = directory.Parent)
-            {
-                string candidate = Path.Combine(directory.FullName, "scripts", "gen-scale-lib.sh");
-                if (File.Exists(candidate))
-                    return candidate;
-            }
-        }
-        throw new FileNotFoundException($"scripts/gen-scale-lib.sh not found above {AppContext.BaseDirectory} or {Environment.CurrentDirectory}");
-    }
+    private static string Script() => Repository.File("scripts", "gen-scale-lib.sh");
 }
