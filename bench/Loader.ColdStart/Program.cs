@@ -8,6 +8,8 @@ using Loader;
 //   first-dispose-us N   the Dispose after it
 //   first-load-cpu-us N  the CPU time this thread spent in that first load (the JIT compiles on the calling thread;
 //                        on a busy machine this is steadier than the Stopwatch time)
+//   first-load-jit-us N  of which the JIT compiling (System.Runtime.JitInfo, this thread), and
+//   first-load-jitted N  how many methods it compiled: what ReadyToRun left to the JIT
 //   second-load-us N     a second load and Dispose of the same file in a new context, for scale: the load path's
 //                        cost once its code is ready
 //   since-spawn-us N     from the parent's Process.Start to the end of that load (the runtime's start-up included),
@@ -17,10 +19,14 @@ using Loader;
 string path = args.Length > 0 ? args[0] : "/usr/lib/x86_64-linux-gnu/libz.so.1";
 
 long cpuStart = ThreadClock.CpuMicroseconds();
+TimeSpan jitStart = System.Runtime.JitInfo.GetCompilationTime(currentThread: true);
+long jittedStart = System.Runtime.JitInfo.GetCompiledMethodCount(currentThread: true);
 long start = Stopwatch.GetTimestamp();
 var library = new LoaderContext().Load(path);
 long loaded = Stopwatch.GetTimestamp();
 long cpuLoaded = ThreadClock.CpuMicroseconds();
+TimeSpan jitLoaded = System.Runtime.JitInfo.GetCompilationTime(currentThread: true);
+long jittedLoaded = System.Runtime.JitInfo.GetCompiledMethodCount(currentThread: true);
 library.Dispose();
 long disposed = Stopwatch.GetTimestamp();
 new LoaderContext().Load(path).Dispose();
@@ -30,6 +36,8 @@ var invariant = CultureInfo.InvariantCulture;
 Console.WriteLine($"first-load-us {Stopwatch.GetElapsedTime(start, loaded).TotalMicroseconds.ToString("F0", invariant)}");
 Console.WriteLine($"first-dispose-us {Stopwatch.GetElapsedTime(loaded, disposed).TotalMicroseconds.ToString("F0", invariant)}");
 Console.WriteLine($"first-load-cpu-us {cpuLoaded - cpuStart}");
+Console.WriteLine($"first-load-jit-us {(jitLoaded - jitStart).TotalMicroseconds.ToString("F0", invariant)}");
+Console.WriteLine($"first-load-jitted {jittedLoaded - jittedStart}");
 Console.WriteLine($"second-load-us {Stopwatch.GetElapsedTime(disposed, second).TotalMicroseconds.ToString("F0", invariant)}");
 if (long.TryParse(Environment.GetEnvironmentVariable("LOADER_COLDSTART_SPAWNED"), NumberStyles.None, invariant, out long spawned))
     Console.WriteLine($"since-spawn-us {Stopwatch.GetElapsedTime(spawned, loaded).TotalMicroseconds.ToString("F0", invariant)}");
