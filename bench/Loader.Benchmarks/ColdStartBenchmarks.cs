@@ -73,7 +73,8 @@ public class ColdStartBenchmarks
         foreach (var (name, values) in _figures.OrderBy(pair => pair.Key, StringComparer.Ordinal))
         {
             long[] sorted = [.. values.Order()];
-            Console.WriteLine($"// child: {name} median {sorted[sorted.Length / 2]} us, min {sorted[0]} us, max {sorted[^1]} us ({sorted.Length} runs)");
+            string unit = name.EndsWith("-us", StringComparison.Ordinal) ? " us" : "";
+            Console.WriteLine($"// child: {name} median {sorted[sorted.Length / 2]}{unit}, min {sorted[0]}{unit}, max {sorted[^1]}{unit} ({sorted.Length} runs)");
         }
     }
 
