@@ -54,8 +54,18 @@ public sealed class VirtualView
                 throw new ArgumentException($"the region at 0x{address:x} of 0x{bytes.Length:x} bytes runs past the end of the address space", nameof(regions));
             list.Add(new Region(address, bytes, address));
         }
-        list.Sort(static (a, b) => a.Start.CompareTo(b.Start));
-        return new VirtualView(fileName, [.. list]);
+        // By address, with an insertion sort: a handful of regions (one per PT_LOAD), and no Comparison delegate, whose
+        // generic sort over Region ReadyToRun cannot precompile (the JIT would compile it on the first load).
+        Region[] sorted = [.. list];
+        for (int i = 1; i < sorted.Length; i++)
+        {
+            var region = sorted[i];
+            int j = i - 1;
+            for (; j >= 0 && sorted[j].Start > region.Start; j--)
+                sorted[j + 1] = sorted[j];
+            sorted[j + 1] = region;
+        }
+        return new VirtualView(fileName, sorted);
     }
 
     /// <summary>

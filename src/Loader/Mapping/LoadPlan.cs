@@ -185,7 +185,10 @@ public sealed class LoadPlan
         ulong page = PageSize;
         StartAddress = PageDown(loads[0].Header.VirtualAddress, page);
         EndAddress = PageUp(loads[^1].Header.VirtualAddress + loads[^1].Header.MemorySize, page);
-        Alignment = Math.Max(page, loads.Max(l => l.Header.Alignment));
+        ulong alignment = page;
+        foreach (var (_, header) in loads)
+            alignment = Math.Max(alignment, header.Alignment);
+        Alignment = alignment;
 
         var overlays = new List<SegmentOverlay>(loads.Count);
         var bss = new List<BssPlan>();
