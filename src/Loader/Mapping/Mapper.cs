@@ -85,7 +85,7 @@ internal sealed class Mapper
 
             var image = new ElfImage(path, plan, bias, new AddressRange(_reservationStart, _reservationLength),
                 memory, _steps, new FileIdentity(status.Device, status.Inode), fromMemory, _options.ApplyRelro,
-                [.. source.ProgramHeaders], symbolCount);
+                source.ProgramHeaders is ProgramHeader[] headers ? headers.AsSpan().ToArray() : [.. source.ProgramHeaders], symbolCount);
             // As glibc does, the dynamic section and its tables are read from the mapped image, not from the file.
             image.ReadDynamicTables();
             mapped = true;
