@@ -128,7 +128,7 @@ public class ColdStartBenchmarks
         if (readyToRun)
         {
             // The package's crossgen2 options (src/Loader/Loader.csproj, ReadyToRunCrossgen2Args), here for every assembly.
-            arguments.Add("-p:PublishReadyToRunCrossgen2ExtraArgs=--non-local-generics-module:Loader%3B--opt-cross-module:System.Private.CoreLib");
+            arguments.Add("-p:PublishReadyToRunCrossgen2ExtraArgs=--non-local-generics-module:Loader%3B--opt-cross-module:System.Private.CoreLib%3B--opt-cross-module:Tmds.LibC");
         }
         Run("dotnet", [.. arguments]);
         return Path.Combine(output, "Loader.ColdStart");
