@@ -40,12 +40,15 @@ internal static class Libraries
     /// loaded: glibc's dlopen of it is a real load, never the reference-count bump it does for an object it already
     /// has (it matches a dlopen'ed path by name and by device and inode, not by DT_SONAME). Returns the copy's path.
     /// </summary>
-    public static string PrivateCopy(string fileName, string tag)
+    public static string PrivateCopy(string fileName, string tag) => PrivateCopyOf(SystemPath(fileName), tag);
+
+    /// <summary>As <see cref="PrivateCopy"/>, for a library anywhere (a generated one): its copy keeps its file name.</summary>
+    public static string PrivateCopyOf(string path, string tag)
     {
         string directory = Path.Combine(Path.GetTempPath(), $"loader-bench-{tag}-{Environment.ProcessId}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(directory);
-        string copy = Path.Combine(directory, fileName);
-        File.Copy(SystemPath(fileName), copy);
+        string copy = Path.Combine(directory, Path.GetFileName(path));
+        File.Copy(path, copy);
         if (Glibc.IsLoaded(copy))
             throw new InvalidOperationException($"{copy}: the system loader already has it loaded; the benchmark would measure a refcount bump");
         return copy;

@@ -47,15 +47,35 @@ public sealed class VirtualView
     public static VirtualView FromRegions(string fileName, IEnumerable<(ulong Address, ReadOnlyMemory<byte> Bytes)> regions)
     {
         ArgumentNullException.ThrowIfNull(regions);
-        var list = new List<Region>();
-        foreach (var (address, bytes) in regions)
+        // A List (what the mapper and the host modules pass) is read as a span: its enumerator over this tuple is one
+        // more generic instantiation the JIT would compile on a ReadyToRun first load.
+        return regions is List<(ulong Address, ReadOnlyMemory<byte> Bytes)> list
+            ? FromRegions(fileName, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list))
+            : FromRegions(fileName, [.. regions]);
+    }
+
+    /// <inheritdoc cref="FromRegions(string, IEnumerable{ValueTuple{ulong, ReadOnlyMemory{byte}}})"/>
+    public static VirtualView FromRegions(string fileName, ReadOnlySpan<(ulong Address, ReadOnlyMemory<byte> Bytes)> regions)
+    {
+        var sorted = new Region[regions.Length];
+        for (int i = 0; i < regions.Length; i++)
         {
+            var (address, bytes) = regions[i];
             if (ThrowHelper.OutOfRange(address, (ulong)bytes.Length, ulong.MaxValue))
                 throw new ArgumentException($"the region at 0x{address:x} of 0x{bytes.Length:x} bytes runs past the end of the address space", nameof(regions));
-            list.Add(new Region(address, bytes, address));
+            sorted[i] = new Region(address, bytes, address);
         }
-        list.Sort(static (a, b) => a.Start.CompareTo(b.Start));
-        return new VirtualView(fileName, [.. list]);
+        // By address, with an insertion sort: a handful of regions (one per PT_LOAD), and no Comparison delegate, whose
+        // generic sort over Region ReadyToRun cannot precompile (the JIT would compile it on the first load).
+        for (int i = 1; i < sorted.Length; i++)
+        {
+            var region = sorted[i];
+            int j = i - 1;
+            for (; j >= 0 && sorted[j].Start > region.Start; j--)
+                sorted[j + 1] = sorted[j];
+            sorted[j + 1] = region;
+        }
+        return new VirtualView(fileName, sorted);
     }
 
     /// <summary>

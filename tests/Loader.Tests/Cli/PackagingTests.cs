@@ -1,3 +1,5 @@
+using System.IO.Compression;
+using System.Reflection.PortableExecutable;
 using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using Loader.Tests.Oracles;
@@ -40,6 +42,46 @@ public sealed partial class PackagingTests
             var call = ChildProcess.Run(loader, "call", "libz.so.1", "const char *zlibVersion(void)");
             Assert.True(call.ExitCode == 0, $"loader call: {call.Stdout}{call.Stderr}");
             Assert.Equal(ZlibVersionThroughGlibc(), call.Stdout.Trim());
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    /// <summary>The library package ships ReadyToRun code for linux-x64 (src/Loader/Loader.csproj, PackReadyToRun): its
+    /// Loader.dll has a ReadyToRun header and the IL beside it, where the plain build's has neither the header nor the
+    /// native machine type.</summary>
+    [Fact]
+    public void The_library_package_holds_a_ReadyToRun_Loader_dll_for_linux_x64_with_its_IL()
+    {
+        string work = Path.Combine(Path.GetTempPath(), $"loader-pack-r2r-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(work);
+        try
+        {
+            var pack = ChildProcess.Run("dotnet", "pack", Path.Combine(Fixtures.RepositoryRoot, "src/Loader"), "-c", "Release", "--no-build", "-o", work);
+            Assert.True(pack.ExitCode == 0, $"dotnet pack src/Loader: {pack.Stdout}{pack.Stderr}");
+            using var package = ZipFile.OpenRead(Path.Combine(work, "Loader.0.1.0.nupkg"));
+            var entry = package.GetEntry("lib/net10.0/Loader.dll");
+            Assert.NotNull(entry);
+            using var packed = new MemoryStream();
+            using (var stream = entry.Open())
+                stream.CopyTo(packed);
+            packed.Position = 0;
+            using var reader = new PEReader(packed);
+            var cor = reader.PEHeaders.CorHeader;
+            Assert.NotNull(cor);
+            Assert.True(cor.ManagedNativeHeaderDirectory.Size > 0, "the packed Loader.dll has no ReadyToRun header");
+            Assert.True((cor.Flags & CorFlags.ILLibrary) != 0, $"the packed Loader.dll is not an IL library with native code (flags {cor.Flags})");
+            // crossgen2 marks a ReadyToRun image for Linux by XOR-ing the machine with 0x7B79: AMD64 (0x8664) becomes 0xFD1D.
+            Assert.Equal((Machine)(0x8664 ^ 0x7B79), reader.PEHeaders.CoffHeader.Machine);
+            // The IL is all there (any platform can JIT it): the same type definitions as the plain build's.
+            var metadata = System.Reflection.Metadata.PEReaderExtensions.GetMetadataReader(reader);
+            using var plainReader = new PEReader(File.OpenRead(typeof(LoaderContext).Assembly.Location));
+            var plain = System.Reflection.Metadata.PEReaderExtensions.GetMetadataReader(plainReader);
+            Assert.Equal(plain.TypeDefinitions.Count, metadata.TypeDefinitions.Count);
+            Assert.Equal(plain.MethodDefinitions.Count, metadata.MethodDefinitions.Count);
+            Assert.Equal(0, plainReader.PEHeaders.CorHeader!.ManagedNativeHeaderDirectory.Size);
         }
         finally
         {
