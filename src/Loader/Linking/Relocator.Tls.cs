@@ -11,7 +11,7 @@ namespace Loader.Linking;
 /// </summary>
 internal sealed partial class Relocator
 {
-    private readonly List<(byte Table, int Index)> _tlsDeferred = [];
+    private readonly DeferredRelocations _tlsDeferred = new();
 
     private static bool IsTls(X86_64RelocationType type) => type is X86_64RelocationType.DtpMod64
         or X86_64RelocationType.DtpOff64 or X86_64RelocationType.TpOff64 or X86_64RelocationType.TlsDesc;
@@ -22,7 +22,7 @@ internal sealed partial class Relocator
         Target(r.Offset, table.Name, type, r.SymbolIndex);
         if (r.SymbolIndex != 0)
             Resolve(r.SymbolIndex, table.Name, r.Offset, type);
-        _tlsDeferred.Add((tableIndex, index));
+        _tlsDeferred.Add(tableIndex, index);
     }
 
     /// <summary>
@@ -38,8 +38,9 @@ internal sealed partial class Relocator
             ThrowHelper.Format(Name, "PT_TLS", segment.Offset, $"p_filesz 0x{segment.FileSize:x} is larger than p_memsz 0x{segment.MemorySize:x}");
 
         bool needsStatic = (_image.Dynamic!.Flags & DynamicFlags.StaticTls) != 0, wantsStatic = false;
-        foreach (var (t, i) in _tlsDeferred)
+        for (int d = 0; d < _tlsDeferred.Count; d++)
         {
+            var (t, i) = _tlsDeferred[d];
             var r = _tables.RelocationTables[t - 1][i];
             var type = (X86_64RelocationType)r.Type;
             if (type is X86_64RelocationType.TpOff64 or X86_64RelocationType.TlsDesc && DefinerOf(r) == _module)

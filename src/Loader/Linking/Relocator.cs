@@ -26,7 +26,7 @@ internal sealed partial class Relocator
     private readonly ulong _base;
     private readonly Resolution[] _cache;
     private readonly int _symbolCount;
-    private readonly List<(byte Table, int Index)> _deferred = [];
+    private readonly DeferredRelocations _deferred = new();
 
     private struct Resolution
     {
@@ -64,6 +64,8 @@ internal sealed partial class Relocator
         finally
         {
             ArrayPool<Resolution>.Shared.Return(relocator._cache, clearArray: true); // it holds modules: drop them
+            relocator._deferred.Dispose();
+            relocator._tlsDeferred.Dispose();
         }
     }
 
@@ -102,10 +104,16 @@ internal sealed partial class Relocator
         // The TLS block's carrier is made from the relocated image, before the TLS relocations that need its
         // module ID or static offset, and before any resolver runs (glibc copies the image into threads at once).
         SetUpTls();
-        foreach (var (t, i) in _tlsDeferred)
+        for (int d = 0; d < _tlsDeferred.Count; d++)
+        {
+            var (t, i) = _tlsDeferred[d];
             ApplyTls(_tables.RelocationTables[t - 1], i);
-        foreach (var (t, i) in _deferred)
+        }
+        for (int d = 0; d < _deferred.Count; d++)
+        {
+            var (t, i) = _deferred[d];
             Apply(_tables.RelocationTables[t - 1], t, i, deferred: true);
+        }
     }
 
     private void ApplyRelr()
@@ -205,7 +213,7 @@ internal sealed partial class Relocator
                 nint target = Target(r.Offset, table.Name, type, r.SymbolIndex);
                 if (!deferred)
                 {
-                    _deferred.Add((tableIndex, index));
+                    _deferred.Add(tableIndex, index);
                     return;
                 }
                 ulong resolver = _base + (ulong)(rela ? r.Addend : (long)_memory.ReadUInt64(target));
@@ -221,7 +229,7 @@ internal sealed partial class Relocator
                 ref var res = ref Resolve(r.SymbolIndex, table.Name, r.Offset, type);
                 if (res.NeedsResolver && !deferred)
                 {
-                    _deferred.Add((tableIndex, index));
+                    _deferred.Add(tableIndex, index);
                     return;
                 }
                 if (res.NeedsResolver)

@@ -1,0 +1,52 @@
+using System.Buffers;
+
+namespace Loader.Linking;
+
+/// <summary>
+/// The relocations the relocator's first pass leaves for later (those that need a resolver, the TLS ones), as
+/// (table, index) pairs in one buffer from the shared pool: a library with a million IFUNC-bound relocations costs the
+/// pool's array, not a list that doubles on the managed heap. <see cref="Dispose"/> gives the buffer back.
+/// </summary>
+internal sealed class DeferredRelocations : IDisposable
+{
+    private long[] _items = [];
+
+    /// <summary>How many were deferred.</summary>
+    public int Count { get; private set; }
+
+    /// <summary>Relocation <paramref name="index"/> of table <paramref name="table"/> (1-based, as the relocator numbers them).</summary>
+    public void Add(byte table, int index)
+    {
+        if (Count == _items.Length)
+            Grow();
+        _items[Count++] = ((long)table << 32) | (uint)index;
+    }
+
+    /// <summary>The <paramref name="position"/>th deferred relocation, in the order they were added.</summary>
+    public (byte Table, int Index) this[int position]
+    {
+        get
+        {
+            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)position, (uint)Count, nameof(position));
+            long item = _items[position];
+            return ((byte)(item >> 32), (int)(uint)item);
+        }
+    }
+
+    private void Grow()
+    {
+        var larger = ArrayPool<long>.Shared.Rent(Math.Max(16, _items.Length * 2));
+        _items.AsSpan(0, Count).CopyTo(larger);
+        if (_items.Length > 0)
+            ArrayPool<long>.Shared.Return(_items);
+        _items = larger;
+    }
+
+    public void Dispose()
+    {
+        if (_items.Length > 0)
+            ArrayPool<long>.Shared.Return(_items);
+        _items = [];
+        Count = 0;
+    }
+}
