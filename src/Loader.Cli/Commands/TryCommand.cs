@@ -65,7 +65,12 @@ internal static class TryCommand
     {
         try
         {
-            using var library = new LoaderContext().Load(ElfFileRunner.LoadablePath(file), options);
+            string path = ElfFileRunner.LoadablePath(file);
+            var context = new LoaderContext();
+            SyscallMarkers.Begin();
+            var loaded = context.Load(path, options);
+            SyscallMarkers.End();
+            using var library = loaded;
             int mapped = library.Context.LoadedLibraries.Count;
             return new TryResult(file, library.IsHost ? TryOutcome.Host : TryOutcome.Loaded, library.SoName, mapped,
                 library.Tls?.Model.ToString().ToLowerInvariant(), null, null);
