@@ -188,12 +188,19 @@ public sealed class LoadPlan
             alignment = Math.Max(alignment, ph.Alignment);
         Alignment = alignment;
 
-        var overlays = new List<SegmentOverlay>(loads.Count);
-        var bss = new List<BssPlan>();
-        var gaps = new List<Gap>();
+        // Exact arrays: an image keeps its plan for as long as it is mapped.
+        var overlays = new SegmentOverlay[loads.Count];
+        int bssCount = 0;
+        foreach (var (_, ph) in loads)
+            if (ph.MemorySize > ph.FileSize)
+                bssCount++;
+        var bss = bssCount == 0 ? [] : new BssPlan[bssCount];
+        bssCount = 0;
+        List<Gap>? gaps = null;
         SegmentOverlay? previous = null;
-        foreach (var (index, ph) in loads)
+        for (int i = 0; i < loads.Count; i++)
         {
+            var (index, ph) = loads[i];
             var protection = MemoryProtectionExtensions.FromSegmentFlags(ph.Flags);
             ulong address = PageDown(ph.VirtualAddress, page);
             ulong fileEnd = ph.VirtualAddress + ph.FileSize;
@@ -203,24 +210,24 @@ public sealed class LoadPlan
                 PageDown(ph.Offset, page), protection, ContentOf(protection))
             // A PT_LOAD with p_memsz 0 maps nothing: no page of it is readable or writable, even at a misaligned p_vaddr.
             { MemoryEnd = ph.MemorySize == 0 ? address : PageUp(memoryEnd, page) };
-            overlays.Add(overlay);
+            overlays[i] = overlay;
 
             if (ph.MemorySize > ph.FileSize)
             {
                 // Without file bytes there is no file page to zero: the anonymous pages start at the segment's first page.
                 ulong anonymous = ph.FileSize == 0 ? address : PageUp(fileEnd, page);
                 ulong zeroLength = ph.FileSize == 0 ? 0 : Math.Min(PageUp(fileEnd, page), memoryEnd) - fileEnd;
-                bss.Add(new BssPlan(index, fileEnd, memoryEnd, fileEnd, zeroLength,
-                    anonymous, PageUp(memoryEnd, page) - anonymous, protection));
+                bss[bssCount++] = new BssPlan(index, fileEnd, memoryEnd, fileEnd, zeroLength,
+                    anonymous, PageUp(memoryEnd, page) - anonymous, protection);
             }
 
             if (previous is not null && address > previous.MemoryEnd)
-                gaps.Add(new Gap(previous.MemoryEnd, address - previous.MemoryEnd, previous.ProgramHeaderIndex, index));
+                (gaps ??= []).Add(new Gap(previous.MemoryEnd, address - previous.MemoryEnd, previous.ProgramHeaderIndex, index));
             previous = overlay;
         }
         Overlays = overlays;
         Bss = bss;
-        Gaps = gaps;
+        Gaps = gaps is null ? [] : [.. gaps];
         Relro = PlanRelro(file, loads);
         _sections = file.Sections;
     }

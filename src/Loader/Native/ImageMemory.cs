@@ -42,8 +42,15 @@ internal sealed unsafe class ImageMemory
     public ReadOnlyMemory<byte> GetMemory(nint address, int length)
     {
         Check(address, (ulong)length);
-        return BorrowedMemory.Describe(address, (ulong)length);
+        if (length == 0 || Length > int.MaxValue)
+            return BorrowedMemory.Describe(address, (ulong)length);
+        // One memory manager for the whole reservation, sliced: the tables, the dynamic section and the program
+        // headers of an image all read through it.
+        var whole = _whole ??= new BorrowedMemory(Start, Length);
+        return whole.Memory.Slice((int)((ulong)address - (ulong)Start), length);
     }
+
+    private BorrowedMemory? _whole;
 
     /// <summary>Writes zeros over <c>[address, address + length)</c> (the .bss tail of a file page).</summary>
     public void Clear(nint address, ulong length)
