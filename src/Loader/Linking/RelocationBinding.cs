@@ -30,6 +30,8 @@ internal static class RelocationBinding
         }
         var name = new SymbolName(symbols.GetNameBytes(symbolIndex));
         var version = VersionRequest.Relocation(tables.GetSymbolVersion(symbolIndex));
-        return SymbolLookup.Lookup(module.Scope!.Modules, name, version, space, out found);
+        var scope = module.Scope!;
+        return SymbolLookup.Lookup(scope.First, name, version, space, out found)
+            || SymbolLookup.Lookup(scope.Second, name, version, space, out found);
     }
 }

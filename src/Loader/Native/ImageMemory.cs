@@ -11,9 +11,9 @@ namespace Loader.Native;
 /// </summary>
 internal sealed unsafe class ImageMemory
 {
-    // Copy-on-write: changed a few times per load (PT_LOADs, TEXTREL, RELRO) under _gate, read on every relocation
-    // without a lock.
-    private readonly Lock _gate = new();
+    // Copy-on-write: changed a few times per load (PT_LOADs, TEXTREL, RELRO) under the image memory's own monitor (it
+    // is internal and never handed to code that could lock it; a lock object of its own would cost 40 bytes an
+    // image), read on every relocation without a lock.
     private volatile (ulong Start, ulong End)[] _writable = [];
 
     public ImageMemory(nint start, ulong length)
@@ -63,7 +63,7 @@ internal sealed unsafe class ImageMemory
     public void AddWritable(nint address, ulong length)
     {
         Check(address, length);
-        lock (_gate)
+        lock (this)
             _writable = [.. _writable, ((ulong)address, (ulong)address + length)];
     }
 
@@ -71,7 +71,7 @@ internal sealed unsafe class ImageMemory
     public void RemoveWritable(nint address, ulong length)
     {
         var range = ((ulong)address, (ulong)address + length);
-        lock (_gate)
+        lock (this)
         {
             int i = Array.IndexOf(_writable, range);
             if (i >= 0)
@@ -83,7 +83,7 @@ internal sealed unsafe class ImageMemory
     public void ExcludeWritable(nint address, ulong length)
     {
         ulong start = (ulong)address, end = start + length;
-        lock (_gate)
+        lock (this)
         {
             var kept = new List<(ulong, ulong)>();
             foreach (var (s, e) in _writable)
