@@ -44,6 +44,8 @@ internal sealed class LoadSession
             else if (_options.RunInitializers)
                 Initialize(root, []); // loaded before without running initializers: run them now
             _namespace.Commit(_new);
+            foreach (var module in _new)
+                module.ForgetRequester();
             if (!root.IsHost)
                 root.Handles++; // the handle the caller gets: what keeps the root (and what it needs) loaded
             return root;

@@ -57,8 +57,12 @@ internal sealed class Module
     /// <summary>DT_SYMBOLIC (or DF_SYMBOLIC): the library's own definitions come first for its own references.</summary>
     public bool Symbolic { get; private set; }
 
-    /// <summary>What <see cref="LibrarySearch"/> needs to find this module's DT_NEEDED entries.</summary>
+    /// <summary>What <see cref="LibrarySearch"/> needs to find this module's DT_NEEDED entries: only the load that maps
+    /// the module searches them, so it is dropped when that load ends (<see cref="ForgetRequester"/>).</summary>
     public LibraryRequester? Requester { get; private set; }
+
+    /// <summary>Its DT_NEEDED entries are resolved: what searched for them is not kept for as long as it is loaded.</summary>
+    public void ForgetRequester() => Requester = null;
 
     /// <summary>Its TLS block, served by glibc through a carrier (null without PT_TLS, and for a host module).</summary>
     public TlsCarrier? Tls { get; set; }
