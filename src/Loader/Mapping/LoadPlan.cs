@@ -115,18 +115,22 @@ public sealed class LoadPlan
         ThrowHelper.Unsupported(name, "DT_FLAGS_1", offset, "has DF_1_PIE: this is a position-independent executable, not a library (dlopen refuses it too)");
     }
 
-    private static List<(int Index, ProgramHeader Header)> CheckLoads(PlanSource file, MapOptions options, ulong page)
+    private static (int Index, ProgramHeader Header)[] CheckLoads(PlanSource file, MapOptions options, ulong page)
     {
         string name = file.Name;
         ulong phoff = file.Header.ProgramHeaderOffset;
         ulong FieldOffset(int index, int field) => phoff + (ulong)index * ProgramHeader.Size64 + (ulong)field;
         ulong fileLength = file.FileLength;
 
-        var loads = new List<(int, ProgramHeader)>();
+        int count = 0;
         for (int i = 0; i < file.ProgramHeaders.Count; i++)
             if (file.ProgramHeaders[i].Type == SegmentType.Load)
-                loads.Add((i, file.ProgramHeaders[i]));
-        if (loads.Count == 0)
+                count++;
+        var loads = new (int Index, ProgramHeader Header)[count];
+        for (int i = 0, n = 0; i < file.ProgramHeaders.Count; i++)
+            if (file.ProgramHeaders[i] is { Type: SegmentType.Load } ph)
+                loads[n++] = (i, ph);
+        if (loads.Length == 0)
             ThrowHelper.Format(name, "PT_LOAD", phoff, $"none of the {file.ProgramHeaders.Count} program headers is a PT_LOAD: there is nothing to map");
 
         (int Index, ProgramHeader Header)? previous = null;
@@ -178,7 +182,7 @@ public sealed class LoadPlan
         return loads;
     }
 
-    private void Build(PlanSource file, List<(int Index, ProgramHeader Header)> loads, MapOptions options)
+    private void Build(PlanSource file, (int Index, ProgramHeader Header)[] loads, MapOptions options)
     {
         ulong page = PageSize;
         StartAddress = PageDown(loads[0].Header.VirtualAddress, page);
@@ -189,7 +193,7 @@ public sealed class LoadPlan
         Alignment = alignment;
 
         // Exact arrays: an image keeps its plan for as long as it is mapped.
-        var overlays = new SegmentOverlay[loads.Count];
+        var overlays = new SegmentOverlay[loads.Length];
         int bssCount = 0;
         foreach (var (_, ph) in loads)
             if (ph.MemorySize > ph.FileSize)
@@ -198,7 +202,7 @@ public sealed class LoadPlan
         bssCount = 0;
         List<Gap>? gaps = null;
         SegmentOverlay? previous = null;
-        for (int i = 0; i < loads.Count; i++)
+        for (int i = 0; i < loads.Length; i++)
         {
             var (index, ph) = loads[i];
             var protection = MemoryProtectionExtensions.FromSegmentFlags(ph.Flags);
@@ -232,7 +236,7 @@ public sealed class LoadPlan
         _sections = file.Sections;
     }
 
-    private RelroPlan? PlanRelro(PlanSource file, List<(int Index, ProgramHeader Header)> loads)
+    private RelroPlan? PlanRelro(PlanSource file, (int Index, ProgramHeader Header)[] loads)
     {
         int relroIndex = -1;
         for (int i = 0; i < file.ProgramHeaders.Count; i++)

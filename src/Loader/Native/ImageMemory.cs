@@ -85,20 +85,24 @@ internal sealed unsafe class ImageMemory
         ulong start = (ulong)address, end = start + length;
         lock (this)
         {
-            var kept = new List<(ulong, ulong)>();
-            foreach (var (s, e) in _writable)
+            // Each range is kept, cut in two, shortened or dropped: at most two for each, trimmed after.
+            var current = _writable;
+            var kept = new (ulong Start, ulong End)[current.Length * 2];
+            int n = 0;
+            foreach (var (s, e) in current)
             {
                 if (e <= start || s >= end)
                 {
-                    kept.Add((s, e));
+                    kept[n++] = (s, e);
                     continue;
                 }
                 if (s < start)
-                    kept.Add((s, start));
+                    kept[n++] = (s, start);
                 if (e > end)
-                    kept.Add((end, e));
+                    kept[n++] = (end, e);
             }
-            _writable = [.. kept];
+            Array.Resize(ref kept, n);
+            _writable = kept;
         }
     }
 
