@@ -9,7 +9,7 @@ namespace Loader.Elf;
 /// </summary>
 public sealed class DynamicTables
 {
-    private readonly List<RelocationTable> _relocationTables = [];
+    private readonly List<RelocationTable> _relocationTables = new(2); // DT_RELA (or DT_REL) and DT_JMPREL
     private readonly string[] _needed = [];
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text;
 
 namespace Loader.Elf;
@@ -17,10 +18,10 @@ internal static class InternedNames
     // Names longer than this are decoded without the table (no version name or soname comes near it).
     private const int LongestInterned = 256;
 
-    private static readonly Dictionary<string, string> s_names = new(StringComparer.Ordinal);
-    private static readonly Dictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> s_byChars =
+    // Read without a lock: a lookup runs for each versioned symbol a relocation binds.
+    private static readonly ConcurrentDictionary<string, string> s_names = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> s_byChars =
         s_names.GetAlternateLookup<ReadOnlySpan<char>>();
-    private static readonly Lock s_lock = new();
 
     /// <summary>The string for <paramref name="utf8"/>: the table's, when it has or takes it.</summary>
     public static string Get(ReadOnlySpan<byte> utf8)
@@ -30,14 +31,10 @@ internal static class InternedNames
         Span<char> chars = stackalloc char[LongestInterned];
         int length = Encoding.UTF8.GetChars(utf8, chars);
         var name = chars[..length];
-        lock (s_lock)
-        {
-            if (s_byChars.TryGetValue(name, out string? known))
-                return known;
-            string created = new(name);
-            if (s_names.Count < Capacity)
-                s_names.Add(created, created);
-            return created;
-        }
+        if (s_byChars.TryGetValue(name, out string? known))
+            return known;
+        string created = new(name);
+        // Count is approximate under a race, which only moves the bound by the racing threads.
+        return s_names.Count < Capacity ? s_names.GetOrAdd(created, created) : created;
     }
 }

@@ -10,113 +10,84 @@ public sealed class SymbolVersionTable
     private const ushort VersymHidden = 0x8000;
     private readonly TableBytes _versym;
     private readonly ElfEncoding _enc;
-    // No index of the versions by number is kept (a loaded module would hold it as long as it lives): a linker numbers
-    // the definitions 1, 2, 3… in file order, so then FindDefinition reads position index-1, and scans only a file
-    // that numbers them otherwise; the needed versions are a few dozen at most and scanned. Both are arrays of values
-    // whose names are the process's one copy (InternedNames); the public records are made when asked for.
-    private readonly Definition[] _definitions;
-    private readonly Needed[] _needs;
-    private readonly bool _definitionsNumberedInOrder;
-
-    // A definition's parents (the versions it inherits; libz's each name the one before) are read again when asked for.
-    private readonly ReadOnlyMemory<byte> _verdef;
     private readonly StringTable _strings;
+    // The chains stay where they are (the mapped image): they were checked when the table was read, and are walked
+    // again only for the public lists. What a lookup needs is kept small: each definition's name as its DT_STRTAB
+    // offset, in file order (a linker numbers the definitions 1, 2, 3…, so then FindDefinition reads position
+    // index-1; the numbers are kept only for a file that numbers them otherwise), and each needed version's index,
+    // name and file, scanned (a few dozen at most). Names become strings when asked for, the process's one copy
+    // (InternedNames).
+    private readonly Chain _verdef, _verneed;
+    private readonly uint[] _definitionNames;
+    private readonly ushort[]? _definitionIndexes;
+    private readonly Needed[] _needs;
 
-    /// <summary>One Elf_Verdef: its first name, and where its other Elf_Verdaux entries (its parents) begin.</summary>
-    private readonly record struct Definition(ushort Index, ushort Flags, uint Hash, string Name, int ParentsAt, ushort ParentCount);
+    /// <summary>One Elf_Vernaux: the index DT_VERSYM uses, its name, and its Elf_Verneed's file (DT_STRTAB offsets).</summary>
+    private readonly record struct Needed(ushort Index, uint Name, uint File);
 
-    /// <summary>One Elf_Vernaux, with its Elf_Verneed's file and position (the entries of one Elf_Verneed share it).</summary>
-    private readonly record struct Needed(ushort Index, ushort Flags, uint Hash, string Name, string File, int Need);
+    /// <summary>A version chain where it lies, with what its messages name.</summary>
+    private readonly record struct Chain(ReadOnlyMemory<byte> Bytes, ulong Address, ulong Count, string FileName);
 
-    private SymbolVersionTable(ReadOnlyMemory<byte> versym, ElfEncoding enc, ReadOnlyMemory<byte> verdef, StringTable strings,
-        Definition[] definitions, Needed[] needs)
+    private SymbolVersionTable(ReadOnlyMemory<byte> versym, ElfEncoding enc, StringTable strings, Chain verdef, Chain verneed,
+        uint[] definitionNames, ushort[]? definitionIndexes, Needed[] needs)
     {
-        _verdef = verdef;
-        _strings = strings;
         _versym = versym;
         _enc = enc;
-        _definitions = definitions;
+        _strings = strings;
+        _verdef = verdef;
+        _verneed = verneed;
+        _definitionNames = definitionNames;
+        _definitionIndexes = definitionIndexes;
         _needs = needs;
-        _definitionsNumberedInOrder = true;
-        for (int i = 0; i < definitions.Length; i++)
-            _definitionsNumberedInOrder &= definitions[i].Index == i + 1;
     }
 
-    /// <summary>The versions this object defines (DT_VERDEF), in file order (made when asked for).</summary>
+    /// <summary>The versions this object defines (DT_VERDEF), in file order (read when asked for).</summary>
     public IReadOnlyList<VersionDefinition> Definitions
     {
         get
         {
-            var result = new VersionDefinition[_definitions.Length];
-            for (int i = 0; i < result.Length; i++)
-            {
-                var d = _definitions[i];
-                result[i] = new VersionDefinition(d.Index, d.Flags, d.Hash, d.Name, ParentsOf(d));
-            }
+            var result = new List<VersionDefinition>(_definitionNames.Length);
+            WalkDefinitions(_verdef, _strings, _enc, null, null, result, out _);
             return result;
         }
     }
 
-    /// <summary>The versions this object needs (DT_VERNEED), in file order (made when asked for).</summary>
+    /// <summary>The versions this object needs (DT_VERNEED), in file order (read when asked for).</summary>
     public IReadOnlyList<VersionNeed> Needs
     {
         get
         {
             var result = new List<VersionNeed>();
-            for (int i = 0; i < _needs.Length;)
-            {
-                int first = i;
-                while (i < _needs.Length && _needs[i].Need == _needs[first].Need)
-                    i++;
-                var entries = new VersionNeedEntry[i - first];
-                for (int j = 0; j < entries.Length; j++)
-                {
-                    var n = _needs[first + j];
-                    entries[j] = new VersionNeedEntry(n.Index, n.Flags, n.Hash, n.Name);
-                }
-                result.Add(new VersionNeed(_needs[first].File, entries));
-            }
+            WalkNeeds(_verneed, _strings, _enc, null, result);
             return result;
         }
     }
 
-    /// <summary>The names of a definition's Elf_Verdaux entries after the first (checked when the table was read).</summary>
-    private string[] ParentsOf(Definition definition)
-    {
-        if (definition.ParentCount == 0)
-            return [];
-        var bytes = _verdef.Span;
-        var parents = new string[definition.ParentCount];
-        int at = definition.ParentsAt;
-        for (int i = 0; i < parents.Length; i++)
-        {
-            parents[i] = InternedNames.Get(_strings.GetBytes(_enc.U32(bytes, at)));
-            at += (int)_enc.U32(bytes, at + 4);
-        }
-        return parents;
-    }
+    private string Name(uint offset) => InternedNames.Get(_strings.GetBytes(offset));
 
     /// <summary>The name of the definition with VER_NDX_GLOBAL's index 1 (the base: the soname), or null.</summary>
-    internal string? BaseDefinitionName
-    {
-        get
-        {
-            foreach (var d in _definitions)
-                if (d.Index == 1)
-                    return d.Name;
-            return null;
-        }
-    }
+    internal string? BaseDefinitionName => FindDefinition(1, out uint name) ? Name(name) : null;
 
-    /// <summary>The name of the first definition with <paramref name="index"/>, or null.</summary>
-    private string? FindDefinition(ushort index)
+    /// <summary>The name (a DT_STRTAB offset) of the first definition with <paramref name="index"/>.</summary>
+    private bool FindDefinition(ushort index, out uint name)
     {
-        if (_definitionsNumberedInOrder)
-            return index >= 1 && index <= _definitions.Length ? _definitions[index - 1].Name : null;
-        foreach (var d in _definitions)
-            if (d.Index == index)
-                return d.Name;
-        return null;
+        name = 0;
+        if (_definitionIndexes is null)
+        {
+            if (index < 1 || index > _definitionNames.Length)
+                return false;
+            name = _definitionNames[index - 1];
+            return true;
+        }
+        for (int i = 0; i < _definitionIndexes.Length; i++)
+        {
+            if (_definitionIndexes[i] == index)
+            {
+                name = _definitionNames[i];
+                return true;
+            }
+        }
+        return false;
     }
 
     private int FindNeed(ushort index)
@@ -145,10 +116,10 @@ public sealed class SymbolVersionTable
         bool hidden = (raw & VersymHidden) != 0;
         if (index <= 1 && !hidden)
             return SymbolVersion.None;
-        if (isDefined && raw != (VersymHidden | 1) && FindDefinition(index) is { } name)
-            return new SymbolVersion(index, hidden ? SymbolVersionKind.Hidden : SymbolVersionKind.Default, name, null);
+        if (isDefined && raw != (VersymHidden | 1) && FindDefinition(index, out uint name))
+            return new SymbolVersion(index, hidden ? SymbolVersionKind.Hidden : SymbolVersionKind.Default, Name(name), null);
         if (FindNeed(index) is var need and >= 0)
-            return new SymbolVersion(index, SymbolVersionKind.Needed, _needs[need].Name, _needs[need].File);
+            return new SymbolVersion(index, SymbolVersionKind.Needed, Name(_needs[need].Name), Name(_needs[need].File));
         return new SymbolVersion(index, SymbolVersionKind.None, null, null);
     }
 
@@ -157,23 +128,40 @@ public sealed class SymbolVersionTable
         var versym = dyn.TryGet(DynamicTag.VerSym, out ulong versymAddress)
             ? view.Read(versymAddress, (ulong)symbolCount * 2, "DT_VERSYM")
             : ReadOnlyMemory<byte>.Empty;
-        bool hasVerdef = dyn.TryGet(DynamicTag.VerDef, out ulong verdefAddress);
-        var verdef = hasVerdef ? view.ReadToEnd(verdefAddress, "DT_VERDEF") : ReadOnlyMemory<byte>.Empty;
-        var definitions = !hasVerdef
-            ? []
-            : ReadDefinitions(view.FileName, verdef.Span, verdefAddress, dyn.Get(DynamicTag.VerDefNum) ?? 0, strings, enc);
-        var needs = dyn.TryGet(DynamicTag.VerNeed, out ulong verneedAddress)
-            ? ReadNeeds(view, verneedAddress, dyn.Get(DynamicTag.VerNeedNum) ?? 0, strings, enc)
-            : [];
-        return new SymbolVersionTable(versym, enc, verdef, strings, definitions, [.. needs]);
+        var verdef = dyn.TryGet(DynamicTag.VerDef, out ulong verdefAddress)
+            ? new Chain(view.ReadToEnd(verdefAddress, "DT_VERDEF"), verdefAddress, dyn.Get(DynamicTag.VerDefNum) ?? 0, view.FileName)
+            : default;
+        var verneed = dyn.TryGet(DynamicTag.VerNeed, out ulong verneedAddress)
+            ? new Chain(view.ReadToEnd(verneedAddress, "DT_VERNEED"), verneedAddress, dyn.Get(DynamicTag.VerNeedNum) ?? 0, view.FileName)
+            : default;
+
+        // Each chain is walked twice: once to check it and count, once to keep what lookups need in exact arrays.
+        int definitionCount = WalkDefinitions(verdef, strings, enc, null, null, null, out bool numberedInOrder);
+        var definitionNames = definitionCount == 0 ? [] : new uint[definitionCount];
+        var definitionIndexes = numberedInOrder ? null : new ushort[definitionCount];
+        if (definitionCount > 0)
+            WalkDefinitions(verdef, strings, enc, definitionNames, definitionIndexes, null, out _);
+        int needCount = WalkNeeds(verneed, strings, enc, null, null);
+        var needs = needCount == 0 ? [] : new Needed[needCount];
+        if (needCount > 0)
+            WalkNeeds(verneed, strings, enc, needs, null);
+        return new SymbolVersionTable(versym, enc, strings, verdef, verneed, definitionNames, definitionIndexes, needs);
     }
 
-    private static Definition[] ReadDefinitions(string fileName, ReadOnlySpan<byte> bytes, ulong address, ulong count, StringTable strings, ElfEncoding enc)
+    /// <summary>
+    /// Walks DT_VERDEF's chain, checking every entry and name: returns the number of definitions, whether they are
+    /// numbered 1, 2, 3… in file order, and fills what is given — each definition's name offset and index, or the
+    /// public records (with their parents).
+    /// </summary>
+    private static int WalkDefinitions(Chain chain, StringTable strings, ElfEncoding enc, uint[]? names, ushort[]? indexes,
+        List<VersionDefinition>? records, out bool numberedInOrder)
     {
         const string field = "DT_VERDEF";
-        // DT_VERDEFNUM entries, as many as the segment can hold (a 20-byte Elf_Verdef each), in an array of that size.
-        var result = new Definition[(int)Math.Min(count, (ulong)bytes.Length / 20)];
-        int filled = 0;
+        var bytes = chain.Bytes.Span;
+        ulong address = chain.Address, count = chain.Count;
+        string fileName = chain.FileName;
+        numberedInOrder = true;
+        int n = 0;
         ulong offset = 0;
         for (ulong i = 0; i < count; i++)
         {
@@ -185,70 +173,92 @@ public sealed class SymbolVersionTable
             if (version != 1)
                 ThrowHelper.Format(fileName, field + " vd_version", address + offset, $"{version}, expected 1");
             // The first aux name is the version; the following ones (rare) the versions it inherits.
-            string? name = null;
-            int parentsAt = 0;
-            ushort parentCount = 0;
+            uint name = 0;
+            bool named = false;
+            List<string>? parents = null;
             ulong auxOffset = offset + aux;
             for (int j = 0; j < cnt; j++)
             {
                 if (ThrowHelper.OutOfRange(auxOffset, 8, (ulong)bytes.Length))
                     ThrowHelper.Format(fileName, field + " vd_aux", address + auxOffset, "Elf_Verdaux runs past the end of its segment");
-                var auxName = strings.GetBytes(enc.U32(bytes, (int)auxOffset)); // checked now, decoded when asked for
-                if (name is null)
-                    name = InternedNames.Get(auxName);
-                else if (parentCount++ == 0)
-                    parentsAt = (int)auxOffset;
+                uint auxName = enc.U32(bytes, (int)auxOffset);
+                var nameBytes = strings.GetBytes(auxName); // checked now, decoded when asked for
+                if (!named)
+                {
+                    name = auxName;
+                    named = true;
+                }
+                else if (records is not null)
+                {
+                    (parents ??= []).Add(InternedNames.Get(nameBytes));
+                }
                 uint auxNext = enc.U32(bytes, (int)auxOffset + 4);
                 if (auxNext == 0)
                     break;
                 auxOffset += auxNext;
             }
-            if (name is null)
+            if (!named)
                 ThrowHelper.Format(fileName, field + " vd_cnt", address + offset, "version definition has no name");
-            if (filled == result.Length) // entries closer than 20 bytes apart (vd_next overlapping them): more than estimated
-                Array.Resize(ref result, Math.Max(4, filled * 2));
-            result[filled++] = new Definition(ndx, flags, hash, name, parentsAt, parentCount);
+            numberedInOrder &= ndx == n + 1;
+            if (names is not null)
+                names[n] = name;
+            if (indexes is not null)
+                indexes[n] = ndx;
+            records?.Add(new VersionDefinition(ndx, flags, hash, InternedNames.Get(strings.GetBytes(name)), parents is null ? [] : [.. parents]));
+            n++;
             if (next == 0)
                 break;
             offset += next;
         }
-        if (filled < result.Length)
-            Array.Resize(ref result, filled);
-        return result;
+        return n;
     }
 
-    private static List<Needed> ReadNeeds(VirtualView view, ulong address, ulong count, StringTable strings, ElfEncoding enc)
+    /// <summary>
+    /// Walks DT_VERNEED's chain, checking every entry and name: returns the number of needed versions (Elf_Vernaux
+    /// entries), and fills what is given — each one's index, name and file, or the public records.
+    /// </summary>
+    private static int WalkNeeds(Chain chain, StringTable strings, ElfEncoding enc, Needed[]? needs, List<VersionNeed>? records)
     {
         const string field = "DT_VERNEED";
-        var bytes = view.ReadToEnd(address, field).Span;
-        var result = new List<Needed>((int)Math.Min(count * 4, 64));
+        var bytes = chain.Bytes.Span;
+        ulong address = chain.Address, count = chain.Count;
+        string fileName = chain.FileName;
+        int n = 0;
         ulong offset = 0;
         for (ulong i = 0; i < count; i++)
         {
             if (ThrowHelper.OutOfRange(offset, 16, (ulong)bytes.Length))
-                ThrowHelper.Format(view.FileName, field, address + offset, $"entry {i} of {count} (DT_VERNEEDNUM) runs past the end of its segment");
+                ThrowHelper.Format(fileName, field, address + offset, $"entry {i} of {count} (DT_VERNEEDNUM) runs past the end of its segment");
             var vn = bytes[(int)offset..];
             ushort version = enc.U16(vn, 0), cnt = enc.U16(vn, 2);
             uint file = enc.U32(vn, 4), aux = enc.U32(vn, 8), next = enc.U32(vn, 12);
             if (version != 1)
-                ThrowHelper.Format(view.FileName, field + " vn_version", address + offset, $"{version}, expected 1");
-            string fileName = InternedNames.Get(strings.GetBytes(file));
+                ThrowHelper.Format(fileName, field + " vn_version", address + offset, $"{version}, expected 1");
+            strings.GetBytes(file);
+            List<VersionNeedEntry>? entries = records is null ? null : new(cnt);
             ulong auxOffset = offset + aux;
             for (int j = 0; j < cnt; j++)
             {
                 if (ThrowHelper.OutOfRange(auxOffset, 16, (ulong)bytes.Length))
-                    ThrowHelper.Format(view.FileName, field + " vn_aux", address + auxOffset, "Elf_Vernaux runs past the end of its segment");
+                    ThrowHelper.Format(fileName, field + " vn_aux", address + auxOffset, "Elf_Vernaux runs past the end of its segment");
                 var a = bytes[(int)auxOffset..];
-                result.Add(new Needed(enc.U16(a, 6), enc.U16(a, 4), enc.U32(a, 0), InternedNames.Get(strings.GetBytes(enc.U32(a, 8))), fileName, (int)i));
+                uint name = enc.U32(a, 8);
+                var nameBytes = strings.GetBytes(name);
+                if (needs is not null)
+                    needs[n] = new Needed(enc.U16(a, 6), name, file);
+                entries?.Add(new VersionNeedEntry(enc.U16(a, 6), enc.U16(a, 4), enc.U32(a, 0), InternedNames.Get(nameBytes)));
+                n++;
                 uint auxNext = enc.U32(a, 12);
                 if (auxNext == 0)
                     break;
                 auxOffset += auxNext;
             }
+            if (records is not null)
+                records.Add(new VersionNeed(InternedNames.Get(strings.GetBytes(file)), entries!.ToArray()));
             if (next == 0)
                 break;
             offset += next;
         }
-        return result;
+        return n;
     }
 }

@@ -85,7 +85,7 @@ internal static class HandleLookup
             nint address = 0;
             for (int i = 0; i < scope.Count; i++)
             {
-                var candidate = scope.Modules[i];
+                var candidate = scope[i];
                 int index = SymbolLookup.FindInModule(candidate, name, request);
                 if (index < 0)
                 {

@@ -143,9 +143,10 @@ public static class HostModules
             return null; // what a module without a file (the vDSO) reports: it matches no file
         lock (s_lock)
         {
-            foreach (var module in Enumerate())
+            var modules = Enumerate();
+            for (int i = 0; i < modules.Count; i++)
             {
-                if (module.Device == device && module.Inode == inode)
+                if (modules[i] is var module && module.Device == device && module.Inode == inode)
                 {
                     HoldOpen(module);
                     return module;

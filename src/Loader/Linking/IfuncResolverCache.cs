@@ -9,7 +9,7 @@ namespace Loader.Linking;
 /// resolvers (libc's <c>strlen</c>) are the process's, and so are their results: kept once for every namespace, so a
 /// new context neither keeps nor runs them again.
 /// </summary>
-internal sealed class IfuncResolverCache
+internal struct IfuncResolverCache // a field of its namespace, not an object of its own
 {
     private Dictionary<nint, nint>? _results; // made at the first resolver of an image of this namespace
 

@@ -45,6 +45,8 @@ internal sealed class LoadSession
             else if (_options.RunInitializers)
                 Initialize(root, []); // loaded before without running initializers: run them now
             _namespace.Commit(_new);
+            foreach (var module in _new)
+                module.ForgetRequester();
             if (!root.IsHost)
                 root.Handles++; // the handle the caller gets: what keeps the root (and what it needs) loaded
             return root;
@@ -161,18 +163,25 @@ internal sealed class LoadSession
     /// entries are resolved (found, reused or mapped) on the way.</summary>
     private List<Module> LoadDependencies(Module root)
     {
-        var local = new List<Module> { root };
-        var depth = new Dictionary<Module, int> { [root] = 0 };
+        // Breadth-first by levels: the modules before levelEnd are at depth, the ones added meanwhile at depth + 1. A tree
+        // has a few modules (hundreds at most), so "seen" is the list itself rather than a set made for each load.
+        var local = new List<Module>(4) { root };
+        int depth = 0, levelEnd = 1;
         for (int next = 0; next < local.Count; next++)
         {
+            if (next == levelEnd)
+            {
+                depth++;
+                levelEnd = local.Count;
+            }
             var module = local[next];
             if (module.IsHost)
                 continue; // the host's own dependencies are the host's business
             if (_new.Contains(module))
-                ResolveNeeded(module, depth[module] + 1);
+                ResolveNeeded(module, depth + 1);
             foreach (var dependency in module.Needed)
             {
-                if (depth.TryAdd(dependency, depth[module] + 1))
+                if (!local.Contains(dependency))
                     local.Add(dependency);
             }
         }
@@ -253,10 +262,11 @@ internal sealed class LoadSession
     }
 
     /// <summary>Depth-first, dependencies first: each module not yet initialized runs DT_INIT and DT_INIT_ARRAY.</summary>
-    private void Initialize(Module module, HashSet<Module> visited)
+    private void Initialize(Module module, List<Module> visited)
     {
-        if (module.IsHost || !visited.Add(module))
-            return;
+        if (module.IsHost || visited.Contains(module))
+            return; // a list, as for the breadth-first walk: a tree has few modules
+        visited.Add(module);
         foreach (var dependency in module.Needed)
             Initialize(dependency, visited);
         if (module.Initialized)

@@ -8,8 +8,10 @@ namespace Loader.Linking;
 /// </summary>
 internal sealed class LookupScope
 {
-    private readonly Module[] _modules;
-    private readonly int _firstPartCount; // the parts are contiguous: the first part's modules, then the second's
+    // The two parts, searched in order: the first is the global scope (the process's shared array, never copied) or,
+    // with DeepBind, the local scope; the second the other, without the modules the first already has.
+    private readonly Module[] _first;
+    private readonly Module[] _second;
 
     private readonly GlobalScopeFilter? _globalFilter;
 
@@ -25,62 +27,61 @@ internal sealed class LookupScope
             _globalFilter = GlobalScopeFilter.For(shared);
         var first = deepBind ? local : global;
         var second = deepBind ? global : local;
+        _first = first as Module[] ?? [.. first];
         // Each part lists a module once (the global scope is the host's distinct libraries, the local scope a
-        // breadth-first walk); a module of the second part already in the first is left out. Only a host library can
-        // be in both, so only those are looked for, among the first part's few modules.
-        var modules = new Module[first.Count + second.Count];
-        int count = 0;
-        for (int i = 0; i < first.Count; i++)
-            modules[count++] = first[i];
-        _firstPartCount = count;
+        // breadth-first walk); only a host library can be in both, so only those are looked for in the first part.
+        int kept = 0;
         for (int i = 0; i < second.Count; i++)
+            if (!(second[i].IsHost && Contains(_first, second[i])))
+                kept++;
+        if (kept == second.Count && second is Module[] whole)
         {
-            var module = second[i];
-            if (module.IsHost && Contains(first, module))
-                continue;
-            modules[count++] = module;
+            _second = whole;
+            return;
         }
-        if (count < modules.Length)
-            Array.Resize(ref modules, count);
-        _modules = modules;
+        _second = new Module[kept];
+        for (int i = 0, n = 0; i < second.Count; i++)
+            if (!(second[i].IsHost && Contains(_first, second[i])))
+                _second[n++] = second[i];
     }
 
-    private static bool Contains(IReadOnlyList<Module> modules, Module module)
-    {
-        for (int i = 0; i < modules.Count; i++)
-            if (modules[i] == module)
-                return true;
-        return false;
-    }
+    private static bool Contains(Module[] modules, Module module) => Array.IndexOf(modules, module) >= 0;
 
-    /// <summary>The modules in search order.</summary>
-    public ReadOnlySpan<Module> Modules => _modules;
+    /// <summary>The modules searched first (the global scope, or with DeepBind the local scope).</summary>
+    public ReadOnlySpan<Module> First => _first;
+
+    /// <summary>The modules searched after <see cref="First"/>.</summary>
+    public ReadOnlySpan<Module> Second => _second;
 
     /// <summary>
-    /// The modules a lookup of a name whose GNU hash is <paramref name="gnuHash"/> must search, in order: all of them,
-    /// or all but the global scope's when its filter shows that none of those defines the name.
+    /// False when the global scope's filter shows that none of its modules defines a name whose GNU hash is
+    /// <paramref name="gnuHash"/>: a lookup may then skip the global part. True when it may (or there is no filter).
     /// </summary>
-    public ReadOnlySpan<Module> ModulesFor(uint gnuHash)
-    {
-        if (_globalFilter is null || _globalFilter.MayContain(gnuHash))
-            return _modules;
-        return DeepBind ? _modules.AsSpan(0, _firstPartCount) : _modules.AsSpan(_firstPartCount);
-    }
+    public bool GlobalMayDefine(uint gnuHash) => _globalFilter is null || _globalFilter.MayContain(gnuHash);
 
     /// <summary>The number of modules.</summary>
-    public int Count => _modules.Length;
+    public int Count => _first.Length + _second.Length;
+
+    /// <summary>The module at <paramref name="index"/> in search order.</summary>
+    public Module this[int index] => index < _first.Length ? _first[index] : _second[index - _first.Length];
 
     /// <summary>Global or local, for the module at <paramref name="index"/>.</summary>
     public ScopePart PartAt(int index)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(index);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, _modules.Length);
-        return (index < _firstPartCount) != DeepBind ? ScopePart.Global : ScopePart.Local;
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Count);
+        return (index < _first.Length) != DeepBind ? ScopePart.Global : ScopePart.Local;
     }
 
     /// <summary>True when the local scope is searched first.</summary>
     public bool DeepBind { get; }
 
     /// <summary>The scope as public records, in search order.</summary>
-    public IReadOnlyList<ModuleInfo> ToInfos() => [.. _modules.Select(m => m.Info)];
+    public IReadOnlyList<ModuleInfo> ToInfos()
+    {
+        var result = new ModuleInfo[Count];
+        for (int i = 0; i < result.Length; i++)
+            result[i] = this[i].Info;
+        return result;
+    }
 }

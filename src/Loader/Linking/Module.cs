@@ -23,7 +23,12 @@ internal sealed class Module
     public static Module ForImage(ElfImage image, LibraryRequester? loadedBy)
     {
         var tables = image.Tables;
-        var module = new Module(new ModuleInfo(image.Path, image.SoName, image.BaseAddress, ModuleOrigin.Loaded), tables, image, null, image.File);
+        int needed = tables?.Needed.Count ?? 0; // the edges' lists are sized once: a module keeps them as long as it lives
+        var module = new Module(new ModuleInfo(image.Path, image.SoName, image.BaseAddress, ModuleOrigin.Loaded), tables, image, null, image.File)
+        {
+            Needed = new(needed),
+            Links = new(needed),
+        };
         var dyn = image.Dynamic;
         module.Symbolic = dyn is not null && (dyn.Has(DynamicTag.Symbolic) || (dyn.Flags & DynamicFlags.Symbolic) != 0);
         module.Requester = new LibraryRequester(System.IO.Path.GetFullPath(image.Path), tables?.RunPath, tables?.RPath, loadedBy);
@@ -32,7 +37,11 @@ internal sealed class Module
 
     /// <summary>A host library, as this context sees it.</summary>
     public static Module ForHost(HostModule host) =>
-        new(new ModuleInfo(host.Path, host.SoName, host.Base, ModuleOrigin.Host), host.Tables, null, host, new FileIdentity(host.Device, host.Inode));
+        new(new ModuleInfo(host.Path, host.SoName, host.Base, ModuleOrigin.Host), host.Tables, null, host, new FileIdentity(host.Device, host.Inode))
+        {
+            Needed = new(host.Tables.Needed.Count),
+            Links = new(host.Tables.Needed.Count),
+        };
 
     public ModuleInfo Info { get; }
     public string Path => Info.Path;
@@ -48,8 +57,12 @@ internal sealed class Module
     /// <summary>DT_SYMBOLIC (or DF_SYMBOLIC): the library's own definitions come first for its own references.</summary>
     public bool Symbolic { get; private set; }
 
-    /// <summary>What <see cref="LibrarySearch"/> needs to find this module's DT_NEEDED entries.</summary>
+    /// <summary>What <see cref="LibrarySearch"/> needs to find this module's DT_NEEDED entries: only the load that maps
+    /// the module searches them, so it is dropped when that load ends (<see cref="ForgetRequester"/>).</summary>
     public LibraryRequester? Requester { get; private set; }
+
+    /// <summary>Its DT_NEEDED entries are resolved: what searched for them is not kept for as long as it is loaded.</summary>
+    public void ForgetRequester() => Requester = null;
 
     /// <summary>Its TLS block, served by glibc through a carrier (null without PT_TLS, and for a host module).</summary>
     public TlsCarrier? Tls { get; set; }
@@ -64,10 +77,10 @@ internal sealed class Module
     public Native.TlsIndexTable? TlsIndexes { get; set; }
 
     /// <summary>The modules that satisfy its DT_NEEDED entries, in order (one per entry).</summary>
-    public List<Module> Needed { get; } = [];
+    public List<Module> Needed { get; private init; } = [];
 
     /// <summary>How each DT_NEEDED entry was satisfied, in order.</summary>
-    public List<LibraryDependency> Links { get; } = [];
+    public List<LibraryDependency> Links { get; private init; } = [];
 
     /// <summary>
     /// The scope its relocations were resolved in (set by the load that mapped it). For a host library, whose

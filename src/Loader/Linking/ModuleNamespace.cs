@@ -11,10 +11,12 @@ namespace Loader.Linking;
 /// </summary>
 internal sealed class ModuleNamespace
 {
-    private readonly List<Module> _modules = [];
-    private readonly UniqueSymbolTable _uniqueSymbols = new();
-    private readonly IfuncResolverCache _resolverResults = new();
-    private readonly List<Module> _owingThreadExits = [];
+    // A context that holds one library costs little more than the library: the tables below are values whose
+    // dictionaries are made at first use, and the list of modules kept for thread_local destructors is made when one is.
+    private readonly List<Module> _modules = new(1);
+    private UniqueSymbolTable _uniqueSymbols;
+    private IfuncResolverCache _resolverResults;
+    private List<Module>? _owingThreadExits;
 
     /// <summary>Held for every load, lookup and unload in the namespace.</summary>
     public Lock SyncRoot { get; } = new();
@@ -39,7 +41,7 @@ internal sealed class ModuleNamespace
     public void UnmapOrKeep(Module module)
     {
         if (module.OwesThreadExits)
-            _owingThreadExits.Add(module);
+            (_owingThreadExits ??= []).Add(module);
         else
             module.Unmap();
     }
@@ -52,13 +54,15 @@ internal sealed class ModuleNamespace
             lock (SyncRoot)
             {
                 UnmapThoseNoLongerOwed();
-                return _owingThreadExits.Count;
+                return _owingThreadExits?.Count ?? 0;
             }
         }
     }
 
     private void UnmapThoseNoLongerOwed()
     {
+        if (_owingThreadExits is null)
+            return;
         for (int i = _owingThreadExits.Count - 1; i >= 0; i--)
         {
             if (_owingThreadExits[i].OwesThreadExits)

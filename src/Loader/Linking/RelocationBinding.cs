@@ -30,6 +30,13 @@ internal static class RelocationBinding
         }
         var name = new SymbolName(symbols.GetNameBytes(symbolIndex));
         var version = VersionRequest.Relocation(tables.GetSymbolVersion(symbolIndex));
-        return SymbolLookup.Lookup(module.Scope!.ModulesFor(name.GnuHash), name, version, space, out found);
+        // The global part is skipped when its filter shows none of its modules defines the name (GlobalScopeFilter).
+        var scope = module.Scope!;
+        bool global = scope.GlobalMayDefine(name.GnuHash);
+        return scope.DeepBind
+            ? SymbolLookup.Lookup(scope.First, name, version, space, out found)
+                || (global && SymbolLookup.Lookup(scope.Second, name, version, space, out found))
+            : (global && SymbolLookup.Lookup(scope.First, name, version, space, out found))
+                || SymbolLookup.Lookup(scope.Second, name, version, space, out found);
     }
 }

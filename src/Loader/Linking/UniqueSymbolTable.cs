@@ -6,7 +6,7 @@ namespace Loader.Linking;
 /// <c>STB_GNU_UNIQUE</c> definitions of one namespace: the first definition found for a name is the one every later
 /// lookup of that name gets, from any library (glibc's <c>_ns_unique_sym_table</c>), until its module unloads.
 /// </summary>
-internal sealed class UniqueSymbolTable
+internal struct UniqueSymbolTable // a field of its namespace, not an object of its own
 {
     private Dictionary<string, ResolvedSymbol>? _first; // made at the namespace's first STB_GNU_UNIQUE definition
 

@@ -86,9 +86,10 @@ internal static class UnwindRegistry
     {
         walkedEnd = 0;
         ProgramHeader? found = null;
-        foreach (var ph in image.ProgramHeaders)
+        var headers = image.ProgramHeaders;
+        for (int i = 0; i < headers.Count; i++)
         {
-            if (ph.Type == SegmentType.GnuEhFrame)
+            if (headers[i] is { Type: SegmentType.GnuEhFrame } ph)
                 found = ph; // the last one, as libgcc's dl_iterate_phdr callback takes it
         }
         if (found is not { } hdr)
@@ -181,8 +182,10 @@ internal static class UnwindRegistry
     /// <summary>The readable PT_LOAD whose <c>[p_vaddr, p_vaddr + p_memsz)</c> holds the whole range, or null.</summary>
     private static SegmentOverlay? ReadableSegment(ElfImage image, ulong address, ulong length)
     {
-        foreach (var o in image.Plan.Overlays)
+        var overlays = image.Plan.Overlays;
+        for (int i = 0; i < overlays.Count; i++)
         {
+            var o = overlays[i];
             var ph = o.Header;
             if ((o.Protection & MemoryProtection.Read) != 0 && address >= ph.VirtualAddress
                 && !ThrowHelper.OutOfRange(address - ph.VirtualAddress, length, ph.MemorySize))

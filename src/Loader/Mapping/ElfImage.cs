@@ -145,8 +145,10 @@ public sealed class ElfImage : IDisposable
     {
         ObjectDisposedException.ThrowIf(IsDisposed, this);
         ArgumentOutOfRangeException.ThrowIfNegative(length);
-        foreach (var o in Plan.Overlays)
+        var overlays = Plan.Overlays;
+        for (int i = 0; i < overlays.Count; i++)
         {
+            var o = overlays[i];
             if (virtualAddress >= o.Address && virtualAddress <= o.MemoryEnd && (ulong)length <= o.MemoryEnd - virtualAddress
                 && (o.Protection & MemoryProtection.Read) != 0)
                 return _memory.GetSpan((nint)((ulong)BaseAddress + virtualAddress), length);
@@ -212,13 +214,17 @@ public sealed class ElfImage : IDisposable
     private void EnsureTables()
     {
         ObjectDisposedException.ThrowIf(IsDisposed, this);
+        if (_tables is not null)
+            return;
         int dynamicIndex = DynamicSegment.IndexIn(_programHeaders);
-        if (_tables is not null || dynamicIndex < 0)
+        if (dynamicIndex < 0)
             return;
         var enc = new ElfEncoding(ElfClass.Elf64, ElfData.LittleEndian);
-        var regions = new List<(ulong, ReadOnlyMemory<byte>)>();
-        foreach (var o in Plan.Overlays)
+        var overlays = Plan.Overlays;
+        var regions = new List<(ulong, ReadOnlyMemory<byte>)>(overlays.Count);
+        for (int i = 0; i < overlays.Count; i++)
         {
+            var o = overlays[i];
             var ph = o.Header;
             if ((o.Protection & MemoryProtection.Read) != 0 && ph.FileSize > 0)
                 regions.Add((ph.VirtualAddress, _memory.GetMemory((nint)((ulong)BaseAddress + ph.VirtualAddress), checked((int)ph.FileSize))));
@@ -299,8 +305,9 @@ public sealed class ElfImage : IDisposable
     /// <summary>The writable PT_LOADs (file pages and .bss) are where relocations may write.</summary>
     private void DeclareWritableSegments()
     {
-        foreach (var o in Plan.Overlays)
-            if ((o.Protection & MemoryProtection.Write) != 0 && o.MemoryEnd > o.Address)
+        var overlays = Plan.Overlays;
+        for (int i = 0; i < overlays.Count; i++)
+            if (overlays[i] is var o && (o.Protection & MemoryProtection.Write) != 0 && o.MemoryEnd > o.Address)
                 _memory.AddWritable((nint)((ulong)BaseAddress + o.Address), o.MemoryEnd - o.Address);
         if (IsRelroApplied && Plan.Relro is { Length: > 0 } relro)
             _memory.ExcludeWritable((nint)((ulong)BaseAddress + relro.Address), relro.Length);

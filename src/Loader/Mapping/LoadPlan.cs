@@ -115,18 +115,22 @@ public sealed class LoadPlan
         ThrowHelper.Unsupported(name, "DT_FLAGS_1", offset, "has DF_1_PIE: this is a position-independent executable, not a library (dlopen refuses it too)");
     }
 
-    private static List<(int Index, ProgramHeader Header)> CheckLoads(PlanSource file, MapOptions options, ulong page)
+    private static (int Index, ProgramHeader Header)[] CheckLoads(PlanSource file, MapOptions options, ulong page)
     {
         string name = file.Name;
         ulong phoff = file.Header.ProgramHeaderOffset;
         ulong FieldOffset(int index, int field) => phoff + (ulong)index * ProgramHeader.Size64 + (ulong)field;
         ulong fileLength = file.FileLength;
 
-        var loads = new List<(int, ProgramHeader)>();
+        int count = 0;
         for (int i = 0; i < file.ProgramHeaders.Count; i++)
             if (file.ProgramHeaders[i].Type == SegmentType.Load)
-                loads.Add((i, file.ProgramHeaders[i]));
-        if (loads.Count == 0)
+                count++;
+        var loads = new (int Index, ProgramHeader Header)[count];
+        for (int i = 0, n = 0; i < file.ProgramHeaders.Count; i++)
+            if (file.ProgramHeaders[i] is { Type: SegmentType.Load } ph)
+                loads[n++] = (i, ph);
+        if (loads.Length == 0)
             ThrowHelper.Format(name, "PT_LOAD", phoff, $"none of the {file.ProgramHeaders.Count} program headers is a PT_LOAD: there is nothing to map");
 
         (int Index, ProgramHeader Header)? previous = null;
@@ -178,7 +182,7 @@ public sealed class LoadPlan
         return loads;
     }
 
-    private void Build(PlanSource file, List<(int Index, ProgramHeader Header)> loads, MapOptions options)
+    private void Build(PlanSource file, (int Index, ProgramHeader Header)[] loads, MapOptions options)
     {
         ulong page = PageSize;
         StartAddress = PageDown(loads[0].Header.VirtualAddress, page);
@@ -188,12 +192,19 @@ public sealed class LoadPlan
             alignment = Math.Max(alignment, ph.Alignment);
         Alignment = alignment;
 
-        var overlays = new List<SegmentOverlay>(loads.Count);
-        var bss = new List<BssPlan>();
-        var gaps = new List<Gap>();
+        // Exact arrays: an image keeps its plan for as long as it is mapped.
+        var overlays = new SegmentOverlay[loads.Length];
+        int bssCount = 0;
+        foreach (var (_, ph) in loads)
+            if (ph.MemorySize > ph.FileSize)
+                bssCount++;
+        var bss = bssCount == 0 ? [] : new BssPlan[bssCount];
+        bssCount = 0;
+        List<Gap>? gaps = null;
         SegmentOverlay? previous = null;
-        foreach (var (index, ph) in loads)
+        for (int i = 0; i < loads.Length; i++)
         {
+            var (index, ph) = loads[i];
             var protection = MemoryProtectionExtensions.FromSegmentFlags(ph.Flags);
             ulong address = PageDown(ph.VirtualAddress, page);
             ulong fileEnd = ph.VirtualAddress + ph.FileSize;
@@ -203,29 +214,29 @@ public sealed class LoadPlan
                 PageDown(ph.Offset, page), protection, ContentOf(protection))
             // A PT_LOAD with p_memsz 0 maps nothing: no page of it is readable or writable, even at a misaligned p_vaddr.
             { MemoryEnd = ph.MemorySize == 0 ? address : PageUp(memoryEnd, page) };
-            overlays.Add(overlay);
+            overlays[i] = overlay;
 
             if (ph.MemorySize > ph.FileSize)
             {
                 // Without file bytes there is no file page to zero: the anonymous pages start at the segment's first page.
                 ulong anonymous = ph.FileSize == 0 ? address : PageUp(fileEnd, page);
                 ulong zeroLength = ph.FileSize == 0 ? 0 : Math.Min(PageUp(fileEnd, page), memoryEnd) - fileEnd;
-                bss.Add(new BssPlan(index, fileEnd, memoryEnd, fileEnd, zeroLength,
-                    anonymous, PageUp(memoryEnd, page) - anonymous, protection));
+                bss[bssCount++] = new BssPlan(index, fileEnd, memoryEnd, fileEnd, zeroLength,
+                    anonymous, PageUp(memoryEnd, page) - anonymous, protection);
             }
 
             if (previous is not null && address > previous.MemoryEnd)
-                gaps.Add(new Gap(previous.MemoryEnd, address - previous.MemoryEnd, previous.ProgramHeaderIndex, index));
+                (gaps ??= []).Add(new Gap(previous.MemoryEnd, address - previous.MemoryEnd, previous.ProgramHeaderIndex, index));
             previous = overlay;
         }
         Overlays = overlays;
         Bss = bss;
-        Gaps = gaps;
+        Gaps = gaps is null ? [] : [.. gaps];
         Relro = PlanRelro(file, loads);
         _sections = file.Sections;
     }
 
-    private RelroPlan? PlanRelro(PlanSource file, List<(int Index, ProgramHeader Header)> loads)
+    private RelroPlan? PlanRelro(PlanSource file, (int Index, ProgramHeader Header)[] loads)
     {
         int relroIndex = -1;
         for (int i = 0; i < file.ProgramHeaders.Count; i++)

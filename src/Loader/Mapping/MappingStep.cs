@@ -23,6 +23,34 @@ public readonly record struct MappingStep(
     ulong? FileOffset,
     string Reason)
 {
+    // An image keeps every step it made: the fields are as narrow as their values (a kind and a PROT_* set fit a
+    // byte; no file offset is ulong.MaxValue, since mmap's is page-aligned and below 2^63), so a step is 64 bytes.
+    private readonly byte _kind = checked((byte)Kind);
+    private readonly byte _protection = checked((byte)Protection);
+    private readonly ulong _fileOffset = FileOffset ?? NoFileOffset;
+    private const ulong NoFileOffset = ulong.MaxValue;
+
+    /// <summary>What the step did.</summary>
+    public MappingStepKind Kind
+    {
+        get => (MappingStepKind)_kind;
+        init => _kind = checked((byte)value);
+    }
+
+    /// <summary>The protection requested (mmap, mprotect); <see cref="MemoryProtection.None"/> otherwise.</summary>
+    public MemoryProtection Protection
+    {
+        get => (MemoryProtection)_protection;
+        init => _protection = checked((byte)value);
+    }
+
+    /// <summary>The file offset of a file-backed mmap, or null.</summary>
+    public ulong? FileOffset
+    {
+        get => _fileOffset == NoFileOffset ? null : _fileOffset;
+        init => _fileOffset = value ?? NoFileOffset;
+    }
+
     // A step the mapper records says why lazily: the sentence is formatted from these when someone reads Reason (the
     // trace, the CLI), not on every load. Without a format, the reason is the text itself.
     private readonly string? _reasonFormat;

@@ -11,9 +11,9 @@ namespace Loader.Native;
 /// </summary>
 internal sealed unsafe class ImageMemory
 {
-    // Copy-on-write: changed a few times per load (PT_LOADs, TEXTREL, RELRO) under _gate, read on every relocation
-    // without a lock.
-    private readonly Lock _gate = new();
+    // Copy-on-write: changed a few times per load (PT_LOADs, TEXTREL, RELRO) under the image memory's own monitor (it
+    // is internal and never handed to code that could lock it; a lock object of its own would cost 40 bytes an
+    // image), read on every relocation without a lock.
     private volatile (ulong Start, ulong End)[] _writable = [];
 
     public ImageMemory(nint start, ulong length)
@@ -42,8 +42,15 @@ internal sealed unsafe class ImageMemory
     public ReadOnlyMemory<byte> GetMemory(nint address, int length)
     {
         Check(address, (ulong)length);
-        return BorrowedMemory.Describe(address, (ulong)length);
+        if (length == 0 || Length > int.MaxValue)
+            return BorrowedMemory.Describe(address, (ulong)length);
+        // One memory manager for the whole reservation, sliced: the tables, the dynamic section and the program
+        // headers of an image all read through it.
+        var whole = _whole ??= new BorrowedMemory(Start, Length);
+        return whole.Memory.Slice((int)((ulong)address - (ulong)Start), length);
     }
+
+    private BorrowedMemory? _whole;
 
     /// <summary>Writes zeros over <c>[address, address + length)</c> (the .bss tail of a file page).</summary>
     public void Clear(nint address, ulong length)
@@ -56,7 +63,7 @@ internal sealed unsafe class ImageMemory
     public void AddWritable(nint address, ulong length)
     {
         Check(address, length);
-        lock (_gate)
+        lock (this)
             _writable = [.. _writable, ((ulong)address, (ulong)address + length)];
     }
 
@@ -64,7 +71,7 @@ internal sealed unsafe class ImageMemory
     public void RemoveWritable(nint address, ulong length)
     {
         var range = ((ulong)address, (ulong)address + length);
-        lock (_gate)
+        lock (this)
         {
             int i = Array.IndexOf(_writable, range);
             if (i >= 0)
@@ -76,22 +83,26 @@ internal sealed unsafe class ImageMemory
     public void ExcludeWritable(nint address, ulong length)
     {
         ulong start = (ulong)address, end = start + length;
-        lock (_gate)
+        lock (this)
         {
-            var kept = new List<(ulong, ulong)>();
-            foreach (var (s, e) in _writable)
+            // Each range is kept, cut in two, shortened or dropped: at most two for each, trimmed after.
+            var current = _writable;
+            var kept = new (ulong Start, ulong End)[current.Length * 2];
+            int n = 0;
+            foreach (var (s, e) in current)
             {
                 if (e <= start || s >= end)
                 {
-                    kept.Add((s, e));
+                    kept[n++] = (s, e);
                     continue;
                 }
                 if (s < start)
-                    kept.Add((s, start));
+                    kept[n++] = (s, start);
                 if (e > end)
-                    kept.Add((end, e));
+                    kept[n++] = (end, e);
             }
-            _writable = [.. kept];
+            Array.Resize(ref kept, n);
+            _writable = kept;
         }
     }
 

@@ -4,16 +4,44 @@ namespace Loader.Tests.Linking;
 
 /// <summary>
 /// The managed memory one whole load and unload of libz allocates, after a warm-up (JIT, static caches, the host
-/// module list): bounded, so that what was taken off the load path (the header reads' buffers, per-symbol arrays, the
-/// plan's regions, step sentences, dictionaries) stays off. The target is 4 KB; what is left is listed in
-/// docs/benchmarks.md.
+/// modules and the global scope the process shares): bounded, so that what was taken off the load path (the header
+/// reads' buffers, per-symbol arrays, copies of the program headers and the dynamic section, version names, step
+/// sentences, dictionaries, the library search when nothing is searched for) stays off. Measured both in a context
+/// that is reused and with a new context each time, whose own cost (its lock, its module list) must stay small.
+/// The target is 4 KB for the load; what is left is listed in docs/benchmarks.md ("What is left"). That the
+/// allocation does not grow with the relocations is <see cref="RelocationAllocationTests"/>'s check.
 /// </summary>
 public sealed class LoadAllocationTests(ITestOutputHelper output)
 {
-    private const long Bound = 32 * 1024;
+    /// <summary>A load and unload of libz in a warmed context: 7.0 KB measured (from 21.5 KB).</summary>
+    private const long LoadBound = 8 * 1024;
+
+    /// <summary>The same with a new context each time: 7.4 KB measured (from 28.5 KB).</summary>
+    private const long ContextAndLoadBound = 9 * 1024;
 
     [Fact]
-    public void Loading_and_unloading_libz_allocates_less_than_the_bound()
+    public void Loading_and_unloading_libz_in_a_warmed_context_allocates_less_than_the_bound()
+    {
+        using var context = new LoaderContext();
+        long allocated = Measure(copy => Mapped(context.Load(copy)), "in a warmed context");
+        Assert.True(allocated <= LoadBound, $"a load and unload of libz in a warmed context allocated {allocated} B, more than {LoadBound} B");
+    }
+
+    [Fact]
+    public void A_new_context_with_a_load_and_unload_of_libz_allocates_less_than_the_bound()
+    {
+        long allocated = Measure(copy =>
+        {
+            var context = new LoaderContext();
+            var library = Mapped(context.Load(copy));
+            return new ContextOwningLibrary(context, library);
+        }, "with a new context");
+        Assert.True(allocated <= ContextAndLoadBound,
+            $"a new context with a load and unload of libz allocated {allocated} B, more than {ContextAndLoadBound} B");
+    }
+
+    /// <summary>The bytes the last of four rounds allocated: load a private copy of libz, then dispose what was loaded.</summary>
+    private long Measure(Func<string, IDisposable> load, string how)
     {
         string dir = Directory.CreateTempSubdirectory("loader-alloc-").FullName;
         try
@@ -24,19 +52,34 @@ public sealed class LoadAllocationTests(ITestOutputHelper output)
             for (int round = 0; round < 4; round++)
             {
                 long before = GC.GetAllocatedBytesForCurrentThread();
-                using (var library = new LoaderContext().Load(copy))
+                using (load(copy))
                 {
-                    if (library.IsHost)
-                        Assert.Fail("took the host's libz instead of loading the copy");
                 }
                 allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-                output.WriteLine($"round {round}: {allocated} B");
+                output.WriteLine($"{how}, round {round}: {allocated} B");
             }
-            Assert.True(allocated <= Bound, $"a load and unload of libz allocated {allocated} B, more than {Bound} B");
+            return allocated;
         }
         finally
         {
             Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>The library, checked to be the copy Loader mapped, not the host's libz (which would cost nothing).</summary>
+    private static ElfLibrary Mapped(ElfLibrary library)
+    {
+        Assert.False(library.IsHost, "took the host's libz instead of loading the copy");
+        return library;
+    }
+
+    /// <summary>Disposes the library, then its context.</summary>
+    private sealed class ContextOwningLibrary(LoaderContext context, ElfLibrary library) : IDisposable
+    {
+        public void Dispose()
+        {
+            library.Dispose();
+            context.Dispose();
         }
     }
 }

@@ -62,5 +62,6 @@ public sealed class SymbolLookupTests
     }
 
     private static bool Lookup(Module module, byte[] name, VersionRequest version, LoaderContext context) =>
-        SymbolLookup.Lookup(module.Scope!.Modules, new SymbolName(name), version, context.Namespace, out _);
+        SymbolLookup.Lookup(module.Scope!.First, new SymbolName(name), version, context.Namespace, out _)
+        || SymbolLookup.Lookup(module.Scope!.Second, new SymbolName(name), version, context.Namespace, out _);
 }
