@@ -106,6 +106,31 @@ public sealed class SymbolVersionTable
     }
 
     /// <summary>
+    /// Where <see cref="Get"/>'s version name lies in DT_STRTAB, without making a string of it: the relocation path
+    /// compares version names as bytes. False when <see cref="Get"/> would give no name.
+    /// </summary>
+    internal bool TryGetNameOffset(int symbolIndex, bool isDefined, out uint nameOffset)
+    {
+        nameOffset = 0;
+        ushort raw = GetRawIndex(symbolIndex);
+        ushort index = (ushort)(raw & ~VersymHidden);
+        bool hidden = (raw & VersymHidden) != 0;
+        if (index <= 1 && !hidden)
+            return false;
+        if (isDefined && raw != (VersymHidden | 1) && FindDefinition(index, out nameOffset))
+            return true;
+        if (FindNeed(index) is var need and >= 0)
+        {
+            nameOffset = _needs[need].Name;
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>Where <see cref="BaseDefinitionName"/> lies in DT_STRTAB; false when there is no base definition.</summary>
+    internal bool TryGetBaseDefinitionOffset(out uint nameOffset) => FindDefinition(1, out nameOffset);
+
+    /// <summary>
     /// The version of a symbol. Defined symbols look in DT_VERDEF first and references in DT_VERNEED,
     /// then each the other (a copy-relocated definition can carry a needed version), as readelf does.
     /// </summary>

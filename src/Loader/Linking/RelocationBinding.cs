@@ -29,7 +29,7 @@ internal static class RelocationBinding
             return true;
         }
         var name = new SymbolName(symbols.GetNameBytes(symbolIndex));
-        var version = VersionRequest.Relocation(tables.GetSymbolVersion(symbolIndex));
+        var version = VersionRequest.Relocation(tables, symbolIndex, !reference.IsUndefined);
         // The global part is skipped when its filter shows none of its modules defines the name (GlobalScopeFilter).
         var scope = module.Scope!;
         bool global = scope.GlobalMayDefine(name.GnuHash);

@@ -60,6 +60,26 @@ internal readonly record struct VersionRequest(string? Name, bool Exact, bool Ne
     public static VersionRequest Relocation(SymbolVersion version) =>
         version.Kind == SymbolVersionKind.None || version.Name is null ? default : new(version.Name, false, false);
 
+    /// <summary>
+    /// A relocation's request for symbol <paramref name="symbolIndex"/> of <paramref name="tables"/>, as
+    /// <see cref="Relocation(SymbolVersion)"/> makes it but with the version name left where it lies in the
+    /// referencing module's DT_STRTAB: compared as bytes, never made a string (a library binds thousands).
+    /// </summary>
+    public static VersionRequest Relocation(DynamicTables tables, int symbolIndex, bool isDefined)
+    {
+        if (tables.Versions is not { } versions || !versions.TryGetNameOffset(symbolIndex, isDefined, out uint offset))
+            return default;
+        return new VersionRequest(null, false, false) { NameTable = tables.Strings, NameOffset = offset, HasNameBytes = true };
+    }
+
+    /// <summary>With <see cref="HasNameBytes"/>: the table that holds the wanted version's name.</summary>
+    public StringTable NameTable { get; init; }
+    /// <summary>With <see cref="HasNameBytes"/>: where the wanted version's name lies in <see cref="NameTable"/>.</summary>
+    public uint NameOffset { get; init; }
+    /// <summary>True when the wanted version is named by <see cref="NameTable"/> and <see cref="NameOffset"/>
+    /// rather than by <see cref="Name"/>.</summary>
+    public bool HasNameBytes { get; init; }
+
     public static VersionRequest Export(string? version) => new(version, version is not null, true);
 }
 
@@ -188,6 +208,13 @@ internal static class SymbolLookup
             ushort raw = _versions.GetRawIndex(index);
             int ndx = raw & ~HiddenBit;
             bool hidden = (raw & HiddenBit) != 0;
+            if (_version.HasNameBytes)
+            {
+                // The same rule as below, the names compared where they lie (the definer's DT_STRTAB, the referrer's).
+                if (!DefinedVersionOffset(index, ndx, out uint definedOffset))
+                    return !_version.Exact && !hidden;
+                return _symbols.Strings.EqualsBytes(definedOffset, _version.NameTable.GetBytes(_version.NameOffset));
+            }
             if (_version.Name is { } wanted)
             {
                 string? defined = DefinedVersionName(index, ndx);
@@ -204,6 +231,15 @@ internal static class SymbolLookup
                 return false;
             }
             return true;
+        }
+
+        /// <summary><see cref="DefinedVersionName"/>'s name as a DT_STRTAB offset of the definer; false for none.</summary>
+        private readonly bool DefinedVersionOffset(int index, int ndx, out uint offset)
+        {
+            offset = 0;
+            if (ndx >= 2)
+                return _versions!.TryGetNameOffset(index, isDefined: true, out offset);
+            return ndx == 1 && _versions!.TryGetBaseDefinitionOffset(out offset);
         }
 
         private readonly string? DefinedVersionName(int index, int ndx)
