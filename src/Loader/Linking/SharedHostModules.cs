@@ -82,7 +82,8 @@ internal static class SharedHostModules
             return modules;
         }
         var current = HostModules.Enumerate();
-        if (Volatile.Read(ref s_defaultScope) is { } known && ReferenceEquals(known.Hosts, current))
+        var known = Volatile.Read(ref s_defaultScope);
+        if (known is not null && ReferenceEquals(known.Hosts, current))
             return known.Modules;
         int count = 0;
         for (int i = 0; i < current.Count; i++)
@@ -92,6 +93,10 @@ internal static class SharedHostModules
         for (int i = 0, n = 0; i < current.Count; i++)
             if (policy.InGlobalScope(current[i]))
                 scope[n++] = Get(current[i]);
+        // The host loaded or unloaded something that is not a host library (a plugin through dlopen): the scope is
+        // the same modules, so the same array is kept, and what is made once per array (GlobalScopeFilter) stands.
+        if (known is not null && known.Modules.AsSpan().SequenceEqual(scope))
+            scope = known.Modules;
         Volatile.Write(ref s_defaultScope, new DefaultScope(current, scope));
         return scope;
     }
