@@ -14,12 +14,8 @@ namespace Loader.Benchmarks;
 /// are loaded by each side.
 /// </summary>
 [MemoryDiagnoser]
-public class LoadUnloadBenchmarks
+public class LoadUnloadBenchmarks : FreshCopyLoadBenchmark
 {
-    private string _copy = "";
-    private unsafe byte* _nativePath;
-    private int _round;
-
     /// <summary>libz: small, 80 relocations, needs libc. libsqlite3: mid-size, 2963 relocations (most bound to symbols),
     /// needs libm and libc. libpfm: 41274 relocations (41222 R_X86_64_RELATIVE). libcrypto.so.3: large, DF_1_NODELETE
     /// (a first load every iteration, thanks to the fresh copy). libpython3.11: large, needs libz and libexpat besides
@@ -28,70 +24,13 @@ public class LoadUnloadBenchmarks
     [Params("libz.so.1", "libsqlite3.so.0", "libpfm.so.4", "libcrypto.so.3", "libpython3.11.so.1.0", "libcap-ng.so.0")]
     public string Library { get; set; } = "";
 
+    protected override string SourcePath => Libraries.SystemPath(Library);
+
     [GlobalSetup]
     public void Setup()
     {
         Console.WriteLine($"// {Library}: the system copy is {(Glibc.IsLoaded(Libraries.SystemPath(Library)) ? "" : "not ")}loaded in this process (each iteration loads a fresh private copy either way)");
-        // Check Loader once: it loads the copy itself, not the host's. Then warm it up: with an iteration setup,
-        // BenchmarkDotNet runs one invocation per iteration, too few calls for the JIT to reach its optimized tier on
-        // the load path by itself (glibc's code is compiled already). A few hundred loads, with pauses for the
-        // background recompilation, put Loader's code where a long-running program has it.
-        NewCopy();
-        try
-        {
-            using (var library = new LoaderContext().Load(_copy))
-            {
-                if (library.IsHost)
-                    throw new InvalidOperationException($"{_copy}: Loader took the host's copy instead of loading it");
-            }
-            for (int round = 0; round < 4; round++)
-            {
-                for (int i = 0; i < 50; i++)
-                    new LoaderContext().Load(_copy).Dispose();
-                Thread.Sleep(250);
-            }
-        }
-        finally
-        {
-            DropCopy();
-        }
-    }
-
-    [IterationSetup]
-    public void NewCopy()
-    {
-        _copy = Libraries.PrivateCopy(Library, $"load{_round++}");
-        unsafe
-        {
-            _nativePath = Glibc.ToNativeUtf8(_copy);
-        }
-    }
-
-    [IterationCleanup]
-    public void DropCopy()
-    {
-        unsafe
-        {
-            Glibc.FreeNativeUtf8(_nativePath);
-            _nativePath = null;
-        }
-        // A NODELETE copy stays mapped in glibc's process; its file can go.
-        Libraries.DeletePrivateCopy(_copy);
-    }
-
-    [Benchmark(Baseline = true, Description = "glibc dlopen+dlclose")]
-    public unsafe void GlibcLoadUnload()
-    {
-        nint handle = Glibc.DlOpen(_nativePath, Glibc.RTLD_NOW | Glibc.RTLD_LOCAL);
-        if (handle == 0)
-            throw new InvalidOperationException($"dlopen {_copy}: {Glibc.DlError()}");
-        Glibc.DlClose(handle);
-    }
-
-    [Benchmark(Description = "Loader Load+Dispose")]
-    public nint LoaderLoadUnload()
-    {
-        using var library = new LoaderContext().Load(_copy);
-        return library.BaseAddress;
+        // Put Loader's code where a long-running program has it (see CheckAndWarmUp).
+        CheckAndWarmUp(rounds: 4, loadsPerRound: 50);
     }
 }

@@ -13,12 +13,9 @@ namespace Loader.Benchmarks;
 /// the count grows.
 /// </summary>
 [MemoryDiagnoser]
-public class ScaleBenchmarks
+public class ScaleBenchmarks : FreshCopyLoadBenchmark
 {
     private string _library = "";
-    private string _copy = "";
-    private unsafe byte* _nativePath;
-    private int _round;
 
     [Params(10_000, 100_000, 1_000_000)]
     public int Relocations { get; set; }
@@ -37,18 +34,10 @@ public class ScaleBenchmarks
             WarmUp(_library, Relocations >= 1_000_000 ? 3 : 10);
             Thread.Sleep(250);
         }
-        NewCopy();
-        try
-        {
-            using var library = new LoaderContext().Load(_copy);
-            if (library.IsHost)
-                throw new InvalidOperationException($"{_copy}: Loader took the host's copy instead of loading it");
-        }
-        finally
-        {
-            DropCopy();
-        }
+        CheckAndWarmUp(rounds: 0, loadsPerRound: 0);
     }
+
+    protected override string SourcePath => _library;
 
     private static void WarmUp(string library, int loads)
     {
@@ -62,43 +51,6 @@ public class ScaleBenchmarks
         {
             Libraries.DeletePrivateCopy(copy);
         }
-    }
-
-    [IterationSetup]
-    public void NewCopy()
-    {
-        _copy = Libraries.PrivateCopyOf(_library, $"scale{_round++}");
-        unsafe
-        {
-            _nativePath = Glibc.ToNativeUtf8(_copy);
-        }
-    }
-
-    [IterationCleanup]
-    public void DropCopy()
-    {
-        unsafe
-        {
-            Glibc.FreeNativeUtf8(_nativePath);
-            _nativePath = null;
-        }
-        Libraries.DeletePrivateCopy(_copy);
-    }
-
-    [Benchmark(Baseline = true, Description = "glibc dlopen+dlclose")]
-    public unsafe void GlibcLoadUnload()
-    {
-        nint handle = Glibc.DlOpen(_nativePath, Glibc.RTLD_NOW | Glibc.RTLD_LOCAL);
-        if (handle == 0)
-            throw new InvalidOperationException($"dlopen {_copy}: {Glibc.DlError()}");
-        Glibc.DlClose(handle);
-    }
-
-    [Benchmark(Description = "Loader Load+Dispose")]
-    public nint LoaderLoadUnload()
-    {
-        using var library = new LoaderContext().Load(_copy);
-        return library.BaseAddress;
     }
 }
 
