@@ -1,15 +1,19 @@
 using System.Buffers;
+using System.Buffers.Binary;
 
 namespace Loader.Linking;
 
 /// <summary>
 /// The relocations the relocator's first pass leaves for later (those that need a resolver, the TLS ones), as
 /// (table, index) pairs in one buffer from the shared pool: a library with a million IFUNC-bound relocations costs the
-/// pool's array, not a list that doubles on the managed heap. <see cref="Dispose"/> gives the buffer back.
+/// pool's array, not a list that doubles on the managed heap. <see cref="Dispose"/> gives the buffer back. The buffer
+/// is bytes (8 an entry) from <c>ArrayPool&lt;byte&gt;.Shared</c>, whose code the runtime's own ReadyToRun image
+/// carries: a pool of another element type would be compiled by the JIT on a process's first load.
 /// </summary>
 internal sealed class DeferredRelocations : IDisposable
 {
-    private long[] _items = [];
+    private const int EntrySize = 8;
+    private byte[] _items = [];
 
     /// <summary>How many were deferred.</summary>
     public int Count { get; private set; }
@@ -17,9 +21,9 @@ internal sealed class DeferredRelocations : IDisposable
     /// <summary>Relocation <paramref name="index"/> of table <paramref name="table"/> (1-based, as the relocator numbers them).</summary>
     public void Add(byte table, int index)
     {
-        if (Count == _items.Length)
+        if ((Count + 1) * EntrySize > _items.Length)
             Grow();
-        _items[Count++] = ((long)table << 32) | (uint)index;
+        BinaryPrimitives.WriteInt64LittleEndian(_items.AsSpan(Count++ * EntrySize), ((long)table << 32) | (uint)index);
     }
 
     /// <summary>The <paramref name="position"/>th deferred relocation, in the order they were added.</summary>
@@ -28,24 +32,24 @@ internal sealed class DeferredRelocations : IDisposable
         get
         {
             ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)position, (uint)Count, nameof(position));
-            long item = _items[position];
+            long item = BinaryPrimitives.ReadInt64LittleEndian(_items.AsSpan(position * EntrySize));
             return ((byte)(item >> 32), (int)(uint)item);
         }
     }
 
     private void Grow()
     {
-        var larger = ArrayPool<long>.Shared.Rent(Math.Max(16, _items.Length * 2));
-        _items.AsSpan(0, Count).CopyTo(larger);
+        var larger = ArrayPool<byte>.Shared.Rent(Math.Max(16 * EntrySize, _items.Length * 2));
+        _items.AsSpan(0, Count * EntrySize).CopyTo(larger);
         if (_items.Length > 0)
-            ArrayPool<long>.Shared.Return(_items);
+            ArrayPool<byte>.Shared.Return(_items);
         _items = larger;
     }
 
     public void Dispose()
     {
         if (_items.Length > 0)
-            ArrayPool<long>.Shared.Return(_items);
+            ArrayPool<byte>.Shared.Return(_items);
         _items = [];
         Count = 0;
     }

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using Loader.Elf;
@@ -45,10 +44,33 @@ internal sealed partial class Relocator
         _options = options;
         _memory = _image.Memory;
         _base = (ulong)module.Base;
-        // One entry per symbol, from the shared pool: a load allocates nothing that grows with its symbols.
+        // One entry per symbol, reused from the thread's last load: a load allocates nothing that grows with its symbols.
         _symbolCount = _tables.Symbols?.Count ?? 0;
-        _cache = ArrayPool<Resolution>.Shared.Rent(_symbolCount);
-        Array.Clear(_cache, 0, _symbolCount);
+        _cache = TakeCache(_symbolCount);
+    }
+
+    // The per-symbol cache between loads on this thread, always clear while it waits here. Not ArrayPool<Resolution>:
+    // a pool of a Loader type is code the runtime's ReadyToRun image does not carry, compiled by the JIT on a process's
+    // first load (docs/benchmarks.md, "Cold start").
+    [ThreadStatic]
+    private static Resolution[]? t_spareCache;
+
+    /// <summary>The largest cache kept for the next load (192 KB): a library with more symbols gets its own.</summary>
+    private const int LargestSpareCache = 8192;
+
+    private static Resolution[] TakeCache(int count)
+    {
+        // Taken out of the slot while in use, so a load started on this thread meanwhile (from a resolver's code) gets its own.
+        var cache = t_spareCache;
+        t_spareCache = null;
+        return cache is not null && cache.Length >= count ? cache : new Resolution[Math.Max(count, 256)];
+    }
+
+    private static void GiveBackCache(Resolution[] cache, int used)
+    {
+        Array.Clear(cache, 0, used); // it holds modules: drop them, and leave it clear for the next load
+        if (cache.Length <= LargestSpareCache)
+            t_spareCache = cache;
     }
 
     /// <summary>Relocates <paramref name="module"/> against its <see cref="Module.Scope"/>.</summary>
@@ -63,7 +85,7 @@ internal sealed partial class Relocator
         }
         finally
         {
-            ArrayPool<Resolution>.Shared.Return(relocator._cache, clearArray: true); // it holds modules: drop them
+            GiveBackCache(relocator._cache, relocator._symbolCount);
             relocator._deferred.Dispose();
             relocator._tlsDeferred.Dispose();
         }

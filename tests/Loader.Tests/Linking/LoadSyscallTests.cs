@@ -115,9 +115,15 @@ public sealed class LoadSyscallTests(ITestOutputHelper output)
     {
         string log = Path.Combine(dir, side + ".strace");
         // The runtime's W^X double mapping makes calls of its own (mmap/munmap/mprotect of a code page) when a stub is
-        // first written; off, the marked window holds only what the loader asked for.
+        // first written; off, the marked window holds only what the loader asked for. A 64 MB first generation keeps
+        // a collection (and the GC's own decommits on the loading thread) out of the few loads these children make.
         var run = ChildProcess.Run("strace", ["-f", "-qq", "-o", log, program, .. arguments],
-            new Dictionary<string, string?> { ["DOTNET_EnableWriteXorExecute"] = "0", ["LOADER_SYSCALL_MARKERS"] = markers ? "1" : null });
+            new Dictionary<string, string?>
+            {
+                ["DOTNET_EnableWriteXorExecute"] = "0",
+                ["DOTNET_GCgen0size"] = "0x4000000",
+                ["LOADER_SYSCALL_MARKERS"] = markers ? "1" : null,
+            });
         Assert.True(run.ExitCode == 0, $"{side}: exit {run.ExitCode}: {run.Stderr}");
         var lines = File.ReadAllLines(log);
         // The last load is the one counted (the earlier ones warm up whatever a first load sets up once).
