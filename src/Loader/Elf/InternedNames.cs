@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text;
 
 namespace Loader.Elf;
@@ -6,10 +5,15 @@ namespace Loader.Elf;
 /// <summary>
 /// One string per distinct name of the dynamic tables' kind in the process — version names, sonames, DT_NEEDED
 /// entries: <c>GLIBC_2.2.5</c> and <c>libc.so.6</c> are named by nearly every library, and a module keeps these names
-/// for as long as it is loaded, so each would otherwise keep its own copies (and a load would allocate them). Decoded once, found again from the UTF-8 bytes without allocating. Bounded: past
-/// <see cref="Capacity"/> distinct names a name is decoded afresh instead, so a process that loads ever new libraries
-/// never grows the table without limit.
+/// for as long as it is loaded, so each would otherwise keep its own copies (and a load would allocate them). Decoded
+/// once, found again from the UTF-8 bytes without allocating. Bounded: past <see cref="Capacity"/> distinct names a
+/// name is decoded afresh instead, so a process that loads ever new libraries never grows the table without limit.
 /// </summary>
+/// <remarks>
+/// An open-addressing table of strings keyed by the bytes' GNU hash, read without a lock (a slot is written once, whole)
+/// and written under one: no generic collection, so nothing here is left for the JIT on a process's first load
+/// (docs/benchmarks.md, "Cold start").
+/// </remarks>
 internal static class InternedNames
 {
     /// <summary>Distinct names kept at most (a few thousand in a process with every system library).</summary>
@@ -18,23 +22,56 @@ internal static class InternedNames
     // Names longer than this are decoded without the table (no version name or soname comes near it).
     private const int LongestInterned = 256;
 
-    // Read without a lock: a lookup runs for each versioned symbol a relocation binds.
-    private static readonly ConcurrentDictionary<string, string> s_names = new(StringComparer.Ordinal);
-    private static readonly ConcurrentDictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> s_byChars =
-        s_names.GetAlternateLookup<ReadOnlySpan<char>>();
+    // Twice the capacity, a power of two: probe sequences stay short while the table fills.
+    private static readonly string?[] s_slots = new string?[Capacity * 2];
+    private static readonly Lock s_lock = new();
+    private static int s_count;
 
     /// <summary>The string for <paramref name="utf8"/>: the table's, when it has or takes it.</summary>
     public static string Get(ReadOnlySpan<byte> utf8)
     {
         if (utf8.Length > LongestInterned)
             return Encoding.UTF8.GetString(utf8);
+        int mask = s_slots.Length - 1;
+        int start = (int)(GnuHashTable.Hash(utf8) & (uint)mask);
+        for (int i = start; ; i = (i + 1) & mask)
+        {
+            string? known = Volatile.Read(ref s_slots[i]);
+            if (known is null)
+                break;
+            if (Matches(known, utf8))
+                return known;
+        }
+        string created = Encoding.UTF8.GetString(utf8);
+        lock (s_lock)
+        {
+            for (int i = start; ; i = (i + 1) & mask)
+            {
+                string? known = s_slots[i];
+                if (known is not null)
+                {
+                    if (Matches(known, utf8))
+                        return known;
+                    continue;
+                }
+                if (s_count >= Capacity)
+                    return created;
+                Volatile.Write(ref s_slots[i], created);
+                s_count++;
+                return created;
+            }
+        }
+    }
+
+    /// <summary>Whether <paramref name="name"/> is the string <paramref name="utf8"/> decodes to.</summary>
+    private static bool Matches(string name, ReadOnlySpan<byte> utf8)
+    {
+        if (name.Length == utf8.Length && Ascii.Equals(utf8, name))
+            return true;
+        if (Ascii.IsValid(utf8))
+            return false; // an ASCII name has as many chars as bytes: compared above
         Span<char> chars = stackalloc char[LongestInterned];
         int length = Encoding.UTF8.GetChars(utf8, chars);
-        var name = chars[..length];
-        if (s_byChars.TryGetValue(name, out string? known))
-            return known;
-        string created = new(name);
-        // Count is approximate under a race, which only moves the bound by the racing threads.
-        return s_names.Count < Capacity ? s_names.GetOrAdd(created, created) : created;
+        return chars[..length].SequenceEqual(name);
     }
 }

@@ -13,7 +13,7 @@ internal struct IfuncResolverCache // a field of its namespace, not an object of
 {
     private Dictionary<nint, nint>? _results; // made at the first resolver of an image of this namespace
 
-    private static readonly Dictionary<nint, nint> s_hostResults = [];
+    private static readonly Dictionary<nint, nint> s_hostResults = new(AddressComparer.Instance);
     private static readonly Lock s_hostLock = new();
 
     /// <summary>
@@ -42,7 +42,7 @@ internal struct IfuncResolverCache // a field of its namespace, not an object of
         }
         else
         {
-            (_results ??= [])[resolver] = result;
+            (_results ??= new Dictionary<nint, nint>(AddressComparer.Instance))[resolver] = result;
         }
         return result;
     }

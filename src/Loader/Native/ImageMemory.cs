@@ -101,8 +101,11 @@ internal sealed unsafe class ImageMemory
                 if (e > end)
                     kept[n++] = (end, e);
             }
-            Array.Resize(ref kept, n);
-            _writable = kept;
+            // Copied by hand: Array.Resize over this tuple is generic code the JIT would compile on a first load.
+            var exact = new (ulong Start, ulong End)[n];
+            for (int i = 0; i < n; i++)
+                exact[i] = kept[i];
+            _writable = exact;
         }
     }
 
