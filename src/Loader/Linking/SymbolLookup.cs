@@ -105,6 +105,9 @@ internal static class SymbolLookup
     {
         if (module.Tables is not { Symbols: { } symbols } tables)
             return -1;
+        // Most modules a lookup asks do not define the name: their Bloom filter says so before the matcher is set up.
+        if (tables.GnuHash is { } bloom && !bloom.MayContain(name.GnuHash))
+            return -1;
         var matcher = new Matcher(symbols, tables.Versions, name, version);
         int index;
         if (tables.GnuHash is { } gnu)
@@ -132,9 +135,6 @@ internal static class SymbolLookup
     {
         foreach (var module in modules)
         {
-            // Most modules of a scope do not define the name: their Bloom filter says so before anything else is set up.
-            if (module.Tables is { GnuHash: { } gnu } && !gnu.MayContain(name.GnuHash))
-                continue;
             int index = FindInModule(module, name, version);
             if (index < 0)
                 continue;
