@@ -72,6 +72,7 @@ public sealed record LoadOptions
         ApplyRelro = false,
         ReservedRange = root ? ReservedRange : null,
         ReservedRangeIsHint = ReservedRangeIsHint,
+        RegisterUnwindTable = true,
     };
 
     /// <summary>A caller mistake: one load writes RELRO or uses it, not both.</summary>

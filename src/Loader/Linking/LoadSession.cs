@@ -10,7 +10,7 @@ namespace Loader.Linking;
 /// and runs their initializers, dependencies first. On failure it unmaps what it mapped and gives back the
 /// references it took, so the namespace and the address space are as before. Runs under the namespace's lock.
 /// </summary>
-internal sealed class LoadSession
+internal sealed class LoadSession : IMappedFileCheck
 {
     private readonly ModuleNamespace _namespace;
     private readonly LoadOptions _options;
@@ -78,39 +78,47 @@ internal sealed class LoadSession
     }
 
     /// <summary>
-    /// The module for the file at <paramref name="path"/>: one the namespace already has (the host's copy of a host
-    /// library, by device and inode or, unless <paramref name="requireHostName"/>, by name; or a library this namespace
-    /// loaded, by device and inode), else the file mapped now. The file is opened once: the descriptor that identifies
-    /// it (fstat) is the one mapped, as glibc's <c>_dl_map_object_from_fd</c> does. Mapped is true for a new image.
+    /// The module for the file at <paramref name="path"/>: a path a name already stands for (the host's library by
+    /// name, unless <paramref name="requireHostName"/>; a file this namespace mapped from this very path, as glibc
+    /// matches a request against its link maps' names before opening anything), else the file mapped now — unless,
+    /// once the mapper has identified it (its one fstat), it is a file the namespace already has (the host's copy of a
+    /// host library, or a library this namespace loaded, by device and inode), and the mapping is rolled back. The
+    /// file is opened once, as glibc's <c>_dl_map_object_from_fd</c> does. Mapped is true for a new image.
     /// </summary>
     private (Module Module, bool Mapped) FindOrMap(string path, bool requireHostName, LibraryRequester? loadedBy)
     {
-        var fd = FileDescriptor.OpenReadOnly(path, out _);
-        try
-        {
-            if (fd is not null && fd.TryGetStatus(out var status, out _))
-            {
-                if (HostModules.FindByFile(status.Device, status.Inode) is { } host && _hosts.IsHostLibrary(host))
-                    return (SharedHostModules.Get(host), false);
-                var identity = new FileIdentity(status.Device, status.Inode);
-                if ((_namespace.FindLoaded(identity) ?? FindNew(identity)) is { } loaded)
-                    return (loaded, false);
-                if (requireHostName || !_hosts.IsHostLibrary(path))
-                {
-                    var opened = fd;
-                    fd = null; // the mapper owns it now, and closes it
-                    return (Adopt(Mapper.MapOpened(opened, status, path, _options.ToMapOptions(root: loadedBy is null)), loadedBy), true);
-                }
-            }
-            if (!requireHostName && _hosts.IsHostLibrary(path))
-                return (HostFor(path), false);
-            // Not opened or not fstat'ed: the mapper opens it again and says why it cannot.
-            return (Adopt(ElfImage.Map(path, _options.ToMapOptions(root: loadedBy is null)), loadedBy), true);
-        }
-        finally
-        {
-            fd?.Dispose();
-        }
+        if (!requireHostName && _hosts.IsHostLibrary(path))
+            return (HostFor(path), false);
+        if ((_namespace.FindLoadedPath(path) ?? FindNewPath(path)) is { } samePath)
+            return (samePath, false);
+        var options = _options.ToMapOptions(root: loadedBy is null);
+        // Not opened: the mapper opens it again and says why it cannot.
+        if (FileDescriptor.OpenReadOnly(path, out _) is not { } fd)
+            return (Adopt(ElfImage.Map(path, options), loadedBy), true);
+        _alreadyLoaded = null;
+        return Mapper.MapOpened(fd, path, options, this) is { } image
+            ? (Adopt(image, loadedBy), true)
+            : (_alreadyLoaded!, false);
+    }
+
+    // What IsAlreadyLoaded found, for FindOrMap (one mapping at a time per session).
+    private Module? _alreadyLoaded;
+
+    bool IMappedFileCheck.IsAlreadyLoaded(FileIdentity file)
+    {
+        if (HostModules.FindByFile(file.Device, file.Inode) is { } host && _hosts.IsHostLibrary(host))
+            _alreadyLoaded = SharedHostModules.Get(host);
+        else
+            _alreadyLoaded = _namespace.FindLoaded(file) ?? FindNew(file);
+        return _alreadyLoaded is not null;
+    }
+
+    private Module? FindNewPath(string path)
+    {
+        foreach (var m in _new)
+            if (!m.Image!.IsFromMemory && m.Path == path)
+                return m;
+        return null;
     }
 
     private Module? FindNew(FileIdentity identity)

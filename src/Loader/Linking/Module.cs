@@ -112,8 +112,9 @@ internal sealed class Module
     /// <summary>Its entry in the debugger's list (<see cref="DebuggerView"/>); 0 when not listed.</summary>
     public nint DebuggerEntry { get; set; }
 
-    /// <summary>The absolute address of the <c>.eh_frame</c> registered with libgcc (<see cref="UnwindRegistry"/>), or null.</summary>
-    public nint? RegisteredEhFrame { get; set; }
+    /// <summary>The absolute address of the <c>.eh_frame</c> registered with libgcc (by the mapper or
+    /// <see cref="UnwindRegistry"/>; the image holds it), or null.</summary>
+    public nint? RegisteredEhFrame => Image?.RegisteredEhFrame;
 
     /// <summary>This module's handle's recent <c>GetExport</c> answers; made at its first unversioned lookup.</summary>
     public ExportCache? Exports;

@@ -101,6 +101,15 @@ internal sealed class ModuleNamespace
         return null;
     }
 
+    /// <summary>The module this namespace mapped from a file at <paramref name="path"/>, the path as it was given.</summary>
+    public Module? FindLoadedPath(string path)
+    {
+        foreach (var m in _modules)
+            if (!m.Image!.IsFromMemory && m.Path == path)
+                return m;
+        return null;
+    }
+
     /// <summary>The module whose DT_SONAME or path is <paramref name="soNameOrPath"/>.</summary>
     public Module? FindLoaded(string soNameOrPath)
     {

@@ -79,6 +79,23 @@ public sealed class ElfImage : IDisposable
     /// <summary>The plan that was executed.</summary>
     public LoadPlan Plan { get; }
 
+    /// <summary>The unwind table as the mapper checked it before the overlays, or null when it did not (then the
+    /// registry checks it in the mapped image).</summary>
+    internal CheckedUnwindTable? UnwindTableChecked { get; init; }
+
+    /// <summary>The address of the <c>.eh_frame</c> registered with libgcc for this image, or null; taken off before
+    /// the image is unmapped.</summary>
+    internal nint? RegisteredEhFrame { get; set; }
+
+    /// <summary>Takes the image's unwind table off libgcc's list, once.</summary>
+    internal void DeregisterUnwindTable()
+    {
+        if (RegisteredEhFrame is not { } ehFrame)
+            return;
+        RegisteredEhFrame = null;
+        FrameRegistration.Deregister(ehFrame);
+    }
+
     /// <summary>The address range this image owns: every region lies in it, and Dispose unmaps exactly it.</summary>
     public AddressRange ReservedRange { get; }
 
@@ -319,6 +336,7 @@ public sealed class ElfImage : IDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
+        DeregisterUnwindTable(); // libgcc must not walk a table that is no longer mapped
         if (IsInCallerReservation)
         {
             if (ReservedRangeUse.Restore(ReservedRange.Start, ReservedRange.Length, "unload: the caller's range back to PROT_NONE") is { } restored)

@@ -10,9 +10,13 @@ namespace Loader.Mapping;
 /// size); otherwise, or if it cannot be read, there are no sections and the regions carry no names. The load itself
 /// needs no section header, as glibc reads none.
 /// </summary>
-internal sealed class LateSections(string path, FileStatus mapped, ElfHeader header) : IReadOnlyList<SectionHeader>
+internal sealed class LateSections(string path, ElfHeader header) : IReadOnlyList<SectionHeader>
 {
     private IReadOnlyList<SectionHeader>? _sections;
+    private FileStatus? _mapped;
+
+    /// <summary>The mapper's fstat of the file it mapped: what a later read must find again at the path.</summary>
+    public void MappedAs(FileStatus status) => _mapped = status;
 
     private IReadOnlyList<SectionHeader> Sections => _sections ??= Read();
 
@@ -26,6 +30,8 @@ internal sealed class LateSections(string path, FileStatus mapped, ElfHeader hea
 
     private SectionHeader[] Read()
     {
+        if (_mapped is not { } mapped)
+            return [];
         using var fd = FileDescriptor.OpenReadOnly(path, out _);
         if (fd is null || !fd.TryGetStatus(out var now, out _)
             || now.Device != mapped.Device || now.Inode != mapped.Inode || now.Size != mapped.Size)

@@ -7,7 +7,8 @@ namespace Loader.Mapping;
 /// <summary>
 /// Everything the mapper will do, decided from the headers before any system call: the span to reserve and its
 /// alignment, one overlay per <c>PT_LOAD</c>, the .bss zeroing and anonymous pages, the gaps, the RELRO range.
-/// Every refusal happens here. Addresses are link-time virtual addresses; the mapper adds the load bias.
+/// Every refusal happens here, but one: when the mapper does not know the file's length yet, that the PT_LOADs lie
+/// inside the file is checked once fstat has told it (<see cref="CheckLoadsInsideFile"/>). Addresses are link-time virtual addresses; the mapper adds the load bias.
 /// Segments are named <c>PT_LOAD[N]</c> with N their index among all program headers, as the reader names them.
 /// </summary>
 public sealed class LoadPlan
@@ -115,6 +116,32 @@ public sealed class LoadPlan
         ThrowHelper.Unsupported(name, "DT_FLAGS_1", offset, "has DF_1_PIE: this is a position-independent executable, not a library (dlopen refuses it too)");
     }
 
+    /// <summary>The <see cref="PlanSource.FileLength"/> of a file whose length the mapper learns only after mapping it
+    /// (its fstat comes once the file pages are mapped, before any is touched): the file checks then wait for
+    /// <see cref="CheckLoadsInsideFile"/>.</summary>
+    internal const ulong UnknownFileLength = ulong.MaxValue;
+
+    /// <summary>
+    /// Every PT_LOAD's file bytes lie inside a file of <paramref name="fileLength"/> bytes: the check the plan
+    /// makes when it knows the length, for the mapper to make once fstat has told it (same fields, same messages).
+    /// </summary>
+    internal static void CheckLoadsInsideFile(PlanSource file, ulong fileLength)
+    {
+        var headers = file.ProgramHeaders;
+        for (int i = 0; i < headers.Count; i++)
+            if (headers[i] is { Type: SegmentType.Load } ph)
+                CheckInsideFile(file.Name, file.Header.ProgramHeaderOffset, i, ph, fileLength);
+    }
+
+    private static void CheckInsideFile(string name, ulong phoff, int i, ProgramHeader ph, ulong fileLength)
+    {
+        ulong FieldOffset(int field) => phoff + (ulong)i * ProgramHeader.Size64 + (ulong)field;
+        if (ph.Offset > fileLength)
+            ThrowHelper.Format(name, Segment(i) + " p_offset", FieldOffset(8), $"0x{ph.Offset:x} lies past the end of the {fileLength}-byte file");
+        if (ph.FileSize > fileLength - ph.Offset)
+            ThrowHelper.Format(name, Segment(i) + " p_filesz", FieldOffset(32), $"0x{ph.FileSize:x} bytes from p_offset 0x{ph.Offset:x} run past the end of the {fileLength}-byte file");
+    }
+
     private static (int Index, ProgramHeader Header)[] CheckLoads(PlanSource file, MapOptions options, ulong page)
     {
         string name = file.Name;
@@ -149,10 +176,8 @@ public sealed class LoadPlan
                     $"0x{ph.Offset:x} and p_vaddr 0x{ph.VirtualAddress:x} disagree modulo the 0x{page:x}-byte page size, so the file page cannot be mapped at the address");
             if ((ph.Flags & SegmentFlags.Write) != 0 && (ph.Flags & SegmentFlags.Execute) != 0)
                 ThrowHelper.Format(name, Segment(i) + " p_flags", FieldOffset(i, 4), $"0x{(uint)ph.Flags:x} asks for write and execute at once; this loader maps no page W+X");
-            if (ph.Offset > fileLength)
-                ThrowHelper.Format(name, Segment(i) + " p_offset", FieldOffset(i, 8), $"0x{ph.Offset:x} lies past the end of the {fileLength}-byte file");
-            if (ph.FileSize > fileLength - ph.Offset)
-                ThrowHelper.Format(name, Segment(i) + " p_filesz", FieldOffset(i, 32), $"0x{ph.FileSize:x} bytes from p_offset 0x{ph.Offset:x} run past the end of the {fileLength}-byte file");
+            if (fileLength != UnknownFileLength)
+                CheckInsideFile(name, phoff, i, ph, fileLength);
             if (ph.VirtualAddress > ulong.MaxValue - page || ph.MemorySize > ulong.MaxValue - page - ph.VirtualAddress)
                 ThrowHelper.Format(name, Segment(i) + " p_memsz", FieldOffset(i, 40), $"p_vaddr 0x{ph.VirtualAddress:x} + p_memsz 0x{ph.MemorySize:x} overflows the address space");
             if (previous is { } prev)

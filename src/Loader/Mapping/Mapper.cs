@@ -39,21 +39,21 @@ internal sealed class Mapper
     public static ElfImage MapFile(string path, MapOptions options)
     {
         var fd = FileOpening.Open(path);
-        return new Mapper(path, options).Map(fd, path, fromMemory: false, known: null);
+        return new Mapper(path, options).Map(fd, path, fromMemory: false, check: null)!;
     }
 
-    /// <summary>Maps from a descriptor the caller opened (with <see cref="FileOpening"/>'s flags) and already fstat'ed
-    /// to identify the file: the load opens and fstats each file once, as glibc does. Takes ownership of
-    /// <paramref name="fd"/>.</summary>
-    public static ElfImage MapOpened(FileDescriptor fd, FileStatus status, string path, MapOptions options) =>
-        new Mapper(path, options).Map(fd, path, fromMemory: false, status);
+    /// <summary>Maps from a descriptor the caller opened (with <see cref="FileOpening"/>'s flags); takes ownership of
+    /// <paramref name="fd"/>. Null when <paramref name="check"/> says, once the file is identified, that the caller
+    /// already has it loaded: then nothing is left mapped.</summary>
+    public static ElfImage? MapOpened(FileDescriptor fd, string path, MapOptions options, IMappedFileCheck check) =>
+        new Mapper(path, options).Map(fd, path, fromMemory: false, check);
 
     public static ElfImage MapMemory(ReadOnlySpan<byte> image, string name, MapOptions options)
     {
         var fd = Memfd.Create(name, image, out int errno, out string call)
             ?? ThrowHelper.ImageLoad<FileDescriptor>(name, call, errno,
                 $"{name}: {MemfdCallText(call, name, image.Length)} failed: {Errno.Describe(errno)}");
-        return new Mapper(name, options).Map(fd, name, fromMemory: true, known: null);
+        return new Mapper(name, options).Map(fd, name, fromMemory: true, check: null)!;
     }
 
     private static string MemfdCallText(string call, string name, int length) => call switch
@@ -63,13 +63,21 @@ internal sealed class Mapper
         _ => $"memfd_create(\"{name}\", MFD_CLOEXEC|MFD_ALLOW_SEALING)",
     };
 
-    private ElfImage Map(FileDescriptor fd, string path, bool fromMemory, FileStatus? known)
+    /// <summary>
+    /// open (the caller's), pread of the headers, the reservation, the overlays, one fstat, close — glibc's calls plus
+    /// the reservation. The fstat comes once the file pages are mapped and before any is touched: it identifies the
+    /// file (a file the caller already has is rolled back), refuses what is not a regular file, and checks that the
+    /// PT_LOADs lie inside the file as it is now, so a file cut short before then is refused instead of raising
+    /// SIGBUS. When the unwind table can be checked in the first overlay's pages (<see cref="UnwindTableCheck"/>),
+    /// that overlay maps up to the table's segment, the fstat follows it, the table is walked, and the next overlays
+    /// replace the pages the walk read.
+    /// </summary>
+    private ElfImage? Map(FileDescriptor fd, string path, bool fromMemory, IMappedFileCheck? check)
     {
         bool mapped = false;
         try
         {
-            var status = known is { } given ? FileOpening.CheckStatus(given, _name) : ReadStatus(fd);
-            var source = ReadHeaders(fd, status, fromMemory);
+            var source = ReadHeaders(fd, fromMemory);
             var plan = LoadPlan.Create(source, _options, _page);
 
             nint bias = _options.ReservedRange is { } callerRange
@@ -77,10 +85,25 @@ internal sealed class Mapper
                 ? UseCallerReservation(plan, callerRange)
                 : ReserveAddressSpace(plan);
             var memory = new ImageMemory(_reservationStart, _reservationLength);
+            ulong extendedEnd = UnwindTableCheck.FirstOverlayExtension(plan, source.ProgramHeaders);
+            CheckedUnwindTable? unwindTable = null;
+            FileStatus status = default;
             for (int i = 0; i < plan.Overlays.Count; i++)
-                OverlaySegment(plan.Overlays[i], fd, bias);
-            // Before the first write to a file page (the .bss tail's zeroing) and the first read (the dynamic section).
-            CheckNotShrunk(fd, plan);
+            {
+                OverlaySegment(plan.Overlays[i], fd, bias, i == 0 ? extendedEnd : 0);
+                if (i == (extendedEnd != 0 ? 0 : plan.Overlays.Count - 1))
+                {
+                    status = IdentifyMappedFile(fd, source, plan);
+                    if (check is not null && check.IsAlreadyLoaded(new FileIdentity(status.Device, status.Inode)))
+                        return null; // the finally block rolls the mapping back
+                    if (extendedEnd != 0)
+                    {
+                        unwindTable = CheckUnwindTableInFirstOverlay(path, source, plan, memory, bias, extendedEnd);
+                        if (_options.RegisterUnwindTable && unwindTable is { Start: { } start })
+                            _registeredEhFrame = RegisterUnwindTable(bias, start);
+                    }
+                }
+            }
             for (int i = 0; i < plan.Bss.Count; i++)
                 MapBss(plan.Bss[i], bias, memory);
             fd.Dispose(); // as glibc: the descriptor is not needed once the file pages are mapped
@@ -88,9 +111,16 @@ internal sealed class Mapper
             if (_options.ApplyRelro)
                 ProtectRelro(plan, bias, _name, Record, _options.BeforeStep);
 
+            if (source.Sections is LateSections late)
+                late.MappedAs(status);
             var image = new ElfImage(path, plan, bias, new AddressRange(_reservationStart, _reservationLength),
                 memory, _steps, new FileIdentity(status.Device, status.Inode), fromMemory, _options.ApplyRelro,
-                ImageProgramHeaders(source, plan, bias, memory)) { IsInCallerReservation = _callerOwnsReservation };
+                ImageProgramHeaders(source, plan, bias, memory))
+            {
+                IsInCallerReservation = _callerOwnsReservation,
+                UnwindTableChecked = unwindTable,
+                RegisteredEhFrame = _registeredEhFrame,
+            };
             // As glibc does, the dynamic section and its tables are read from the mapped image, not from the file; a
             // PIE (DF_1_PIE there) is refused now, and the rollback below unmaps it.
             image.ReadDynamicTables();
@@ -107,40 +137,117 @@ internal sealed class Mapper
         }
     }
 
-    private FileStatus ReadStatus(FileDescriptor fd) => FileOpening.ReadStatus(fd, _name);
+    /// <summary>
+    /// The load's fstat, after the overlays that <paramref name="plan"/>'s file checks protect and before any file page
+    /// is touched: a regular file whose length holds every PT_LOAD's bytes. The length was not known when the plan was
+    /// made (<see cref="LoadPlan.UnknownFileLength"/>) unless an earlier fstat told it, in which case a file that is now
+    /// shorter shrank while it was mapped.
+    /// </summary>
+    private FileStatus IdentifyMappedFile(FileDescriptor fd, PlanSource source, LoadPlan plan)
+    {
+        var status = FileOpening.ReadStatus(fd, _name);
+        if (source.FileLength == LoadPlan.UnknownFileLength)
+        {
+            LoadPlan.CheckLoadsInsideFile(source, (ulong)status.Size);
+            return status;
+        }
+        ulong needed = 0;
+        foreach (var overlay in plan.Overlays)
+            needed = Math.Max(needed, overlay.Header.Offset + overlay.Header.FileSize);
+        if ((ulong)status.Size < needed)
+            ThrowHelper.ImageLoad(_name, "fstat", 0,
+                $"{_name}: the file shrank to {status.Size} bytes while it was mapped; its PT_LOADs need {needed} bytes");
+        return status;
+    }
+
+    /// <summary>
+    /// Walks the unwind table where the extended first overlay shows it (the file's length is checked by then, so no
+    /// page read lies past its end). Null when the walk needs bytes the longer mapping does not show, or the header is
+    /// malformed: then the registry checks the mapped image after relocation, and reports what is wrong.
+    /// </summary>
+    private static CheckedUnwindTable? CheckUnwindTableInFirstOverlay(string path, PlanSource source, LoadPlan plan,
+        ImageMemory memory, nint bias, ulong extendedEnd)
+    {
+        try
+        {
+            return new CheckedUnwindTable(UnwindTableCheck.Find(path, source.ProgramHeaders, plan, memory, bias, readableBelow: extendedEnd)?.Start);
+        }
+        catch (ElfFormatException)
+        {
+            return null;
+        }
+    }
+
+    // The .eh_frame address registered with libgcc while mapping: taken off again if the mapping is rolled back.
+    private nint? _registeredEhFrame;
+
+    /// <summary>
+    /// libgcc's <c>__register_frame</c>, made while the extended first overlay still maps the table: it reads the
+    /// table's first word, and that read's page fault maps the pages around it too (the kernel's fault-around), all in
+    /// the mapping the next overlays replace. libgcc keeps only the address, which the replacing overlay maps with the
+    /// same bytes; it reads the entries at the first unwind, after relocation (libgcc 12), and nothing in them that
+    /// relocation writes (a personality routine's pointer is read only for a frame of this library, which has not run).
+    /// </summary>
+    private nint RegisterUnwindTable(nint bias, ulong start)
+    {
+        nint ehFrame = (nint)((ulong)bias + start);
+        FrameRegistration.Register(ehFrame);
+        return ehFrame;
+    }
 
     /// <summary>
     /// Reads what the plan needs with pread, never by mapping the file: a mapping of a file that shrinks raises
     /// SIGBUS on the first page past the new end. The ELF header is checked (class, machine, type) before anything
     /// else is read; then the program headers (and the section headers, when they are needed now). PT_DYNAMIC is read
-    /// from the mapped image, as glibc reads it: one pread fewer, and a PIE is refused there (and unmapped).
+    /// from the mapped image, as glibc reads it: one pread fewer, and a PIE is refused there (and unmapped). The file
+    /// is fstat'ed here only when something needs its length now (headers past the first page, a memfd's section
+    /// headers) or a read fails (to say what the file is when it is not a regular one); otherwise once it is mapped.
     /// </summary>
-    private PlanSource ReadHeaders(FileDescriptor fd, FileStatus status, bool fromMemory)
+    private PlanSource ReadHeaders(FileDescriptor fd, bool fromMemory)
     {
-        ulong fileLength = (ulong)status.Size;
-        // One pread covers the ELF header and, in nearly every file, the program headers that follow it.
-        int firstLength = (int)Math.Min(fileLength, FirstReadLength);
-        var first = ReadRange(fd, 0, firstLength, fileLength);
-        var header = ElfHeader.Read(first.Span, _name);
-        LoadPlan.CheckRunnable(header, _name);
+        // One pread covers the ELF header and, in nearly every file, the program headers that follow it. A short read
+        // is the whole file: its length is known.
+        var first = ReadFirst(fd);
+        ulong knownLength = first.Length < FirstReadLength ? (ulong)first.Length : LoadPlan.UnknownFileLength;
+        ElfHeader header;
+        try
+        {
+            header = ElfHeader.Read(first.Span, _name);
+            LoadPlan.CheckRunnable(header, _name);
+        }
+        catch (LoaderException)
+        {
+            StatusNow(fd); // a directory, a FIFO or a device is refused as what it is, not as a malformed ELF file
+            throw;
+        }
         var encoding = new ElfEncoding(header.Class, header.Data);
+        ulong tableEnd = header.ProgramHeaderOffset + (ulong)header.ProgramHeaderCount * header.ProgramHeaderEntrySize;
+        bool sectionsNow = fromMemory || header.ProgramHeaderCount == ElfHeader.PN_XNUM;
+        if (knownLength == LoadPlan.UnknownFileLength && (sectionsNow || tableEnd > (ulong)first.Length || tableEnd < header.ProgramHeaderOffset))
+            knownLength = (ulong)StatusNow(fd).Size;
+        // The tables' bounds are checked against the file's length, or against the first read that holds them.
+        ulong bound = knownLength == LoadPlan.UnknownFileLength ? (ulong)first.Length : knownLength;
         FileRangeReader read = (offset, length) => offset + (ulong)length <= (ulong)first.Length
             ? first.Slice((int)offset, length)
-            : ReadRange(fd, offset, length, fileLength);
+            : ReadRange(fd, offset, length, bound);
 
         // The section headers only name the regions for display (a loader needs none of them, as glibc reads none):
         // read now only when the load needs them (the real e_phnum under extended numbering) or when the file is a memfd
         // that closes with the load; otherwise read from the path when someone first asks for the regions' names, or for
         // .dynsym's size when a library has no hash table to count its symbols.
-        bool sectionsNow = fromMemory || header.ProgramHeaderCount == ElfHeader.PN_XNUM;
         IReadOnlyList<SectionHeader> sections = sectionsNow
-            ? HeaderTables.ReadSections(header, encoding, _name, fileLength, read).Sections
+            ? HeaderTables.ReadSections(header, encoding, _name, bound, read).Sections
             : [];
-        var programHeaders = HeaderTables.ReadProgramHeaderTable(header, encoding, _name, fileLength, sections, read);
+        var programHeaders = HeaderTables.ReadProgramHeaderTable(header, encoding, _name, bound, sections, read);
         if (!sectionsNow)
-            sections = new LateSections(_name, status, header);
-        return new PlanSource(_name, header, programHeaders, sections, fileLength);
+            sections = new LateSections(_name, header);
+        return new PlanSource(_name, header, programHeaders, sections, knownLength);
     }
+
+    /// <summary>fstat now (once per load), refusing what is not a regular file.</summary>
+    private FileStatus StatusNow(FileDescriptor fd) => _status ??= FileOpening.ReadStatus(fd, _name);
+
+    private FileStatus? _status;
 
     /// <summary>
     /// The program headers as the image holds them: a PT_LOAD maps them (nearly always the first, at file offset 0, as
@@ -171,22 +278,6 @@ internal sealed class Mapper
         _rented.Clear();
     }
 
-    /// <summary>
-    /// mmap does not check a file's length: had the file shrunk since fstat, the overlays would now hold pages past its
-    /// end, and the first touch of one (zeroing a .bss tail, reading the dynamic section) would raise SIGBUS. One more fstat closes that window
-    /// for every change made before it; a file that shrinks after it is the case glibc dies on too (README).
-    /// </summary>
-    private void CheckNotShrunk(FileDescriptor fd, LoadPlan plan)
-    {
-        ulong needed = 0;
-        foreach (var overlay in plan.Overlays)
-            needed = Math.Max(needed, overlay.Header.Offset + overlay.Header.FileSize);
-        var status = ReadStatus(fd);
-        if ((ulong)status.Size < needed)
-            ThrowHelper.ImageLoad(_name, "fstat", 0,
-                $"{_name}: the file shrank to {status.Size} bytes while it was mapped; its PT_LOADs need {needed} bytes");
-    }
-
     /// <summary>glibc reads 832 bytes for the same purpose; a page holds the ELF header and up to 71 program headers.</summary>
     private const int FirstReadLength = 4096;
 
@@ -207,6 +298,21 @@ internal sealed class Mapper
             ThrowHelper.ImageLoad(_name, "pread", 0,
                 $"{_name}: pread of {length} bytes at 0x{offset:x} returned {read}: the file is shorter than the {fileLength} bytes fstat reported (it shrank while being read)");
         return bytes;
+    }
+
+    /// <summary>pread of the file's first page (or all of a shorter file) into a pooled buffer; a failed read of a
+    /// directory or a FIFO is refused as what the file is.</summary>
+    private Memory<byte> ReadFirst(FileDescriptor fd)
+    {
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(FirstReadLength);
+        _rented.Add(buffer);
+        int read = fd.ReadAt(buffer.AsSpan(0, FirstReadLength), 0, out int errno);
+        if (read < 0)
+        {
+            StatusNow(fd);
+            ThrowHelper.ImageLoad(_name, "pread", errno, $"{_name}: pread of {FirstReadLength} bytes at 0x0 failed: {Errno.Describe(errno)}");
+        }
+        return buffer.AsMemory(0, read);
     }
 
     /// <summary>
@@ -268,16 +374,25 @@ internal sealed class Mapper
         Record(step);
     }
 
-    private void OverlaySegment(SegmentOverlay overlay, FileDescriptor fd, nint bias)
+    /// <summary>mmap one PT_LOAD's file pages MAP_FIXED over the reservation. <paramref name="extendedEnd"/>: 0, or
+    /// where the mapping ends instead (the first overlay, mapping on up to the unwind table's segment for
+    /// <see cref="UnwindTableCheck"/>; the next overlays replace the rest).</summary>
+    private void OverlaySegment(SegmentOverlay overlay, FileDescriptor fd, nint bias, ulong extendedEnd)
     {
         if (overlay.Length == 0)
             return; // no file bytes: the whole segment is anonymous .bss
         nint address = (nint)((ulong)bias + overlay.Address);
-        var step = new MappingStep(MappingStepKind.Overlay, address, overlay.Length, overlay.Protection,
-            MappingFlags.Private | MappingFlags.Fixed, overlay.FileOffset,
-            "overlay PT_LOAD[{1}] ({2}) at base+0x{0:x}", overlay.Address, (ulong)overlay.ProgramHeaderIndex, overlay.Content.Describe());
+        ulong length = extendedEnd != 0 ? extendedEnd - overlay.Address : overlay.Length;
+        var step = extendedEnd != 0
+            ? new MappingStep(MappingStepKind.Overlay, address, length, overlay.Protection,
+                MappingFlags.Private | MappingFlags.Fixed, overlay.FileOffset,
+                "overlay PT_LOAD[{1}] ({2}) at base+0x{0:x}, with the file's pages after it through the unwind table's PT_LOAD (checked there; the next overlays replace them)",
+                overlay.Address, (ulong)overlay.ProgramHeaderIndex, overlay.Content.Describe())
+            : new MappingStep(MappingStepKind.Overlay, address, length, overlay.Protection,
+                MappingFlags.Private | MappingFlags.Fixed, overlay.FileOffset,
+                "overlay PT_LOAD[{1}] ({2}) at base+0x{0:x}", overlay.Address, (ulong)overlay.ProgramHeaderIndex, overlay.Content.Describe());
         _options.BeforeStep?.Invoke(step);
-        nint result = Mmap.Map(address, overlay.Length, (Prot)overlay.Protection, MapFlags.MAP_PRIVATE | MapFlags.MAP_FIXED,
+        nint result = Mmap.Map(address, length, (Prot)overlay.Protection, MapFlags.MAP_PRIVATE | MapFlags.MAP_FIXED,
             fd, overlay.FileOffset, out int errno);
         if (result == Mmap.MAP_FAILED)
             Failed(step, "mmap", errno);
@@ -345,6 +460,11 @@ internal sealed class Mapper
     /// <summary>Unmap whatever of the reservation exists; the descriptor is closed by the caller.</summary>
     private void RollBack()
     {
+        if (_registeredEhFrame is { } ehFrame)
+        {
+            _registeredEhFrame = null;
+            FrameRegistration.Deregister(ehFrame);
+        }
         if (_reservationLength == 0)
             return;
         if (_callerOwnsReservation)

@@ -1,0 +1,187 @@
+using System.Buffers.Binary;
+using Loader.Elf;
+using Loader.Native;
+
+namespace Loader.Mapping;
+
+/// <summary>
+/// Finds an image's <c>.eh_frame</c> and checks that libgcc can walk it: the start comes from
+/// <c>PT_GNU_EH_FRAME</c>'s <c>eh_frame_ptr</c>, as libgcc's own <c>dl_iterate_phdr</c> callback finds it
+/// (unwind-dw2-fde-dip.c), since a loader cannot rely on section headers; the entries must stay inside their PT_LOAD
+/// and end with a zero terminator, or libgcc's walk (<c>next_fde</c>, at the first unwind after registration) could
+/// read past the image and crash the process. Used by the registry after relocation, and by the mapper before the
+/// overlays (<see cref="FirstOverlayExtension"/>), so that the pages the walk reads leave the process again with no
+/// system call of their own.
+/// </summary>
+internal static class UnwindTableCheck
+{
+    // DW_EH_PE_* (LSB, "DWARF Extensions"): the low nibble is the value's format, bits 4-6 what it is relative to.
+    private const byte EncodingOmit = 0xff;
+    private const byte FormatMask = 0x0f, ApplicationMask = 0x70, Indirect = 0x80;
+    private const byte Absptr = 0x00, Udata4 = 0x03, Udata8 = 0x04, Sdata4 = 0x0b, Sdata8 = 0x0c;
+    private const byte PcRel = 0x10, DataRel = 0x30;
+
+    /// <summary>The 32-bit length that announces a 64-bit one; libgcc's FDE walker (<c>next_fde</c>) reads only 32.</summary>
+    private const uint ExtendedLength = 0xffff_ffff;
+
+    /// <summary>
+    /// The link-time address of the image's <c>.eh_frame</c> and the address just past the terminator the check read;
+    /// null when there is nothing to register (no PT_GNU_EH_FRAME, an empty table, or one libgcc would walk past its
+    /// segment: the library still loads, as under glibc, and an exception cannot unwind through it).
+    /// </summary>
+    /// <remarks><paramref name="readableBelow"/>: 0 to read any readable PT_LOAD; otherwise only the file-backed,
+    /// read-only PT_LOADs mapped at the first one's offset below this address (what the mapper's extended first
+    /// overlay shows).</remarks>
+    /// <exception cref="ElfFormatException">The header is malformed: registering it could send libgcc reading past the image.</exception>
+    public static (ulong Start, ulong WalkedEnd)? Find(string path, IReadOnlyList<ProgramHeader> headers, LoadPlan plan,
+        ImageMemory memory, nint bias, ulong readableBelow = 0)
+    {
+        ProgramHeader? found = null;
+        for (int i = 0; i < headers.Count; i++)
+        {
+            if (headers[i] is { Type: SegmentType.GnuEhFrame } ph)
+                found = ph; // the last one, as libgcc's dl_iterate_phdr callback takes it
+        }
+        if (found is not { } hdr)
+            return null;
+
+        // version (1), eh_frame_ptr_enc, fde_count_enc, table_enc, then the encoded eh_frame_ptr.
+        if (hdr.MemorySize < 4)
+            ThrowHelper.Format(path, "PT_GNU_EH_FRAME", hdr.Offset, $"p_memsz 0x{hdr.MemorySize:x} is too small for an .eh_frame_hdr (4 bytes before eh_frame_ptr)");
+        if (ReadableSegment(plan, hdr.VirtualAddress, 4, readableBelow) is null)
+            ThrowHelper.Format(path, "PT_GNU_EH_FRAME", hdr.Offset, $".eh_frame_hdr at 0x{hdr.VirtualAddress:x} does not lie inside a readable PT_LOAD");
+        var head = Read(memory, bias, hdr.VirtualAddress, 4);
+        if (head[0] != 1)
+            ThrowHelper.Format(path, ".eh_frame_hdr version", hdr.Offset, $"{head[0]}, expected 1");
+        byte encoding = head[1];
+        int size = PointerSize(encoding);
+        if (size == 0)
+            ThrowHelper.Format(path, ".eh_frame_hdr eh_frame_ptr_enc", hdr.Offset + 1,
+                $"0x{encoding:x2} is not a direct DW_EH_PE_absptr/pcrel/datarel pointer of 4 or 8 bytes (usually 0x1b, pcrel|sdata4)");
+        ulong field = hdr.VirtualAddress + 4;
+        if (hdr.MemorySize < 4 + (ulong)size || ReadableSegment(plan, field, (ulong)size, readableBelow) is null)
+            ThrowHelper.Format(path, ".eh_frame_hdr eh_frame_ptr", hdr.Offset + 4,
+                $"the {size}-byte value at 0x{field:x} does not fit in PT_GNU_EH_FRAME (p_memsz 0x{hdr.MemorySize:x}) or a readable PT_LOAD");
+        long value = ReadValue(Read(memory, bias, field, size), encoding);
+        ulong target = (encoding & ApplicationMask) switch
+        {
+            PcRel => field + (ulong)value,
+            DataRel => hdr.VirtualAddress + (ulong)value, // relative to the start of .eh_frame_hdr (LSB)
+            _ => (ulong)value, // absptr: ld writes the link-time address; the header is never relocated
+        };
+        var segment = ReadableSegment(plan, target, 4, readableBelow)
+            ?? ThrowHelper.Format<SegmentOverlay>(path, ".eh_frame_hdr eh_frame_ptr", hdr.Offset + 4,
+                $".eh_frame at 0x{target:x} does not lie inside a readable PT_LOAD");
+        long walked = CheckEntries(memory, bias, segment, target);
+        return walked < 0 ? null : (target, target + (ulong)walked);
+    }
+
+    /// <summary>
+    /// Where the mapper's first overlay may end so that the check can read <c>.eh_frame_hdr</c>'s PT_LOAD through it
+    /// before that PT_LOAD's own overlay replaces those pages (a MAP_FIXED mapping drops what it replaces: the walk's
+    /// pages leave the process without a madvise): the end of that PT_LOAD's file pages, or 0 when the layout does not
+    /// allow it. It does when the segment is a later, read-only PT_LOAD without .bss, mapped at the same file offset
+    /// as the first (its bytes then appear at their own addresses in the longer first mapping: ld's usual layout), and
+    /// the overlays between them leave no page of the longer mapping uncovered.
+    /// </summary>
+    public static ulong FirstOverlayExtension(LoadPlan plan, IReadOnlyList<ProgramHeader> headers)
+    {
+        ProgramHeader? found = null;
+        for (int i = 0; i < headers.Count; i++)
+            if (headers[i] is { Type: SegmentType.GnuEhFrame } ph)
+                found = ph;
+        var overlays = plan.Overlays;
+        if (found is not { } hdr || overlays.Count < 2 || overlays[0].Length == 0)
+            return 0;
+        var first = overlays[0];
+        ulong covered = first.Address + first.Length;
+        for (int i = 1; i < overlays.Count; i++)
+        {
+            var o = overlays[i];
+            if (o.Address != covered || o.Length == 0)
+                return 0; // a gap or a segment without file pages: the longer mapping would stay visible there
+            covered = o.Address + o.Length;
+            if (hdr.VirtualAddress < o.Header.VirtualAddress || hdr.VirtualAddress - o.Header.VirtualAddress >= o.Header.FileSize)
+                continue;
+            return IsReadOnlyFilePages(o) && o.FileOffset - o.Address == first.FileOffset - first.Address ? covered : 0;
+        }
+        return 0;
+    }
+
+    private static bool IsReadOnlyFilePages(SegmentOverlay o) =>
+        (o.Protection & MemoryProtection.Write) == 0 && (o.Protection & MemoryProtection.Read) != 0
+        && o.Header.FileSize == o.Header.MemorySize;
+
+    private static ReadOnlySpan<byte> Read(ImageMemory memory, nint bias, ulong address, int length) =>
+        memory.GetSpan((nint)((ulong)bias + address), length);
+
+    /// <summary>
+    /// Walks the CIEs and FDEs from <paramref name="start"/> as libgcc will (a 4-byte length, then that many bytes) up
+    /// to the zero-length terminator: the bytes walked when it finds one before it would leave the PT_LOAD — or right after the
+    /// segment's last entry, in the rest of its last page (libunwind.so.8 ends its .eh_frame at the segment's end,
+    /// and the file's padding after it reads as the terminator). -1 when the first entry is the terminator, and
+    /// when libgcc would walk on past the segment: then nothing is registered.
+    /// </summary>
+    private static long CheckEntries(ImageMemory memory, nint bias, SegmentOverlay segment, ulong start)
+    {
+        ulong end = segment.Header.VirtualAddress + segment.Header.MemorySize;
+        var bytes = Read(memory, bias, start, (int)Math.Min(segment.MemoryEnd - start, int.MaxValue)); // with the page tail
+        long limit = (long)(end - start);
+        int position = 0;
+        while (position + 4 <= bytes.Length)
+        {
+            uint length = BinaryPrimitives.ReadUInt32LittleEndian(bytes[position..]);
+            if (length == 0)
+                return position > 0 ? position + 4 : -1;
+            if (position >= limit || length == ExtendedLength || length < 4 || position + 4 + (long)length > limit)
+                return -1; // not an entry libgcc could walk, inside the segment
+            position += 4 + (int)length;
+        }
+        return -1;
+    }
+
+    /// <summary>The byte size of a direct absptr, pcrel or datarel pointer encoding; 0 for anything else.</summary>
+    private static int PointerSize(byte encoding)
+    {
+        if (encoding == EncodingOmit || (encoding & Indirect) != 0)
+            return 0;
+        if ((encoding & ApplicationMask) is not (Absptr or PcRel or DataRel))
+            return 0;
+        return (encoding & FormatMask) switch
+        {
+            Absptr or Udata8 or Sdata8 => 8,
+            Udata4 or Sdata4 => 4,
+            _ => 0,
+        };
+    }
+
+    private static long ReadValue(ReadOnlySpan<byte> bytes, byte encoding) => (encoding & FormatMask) switch
+    {
+        Udata4 => BinaryPrimitives.ReadUInt32LittleEndian(bytes),
+        Sdata4 => BinaryPrimitives.ReadInt32LittleEndian(bytes),
+        _ => BinaryPrimitives.ReadInt64LittleEndian(bytes),
+    };
+
+    /// <summary>
+    /// The readable PT_LOAD whose <c>[p_vaddr, p_vaddr + p_memsz)</c> holds the whole range, or null. With
+    /// <paramref name="readableBelow"/>, only a read-only file-backed one mapped at the first PT_LOAD's file offset whose
+    /// pages end at or below it.
+    /// </summary>
+    public static SegmentOverlay? ReadableSegment(LoadPlan plan, ulong address, ulong length, ulong readableBelow = 0)
+    {
+        var overlays = plan.Overlays;
+        for (int i = 0; i < overlays.Count; i++)
+        {
+            var o = overlays[i];
+            var ph = o.Header;
+            if ((o.Protection & MemoryProtection.Read) == 0 || address < ph.VirtualAddress
+                || ThrowHelper.OutOfRange(address - ph.VirtualAddress, length, ph.MemorySize))
+                continue;
+            if (readableBelow != 0 && (o.MemoryEnd > readableBelow || !IsReadOnlyFilePages(o)
+                || o.FileOffset - o.Address != overlays[0].FileOffset - overlays[0].Address))
+                return null;
+            return o;
+        }
+        return null;
+    }
+}

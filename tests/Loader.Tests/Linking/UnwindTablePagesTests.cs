@@ -1,0 +1,83 @@
+using Loader.Elf;
+using Loader.Mapping;
+using Loader.Tests.Oracles;
+
+namespace Loader.Tests.Linking;
+
+/// <summary>
+/// The pages of <c>.eh_frame</c> a load leaves in the process, against glibc's <c>dlopen</c> of the same file: glibc
+/// never reads the table at load, while Loader walks all of it before registering it with libgcc. The walk's pages must
+/// not stay resident (the kernel's <c>/proc/self/pagemap</c> says which pages of the process are present), and for
+/// ld's usual layout they go without a <c>madvise</c> of their own: the mapper walks the table in its longer first
+/// overlay, which the next overlays replace.
+/// </summary>
+public sealed class UnwindTablePagesTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("loader-unwind-pages-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Theory]
+    [InlineData("libsqlite3.so.0")]
+    [InlineData("libxml2.so.2")]
+    public void The_eh_frame_pages_the_check_walked_are_not_left_resident(string library)
+    {
+        string system = SystemLibraries.Require(library);
+        // Copies of their own, so neither side finds pages another mapping of the same file made present.
+        string forLoader = Path.Combine(_directory, "loader-" + library), forGlibc = Path.Combine(_directory, "glibc-" + library);
+        File.Copy(system, forLoader);
+        File.Copy(system, forGlibc);
+        var (frame, frameEnd) = EhFrame(system);
+        ulong page = (ulong)Environment.SystemPageSize;
+        // Whole pages of the table only: the first, shared with .eh_frame_hdr, holds the word libgcc reads at registration.
+        ulong from = (frame + page - 1) & ~(page - 1), to = frameEnd & ~(page - 1);
+        Assert.True(to - from >= 8 * page, $"{library}'s .eh_frame is too small for this test: [0x{frame:x}, 0x{frameEnd:x})");
+
+        using var lib = new LoaderContext().Load(forLoader);
+        Assert.Equal(lib.BaseAddress + (nint)frame, lib.LoadedModule.RegisteredEhFrame);
+        int ours = PresentPages(lib.BaseAddress, from, to);
+
+        nint handle = Glibc.Open(forGlibc);
+        Assert.True(handle != 0, Glibc.LastError());
+        int glibcs;
+        try
+        {
+            glibcs = PresentPages(Glibc.LoadBias(handle), from, to);
+        }
+        finally
+        {
+            Glibc.Close(handle);
+        }
+
+        Assert.True(ours <= glibcs, $"{library}: {ours} of the {(to - from) / page} whole pages of .eh_frame are present after Loader's load, {glibcs} after glibc's");
+        // The usual layout: the table was walked in the first overlay's longer mapping, so no madvise was needed.
+        var firstOverlay = lib.MappingSteps.First(s => s.Kind == MappingStepKind.Overlay);
+        Assert.True(firstOverlay.Length > lib.Plan!.Overlays[0].Length && (ulong)firstOverlay.Address + firstOverlay.Length >= (ulong)lib.BaseAddress + to,
+            $"the first overlay maps 0x{firstOverlay.Length:x} bytes at 0x{firstOverlay.Address:x}: {firstOverlay.Reason}");
+    }
+
+    private static (ulong Start, ulong End) EhFrame(string path)
+    {
+        using var file = ElfFile.Open(path);
+        var frame = file.Sections.Single(s => s.Name == ".eh_frame");
+        return (frame.Address, frame.Address + frame.Size);
+    }
+
+    /// <summary>How many pages of <c>[bias + from, bias + to)</c> are present in this process (bit 63 of each page's
+    /// 64-bit <c>/proc/self/pagemap</c> entry; readable without privileges, which only hides the frame numbers).</summary>
+    private static int PresentPages(nint bias, ulong from, ulong to)
+    {
+        ulong page = (ulong)Environment.SystemPageSize;
+        using var pagemap = new FileStream("/proc/self/pagemap", FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1);
+        byte[] entry = new byte[8];
+        int present = 0;
+        for (ulong address = (ulong)bias + from; address < (ulong)bias + to; address += page)
+        {
+            pagemap.Position = (long)(address / page * 8);
+            pagemap.ReadExactly(entry);
+            if ((BitConverter.ToUInt64(entry) & (1UL << 63)) != 0)
+                present++;
+        }
+        return present;
+    }
+}
