@@ -163,9 +163,9 @@ internal sealed partial class Relocator
 
     /// <summary>
     /// The relocator's tight pass over an Elf64_Rela table: <c>R_X86_64_RELATIVE</c> entries (most of a large
-    /// library's), and the 8-byte symbol ones (<c>64</c>, <c>GLOB_DAT</c>, <c>JUMP_SLOT</c>) whose symbol an earlier
-    /// entry already resolved to a plain definition, are decoded and written in place; every other entry goes through
-    /// <see cref="Apply"/> (which resolves, defers what needs a resolver, and refuses). The same checks as
+    /// library's), and the 8-byte symbol ones (<c>64</c>, <c>GLOB_DAT</c>, <c>JUMP_SLOT</c>) whose symbol resolves
+    /// (once per load, <see cref="Resolve"/>) to a plain definition, are decoded and written in place; every other entry
+    /// goes through <see cref="Apply"/> (which defers what needs a resolver, and refuses). The same checks as
     /// <see cref="Apply"/>: each target lies, whole, in a writable part of the image.
     /// </summary>
     private void ApplyRela64(RelocationTable table, byte tableIndex)
@@ -178,25 +178,29 @@ internal sealed partial class Relocator
             ulong info = BinaryPrimitives.ReadUInt64LittleEndian(entry[8..]);
             var type = (X86_64RelocationType)(uint)info;
             uint symbol = (uint)(info >> 32);
-            ulong value;
             if (type == X86_64RelocationType.Relative)
             {
-                value = _base;
+                ulong offset = BinaryPrimitives.ReadUInt64LittleEndian(entry);
+                var bytes = window.At(this, offset, table.Name, type, symbol);
+                BinaryPrimitives.WriteUInt64LittleEndian(bytes, _base + BinaryPrimitives.ReadUInt64LittleEndian(entry[16..])); // B + A
             }
             else if (type is X86_64RelocationType.R64 or X86_64RelocationType.GlobDat or X86_64RelocationType.JumpSlot
-                && symbol != 0 && symbol < (uint)_symbolCount && _cache[symbol] is { Done: true, NeedsResolver: false } known)
+                && symbol != 0 && symbol < (uint)_symbolCount && !(_cache[symbol] is { Done: true, NeedsResolver: true }))
             {
-                value = known.Value; // the symbol's address, already resolved by an earlier entry: S
+                // S: resolved by an earlier entry, or now, after the target's check (the general path's order). One
+                // whose resolver must run first goes the general way, which defers it.
+                ulong offset = BinaryPrimitives.ReadUInt64LittleEndian(entry);
+                var bytes = window.At(this, offset, table.Name, type, symbol);
+                ref var resolved = ref Resolve(symbol, table.Name, offset, type);
+                if (resolved.NeedsResolver)
+                    Apply(table, tableIndex, i, deferred: false);
+                else
+                    BinaryPrimitives.WriteUInt64LittleEndian(bytes, resolved.Value + BinaryPrimitives.ReadUInt64LittleEndian(entry[16..])); // S + A
             }
             else
             {
                 Apply(table, tableIndex, i, deferred: false);
-                continue;
             }
-            ulong offset = BinaryPrimitives.ReadUInt64LittleEndian(entry);
-            long addend = BinaryPrimitives.ReadInt64LittleEndian(entry[16..]);
-            var bytes = window.At(this, offset, table.Name, type, symbol);
-            BinaryPrimitives.WriteUInt64LittleEndian(bytes, value + (ulong)addend); // B + A, or S + A
         }
     }
 
