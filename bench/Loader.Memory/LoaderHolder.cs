@@ -12,8 +12,16 @@ namespace Loader.Memory;
 /// </summary>
 internal static class LoaderHolder
 {
-    public static int Run(string listFile, string contexts)
+    public static int Run(string listFile, string contexts, string? warmUp)
     {
+        // One load and unload first, in a context of its own, as the glibc side makes one: the load path's code
+        // (compiled by the JIT or paged in from the ReadyToRun image), the host modules' tables and libgcc_s are
+        // what a process pays the first time it loads anything, not for holding the set.
+        if (warmUp is not null)
+        {
+            using var warm = new LoaderContext();
+            warm.Load(warmUp).Dispose();
+        }
         var shared = contexts == "one" ? new LoaderContext() : null;
         string[] paths = [.. File.ReadAllLines(listFile).Where(p => p.Length > 0)];
         long managedBefore = GC.GetTotalMemory(forceFullCollection: true);

@@ -18,8 +18,8 @@ public static class Program
     {
         if (args.Length == 2 && args[0] == "probe")
             return SystemLibrarySet.Probe(args[1]);
-        if (args.Length == 3 && args[0] == "hold-loader")
-            return LoaderHolder.Run(args[1], args[2]);
+        if (args.Length is 3 or 4 && args[0] == "hold-loader")
+            return LoaderHolder.Run(args[1], args[2], args.Length == 4 ? args[3] : null);
 
         string set = Option(args, "--set") ?? "all";
         int count = int.Parse(Option(args, "--count") ?? "1000", CultureInfo.InvariantCulture);
@@ -39,17 +39,30 @@ public static class Program
         }
     }
 
+    /// <summary>
+    /// Both sides cold (the first load of the process is one of the set's) and warmed up (each first loads and unloads
+    /// a copy of the set's first file, then holds the set): the difference is what a process pays once, the first time
+    /// it loads anything — for Loader the load path's code, for glibc little, its loader being in every process.
+    /// </summary>
     private static void Compare(string title, List<string> files, string work, string glibcHolder)
     {
         string list = Path.Combine(work, "hold-list.txt");
         File.WriteAllLines(list, files);
+        string warmUp = Path.Combine(work, "warm-up-" + Path.GetFileName(files[0]));
+        File.Copy(files[0], warmUp, overwrite: true);
         var timeout = TimeSpan.FromMinutes(10);
-        var glibc = HolderProcess.Run("glibc", glibcHolder, [list], timeout);
-        var (self, each) = SelfCommand.With("hold-loader", list, "each");
-        var loaderEach = HolderProcess.Run("Loader, a context each", self, each, timeout);
-        var (_, one) = SelfCommand.With("hold-loader", list, "one");
-        var loaderOne = HolderProcess.Run("Loader, one context", self, one, timeout);
-        Report.Print(Console.Out, title, files.Count, glibc, [loaderEach, loaderOne]);
+        foreach (string? warm in new[] { null, warmUp })
+        {
+            string suffix = warm is null ? "" : ", warmed up";
+            string[] extra = warm is null ? [] : [warm];
+            var glibc = HolderProcess.Run("glibc" + suffix, glibcHolder, [list, .. extra], timeout);
+            var (self, each) = SelfCommand.With(["hold-loader", list, "each", .. extra]);
+            var loaderEach = HolderProcess.Run("Loader, a context each" + suffix, self, each, timeout);
+            var (_, one) = SelfCommand.With(["hold-loader", list, "one", .. extra]);
+            var loaderOne = HolderProcess.Run("Loader, one context" + suffix, self, one, timeout);
+            Report.Print(Console.Out, title + (warm is null ? ", cold" : $", after one load and unload of {Path.GetFileName(files[0])}"),
+                files.Count, glibc, [loaderEach, loaderOne]);
+        }
     }
 
     private static string? Option(string[] args, string name)

@@ -14,7 +14,7 @@ internal static class Report
         output.WriteLine("| side | loaded | failed | images mapped | RSS before | RSS after | growth | anon | file | shmem | growth / glibc's |");
         output.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         long glibcGrowth = Math.Max(1, glibc.After!.VmRss - glibc.Before!.VmRss);
-        Row(output, "glibc dlopen", glibc, glibc.After!, glibcGrowth);
+        Row(output, glibc.Side, glibc, glibc.After!, glibcGrowth);
         foreach (var loader in loaders)
         {
             Row(output, loader.Side, loader, loader.After!, glibcGrowth);

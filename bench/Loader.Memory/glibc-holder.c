@@ -58,14 +58,24 @@ static void wait_for_line(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: glibc-holder FILE-LIST\n");
+    if (argc != 2 && argc != 3) {
+        fprintf(stderr, "usage: glibc-holder FILE-LIST [WARM-UP-FILE]\n");
         return 2;
     }
     FILE *list = fopen(argv[1], "r");
     if (!list) {
         perror(argv[1]);
         return 2;
+    }
+    if (argc == 3) {
+        /* One load and unload before the first sample, as the Loader side makes one: what a process pays the first
+         * time it loads anything (code paged in, buffers grown) is not counted as holding the set. */
+        void *warm = dlopen(argv[2], RTLD_NOW | RTLD_LOCAL);
+        if (!warm) {
+            fprintf(stderr, "glibc-holder: warm-up: %s\n", dlerror());
+            return 2;
+        }
+        dlclose(warm);
     }
     dl_iterate_phdr(remember, NULL);
     printf("before\n");
