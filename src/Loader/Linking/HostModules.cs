@@ -54,13 +54,13 @@ public static class HostModules
             if (s_generation is { } known && DynamicLinker.Generation() == known)
                 return s_modules;
             var objects = DynamicLinker.IterateObjects();
-            (ulong, ulong)? generation = objects.Count > 0 && objects[0].Adds != 0 ? (objects[0].Adds, objects[0].Subs) : null;
+            (ulong, ulong)? generation = objects.Length > 0 && objects[0].Adds != 0 ? (objects[0].Adds, objects[0].Subs) : null;
             if (generation is not null && generation == s_generation)
                 return s_modules;
 
-            var byObject = new Dictionary<ObjectKey, HostModule>(objects.Count);
-            var modules = new List<HostModule>(objects.Count);
-            for (int i = 0; i < objects.Count; i++)
+            var byObject = new Dictionary<ObjectKey, HostModule>(objects.Length);
+            var modules = new List<HostModule>(objects.Length);
+            for (int i = 0; i < objects.Length; i++)
             {
                 var loaded = objects[i];
                 var key = new ObjectKey(loaded.Base, loaded.ProgramHeaders, loaded.Name);
@@ -279,5 +279,13 @@ public static class HostModules
     // named by a path, which has a '/'.
     private static bool IsVdsoName(string name) => name.Length > 0 && !name.Contains('/');
 
-    private readonly record struct ObjectKey(nint Base, nint ProgramHeaders, string Name);
+    private readonly record struct ObjectKey(nint Base, nint ProgramHeaders, string Name)
+    {
+        // Written out: the generated members compare the addresses through EqualityComparer<nint>.Default, which the
+        // runtime makes on first use and the JIT compiles (docs/benchmarks.md, "Cold start").
+        public bool Equals(ObjectKey other) =>
+            Base == other.Base && ProgramHeaders == other.ProgramHeaders && string.Equals(Name, other.Name, StringComparison.Ordinal);
+
+        public override int GetHashCode() => HashCode.Combine((long)Base, (long)ProgramHeaders, Name);
+    }
 }

@@ -1,6 +1,6 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
-using Tmds.Linux;
 
 namespace Loader.Native;
 
@@ -41,7 +41,9 @@ internal readonly record struct FileStatus(ulong Device, ulong Inode, uint Mode,
 /// <summary>
 /// A POSIX file descriptor (open, pread, write, fstat, close). A <see cref="SafeHandle"/>, so a descriptor is closed
 /// even when an exception unwinds past its owner, and is not closed (and its number reused) while a call uses it.
-/// The calls come from Tmds.LibC, except fstat (see <see cref="fstat"/>).
+/// The imports are blittable and without <c>SetLastError</c>, so ReadyToRun compiles each call into its caller
+/// (errno: <see cref="Errno.Current"/>); a call made under a lease sits in a method of its own, outside the lease's
+/// try block, where the runtime would route it through a marshalling stub the JIT compiles.
 /// </summary>
 internal sealed partial class FileDescriptor : SafeHandleMinusOneIsInvalid
 {
@@ -52,11 +54,37 @@ internal sealed partial class FileDescriptor : SafeHandleMinusOneIsInvalid
     /// <summary>The descriptor number, for mmap.</summary>
     public int Value => (int)DangerousGetHandle();
 
-    // Ours, not Tmds.LibC's: its fstat calls glibc's __fxstat compatibility symbol (gone from the link-time API since
-    // glibc 2.33), which makes the fstat system call where glibc's own fstat makes newfstatat(fd, "", AT_EMPTY_PATH).
-    // Tmds.LibC's struct stat (x86_64 layout, 144 bytes) is still what it fills.
-    [LibraryImport("libc.so.6", EntryPoint = "fstat", SetLastError = true)]
-    private static unsafe partial int fstat(FileDescriptor fd, stat* buffer);
+    /// <summary>EINTR (asm-generic/errno-base.h): a signal arrived before the call did anything.</summary>
+    private const int EINTR = 4;
+
+    // open is variadic (its mode is read only with O_CREAT or O_TMPFILE); on x86_64 a variadic callee takes its integer
+    // arguments where a fixed one would.
+    [LibraryImport("libc.so.6", EntryPoint = "open")]
+    private static unsafe partial int open(byte* path, OpenFlags flags, uint mode);
+
+    [LibraryImport("libc.so.6", EntryPoint = "pread")]
+    private static unsafe partial nint pread(int fd, byte* buffer, nuint count, long offset);
+
+    [LibraryImport("libc.so.6", EntryPoint = "write")]
+    private static unsafe partial nint write(int fd, byte* buffer, nuint count);
+
+    [LibraryImport("libc.so.6", EntryPoint = "close")]
+    private static partial int close(int fd);
+
+    // glibc's fstat (since 2.33 a real symbol) makes newfstatat(fd, "", AT_EMPTY_PATH); the strace-checked trace
+    // expects that call.
+    [LibraryImport("libc.so.6", EntryPoint = "fstat")]
+    private static unsafe partial int fstat(int fd, Stat* buffer);
+
+    /// <summary>struct stat on x86_64 (asm/stat.h; glibc's is the same): 144 bytes, of which the fields read here.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 144)]
+    private struct Stat
+    {
+        [FieldOffset(0)] public ulong st_dev;
+        [FieldOffset(8)] public ulong st_ino;
+        [FieldOffset(24)] public uint st_mode;
+        [FieldOffset(48)] public long st_size;
+    }
 
     /// <summary>
     /// open(path, O_RDONLY|O_CLOEXEC|O_NONBLOCK): CLOEXEC so a child started meanwhile does not inherit it, NONBLOCK so
@@ -69,9 +97,9 @@ internal sealed partial class FileDescriptor : SafeHandleMinusOneIsInvalid
     {
         int fd;
         fixed (byte* p = CString.Utf8(path, stackalloc byte[CString.StackBytes]))
-            fd = LibC.open(p, (int)flags, default); // open's mode only matters with O_CREAT or O_TMPFILE
+            fd = open(p, flags, 0); // open's mode only matters with O_CREAT or O_TMPFILE
         // open's failure sentinel is -1 (the descriptor numbers are >= 0).
-        errno = fd < 0 ? Errno.Last : 0;
+        errno = fd < 0 ? Errno.Current : 0;
         return fd < 0 ? null : new FileDescriptor(fd);
     }
 
@@ -79,12 +107,19 @@ internal sealed partial class FileDescriptor : SafeHandleMinusOneIsInvalid
     internal static FileDescriptor FromRaw(int fd) => new(fd);
 
     /// <summary>fstat(fd).</summary>
-    public unsafe bool TryGetStatus(out FileStatus status, out int errno)
+    public bool TryGetStatus(out FileStatus status, out int errno)
     {
-        stat buffer;
-        if (fstat(this, &buffer) != 0)
+        using (Use(out int fd))
+            return TryGetStatus(fd, out status, out errno);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static unsafe bool TryGetStatus(int fd, out FileStatus status, out int errno)
+    {
+        Stat buffer;
+        if (fstat(fd, &buffer) != 0)
         {
-            errno = Errno.Last;
+            errno = Errno.Current;
             status = default;
             return false;
         }
@@ -95,19 +130,25 @@ internal sealed partial class FileDescriptor : SafeHandleMinusOneIsInvalid
     }
 
     /// <summary>pread until <paramref name="destination"/> is full or the file ends; returns the bytes read, or -1 with errno.</summary>
-    public unsafe int ReadAt(Span<byte> destination, long offset, out int errno)
+    public int ReadAt(Span<byte> destination, long offset, out int errno)
+    {
+        using (Use(out int fd))
+            return ReadAt(fd, destination, offset, out errno);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static unsafe int ReadAt(int fd, Span<byte> destination, long offset, out int errno)
     {
         int total = 0;
-        using (Use(out int fd))
         fixed (byte* p = destination)
         {
             while (total < destination.Length)
             {
-                long n = LibC.pread(fd, p + total, destination.Length - total, offset + total);
+                nint n = pread(fd, p + total, (nuint)(destination.Length - total), offset + total);
                 if (n < 0)
                 {
-                    errno = Errno.Last;
-                    if (errno == LibC.EINTR) // a signal arrived before any byte was read; ask again.
+                    errno = Errno.Current;
+                    if (errno == EINTR) // a signal arrived before any byte was read; ask again.
                         continue;
                     return -1;
                 }
@@ -121,19 +162,25 @@ internal sealed partial class FileDescriptor : SafeHandleMinusOneIsInvalid
     }
 
     /// <summary>write until every byte is written; false with errno on failure.</summary>
-    public unsafe bool WriteAll(ReadOnlySpan<byte> source, out int errno)
+    public bool WriteAll(ReadOnlySpan<byte> source, out int errno)
     {
         using (Use(out int fd))
+            return WriteAll(fd, source, out errno);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static unsafe bool WriteAll(int fd, ReadOnlySpan<byte> source, out int errno)
+    {
         fixed (byte* p = source)
         {
             int done = 0;
             while (done < source.Length)
             {
-                long n = LibC.write(fd, p + done, source.Length - done);
+                nint n = write(fd, p + done, (nuint)(source.Length - done));
                 if (n < 0)
                 {
-                    errno = Errno.Last;
-                    if (errno == LibC.EINTR)
+                    errno = Errno.Current;
+                    if (errno == EINTR)
                         continue;
                     return false;
                 }
@@ -144,11 +191,11 @@ internal sealed partial class FileDescriptor : SafeHandleMinusOneIsInvalid
         return true;
     }
 
-    protected override bool ReleaseHandle() => LibC.close((int)handle) == 0;
+    protected override bool ReleaseHandle() => close((int)handle) == 0;
 
     /// <summary>
     /// The descriptor number for the calls made until the lease is disposed: what a <see cref="SafeHandle"/> parameter
-    /// of a P/Invoke does (Tmds.LibC's take an int), so a concurrent Dispose cannot close the descriptor, and let its
+    /// of a P/Invoke does (ours take an int, so the call needs no marshalling), so a concurrent Dispose cannot close the descriptor, and let its
     /// number be reused for another file, under a call.
     /// </summary>
     internal Lease Use(out int fd)
