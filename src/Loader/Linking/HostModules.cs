@@ -32,7 +32,7 @@ public static class HostModules
     private static Dictionary<ObjectKey, HostModule> s_byObject = [];
 
     // The dlopen handles we hold, by the module's l_ld (its dynamic section's address: one per loaded object).
-    private static readonly Dictionary<nint, nint> s_handles = new(AddressComparer.Instance);
+    private static readonly AddressMap s_handles = new();
 
     /// <summary>
     /// The system runtime, always taken from the host: libc.so.6, libm.so.6, libpthread.so.0, libdl.so.2, librt.so.1,

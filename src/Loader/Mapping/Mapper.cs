@@ -135,7 +135,7 @@ internal sealed class Mapper
         bool sectionsNow = fromMemory || header.ProgramHeaderCount == ElfHeader.PN_XNUM;
         IReadOnlyList<SectionHeader> sections = sectionsNow
             ? HeaderTables.ReadSections(header, encoding, _name, fileLength, read).Sections
-            : [];
+            : HeaderTables.NoSections;
         var programHeaders = HeaderTables.ReadProgramHeaderTable(header, encoding, _name, fileLength, sections, read);
         if (!sectionsNow)
             sections = new LateSections(_name, status, header);
