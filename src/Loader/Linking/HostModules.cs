@@ -121,7 +121,7 @@ public static class HostModules
             }
             // The name may have matched an object already loaded under another name (glibc also matches by file
             // identity), so the module is found by what the handle points to: its dynamic section.
-            var module = Enumerate().FirstOrDefault(m => LoadedDynamicAddress(m) == dynamic);
+            var module = FindByDynamicAddress(Enumerate(), dynamic);
             if (module is null)
             {
                 DynamicLinker.Close(handle, out _);
@@ -274,6 +274,16 @@ public static class HostModules
 
     /// <summary>glibc's <c>l_ld</c>: where the module's dynamic section is in memory.</summary>
     private static nint LoadedDynamicAddress(HostModule module) => unchecked((nint)((ulong)module.Base + module.DynamicAddress));
+
+    // A loop, not FirstOrDefault with a lambda: the closure, the Func and System.Linq would be loaded on every first load
+    // (the closure is made when Get is entered).
+    private static HostModule? FindByDynamicAddress(IReadOnlyList<HostModule> modules, nint dynamic)
+    {
+        for (int i = 0; i < modules.Count; i++)
+            if (LoadedDynamicAddress(modules[i]) == dynamic)
+                return modules[i];
+        return null;
+    }
 
     // The vDSO's dlpi_name is its soname ("linux-vdso.so.1"); every object the system loader opened from a file is
     // named by a path, which has a '/'.
