@@ -15,10 +15,11 @@ internal static unsafe partial class Errno
     /// <summary>
     /// errno as libc left it on this thread, read right after a call declared without <c>SetLastError</c> (the plain
     /// libc calls: mmap, mprotect, munmap, madvise, open, pread, write, close, fstat, memfd_create, fcntl, mincore).
-    /// Such an import is blittable with nothing to do around the call, so ReadyToRun compiles the call into the caller;
-    /// <c>SetLastError</c> makes the runtime build a marshalling stub the JIT compiles on the first call, and the
-    /// generated wrapper reads errno through two more such stubs (docs/benchmarks.md, "Cold start"). The read is the
-    /// one that wrapper makes: a second call into libc after the first returned (<c>Marshal.GetLastSystemError</c>).
+    /// Such an import needs no marshalling, so ReadyToRun precompiles the call. With <c>SetLastError</c>, a DllImport
+    /// needs a stub the JIT compiles on the first call, and a LibraryImport's generated code clears and reads errno
+    /// through <c>Marshal.SetLastSystemError</c>/<c>GetLastSystemError</c>, whose own P/Invokes the JIT compiles too
+    /// (docs/benchmarks.md, "Cold start"). The read here is the one that generated code makes: a second call into libc
+    /// after the first returned.
     /// </summary>
     public static int Current
     {

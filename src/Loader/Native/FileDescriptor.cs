@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
@@ -41,9 +40,8 @@ internal readonly record struct FileStatus(ulong Device, ulong Inode, uint Mode,
 /// <summary>
 /// A POSIX file descriptor (open, pread, write, fstat, close). A <see cref="SafeHandle"/>, so a descriptor is closed
 /// even when an exception unwinds past its owner, and is not closed (and its number reused) while a call uses it.
-/// The imports are blittable and without <c>SetLastError</c>, so ReadyToRun compiles each call into its caller
-/// (errno: <see cref="Errno.Current"/>); a call made under a lease sits in a method of its own, outside the lease's
-/// try block, where the runtime would route it through a marshalling stub the JIT compiles.
+/// The imports take the descriptor as an <c>int</c> (under a <see cref="Use"/> lease), are blittable and without
+/// <c>SetLastError</c>, so ReadyToRun precompiles the calls (errno: <see cref="Errno.Current"/>).
 /// </summary>
 internal sealed partial class FileDescriptor : SafeHandleMinusOneIsInvalid
 {
@@ -107,19 +105,17 @@ internal sealed partial class FileDescriptor : SafeHandleMinusOneIsInvalid
     internal static FileDescriptor FromRaw(int fd) => new(fd);
 
     /// <summary>fstat(fd).</summary>
-    public bool TryGetStatus(out FileStatus status, out int errno)
-    {
-        using (Use(out int fd))
-            return TryGetStatus(fd, out status, out errno);
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static unsafe bool TryGetStatus(int fd, out FileStatus status, out int errno)
+    public unsafe bool TryGetStatus(out FileStatus status, out int errno)
     {
         Stat buffer;
-        if (fstat(fd, &buffer) != 0)
+        int result;
+        using (Use(out int fd))
         {
-            errno = Errno.Current;
+            result = fstat(fd, &buffer);
+            errno = result != 0 ? Errno.Current : 0;
+        }
+        if (result != 0)
+        {
             status = default;
             return false;
         }
@@ -130,16 +126,10 @@ internal sealed partial class FileDescriptor : SafeHandleMinusOneIsInvalid
     }
 
     /// <summary>pread until <paramref name="destination"/> is full or the file ends; returns the bytes read, or -1 with errno.</summary>
-    public int ReadAt(Span<byte> destination, long offset, out int errno)
-    {
-        using (Use(out int fd))
-            return ReadAt(fd, destination, offset, out errno);
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static unsafe int ReadAt(int fd, Span<byte> destination, long offset, out int errno)
+    public unsafe int ReadAt(Span<byte> destination, long offset, out int errno)
     {
         int total = 0;
+        using (Use(out int fd))
         fixed (byte* p = destination)
         {
             while (total < destination.Length)
@@ -162,15 +152,9 @@ internal sealed partial class FileDescriptor : SafeHandleMinusOneIsInvalid
     }
 
     /// <summary>write until every byte is written; false with errno on failure.</summary>
-    public bool WriteAll(ReadOnlySpan<byte> source, out int errno)
+    public unsafe bool WriteAll(ReadOnlySpan<byte> source, out int errno)
     {
         using (Use(out int fd))
-            return WriteAll(fd, source, out errno);
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static unsafe bool WriteAll(int fd, ReadOnlySpan<byte> source, out int errno)
-    {
         fixed (byte* p = source)
         {
             int done = 0;

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Loader.Native;
@@ -75,19 +74,14 @@ internal static partial class Memfd
     private static bool Seal(FileDescriptor descriptor, out int errno)
     {
         using (descriptor.Use(out int fd))
-            return Seal(fd, out errno);
-    }
-
-    // Outside the lease's try block, where the call to fcntl would go through a stub the JIT compiles.
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static bool Seal(int fd, out int errno)
-    {
-        const int seals = SharedMemory.F_SEAL_SHRINK | SharedMemory.F_SEAL_GROW | SharedMemory.F_SEAL_WRITE | SharedMemory.F_SEAL_SEAL;
-        // fcntl's failure sentinel is -1.
-        if (fcntl(fd, SharedMemory.F_ADD_SEALS, seals) < 0)
         {
-            errno = Errno.Current;
-            return false;
+            const int seals = SharedMemory.F_SEAL_SHRINK | SharedMemory.F_SEAL_GROW | SharedMemory.F_SEAL_WRITE | SharedMemory.F_SEAL_SEAL;
+            // fcntl's failure sentinel is -1.
+            if (fcntl(fd, SharedMemory.F_ADD_SEALS, seals) < 0)
+            {
+                errno = Errno.Current;
+                return false;
+            }
         }
         errno = 0;
         return true;

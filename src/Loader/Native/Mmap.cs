@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Loader.Native;
@@ -30,7 +29,7 @@ internal enum MapFlags
 /// <summary>
 /// mmap, mprotect, munmap and madvise. Addresses cross this boundary as <see cref="nint"/>, never as pointers; flags
 /// as <see cref="Prot"/> and <see cref="MapFlags"/>. The imports are blittable and without <c>SetLastError</c>, so
-/// ReadyToRun compiles each call into its caller (errno: <see cref="Errno.Current"/>).
+/// ReadyToRun precompiles the calls (errno: <see cref="Errno.Current"/>).
 /// </summary>
 internal static partial class Mmap
 {
@@ -56,9 +55,6 @@ internal static partial class Mmap
     /// mmap; returns the address, or <see cref="MAP_FAILED"/> with <paramref name="errno"/> set. <paramref name="fd"/>
     /// is -1 for an anonymous mapping.
     /// </summary>
-    // Not inlined into the overload below: a P/Invoke inside a try block (its lease) is not compiled into the caller
-    // but goes through a marshalling stub the JIT compiles on the first call.
-    [MethodImpl(MethodImplOptions.NoInlining)]
     public static nint Map(nint address, ulong length, Prot prot, MapFlags flags, int fd, ulong offset, out int errno)
     {
         nint result = mmap(address, (nuint)length, prot, flags, fd, (long)offset);
