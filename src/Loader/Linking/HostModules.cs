@@ -26,10 +26,12 @@ public static class HostModules
 
     private static readonly Lock s_lock = new();
 
-    // The last enumeration: its (dlpi_adds, dlpi_subs), its modules, and each module by the object it was read from.
+    // The last enumeration: its (dlpi_adds, dlpi_subs), its modules, and the object each was read from (s_keys[i] for
+    // s_modules[i]). A few dozen, searched with a loop: a Dictionary<ObjectKey, HostModule> is some twenty more types
+    // to load on the first load, and a comparer the runtime makes by reflection (docs/benchmarks.md, "Cold start").
     private static (ulong Adds, ulong Subs)? s_generation;
     private static ReadOnlyCollection<HostModule> s_modules = ReadOnlyCollection<HostModule>.Empty;
-    private static Dictionary<ObjectKey, HostModule> s_byObject = [];
+    private static ObjectKey[] s_keys = new ObjectKey[0];
 
     // The dlopen handles we hold, by the module's l_ld (its dynamic section's address: one per loaded object).
     private static readonly AddressMap s_handles = new();
@@ -58,13 +60,14 @@ public static class HostModules
             if (generation is not null && generation == s_generation)
                 return s_modules;
 
-            var byObject = new Dictionary<ObjectKey, HostModule>(objects.Length);
+            var keys = new ObjectKey[objects.Length];
             var modules = new List<HostModule>(objects.Length);
             for (int i = 0; i < objects.Length; i++)
             {
                 var loaded = objects[i];
                 var key = new ObjectKey(loaded.Base, loaded.ProgramHeaders, loaded.Name);
-                if (!s_byObject.TryGetValue(key, out var module))
+                var module = ReadBefore(key);
+                if (module is null)
                 {
                     try
                     {
@@ -78,12 +81,12 @@ public static class HostModules
                     if (module is null)
                         continue; // unloaded since dl_iterate_phdr listed it (or in another dlmopen namespace)
                 }
-                byObject[key] = module;
+                keys[modules.Count] = key;
                 modules.Add(module);
             }
 
             // Objects no longer present are forgotten, so one loaded later at the same place is read afresh.
-            s_byObject = byObject;
+            s_keys = keys;
             s_modules = modules.AsReadOnly();
             s_generation = generation;
             return s_modules;
@@ -274,6 +277,15 @@ public static class HostModules
 
     /// <summary>glibc's <c>l_ld</c>: where the module's dynamic section is in memory.</summary>
     private static nint LoadedDynamicAddress(HostModule module) => unchecked((nint)((ulong)module.Base + module.DynamicAddress));
+
+    /// <summary>The module the last enumeration read from <paramref name="key"/>'s object, or null.</summary>
+    private static HostModule? ReadBefore(ObjectKey key)
+    {
+        for (int i = 0; i < s_modules.Count; i++)
+            if (s_keys[i].Equals(key))
+                return s_modules[i];
+        return null;
+    }
 
     // A loop, not FirstOrDefault with a lambda: the closure, the Func and System.Linq would be loaded on every first load
     // (the closure is made when Get is entered).
