@@ -287,8 +287,8 @@ public static class HostModules
         return null;
     }
 
-    // A loop, not FirstOrDefault with a lambda: the closure, the Func and System.Linq would be loaded on every first load
-    // (the closure is made when Get is entered).
+    // A loop, not FirstOrDefault with a lambda: the closure, the Func and System.Linq would be loaded on every first
+    // load (the closure is made when Get is entered).
     private static HostModule? FindByDynamicAddress(IReadOnlyList<HostModule> modules, nint dynamic)
     {
         for (int i = 0; i < modules.Count; i++)

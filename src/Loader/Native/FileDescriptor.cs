@@ -74,7 +74,7 @@ internal sealed partial class FileDescriptor : SafeHandleMinusOneIsInvalid
     [LibraryImport("libc.so.6", EntryPoint = "fstat")]
     private static unsafe partial int fstat(int fd, Stat* buffer);
 
-    /// <summary>struct stat on x86_64 (asm/stat.h; glibc's is the same): 144 bytes, of which the fields read here.</summary>
+    /// <summary>struct stat on x86_64 (asm/stat.h, as glibc's): 144 bytes, of which the fields read here.</summary>
     [StructLayout(LayoutKind.Explicit, Size = 144)]
     private struct Stat
     {
@@ -179,8 +179,8 @@ internal sealed partial class FileDescriptor : SafeHandleMinusOneIsInvalid
 
     /// <summary>
     /// The descriptor number for the calls made until the lease is disposed: what a <see cref="SafeHandle"/> parameter
-    /// of a P/Invoke does (ours take an int, so the call needs no marshalling), so a concurrent Dispose cannot close the descriptor, and let its
-    /// number be reused for another file, under a call.
+    /// of a P/Invoke does (ours take an int, so the call needs no marshalling), so a concurrent Dispose cannot close the
+    /// descriptor, and let its number be reused for another file, under a call.
     /// </summary>
     internal Lease Use(out int fd)
     {
