@@ -18,7 +18,7 @@ namespace Loader.Benchmarks;
 /// <item>ReadyToRun package: the same, with Loader.dll replaced by the one <c>dotnet pack src/Loader</c> puts in the
 ///   package (ReadyToRun for linux-x64): what a user of the NuGet package gets without doing anything.</item>
 /// <item>ReadyToRun app: the console published with <c>PublishReadyToRun</c> (and the package's crossgen2 options), so
-///   Tmds.LibC and the console are precompiled too.</item>
+///   the console is precompiled too.</item>
 /// </list>
 /// One invocation per iteration (RunStrategy.Monitoring: a process start is long enough, and no pilot is needed).
 /// </summary>
@@ -128,7 +128,7 @@ public class ColdStartBenchmarks
         if (readyToRun)
         {
             // The package's crossgen2 options (src/Loader/Loader.csproj, ReadyToRunCrossgen2Args), here for every assembly.
-            arguments.Add("-p:PublishReadyToRunCrossgen2ExtraArgs=--non-local-generics-module:Loader%3B--opt-cross-module:System.Private.CoreLib%3B--opt-cross-module:Tmds.LibC");
+            arguments.Add("-p:PublishReadyToRunCrossgen2ExtraArgs=--non-local-generics-module:Loader%3B--opt-cross-module:System.Private.CoreLib");
         }
         Run("dotnet", [.. arguments]);
         return Path.Combine(output, "Loader.ColdStart");

@@ -11,6 +11,10 @@ internal delegate ReadOnlyMemory<byte> FileRangeReader(ulong offset, int length)
 /// </summary>
 internal static class HeaderTables
 {
+    /// <summary>No section headers. Not <c>[]</c> where the load path needs one: the class constructor of
+    /// <c>Array.Empty&lt;SectionHeader&gt;()</c> is compiled by the JIT on the first load (docs/benchmarks.md).</summary>
+    public static readonly SectionHeader[] NoSections = new SectionHeader[0];
+
     /// <summary>The section headers with their names resolved, and the real e_shstrndx (through section 0 when it is
     /// SHN_XINDEX). Empty for a file without section headers.</summary>
     public static (SectionHeader[] Sections, int NameTableIndex) ReadSections(

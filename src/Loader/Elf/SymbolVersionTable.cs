@@ -22,6 +22,9 @@ public sealed class SymbolVersionTable
     private readonly ushort[]? _definitionIndexes;
     private readonly Needed[] _needs;
 
+    // Not []: Array.Empty<Needed>()'s class constructor is compiled by the JIT on the first load (docs/benchmarks.md).
+    private static readonly Needed[] NoNeeds = new Needed[0];
+
     /// <summary>One Elf_Vernaux: the index DT_VERSYM uses, its name, and its Elf_Verneed's file (DT_STRTAB offsets).</summary>
     private readonly record struct Needed(ushort Index, uint Name, uint File);
 
@@ -167,7 +170,7 @@ public sealed class SymbolVersionTable
         if (definitionCount > 0)
             WalkDefinitions(verdef, strings, enc, definitionNames, definitionIndexes, null, out _);
         int needCount = WalkNeeds(verneed, strings, enc, null, null);
-        var needs = needCount == 0 ? [] : new Needed[needCount];
+        var needs = needCount == 0 ? NoNeeds : new Needed[needCount];
         if (needCount > 0)
             WalkNeeds(verneed, strings, enc, needs, null);
         return new SymbolVersionTable(versym, enc, strings, verdef, verneed, definitionNames, definitionIndexes, needs);

@@ -47,8 +47,8 @@ public sealed class VirtualView
     public static VirtualView FromRegions(string fileName, IEnumerable<(ulong Address, ReadOnlyMemory<byte> Bytes)> regions)
     {
         ArgumentNullException.ThrowIfNull(regions);
-        // A List (what the mapper and the host modules pass) is read as a span: its enumerator over this tuple is one
-        // more generic instantiation the JIT would compile on a ReadyToRun first load.
+        // A List is read as a span: its enumerator over this tuple is one more generic instantiation the JIT would
+        // compile. (The mapper and the host modules pass spans.)
         return regions is List<(ulong Address, ReadOnlyMemory<byte> Bytes)> list
             ? FromRegions(fileName, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list))
             : FromRegions(fileName, [.. regions]);

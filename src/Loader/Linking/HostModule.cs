@@ -87,18 +87,20 @@ public sealed class HostModule
         string path = isMainProgram && loaded.Name.Length == 0 ? MainProgramPath : loaded.Name;
 
         var programHeaders = ReadProgramHeaders(loaded, path);
-        var regions = new List<(ulong, ReadOnlyMemory<byte>)>();
-        foreach (var ph in programHeaders)
+        var regions = new (ulong, ReadOnlyMemory<byte>)[programHeaders.Count];
+        int regionCount = 0;
+        for (int i = 0; i < programHeaders.Count; i++)
         {
+            var ph = programHeaders[i];
             if (ph.Type == SegmentType.Load && (ph.Flags & SegmentFlags.Read) != 0 && ph.MemorySize > 0)
-                regions.Add((ph.VirtualAddress, BorrowedMemory.Describe(Address(loaded, ph.VirtualAddress), ph.MemorySize)));
+                regions[regionCount++] = (ph.VirtualAddress, BorrowedMemory.Describe(Address(loaded, ph.VirtualAddress), ph.MemorySize));
         }
         int dynamicIndex = DynamicSegment.IndexIn(programHeaders);
         if (dynamicIndex < 0)
             ThrowHelper.Format(path, "PT_DYNAMIC", 0, "the loaded object has no PT_DYNAMIC, so it has no symbols to read");
         var dynamic = programHeaders[dynamicIndex];
 
-        var view = VirtualView.FromRegions(path, regions);
+        var view = VirtualView.FromRegions(path, regions.AsSpan(0, regionCount));
         var dynamicBytes = view.Read(dynamic.VirtualAddress, dynamic.MemorySize, "PT_DYNAMIC");
         var dyn = DynamicSection.Read(dynamicBytes, NativeEncoding, dynamic.VirtualAddress, dynamic.VirtualAddress, path)
             .WithAbsolutePointersMadeRelative((ulong)loaded.Base);
@@ -108,15 +110,14 @@ public sealed class HostModule
         return new HostModule(path, loaded.Base, programHeaders, dyn, tables, file, isVdso, isMainProgram);
     }
 
-    private static ProgramHeader[] ReadProgramHeaders(LoadedObject loaded, string path)
+    // A copy of the table's bytes, read through a ProgramHeaderTable: an array behind IReadOnlyList<ProgramHeader> is
+    // read through the runtime's SZArrayHelper methods, which the JIT compiles on the first load.
+    private static ProgramHeaderTable ReadProgramHeaders(LoadedObject loaded, string path)
     {
         if (loaded.ProgramHeaders == 0)
             ThrowHelper.Format(path, "dlpi_phdr", 0, "dl_iterate_phdr reported no program headers");
-        var bytes = BorrowedMemory.Describe(loaded.ProgramHeaders, (ulong)loaded.ProgramHeaderCount * ProgramHeader.Size64).Span;
-        var headers = new ProgramHeader[loaded.ProgramHeaderCount];
-        for (int i = 0; i < headers.Length; i++)
-            headers[i] = ProgramHeader.Read(bytes.Slice(i * ProgramHeader.Size64, ProgramHeader.Size64), NativeEncoding);
-        return headers;
+        byte[] bytes = BorrowedMemory.Describe(loaded.ProgramHeaders, (ulong)loaded.ProgramHeaderCount * ProgramHeader.Size64).ToArray();
+        return new ProgramHeaderTable(bytes, loaded.ProgramHeaderCount, NativeEncoding);
     }
 
     private static nint Address(LoadedObject loaded, ulong virtualAddress) => unchecked((nint)((ulong)loaded.Base + virtualAddress));

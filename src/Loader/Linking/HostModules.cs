@@ -26,13 +26,15 @@ public static class HostModules
 
     private static readonly Lock s_lock = new();
 
-    // The last enumeration: its (dlpi_adds, dlpi_subs), its modules, and each module by the object it was read from.
+    // The last enumeration: its (dlpi_adds, dlpi_subs), its modules, and the object each was read from (s_keys[i] for
+    // s_modules[i]). A few dozen, searched with a loop: a Dictionary<ObjectKey, HostModule> is some twenty more types
+    // to load on the first load, and a comparer the runtime makes by reflection (docs/benchmarks.md, "Cold start").
     private static (ulong Adds, ulong Subs)? s_generation;
     private static ReadOnlyCollection<HostModule> s_modules = ReadOnlyCollection<HostModule>.Empty;
-    private static Dictionary<ObjectKey, HostModule> s_byObject = [];
+    private static ObjectKey[] s_keys = new ObjectKey[0];
 
     // The dlopen handles we hold, by the module's l_ld (its dynamic section's address: one per loaded object).
-    private static readonly Dictionary<nint, nint> s_handles = new(AddressComparer.Instance);
+    private static readonly AddressMap s_handles = new();
 
     /// <summary>
     /// The system runtime, always taken from the host: libc.so.6, libm.so.6, libpthread.so.0, libdl.so.2, librt.so.1,
@@ -54,17 +56,18 @@ public static class HostModules
             if (s_generation is { } known && DynamicLinker.Generation() == known)
                 return s_modules;
             var objects = DynamicLinker.IterateObjects();
-            (ulong, ulong)? generation = objects.Count > 0 && objects[0].Adds != 0 ? (objects[0].Adds, objects[0].Subs) : null;
+            (ulong, ulong)? generation = objects.Length > 0 && objects[0].Adds != 0 ? (objects[0].Adds, objects[0].Subs) : null;
             if (generation is not null && generation == s_generation)
                 return s_modules;
 
-            var byObject = new Dictionary<ObjectKey, HostModule>(objects.Count);
-            var modules = new List<HostModule>(objects.Count);
-            for (int i = 0; i < objects.Count; i++)
+            var keys = new ObjectKey[objects.Length];
+            var modules = new List<HostModule>(objects.Length);
+            for (int i = 0; i < objects.Length; i++)
             {
                 var loaded = objects[i];
                 var key = new ObjectKey(loaded.Base, loaded.ProgramHeaders, loaded.Name);
-                if (!s_byObject.TryGetValue(key, out var module))
+                var module = ReadBefore(key);
+                if (module is null)
                 {
                     try
                     {
@@ -78,12 +81,12 @@ public static class HostModules
                     if (module is null)
                         continue; // unloaded since dl_iterate_phdr listed it (or in another dlmopen namespace)
                 }
-                byObject[key] = module;
+                keys[modules.Count] = key;
                 modules.Add(module);
             }
 
             // Objects no longer present are forgotten, so one loaded later at the same place is read afresh.
-            s_byObject = byObject;
+            s_keys = keys;
             s_modules = modules.AsReadOnly();
             s_generation = generation;
             return s_modules;
@@ -121,7 +124,7 @@ public static class HostModules
             }
             // The name may have matched an object already loaded under another name (glibc also matches by file
             // identity), so the module is found by what the handle points to: its dynamic section.
-            var module = Enumerate().FirstOrDefault(m => LoadedDynamicAddress(m) == dynamic);
+            var module = FindByDynamicAddress(Enumerate(), dynamic);
             if (module is null)
             {
                 DynamicLinker.Close(handle, out _);
@@ -275,9 +278,36 @@ public static class HostModules
     /// <summary>glibc's <c>l_ld</c>: where the module's dynamic section is in memory.</summary>
     private static nint LoadedDynamicAddress(HostModule module) => unchecked((nint)((ulong)module.Base + module.DynamicAddress));
 
+    /// <summary>The module the last enumeration read from <paramref name="key"/>'s object, or null.</summary>
+    private static HostModule? ReadBefore(ObjectKey key)
+    {
+        for (int i = 0; i < s_modules.Count; i++)
+            if (s_keys[i].Equals(key))
+                return s_modules[i];
+        return null;
+    }
+
+    // A loop, not FirstOrDefault with a lambda: the closure, the Func and System.Linq would be loaded on every first
+    // load (the closure is made when Get is entered).
+    private static HostModule? FindByDynamicAddress(IReadOnlyList<HostModule> modules, nint dynamic)
+    {
+        for (int i = 0; i < modules.Count; i++)
+            if (LoadedDynamicAddress(modules[i]) == dynamic)
+                return modules[i];
+        return null;
+    }
+
     // The vDSO's dlpi_name is its soname ("linux-vdso.so.1"); every object the system loader opened from a file is
     // named by a path, which has a '/'.
     private static bool IsVdsoName(string name) => name.Length > 0 && !name.Contains('/');
 
-    private readonly record struct ObjectKey(nint Base, nint ProgramHeaders, string Name);
+    private readonly record struct ObjectKey(nint Base, nint ProgramHeaders, string Name)
+    {
+        // Written out: the generated members compare the addresses through EqualityComparer<nint>.Default, which the
+        // runtime makes on first use and the JIT compiles (docs/benchmarks.md, "Cold start").
+        public bool Equals(ObjectKey other) =>
+            Base == other.Base && ProgramHeaders == other.ProgramHeaders && string.Equals(Name, other.Name, StringComparison.Ordinal);
+
+        public override int GetHashCode() => HashCode.Combine((long)Base, (long)ProgramHeaders, Name);
+    }
 }

@@ -11,9 +11,9 @@ namespace Loader.Linking;
 /// </summary>
 internal struct IfuncResolverCache // a field of its namespace, not an object of its own
 {
-    private Dictionary<nint, nint>? _results; // made at the first resolver of an image of this namespace
+    private AddressMap? _results; // made at the first resolver of an image of this namespace
 
-    private static readonly Dictionary<nint, nint> s_hostResults = new(AddressComparer.Instance);
+    private static readonly AddressMap s_hostResults = new();
     private static readonly Lock s_hostLock = new();
 
     /// <summary>
@@ -38,11 +38,11 @@ internal struct IfuncResolverCache // a field of its namespace, not an object of
         if (owner.IsHost)
         {
             lock (s_hostLock)
-                s_hostResults[resolver] = result;
+                s_hostResults.Set(resolver, result);
         }
         else
         {
-            (_results ??= new Dictionary<nint, nint>(AddressComparer.Instance))[resolver] = result;
+            (_results ??= new AddressMap()).Set(resolver, result);
         }
         return result;
     }
@@ -62,11 +62,6 @@ internal struct IfuncResolverCache // a field of its namespace, not an object of
         if (_results is null || module.IsHost)
             return;
         var range = module.Range;
-        List<nint>? gone = null;
-        foreach (nint resolver in _results.Keys)
-            if (range.Overlaps(resolver, resolver + 1))
-                (gone ??= []).Add(resolver);
-        foreach (nint resolver in gone ?? [])
-            _results.Remove(resolver);
+        _results.RemoveRange(range.Start, range.End);
     }
 }

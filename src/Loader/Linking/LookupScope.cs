@@ -27,7 +27,7 @@ internal sealed class LookupScope
             _globalFilter = GlobalScopeFilter.For(shared);
         var first = deepBind ? local : global;
         var second = deepBind ? global : local;
-        _first = first as Module[] ?? [.. first];
+        _first = first as Module[] ?? Copy(first);
         // Each part lists a module once (the global scope is the host's distinct libraries, the local scope a
         // breadth-first walk); only a host library can be in both, so only those are looked for in the first part.
         int kept = 0;
@@ -46,6 +46,16 @@ internal sealed class LookupScope
     }
 
     private static bool Contains(Module[] modules, Module module) => Array.IndexOf(modules, module) >= 0;
+
+    // A loop, not [.. modules]: over an IReadOnlyList that is LINQ's ToArray, and System.Linq one more assembly to load
+    // on the first load.
+    private static Module[] Copy(IReadOnlyList<Module> modules)
+    {
+        var copy = new Module[modules.Count];
+        for (int i = 0; i < copy.Length; i++)
+            copy[i] = modules[i];
+        return copy;
+    }
 
     /// <summary>The modules searched first (the global scope, or with DeepBind the local scope).</summary>
     public ReadOnlySpan<Module> First => _first;
@@ -83,5 +93,15 @@ internal sealed class LookupScope
         for (int i = 0; i < result.Length; i++)
             result[i] = this[i].Info;
         return result;
+    }
+
+    /// <summary>The modules' names in search order, comma-separated, for a refusal's message. A loop, not LINQ: the
+    /// relocator's hot method names this in its error path, and a lambda there is loaded with the method.</summary>
+    public string NamesText()
+    {
+        var names = new string[Count];
+        for (int i = 0; i < names.Length; i++)
+            names[i] = this[i].Info.Name;
+        return string.Join(", ", names);
     }
 }

@@ -346,7 +346,7 @@ internal sealed partial class Relocator
             string at = versionName is null ? "" : "@" + versionName;
             ThrowHelper.SymbolNotFound(symbol, versionName, Name,
                 $"{Name}: undefined symbol '{symbol}{at}' ({table} {X86_64Relocations.Name(type)} at 0x{offset:x}) is not defined by any module in scope: " +
-                string.Join(", ", _module.Scope!.ToInfos().Select(m => m.Name)));
+                _module.Scope!.NamesText());
         }
         if ((found.Symbol.Type == SymbolType.Tls) != IsTls(type))
             Fail(table, offset, type, symbolIndex, found.Symbol.Type == SymbolType.Tls

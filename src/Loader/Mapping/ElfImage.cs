@@ -238,15 +238,17 @@ public sealed class ElfImage : IDisposable
             return;
         var enc = new ElfEncoding(ElfClass.Elf64, ElfData.LittleEndian);
         var overlays = Plan.Overlays;
-        var regions = new List<(ulong, ReadOnlyMemory<byte>)>(overlays.Count);
+        // An array, not a List: List<(ulong, ReadOnlyMemory<byte>)> is one more generic type to load on the first load.
+        var regions = new (ulong, ReadOnlyMemory<byte>)[overlays.Count];
+        int regionCount = 0;
         for (int i = 0; i < overlays.Count; i++)
         {
             var o = overlays[i];
             var ph = o.Header;
             if ((o.Protection & MemoryProtection.Read) != 0 && ph.FileSize > 0)
-                regions.Add((ph.VirtualAddress, _memory.GetMemory((nint)((ulong)BaseAddress + ph.VirtualAddress), checked((int)ph.FileSize))));
+                regions[regionCount++] = (ph.VirtualAddress, _memory.GetMemory((nint)((ulong)BaseAddress + ph.VirtualAddress), checked((int)ph.FileSize)));
         }
-        var view = VirtualView.FromRegions(Path, regions);
+        var view = VirtualView.FromRegions(Path, regions.AsSpan(0, regionCount));
         var dynamicHeader = _programHeaders[dynamicIndex];
         var bytes = view.Read(dynamicHeader.VirtualAddress, dynamicHeader.FileSize, "PT_DYNAMIC");
         _dynamic = DynamicSection.Read(bytes, enc, dynamicHeader.VirtualAddress, dynamicHeader.Offset, Path);

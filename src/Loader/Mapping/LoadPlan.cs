@@ -54,7 +54,7 @@ public sealed class LoadPlan
 
     // The regions only name what lies where (for display): built when first asked for, not on every load.
     private IReadOnlyList<PlannedRegion>? _regions;
-    private IReadOnlyList<SectionHeader> _sections = [];
+    private IReadOnlyList<SectionHeader> _sections = HeaderTables.NoSections;
 
     /// <summary>The section headers the plan was made with (read on first use for a mapped file).</summary>
     internal IReadOnlyList<SectionHeader> Sections => _sections;

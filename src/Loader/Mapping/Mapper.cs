@@ -237,7 +237,7 @@ internal sealed class Mapper
         // .dynsym's size when a library has no hash table to count its symbols.
         IReadOnlyList<SectionHeader> sections = sectionsNow
             ? HeaderTables.ReadSections(header, encoding, _name, bound, read).Sections
-            : [];
+            : HeaderTables.NoSections;
         var programHeaders = HeaderTables.ReadProgramHeaderTable(header, encoding, _name, bound, sections, read);
         if (!sectionsNow)
             sections = new LateSections(_name, header);

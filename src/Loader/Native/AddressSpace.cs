@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Loader.Native;
 
 /// <summary>
@@ -5,8 +7,11 @@ namespace Loader.Native;
 /// (<c>MAP_FIXED_NOREPLACE</c>), given back as PROT_NONE, checked to be mapped at all. The loader's own reservation is
 /// the mapper's; these serve a caller's (<see cref="LoadOptions.ReservedRange"/>).
 /// </summary>
-internal static unsafe class AddressSpace
+internal static unsafe partial class AddressSpace
 {
+    [LibraryImport("libc.so.6", EntryPoint = "mincore")]
+    private static partial int mincore(nint address, nuint length, byte* vector);
+
     private const MapFlags ReservationFlags = MapFlags.MAP_PRIVATE | MapFlags.MAP_ANONYMOUS | MapFlags.MAP_NORESERVE;
 
     /// <summary>EEXIST (asm-generic/errno-base.h): what MAP_FIXED_NOREPLACE fails with when something is mapped there.</summary>
@@ -73,7 +78,7 @@ internal static unsafe class AddressSpace
         for (ulong done = 0; done < pages; done += PagesPerCall)
         {
             ulong count = Math.Min(PagesPerCall, pages - done);
-            if (Tmds.Linux.LibC.mincore((void*)((ulong)address + done * page), (Tmds.Linux.size_t)(count * page), vector) != 0)
+            if (mincore((nint)((ulong)address + done * page), (nuint)(count * page), vector) != 0)
                 return false;
         }
         return true;

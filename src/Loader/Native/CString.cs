@@ -3,9 +3,9 @@ using System.Text;
 namespace Loader.Native;
 
 /// <summary>
-/// NUL-terminated UTF-8 for the C string arguments of Tmds.LibC's calls, which take <c>byte*</c> (it leaves string
-/// marshalling to the caller). Short strings go on the caller's stack, as the runtime's UTF-8 marshaller does, so a
-/// <c>dlsym</c> or an <c>open</c> allocates nothing.
+/// NUL-terminated UTF-8 for the C string arguments of our imports, which take <c>byte*</c>: ReadyToRun precompiles an
+/// import with nothing to marshal, where a <c>string</c> parameter needs a stub the JIT compiles. Short strings go on
+/// the caller's stack, as the runtime's UTF-8 marshaller does, so a <c>dlsym</c> or an <c>open</c> allocates nothing.
 /// </summary>
 internal static class CString
 {

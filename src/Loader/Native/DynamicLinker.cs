@@ -42,10 +42,9 @@ internal readonly record struct LoadedObject(nint Base, string Name, nint Progra
 /// <summary>
 /// The host's dynamic linker (glibc's <c>ld.so</c> behind libc.so.6): <c>dl_iterate_phdr</c>, <c>dlopen</c>,
 /// <c>dlerror</c>, <c>dlclose</c>, <c>dlsym</c>, <c>dlvsym</c> and <c>dlinfo</c>. Since glibc 2.34 they all live in
-/// libc.so.6 (libdl.so.2 is an empty stub), so they are imported from there, by its full name as Tmds.LibC does: the
-/// runtime binds a bare "libc" only after probing for libc.so (a linker script), liblibc.so and more in every library
-/// directory, dozens of failed opens on the first call. All are ours, not Tmds.LibC's: it has no
-/// <c>dl_iterate_phdr</c>, and it imports the others from libdl.so.2, which a NativeAOT executable does not link, so
+/// libc.so.6 (libdl.so.2 is an empty stub), so they are imported from there, by its full name: the runtime binds a
+/// bare "libc" only after probing for libc.so (a linker script), liblibc.so and more in every library directory,
+/// dozens of failed opens on the first call. Not from libdl.so.2 either, which a NativeAOT executable does not link:
 /// the first call would load that stub into the process as one more host module, shown in every global scope.
 /// Addresses cross this boundary as <see cref="nint"/>; errors come back as the <c>dlerror</c> text.
 /// </summary>
@@ -74,8 +73,10 @@ internal static unsafe partial class DynamicLinker
     [LibraryImport("libc.so.6", EntryPoint = "dl_iterate_phdr")]
     private static partial int dl_iterate_phdr(delegate* unmanaged<byte*, nuint, void*, int> callback, void* data);
 
-    [LibraryImport("libc.so.6", EntryPoint = "dlopen", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial void* dlopen(string? file, RtldFlags mode);
+    // The names go in as byte* (CString): an import with a string parameter needs a marshalling stub, which the JIT
+    // compiles on the first call; a blittable one ReadyToRun compiles into the caller.
+    [LibraryImport("libc.so.6", EntryPoint = "dlopen")]
+    private static partial void* dlopen(byte* file, RtldFlags mode);
 
     [LibraryImport("libc.so.6", EntryPoint = "dlclose")]
     private static partial int dlclose(void* handle);
@@ -83,11 +84,11 @@ internal static unsafe partial class DynamicLinker
     [LibraryImport("libc.so.6", EntryPoint = "dlerror")]
     private static partial byte* dlerror();
 
-    [LibraryImport("libc.so.6", EntryPoint = "dlsym", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial void* dlsym(void* handle, string name);
+    [LibraryImport("libc.so.6", EntryPoint = "dlsym")]
+    private static partial void* dlsym(void* handle, byte* name);
 
-    [LibraryImport("libc.so.6", EntryPoint = "dlvsym", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial void* dlvsym(void* handle, string name, string version);
+    [LibraryImport("libc.so.6", EntryPoint = "dlvsym")]
+    private static partial void* dlvsym(void* handle, byte* name, byte* version);
 
     [LibraryImport("libc.so.6", EntryPoint = "dlinfo")]
     private static partial int dlinfo(void* handle, DlinfoRequest request, void* arg);
@@ -96,7 +97,7 @@ internal static unsafe partial class DynamicLinker
     /// Every object in the process, in <c>dl_iterate_phdr</c> order: the main program first, then the objects in
     /// the order the system loader loaded them (its link-map list), the vDSO among them.
     /// </summary>
-    public static List<LoadedObject> IterateObjects()
+    public static LoadedObject[] IterateObjects()
     {
         var state = new IterationState();
         var handle = GCHandle.Alloc(state);
@@ -112,7 +113,7 @@ internal static unsafe partial class DynamicLinker
         }
         if (state.Failure is { } failure)
             throw new InvalidOperationException("dl_iterate_phdr: reading a struct dl_phdr_info failed", failure);
-        return state.Objects;
+        return state.ToArray();
     }
 
     /// <summary>
@@ -162,7 +163,7 @@ internal static unsafe partial class DynamicLinker
             ulong adds = hasCounters ? *(ulong*)(info + PhdrInfoAddsOffset) : 0;
             ulong subs = hasCounters ? *(ulong*)(info + PhdrInfoSubsOffset) : 0;
             // dlpi_name is "" (not NULL) for the main program; NULL is handled too, as the same.
-            state.Objects.Add(new LoadedObject(address, Utf8(name) ?? "", phdr, phnum, adds, subs));
+            state.Add(new LoadedObject(address, Utf8(name) ?? "", phdr, phnum, adds, subs));
             return 0;
         }
         catch (Exception e)
@@ -183,7 +184,12 @@ internal static unsafe partial class DynamicLinker
     public static nint Open(string? file, RtldFlags flags, out string? error)
     {
         // dlopen's failure sentinel is NULL, with the reason in dlerror (not in errno).
-        nint handle = (nint)dlopen(file, flags);
+        nint handle;
+        if (file is null)
+            handle = (nint)dlopen(null, flags);
+        else
+            fixed (byte* path = CString.Utf8(file, stackalloc byte[CString.StackBytes]))
+                handle = (nint)dlopen(path, flags);
         error = handle == 0 ? TakeError() ?? OpenFailedWithoutMessage : null;
         return handle;
     }
@@ -204,7 +210,9 @@ internal static unsafe partial class DynamicLinker
     public static nint Symbol(nint handle, string name, out string? error)
     {
         TakeError();
-        nint address = (nint)dlsym((void*)handle, name);
+        nint address;
+        fixed (byte* symbol = CString.Utf8(name, stackalloc byte[CString.StackBytes]))
+            address = (nint)dlsym((void*)handle, symbol);
         // NULL is both dlsym's failure sentinel and a legitimate value (an absolute symbol 0, an IFUNC whose resolver
         // returned NULL): only dlerror tells them apart, which is why the stale message was cleared first.
         error = address == 0 ? TakeError() : null;
@@ -215,7 +223,10 @@ internal static unsafe partial class DynamicLinker
     public static nint VersionedSymbol(nint handle, string name, string version, out string? error)
     {
         TakeError();
-        nint address = (nint)dlvsym((void*)handle, name, version);
+        nint address;
+        fixed (byte* symbol = CString.Utf8(name, stackalloc byte[CString.StackBytes]))
+        fixed (byte* versionName = CString.Utf8(version, stackalloc byte[CString.StackBytes]))
+            address = (nint)dlvsym((void*)handle, symbol, versionName);
         error = address == 0 ? TakeError() : null; // the same NULL ambiguity as dlsym
         return address;
     }
@@ -267,9 +278,30 @@ internal static unsafe partial class DynamicLinker
 
     private static string? Utf8(byte* s) => s is null ? null : Marshal.PtrToStringUTF8((nint)s);
 
+    // An array grown by hand, not a List<LoadedObject>: that instantiation's class constructor is compiled by the JIT
+    // on the first load (ReadyToRun does not carry it).
     private sealed class IterationState
     {
-        public List<LoadedObject> Objects { get; } = [];
+        private LoadedObject[] _objects = new LoadedObject[16];
+        private int _count;
+
         public Exception? Failure { get; set; }
+
+        public void Add(LoadedObject loaded)
+        {
+            if (_count == _objects.Length)
+                _objects = Copy(_objects, _count, _objects.Length * 2);
+            _objects[_count++] = loaded;
+        }
+
+        public LoadedObject[] ToArray() => Copy(_objects, _count, _count);
+
+        private static LoadedObject[] Copy(LoadedObject[] from, int count, int length)
+        {
+            var to = new LoadedObject[length];
+            for (int i = 0; i < count; i++)
+                to[i] = from[i];
+            return to;
+        }
     }
 }

@@ -52,7 +52,6 @@ internal static unsafe partial class Ffi
 
     private static readonly Lazy<nint[]> Types = new(LoadTypes);
 
-    // Ours, all three: libffi is not libc, so Tmds.LibC does not bind it.
     [LibraryImport(LibFfi)]
     private static partial int ffi_prep_cif(void* cif, int abi, uint nargs, void* rtype, void** atypes);
 

@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
-using Tmds.Linux;
 
 namespace Loader.Native;
 
@@ -41,7 +40,8 @@ internal readonly record struct FileStatus(ulong Device, ulong Inode, uint Mode,
 /// <summary>
 /// A POSIX file descriptor (open, pread, write, fstat, close). A <see cref="SafeHandle"/>, so a descriptor is closed
 /// even when an exception unwinds past its owner, and is not closed (and its number reused) while a call uses it.
-/// The calls come from Tmds.LibC, except fstat (see <see cref="fstat"/>).
+/// The imports take the descriptor as an <c>int</c> (under a <see cref="Use"/> lease), are blittable and without
+/// <c>SetLastError</c>, so ReadyToRun precompiles the calls (errno: <see cref="Errno.Current"/>).
 /// </summary>
 internal sealed partial class FileDescriptor : SafeHandleMinusOneIsInvalid
 {
@@ -52,11 +52,37 @@ internal sealed partial class FileDescriptor : SafeHandleMinusOneIsInvalid
     /// <summary>The descriptor number, for mmap.</summary>
     public int Value => (int)DangerousGetHandle();
 
-    // Ours, not Tmds.LibC's: its fstat calls glibc's __fxstat compatibility symbol (gone from the link-time API since
-    // glibc 2.33), which makes the fstat system call where glibc's own fstat makes newfstatat(fd, "", AT_EMPTY_PATH).
-    // Tmds.LibC's struct stat (x86_64 layout, 144 bytes) is still what it fills.
-    [LibraryImport("libc.so.6", EntryPoint = "fstat", SetLastError = true)]
-    private static unsafe partial int fstat(FileDescriptor fd, stat* buffer);
+    /// <summary>EINTR (asm-generic/errno-base.h): a signal arrived before the call did anything.</summary>
+    private const int EINTR = 4;
+
+    // open is variadic (its mode is read only with O_CREAT or O_TMPFILE); on x86_64 a variadic callee takes its integer
+    // arguments where a fixed one would.
+    [LibraryImport("libc.so.6", EntryPoint = "open")]
+    private static unsafe partial int open(byte* path, OpenFlags flags, uint mode);
+
+    [LibraryImport("libc.so.6", EntryPoint = "pread")]
+    private static unsafe partial nint pread(int fd, byte* buffer, nuint count, long offset);
+
+    [LibraryImport("libc.so.6", EntryPoint = "write")]
+    private static unsafe partial nint write(int fd, byte* buffer, nuint count);
+
+    [LibraryImport("libc.so.6", EntryPoint = "close")]
+    private static partial int close(int fd);
+
+    // glibc's fstat (since 2.33 a real symbol) makes newfstatat(fd, "", AT_EMPTY_PATH); the strace-checked trace
+    // expects that call.
+    [LibraryImport("libc.so.6", EntryPoint = "fstat")]
+    private static unsafe partial int fstat(int fd, Stat* buffer);
+
+    /// <summary>struct stat on x86_64 (asm/stat.h, as glibc's): 144 bytes, of which the fields read here.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 144)]
+    private struct Stat
+    {
+        [FieldOffset(0)] public ulong st_dev;
+        [FieldOffset(8)] public ulong st_ino;
+        [FieldOffset(24)] public uint st_mode;
+        [FieldOffset(48)] public long st_size;
+    }
 
     /// <summary>
     /// open(path, O_RDONLY|O_CLOEXEC|O_NONBLOCK): CLOEXEC so a child started meanwhile does not inherit it, NONBLOCK so
@@ -69,9 +95,9 @@ internal sealed partial class FileDescriptor : SafeHandleMinusOneIsInvalid
     {
         int fd;
         fixed (byte* p = CString.Utf8(path, stackalloc byte[CString.StackBytes]))
-            fd = LibC.open(p, (int)flags, default); // open's mode only matters with O_CREAT or O_TMPFILE
+            fd = open(p, flags, 0); // open's mode only matters with O_CREAT or O_TMPFILE
         // open's failure sentinel is -1 (the descriptor numbers are >= 0).
-        errno = fd < 0 ? Errno.Last : 0;
+        errno = fd < 0 ? Errno.Current : 0;
         return fd < 0 ? null : new FileDescriptor(fd);
     }
 
@@ -81,10 +107,15 @@ internal sealed partial class FileDescriptor : SafeHandleMinusOneIsInvalid
     /// <summary>fstat(fd).</summary>
     public unsafe bool TryGetStatus(out FileStatus status, out int errno)
     {
-        stat buffer;
-        if (fstat(this, &buffer) != 0)
+        Stat buffer;
+        int result;
+        using (Use(out int fd))
         {
-            errno = Errno.Last;
+            result = fstat(fd, &buffer);
+            errno = result != 0 ? Errno.Current : 0;
+        }
+        if (result != 0)
+        {
             status = default;
             return false;
         }
@@ -103,11 +134,11 @@ internal sealed partial class FileDescriptor : SafeHandleMinusOneIsInvalid
         {
             while (total < destination.Length)
             {
-                long n = LibC.pread(fd, p + total, destination.Length - total, offset + total);
+                nint n = pread(fd, p + total, (nuint)(destination.Length - total), offset + total);
                 if (n < 0)
                 {
-                    errno = Errno.Last;
-                    if (errno == LibC.EINTR) // a signal arrived before any byte was read; ask again.
+                    errno = Errno.Current;
+                    if (errno == EINTR) // a signal arrived before any byte was read; ask again.
                         continue;
                     return -1;
                 }
@@ -129,11 +160,11 @@ internal sealed partial class FileDescriptor : SafeHandleMinusOneIsInvalid
             int done = 0;
             while (done < source.Length)
             {
-                long n = LibC.write(fd, p + done, source.Length - done);
+                nint n = write(fd, p + done, (nuint)(source.Length - done));
                 if (n < 0)
                 {
-                    errno = Errno.Last;
-                    if (errno == LibC.EINTR)
+                    errno = Errno.Current;
+                    if (errno == EINTR)
                         continue;
                     return false;
                 }
@@ -144,12 +175,12 @@ internal sealed partial class FileDescriptor : SafeHandleMinusOneIsInvalid
         return true;
     }
 
-    protected override bool ReleaseHandle() => LibC.close((int)handle) == 0;
+    protected override bool ReleaseHandle() => close((int)handle) == 0;
 
     /// <summary>
     /// The descriptor number for the calls made until the lease is disposed: what a <see cref="SafeHandle"/> parameter
-    /// of a P/Invoke does (Tmds.LibC's take an int), so a concurrent Dispose cannot close the descriptor, and let its
-    /// number be reused for another file, under a call.
+    /// of a P/Invoke does (ours take an int, so the call needs no marshalling), so a concurrent Dispose cannot close the
+    /// descriptor, and let its number be reused for another file, under a call.
     /// </summary>
     internal Lease Use(out int fd)
     {

@@ -29,7 +29,7 @@ internal static class FileOpening
     }
 
     /// <summary><see cref="ReadStatus"/>'s refusals for a status already read.</summary>
-    public static FileStatus CheckStatus(FileStatus status, string name)
+    private static FileStatus CheckStatus(FileStatus status, string name)
     {
         if (!status.IsRegularFile)
             ThrowHelper.ImageLoad(name, "fstat", 0,

@@ -5,7 +5,7 @@ namespace Loader.Native;
 /// <summary>
 /// libgcc's frame registry: <c>__register_frame</c> and <c>__deregister_frame</c>, so that its unwinder (C++
 /// exceptions, <c>backtrace</c>, <c>_Unwind_Backtrace</c>) finds the FDEs of images Loader mapped, which
-/// <c>dl_iterate_phdr</c> does not list. Ours: Tmds.LibC has no libgcc. Imported from libgcc_s.so.1, which the
+/// <c>dl_iterate_phdr</c> does not list. Imported from libgcc_s.so.1, which the
 /// process already has (glibc's <c>backtrace</c> and the runtime load it), by its full name like libc.so.6. Not the
 /// <c>_info</c> variants: their <c>struct object</c> is libgcc's private layout; these two allocate it themselves.
 /// </summary>

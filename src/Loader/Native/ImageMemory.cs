@@ -14,7 +14,9 @@ internal sealed unsafe class ImageMemory
     // Copy-on-write: changed a few times per load (PT_LOADs, TEXTREL, RELRO) under the image memory's own monitor (it
     // is internal and never handed to code that could lock it; a lock object of its own would cost 40 bytes an
     // image), read on every relocation without a lock.
-    private volatile (ulong Start, ulong End)[] _writable = [];
+    // An empty array of our own: [] is Array.Empty<T>(), whose class constructor for this T the JIT compiles.
+    private static readonly (ulong Start, ulong End)[] NoRanges = new (ulong, ulong)[0];
+    private volatile (ulong Start, ulong End)[] _writable = NoRanges;
 
     public ImageMemory(nint start, ulong length)
     {

@@ -1,4 +1,4 @@
-using Tmds.Linux;
+using System.Runtime.InteropServices;
 
 namespace Loader.Native;
 
@@ -14,11 +14,19 @@ internal enum MemfdFlags : uint
 }
 
 /// <summary>
-/// memfd_create (through Tmds.LibC): an anonymous file in memory. An image held in a byte buffer is written into one,
+/// memfd_create: an anonymous file in memory. An image held in a byte buffer is written into one,
 /// so it can be mapped exactly like a file on disk (shareable, file-backed text) while nothing touches the disk.
 /// </summary>
-internal static class Memfd
+internal static partial class Memfd
 {
+    // Blittable, without SetLastError (errno: Errno.Current), like the other plain libc calls.
+    [LibraryImport("libc.so.6", EntryPoint = "memfd_create")]
+    private static unsafe partial int memfd_create(byte* name, MemfdFlags flags);
+
+    // fcntl is variadic; on x86_64 its int argument goes where a fixed one would.
+    [LibraryImport("libc.so.6", EntryPoint = "fcntl")]
+    private static partial int fcntl(int fd, int command, int argument);
+
     /// <summary>The kernel limits the name to 249 bytes (NAME_MAX minus the "memfd:" prefix); longer names fail with EINVAL.</summary>
     public const int MaxNameBytes = 249;
 
@@ -35,7 +43,7 @@ internal static class Memfd
         // memfd_create's failure sentinel is -1, like open's.
         if (fd < 0)
         {
-            errno = Errno.Last;
+            errno = Errno.Current;
             return null;
         }
         var descriptor = FileDescriptor.FromRaw(fd);
@@ -59,7 +67,7 @@ internal static class Memfd
     public static int CreateEmpty(string name, out int errno)
     {
         int fd = Create(name, MemfdFlags.MFD_CLOEXEC | MemfdFlags.MFD_ALLOW_SEALING);
-        errno = fd < 0 ? Errno.Last : 0;
+        errno = fd < 0 ? Errno.Current : 0;
         return fd;
     }
 
@@ -67,11 +75,11 @@ internal static class Memfd
     {
         using (descriptor.Use(out int fd))
         {
-            int seals = LibC.F_SEAL_SHRINK | LibC.F_SEAL_GROW | LibC.F_SEAL_WRITE | LibC.F_SEAL_SEAL;
+            const int seals = SharedMemory.F_SEAL_SHRINK | SharedMemory.F_SEAL_GROW | SharedMemory.F_SEAL_WRITE | SharedMemory.F_SEAL_SEAL;
             // fcntl's failure sentinel is -1.
-            if (LibC.fcntl(fd, LibC.F_ADD_SEALS, seals) < 0)
+            if (fcntl(fd, SharedMemory.F_ADD_SEALS, seals) < 0)
             {
-                errno = Errno.Last;
+                errno = Errno.Current;
                 return false;
             }
         }
@@ -94,6 +102,6 @@ internal static class Memfd
             utf8 = shortened;
         }
         fixed (byte* p = utf8)
-            return LibC.memfd_create(p, (uint)flags);
+            return memfd_create(p, flags);
     }
 }

@@ -1,4 +1,4 @@
-using Tmds.Linux;
+using System.Runtime.InteropServices;
 
 namespace Loader.Native;
 
@@ -27,11 +27,24 @@ internal enum MapFlags
 }
 
 /// <summary>
-/// mmap, mprotect and munmap, through Tmds.LibC. Addresses cross this boundary as <see cref="nint"/>, never as
-/// pointers; flags as <see cref="Prot"/> and <see cref="MapFlags"/>.
+/// mmap, mprotect, munmap and madvise. Addresses cross this boundary as <see cref="nint"/>, never as pointers; flags
+/// as <see cref="Prot"/> and <see cref="MapFlags"/>. The imports are blittable and without <c>SetLastError</c>, so
+/// ReadyToRun precompiles the calls (errno: <see cref="Errno.Current"/>).
 /// </summary>
-internal static unsafe class Mmap
+internal static partial class Mmap
 {
+    [LibraryImport("libc.so.6", EntryPoint = "mmap")]
+    private static partial nint mmap(nint address, nuint length, Prot prot, MapFlags flags, int fd, long offset);
+
+    [LibraryImport("libc.so.6", EntryPoint = "mprotect")]
+    private static partial int mprotect(nint address, nuint length, Prot prot);
+
+    [LibraryImport("libc.so.6", EntryPoint = "munmap")]
+    private static partial int munmap(nint address, nuint length);
+
+    [LibraryImport("libc.so.6", EntryPoint = "madvise")]
+    private static partial int madvise(nint address, nuint length, int advice);
+
     /// <summary>
     /// What mmap returns on failure: <c>MAP_FAILED</c> is <c>(void *) -1</c>, not NULL, because 0 can be a valid
     /// mapping address (with <c>MAP_FIXED</c> and a low <c>vm.mmap_min_addr</c>).
@@ -44,9 +57,9 @@ internal static unsafe class Mmap
     /// </summary>
     public static nint Map(nint address, ulong length, Prot prot, MapFlags flags, int fd, ulong offset, out int errno)
     {
-        void* result = LibC.mmap((void*)address, (size_t)length, (int)prot, (int)flags, fd, (long)offset);
-        errno = (nint)result == MAP_FAILED ? Errno.Last : 0;
-        return (nint)result;
+        nint result = mmap(address, (nuint)length, prot, flags, fd, (long)offset);
+        errno = result == MAP_FAILED ? Errno.Current : 0;
+        return result;
     }
 
     /// <summary>mmap of <paramref name="file"/>, which cannot be closed (and its number reused) during the call.</summary>
@@ -59,16 +72,16 @@ internal static unsafe class Mmap
     /// <summary>mprotect; true on success, else <paramref name="errno"/> is set.</summary>
     public static bool Protect(nint address, ulong length, Prot prot, out int errno)
     {
-        bool ok = LibC.mprotect((void*)address, (size_t)length, (int)prot) == 0;
-        errno = ok ? 0 : Errno.Last;
+        bool ok = mprotect(address, (nuint)length, prot) == 0;
+        errno = ok ? 0 : Errno.Current;
         return ok;
     }
 
     /// <summary>munmap; true on success, else <paramref name="errno"/> is set.</summary>
     public static bool Unmap(nint address, ulong length, out int errno)
     {
-        bool ok = LibC.munmap((void*)address, (size_t)length) == 0;
-        errno = ok ? 0 : Errno.Last;
+        bool ok = munmap(address, (nuint)length) == 0;
+        errno = ok ? 0 : Errno.Current;
         return ok;
     }
 
@@ -83,8 +96,8 @@ internal static unsafe class Mmap
     /// </summary>
     public static bool DropUnwrittenPages(nint address, ulong length, out int errno)
     {
-        bool ok = LibC.madvise((void*)address, (size_t)length, MADV_DONTNEED) == 0;
-        errno = ok ? 0 : Errno.Last;
+        bool ok = madvise(address, (nuint)length, MADV_DONTNEED) == 0;
+        errno = ok ? 0 : Errno.Current;
         return ok;
     }
 }

@@ -10,17 +10,26 @@ namespace Loader.Native;
 /// </summary>
 internal static unsafe class ProcessArguments
 {
-    private static readonly Lazy<(int Argc, nint Argv)> Arguments = new(Build);
-    private static readonly Lazy<nint> EnvironAddress = new(FindEnviron);
+    // Each value is computed once, on first use, by the class constructor of a class of its own (which the runtime runs
+    // once, thread-safely): not a Lazy<T>, whose code for these value types the JIT would compile on the first load.
+    private static class CommandLine
+    {
+        public static readonly (int Argc, nint Argv) Value = Build();
+    }
+
+    private static class Environ
+    {
+        public static readonly nint Address = FindEnviron();
+    }
 
     /// <summary>argc.</summary>
-    public static int Argc => Arguments.Value.Argc;
+    public static int Argc => CommandLine.Value.Argc;
 
     /// <summary>argv: a NULL-terminated array of NUL-terminated strings.</summary>
-    public static nint Argv => Arguments.Value.Argv;
+    public static nint Argv => CommandLine.Value.Argv;
 
     /// <summary>envp: libc's <c>environ</c> as it is now (setenv may have moved it).</summary>
-    public static nint Envp => EnvironAddress.Value == 0 ? 0 : *(nint*)EnvironAddress.Value;
+    public static nint Envp => Environ.Address == 0 ? 0 : *(nint*)Environ.Address;
 
     private static (int, nint) Build()
     {
@@ -48,9 +57,10 @@ internal static unsafe class ProcessArguments
 
     private static nint FindEnviron()
     {
-        // libc.so.6 exports `environ` (an alias of __environ): the address of the char ** it keeps current.
-        return NativeLibrary.TryLoad("libc.so.6", out var libc) && NativeLibrary.TryGetExport(libc, "environ", out var address)
-            ? address
-            : 0;
+        // libc.so.6 exports `environ` (an alias of __environ): the address of the char ** it keeps current. Through our
+        // dlopen and dlsym (the handle stays open, as libc does), not NativeLibrary.TryLoad, whose string marshalling
+        // is a stub the JIT compiles.
+        nint libc = DynamicLinker.Open("libc.so.6", RtldFlags.RTLD_LAZY, out _);
+        return libc == 0 ? 0 : DynamicLinker.Symbol(libc, "environ", out _);
     }
 }

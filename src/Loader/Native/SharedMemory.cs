@@ -14,7 +14,7 @@ internal static partial class SharedMemory
     /// <summary>The seals of fcntl.h (F_ADD_SEALS / F_GET_SEALS).</summary>
     public const int F_SEAL_SEAL = 0x1, F_SEAL_SHRINK = 0x2, F_SEAL_GROW = 0x4, F_SEAL_WRITE = 0x8;
 
-    private const int F_ADD_SEALS = 1033, F_GET_SEALS = 1034;
+    internal const int F_ADD_SEALS = 1033, F_GET_SEALS = 1034;
 
     // O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC: a new object only, never one someone else prepared.
     private const int ShmCreateFlags = 0x2 | 0x40 | 0x80 | 0x80000;

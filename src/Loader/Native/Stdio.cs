@@ -5,7 +5,6 @@ namespace Loader.Native;
 /// <summary>C's stdio, for the one thing .NET needs of it: flushing what C code printed.</summary>
 internal static partial class Stdio
 {
-    // Ours: Tmds.LibC has no stdio.
     [LibraryImport("libc.so.6", EntryPoint = "fflush")]
     private static partial int fflush(nint stream);
 

@@ -3,8 +3,8 @@ using Loader.Native;
 
 namespace Loader.Tests.Native;
 
-/// <summary>Our C-named flag enums (which type the P/Invokes) carry the same values as Tmds.LibC's constants, the
-/// binding the plain libc calls come from: a typo in one of ours would pass a wrong flag to the kernel.</summary>
+/// <summary>Our C-named flag enums (which type the P/Invokes) carry the same values as Tmds.LibC's constants, an
+/// independent binding of libc: a typo in one of ours would pass a wrong flag to the kernel.</summary>
 public sealed class FlagValueTests
 {
     public static TheoryData<Type> FlagEnums => [typeof(Prot), typeof(MapFlags), typeof(OpenFlags), typeof(MemfdFlags), typeof(RtldFlags)];
