@@ -66,13 +66,19 @@ public sealed record LoadOptions
 
     /// <summary>The mapping stage's options. RELRO is deferred: the load protects it after linking. Only the root goes
     /// into the caller's range.</summary>
-    internal MapOptions ToMapOptions(bool root = false) => new()
+    internal MapOptions ToMapOptions(bool root = false) =>
+        MaxImageSize == MapOptions.DefaultMaxImageSize && (!root || ReservedRange is null) && !ReservedRangeIsHint
+            ? DeferredRelroMapOptions // what nearly every load asks: one immutable instance instead of one a module
+            : new()
     {
         MaxImageSize = MaxImageSize,
         ApplyRelro = false,
         ReservedRange = root ? ReservedRange : null,
         ReservedRangeIsHint = ReservedRangeIsHint,
     };
+
+    /// <summary>The default mapping options with RELRO deferred.</summary>
+    private static readonly MapOptions DeferredRelroMapOptions = new() { ApplyRelro = false };
 
     /// <summary>A caller mistake: one load writes RELRO or uses it, not both.</summary>
     internal void CheckRelroSharing()

@@ -105,6 +105,10 @@ internal sealed class Module
     /// <summary>The handles (<see cref="ElfLibrary"/>s) on it: what keeps a module, and what it needs, loaded.</summary>
     public int Handles { get; set; }
 
+    /// <summary>Where the namespace's last unload collection left it (reached from a handle, or placed in the unload
+    /// order): a mark instead of a set made for each unload. Only for a module Loader mapped (a host module is shared).</summary>
+    public int CollectionMark { get; set; }
+
     public bool Relocated { get; set; }
     public bool Initialized { get; set; }
     public bool Finalized { get; set; }

@@ -228,38 +228,41 @@ internal sealed class ModuleNamespace
             throw failure;
     }
 
+    // Each collection's two marks (a module reached from a handle, a module placed in the unload order), so that a
+    // collection allocates no set of its own: only the list it returns.
+    private int _lastMark;
+
     /// <summary>The modules no handle reaches through DT_NEEDED edges, dependents before dependencies (a cycle in any
     /// order): the reverse of a depth-first post-order over the edges.</summary>
     private List<Module> Unreachable()
     {
-        var live = new HashSet<Module>();
-        var pending = new Stack<Module>();
+        int live = unchecked(_lastMark += 2), placed = unchecked(live + 1);
         foreach (var m in _modules)
             if (m.Handles > 0)
-                pending.Push(m);
-        while (pending.Count > 0)
-        {
-            var m = pending.Pop();
-            if (!live.Add(m))
-                continue;
-            foreach (var dependency in m.Needed)
-                if (!dependency.IsHost)
-                    pending.Push(dependency);
-        }
+                MarkLive(m, live);
         var order = new List<Module>();
-        var visited = new HashSet<Module>(live);
         foreach (var m in _modules)
-            PostOrder(m, visited, order);
+            PostOrder(m, live, placed, order);
         order.Reverse();
         return order;
     }
 
-    private static void PostOrder(Module module, HashSet<Module> visited, List<Module> order)
+    private static void MarkLive(Module module, int live)
     {
-        if (module.IsHost || !visited.Add(module))
+        if (module.IsHost || module.CollectionMark == live)
             return;
+        module.CollectionMark = live;
         foreach (var dependency in module.Needed)
-            PostOrder(dependency, visited, order);
+            MarkLive(dependency, live);
+    }
+
+    private static void PostOrder(Module module, int live, int placed, List<Module> order)
+    {
+        if (module.IsHost || module.CollectionMark == live || module.CollectionMark == placed)
+            return;
+        module.CollectionMark = placed;
+        foreach (var dependency in module.Needed)
+            PostOrder(dependency, live, placed, order);
         order.Add(module);
     }
 }

@@ -128,7 +128,8 @@ public sealed class ElfImage : IDisposable
         {
             if (IsRelroApplied)
                 return;
-            Mapper.ProtectRelro(Plan, BaseAddress, Path, _steps.Add, null);
+            if (Mapper.ProtectRelro(Plan, BaseAddress, Path, null) is { } step)
+                _steps.Add(step);
             if (Plan.Relro is { Length: > 0 } relro)
                 _memory.ExcludeWritable((nint)((ulong)BaseAddress + relro.Address), relro.Length);
             IsRelroApplied = true;

@@ -86,7 +86,8 @@ internal sealed class Mapper
             fd.Dispose(); // as glibc: the descriptor is not needed once the file pages are mapped
 
             if (_options.ApplyRelro)
-                ProtectRelro(plan, bias, _name, Record, _options.BeforeStep);
+                if (ProtectRelro(plan, bias, _name, _options.BeforeStep) is { } relroStep)
+                    Record(relroStep);
 
             var image = new ElfImage(path, plan, bias, new AddressRange(_reservationStart, _reservationLength),
                 memory, _steps, new FileIdentity(status.Device, status.Inode), fromMemory, _options.ApplyRelro,
@@ -328,18 +329,19 @@ internal sealed class Mapper
         Record(step);
     }
 
-    /// <summary>mprotect PT_GNU_RELRO's whole pages read-only. Shared with <see cref="ElfImage.ApplyRelro"/>.</summary>
-    internal static void ProtectRelro(LoadPlan plan, nint bias, string name, Action<MappingStep> record, Action<MappingStep>? before)
+    /// <summary>mprotect PT_GNU_RELRO's whole pages read-only; the step made, for the caller to record (no delegate
+    /// made per load), or null without RELRO. Shared with <see cref="ElfImage.ApplyRelro"/>.</summary>
+    internal static MappingStep? ProtectRelro(LoadPlan plan, nint bias, string name, Action<MappingStep>? before)
     {
         if (plan.Relro is not { Length: > 0 } relro)
-            return;
+            return null;
         nint address = (nint)((ulong)bias + relro.Address);
         var step = new MappingStep(MappingStepKind.ProtectRelro, address, relro.Length, MemoryProtection.Read, MappingFlags.None, null,
             "make PT_GNU_RELRO read-only at base+0x{0:x}", relro.Address);
         before?.Invoke(step);
         if (!Mmap.Protect(address, relro.Length, Prot.PROT_READ, out int errno))
             ThrowHelper.ImageLoad(name, "mprotect", errno, $"{name}: {step} failed: {Errno.Describe(errno)}");
-        record(step);
+        return step;
     }
 
     /// <summary>Unmap whatever of the reservation exists; the descriptor is closed by the caller.</summary>
