@@ -17,7 +17,7 @@ internal sealed class LoadSession
     private LibrarySearch? _search; // made when a name is first searched for: most loads take only host libraries
     private readonly HostLibraryPolicy _hosts;
     private readonly List<Module> _new = [];
-    private readonly List<Module> _referenced = [];
+    private List<Module>? _referenced; // made when the load takes a module it did not map: most take only host ones
 
     public LoadSession(ModuleNamespace space, LoadOptions options)
     {
@@ -156,29 +156,26 @@ internal sealed class LoadSession
         AssignScope(local);
         RelocateAndProtect(local);
         if (_options.RunInitializers)
-            Initialize(root, []);
+        {
+            local.Clear(); // the scope has its own copy: the list serves as the walk's "visited"
+            Initialize(root, local);
+        }
     }
 
     /// <summary>The root's DT_NEEDED tree breadth-first, each module once: the local scope. The new modules'
     /// entries are resolved (found, reused or mapped) on the way.</summary>
     private List<Module> LoadDependencies(Module root)
     {
-        // Breadth-first by levels: the modules before levelEnd are at depth, the ones added meanwhile at depth + 1. A tree
-        // has a few modules (hundreds at most), so "seen" is the list itself rather than a set made for each load.
+        // Breadth-first (an edge's depth is computed when the edges are asked for, per tree). A tree has a few modules
+        // (hundreds at most), so "seen" is the list itself rather than a set made for each load.
         var local = new List<Module>(4) { root };
-        int depth = 0, levelEnd = 1;
         for (int next = 0; next < local.Count; next++)
         {
-            if (next == levelEnd)
-            {
-                depth++;
-                levelEnd = local.Count;
-            }
             var module = local[next];
             if (module.IsHost)
                 continue; // the host's own dependencies are the host's business
             if (_new.Contains(module))
-                ResolveNeeded(module, depth + 1);
+                ResolveNeeded(module);
             foreach (var dependency in module.Needed)
             {
                 if (!local.Contains(dependency))
@@ -217,7 +214,7 @@ internal sealed class LoadSession
     }
 
     /// <summary>Each DT_NEEDED of a new module: host library, module already loaded, or found and mapped now.</summary>
-    private void ResolveNeeded(Module module, int depth)
+    private void ResolveNeeded(Module module)
     {
         foreach (string needed in module.Tables?.Needed ?? [])
         {
@@ -246,9 +243,7 @@ internal sealed class LoadSession
                     : mapped || _new.Contains(dependency) ? DependencySource.Loaded
                     : DependencySource.Reused;
             }
-            module.Needed.Add(dependency);
-            module.Links.Add(new LibraryDependency(needed, module.Info, dependency.Info, source,
-                attempts is null ? [] : attempts.ToArray(), depth));
+            module.AddNeeded(dependency, needed, source, attempts?.ToArray());
             Take(dependency);
         }
     }
@@ -281,12 +276,12 @@ internal sealed class LoadSession
             return;
         module.ReferenceCount++;
         if (!_new.Contains(module))
-            _referenced.Add(module);
+            (_referenced ??= []).Add(module);
     }
 
     private void RollBack()
     {
-        foreach (var module in _referenced)
+        foreach (var module in _referenced ?? [])
             module.ReferenceCount--;
         foreach (var module in _new)
             _namespace.UnmapOrKeep(module);

@@ -27,7 +27,7 @@ internal sealed class Module
         var module = new Module(new ModuleInfo(image.Path, image.SoName, image.BaseAddress, ModuleOrigin.Loaded), tables, image, null, image.File)
         {
             Needed = new(needed),
-            Links = new(needed),
+            _edges = needed == 0 ? [] : new NeededEdge[needed],
         };
         var dyn = image.Dynamic;
         module.Symbolic = dyn is not null && (dyn.Has(DynamicTag.Symbolic) || (dyn.Flags & DynamicFlags.Symbolic) != 0);
@@ -40,7 +40,7 @@ internal sealed class Module
         new(new ModuleInfo(host.Path, host.SoName, host.Base, ModuleOrigin.Host), host.Tables, null, host, new FileIdentity(host.Device, host.Inode))
         {
             Needed = new(host.Tables.Needed.Count),
-            Links = new(host.Tables.Needed.Count),
+            _edges = host.Tables.Needed.Count == 0 ? [] : new NeededEdge[host.Tables.Needed.Count],
         };
 
     public ModuleInfo Info { get; }
@@ -76,11 +76,25 @@ internal sealed class Module
     /// <summary>The <c>tls_index</c>es its dynamic TLSDESC descriptors point at (null when it has none).</summary>
     public Native.TlsIndexTable? TlsIndexes { get; set; }
 
-    /// <summary>The modules that satisfy its DT_NEEDED entries, in order (one per entry).</summary>
+    /// <summary>The modules that satisfy its DT_NEEDED entries, in order (one per entry). Added to with
+    /// <see cref="AddNeeded"/> only.</summary>
     public List<Module> Needed { get; private init; } = [];
 
-    /// <summary>How each DT_NEEDED entry was satisfied, in order.</summary>
-    public List<LibraryDependency> Links { get; private init; } = [];
+    // How each of Needed was satisfied, at the same index: the rest of a LibraryDependency is the two modules', so the
+    // records are made when asked for (DependencyEdges), not kept for as long as the module is loaded.
+    private NeededEdge[] _edges = [];
+
+    private readonly record struct NeededEdge(string Name, DependencySource Source, SearchAttempt[]? Attempts);
+
+    /// <summary>One more DT_NEEDED entry satisfied: <paramref name="name"/> by <paramref name="dependency"/>, found as
+    /// <paramref name="source"/> says, with the places a search tried (null when nothing was searched for).</summary>
+    public void AddNeeded(Module dependency, string name, DependencySource source, SearchAttempt[]? attempts)
+    {
+        if (Needed.Count == _edges.Length)
+            Array.Resize(ref _edges, Math.Max(4, _edges.Length * 2));
+        _edges[Needed.Count] = new NeededEdge(name, source, attempts);
+        Needed.Add(dependency);
+    }
 
     /// <summary>
     /// The scope its relocations were resolved in (set by the load that mapped it). For a host library, whose
@@ -165,8 +179,11 @@ internal sealed class Module
                 level.TryAdd(dependency, depth);
             if (module.IsHost && !IsHost)
                 continue;
-            foreach (var edge in module.Links)
-                result.Add(edge.Depth == depth ? edge : edge with { Depth = depth });
+            for (int i = 0; i < module.Needed.Count; i++)
+            {
+                var edge = module._edges[i];
+                result.Add(new LibraryDependency(edge.Name, module.Info, module.Needed[i].Info, edge.Source, edge.Attempts ?? [], depth));
+            }
         }
         return result;
     }
