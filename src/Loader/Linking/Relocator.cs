@@ -25,7 +25,7 @@ internal sealed partial class Relocator
     private readonly ulong _base;
     private readonly Resolution[] _cache;
     private readonly int _symbolCount;
-    private readonly DeferredRelocations _deferred = new();
+    private DeferredRelocations _deferred; // mutated in place: not readonly
 
     private struct Resolution
     {

@@ -222,15 +222,18 @@ public sealed class ElfImage : IDisposable
             return;
         var enc = new ElfEncoding(ElfClass.Elf64, ElfData.LittleEndian);
         var overlays = Plan.Overlays;
-        var regions = new List<(ulong, ReadOnlyMemory<byte>)>(overlays.Count);
+        int readable = 0;
         for (int i = 0; i < overlays.Count; i++)
+            if (IsReadFromFile(overlays[i]))
+                readable++;
+        var regions = new (ulong, ReadOnlyMemory<byte>)[readable]; // exact: the view copies it
+        for (int i = 0, n = 0; i < overlays.Count; i++)
         {
-            var o = overlays[i];
-            var ph = o.Header;
-            if ((o.Protection & MemoryProtection.Read) != 0 && ph.FileSize > 0)
-                regions.Add((ph.VirtualAddress, _memory.GetMemory((nint)((ulong)BaseAddress + ph.VirtualAddress), checked((int)ph.FileSize))));
+            var ph = overlays[i].Header;
+            if (IsReadFromFile(overlays[i]))
+                regions[n++] = (ph.VirtualAddress, _memory.GetMemory((nint)((ulong)BaseAddress + ph.VirtualAddress), checked((int)ph.FileSize)));
         }
-        var view = VirtualView.FromRegions(Path, regions);
+        var view = VirtualView.FromRegions(Path, (ReadOnlySpan<(ulong, ReadOnlyMemory<byte>)>)regions);
         var dynamicHeader = _programHeaders[dynamicIndex];
         var bytes = view.Read(dynamicHeader.VirtualAddress, dynamicHeader.FileSize, "PT_DYNAMIC");
         _dynamic = DynamicSection.Read(bytes, enc, dynamicHeader.VirtualAddress, dynamicHeader.Offset, Path);
@@ -238,6 +241,9 @@ public sealed class ElfImage : IDisposable
             ? GnuHashTable.Read(view, gnuHashAddress, enc) : null;
         _tables = DynamicTables.ReadWithGnuHash(view, _dynamic, enc, SymbolCountFromSections() ?? SymbolCountWhenHashIsShort(gnuHash), gnuHash);
     }
+
+    private static bool IsReadFromFile(SegmentOverlay overlay) =>
+        (overlay.Protection & MemoryProtection.Read) != 0 && overlay.Header.FileSize > 0;
 
     /// <summary>
     /// .dynsym's size when the section headers are at hand (read with the headers, as for a memfd) or are the only
