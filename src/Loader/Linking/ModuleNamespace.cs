@@ -144,6 +144,10 @@ internal sealed class ModuleNamespace
     public nint IfuncTarget(Module owner, nint resolver, string symbol, LoadOptions options) =>
         _resolverResults.Run(owner, resolver, $"IFUNC '{symbol}'", options);
 
+    /// <summary>The result of the resolver at <paramref name="resolver"/> when it has run already (in this namespace,
+    /// or for a host library's, in the process).</summary>
+    public bool TryGetResolverResult(nint resolver, out nint result) => _resolverResults.TryGetResult(resolver, out result);
+
     /// <summary>An IFUNC resolver's result (for <c>R_X86_64_IRELATIVE</c>, which names a resolver, not a symbol).</summary>
     public nint RunResolver(Module owner, nint resolver, string what, LoadOptions options) =>
         _resolverResults.Run(owner, resolver, what, options);

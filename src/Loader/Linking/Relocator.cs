@@ -270,7 +270,10 @@ internal sealed partial class Relocator
                 }
                 if (res.NeedsResolver)
                 {
-                    res.Value = (ulong)_namespace.IfuncTarget(res.DefinedBy!, (nint)res.Value, SymbolName(r.SymbolIndex), _options);
+                    // A resolver that has run (libc's memcpy, strlen, ... for nearly every library) answers without
+                    // its symbol's name, which is decoded only for a resolver run now (and its messages).
+                    res.Value = _namespace.TryGetResolverResult((nint)res.Value, out nint known) ? (ulong)known
+                        : (ulong)_namespace.IfuncTarget(res.DefinedBy!, (nint)res.Value, SymbolName(r.SymbolIndex), _options);
                     res.NeedsResolver = false;
                 }
                 long addend = rela ? r.Addend
