@@ -31,7 +31,8 @@ internal sealed class Module
         };
         var dyn = image.Dynamic;
         module.Symbolic = dyn is not null && (dyn.Has(DynamicTag.Symbolic) || (dyn.Flags & DynamicFlags.Symbolic) != 0);
-        module.Requester = new LibraryRequester(System.IO.Path.GetFullPath(image.Path), tables?.RunPath, tables?.RPath, loadedBy);
+        module._loadedBy = loadedBy;
+        module._searchesPending = true;
         return module;
     }
 
@@ -58,11 +59,23 @@ internal sealed class Module
     public bool Symbolic { get; private set; }
 
     /// <summary>What <see cref="LibrarySearch"/> needs to find this module's DT_NEEDED entries: only the load that maps
-    /// the module searches them, so it is dropped when that load ends (<see cref="ForgetRequester"/>).</summary>
-    public LibraryRequester? Requester { get; private set; }
+    /// the module searches them, so it is dropped when that load ends (<see cref="ForgetRequester"/>). Made when first
+    /// asked for: a module whose entries are all host libraries or already loaded searches nothing.</summary>
+    public LibraryRequester? Requester => _searchesPending
+        ? _requester ??= new LibraryRequester(System.IO.Path.GetFullPath(Image!.Path), Tables?.RunPath, Tables?.RPath, _loadedBy)
+        : null;
+
+    private LibraryRequester? _requester;
+    private LibraryRequester? _loadedBy;
+    private bool _searchesPending;
 
     /// <summary>Its DT_NEEDED entries are resolved: what searched for them is not kept for as long as it is loaded.</summary>
-    public void ForgetRequester() => Requester = null;
+    public void ForgetRequester()
+    {
+        _searchesPending = false;
+        _requester = null;
+        _loadedBy = null;
+    }
 
     /// <summary>Its TLS block, served by glibc through a carrier (null without PT_TLS, and for a host module).</summary>
     public TlsCarrier? Tls { get; set; }

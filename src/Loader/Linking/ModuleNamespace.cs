@@ -29,7 +29,7 @@ internal sealed class ModuleNamespace
         {
             ObjectDisposedException.ThrowIf(IsDisposed, typeof(LoaderContext));
             UnmapThoseNoLongerOwed();
-            return new LoadSession(this, options).Load(path, bytes, fromMemory);
+            return LoadSession.Run(this, options, path, bytes, fromMemory);
         }
     }
 
@@ -201,40 +201,51 @@ internal sealed class ModuleNamespace
     private void Collect()
     {
         var dead = Unreachable();
-        foreach (var m in dead)
-            foreach (var dependency in m.Needed)
-                if (!dependency.IsHost)
-                    dependency.ReferenceCount--; // the edge goes with its module
-        LoaderException? failure = null;
-        foreach (var m in dead)
+        try
         {
-            if (!m.Initialized || m.Finalized)
-                continue;
-            m.Finalized = true;
-            try
+            foreach (var m in dead)
+                foreach (var dependency in m.Needed)
+                    if (!dependency.IsHost)
+                        dependency.ReferenceCount--; // the edge goes with its module
+            LoaderException? failure = null;
+            foreach (var m in dead)
             {
-                Initializers.RunFinalizers(m);
+                if (!m.Initialized || m.Finalized)
+                    continue;
+                m.Finalized = true;
+                try
+                {
+                    Initializers.RunFinalizers(m);
+                }
+                catch (LoaderException e)
+                {
+                    failure ??= e;
+                }
             }
-            catch (LoaderException e)
+            foreach (var m in dead)
             {
-                failure ??= e;
+                _modules.Remove(m);
+                _resolverResults.Forget(m);
+                _uniqueSymbols.Forget(m);
+                UnmapOrKeep(m);
             }
+            UnmapThoseNoLongerOwed();
+            if (failure is not null)
+                throw failure;
         }
-        foreach (var m in dead)
+        finally
         {
-            _modules.Remove(m);
-            _resolverResults.Forget(m);
-            _uniqueSymbols.Forget(m);
-            UnmapOrKeep(m);
+            dead.Clear();
+            t_spareOrder = dead; // for the next collection on this thread
         }
-        UnmapThoseNoLongerOwed();
-        if (failure is not null)
-            throw failure;
     }
 
-    // Each collection's two marks (a module reached from a handle, a module placed in the unload order), so that a
-    // collection allocates no set of its own: only the list it returns.
+    // Each collection's two marks (a module reached from a handle, a module placed in the unload order), and the list
+    // of the dead, cleared, kept between collections on the thread: a collection allocates nothing of its own.
     private int _lastMark;
+
+    [ThreadStatic]
+    private static List<Module>? t_spareOrder;
 
     /// <summary>The modules no handle reaches through DT_NEEDED edges, dependents before dependencies (a cycle in any
     /// order): the reverse of a depth-first post-order over the edges.</summary>
@@ -244,7 +255,9 @@ internal sealed class ModuleNamespace
         foreach (var m in _modules)
             if (m.Handles > 0)
                 MarkLive(m, live);
-        var order = new List<Module>();
+        // Taken out of the slot while in use: a finalizer may unload something itself, and collect meanwhile.
+        var order = t_spareOrder ?? [];
+        t_spareOrder = null;
         foreach (var m in _modules)
             PostOrder(m, live, placed, order);
         order.Reverse();

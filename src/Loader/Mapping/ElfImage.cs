@@ -226,7 +226,9 @@ public sealed class ElfImage : IDisposable
         for (int i = 0; i < overlays.Count; i++)
             if (IsReadFromFile(overlays[i]))
                 readable++;
-        var regions = new (ulong, ReadOnlyMemory<byte>)[readable]; // exact: the view copies it
+        // The view copies them: a library's few PT_LOADs are listed on the stack.
+        var buffer = new RegionBuffer();
+        Span<(ulong, ReadOnlyMemory<byte>)> regions = readable <= RegionBuffer.Length ? buffer[..readable] : new (ulong, ReadOnlyMemory<byte>)[readable];
         for (int i = 0, n = 0; i < overlays.Count; i++)
         {
             var ph = overlays[i].Header;
@@ -240,6 +242,13 @@ public sealed class ElfImage : IDisposable
         GnuHashTable? gnuHash = _dynamic.TryGet(DynamicTag.GnuHash, out ulong gnuHashAddress)
             ? GnuHashTable.Read(view, gnuHashAddress, enc) : null;
         _tables = DynamicTables.ReadWithGnuHash(view, _dynamic, enc, SymbolCountFromSections() ?? SymbolCountWhenHashIsShort(gnuHash), gnuHash);
+    }
+
+    [System.Runtime.CompilerServices.InlineArray(Length)]
+    private struct RegionBuffer
+    {
+        public const int Length = 8;
+        private (ulong, ReadOnlyMemory<byte>) _first;
     }
 
     private static bool IsReadFromFile(SegmentOverlay overlay) =>

@@ -167,9 +167,12 @@ internal sealed class Mapper
     /// needs: structs, strings, or views of the mapped image).</summary>
     private void ReturnHeaderBuffers()
     {
-        foreach (var buffer in _rented)
+        if (_firstRented is not null)
+            ArrayPool<byte>.Shared.Return(_firstRented);
+        _firstRented = null;
+        foreach (var buffer in _moreRented ?? [])
             ArrayPool<byte>.Shared.Return(buffer);
-        _rented.Clear();
+        _moreRented?.Clear();
     }
 
     /// <summary>
@@ -191,15 +194,20 @@ internal sealed class Mapper
     /// <summary>glibc reads 832 bytes for the same purpose; a page holds the ELF header and up to 71 program headers.</summary>
     private const int FirstReadLength = 4096;
 
-    // The header reads' buffers, from the shared pool: given back when the headers are read.
-    private readonly List<byte[]> _rented = new(4);
+    // The header reads' buffers, from the shared pool: given back when the headers are read. Nearly every load reads
+    // once (the ELF header and the program headers): a list only for more.
+    private byte[]? _firstRented;
+    private List<byte[]>? _moreRented;
 
     /// <summary>pread exactly <paramref name="length"/> bytes, into a pooled buffer that lives until the headers are
     /// read; a short read means the file shrank after fstat.</summary>
     private Memory<byte> ReadRange(FileDescriptor fd, ulong offset, int length, ulong fileLength)
     {
         byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
-        _rented.Add(buffer);
+        if (_firstRented is null)
+            _firstRented = buffer;
+        else
+            (_moreRented ??= []).Add(buffer);
         var bytes = buffer.AsMemory(0, length);
         int read = fd.ReadAt(bytes.Span, (long)offset, out int errno);
         if (read < 0)
