@@ -10,13 +10,12 @@ namespace Loader.Linking;
 /// </summary>
 internal sealed class Module
 {
-    private Module(ModuleInfo info, DynamicTables? tables, ElfImage? image, HostModule? host, FileIdentity file)
+    private Module(ModuleInfo info, DynamicTables? tables, ElfImage? image, HostModule? host)
     {
         Info = info;
         Tables = tables;
         Image = image;
         Host = host;
-        File = file;
     }
 
     /// <summary>A module mapped by Loader.</summary>
@@ -24,9 +23,8 @@ internal sealed class Module
     {
         var tables = image.Tables;
         int needed = tables?.Needed.Count ?? 0; // the edges' lists are sized once: a module keeps them as long as it lives
-        var module = new Module(new ModuleInfo(image.Path, image.SoName, image.BaseAddress, ModuleOrigin.Loaded), tables, image, null, image.File)
+        var module = new Module(new ModuleInfo(image.Path, image.SoName, image.BaseAddress, ModuleOrigin.Loaded), tables, image, null)
         {
-            Needed = new(needed),
             _edges = needed == 0 ? [] : new NeededEdge[needed],
         };
         var dyn = image.Dynamic;
@@ -38,9 +36,8 @@ internal sealed class Module
 
     /// <summary>A host library, as this context sees it.</summary>
     public static Module ForHost(HostModule host) =>
-        new(new ModuleInfo(host.Path, host.SoName, host.Base, ModuleOrigin.Host), host.Tables, null, host, new FileIdentity(host.Device, host.Inode))
+        new(new ModuleInfo(host.Path, host.SoName, host.Base, ModuleOrigin.Host), host.Tables, null, host)
         {
-            Needed = new(host.Tables.Needed.Count),
             _edges = host.Tables.Needed.Count == 0 ? [] : new NeededEdge[host.Tables.Needed.Count],
         };
 
@@ -53,7 +50,8 @@ internal sealed class Module
     public DynamicTables? Tables { get; }
     public ElfImage? Image { get; }
     public HostModule? Host { get; }
-    public FileIdentity File { get; }
+    /// <summary>The device and inode of its file (the image's, or the host library's): said by what it wraps.</summary>
+    public FileIdentity File => Image?.File ?? new FileIdentity(Host!.Device, Host.Inode);
 
     /// <summary>DT_SYMBOLIC (or DF_SYMBOLIC): the library's own definitions come first for its own references.</summary>
     public bool Symbolic { get; private set; }
@@ -89,24 +87,24 @@ internal sealed class Module
     /// <summary>The <c>tls_index</c>es its dynamic TLSDESC descriptors point at (null when it has none).</summary>
     public Native.TlsIndexTable? TlsIndexes { get; set; }
 
-    /// <summary>The modules that satisfy its DT_NEEDED entries, in order (one per entry). Added to with
-    /// <see cref="AddNeeded"/> only.</summary>
-    public List<Module> Needed { get; private init; } = [];
+    /// <summary>The modules that satisfy its DT_NEEDED entries, in order (one per entry): a view of its edges. Added
+    /// to with <see cref="AddNeeded"/> only.</summary>
+    public NeededModules Needed => new(_edges, _neededCount);
 
-    // How each of Needed was satisfied, at the same index: the rest of a LibraryDependency is the two modules', so the
-    // records are made when asked for (DependencyEdges), not kept for as long as the module is loaded.
+    // Its DT_NEEDED edges, in order: the module that satisfies each, and how (the rest of a LibraryDependency is the
+    // two modules', so the records are made when asked for, by DependencyEdges, not kept while the module is loaded).
     private NeededEdge[] _edges = [];
+    private int _neededCount;
 
-    private readonly record struct NeededEdge(string Name, DependencySource Source, SearchAttempt[]? Attempts);
+    internal readonly record struct NeededEdge(Module Module, string Name, DependencySource Source, SearchAttempt[]? Attempts);
 
     /// <summary>One more DT_NEEDED entry satisfied: <paramref name="name"/> by <paramref name="dependency"/>, found as
     /// <paramref name="source"/> says, with the places a search tried (null when nothing was searched for).</summary>
     public void AddNeeded(Module dependency, string name, DependencySource source, SearchAttempt[]? attempts)
     {
-        if (Needed.Count == _edges.Length)
+        if (_neededCount == _edges.Length)
             Array.Resize(ref _edges, Math.Max(4, _edges.Length * 2));
-        _edges[Needed.Count] = new NeededEdge(name, source, attempts);
-        Needed.Add(dependency);
+        _edges[_neededCount++] = new NeededEdge(dependency, name, source, attempts);
     }
 
     /// <summary>
@@ -192,10 +190,10 @@ internal sealed class Module
                 level.TryAdd(dependency, depth);
             if (module.IsHost && !IsHost)
                 continue;
-            for (int i = 0; i < module.Needed.Count; i++)
+            for (int i = 0; i < module._neededCount; i++)
             {
                 var edge = module._edges[i];
-                result.Add(new LibraryDependency(edge.Name, module.Info, module.Needed[i].Info, edge.Source, edge.Attempts ?? [], depth));
+                result.Add(new LibraryDependency(edge.Name, module.Info, edge.Module.Info, edge.Source, edge.Attempts ?? [], depth));
             }
         }
         return result;
