@@ -66,7 +66,10 @@ public sealed record LoadOptions
 
     /// <summary>The mapping stage's options. RELRO is deferred: the load protects it after linking. Only the root goes
     /// into the caller's range.</summary>
-    internal MapOptions ToMapOptions(bool root = false) => new()
+    internal MapOptions ToMapOptions(bool root = false) =>
+        MaxImageSize == MapOptions.DefaultMaxImageSize && (!root || ReservedRange is null) && !ReservedRangeIsHint
+            ? DeferredRelroMapOptions // what nearly every load asks: one immutable instance instead of one a module
+            : new()
     {
         MaxImageSize = MaxImageSize,
         ApplyRelro = false,
@@ -74,6 +77,9 @@ public sealed record LoadOptions
         ReservedRangeIsHint = ReservedRangeIsHint,
         RegisterUnwindTable = true,
     };
+
+    /// <summary>The default mapping options of a load: RELRO deferred, the unwind table registered by the mapper.</summary>
+    private static readonly MapOptions DeferredRelroMapOptions = new() { ApplyRelro = false, RegisterUnwindTable = true };
 
     /// <summary>A caller mistake: one load writes RELRO or uses it, not both.</summary>
     internal void CheckRelroSharing()

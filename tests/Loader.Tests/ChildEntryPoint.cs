@@ -56,6 +56,8 @@ public static class ChildEntryPoint
                     int.Parse(cycles, System.Globalization.CultureInfo.InvariantCulture));
             case [Linking.MemoryHeldChild.RetainedPerLibrary, string count, string path]:
                 return Linking.MemoryHeldChild.Retained(int.Parse(count, System.Globalization.CultureInfo.InvariantCulture), path);
+            case [Linking.MemoryHeldChild.RetainedInOneContext, .. var paths]:
+                return Linking.MemoryHeldChild.RetainedInOne(paths);
             case [Hostile.RegressionInputs.Scenario, string directory]:
                 return Hostile.RegressionInputs.Write(directory);
             default:

@@ -9,7 +9,7 @@ namespace Loader.Elf;
 /// </summary>
 public sealed class DynamicTables
 {
-    private readonly List<RelocationTable> _relocationTables = new(2); // DT_RELA (or DT_REL) and DT_JMPREL
+    private readonly RelocationTable[] _relocationTables; // DT_RELA, DT_REL, DT_JMPREL: an exact array, kept while loaded
     private readonly string[] _needed = [];
 
     /// <summary>
@@ -78,7 +78,7 @@ public sealed class DynamicTables
                 Versions = SymbolVersionTable.Read(View, dyn, Strings, count, enc);
         }
 
-        ReadRelocations(dyn);
+        _relocationTables = ReadRelocations(dyn);
     }
 
     /// <summary>A d_val string, checked against DT_STRSZ before it is narrowed to 32 bits.</summary>
@@ -146,12 +146,11 @@ public sealed class DynamicTables
         return -1;
     }
 
-    private void ReadRelocations(DynamicSection dyn)
+    private RelocationTable[] ReadRelocations(DynamicSection dyn)
     {
         var rela = ReadRelocationTable(dyn, DynamicTag.Rela, DynamicTag.RelaSz, DynamicTag.RelaEnt, RelocationFormat.Rela, "DT_RELA");
         var rel = ReadRelocationTable(dyn, DynamicTag.Rel, DynamicTag.RelSz, DynamicTag.RelEnt, RelocationFormat.Rel, "DT_REL");
-        if (rela is not null) _relocationTables.Add(rela);
-        if (rel is not null) _relocationTables.Add(rel);
+        RelocationTable? plt = null;
 
         if (dyn.TryGet(DynamicTag.JmpRel, out ulong jmprel))
         {
@@ -167,7 +166,7 @@ public sealed class DynamicTables
             if (!inside && size > 0)
             {
                 int entrySize = RelocationTable.StandardEntrySize(format, Encoding.Class);
-                _relocationTables.Add(new RelocationTable("DT_JMPREL", format, jmprel, View.Read(jmprel, size - size % (ulong)entrySize, "DT_JMPREL"), entrySize, Encoding));
+                plt = new RelocationTable("DT_JMPREL", format, jmprel, View.Read(jmprel, size - size % (ulong)entrySize, "DT_JMPREL"), entrySize, Encoding);
             }
         }
 
@@ -184,14 +183,20 @@ public sealed class DynamicTables
             Relr.ForEachAddress(ref check);
         }
 
+        var tables = new RelocationTable[(rela is null ? 0 : 1) + (rel is null ? 0 : 1) + (plt is null ? 0 : 1)];
+        int n = 0;
+        foreach (var table in (ReadOnlySpan<RelocationTable?>)[rela, rel, plt])
+            if (table is not null)
+                tables[n++] = table;
         int symbolCount = Symbols?.Count ?? 0;
-        foreach (var table in _relocationTables)
+        foreach (var table in tables)
         {
             int i = table.FindSymbolIndexPast(symbolCount);
             if (i >= 0)
                 ThrowHelper.Format(Name, $"{table.Name} r_info", table.Address + (ulong)(i * table.EntrySize),
                     $"relocation {i} refers to symbol index {table[i].SymbolIndex}, past the {symbolCount}-entry DT_SYMTAB");
         }
+        return tables;
     }
 
     private RelocationTable? ReadRelocationTable(DynamicSection dyn, DynamicTag addressTag, DynamicTag sizeTag, DynamicTag entryTag, RelocationFormat format, string name)

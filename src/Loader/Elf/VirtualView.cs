@@ -8,11 +8,13 @@ namespace Loader.Elf;
 public sealed class VirtualView
 {
     private readonly Region[] _regions;
+    private readonly ulong[]? _fileOffsets; // each region's, for a file on disk; null when an address is its own offset
 
-    private VirtualView(string fileName, Region[] regions)
+    private VirtualView(string fileName, Region[] regions, ulong[]? fileOffsets = null)
     {
         FileName = fileName;
         _regions = regions;
+        _fileOffsets = fileOffsets;
     }
 
     /// <summary>The file or image name used in error messages.</summary>
@@ -22,6 +24,7 @@ public sealed class VirtualView
     public static VirtualView FromFile(string fileName, ReadOnlyMemory<byte> file, IReadOnlyList<ProgramHeader> programHeaders)
     {
         var regions = new List<Region>();
+        var offsets = new List<ulong>();
         for (int i = 0; i < programHeaders.Count; i++)
         {
             var ph = programHeaders[i];
@@ -30,14 +33,15 @@ public sealed class VirtualView
             if (ThrowHelper.OutOfRange(ph.Offset, ph.FileSize, (ulong)file.Length))
                 ThrowHelper.Format(fileName, $"PT_LOAD[{i}] p_offset", ph.Offset,
                     $"file range of 0x{ph.FileSize:x} bytes runs past the end of the {file.Length}-byte file");
-            regions.Add(new Region(ph.VirtualAddress, file.Slice((int)ph.Offset, (int)ph.FileSize), ph.Offset));
+            regions.Add(new Region(ph.VirtualAddress, file.Slice((int)ph.Offset, (int)ph.FileSize)));
+            offsets.Add(ph.Offset);
         }
-        return new VirtualView(fileName, [.. regions]);
+        return new VirtualView(fileName, [.. regions], [.. offsets]);
     }
 
     /// <summary>A mapped image whose first byte is virtual address <paramref name="startAddress"/>.</summary>
     public static VirtualView FromImage(string fileName, ReadOnlyMemory<byte> image, ulong startAddress = 0) =>
-        new(fileName, [new Region(startAddress, image, startAddress)]);
+        new(fileName, [new Region(startAddress, image)]);
 
     /// <summary>
     /// Memory laid out at several virtual addresses (a library the host process loaded: one region per readable
@@ -63,7 +67,7 @@ public sealed class VirtualView
             var (address, bytes) = regions[i];
             if (ThrowHelper.OutOfRange(address, (ulong)bytes.Length, ulong.MaxValue))
                 throw new ArgumentException($"the region at 0x{address:x} of 0x{bytes.Length:x} bytes runs past the end of the address space", nameof(regions));
-            sorted[i] = new Region(address, bytes, address);
+            sorted[i] = new Region(address, bytes);
         }
         // By address, with an insertion sort: a handful of regions (one per PT_LOAD), and no Comparison delegate, whose
         // generic sort over Region ReadyToRun cannot precompile (the JIT would compile it on the first load).
@@ -113,11 +117,12 @@ public sealed class VirtualView
     /// <summary>The file offset of a virtual address, when it is file-backed (for messages and the CLI).</summary>
     public bool TryGetFileOffset(ulong address, out ulong offset)
     {
-        foreach (var r in _regions)
+        for (int i = 0; i < _regions.Length; i++)
         {
+            var r = _regions[i];
             if (address >= r.Start && address - r.Start < (ulong)r.Bytes.Length)
             {
-                offset = r.FileOffset + (address - r.Start);
+                offset = (_fileOffsets is null ? r.Start : _fileOffsets[i]) + (address - r.Start);
                 return true;
             }
         }
@@ -125,5 +130,5 @@ public sealed class VirtualView
         return false;
     }
 
-    private readonly record struct Region(ulong Start, ReadOnlyMemory<byte> Bytes, ulong FileOffset);
+    private readonly record struct Region(ulong Start, ReadOnlyMemory<byte> Bytes);
 }

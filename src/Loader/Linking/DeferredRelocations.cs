@@ -8,12 +8,13 @@ namespace Loader.Linking;
 /// (table, index) pairs in one buffer from the shared pool: a library with a million IFUNC-bound relocations costs the
 /// pool's array, not a list that doubles on the managed heap. <see cref="Dispose"/> gives the buffer back. The buffer
 /// is bytes (8 an entry) from <c>ArrayPool&lt;byte&gt;.Shared</c>, whose code the runtime's own ReadyToRun image
-/// carries: a pool of another element type would be compiled by the JIT on a process's first load.
+/// carries: a pool of another element type would be compiled by the JIT on a process's first load. A field of its
+/// relocator, not an object of its own: most libraries defer nothing.
 /// </summary>
-internal sealed class DeferredRelocations : IDisposable
+internal struct DeferredRelocations : IDisposable
 {
     private const int EntrySize = 8;
-    private byte[] _items = [];
+    private byte[]? _items; // null until the first relocation is deferred
 
     /// <summary>How many were deferred.</summary>
     public int Count { get; private set; }
@@ -21,7 +22,7 @@ internal sealed class DeferredRelocations : IDisposable
     /// <summary>Relocation <paramref name="index"/> of table <paramref name="table"/> (1-based, as the relocator numbers them).</summary>
     public void Add(byte table, int index)
     {
-        if ((Count + 1) * EntrySize > _items.Length)
+        if (_items is null || (Count + 1) * EntrySize > _items.Length)
             Grow();
         BinaryPrimitives.WriteInt64LittleEndian(_items.AsSpan(Count++ * EntrySize), ((long)table << 32) | (uint)index);
     }
@@ -32,25 +33,27 @@ internal sealed class DeferredRelocations : IDisposable
         get
         {
             ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)position, (uint)Count, nameof(position));
-            long item = BinaryPrimitives.ReadInt64LittleEndian(_items.AsSpan(position * EntrySize));
+            long item = BinaryPrimitives.ReadInt64LittleEndian(_items!.AsSpan(position * EntrySize));
             return ((byte)(item >> 32), (int)(uint)item);
         }
     }
 
     private void Grow()
     {
-        var larger = ArrayPool<byte>.Shared.Rent(Math.Max(16 * EntrySize, _items.Length * 2));
-        _items.AsSpan(0, Count * EntrySize).CopyTo(larger);
-        if (_items.Length > 0)
+        var larger = ArrayPool<byte>.Shared.Rent(Math.Max(16 * EntrySize, (_items?.Length ?? 0) * 2));
+        if (_items is not null)
+        {
+            _items.AsSpan(0, Count * EntrySize).CopyTo(larger);
             ArrayPool<byte>.Shared.Return(_items);
+        }
         _items = larger;
     }
 
     public void Dispose()
     {
-        if (_items.Length > 0)
+        if (_items is not null)
             ArrayPool<byte>.Shared.Return(_items);
-        _items = [];
+        _items = null;
         Count = 0;
     }
 }

@@ -46,7 +46,7 @@ public sealed class HostLibraryPolicy
     public bool IsHostLibrary(string nameOrPath)
     {
         ArgumentException.ThrowIfNullOrEmpty(nameOrPath);
-        return _names.Contains(nameOrPath) || _names.Contains(Path.GetFileName(nameOrPath));
+        return _names.Contains(nameOrPath) || ContainsFileNameOf(nameOrPath);
     }
 
     /// <summary>True when a module the host already has is one of the host libraries (by soname, path or file name).</summary>
@@ -54,7 +54,20 @@ public sealed class HostLibraryPolicy
     {
         ArgumentNullException.ThrowIfNull(module);
         return (module.SoName is { } soname && _names.Contains(soname))
-            || _names.Contains(module.Path) || _names.Contains(Path.GetFileName(module.Path));
+            || _names.Contains(module.Path) || ContainsFileNameOf(module.Path);
+    }
+
+    /// <summary>Whether the file name of <paramref name="path"/> is one of the names, compared in place: every file a
+    /// load maps is asked about, and a file name cut out as a string would be allocated each time.</summary>
+    private bool ContainsFileNameOf(string path)
+    {
+        var fileName = Path.GetFileName(path.AsSpan());
+        if (fileName.Length == path.Length)
+            return false; // no directory part: the name itself, already looked for
+        foreach (string name in _names) // a few dozen names
+            if (fileName.SequenceEqual(name))
+                return true;
+        return false;
     }
 
     /// <summary>

@@ -10,21 +10,52 @@ namespace Loader.Linking;
 /// and runs their initializers, dependencies first. On failure it unmaps what it mapped and gives back the
 /// references it took, so the namespace and the address space are as before. Runs under the namespace's lock.
 /// </summary>
+/// <remarks>
+/// A session and its lists wait between loads in their thread's slot (<see cref="Run"/>), cleared, so a load makes
+/// none of them: only what the loaded modules keep.
+/// </remarks>
 internal sealed class LoadSession : IMappedFileCheck
 {
-    private readonly ModuleNamespace _namespace;
-    private readonly LoadOptions _options;
+    private ModuleNamespace _namespace = null!;
+    private LoadOptions _options = null!;
     private LibrarySearch? _search; // made when a name is first searched for: most loads take only host libraries
-    private readonly HostLibraryPolicy _hosts;
+    private HostLibraryPolicy _hosts = null!;
     private readonly List<Module> _new = [];
     private readonly List<Module> _referenced = [];
+    private readonly List<Module> _local = []; // the local scope, breadth-first; then the initializers' "visited"
 
-    public LoadSession(ModuleNamespace space, LoadOptions options)
+    [ThreadStatic]
+    private static LoadSession? t_spare;
+
+    /// <summary>Loads into <paramref name="space"/> (see <see cref="Load"/>) with the thread's waiting session, or a
+    /// new one when a load on this thread is already running (an initializer's or a resolver's own load).</summary>
+    public static Module Run(ModuleNamespace space, LoadOptions options, string path, ReadOnlySpan<byte> bytes, bool fromMemory)
     {
-        _namespace = space;
-        _options = options;
-        _hosts = HostLibraryPolicy.For(options);
-        options.CheckRelroSharing();
+        var session = t_spare ?? new LoadSession();
+        t_spare = null;
+        try
+        {
+            options.CheckRelroSharing();
+            session._namespace = space;
+            session._options = options;
+            session._hosts = HostLibraryPolicy.For(options);
+            return session.Load(path, bytes, fromMemory);
+        }
+        finally
+        {
+            session._namespace = null!;
+            session._options = null!;
+            session._hosts = null!;
+            session._search = null;
+            session._new.Clear();
+            session._referenced.Clear();
+            session._local.Clear();
+            t_spare = session;
+        }
+    }
+
+    private LoadSession()
+    {
     }
 
     /// <summary>
@@ -32,7 +63,7 @@ internal sealed class LoadSession : IMappedFileCheck
     /// bionic's <c>ElfReader::Load</c> reads: find or map the root, then link what is new (dependencies, scope,
     /// relocation, RELRO, initializers), then commit it to the namespace.
     /// </summary>
-    public Module Load(string path, ReadOnlySpan<byte> bytes, bool fromMemory)
+    private Module Load(string path, ReadOnlySpan<byte> bytes, bool fromMemory)
     {
         try
         {
@@ -43,7 +74,7 @@ internal sealed class LoadSession : IMappedFileCheck
             if (_new.Count > 0)
                 Link(root);
             else if (_options.RunInitializers)
-                Initialize(root, []); // loaded before without running initializers: run them now
+                Initialize(root, _local); // loaded before without running initializers: run them now
             _namespace.Commit(_new);
             foreach (var module in _new)
                 module.ForgetRequester();
@@ -164,29 +195,27 @@ internal sealed class LoadSession : IMappedFileCheck
         AssignScope(local);
         RelocateAndProtect(local);
         if (_options.RunInitializers)
-            Initialize(root, []);
+        {
+            local.Clear(); // the scope has its own copy: the list serves as the walk's "visited"
+            Initialize(root, local);
+        }
     }
 
     /// <summary>The root's DT_NEEDED tree breadth-first, each module once: the local scope. The new modules'
     /// entries are resolved (found, reused or mapped) on the way.</summary>
     private List<Module> LoadDependencies(Module root)
     {
-        // Breadth-first by levels: the modules before levelEnd are at depth, the ones added meanwhile at depth + 1. A tree
-        // has a few modules (hundreds at most), so "seen" is the list itself rather than a set made for each load.
-        var local = new List<Module>(4) { root };
-        int depth = 0, levelEnd = 1;
+        // Breadth-first (an edge's depth is computed when the edges are asked for, per tree). A tree has a few modules
+        // (hundreds at most), so "seen" is the list itself rather than a set made for each load.
+        var local = _local;
+        local.Add(root);
         for (int next = 0; next < local.Count; next++)
         {
-            if (next == levelEnd)
-            {
-                depth++;
-                levelEnd = local.Count;
-            }
             var module = local[next];
             if (module.IsHost)
                 continue; // the host's own dependencies are the host's business
             if (_new.Contains(module))
-                ResolveNeeded(module, depth + 1);
+                ResolveNeeded(module);
             foreach (var dependency in module.Needed)
             {
                 if (!local.Contains(dependency))
@@ -225,10 +254,12 @@ internal sealed class LoadSession : IMappedFileCheck
     }
 
     /// <summary>Each DT_NEEDED of a new module: host library, module already loaded, or found and mapped now.</summary>
-    private void ResolveNeeded(Module module, int depth)
+    private void ResolveNeeded(Module module)
     {
-        foreach (string needed in module.Tables?.Needed ?? [])
+        var entries = module.Tables?.Needed ?? [];
+        for (int i = 0; i < entries.Count; i++) // by index: an interface's foreach would box its enumerator
         {
+            string needed = entries[i];
             if (needed.Length == 0)
                 ThrowHelper.Format(module.Path, "DT_NEEDED", module.Image!.Dynamic!.Address, "names the empty string: there is no library to look for");
             List<SearchAttempt>? attempts = null; // only a search has attempts to keep (for `loader deps` and `trace`)
@@ -254,9 +285,7 @@ internal sealed class LoadSession : IMappedFileCheck
                     : mapped || _new.Contains(dependency) ? DependencySource.Loaded
                     : DependencySource.Reused;
             }
-            module.Needed.Add(dependency);
-            module.Links.Add(new LibraryDependency(needed, module.Info, dependency.Info, source,
-                attempts is null ? [] : attempts.ToArray(), depth));
+            module.AddNeeded(dependency, needed, source, attempts?.ToArray());
             Take(dependency);
         }
     }

@@ -10,13 +10,12 @@ namespace Loader.Linking;
 /// </summary>
 internal sealed class Module
 {
-    private Module(ModuleInfo info, DynamicTables? tables, ElfImage? image, HostModule? host, FileIdentity file)
+    private Module(ModuleInfo info, DynamicTables? tables, ElfImage? image, HostModule? host)
     {
         Info = info;
         Tables = tables;
         Image = image;
         Host = host;
-        File = file;
     }
 
     /// <summary>A module mapped by Loader.</summary>
@@ -24,23 +23,22 @@ internal sealed class Module
     {
         var tables = image.Tables;
         int needed = tables?.Needed.Count ?? 0; // the edges' lists are sized once: a module keeps them as long as it lives
-        var module = new Module(new ModuleInfo(image.Path, image.SoName, image.BaseAddress, ModuleOrigin.Loaded), tables, image, null, image.File)
+        var module = new Module(new ModuleInfo(image.Path, image.SoName, image.BaseAddress, ModuleOrigin.Loaded), tables, image, null)
         {
-            Needed = new(needed),
-            Links = new(needed),
+            _edges = needed == 0 ? [] : new NeededEdge[needed],
         };
         var dyn = image.Dynamic;
         module.Symbolic = dyn is not null && (dyn.Has(DynamicTag.Symbolic) || (dyn.Flags & DynamicFlags.Symbolic) != 0);
-        module.Requester = new LibraryRequester(System.IO.Path.GetFullPath(image.Path), tables?.RunPath, tables?.RPath, loadedBy);
+        module._loadedBy = loadedBy;
+        module._searchesPending = true;
         return module;
     }
 
     /// <summary>A host library, as this context sees it.</summary>
     public static Module ForHost(HostModule host) =>
-        new(new ModuleInfo(host.Path, host.SoName, host.Base, ModuleOrigin.Host), host.Tables, null, host, new FileIdentity(host.Device, host.Inode))
+        new(new ModuleInfo(host.Path, host.SoName, host.Base, ModuleOrigin.Host), host.Tables, null, host)
         {
-            Needed = new(host.Tables.Needed.Count),
-            Links = new(host.Tables.Needed.Count),
+            _edges = host.Tables.Needed.Count == 0 ? [] : new NeededEdge[host.Tables.Needed.Count],
         };
 
     public ModuleInfo Info { get; }
@@ -52,17 +50,30 @@ internal sealed class Module
     public DynamicTables? Tables { get; }
     public ElfImage? Image { get; }
     public HostModule? Host { get; }
-    public FileIdentity File { get; }
+    /// <summary>The device and inode of its file (the image's, or the host library's): said by what it wraps.</summary>
+    public FileIdentity File => Image?.File ?? new FileIdentity(Host!.Device, Host.Inode);
 
     /// <summary>DT_SYMBOLIC (or DF_SYMBOLIC): the library's own definitions come first for its own references.</summary>
     public bool Symbolic { get; private set; }
 
     /// <summary>What <see cref="LibrarySearch"/> needs to find this module's DT_NEEDED entries: only the load that maps
-    /// the module searches them, so it is dropped when that load ends (<see cref="ForgetRequester"/>).</summary>
-    public LibraryRequester? Requester { get; private set; }
+    /// the module searches them, so it is dropped when that load ends (<see cref="ForgetRequester"/>). Made when first
+    /// asked for: a module whose entries are all host libraries or already loaded searches nothing.</summary>
+    public LibraryRequester? Requester => _searchesPending
+        ? _requester ??= new LibraryRequester(System.IO.Path.GetFullPath(Image!.Path), Tables?.RunPath, Tables?.RPath, _loadedBy)
+        : null;
+
+    private LibraryRequester? _requester;
+    private LibraryRequester? _loadedBy;
+    private bool _searchesPending;
 
     /// <summary>Its DT_NEEDED entries are resolved: what searched for them is not kept for as long as it is loaded.</summary>
-    public void ForgetRequester() => Requester = null;
+    public void ForgetRequester()
+    {
+        _searchesPending = false;
+        _requester = null;
+        _loadedBy = null;
+    }
 
     /// <summary>Its TLS block, served by glibc through a carrier (null without PT_TLS, and for a host module).</summary>
     public TlsCarrier? Tls { get; set; }
@@ -76,11 +87,25 @@ internal sealed class Module
     /// <summary>The <c>tls_index</c>es its dynamic TLSDESC descriptors point at (null when it has none).</summary>
     public Native.TlsIndexTable? TlsIndexes { get; set; }
 
-    /// <summary>The modules that satisfy its DT_NEEDED entries, in order (one per entry).</summary>
-    public List<Module> Needed { get; private init; } = [];
+    /// <summary>The modules that satisfy its DT_NEEDED entries, in order (one per entry): a view of its edges. Added
+    /// to with <see cref="AddNeeded"/> only.</summary>
+    public NeededModules Needed => new(_edges, _neededCount);
 
-    /// <summary>How each DT_NEEDED entry was satisfied, in order.</summary>
-    public List<LibraryDependency> Links { get; private init; } = [];
+    // Its DT_NEEDED edges, in order: the module that satisfies each, and how (the rest of a LibraryDependency is the
+    // two modules', so the records are made when asked for, by DependencyEdges, not kept while the module is loaded).
+    private NeededEdge[] _edges = [];
+    private int _neededCount;
+
+    internal readonly record struct NeededEdge(Module Module, string Name, DependencySource Source, SearchAttempt[]? Attempts);
+
+    /// <summary>One more DT_NEEDED entry satisfied: <paramref name="name"/> by <paramref name="dependency"/>, found as
+    /// <paramref name="source"/> says, with the places a search tried (null when nothing was searched for).</summary>
+    public void AddNeeded(Module dependency, string name, DependencySource source, SearchAttempt[]? attempts)
+    {
+        if (_neededCount == _edges.Length)
+            Array.Resize(ref _edges, Math.Max(4, _edges.Length * 2));
+        _edges[_neededCount++] = new NeededEdge(dependency, name, source, attempts);
+    }
 
     /// <summary>
     /// The scope its relocations were resolved in (set by the load that mapped it). For a host library, whose
@@ -104,6 +129,10 @@ internal sealed class Module
 
     /// <summary>The handles (<see cref="ElfLibrary"/>s) on it: what keeps a module, and what it needs, loaded.</summary>
     public int Handles { get; set; }
+
+    /// <summary>Where the namespace's last unload collection left it (reached from a handle, or placed in the unload
+    /// order): a mark instead of a set made for each unload. Only for a module Loader mapped (a host module is shared).</summary>
+    public int CollectionMark { get; set; }
 
     public bool Relocated { get; set; }
     public bool Initialized { get; set; }
@@ -162,8 +191,11 @@ internal sealed class Module
                 level.TryAdd(dependency, depth);
             if (module.IsHost && !IsHost)
                 continue;
-            foreach (var edge in module.Links)
-                result.Add(edge.Depth == depth ? edge : edge with { Depth = depth });
+            for (int i = 0; i < module._neededCount; i++)
+            {
+                var edge = module._edges[i];
+                result.Add(new LibraryDependency(edge.Name, module.Info, edge.Module.Info, edge.Source, edge.Attempts ?? [], depth));
+            }
         }
         return result;
     }

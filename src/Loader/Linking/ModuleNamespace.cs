@@ -29,7 +29,7 @@ internal sealed class ModuleNamespace
         {
             ObjectDisposedException.ThrowIf(IsDisposed, typeof(LoaderContext));
             UnmapThoseNoLongerOwed();
-            return new LoadSession(this, options).Load(path, bytes, fromMemory);
+            return LoadSession.Run(this, options, path, bytes, fromMemory);
         }
     }
 
@@ -153,6 +153,10 @@ internal sealed class ModuleNamespace
     public nint IfuncTarget(Module owner, nint resolver, string symbol, LoadOptions options) =>
         _resolverResults.Run(owner, resolver, $"IFUNC '{symbol}'", options);
 
+    /// <summary>The result of the resolver at <paramref name="resolver"/> when it has run already (in this namespace,
+    /// or for a host library's, in the process).</summary>
+    public bool TryGetResolverResult(nint resolver, out nint result) => _resolverResults.TryGetResult(resolver, out result);
+
     /// <summary>An IFUNC resolver's result (for <c>R_X86_64_IRELATIVE</c>, which names a resolver, not a symbol).</summary>
     public nint RunResolver(Module owner, nint resolver, string what, LoadOptions options) =>
         _resolverResults.Run(owner, resolver, what, options);
@@ -206,69 +210,85 @@ internal sealed class ModuleNamespace
     private void Collect()
     {
         var dead = Unreachable();
-        foreach (var m in dead)
-            foreach (var dependency in m.Needed)
-                if (!dependency.IsHost)
-                    dependency.ReferenceCount--; // the edge goes with its module
-        LoaderException? failure = null;
-        foreach (var m in dead)
+        try
         {
-            if (!m.Initialized || m.Finalized)
-                continue;
-            m.Finalized = true;
-            try
+            foreach (var m in dead)
+                foreach (var dependency in m.Needed)
+                    if (!dependency.IsHost)
+                        dependency.ReferenceCount--; // the edge goes with its module
+            LoaderException? failure = null;
+            foreach (var m in dead)
             {
-                Initializers.RunFinalizers(m);
+                if (!m.Initialized || m.Finalized)
+                    continue;
+                m.Finalized = true;
+                try
+                {
+                    Initializers.RunFinalizers(m);
+                }
+                catch (LoaderException e)
+                {
+                    failure ??= e;
+                }
             }
-            catch (LoaderException e)
+            foreach (var m in dead)
             {
-                failure ??= e;
+                _modules.Remove(m);
+                _resolverResults.Forget(m);
+                _uniqueSymbols.Forget(m);
+                UnmapOrKeep(m);
             }
+            UnmapThoseNoLongerOwed();
+            if (failure is not null)
+                throw failure;
         }
-        foreach (var m in dead)
+        finally
         {
-            _modules.Remove(m);
-            _resolverResults.Forget(m);
-            _uniqueSymbols.Forget(m);
-            UnmapOrKeep(m);
+            dead.Clear();
+            t_spareOrder = dead; // for the next collection on this thread
         }
-        UnmapThoseNoLongerOwed();
-        if (failure is not null)
-            throw failure;
     }
+
+    // Each collection's two marks (a module reached from a handle, a module placed in the unload order), and the list
+    // of the dead, cleared, kept between collections on the thread: a collection allocates nothing of its own.
+    private int _lastMark;
+
+    [ThreadStatic]
+    private static List<Module>? t_spareOrder;
 
     /// <summary>The modules no handle reaches through DT_NEEDED edges, dependents before dependencies (a cycle in any
     /// order): the reverse of a depth-first post-order over the edges.</summary>
     private List<Module> Unreachable()
     {
-        var live = new HashSet<Module>();
-        var pending = new Stack<Module>();
+        int live = unchecked(_lastMark += 2), placed = unchecked(live + 1);
         foreach (var m in _modules)
             if (m.Handles > 0)
-                pending.Push(m);
-        while (pending.Count > 0)
-        {
-            var m = pending.Pop();
-            if (!live.Add(m))
-                continue;
-            foreach (var dependency in m.Needed)
-                if (!dependency.IsHost)
-                    pending.Push(dependency);
-        }
-        var order = new List<Module>();
-        var visited = new HashSet<Module>(live);
+                MarkLive(m, live);
+        // Taken out of the slot while in use: a finalizer may unload something itself, and collect meanwhile.
+        var order = t_spareOrder ?? [];
+        t_spareOrder = null;
         foreach (var m in _modules)
-            PostOrder(m, visited, order);
+            PostOrder(m, live, placed, order);
         order.Reverse();
         return order;
     }
 
-    private static void PostOrder(Module module, HashSet<Module> visited, List<Module> order)
+    private static void MarkLive(Module module, int live)
     {
-        if (module.IsHost || !visited.Add(module))
+        if (module.IsHost || module.CollectionMark == live)
             return;
+        module.CollectionMark = live;
         foreach (var dependency in module.Needed)
-            PostOrder(dependency, visited, order);
+            MarkLive(dependency, live);
+    }
+
+    private static void PostOrder(Module module, int live, int placed, List<Module> order)
+    {
+        if (module.IsHost || module.CollectionMark == live || module.CollectionMark == placed)
+            return;
+        module.CollectionMark = placed;
+        foreach (var dependency in module.Needed)
+            PostOrder(dependency, live, placed, order);
         order.Add(module);
     }
 }

@@ -11,7 +11,7 @@ namespace Loader.Linking;
 /// </summary>
 internal sealed partial class Relocator
 {
-    private readonly DeferredRelocations _tlsDeferred = new();
+    private DeferredRelocations _tlsDeferred; // mutated in place: not readonly
 
     private static bool IsTls(X86_64RelocationType type) => type is X86_64RelocationType.DtpMod64
         or X86_64RelocationType.DtpOff64 or X86_64RelocationType.TpOff64 or X86_64RelocationType.TlsDesc;

@@ -16,16 +16,18 @@ namespace Loader.Linking;
 /// </summary>
 internal sealed partial class Relocator
 {
-    private readonly Module _module;
-    private readonly ElfImage _image;
-    private readonly DynamicTables _tables;
-    private readonly ModuleNamespace _namespace;
-    private readonly LoadOptions _options;
-    private readonly ImageMemory _memory;
-    private readonly ulong _base;
-    private readonly Resolution[] _cache;
-    private readonly int _symbolCount;
-    private readonly DeferredRelocations _deferred = new();
+    // Set for one load (Begin), dropped after it (End): a relocator waits between loads in its thread's slot, with its
+    // per-symbol cache, so that a load allocates neither (and nothing that grows with its symbols).
+    private Module _module = null!;
+    private ElfImage _image = null!;
+    private DynamicTables _tables = null!;
+    private ModuleNamespace _namespace = null!;
+    private LoadOptions _options = null!;
+    private ImageMemory _memory = null!;
+    private ulong _base;
+    private Resolution[] _cache = [];
+    private int _symbolCount;
+    private DeferredRelocations _deferred; // mutated in place: not readonly
 
     private struct Resolution
     {
@@ -35,7 +37,11 @@ internal sealed partial class Relocator
         public ulong Value; // the definition's address; for an STT_TLS symbol, its st_value (its offset in the block)
     }
 
-    private Relocator(Module module, ModuleNamespace space, LoadOptions options)
+    private Relocator()
+    {
+    }
+
+    private void Begin(Module module, ModuleNamespace space, LoadOptions options)
     {
         _module = module;
         _image = module.Image!;
@@ -44,50 +50,55 @@ internal sealed partial class Relocator
         _options = options;
         _memory = _image.Memory;
         _base = (ulong)module.Base;
-        // One entry per symbol, reused from the thread's last load: a load allocates nothing that grows with its symbols.
+        // One entry per symbol, kept from the thread's last load: always clear while it waits.
         _symbolCount = _tables.Symbols?.Count ?? 0;
-        _cache = TakeCache(_symbolCount);
+        if (_cache.Length < _symbolCount)
+            _cache = new Resolution[Math.Max(_symbolCount, 256)];
     }
 
-    // The per-symbol cache between loads on this thread, always clear while it waits here. Not ArrayPool<Resolution>:
-    // a pool of a Loader type is code the runtime's ReadyToRun image does not carry, compiled by the JIT on a process's
-    // first load (docs/benchmarks.md, "Cold start").
+    /// <summary>Lets go of everything the load used (the cache names modules), so that the waiting relocator keeps
+    /// nothing alive.</summary>
+    private void End()
+    {
+        Array.Clear(_cache, 0, _symbolCount);
+        if (_cache.Length > LargestSpareCache)
+            _cache = [];
+        _deferred.Dispose();
+        _tlsDeferred.Dispose();
+        _module = null!;
+        _image = null!;
+        _tables = null!;
+        _namespace = null!;
+        _options = null!;
+        _memory = null!;
+    }
+
+    // The relocator (and its per-symbol cache) between loads on this thread. Not ArrayPool<Resolution> for the cache:
+    // a pool of a Loader type is code the runtime's ReadyToRun image does not carry, compiled by the JIT on a
+    // process's first load (docs/benchmarks.md, "Cold start").
     [ThreadStatic]
-    private static Resolution[]? t_spareCache;
+    private static Relocator? t_spare;
 
     /// <summary>The largest cache kept for the next load (192 KB): a library with more symbols gets its own.</summary>
     private const int LargestSpareCache = 8192;
-
-    private static Resolution[] TakeCache(int count)
-    {
-        // Taken out of the slot while in use, so a load started on this thread meanwhile (from a resolver's code) gets its own.
-        var cache = t_spareCache;
-        t_spareCache = null;
-        return cache is not null && cache.Length >= count ? cache : new Resolution[Math.Max(count, 256)];
-    }
-
-    private static void GiveBackCache(Resolution[] cache, int used)
-    {
-        Array.Clear(cache, 0, used); // it holds modules: drop them, and leave it clear for the next load
-        if (cache.Length <= LargestSpareCache)
-            t_spareCache = cache;
-    }
 
     /// <summary>Relocates <paramref name="module"/> against its <see cref="Module.Scope"/>.</summary>
     public static void Relocate(Module module, ModuleNamespace space, LoadOptions options)
     {
         if (module.Tables is null)
             return;
-        var relocator = new Relocator(module, space, options);
+        // Taken out of the slot while in use, so a load started on this thread meanwhile (from a resolver's code) gets its own.
+        var relocator = t_spare ?? new Relocator();
+        t_spare = null;
+        relocator.Begin(module, space, options);
         try
         {
             relocator.Run();
         }
         finally
         {
-            GiveBackCache(relocator._cache, relocator._symbolCount);
-            relocator._deferred.Dispose();
-            relocator._tlsDeferred.Dispose();
+            relocator.End();
+            t_spare = relocator;
         }
     }
 
@@ -274,7 +285,10 @@ internal sealed partial class Relocator
                 }
                 if (res.NeedsResolver)
                 {
-                    res.Value = (ulong)_namespace.IfuncTarget(res.DefinedBy!, (nint)res.Value, SymbolName(r.SymbolIndex), _options);
+                    // A resolver that has run (libc's memcpy, strlen, ... for nearly every library) answers without
+                    // its symbol's name, which is decoded only for a resolver run now (and its messages).
+                    res.Value = _namespace.TryGetResolverResult((nint)res.Value, out nint known) ? (ulong)known
+                        : (ulong)_namespace.IfuncTarget(res.DefinedBy!, (nint)res.Value, SymbolName(r.SymbolIndex), _options);
                     res.NeedsResolver = false;
                 }
                 long addend = rela ? r.Addend

@@ -50,8 +50,7 @@ internal static class SharedHostModules
                         building[loaded] = dependency;
                         pending.Enqueue(dependency);
                     }
-                    module.Needed.Add(dependency);
-                    module.Links.Add(new LibraryDependency(needed, module.Info, dependency.Info, DependencySource.Host, [], Depth: 1));
+                    module.AddNeeded(dependency, needed, DependencySource.Host, attempts: null);
                 }
             }
             foreach (var (key, module) in building)

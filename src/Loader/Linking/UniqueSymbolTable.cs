@@ -1,4 +1,4 @@
-using System.Text;
+using Loader.Elf;
 
 namespace Loader.Linking;
 
@@ -6,15 +6,22 @@ namespace Loader.Linking;
 /// <c>STB_GNU_UNIQUE</c> definitions of one namespace: the first definition found for a name is the one every later
 /// lookup of that name gets, from any library (glibc's <c>_ns_unique_sym_table</c>), until its module unloads.
 /// </summary>
+/// <remarks>
+/// Keyed by the defining symbol itself (its module and index, whose name stays readable in the mapped image until the
+/// module unloads and <see cref="Forget"/> drops it), not by a decoded string: a namespace holding many C++ libraries
+/// has hundreds of these, with long mangled names, and would otherwise keep a copy of each (issue 14).
+/// </remarks>
 internal struct UniqueSymbolTable // a field of its namespace, not an object of its own
 {
-    private Dictionary<string, ResolvedSymbol>? _first; // made at the namespace's first STB_GNU_UNIQUE definition
+    private Dictionary<DefinedName, ResolvedSymbol>? _first; // made at the namespace's first STB_GNU_UNIQUE definition
 
     /// <summary>The definition this name already has in the namespace, or <paramref name="found"/>, which becomes it.</summary>
+    /// <param name="name"><paramref name="found"/>'s name, as its module's symbol table has it.</param>
+    /// <param name="found">The definition a lookup found.</param>
     public ResolvedSymbol Intern(ReadOnlySpan<byte> name, ResolvedSymbol found)
     {
-        string key = Encoding.UTF8.GetString(name);
-        _first ??= new(StringComparer.Ordinal);
+        _first ??= new(DefinedName.SameName);
+        var key = new DefinedName(found.Module, found.Index, GnuHashTable.Hash(name));
         if (_first.TryGetValue(key, out var first))
             return first;
         _first[key] = found;
@@ -26,11 +33,27 @@ internal struct UniqueSymbolTable // a field of its namespace, not an object of 
     {
         if (_first is null)
             return;
-        List<string>? gone = null;
+        List<DefinedName>? gone = null;
         foreach (var (name, definition) in _first)
-            if (definition.Module == module)
+            if (definition.Module == module || name.Module == module)
                 (gone ??= []).Add(name);
-        foreach (string name in gone ?? [])
+        foreach (var name in gone ?? [])
             _first.Remove(name);
+    }
+
+    /// <summary>A symbol's name, read where its module's table has it; equal to another when the bytes are.</summary>
+    private readonly record struct DefinedName(Module Module, int Index, uint Hash)
+    {
+        public ReadOnlySpan<byte> Bytes => Module.Tables!.Symbols!.GetNameBytes(Index);
+
+        public static readonly IEqualityComparer<DefinedName> SameName = new NameComparer();
+
+        private sealed class NameComparer : IEqualityComparer<DefinedName>
+        {
+            public bool Equals(DefinedName x, DefinedName y) =>
+                x.Hash == y.Hash && ((x.Module == y.Module && x.Index == y.Index) || x.Bytes.SequenceEqual(y.Bytes));
+
+            public int GetHashCode(DefinedName name) => (int)name.Hash;
+        }
     }
 }

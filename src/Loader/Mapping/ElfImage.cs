@@ -145,7 +145,8 @@ public sealed class ElfImage : IDisposable
         {
             if (IsRelroApplied)
                 return;
-            Mapper.ProtectRelro(Plan, BaseAddress, Path, _steps.Add, null);
+            if (Mapper.ProtectRelro(Plan, BaseAddress, Path, null) is { } step)
+                _steps.Add(step);
             if (Plan.Relro is { Length: > 0 } relro)
                 _memory.ExcludeWritable((nint)((ulong)BaseAddress + relro.Address), relro.Length);
             IsRelroApplied = true;
@@ -238,17 +239,20 @@ public sealed class ElfImage : IDisposable
             return;
         var enc = new ElfEncoding(ElfClass.Elf64, ElfData.LittleEndian);
         var overlays = Plan.Overlays;
-        // An array, not a List: List<(ulong, ReadOnlyMemory<byte>)> is one more generic type to load on the first load.
-        var regions = new (ulong, ReadOnlyMemory<byte>)[overlays.Count];
-        int regionCount = 0;
+        int readable = 0;
         for (int i = 0; i < overlays.Count; i++)
+            if (IsReadFromFile(overlays[i]))
+                readable++;
+        // The view copies them: a library's few PT_LOADs are listed on the stack.
+        var buffer = new RegionBuffer();
+        Span<(ulong, ReadOnlyMemory<byte>)> regions = readable <= RegionBuffer.Length ? buffer[..readable] : new (ulong, ReadOnlyMemory<byte>)[readable];
+        for (int i = 0, n = 0; i < overlays.Count; i++)
         {
-            var o = overlays[i];
-            var ph = o.Header;
-            if ((o.Protection & MemoryProtection.Read) != 0 && ph.FileSize > 0)
-                regions[regionCount++] = (ph.VirtualAddress, _memory.GetMemory((nint)((ulong)BaseAddress + ph.VirtualAddress), checked((int)ph.FileSize)));
+            var ph = overlays[i].Header;
+            if (IsReadFromFile(overlays[i]))
+                regions[n++] = (ph.VirtualAddress, _memory.GetMemory((nint)((ulong)BaseAddress + ph.VirtualAddress), checked((int)ph.FileSize)));
         }
-        var view = VirtualView.FromRegions(Path, regions.AsSpan(0, regionCount));
+        var view = VirtualView.FromRegions(Path, (ReadOnlySpan<(ulong, ReadOnlyMemory<byte>)>)regions);
         var dynamicHeader = _programHeaders[dynamicIndex];
         var bytes = view.Read(dynamicHeader.VirtualAddress, dynamicHeader.FileSize, "PT_DYNAMIC");
         _dynamic = DynamicSection.Read(bytes, enc, dynamicHeader.VirtualAddress, dynamicHeader.Offset, Path);
@@ -256,6 +260,16 @@ public sealed class ElfImage : IDisposable
             ? GnuHashTable.Read(view, gnuHashAddress, enc) : null;
         _tables = DynamicTables.ReadWithGnuHash(view, _dynamic, enc, SymbolCountFromSections() ?? SymbolCountWhenHashIsShort(gnuHash), gnuHash);
     }
+
+    [System.Runtime.CompilerServices.InlineArray(Length)]
+    private struct RegionBuffer
+    {
+        public const int Length = 8;
+        private (ulong, ReadOnlyMemory<byte>) _first;
+    }
+
+    private static bool IsReadFromFile(SegmentOverlay overlay) =>
+        (overlay.Protection & MemoryProtection.Read) != 0 && overlay.Header.FileSize > 0;
 
     /// <summary>
     /// .dynsym's size when the section headers are at hand (read with the headers, as for a memfd) or are the only

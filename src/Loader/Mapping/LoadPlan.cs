@@ -142,7 +142,7 @@ public sealed class LoadPlan
             ThrowHelper.Format(name, Segment(i) + " p_filesz", FieldOffset(32), $"0x{ph.FileSize:x} bytes from p_offset 0x{ph.Offset:x} run past the end of the {fileLength}-byte file");
     }
 
-    private static (int Index, ProgramHeader Header)[] CheckLoads(PlanSource file, MapOptions options, ulong page)
+    private static int[] CheckLoads(PlanSource file, MapOptions options, ulong page)
     {
         string name = file.Name;
         ulong phoff = file.Header.ProgramHeaderOffset;
@@ -153,16 +153,18 @@ public sealed class LoadPlan
         for (int i = 0; i < file.ProgramHeaders.Count; i++)
             if (file.ProgramHeaders[i].Type == SegmentType.Load)
                 count++;
-        var loads = new (int Index, ProgramHeader Header)[count];
+        // The PT_LOADs' indices only (a load keeps no copy of their headers): the headers are read again from the table.
+        var loads = new int[count];
         for (int i = 0, n = 0; i < file.ProgramHeaders.Count; i++)
-            if (file.ProgramHeaders[i] is { Type: SegmentType.Load } ph)
-                loads[n++] = (i, ph);
+            if (file.ProgramHeaders[i].Type == SegmentType.Load)
+                loads[n++] = i;
         if (loads.Length == 0)
             ThrowHelper.Format(name, "PT_LOAD", phoff, $"none of the {file.ProgramHeaders.Count} program headers is a PT_LOAD: there is nothing to map");
 
         (int Index, ProgramHeader Header)? previous = null;
-        foreach (var (i, ph) in loads)
+        foreach (int i in loads)
         {
+            var ph = file.ProgramHeaders[i];
             if (ph.Alignment > 1 && (ph.Alignment & (ph.Alignment - 1)) != 0)
                 ThrowHelper.Format(name, Segment(i) + " p_align", FieldOffset(i, 48), $"0x{ph.Alignment:x} is not a power of two");
             if (ph.Alignment > 1 && ph.Alignment < page)
@@ -198,30 +200,31 @@ public sealed class LoadPlan
             previous = (i, ph);
         }
 
-        ulong start = PageDown(loads[0].Item2.VirtualAddress, page);
-        var last = loads[^1];
-        ulong end = PageUp(last.Item2.VirtualAddress + last.Item2.MemorySize, page);
+        ulong start = PageDown(file.ProgramHeaders[loads[0]].VirtualAddress, page);
+        int last = loads[^1];
+        ulong end = PageUp(file.ProgramHeaders[last].VirtualAddress + file.ProgramHeaders[last].MemorySize, page);
         if (end - start > (ulong)options.MaxImageSize)
-            ThrowHelper.Format(name, $"PT_LOAD[{last.Item1}] p_memsz", FieldOffset(last.Item1, 40),
+            ThrowHelper.Format(name, $"PT_LOAD[{last}] p_memsz", FieldOffset(last, 40),
                 $"the PT_LOADs span 0x{end - start:x} bytes, more than the maximum image size 0x{options.MaxImageSize:x} (MaxImageSize)");
         return loads;
     }
 
-    private void Build(PlanSource file, (int Index, ProgramHeader Header)[] loads, MapOptions options)
+    private void Build(PlanSource file, int[] loads, MapOptions options)
     {
         ulong page = PageSize;
-        StartAddress = PageDown(loads[0].Header.VirtualAddress, page);
-        EndAddress = PageUp(loads[^1].Header.VirtualAddress + loads[^1].Header.MemorySize, page);
+        var headers = file.ProgramHeaders;
+        StartAddress = PageDown(headers[loads[0]].VirtualAddress, page);
+        EndAddress = PageUp(headers[loads[^1]].VirtualAddress + headers[loads[^1]].MemorySize, page);
         ulong alignment = page;
-        foreach (var (_, ph) in loads)
-            alignment = Math.Max(alignment, ph.Alignment);
+        foreach (int index in loads)
+            alignment = Math.Max(alignment, headers[index].Alignment);
         Alignment = alignment;
 
         // Exact arrays: an image keeps its plan for as long as it is mapped.
         var overlays = new SegmentOverlay[loads.Length];
         int bssCount = 0;
-        foreach (var (_, ph) in loads)
-            if (ph.MemorySize > ph.FileSize)
+        foreach (int index in loads)
+            if (headers[index].MemorySize > headers[index].FileSize)
                 bssCount++;
         var bss = bssCount == 0 ? [] : new BssPlan[bssCount];
         bssCount = 0;
@@ -229,7 +232,8 @@ public sealed class LoadPlan
         SegmentOverlay? previous = null;
         for (int i = 0; i < loads.Length; i++)
         {
-            var (index, ph) = loads[i];
+            int index = loads[i];
+            var ph = headers[index];
             var protection = MemoryProtectionExtensions.FromSegmentFlags(ph.Flags);
             ulong address = PageDown(ph.VirtualAddress, page);
             ulong fileEnd = ph.VirtualAddress + ph.FileSize;
@@ -261,7 +265,7 @@ public sealed class LoadPlan
         _sections = file.Sections;
     }
 
-    private RelroPlan? PlanRelro(PlanSource file, (int Index, ProgramHeader Header)[] loads)
+    private RelroPlan? PlanRelro(PlanSource file, int[] loads)
     {
         int relroIndex = -1;
         for (int i = 0; i < file.ProgramHeaders.Count; i++)
@@ -271,8 +275,9 @@ public sealed class LoadPlan
             return null;
         var relro = file.ProgramHeaders[relroIndex];
         ulong end = relro.VirtualAddress + relro.MemorySize;
-        foreach (var (index, ph) in loads)
+        foreach (int index in loads)
         {
+            var ph = file.ProgramHeaders[index];
             if (relro.VirtualAddress >= ph.VirtualAddress && end >= relro.VirtualAddress
                 && end <= ph.VirtualAddress + ph.MemorySize)
             {

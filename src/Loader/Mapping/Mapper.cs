@@ -109,7 +109,8 @@ internal sealed class Mapper
             fd.Dispose(); // as glibc: the descriptor is not needed once the file pages are mapped
 
             if (_options.ApplyRelro)
-                ProtectRelro(plan, bias, _name, Record, _options.BeforeStep);
+                if (ProtectRelro(plan, bias, _name, _options.BeforeStep) is { } relroStep)
+                    Record(relroStep);
 
             if (source.Sections is LateSections late)
                 late.MappedAs(status);
@@ -271,26 +272,40 @@ internal sealed class Mapper
 
     /// <summary>The header reads' buffers go back to the pool once the image no longer reads them (it keeps what it
     /// needs: structs, strings, or views of the mapped image).</summary>
+    /// <summary>A buffer from the shared pool, kept until <see cref="ReturnHeaderBuffers"/>.</summary>
+    private byte[] RentHeaderBuffer(int length)
+    {
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
+        if (_firstRented is null)
+            _firstRented = buffer;
+        else
+            (_moreRented ??= []).Add(buffer);
+        return buffer;
+    }
+
     private void ReturnHeaderBuffers()
     {
-        foreach (var buffer in _rented)
+        if (_firstRented is not null)
+            ArrayPool<byte>.Shared.Return(_firstRented);
+        _firstRented = null;
+        foreach (var buffer in _moreRented ?? [])
             ArrayPool<byte>.Shared.Return(buffer);
-        _rented.Clear();
+        _moreRented?.Clear();
     }
 
     /// <summary>glibc reads 832 bytes for the same purpose; a page holds the ELF header and up to 71 program headers.</summary>
     private const int FirstReadLength = 4096;
 
-    // The header reads' buffers, from the shared pool: given back when the headers are read.
-    private readonly List<byte[]> _rented = new(4);
+    // The header reads' buffers, from the shared pool: given back when the headers are read. Nearly every load reads
+    // once (the ELF header and the program headers): a list only for more.
+    private byte[]? _firstRented;
+    private List<byte[]>? _moreRented;
 
     /// <summary>pread exactly <paramref name="length"/> bytes, into a pooled buffer that lives until the headers are
     /// read; a short read means the file shrank after fstat.</summary>
     private Memory<byte> ReadRange(FileDescriptor fd, ulong offset, int length, ulong fileLength)
     {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
-        _rented.Add(buffer);
-        var bytes = buffer.AsMemory(0, length);
+        var bytes = RentHeaderBuffer(length).AsMemory(0, length);
         int read = fd.ReadAt(bytes.Span, (long)offset, out int errno);
         if (read < 0)
             ThrowHelper.ImageLoad(_name, "pread", errno, $"{_name}: pread of {length} bytes at 0x{offset:x} failed: {Errno.Describe(errno)}");
@@ -304,8 +319,7 @@ internal sealed class Mapper
     /// directory or a FIFO is refused as what the file is.</summary>
     private Memory<byte> ReadFirst(FileDescriptor fd)
     {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(FirstReadLength);
-        _rented.Add(buffer);
+        byte[] buffer = RentHeaderBuffer(FirstReadLength);
         int read = fd.ReadAt(buffer.AsSpan(0, FirstReadLength), 0, out int errno);
         if (read < 0)
         {
@@ -443,18 +457,19 @@ internal sealed class Mapper
         Record(step);
     }
 
-    /// <summary>mprotect PT_GNU_RELRO's whole pages read-only. Shared with <see cref="ElfImage.ApplyRelro"/>.</summary>
-    internal static void ProtectRelro(LoadPlan plan, nint bias, string name, Action<MappingStep> record, Action<MappingStep>? before)
+    /// <summary>mprotect PT_GNU_RELRO's whole pages read-only; the step made, for the caller to record (no delegate
+    /// made per load), or null without RELRO. Shared with <see cref="ElfImage.ApplyRelro"/>.</summary>
+    internal static MappingStep? ProtectRelro(LoadPlan plan, nint bias, string name, Action<MappingStep>? before)
     {
         if (plan.Relro is not { Length: > 0 } relro)
-            return;
+            return null;
         nint address = (nint)((ulong)bias + relro.Address);
         var step = new MappingStep(MappingStepKind.ProtectRelro, address, relro.Length, MemoryProtection.Read, MappingFlags.None, null,
             "make PT_GNU_RELRO read-only at base+0x{0:x}", relro.Address);
         before?.Invoke(step);
         if (!Mmap.Protect(address, relro.Length, Prot.PROT_READ, out int errno))
             ThrowHelper.ImageLoad(name, "mprotect", errno, $"{name}: {step} failed: {Errno.Describe(errno)}");
-        record(step);
+        return step;
     }
 
     /// <summary>Unmap whatever of the reservation exists; the descriptor is closed by the caller.</summary>

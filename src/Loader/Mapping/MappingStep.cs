@@ -24,7 +24,8 @@ public readonly record struct MappingStep(
     string Reason)
 {
     // An image keeps every step it made: the fields are as narrow as their values (a kind and a PROT_* set fit a
-    // byte; no file offset is ulong.MaxValue, since mmap's is page-aligned and below 2^63), so a step is 64 bytes.
+    // byte; no file offset is ulong.MaxValue, since mmap's is page-aligned and below 2^63; a reason's second number is
+    // a PT_LOAD's index), so a step is 56 bytes.
     private readonly byte _kind = checked((byte)Kind);
     private readonly byte _protection = checked((byte)Protection);
     private readonly ulong _fileOffset = FileOffset ?? NoFileOffset;
@@ -54,7 +55,8 @@ public readonly record struct MappingStep(
     // A step the mapper records says why lazily: the sentence is formatted from these when someone reads Reason (the
     // trace, the CLI), not on every load. Without a format, the reason is the text itself.
     private readonly string? _reasonFormat;
-    private readonly ulong _reasonA, _reasonB;
+    private readonly ulong _reasonA;
+    private readonly ushort _reasonB;
     private readonly string? _reasonText = Reason;
 
     /// <summary>A step whose <see cref="Reason"/> is <c>string.Format(format, a, b, text)</c>, formatted when read.</summary>
@@ -62,9 +64,15 @@ public readonly record struct MappingStep(
         ulong? fileOffset, string reasonFormat, ulong reasonA, ulong reasonB = 0, string? reasonText = null)
         : this(kind, address, length, protection, flags, fileOffset, reasonText!)
     {
+        if (reasonB > ushort.MaxValue)
+        {
+            // An index past 65,535 (extended numbering): said now rather than widen every step.
+            _reasonText = string.Format(CultureInfo.InvariantCulture, reasonFormat, reasonA, reasonB, reasonText);
+            return;
+        }
         _reasonFormat = reasonFormat;
         _reasonA = reasonA;
-        _reasonB = reasonB;
+        _reasonB = (ushort)reasonB;
     }
 
     /// <summary>Why the loader did it.</summary>

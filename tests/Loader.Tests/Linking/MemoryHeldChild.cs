@@ -19,6 +19,12 @@ public static class MemoryHeldChild
     /// COUNT, and how many images each load mapped (the library and the dependencies the host does not have).</summary>
     public const string RetainedPerLibrary = "retained-per-library";
 
+    /// <summary><c>retained-in-one-context PATH...</c>: loads every PATH once in its own context and unloads it (the
+    /// process's one-time state: host modules, ld.so.cache, names, caches), then holds them all in one context and
+    /// prints <c>retained BYTES IMAGES</c>: the managed heap's growth (after full collections) divided by the images that
+    /// context mapped (the libraries and the dependencies the host does not have), and their count.</summary>
+    public const string RetainedInOneContext = "retained-in-one-context";
+
     public static int LoadAndUnload(string path, int warmup, int cycles)
     {
         for (int cycle = 0; cycle < warmup + cycles; cycle++)
@@ -45,6 +51,23 @@ public static class MemoryHeldChild
         long after = GC.GetTotalMemory(forceFullCollection: true);
         int images = held[0].Context.LoadedLibraries.Count(state => state.Module.Origin == Loader.Linking.ModuleOrigin.Loaded);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"retained {(after - before) / count} {images}"));
+        GC.KeepAlive(held);
+        return 0;
+    }
+
+    public static int RetainedInOne(IReadOnlyList<string> paths)
+    {
+        foreach (string path in paths)
+            using (var warm = new LoaderContext())
+                warm.Load(path).Dispose();
+        var held = new List<ElfLibrary>(paths.Count);
+        long before = GC.GetTotalMemory(forceFullCollection: true);
+        var context = new LoaderContext();
+        foreach (string path in paths)
+            held.Add(context.Load(path));
+        long after = GC.GetTotalMemory(forceFullCollection: true);
+        int images = context.LoadedLibraries.Count(state => state.Module.Origin == Loader.Linking.ModuleOrigin.Loaded);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"retained {(after - before) / images} {images}"));
         GC.KeepAlive(held);
         return 0;
     }
