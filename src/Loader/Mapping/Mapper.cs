@@ -125,9 +125,8 @@ internal sealed class Mapper
         var header = ElfHeader.Read(first.Span, _name);
         LoadPlan.CheckRunnable(header, _name);
         var encoding = new ElfEncoding(header.Class, header.Data);
-        FileRangeReader read = (offset, length) => offset + (ulong)length <= (ulong)first.Length
-            ? first.Slice((int)offset, length)
-            : ReadRange(fd, offset, length, fileLength);
+        (_headerFile, _firstRead, _fileLength) = (fd, first, fileLength);
+        FileRangeReader read = ReadHeaderRange; // the mapper's own method: no closure made per load
 
         // The section headers only name the regions for display (a loader needs none of them, as glibc reads none):
         // read now only when the load needs them (the real e_phnum under extended numbering) or when the file is a memfd
@@ -190,6 +189,15 @@ internal sealed class Mapper
             ThrowHelper.ImageLoad(_name, "fstat", 0,
                 $"{_name}: the file shrank to {status.Size} bytes while it was mapped; its PT_LOADs need {needed} bytes");
     }
+
+    // What ReadHeaderRange reads from while the headers are read: the file, and its first pread.
+    private FileDescriptor? _headerFile;
+    private Memory<byte> _firstRead;
+    private ulong _fileLength;
+
+    private ReadOnlyMemory<byte> ReadHeaderRange(ulong offset, int length) => offset + (ulong)length <= (ulong)_firstRead.Length
+        ? _firstRead.Slice((int)offset, length)
+        : ReadRange(_headerFile!, offset, length, _fileLength);
 
     /// <summary>glibc reads 832 bytes for the same purpose; a page holds the ELF header and up to 71 program headers.</summary>
     private const int FirstReadLength = 4096;
