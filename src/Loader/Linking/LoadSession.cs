@@ -318,6 +318,6 @@ internal sealed class LoadSession
         foreach (var module in _referenced)
             module.ReferenceCount--;
         foreach (var module in _new)
-            _namespace.UnmapOrKeep(module);
+            _namespace.Discard(module);
     }
 }

@@ -33,6 +33,15 @@ internal sealed class ModuleNamespace
         }
     }
 
+    /// <summary>A module of a load that failed goes: what the namespace learned of it (the unique symbols it defined,
+    /// the results of its resolvers, both keyed by what the image holds) first, then its image.</summary>
+    public void Discard(Module module)
+    {
+        _resolverResults.Forget(module);
+        _uniqueSymbols.Forget(module);
+        UnmapOrKeep(module);
+    }
+
     /// <summary>
     /// Unmaps a module that is gone from the namespace — unless a thread still owes it a <c>thread_local</c>
     /// destructor (glibc calls it at that thread's exit): then it stays mapped until a later load or unload of this
