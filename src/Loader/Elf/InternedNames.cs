@@ -22,8 +22,10 @@ internal static class InternedNames
     // Names longer than this are decoded without the table (no version name or soname comes near it).
     private const int LongestInterned = 256;
 
-    // Twice the capacity, a power of two: probe sequences stay short while the table fills.
-    private static readonly string?[] s_slots = new string?[Capacity * 2];
+    // At most half full, a power of two: probe sequences stay short. It starts small and doubles (up to twice the
+    // capacity) as names come, so a process with a few libraries does not hold a table made for every system library;
+    // a reader that still has the smaller array and misses takes the lock and finds the name in the new one.
+    private static string?[] s_slots = new string?[512];
     private static readonly Lock s_lock = new();
     private static int s_count;
 
@@ -32,11 +34,12 @@ internal static class InternedNames
     {
         if (utf8.Length > LongestInterned)
             return Encoding.UTF8.GetString(utf8);
-        int mask = s_slots.Length - 1;
-        int start = (int)(GnuHashTable.Hash(utf8) & (uint)mask);
-        for (int i = start; ; i = (i + 1) & mask)
+        uint hash = GnuHashTable.Hash(utf8);
+        var slots = Volatile.Read(ref s_slots);
+        int mask = slots.Length - 1;
+        for (int i = (int)(hash & (uint)mask); ; i = (i + 1) & mask)
         {
-            string? known = Volatile.Read(ref s_slots[i]);
+            string? known = Volatile.Read(ref slots[i]);
             if (known is null)
                 break;
             if (Matches(known, utf8))
@@ -45,9 +48,11 @@ internal static class InternedNames
         string created = Encoding.UTF8.GetString(utf8);
         lock (s_lock)
         {
-            for (int i = start; ; i = (i + 1) & mask)
+            slots = s_slots;
+            mask = slots.Length - 1;
+            for (int i = (int)(hash & (uint)mask); ; i = (i + 1) & mask)
             {
-                string? known = s_slots[i];
+                string? known = slots[i];
                 if (known is not null)
                 {
                     if (Matches(known, utf8))
@@ -56,11 +61,39 @@ internal static class InternedNames
                 }
                 if (s_count >= Capacity)
                     return created;
-                Volatile.Write(ref s_slots[i], created);
+                if ((s_count + 1) * 2 > slots.Length)
+                {
+                    slots = Grown(slots);
+                    Volatile.Write(ref s_slots, slots);
+                    mask = slots.Length - 1;
+                    for (i = (int)(hash & (uint)mask); slots[i] is not null; i = (i + 1) & mask)
+                    {
+                    }
+                }
+                Volatile.Write(ref slots[i], created);
                 s_count++;
                 return created;
             }
         }
+    }
+
+    /// <summary>The names in a table twice as large, each at its place there (its UTF-8 bytes' hash again).</summary>
+    private static string?[] Grown(string?[] slots)
+    {
+        var grown = new string?[slots.Length * 2];
+        int mask = grown.Length - 1;
+        Span<byte> utf8 = stackalloc byte[Encoding.UTF8.GetMaxByteCount(LongestInterned)];
+        foreach (string? name in slots)
+        {
+            if (name is null)
+                continue;
+            int length = Encoding.UTF8.GetBytes(name, utf8);
+            int i = (int)(GnuHashTable.Hash(utf8[..length]) & (uint)mask);
+            while (grown[i] is not null)
+                i = (i + 1) & mask;
+            grown[i] = name;
+        }
+        return grown;
     }
 
     /// <summary>Whether <paramref name="name"/> is the string <paramref name="utf8"/> decodes to.</summary>

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Numerics;
 using System.Text;
 
 namespace Loader.Linking;
@@ -37,18 +38,69 @@ internal sealed class LdSoCache
 
     private static readonly Lazy<LdSoCache> SystemCache = new(ReadSystemCache);
 
-    private readonly Dictionary<string, string> _bySoName;
-    private readonly List<(string SoName, string Path)> _entries;
+    // The file's bytes, the entries as the positions of their two NUL-terminated strings in them, and an open-addressing
+    // index by soname (entry number + 1; 0 is empty) that holds the first entry for each: what a process keeps for the
+    // cache, about the file's size, rather than two strings an entry and a dictionary of them (3.5 times as much).
+    private readonly byte[] _bytes;
+    private readonly (int Key, int Value)[] _entries;
+    private readonly int[] _index;
 
-    private LdSoCache(string name, List<(string SoName, string Path)> entries, int totalEntries)
+    private LdSoCache(string name, byte[] bytes, List<(int Key, int Value)> entries, int totalEntries)
     {
         Name = name;
-        _entries = entries;
+        _bytes = bytes;
+        _entries = [.. entries];
         TotalEntryCount = totalEntries;
-        _bySoName = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var (soName, path) in entries)
-            _bySoName.TryAdd(soName, path);
+        _index = new int[Math.Max(4, (int)BitOperations.RoundUpToPowerOf2((uint)_entries.Length * 2))];
+        Span<char> small = stackalloc char[256];
+        for (int i = 0; i < _entries.Length; i++)
+        {
+            var key = Terminated(_entries[i].Key);
+            // UTF-8 never decodes to more chars than it has bytes.
+            Span<char> chars = key.Length <= small.Length ? small : new char[key.Length];
+            var soName = chars[..Encoding.UTF8.GetChars(key, chars)];
+            if (Find(soName) < 0)
+                _index[Slot(soName)] = i + 1;
+        }
     }
+
+    /// <summary>The entry number for <paramref name="soName"/> (the first in file order), or -1.</summary>
+    private int Find(ReadOnlySpan<char> soName)
+    {
+        for (int slot = Start(soName); _index[slot] != 0; slot = (slot + 1) & (_index.Length - 1))
+            if (KeyEquals(_index[slot] - 1, soName))
+                return _index[slot] - 1;
+        return -1;
+    }
+
+    /// <summary>The first empty slot on <paramref name="soName"/>'s probe sequence.</summary>
+    private int Slot(ReadOnlySpan<char> soName)
+    {
+        int slot = Start(soName);
+        while (_index[slot] != 0)
+            slot = (slot + 1) & (_index.Length - 1);
+        return slot;
+    }
+
+    private int Start(ReadOnlySpan<char> soName) => string.GetHashCode(soName) & (_index.Length - 1);
+
+    /// <summary>Whether entry <paramref name="entry"/>'s soname, decoded as <see cref="StringAt"/> decodes it, is
+    /// <paramref name="soName"/>: compared without making the string.</summary>
+    private bool KeyEquals(int entry, ReadOnlySpan<char> soName)
+    {
+        var bytes = Terminated(_entries[entry].Key);
+        if (Ascii.IsValid(bytes))
+            return bytes.Length == soName.Length && Ascii.Equals(bytes, soName);
+        return soName.SequenceEqual(StringAt(_entries[entry].Key)); // a non-ASCII soname: decoded, as it always was
+    }
+
+    private ReadOnlySpan<byte> Terminated(int at)
+    {
+        var rest = _bytes.AsSpan(at);
+        return rest[..rest.IndexOf((byte)0)]; // checked when the cache was read
+    }
+
+    private string StringAt(int at) => Encoding.UTF8.GetString(Terminated(at));
 
     /// <summary>
     /// <c>/etc/ld.so.cache</c>, read once, on first use. A missing, unreadable or malformed cache is empty, as glibc
@@ -57,13 +109,22 @@ internal sealed class LdSoCache
     public static LdSoCache System => SystemCache.Value;
 
     /// <summary>A cache with no entries.</summary>
-    public static LdSoCache Empty { get; } = new("(no cache)", [], 0);
+    public static LdSoCache Empty { get; } = new("(no cache)", [], [], 0);
 
     /// <summary>The file (or name) the cache was read from, used in messages.</summary>
     public string Name { get; }
 
     /// <summary>The x86_64 entries without hwcaps, in file order: everything <see cref="Lookup"/> can return.</summary>
-    public IReadOnlyList<(string SoName, string Path)> Entries => _entries;
+    public IReadOnlyList<(string SoName, string Path)> Entries
+    {
+        get
+        {
+            var entries = new (string SoName, string Path)[_entries.Length];
+            for (int i = 0; i < entries.Length; i++)
+                entries[i] = (StringAt(_entries[i].Key), StringAt(_entries[i].Value));
+            return entries;
+        }
+    }
 
     /// <summary>Every entry in the file, of every architecture and hwcap (what <c>ldconfig -p</c> counts).</summary>
     public int TotalEntryCount { get; }
@@ -72,7 +133,8 @@ internal sealed class LdSoCache
     public string? Lookup(string soname)
     {
         ArgumentNullException.ThrowIfNull(soname);
-        return _bySoName.GetValueOrDefault(soname);
+        int entry = Find(soname.AsSpan());
+        return entry < 0 ? null : StringAt(_entries[entry].Value);
     }
 
     /// <summary>Reads a cache held in memory. A malformed cache is a <see cref="LoaderException"/> naming the field
@@ -102,17 +164,17 @@ internal sealed class LdSoCache
 
         // Old format alone: string offsets are relative to the end of the entries.
         int stringsStart = (int)entriesEnd;
-        var entries = new List<(string, string)>();
+        var entries = new List<(int, int)>();
         for (int i = 0; i < (int)nlibs; i++)
         {
             int at = OldHeaderSize + i * OldEntrySize;
             int flags = BinaryPrimitives.ReadInt32LittleEndian(bytes[at..]);
-            string key = ReadString(bytes, stringsStart, BinaryPrimitives.ReadUInt32LittleEndian(bytes[(at + 4)..]), name, $"libs[{i}].key", at + 4);
-            string value = ReadString(bytes, stringsStart, BinaryPrimitives.ReadUInt32LittleEndian(bytes[(at + 8)..]), name, $"libs[{i}].value", at + 8);
+            int key = ReadString(bytes, stringsStart, BinaryPrimitives.ReadUInt32LittleEndian(bytes[(at + 4)..]), name, $"libs[{i}].key", at + 4);
+            int value = ReadString(bytes, stringsStart, BinaryPrimitives.ReadUInt32LittleEndian(bytes[(at + 8)..]), name, $"libs[{i}].value", at + 8);
             if (flags == X86_64Flags)
                 entries.Add((key, value));
         }
-        return new LdSoCache(name, entries, (int)nlibs);
+        return new LdSoCache(name, bytes.ToArray(), entries, (int)nlibs);
     }
 
     private static LdSoCache ParseNew(ReadOnlySpan<byte> bytes, int start, string name)
@@ -132,23 +194,24 @@ internal sealed class LdSoCache
         if ((ulong)nlibs * NewEntrySize > available)
             ThrowHelper.Malformed(name, "nlibs", (ulong)(start + 20), $"{nlibs} entries of {NewEntrySize} bytes run past the end of the {bytes.Length}-byte file");
 
-        var entries = new List<(string, string)>();
+        var entries = new List<(int, int)>();
         for (int i = 0; i < (int)nlibs; i++)
         {
             // struct file_entry_new { int32_t flags; uint32_t key, value; uint32_t osversion_unused; uint64_t hwcap; }
             int at = start + NewHeaderSize + i * NewEntrySize;
             int flags = BinaryPrimitives.ReadInt32LittleEndian(bytes[at..]);
-            string key = ReadString(bytes, start, BinaryPrimitives.ReadUInt32LittleEndian(bytes[(at + 4)..]), name, $"libs[{i}].key", at + 4);
-            string value = ReadString(bytes, start, BinaryPrimitives.ReadUInt32LittleEndian(bytes[(at + 8)..]), name, $"libs[{i}].value", at + 8);
+            int key = ReadString(bytes, start, BinaryPrimitives.ReadUInt32LittleEndian(bytes[(at + 4)..]), name, $"libs[{i}].key", at + 4);
+            int value = ReadString(bytes, start, BinaryPrimitives.ReadUInt32LittleEndian(bytes[(at + 8)..]), name, $"libs[{i}].value", at + 8);
             ulong hwcap = BinaryPrimitives.ReadUInt64LittleEndian(bytes[(at + 16)..]);
             if (flags == X86_64Flags && hwcap == 0)
                 entries.Add((key, value));
         }
-        return new LdSoCache(name, entries, (int)nlibs);
+        return new LdSoCache(name, bytes.ToArray(), entries, (int)nlibs);
     }
 
-    /// <summary>The NUL-terminated string at <paramref name="baseOffset"/> + <paramref name="offset"/>, checked.</summary>
-    private static string ReadString(ReadOnlySpan<byte> bytes, int baseOffset, uint offset, string name, string field, int fieldOffset)
+    /// <summary>Where the NUL-terminated string at <paramref name="baseOffset"/> + <paramref name="offset"/> starts,
+    /// checked: inside the file, and terminated before its end.</summary>
+    private static int ReadString(ReadOnlySpan<byte> bytes, int baseOffset, uint offset, string name, string field, int fieldOffset)
     {
         ulong at = (ulong)baseOffset + offset;
         if (at >= (ulong)bytes.Length)
@@ -157,7 +220,7 @@ internal sealed class LdSoCache
         int nul = rest.IndexOf((byte)0);
         if (nul < 0)
             ThrowHelper.Malformed(name, field, (ulong)fieldOffset, $"string at file offset 0x{at:x} has no NUL terminator before the end of the file");
-        return Encoding.UTF8.GetString(rest[..nul]);
+        return (int)at;
     }
 
     private static bool StartsWith(ReadOnlySpan<byte> bytes, int offset, string ascii)

@@ -326,6 +326,6 @@ internal sealed class LoadSession : IMappedFileCheck
         foreach (var module in _referenced)
             module.ReferenceCount--;
         foreach (var module in _new)
-            _namespace.UnmapOrKeep(module);
+            _namespace.Discard(module);
     }
 }

@@ -11,15 +11,21 @@ namespace Loader.Linking;
 /// </summary>
 internal sealed class ModuleNamespace
 {
-    // A context that holds one library costs little more than the library: the tables below are values whose
-    // dictionaries are made at first use, and the list of modules kept for thread_local destructors is made when one is.
-    private readonly List<Module> _modules = new(1);
+    // A context that holds one library costs little more than the library: its modules in an array of its own (no
+    // list object), the tables below are values whose dictionaries are made at first use, the list of modules kept
+    // for thread_local destructors is made when one is, and the lock is the namespace object's own monitor.
+    private Module[] _modules = [];
+    private int _moduleCount;
     private UniqueSymbolTable _uniqueSymbols;
     private IfuncResolverCache _resolverResults;
     private List<Module>? _owingThreadExits;
 
-    /// <summary>Held for every load, lookup and unload in the namespace.</summary>
-    public Lock SyncRoot { get; } = new();
+    /// <summary>Held for every load, lookup and unload in the namespace (re-entrant, as a load from an initializer
+    /// needs).</summary>
+    public object SyncRoot => this;
+
+    /// <summary>The modules Loader mapped here, in load order.</summary>
+    private ReadOnlySpan<Module> Modules => _modules.AsSpan(0, _moduleCount);
 
     /// <summary>Loads a file (or, when <paramref name="fromMemory"/>, <paramref name="bytes"/> under the name
     /// <paramref name="path"/>) and its dependencies; one more reference on the root.</summary>
@@ -31,6 +37,15 @@ internal sealed class ModuleNamespace
             UnmapThoseNoLongerOwed();
             return LoadSession.Run(this, options, path, bytes, fromMemory);
         }
+    }
+
+    /// <summary>A module of a load that failed goes: what the namespace learned of it (the unique symbols it defined,
+    /// the results of its resolvers, both keyed by what the image holds) first, then its image.</summary>
+    public void Discard(Module module)
+    {
+        _resolverResults.Forget(module);
+        _uniqueSymbols.Forget(module);
+        UnmapOrKeep(module);
     }
 
     /// <summary>
@@ -77,8 +92,8 @@ internal sealed class ModuleNamespace
     {
         lock (SyncRoot)
         {
-            var result = new List<LoadedLibraryState>(_modules.Count);
-            foreach (var module in _modules)
+            var result = new List<LoadedLibraryState>(_moduleCount);
+            foreach (var module in Modules)
                 result.Add(new LoadedLibraryState(module.Info, module.ReferenceCount));
             return result;
         }
@@ -95,7 +110,7 @@ internal sealed class ModuleNamespace
     /// <summary>The module mapped from the file with this device and inode (never one loaded from memory).</summary>
     public Module? FindLoaded(FileIdentity identity)
     {
-        foreach (var m in _modules)
+        foreach (var m in Modules)
             if (!m.Image!.IsFromMemory && m.File == identity)
                 return m;
         return null;
@@ -104,7 +119,7 @@ internal sealed class ModuleNamespace
     /// <summary>The module this namespace mapped from a file at <paramref name="path"/>, the path as it was given.</summary>
     public Module? FindLoadedPath(string path)
     {
-        foreach (var m in _modules)
+        foreach (var m in Modules)
             if (!m.Image!.IsFromMemory && m.Path == path)
                 return m;
         return null;
@@ -113,14 +128,30 @@ internal sealed class ModuleNamespace
     /// <summary>The module whose DT_SONAME or path is <paramref name="soNameOrPath"/>.</summary>
     public Module? FindLoaded(string soNameOrPath)
     {
-        foreach (var m in _modules)
+        foreach (var m in Modules)
             if (m.SoName == soNameOrPath || m.Path == soNameOrPath)
                 return m;
         return null;
     }
 
     /// <summary>The modules a load mapped join the namespace once the load succeeded.</summary>
-    public void Commit(List<Module> modules) => _modules.AddRange(modules);
+    public void Commit(List<Module> modules)
+    {
+        if (_moduleCount + modules.Count > _modules.Length)
+            Array.Resize(ref _modules, Math.Max(_moduleCount + modules.Count, _modules.Length * 2));
+        modules.CopyTo(_modules, _moduleCount);
+        _moduleCount += modules.Count;
+    }
+
+    /// <summary>Takes <paramref name="module"/> out of the load order, the others keeping theirs.</summary>
+    private void Remove(Module module)
+    {
+        int index = Array.IndexOf(_modules, module, 0, _moduleCount);
+        if (index < 0)
+            return;
+        Array.Copy(_modules, index + 1, _modules, index, _moduleCount - index - 1);
+        _modules[--_moduleCount] = null!;
+    }
 
     /// <summary>
     /// The final step of every lookup — relocation, <c>GetExport</c>, <c>bind</c> — before the address is used: an
@@ -196,7 +227,7 @@ internal sealed class ModuleNamespace
             if (IsDisposed)
                 return;
             IsDisposed = true;
-            foreach (var m in _modules)
+            foreach (var m in Modules)
             {
                 m.ReferenceCount -= m.Handles;
                 m.Handles = 0;
@@ -233,7 +264,7 @@ internal sealed class ModuleNamespace
             }
             foreach (var m in dead)
             {
-                _modules.Remove(m);
+                Remove(m);
                 _resolverResults.Forget(m);
                 _uniqueSymbols.Forget(m);
                 UnmapOrKeep(m);
@@ -261,13 +292,13 @@ internal sealed class ModuleNamespace
     private List<Module> Unreachable()
     {
         int live = unchecked(_lastMark += 2), placed = unchecked(live + 1);
-        foreach (var m in _modules)
+        foreach (var m in Modules)
             if (m.Handles > 0)
                 MarkLive(m, live);
         // Taken out of the slot while in use: a finalizer may unload something itself, and collect meanwhile.
         var order = t_spareOrder ?? [];
         t_spareOrder = null;
-        foreach (var m in _modules)
+        foreach (var m in Modules)
             PostOrder(m, live, placed, order);
         order.Reverse();
         return order;

@@ -228,9 +228,8 @@ internal sealed class Mapper
             knownLength = (ulong)StatusNow(fd).Size;
         // The tables' bounds are checked against the file's length, or against the first read that holds them.
         ulong bound = knownLength == LoadPlan.UnknownFileLength ? (ulong)first.Length : knownLength;
-        FileRangeReader read = (offset, length) => offset + (ulong)length <= (ulong)first.Length
-            ? first.Slice((int)offset, length)
-            : ReadRange(fd, offset, length, bound);
+        (_headerFile, _firstRead, _fileLength) = (fd, first, bound);
+        FileRangeReader read = ReadHeaderRange; // the mapper's own method: no closure made per load
 
         // The section headers only name the regions for display (a loader needs none of them, as glibc reads none):
         // read now only when the load needs them (the real e_phnum under extended numbering) or when the file is a memfd
@@ -292,6 +291,16 @@ internal sealed class Mapper
             ArrayPool<byte>.Shared.Return(buffer);
         _moreRented?.Clear();
     }
+
+    // What ReadHeaderRange reads from while the headers are read: the file, its first pread, and the length the
+    // tables are checked against.
+    private FileDescriptor? _headerFile;
+    private Memory<byte> _firstRead;
+    private ulong _fileLength;
+
+    private ReadOnlyMemory<byte> ReadHeaderRange(ulong offset, int length) => offset + (ulong)length <= (ulong)_firstRead.Length
+        ? _firstRead.Slice((int)offset, length)
+        : ReadRange(_headerFile!, offset, length, _fileLength);
 
     /// <summary>glibc reads 832 bytes for the same purpose; a page holds the ELF header and up to 71 program headers.</summary>
     private const int FirstReadLength = 4096;

@@ -1,3 +1,4 @@
+using Loader.Elf;
 using Loader.Tests.Mapping;
 
 namespace Loader.Tests.Linking;
@@ -75,5 +76,32 @@ public sealed class LinkRollbackTests : IDisposable
         Assert.Empty(context.LoadedLibraries);
         foreach (string file in new[] { a, b, c })
             before.AssertNothingLeft(null, file, []);
+    }
+
+    /// <summary>
+    /// The dependency (-Bsymbolic) is relocated first and puts its <c>Counter&lt;int&gt;::value</c> in the context's
+    /// unique-symbol table; then the root is refused (DT_TEXTREL) and both are unmapped. The table must forget that
+    /// definition with them: a later load that defines the same name gets its own copy, not the unmapped one (and the
+    /// table, which reads a definition's name in its image, does not read the unmapped image).
+    /// </summary>
+    [Fact]
+    public void A_unique_symbol_a_rolled_back_load_interned_is_forgotten_with_it()
+    {
+        Copy("binding/libbind_unique_symdep.so", "libbind_unique_symdep.so");
+        byte[] bytes = File.ReadAllBytes(Fixtures.Path("binding/libbind_unique_root.so"));
+        using (var elf = ElfFile.Parse(bytes.ToArray(), "libbind_unique_root.so"))
+            ElfPatch.EditDynamic(bytes, elf, (tag, value) =>
+                tag == (long)DynamicTag.RelaCount ? ((long)DynamicTag.TextRel, 0) : (tag, value));
+        string root = Path.Combine(_dir, "libbind_unique_root.so");
+        File.WriteAllBytes(root, bytes);
+        using var context = new LoaderContext();
+        var refused = Assert.Throws<RelocationException>(() => context.Load(root));
+        Assert.Contains("DT_TEXTREL", refused.Message, StringComparison.Ordinal);
+        Assert.Empty(context.LoadedLibraries);
+
+        using var a = context.Load(Copy("binding/libbind_unique_a.so", "libbind_unique_a.so"));
+        nint value = a.GetExport("_ZN7CounterIiE5valueE");
+        Assert.True(a.ReservedRange.Overlaps(value, value + 1),
+            $"Counter<int>::value at 0x{value:x}, outside libbind_unique_a.so's image [0x{a.ReservedRange.Start:x}, 0x{a.ReservedRange.End:x})");
     }
 }
