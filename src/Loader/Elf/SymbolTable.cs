@@ -55,7 +55,13 @@ public sealed class SymbolTable
     private ReadOnlySpan<byte> EntryBytes(long index, string referrer)
     {
         if ((ulong)index >= (ulong)Count)
-            ThrowHelper.Format(_fileName, referrer, Address, $"symbol index {index} is past the {Count}-entry DT_SYMTAB");
+            ThrowPastTheEnd(index, referrer);
         return _bytes.Span.Slice((int)index * _entrySize, _entrySize);
     }
+
+    // Out of line: the message's formatting, inlined into every caller of the indexer (the relocator's per-symbol
+    // path among them), would make each caller's frame larger, and the runtime zeroes it on every call.
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn, System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private void ThrowPastTheEnd(long index, string referrer) =>
+        ThrowHelper.Format(_fileName, referrer, Address, $"symbol index {index} is past the {Count}-entry DT_SYMTAB");
 }

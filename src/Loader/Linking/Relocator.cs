@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using Loader.Elf;
 using Loader.Mapping;
 using Loader.Native;
@@ -339,33 +340,34 @@ internal sealed partial class Relocator
     }
 
     /// <summary>Resolves symbol <paramref name="symbolIndex"/> once per load (glibc's rules, see <see cref="SymbolLookup"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ref Resolution Resolve(uint symbolIndex, string table, ulong offset, X86_64RelocationType type)
     {
         ref var res = ref _cache[symbolIndex];
-        if (res.Done)
-            return ref res;
+        if (!res.Done)
+            ResolveFirst(ref res, symbolIndex, table, offset, type);
+        return ref res;
+    }
+
+    /// <summary>The lookup behind <see cref="Resolve"/>, out of line: its frame (the lookup's inlined structs) is
+    /// zeroed on every call, which the entries whose symbol is already resolved must not pay.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ResolveFirst(ref Resolution res, uint symbolIndex, string table, ulong offset, X86_64RelocationType type)
+    {
         res.Done = true;
         if (symbolIndex == 0)
-            return ref res; // no symbol: S = 0
-        var symbols = _tables.Symbols!;
+            return; // no symbol: S = 0
         if (!RelocationBinding.TryFind(_module, (int)symbolIndex, _namespace, out var found))
         {
-            if (symbols[(int)symbolIndex].Binding == SymbolBinding.Weak)
+            if (_tables.Symbols![(int)symbolIndex].Binding == SymbolBinding.Weak)
             {
                 res.DefinedBy = null; // an unresolved weak reference is 0
-                return ref res;
+                return;
             }
-            string symbol = symbols.GetName((int)symbolIndex);
-            string? versionName = VersionRequest.Relocation(_tables.GetSymbolVersion((int)symbolIndex)).Name;
-            string at = versionName is null ? "" : "@" + versionName;
-            ThrowHelper.SymbolNotFound(symbol, versionName, Name,
-                $"{Name}: undefined symbol '{symbol}{at}' ({table} {X86_64Relocations.Name(type)} at 0x{offset:x}) is not defined by any module in scope: " +
-                _module.Scope!.NamesText());
+            ThrowUndefined(symbolIndex, table, offset, type);
         }
         if ((found.Symbol.Type == SymbolType.Tls) != IsTls(type))
-            Fail(table, offset, type, symbolIndex, found.Symbol.Type == SymbolType.Tls
-                ? "the symbol is thread-local, and this relocation type is not a TLS one"
-                : "a TLS relocation names a symbol that is not thread-local (STT_TLS)");
+            FailTlsMismatch(symbolIndex, table, offset, type, found.Symbol.Type == SymbolType.Tls);
         res.DefinedBy = found.Module;
         res.Value = found.Symbol.Type == SymbolType.Tls ? found.Symbol.Value : found.Address;
         res.NeedsResolver = found.IsIfunc;
@@ -377,8 +379,26 @@ internal sealed partial class Relocator
             res.Value = (ulong)ThreadExitShim.Address;
             res.NeedsResolver = false;
         }
-        return ref res;
     }
+
+    // The refusals, out of line: their messages' formatting (interpolated strings, name decoding) would otherwise be
+    // inlined into Resolve, whose frame the runtime zeroes on every call (1.5 KB of it, once per symbol).
+    [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowUndefined(uint symbolIndex, string table, ulong offset, X86_64RelocationType type)
+    {
+        string symbol = _tables.Symbols!.GetName((int)symbolIndex);
+        string? versionName = VersionRequest.Relocation(_tables.GetSymbolVersion((int)symbolIndex)).Name;
+        string at = versionName is null ? "" : "@" + versionName;
+        ThrowHelper.SymbolNotFound(symbol, versionName, Name,
+            $"{Name}: undefined symbol '{symbol}{at}' ({table} {X86_64Relocations.Name(type)} at 0x{offset:x}) is not defined by any module in scope: " +
+            _module.Scope!.NamesText());
+    }
+
+    [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
+    private void FailTlsMismatch(uint symbolIndex, string table, ulong offset, X86_64RelocationType type, bool symbolIsTls) =>
+        Fail(table, offset, type, symbolIndex, symbolIsTls
+            ? "the symbol is thread-local, and this relocation type is not a TLS one"
+            : "a TLS relocation names a symbol that is not thread-local (STT_TLS)");
 
     private static bool IsThreadAtExit(in StringTable strings, uint nameOffset) =>
         strings.EqualsBytes(nameOffset, "__cxa_thread_atexit"u8) || strings.EqualsBytes(nameOffset, "__cxa_thread_atexit_impl"u8);
