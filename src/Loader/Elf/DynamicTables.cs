@@ -185,9 +185,14 @@ public sealed class DynamicTables
 
         var tables = new RelocationTable[(rela is null ? 0 : 1) + (rel is null ? 0 : 1) + (plt is null ? 0 : 1)];
         int n = 0;
-        foreach (var table in (ReadOnlySpan<RelocationTable?>)[rela, rel, plt])
-            if (table is not null)
-                tables[n++] = table;
+        // Each in turn, not through a span of the three: that would be an inline array of a reference type, whose
+        // generic code the JIT compiles on a process's first load.
+        if (rela is not null)
+            tables[n++] = rela;
+        if (rel is not null)
+            tables[n++] = rel;
+        if (plt is not null)
+            tables[n++] = plt;
         int symbolCount = Symbols?.Count ?? 0;
         foreach (var table in tables)
         {

@@ -93,7 +93,10 @@ internal sealed class Module
 
     // Its DT_NEEDED edges, in order: the module that satisfies each, and how (the rest of a LibraryDependency is the
     // two modules', so the records are made when asked for, by DependencyEdges, not kept while the module is loaded).
-    private NeededEdge[] _edges = [];
+    private NeededEdge[] _edges = NoEdges;
+
+    // Ours, not Array.Empty: the runtime makes EmptyArray<T> of a type of ours with JIT-compiled code on a first load.
+    private static readonly NeededEdge[] NoEdges = new NeededEdge[0];
     private int _neededCount;
 
     internal readonly record struct NeededEdge(Module Module, string Name, DependencySource Source, SearchAttempt[]? Attempts);

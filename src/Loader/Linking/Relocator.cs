@@ -26,7 +26,10 @@ internal sealed partial class Relocator
     private LoadOptions _options = null!;
     private ImageMemory _memory = null!;
     private ulong _base;
-    private Resolution[] _cache = [];
+    private Resolution[] _cache = NoResolutions;
+
+    // Ours, not Array.Empty: the runtime makes EmptyArray<T> of a type of ours with JIT-compiled code on a first load.
+    private static readonly Resolution[] NoResolutions = new Resolution[0];
     private int _symbolCount;
     private DeferredRelocations _deferred; // mutated in place: not readonly
 
