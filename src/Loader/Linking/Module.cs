@@ -25,7 +25,7 @@ internal sealed class Module
         int needed = tables?.Needed.Count ?? 0; // the edges' lists are sized once: a module keeps them as long as it lives
         var module = new Module(new ModuleInfo(image.Path, image.SoName, image.BaseAddress, ModuleOrigin.Loaded), tables, image, null)
         {
-            _edges = needed == 0 ? [] : new NeededEdge[needed],
+            _edges = needed == 0 ? NoEdges : new NeededEdge[needed],
         };
         var dyn = image.Dynamic;
         module.Symbolic = dyn is not null && (dyn.Has(DynamicTag.Symbolic) || (dyn.Flags & DynamicFlags.Symbolic) != 0);
@@ -38,7 +38,7 @@ internal sealed class Module
     public static Module ForHost(HostModule host) =>
         new(new ModuleInfo(host.Path, host.SoName, host.Base, ModuleOrigin.Host), host.Tables, null, host)
         {
-            _edges = host.Tables.Needed.Count == 0 ? [] : new NeededEdge[host.Tables.Needed.Count],
+            _edges = host.Tables.Needed.Count == 0 ? NoEdges : new NeededEdge[host.Tables.Needed.Count],
         };
 
     public ModuleInfo Info { get; }
