@@ -22,7 +22,7 @@ public sealed class ElfFile : IDisposable
         Bytes = bytes;
         Header = ElfHeader.Read(bytes.Span, name);
         Encoding = new ElfEncoding(Header.Class, Header.Data);
-        FileRangeReader read = (offset, length) => bytes.Slice((int)offset, length);
+        var read = new MemoryRangeReader(bytes);
         (_sections, SectionNameTableIndex) = HeaderTables.ReadSections(Header, Encoding, name, (ulong)bytes.Length, read);
         _programHeaders = HeaderTables.ReadProgramHeaders(Header, Encoding, name, (ulong)bytes.Length, _sections, read);
         View = VirtualView.FromFile(name, bytes, _programHeaders);

@@ -1,11 +1,22 @@
 namespace Loader.Elf;
 
-/// <summary>Returns <paramref name="length"/> bytes of the file from <paramref name="offset"/>; the caller has checked
-/// the range against the file's length.</summary>
-internal delegate ReadOnlyMemory<byte> FileRangeReader(ulong offset, int length);
+/// <summary>Reads a file's bytes for <see cref="HeaderTables"/>: an interface, not a delegate, so that the mapper
+/// reads through itself and makes no delegate per load.</summary>
+internal interface IFileRangeReader
+{
+    /// <summary>Returns <paramref name="length"/> bytes of the file from <paramref name="offset"/>; the caller has
+    /// checked the range against the file's length.</summary>
+    ReadOnlyMemory<byte> Read(ulong offset, int length);
+}
+
+/// <summary>An <see cref="IFileRangeReader"/> over a whole file already in memory.</summary>
+internal sealed class MemoryRangeReader(ReadOnlyMemory<byte> bytes) : IFileRangeReader
+{
+    public ReadOnlyMemory<byte> Read(ulong offset, int length) => bytes.Slice((int)offset, length);
+}
 
 /// <summary>
-/// The section and program header tables, read and checked through a <see cref="FileRangeReader"/>: the same rules
+/// The section and program header tables, read and checked through an <see cref="IFileRangeReader"/>: the same rules
 /// whether the bytes are a whole file in memory (<see cref="ElfFile"/>) or read piece by piece with pread from a
 /// descriptor (the mapper, which never holds the whole file).
 /// </summary>
@@ -18,7 +29,7 @@ internal static class HeaderTables
     /// <summary>The section headers with their names resolved, and the real e_shstrndx (through section 0 when it is
     /// SHN_XINDEX). Empty for a file without section headers.</summary>
     public static (SectionHeader[] Sections, int NameTableIndex) ReadSections(
-        ElfHeader header, ElfEncoding encoding, string name, ulong fileLength, FileRangeReader read)
+        ElfHeader header, ElfEncoding encoding, string name, ulong fileLength, IFileRangeReader read)
     {
         ulong shoff = header.SectionHeaderOffset;
         int nameTableIndex = header.SectionNameTableIndex;
@@ -37,7 +48,7 @@ internal static class HeaderTables
         ulong count = header.SectionHeaderCount;
         if (count == 0)
         {
-            var section0 = SectionHeader.Read(read(shoff, entrySize).Span, encoding);
+            var section0 = SectionHeader.Read(read.Read(shoff, entrySize).Span, encoding);
             count = section0.Size;
             if (header.SectionNameTableIndex == ElfHeader.SHN_XINDEX)
                 nameTableIndex = (int)section0.Link;
@@ -48,7 +59,7 @@ internal static class HeaderTables
             ThrowHelper.Format(name, header.SectionHeaderCount == 0 ? "e_shnum (section 0 sh_size)" : "e_shnum",
                 header.SectionHeaderCount == 0 ? shoff + (ulong)SectionSizeField(header.Class) : FieldOffset(header, ElfHeader.Field.SectionHeaderCount),
                 $"{count} section headers of {entrySize} bytes at 0x{shoff:x} run past the end of the {fileLength}-byte file");
-        var table = read(shoff, (int)count * entrySize).Span;
+        var table = read.Read(shoff, (int)count * entrySize).Span;
         var sections = new SectionHeader[count];
         for (int i = 0; i < sections.Length; i++)
             sections[i] = SectionHeader.Read(table.Slice(i * entrySize, entrySize), encoding);
@@ -64,7 +75,7 @@ internal static class HeaderTables
                 ThrowHelper.Format(name, "e_shstrndx", NameTableIndexField(header, shoff), $"section {nameTableIndex}, the section name table, is SHT_NOBITS and has no bytes");
             if (ThrowHelper.OutOfRange(strtab.Offset, strtab.Size, fileLength))
                 ThrowHelper.Format(name, "e_shstrndx sh_offset", SectionOffsetField(header, nameTableIndex), $"section name table of 0x{strtab.Size:x} bytes runs past the end of the file");
-            var names = new StringTable(read(strtab.Offset, (int)strtab.Size), name, ".shstrtab", strtab.Offset);
+            var names = new StringTable(read.Read(strtab.Offset, (int)strtab.Size), name, ".shstrtab", strtab.Offset);
             for (int i = 0; i < sections.Length; i++)
                 sections[i] = sections[i] with { Name = names.GetString(sections[i].NameOffset) };
         }
@@ -73,13 +84,13 @@ internal static class HeaderTables
 
     /// <summary>The program headers (e_phnum resolved through section 0 when it is PN_XNUM).</summary>
     public static ProgramHeader[] ReadProgramHeaders(
-        ElfHeader header, ElfEncoding encoding, string name, ulong fileLength, IReadOnlyList<SectionHeader> sections, FileRangeReader read) =>
+        ElfHeader header, ElfEncoding encoding, string name, ulong fileLength, IReadOnlyList<SectionHeader> sections, IFileRangeReader read) =>
         ReadProgramHeaderTable(header, encoding, name, fileLength, sections, read).ToArray();
 
     /// <summary>The program headers checked as <see cref="ReadProgramHeaders"/> checks them, decoded where they lie
     /// (valid as long as the bytes <paramref name="read"/> returned).</summary>
     internal static ProgramHeaderTable ReadProgramHeaderTable(
-        ElfHeader header, ElfEncoding encoding, string name, ulong fileLength, IReadOnlyList<SectionHeader> sections, FileRangeReader read)
+        ElfHeader header, ElfEncoding encoding, string name, ulong fileLength, IReadOnlyList<SectionHeader> sections, IFileRangeReader read)
     {
         ulong count = header.ProgramHeaderCount;
         if (count == ElfHeader.PN_XNUM)
@@ -99,7 +110,7 @@ internal static class HeaderTables
         if (ThrowHelper.OutOfRange(phoff, count * (ulong)entrySize, fileLength))
             ThrowHelper.Format(name, "e_phoff", FieldOffset(header, ElfHeader.Field.ProgramHeaderOffset),
                 $"{count} program headers of {entrySize} bytes at 0x{phoff:x} run past the end of the {fileLength}-byte file");
-        return new ProgramHeaderTable(read(phoff, (int)count * entrySize), (int)count, encoding);
+        return new ProgramHeaderTable(read.Read(phoff, (int)count * entrySize), (int)count, encoding);
     }
 
     /// <summary>

@@ -146,7 +146,7 @@ internal sealed class Module
 
     /// <summary>The absolute address of the <c>.eh_frame</c> registered with libgcc (by the mapper or
     /// <see cref="UnwindRegistry"/>; the image holds it), or null.</summary>
-    public nint? RegisteredEhFrame => Image?.RegisteredEhFrame;
+    public nint? RegisteredEhFrame => Image is { RegisteredEhFrame: not 0 } image ? image.RegisteredEhFrame : null;
 
     /// <summary>This module's handle's recent <c>GetExport</c> answers; made at its first unversioned lookup.</summary>
     public ExportCache? Exports;

@@ -29,7 +29,7 @@ internal static class UnwindRegistry
             // The mapper walked the table in the file's pages before the overlays replaced them, and registered it
             // then when the load asked it to; no relocation writes a read-only segment without text relocations, so
             // those are still the bytes mapped there.
-            if (image.RegisteredEhFrame is null && checkedBeforeOverlays.Start is { } start)
+            if (image.RegisteredEhFrame == 0 && checkedBeforeOverlays.Start is { } start)
                 image.RegisteredEhFrame = Register(image, start);
             return;
         }

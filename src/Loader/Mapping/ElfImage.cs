@@ -81,18 +81,33 @@ public sealed class ElfImage : IDisposable
 
     /// <summary>The unwind table as the mapper checked it before the overlays, or null when it did not (then the
     /// registry checks it in the mapped image).</summary>
-    internal CheckedUnwindTable? UnwindTableChecked { get; init; }
+    internal CheckedUnwindTable? UnwindTableChecked
+    {
+        get => _unwindTableChecked switch
+        {
+            0 => null,
+            NothingToRegister => new CheckedUnwindTable(null),
+            var startPlusOne => new CheckedUnwindTable(startPlusOne - 1),
+        };
+        init => _unwindTableChecked = value is not { } table ? 0 : table.Start is { } start ? start + 1 : NothingToRegister;
+    }
 
-    /// <summary>The address of the <c>.eh_frame</c> registered with libgcc for this image, or null; taken off before
+    // One word for both facts, as an image is kept for as long as its library (docs/benchmarks.md, "Memory held"):
+    // 0 not checked, NothingToRegister, or the table's address + 1 (an address inside a PT_LOAD, so neither).
+    private readonly ulong _unwindTableChecked;
+    private const ulong NothingToRegister = ulong.MaxValue;
+
+    /// <summary>The address of the <c>.eh_frame</c> registered with libgcc for this image, or 0; taken off before
     /// the image is unmapped.</summary>
-    internal nint? RegisteredEhFrame { get; set; }
+    internal nint RegisteredEhFrame { get; set; }
 
     /// <summary>Takes the image's unwind table off libgcc's list, once.</summary>
     internal void DeregisterUnwindTable()
     {
-        if (RegisteredEhFrame is not { } ehFrame)
+        nint ehFrame = RegisteredEhFrame;
+        if (ehFrame == 0)
             return;
-        RegisteredEhFrame = null;
+        RegisteredEhFrame = 0;
         FrameRegistration.Deregister(ehFrame);
     }
 

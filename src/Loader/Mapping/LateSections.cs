@@ -39,17 +39,23 @@ internal sealed class LateSections(string path, ElfHeader header) : IReadOnlyLis
         try
         {
             var encoding = new ElfEncoding(header.Class, header.Data);
-            return HeaderTables.ReadSections(header, encoding, path, (ulong)now.Size, (offset, length) =>
-            {
-                byte[] bytes = new byte[length];
-                if (fd.ReadAt(bytes, (long)offset, out _) != length)
-                    ThrowHelper.ImageLoad(path, "pread", 0, $"{path}: the file changed since it was mapped");
-                return bytes;
-            }).Sections;
+            return HeaderTables.ReadSections(header, encoding, path, (ulong)now.Size, new DescriptorReader(fd, path)).Sections;
         }
         catch (LoaderException)
         {
             return []; // the names are for display: a file that no longer reads names nothing
+        }
+    }
+
+    /// <summary>Reads with pread, refusing a short read (the file changed since it was mapped).</summary>
+    private sealed class DescriptorReader(FileDescriptor fd, string path) : IFileRangeReader
+    {
+        public ReadOnlyMemory<byte> Read(ulong offset, int length)
+        {
+            byte[] bytes = new byte[length];
+            if (fd.ReadAt(bytes, (long)offset, out _) != length)
+                ThrowHelper.ImageLoad(path, "pread", 0, $"{path}: the file changed since it was mapped");
+            return bytes;
         }
     }
 }

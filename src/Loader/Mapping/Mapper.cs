@@ -17,7 +17,7 @@ namespace Loader.Mapping;
 /// shrinks while it is read is refused instead of killing the process with SIGBUS. Everything else (DT_SONAME, the
 /// symbols, the relocations) is read from the mapped image, as glibc reads it.
 /// </remarks>
-internal sealed class Mapper
+internal sealed class Mapper : IFileRangeReader
 {
     private readonly string _name;
     private readonly MapOptions _options;
@@ -120,7 +120,7 @@ internal sealed class Mapper
             {
                 IsInCallerReservation = _callerOwnsReservation,
                 UnwindTableChecked = unwindTable,
-                RegisteredEhFrame = _registeredEhFrame,
+                RegisteredEhFrame = _registeredEhFrame ?? 0,
             };
             // As glibc does, the dynamic section and its tables are read from the mapped image, not from the file; a
             // PIE (DF_1_PIE there) is refused now, and the rollback below unmaps it.
@@ -229,7 +229,7 @@ internal sealed class Mapper
         // The tables' bounds are checked against the file's length, or against the first read that holds them.
         ulong bound = knownLength == LoadPlan.UnknownFileLength ? (ulong)first.Length : knownLength;
         (_headerFile, _firstRead, _fileLength) = (fd, first, bound);
-        FileRangeReader read = ReadHeaderRange; // the mapper's own method: no closure made per load
+        var read = this; // the mapper reads through itself (IFileRangeReader): nothing made per load
 
         // The section headers only name the regions for display (a loader needs none of them, as glibc reads none):
         // read now only when the load needs them (the real e_phnum under extended numbering) or when the file is a memfd
@@ -292,13 +292,13 @@ internal sealed class Mapper
         _moreRented?.Clear();
     }
 
-    // What ReadHeaderRange reads from while the headers are read: the file, its first pread, and the length the
+    // What the header reads (IFileRangeReader.Read) read from while the headers are read: the file, its first pread, and the length the
     // tables are checked against.
     private FileDescriptor? _headerFile;
     private Memory<byte> _firstRead;
     private ulong _fileLength;
 
-    private ReadOnlyMemory<byte> ReadHeaderRange(ulong offset, int length) => offset + (ulong)length <= (ulong)_firstRead.Length
+    ReadOnlyMemory<byte> IFileRangeReader.Read(ulong offset, int length) => offset + (ulong)length <= (ulong)_firstRead.Length
         ? _firstRead.Slice((int)offset, length)
         : ReadRange(_headerFile!, offset, length, _fileLength);
 
