@@ -47,6 +47,7 @@ internal sealed class LoadSession : IMappedFileCheck
             session._options = null!;
             session._hosts = null!;
             session._search = null;
+            session._alreadyLoaded = null;
             session._new.Clear();
             session._referenced.Clear();
             session._local.Clear();

@@ -189,7 +189,7 @@ internal sealed class Mapper : IFileRangeReader
     /// same bytes; it reads the entries at the first unwind, after relocation (libgcc 12), and nothing in them that
     /// relocation writes (a personality routine's pointer is read only for a frame of this library, which has not run).
     /// </summary>
-    private nint RegisterUnwindTable(nint bias, ulong start)
+    private static nint RegisterUnwindTable(nint bias, ulong start)
     {
         nint ehFrame = (nint)((ulong)bias + start);
         FrameRegistration.Register(ehFrame);
@@ -269,8 +269,6 @@ internal sealed class Mapper : IFileRangeReader
         return table.ToArray();
     }
 
-    /// <summary>The header reads' buffers go back to the pool once the image no longer reads them (it keeps what it
-    /// needs: structs, strings, or views of the mapped image).</summary>
     /// <summary>A buffer from the shared pool, kept until <see cref="ReturnHeaderBuffers"/>.</summary>
     private byte[] RentHeaderBuffer(int length)
     {
@@ -282,6 +280,8 @@ internal sealed class Mapper : IFileRangeReader
         return buffer;
     }
 
+    /// <summary>The header reads' buffers go back to the pool once the image no longer reads them (it keeps what it
+    /// needs: structs, strings, or views of the mapped image).</summary>
     private void ReturnHeaderBuffers()
     {
         if (_firstRented is not null)
@@ -292,8 +292,8 @@ internal sealed class Mapper : IFileRangeReader
         _moreRented?.Clear();
     }
 
-    // What the header reads (IFileRangeReader.Read) read from while the headers are read: the file, its first pread, and the length the
-    // tables are checked against.
+    // What the header reads (IFileRangeReader.Read) read from while the headers are read: the file, its first
+    // pread, and the length the tables are checked against.
     private FileDescriptor? _headerFile;
     private Memory<byte> _firstRead;
     private ulong _fileLength;
