@@ -28,7 +28,7 @@ internal static class RelocationBinding
                 found = space.Unique(found);
             return true;
         }
-        var name = new SymbolName(symbols.GetNameBytes(symbolIndex));
+        var name = new SymbolName(symbols.Strings.GetBytes(reference.NameOffset)); // the entry read once, above
         var version = VersionRequest.Relocation(tables, symbolIndex, !reference.IsUndefined);
         // The global part is skipped when its filter shows none of its modules defines the name (GlobalScopeFilter).
         var scope = module.Scope!;
