@@ -37,6 +37,11 @@ public static class ChildEntryPoint
                     GC.KeepAlive(library);
                 }
                 return 0;
+            case [Linking.UnwindTablePagesTests.Scenario, string forLoader, string forGlibc, string from, string to, string frame]:
+                return Linking.UnwindTablePagesTests.Measure(forLoader, forGlibc,
+                    ulong.Parse(from, System.Globalization.CultureInfo.InvariantCulture),
+                    ulong.Parse(to, System.Globalization.CultureInfo.InvariantCulture),
+                    ulong.Parse(frame, System.Globalization.CultureInfo.InvariantCulture));
             case [TruncateAfterOpen, string path]:
                 using (var elf = ElfFile.Open(path))
                 {
