@@ -36,13 +36,7 @@ internal static class UnwindTableCheck
     public static (ulong Start, ulong WalkedEnd)? Find(string path, IReadOnlyList<ProgramHeader> headers, LoadPlan plan,
         ImageMemory memory, nint bias, ulong readableBelow = 0)
     {
-        ProgramHeader? found = null;
-        for (int i = 0; i < headers.Count; i++)
-        {
-            if (headers[i] is { Type: SegmentType.GnuEhFrame } ph)
-                found = ph; // the last one, as libgcc's dl_iterate_phdr callback takes it
-        }
-        if (found is not { } hdr)
+        if (EhFrameHeader(headers) is not { } hdr)
             return null;
 
         // version (1), eh_frame_ptr_enc, fde_count_enc, table_enc, then the encoded eh_frame_ptr.
@@ -86,12 +80,8 @@ internal static class UnwindTableCheck
     /// </summary>
     public static ulong FirstOverlayExtension(LoadPlan plan, IReadOnlyList<ProgramHeader> headers)
     {
-        ProgramHeader? found = null;
-        for (int i = 0; i < headers.Count; i++)
-            if (headers[i] is { Type: SegmentType.GnuEhFrame } ph)
-                found = ph;
         var overlays = plan.Overlays;
-        if (found is not { } hdr || overlays.Count < 2 || overlays[0].Length == 0)
+        if (EhFrameHeader(headers) is not { } hdr || overlays.Count < 2 || overlays[0].Length == 0)
             return 0;
         var first = overlays[0];
         ulong covered = first.Address + first.Length;
@@ -106,6 +96,16 @@ internal static class UnwindTableCheck
             return IsReadOnlyFilePages(o) && o.FileOffset - o.Address == first.FileOffset - first.Address ? covered : 0;
         }
         return 0;
+    }
+
+    /// <summary>PT_GNU_EH_FRAME: the last one, as libgcc's dl_iterate_phdr callback takes it; null when there is none.</summary>
+    private static ProgramHeader? EhFrameHeader(IReadOnlyList<ProgramHeader> headers)
+    {
+        ProgramHeader? found = null;
+        for (int i = 0; i < headers.Count; i++)
+            if (headers[i] is { Type: SegmentType.GnuEhFrame } ph)
+                found = ph;
+        return found;
     }
 
     private static bool IsReadOnlyFilePages(SegmentOverlay o) =>
