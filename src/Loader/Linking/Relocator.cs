@@ -27,11 +27,11 @@ internal sealed partial class Relocator
     private ImageMemory _memory = null!;
     private ulong _base;
     private Resolution[] _cache = NoResolutions;
+    private int _symbolCount;
+    private DeferredRelocations _deferred; // mutated in place: not readonly
 
     // Ours, not Array.Empty: the runtime makes EmptyArray<T> of a type of ours with JIT-compiled code on a first load.
     private static readonly Resolution[] NoResolutions = new Resolution[0];
-    private int _symbolCount;
-    private DeferredRelocations _deferred; // mutated in place: not readonly
 
     private struct Resolution
     {
@@ -66,7 +66,7 @@ internal sealed partial class Relocator
     {
         Array.Clear(_cache, 0, _symbolCount);
         if (_cache.Length > LargestSpareCache)
-            _cache = [];
+            _cache = NoResolutions;
         _deferred.Dispose();
         _tlsDeferred.Dispose();
         _module = null!;
