@@ -87,7 +87,10 @@ internal static class TraceCommand
     private static SegmentContent OverlayContent(ElfImage image, MappingStep step)
     {
         ulong at = (ulong)step.Address - (ulong)image.BaseAddress;
-        return image.Plan.Overlays.FirstOrDefault(o => o.Address == at)?.Content ?? SegmentContent.Data;
+        foreach (var overlay in image.Plan.Overlays)
+            if (overlay.Address == at)
+                return overlay.Content;
+        return SegmentContent.Data;
     }
 
     /// <summary>The call as strace prints it (lengths in hex, <c>fd</c> for the file), with its result.</summary>

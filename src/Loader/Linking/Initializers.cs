@@ -96,13 +96,11 @@ internal static class Initializers
     private static nint Function(ElfImage image, ulong address, string field, int index)
     {
         ulong bias = (ulong)image.BaseAddress;
-        var overlays = image.Plan.Overlays;
-        for (int i = 0; i < overlays.Count; i++)
+        foreach (var o in image.Plan.OverlaySpan)
         {
-            var o = overlays[i];
             if ((o.Protection & MemoryProtection.Execute) == 0)
                 continue;
-            ulong start = bias + o.Header.VirtualAddress, end = start + o.Header.MemorySize;
+            ulong start = bias + o.VirtualAddress, end = start + o.MemorySize;
             if (address >= start && address < end)
                 return (nint)address;
         }

@@ -67,9 +67,8 @@ internal static class UnwindRegistry
         if (HasTextRelocations(image))
             return;
         ulong page = (ulong)Environment.SystemPageSize;
-        var ph = segment.Header;
-        ulong fileEnd = ph.VirtualAddress + ph.FileSize;
-        ulong last = ph.MemorySize > ph.FileSize ? fileEnd & ~(page - 1) : (fileEnd + page - 1) & ~(page - 1);
+        ulong fileEnd = segment.VirtualAddress + segment.FileSize;
+        ulong last = segment.MemorySize > segment.FileSize ? fileEnd & ~(page - 1) : (fileEnd + page - 1) & ~(page - 1);
         ulong from = start & ~(page - 1), to = Math.Min((end + page - 1) & ~(page - 1), last);
         if (to > from)
             Mmap.DropUnwrittenPages((nint)((ulong)image.BaseAddress + from), to - from, out _); // advice only: a failure costs memory, not correctness

@@ -13,7 +13,7 @@ namespace Loader.Mapping;
 /// <param name="AnonymousAddress">The first anonymous page: pageup(p_vaddr + p_filesz).</param>
 /// <param name="AnonymousLength">pageup(End) - AnonymousAddress; 0 when the tail page covers everything.</param>
 /// <param name="Protection">The segment's protection (the anonymous pages get it too).</param>
-public sealed record BssPlan(
+public readonly record struct BssPlan(
     int ProgramHeaderIndex,
     ulong Start,
     ulong End,

@@ -178,10 +178,8 @@ public sealed class ElfImage : IDisposable
     {
         ObjectDisposedException.ThrowIf(IsDisposed, this);
         ArgumentOutOfRangeException.ThrowIfNegative(length);
-        var overlays = Plan.Overlays;
-        for (int i = 0; i < overlays.Count; i++)
+        foreach (var o in Plan.OverlaySpan)
         {
-            var o = overlays[i];
             if (virtualAddress >= o.Address && virtualAddress <= o.MemoryEnd && (ulong)length <= o.MemoryEnd - virtualAddress
                 && (o.Protection & MemoryProtection.Read) != 0)
                 return _memory.GetSpan((nint)((ulong)BaseAddress + virtualAddress), length);
@@ -253,20 +251,18 @@ public sealed class ElfImage : IDisposable
         if (dynamicIndex < 0)
             return;
         var enc = new ElfEncoding(ElfClass.Elf64, ElfData.LittleEndian);
-        var overlays = Plan.Overlays;
+        var overlays = Plan.OverlaySpan;
         int readable = 0;
-        for (int i = 0; i < overlays.Count; i++)
-            if (IsReadFromFile(overlays[i]))
+        foreach (var o in overlays)
+            if (IsReadFromFile(o))
                 readable++;
         // The view copies them: a library's few PT_LOADs are listed on the stack.
         var buffer = new RegionBuffer();
         Span<(ulong, ReadOnlyMemory<byte>)> regions = readable <= RegionBuffer.Length ? buffer[..readable] : new (ulong, ReadOnlyMemory<byte>)[readable];
-        for (int i = 0, n = 0; i < overlays.Count; i++)
-        {
-            var ph = overlays[i].Header;
-            if (IsReadFromFile(overlays[i]))
-                regions[n++] = (ph.VirtualAddress, _memory.GetMemory((nint)((ulong)BaseAddress + ph.VirtualAddress), checked((int)ph.FileSize)));
-        }
+        int n = 0;
+        foreach (var o in overlays)
+            if (IsReadFromFile(o))
+                regions[n++] = (o.VirtualAddress, _memory.GetMemory((nint)((ulong)BaseAddress + o.VirtualAddress), checked((int)o.FileSize)));
         var view = VirtualView.FromRegions(Path, (ReadOnlySpan<(ulong, ReadOnlyMemory<byte>)>)regions);
         var dynamicHeader = _programHeaders[dynamicIndex];
         var bytes = view.Read(dynamicHeader.VirtualAddress, dynamicHeader.FileSize, "PT_DYNAMIC");
@@ -283,8 +279,8 @@ public sealed class ElfImage : IDisposable
         private (ulong, ReadOnlyMemory<byte>) _first;
     }
 
-    private static bool IsReadFromFile(SegmentOverlay overlay) =>
-        (overlay.Protection & MemoryProtection.Read) != 0 && overlay.Header.FileSize > 0;
+    private static bool IsReadFromFile(in SegmentOverlay overlay) =>
+        (overlay.Protection & MemoryProtection.Read) != 0 && overlay.FileSize > 0;
 
     /// <summary>
     /// .dynsym's size when the section headers are at hand (read with the headers, as for a memfd) or are the only
@@ -292,7 +288,7 @@ public sealed class ElfImage : IDisposable
     /// </summary>
     private int? SymbolCountFromSections()
     {
-        bool sectionsRead = Plan.Sections is not LateSections;
+        bool sectionsRead = Plan.SectionsReadWithHeaders;
         bool noHash = !_dynamic!.Has(DynamicTag.GnuHash) && !_dynamic.Has(DynamicTag.Hash);
         return sectionsRead || noHash ? HeaderTables.DynamicSymbolCount(_dynamic, Plan.Sections, ElfClass.Elf64) : null;
     }
@@ -315,7 +311,7 @@ public sealed class ElfImage : IDisposable
     /// </summary>
     internal void MakeTextWritable()
     {
-        foreach (var o in Plan.Overlays)
+        foreach (var o in Plan.OverlaySpan)
         {
             if ((o.Protection & MemoryProtection.Write) != 0 || o.Length == 0)
                 continue;
@@ -329,7 +325,7 @@ public sealed class ElfImage : IDisposable
     /// <summary>Gives the PT_LOADs <see cref="MakeTextWritable"/> changed their own protection back.</summary>
     internal void RestoreTextProtection()
     {
-        foreach (var o in Plan.Overlays)
+        foreach (var o in Plan.OverlaySpan)
         {
             if ((o.Protection & MemoryProtection.Write) != 0 || o.Length == 0)
                 continue;
@@ -353,9 +349,8 @@ public sealed class ElfImage : IDisposable
     /// <summary>The writable PT_LOADs (file pages and .bss) are where relocations may write.</summary>
     private void DeclareWritableSegments()
     {
-        var overlays = Plan.Overlays;
-        for (int i = 0; i < overlays.Count; i++)
-            if (overlays[i] is var o && (o.Protection & MemoryProtection.Write) != 0 && o.MemoryEnd > o.Address)
+        foreach (var o in Plan.OverlaySpan)
+            if ((o.Protection & MemoryProtection.Write) != 0 && o.MemoryEnd > o.Address)
                 _memory.AddWritable((nint)((ulong)BaseAddress + o.Address), o.MemoryEnd - o.Address);
         if (IsRelroApplied && Plan.Relro is { Length: > 0 } relro)
             _memory.ExcludeWritable((nint)((ulong)BaseAddress + relro.Address), relro.Length);

@@ -8,4 +8,4 @@ namespace Loader.Mapping;
 /// <param name="Length">pagedown(next p_vaddr) - Address.</param>
 /// <param name="AfterProgramHeaderIndex">The PT_LOAD before the gap.</param>
 /// <param name="BeforeProgramHeaderIndex">The PT_LOAD after the gap.</param>
-public sealed record Gap(ulong Address, ulong Length, int AfterProgramHeaderIndex, int BeforeProgramHeaderIndex);
+public readonly record struct Gap(ulong Address, ulong Length, int AfterProgramHeaderIndex, int BeforeProgramHeaderIndex);

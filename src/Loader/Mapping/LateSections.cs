@@ -1,4 +1,3 @@
-using System.Collections;
 using Loader.Elf;
 using Loader.Native;
 
@@ -10,40 +9,31 @@ namespace Loader.Mapping;
 /// size); otherwise, or if it cannot be read, there are no sections and the regions carry no names. The load itself
 /// needs no section header, as glibc reads none.
 /// </summary>
-internal sealed class LateSections(string path, ElfHeader header) : IReadOnlyList<SectionHeader>
+internal static class LateSections
 {
-    private IReadOnlyList<SectionHeader>? _sections;
-    private FileStatus? _mapped;
+    /// <summary>What a <see cref="PlanSource"/> holds for sections that are read later from the path: the plan asks
+    /// <see cref="Read"/> when someone first needs them.</summary>
+    public static readonly SectionHeader[] Later = new SectionHeader[0];
 
-    /// <summary>The mapper's fstat of the file it mapped: what a later read must find again at the path.</summary>
-    public void MappedAs(FileStatus status) => _mapped = status;
-
-    private IReadOnlyList<SectionHeader> Sections => _sections ??= Read();
-
-    public SectionHeader this[int index] => Sections[index];
-
-    public int Count => Sections.Count;
-
-    public IEnumerator<SectionHeader> GetEnumerator() => Sections.GetEnumerator();
-
-    IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
-
-    private SectionHeader[] Read()
+    /// <summary>The section headers of the file at <paramref name="path"/>, if it is still the file the mapper's fstat
+    /// saw; none otherwise.</summary>
+    public static SectionHeader[] Read(string path, ulong device, ulong inode, long size)
     {
-        if (_mapped is not { } mapped)
-            return [];
+        if (size < 0)
+            return HeaderTables.NoSections; // never mapped (the plan was made and not executed)
         using var fd = FileDescriptor.OpenReadOnly(path, out _);
-        if (fd is null || !fd.TryGetStatus(out var now, out _)
-            || now.Device != mapped.Device || now.Inode != mapped.Inode || now.Size != mapped.Size)
-            return [];
+        if (fd is null || !fd.TryGetStatus(out var now, out _) || now.Device != device || now.Inode != inode || now.Size != size)
+            return HeaderTables.NoSections;
         try
         {
+            var reader = new DescriptorReader(fd, path);
+            var header = ElfHeader.Read(reader.Read(0, (int)Math.Min((ulong)ElfHeader.Size64, (ulong)now.Size)).Span, path);
             var encoding = new ElfEncoding(header.Class, header.Data);
-            return HeaderTables.ReadSections(header, encoding, path, (ulong)now.Size, new DescriptorReader(fd, path)).Sections;
+            return HeaderTables.ReadSections(header, encoding, path, (ulong)now.Size, reader).Sections;
         }
         catch (LoaderException)
         {
-            return []; // the names are for display: a file that no longer reads names nothing
+            return HeaderTables.NoSections; // the names are for display: a file that no longer reads names nothing
         }
     }
 

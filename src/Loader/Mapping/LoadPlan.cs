@@ -38,26 +38,65 @@ public sealed class LoadPlan
     public ulong Size => EndAddress - StartAddress;
 
     /// <summary>One overlay per PT_LOAD, in address order.</summary>
-    public IReadOnlyList<SegmentOverlay> Overlays { get; private set; } = [];
+    public IReadOnlyList<SegmentOverlay> Overlays => _overlays;
 
     /// <summary>The .bss of every PT_LOAD with p_memsz &gt; p_filesz.</summary>
-    public IReadOnlyList<BssPlan> Bss { get; private set; } = [];
+    public IReadOnlyList<BssPlan> Bss => _bss;
 
     /// <summary>The PROT_NONE gaps between PT_LOADs.</summary>
-    public IReadOnlyList<Gap> Gaps { get; private set; } = [];
+    public IReadOnlyList<Gap> Gaps => _gaps;
 
     /// <summary>PT_GNU_RELRO (the last one, as glibc), or null.</summary>
     public RelroPlan? Relro { get; private set; }
 
+    // Exact arrays of values: an image keeps its plan for as long as it is mapped (docs/benchmarks.md, "Memory held").
+    // The load path reads them as spans (no interface call, and no generic instantiation over them for the JIT).
+    private SegmentOverlay[] _overlays = NoOverlays;
+    private BssPlan[] _bss = NoBss;
+    private Gap[] _gaps = NoGaps;
+    private static readonly SegmentOverlay[] NoOverlays = new SegmentOverlay[0];
+    private static readonly BssPlan[] NoBss = new BssPlan[0];
+    private static readonly Gap[] NoGaps = new Gap[0];
+
+    /// <summary><see cref="Overlays"/>, for the load path.</summary>
+    internal ReadOnlySpan<SegmentOverlay> OverlaySpan => _overlays;
+
+    /// <summary><see cref="Bss"/>, for the load path.</summary>
+    internal ReadOnlySpan<BssPlan> BssSpan => _bss;
+
     /// <summary>The whole planned image, region by region in address order (file pages split at RELRO's end, .bss, gaps).</summary>
-    public IReadOnlyList<PlannedRegion> Regions => _regions ??= RegionBuilder.Build(this, _sections);
+    public IReadOnlyList<PlannedRegion> Regions => _regions ??= RegionBuilder.Build(this, Sections);
 
     // The regions only name what lies where (for display): built when first asked for, not on every load.
     private IReadOnlyList<PlannedRegion>? _regions;
     private IReadOnlyList<SectionHeader> _sections = HeaderTables.NoSections;
 
+    // A mapped file's section headers are read from its path when first asked for (LateSections), if it is still the
+    // file that was mapped: what the mapper's fstat found, kept here rather than in an object made on every load.
+    private bool _sectionsLater;
+    private ulong _mappedDevice, _mappedInode;
+    private long _mappedSize = -1;
+
     /// <summary>The section headers the plan was made with (read on first use for a mapped file).</summary>
-    internal IReadOnlyList<SectionHeader> Sections => _sections;
+    internal IReadOnlyList<SectionHeader> Sections
+    {
+        get
+        {
+            if (_sectionsLater)
+            {
+                _sections = LateSections.Read(FileName, _mappedDevice, _mappedInode, _mappedSize);
+                _sectionsLater = false;
+            }
+            return _sections;
+        }
+    }
+
+    /// <summary>True when the section headers were read with the program headers (an <see cref="ElfFile"/>, a memfd,
+    /// extended numbering), false when <see cref="Sections"/> reads them from the path.</summary>
+    internal bool SectionsReadWithHeaders { get; private set; }
+
+    /// <summary>The mapper's fstat of the file it mapped, for the section headers read later from the path.</summary>
+    internal void MappedAs(ulong device, ulong inode, long size) => (_mappedDevice, _mappedInode, _mappedSize) = (device, inode, size);
 
     /// <summary>Plans the mapping of <paramref name="file"/> for this system's page size, or throws
     /// <see cref="UnsupportedElfException"/> / <see cref="ElfFormatException"/> naming the field it refuses.</summary>
@@ -220,49 +259,43 @@ public sealed class LoadPlan
             alignment = Math.Max(alignment, headers[index].Alignment);
         Alignment = alignment;
 
-        // Exact arrays: an image keeps its plan for as long as it is mapped.
         var overlays = new SegmentOverlay[loads.Length];
-        int bssCount = 0;
-        foreach (int index in loads)
-            if (headers[index].MemorySize > headers[index].FileSize)
-                bssCount++;
-        var bss = bssCount == 0 ? [] : new BssPlan[bssCount];
-        bssCount = 0;
-        List<Gap>? gaps = null;
-        SegmentOverlay? previous = null;
+        int bssCount = 0, gapCount = 0;
         for (int i = 0; i < loads.Length; i++)
         {
-            int index = loads[i];
-            var ph = headers[index];
-            var protection = MemoryProtectionExtensions.FromSegmentFlags(ph.Flags);
-            ulong address = PageDown(ph.VirtualAddress, page);
-            ulong fileEnd = ph.VirtualAddress + ph.FileSize;
-            ulong memoryEnd = ph.VirtualAddress + ph.MemorySize;
-            var overlay = new SegmentOverlay(index, ph, address,
-                ph.FileSize == 0 ? 0 : PageUp(fileEnd, page) - address,
-                PageDown(ph.Offset, page), protection, ContentOf(protection))
-            // A PT_LOAD with p_memsz 0 maps nothing: no page of it is readable or writable, even at a misaligned p_vaddr.
-            { MemoryEnd = ph.MemorySize == 0 ? address : PageUp(memoryEnd, page) };
-            overlays[i] = overlay;
-
+            var ph = headers[loads[i]];
+            overlays[i] = new SegmentOverlay(loads[i], ph.VirtualAddress, ph.Offset, ph.FileSize, ph.MemorySize,
+                MemoryProtectionExtensions.FromSegmentFlags(ph.Flags), page);
             if (ph.MemorySize > ph.FileSize)
-            {
-                // Without file bytes there is no file page to zero: the anonymous pages start at the segment's first page.
-                ulong anonymous = ph.FileSize == 0 ? address : PageUp(fileEnd, page);
-                ulong zeroLength = ph.FileSize == 0 ? 0 : Math.Min(PageUp(fileEnd, page), memoryEnd) - fileEnd;
-                bss[bssCount++] = new BssPlan(index, fileEnd, memoryEnd, fileEnd, zeroLength,
-                    anonymous, PageUp(memoryEnd, page) - anonymous, protection);
-            }
-
-            if (previous is not null && address > previous.MemoryEnd)
-                (gaps ??= []).Add(new Gap(previous.MemoryEnd, address - previous.MemoryEnd, previous.ProgramHeaderIndex, index));
-            previous = overlay;
+                bssCount++;
+            if (i > 0 && overlays[i].Address > overlays[i - 1].MemoryEnd)
+                gapCount++;
         }
-        Overlays = overlays;
-        Bss = bss;
-        Gaps = gaps is null ? [] : [.. gaps];
+        var bss = bssCount == 0 ? NoBss : new BssPlan[bssCount];
+        var gaps = gapCount == 0 ? NoGaps : new Gap[gapCount];
+        bssCount = gapCount = 0;
+        for (int i = 0; i < overlays.Length; i++)
+        {
+            var o = overlays[i];
+            if (o.MemorySize > o.FileSize)
+            {
+                ulong fileEnd = o.VirtualAddress + o.FileSize, memoryEnd = o.VirtualAddress + o.MemorySize;
+                // Without file bytes there is no file page to zero: the anonymous pages start at the segment's first page.
+                ulong anonymous = o.FileSize == 0 ? o.Address : PageUp(fileEnd, page);
+                ulong zeroLength = o.FileSize == 0 ? 0 : Math.Min(PageUp(fileEnd, page), memoryEnd) - fileEnd;
+                bss[bssCount++] = new BssPlan(o.ProgramHeaderIndex, fileEnd, memoryEnd, fileEnd, zeroLength,
+                    anonymous, PageUp(memoryEnd, page) - anonymous, o.Protection);
+            }
+            if (i > 0 && overlays[i - 1] is var previous && o.Address > previous.MemoryEnd)
+                gaps[gapCount++] = new Gap(previous.MemoryEnd, o.Address - previous.MemoryEnd, previous.ProgramHeaderIndex, o.ProgramHeaderIndex);
+        }
+        _overlays = overlays;
+        _bss = bss;
+        _gaps = gaps;
         Relro = PlanRelro(file, loads);
-        _sections = file.Sections;
+        _sectionsLater = ReferenceEquals(file.Sections, LateSections.Later);
+        SectionsReadWithHeaders = !_sectionsLater;
+        _sections = _sectionsLater ? HeaderTables.NoSections : file.Sections;
     }
 
     private RelroPlan? PlanRelro(PlanSource file, int[] loads)
@@ -314,11 +347,6 @@ public sealed class LoadPlan
     internal static ulong PageDown(ulong value, ulong page) => value & ~(page - 1);
 
     internal static ulong PageUp(ulong value, ulong page) => (value + page - 1) & ~(page - 1);
-
-    private static SegmentContent ContentOf(MemoryProtection protection) =>
-        (protection & MemoryProtection.Execute) != 0 ? SegmentContent.Text
-        : (protection & MemoryProtection.Write) != 0 ? SegmentContent.Data
-        : SegmentContent.ReadOnlyData;
 
     private static string ClassName(ElfClass c) => c switch
     {

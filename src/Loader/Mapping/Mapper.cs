@@ -22,8 +22,8 @@ internal sealed class Mapper : IFileRangeReader
     private readonly string _name;
     private readonly MapOptions _options;
     private readonly ulong _page = (ulong)Environment.SystemPageSize;
-    // Eight steps cover a two- or four-segment library with a .bss: the list is sized once.
-    private readonly List<MappingStep> _steps = new(8);
+    // Sized once the plan says how many steps a load makes (StepsExpected): an image keeps its list.
+    private readonly List<MappingStep> _steps = new();
 
     // The part of the address space this load owns right now, released on failure.
     private nint _reservationStart;
@@ -79,6 +79,7 @@ internal sealed class Mapper : IFileRangeReader
         {
             var source = ReadHeaders(fd, fromMemory);
             var plan = LoadPlan.Create(source, _options, _page);
+            _steps.Capacity = StepsExpected(plan);
 
             nint bias = _options.ReservedRange is { } callerRange
                 && ReservedRangeUse.Decide(plan, callerRange, _options.ReservedRangeIsHint, _name, _page)
@@ -88,10 +89,11 @@ internal sealed class Mapper : IFileRangeReader
             ulong extendedEnd = UnwindTableCheck.FirstOverlayExtension(plan, source.ProgramHeaders);
             CheckedUnwindTable? unwindTable = null;
             FileStatus status = default;
-            for (int i = 0; i < plan.Overlays.Count; i++)
+            var overlays = plan.OverlaySpan;
+            for (int i = 0; i < overlays.Length; i++)
             {
-                OverlaySegment(plan.Overlays[i], fd, bias, i == 0 ? extendedEnd : 0);
-                if (i == (extendedEnd != 0 ? 0 : plan.Overlays.Count - 1))
+                OverlaySegment(overlays[i], fd, bias, i == 0 ? extendedEnd : 0);
+                if (i == (extendedEnd != 0 ? 0 : overlays.Length - 1))
                 {
                     status = IdentifyMappedFile(fd, source, plan);
                     if (check is not null && check.IsAlreadyLoaded(new FileIdentity(status.Device, status.Inode)))
@@ -104,16 +106,15 @@ internal sealed class Mapper : IFileRangeReader
                     }
                 }
             }
-            for (int i = 0; i < plan.Bss.Count; i++)
-                MapBss(plan.Bss[i], bias, memory);
+            foreach (var bss in plan.BssSpan)
+                MapBss(bss, bias, memory);
             fd.Dispose(); // as glibc: the descriptor is not needed once the file pages are mapped
 
             if (_options.ApplyRelro)
                 if (ProtectRelro(plan, bias, _name, _options.BeforeStep) is { } relroStep)
                     Record(relroStep);
 
-            if (source.Sections is LateSections late)
-                late.MappedAs(status);
+            plan.MappedAs(status.Device, status.Inode, status.Size);
             var image = new ElfImage(path, plan, bias, new AddressRange(_reservationStart, _reservationLength),
                 memory, _steps, new FileIdentity(status.Device, status.Inode), fromMemory, _options.ApplyRelro,
                 ImageProgramHeaders(source, plan, bias, memory))
@@ -138,6 +139,21 @@ internal sealed class Mapper : IFileRangeReader
         }
     }
 
+    /// <summary>The steps a load of <paramref name="plan"/> records, through RELRO and the unload's munmap (a
+    /// deferred RELRO is recorded later, and the unload at the end), so that the image's list never grows.</summary>
+    private int StepsExpected(LoadPlan plan)
+    {
+        int steps = 1 + (plan.Alignment > _page ? 2 : 0) + 1; // the reservation and its trims; the unload
+        foreach (var o in plan.OverlaySpan)
+            if (o.Length > 0)
+                steps++;
+        foreach (var bss in plan.BssSpan)
+            steps += (bss.ZeroFillLength == 0 ? 0 : bss.ZeroFillNeedsUnprotect ? 3 : 1) + (bss.AnonymousLength > 0 ? 1 : 0);
+        if (plan.Relro is { Length: > 0 })
+            steps++;
+        return steps;
+    }
+
     /// <summary>
     /// The load's fstat, after the overlays that <paramref name="plan"/>'s file checks protect and before any file page
     /// is touched: a regular file whose length holds every PT_LOAD's bytes. The length was not known when the plan was
@@ -153,8 +169,8 @@ internal sealed class Mapper : IFileRangeReader
             return status;
         }
         ulong needed = 0;
-        foreach (var overlay in plan.Overlays)
-            needed = Math.Max(needed, overlay.Header.Offset + overlay.Header.FileSize);
+        foreach (var overlay in plan.OverlaySpan)
+            needed = Math.Max(needed, overlay.Offset + overlay.FileSize);
         if ((ulong)status.Size < needed)
             ThrowHelper.ImageLoad(_name, "fstat", 0,
                 $"{_name}: the file shrank to {status.Size} bytes while it was mapped; its PT_LOADs need {needed} bytes");
@@ -240,7 +256,7 @@ internal sealed class Mapper : IFileRangeReader
             : HeaderTables.NoSections;
         var programHeaders = HeaderTables.ReadProgramHeaderTable(header, encoding, _name, bound, sections, read);
         if (!sectionsNow)
-            sections = new LateSections(_name, header);
+            sections = LateSections.Later;
         return new PlanSource(_name, header, programHeaders, sections, knownLength);
     }
 
@@ -259,12 +275,11 @@ internal sealed class Mapper : IFileRangeReader
         if (table.Count == 0)
             return ProgramHeaderTable.Empty;
         ulong offset = source.Header.ProgramHeaderOffset, length = (ulong)table.ByteLength;
-        for (int i = 0; i < plan.Overlays.Count; i++)
+        foreach (var o in plan.OverlaySpan)
         {
-            var ph = plan.Overlays[i].Header;
-            if ((plan.Overlays[i].Protection & MemoryProtection.Read) != 0 && offset >= ph.Offset && offset - ph.Offset <= ph.FileSize
-                && length <= ph.FileSize - (offset - ph.Offset))
-                return table.Over(memory.GetMemory((nint)((ulong)bias + ph.VirtualAddress + (offset - ph.Offset)), (int)length));
+            if ((o.Protection & MemoryProtection.Read) != 0 && offset >= o.Offset && offset - o.Offset <= o.FileSize
+                && length <= o.FileSize - (offset - o.Offset))
+                return table.Over(memory.GetMemory((nint)((ulong)bias + o.VirtualAddress + (offset - o.Offset)), (int)length));
         }
         return table.ToArray();
     }

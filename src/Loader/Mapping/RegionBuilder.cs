@@ -11,11 +11,10 @@ internal static class RegionBuilder
         var regions = new List<PlannedRegion>();
         var bssByIndex = plan.Bss.ToDictionary(b => b.ProgramHeaderIndex);
         var gapsByAfter = plan.Gaps.ToDictionary(g => g.AfterProgramHeaderIndex);
-        var relro = plan.Relro is { Length: > 0 } r ? r : null;
+        RelroPlan? relro = plan.Relro is { Length: > 0 } r ? r : null;
 
         foreach (var o in plan.Overlays)
         {
-            var ph = o.Header;
             if (o.Length > 0)
                 AddSplitAtRelro(o.Address, o.Address + o.Length, o.Content, fileBacked: true);
             if (bssByIndex.TryGetValue(o.ProgramHeaderIndex, out var bss) && bss.AnonymousLength > 0)
@@ -26,9 +25,9 @@ internal static class RegionBuilder
 
             void AddSplitAtRelro(ulong start, ulong end, SegmentContent content, bool fileBacked)
             {
-                if (relro is not null && relro.SegmentProgramHeaderIndex == o.ProgramHeaderIndex)
+                if (relro is { } split && split.SegmentProgramHeaderIndex == o.ProgramHeaderIndex)
                 {
-                    ulong rs = Math.Clamp(relro.Address, start, end), re = Math.Clamp(relro.Address + relro.Length, start, end);
+                    ulong rs = Math.Clamp(split.Address, start, end), re = Math.Clamp(split.Address + split.Length, start, end);
                     Add(start, rs, content, fileBacked);
                     Add(rs, re, SegmentContent.Relro, fileBacked);
                     Add(re, end, content, fileBacked);
@@ -43,9 +42,9 @@ internal static class RegionBuilder
             {
                 if (end <= start)
                     return;
-                ulong from = Math.Max(start, ph.VirtualAddress);
-                ulong fileSize = fileBacked ? Clamp(Math.Min(end, ph.VirtualAddress + ph.FileSize), from) : 0;
-                ulong memorySize = Clamp(Math.Min(end, ph.VirtualAddress + ph.MemorySize), from);
+                ulong from = Math.Max(start, o.VirtualAddress);
+                ulong fileSize = fileBacked ? Clamp(Math.Min(end, o.VirtualAddress + o.FileSize), from) : 0;
+                ulong memorySize = Clamp(Math.Min(end, o.VirtualAddress + o.MemorySize), from);
                 regions.Add(new PlannedRegion(start, end - start, o.Protection, content,
                     fileBacked ? o.FileOffset + (start - o.Address) : null, fileSize, memorySize,
                     SectionsIn(sections, start, end), o.ProgramHeaderIndex));

@@ -11,7 +11,7 @@ namespace Loader.Mapping;
 /// <param name="MemorySize">p_memsz.</param>
 /// <param name="Address">pagedown(p_vaddr).</param>
 /// <param name="Length">pagedown(p_vaddr + p_memsz) - Address; 0 when the range covers no whole page.</param>
-public sealed record RelroPlan(
+public readonly record struct RelroPlan(
     int ProgramHeaderIndex,
     int SegmentProgramHeaderIndex,
     ulong VirtualAddress,

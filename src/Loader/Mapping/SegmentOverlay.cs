@@ -1,31 +1,67 @@
-using Loader.Elf;
-
 namespace Loader.Mapping;
 
 /// <summary>
 /// How one <c>PT_LOAD</c> is mapped from the file: <c>mmap(base + Address, Length, Protection,
-/// MAP_PRIVATE|MAP_FIXED, fd, FileOffset)</c>. Addresses are link-time virtual addresses (add the load bias).
+/// MAP_PRIVATE|MAP_FIXED, fd, FileOffset)</c>. Addresses are link-time virtual addresses (add the load bias). A value
+/// holding the header's fields as the plan checked them: an image keeps its plan's overlays in one array for as long as
+/// it is mapped (docs/benchmarks.md, "Memory held").
 /// </summary>
-/// <param name="ProgramHeaderIndex">The index of the PT_LOAD among all program headers (the N of <c>PT_LOAD[N]</c> in messages).</param>
-/// <param name="Header">The program header as read.</param>
-/// <param name="Address">pagedown(p_vaddr).</param>
-/// <param name="Length">pageup(p_vaddr + p_filesz) - pagedown(p_vaddr); 0 when the segment has no file bytes.</param>
-/// <param name="FileOffset">pagedown(p_offset).</param>
-/// <param name="Protection">From p_flags.</param>
-/// <param name="Content">Text, read-only data or data, from p_flags.</param>
-public sealed record SegmentOverlay(
-    int ProgramHeaderIndex,
-    ProgramHeader Header,
-    ulong Address,
-    ulong Length,
-    ulong FileOffset,
-    MemoryProtection Protection,
-    SegmentContent Content)
+public readonly record struct SegmentOverlay
 {
-    /// <summary><c>PT_LOAD[N]</c>.</summary>
-    public string Name => $"PT_LOAD[{ProgramHeaderIndex}]";
+    private readonly byte _protection;
+
+    internal SegmentOverlay(int programHeaderIndex, ulong virtualAddress, ulong offset, ulong fileSize, ulong memorySize,
+        MemoryProtection protection, ulong pageSize)
+    {
+        ProgramHeaderIndex = programHeaderIndex;
+        VirtualAddress = virtualAddress;
+        Offset = offset;
+        FileSize = fileSize;
+        MemorySize = memorySize;
+        _protection = (byte)protection;
+        Address = LoadPlan.PageDown(virtualAddress, pageSize);
+        Length = fileSize == 0 ? 0 : LoadPlan.PageUp(virtualAddress + fileSize, pageSize) - Address;
+        // A PT_LOAD with p_memsz 0 maps nothing: no page of it is readable or writable, even at a misaligned p_vaddr.
+        MemoryEnd = memorySize == 0 ? Address : LoadPlan.PageUp(virtualAddress + memorySize, pageSize);
+    }
+
+    /// <summary>The index of the PT_LOAD among all program headers (the N of <c>PT_LOAD[N]</c> in messages).</summary>
+    public int ProgramHeaderIndex { get; }
+
+    /// <summary>p_vaddr.</summary>
+    public ulong VirtualAddress { get; }
+
+    /// <summary>p_offset.</summary>
+    public ulong Offset { get; }
+
+    /// <summary>p_filesz.</summary>
+    public ulong FileSize { get; }
+
+    /// <summary>p_memsz.</summary>
+    public ulong MemorySize { get; }
+
+    /// <summary>pagedown(p_vaddr).</summary>
+    public ulong Address { get; }
+
+    /// <summary>pageup(p_vaddr + p_filesz) - pagedown(p_vaddr); 0 when the segment has no file bytes.</summary>
+    public ulong Length { get; }
+
+    /// <summary>pagedown(p_offset): p_offset and p_vaddr agree modulo the page (the plan checked it).</summary>
+    public ulong FileOffset => Offset - (VirtualAddress - Address);
 
     /// <summary>The first address past the segment's memory image, page-rounded: pageup(p_vaddr + p_memsz); <see cref="Address"/>
     /// itself when p_memsz is 0 (nothing is mapped). <c>[Address, MemoryEnd)</c> is exactly the pages mapped for it.</summary>
-    public ulong MemoryEnd { get; init; }
+    public ulong MemoryEnd { get; }
+
+    /// <summary>From p_flags.</summary>
+    public MemoryProtection Protection => (MemoryProtection)_protection;
+
+    /// <summary>Text, read-only data or data, from p_flags.</summary>
+    public SegmentContent Content =>
+        (Protection & MemoryProtection.Execute) != 0 ? SegmentContent.Text
+        : (Protection & MemoryProtection.Write) != 0 ? SegmentContent.Data
+        : SegmentContent.ReadOnlyData;
+
+    /// <summary><c>PT_LOAD[N]</c>.</summary>
+    public string Name => $"PT_LOAD[{ProgramHeaderIndex}]";
 }

@@ -80,18 +80,18 @@ internal static class UnwindTableCheck
     /// </summary>
     public static ulong FirstOverlayExtension(LoadPlan plan, IReadOnlyList<ProgramHeader> headers)
     {
-        var overlays = plan.Overlays;
-        if (EhFrameHeader(headers) is not { } hdr || overlays.Count < 2 || overlays[0].Length == 0)
+        var overlays = plan.OverlaySpan;
+        if (EhFrameHeader(headers) is not { } hdr || overlays.Length < 2 || overlays[0].Length == 0)
             return 0;
         var first = overlays[0];
         ulong covered = first.Address + first.Length;
-        for (int i = 1; i < overlays.Count; i++)
+        for (int i = 1; i < overlays.Length; i++)
         {
             var o = overlays[i];
             if (o.Address != covered || o.Length == 0)
                 return 0; // a gap or a segment without file pages: the longer mapping would stay visible there
             covered = o.Address + o.Length;
-            if (hdr.VirtualAddress < o.Header.VirtualAddress || hdr.VirtualAddress - o.Header.VirtualAddress >= o.Header.FileSize)
+            if (hdr.VirtualAddress < o.VirtualAddress || hdr.VirtualAddress - o.VirtualAddress >= o.FileSize)
                 continue;
             return IsReadOnlyFilePages(o) && o.FileOffset - o.Address == first.FileOffset - first.Address ? covered : 0;
         }
@@ -108,9 +108,9 @@ internal static class UnwindTableCheck
         return found;
     }
 
-    private static bool IsReadOnlyFilePages(SegmentOverlay o) =>
+    private static bool IsReadOnlyFilePages(in SegmentOverlay o) =>
         (o.Protection & MemoryProtection.Write) == 0 && (o.Protection & MemoryProtection.Read) != 0
-        && o.Header.FileSize == o.Header.MemorySize;
+        && o.FileSize == o.MemorySize;
 
     private static ReadOnlySpan<byte> Read(ImageMemory memory, nint bias, ulong address, int length) =>
         memory.GetSpan((nint)((ulong)bias + address), length);
@@ -124,7 +124,7 @@ internal static class UnwindTableCheck
     /// </summary>
     private static long CheckEntries(ImageMemory memory, nint bias, SegmentOverlay segment, ulong start)
     {
-        ulong end = segment.Header.VirtualAddress + segment.Header.MemorySize;
+        ulong end = segment.VirtualAddress + segment.MemorySize;
         var bytes = Read(memory, bias, start, (int)Math.Min(segment.MemoryEnd - start, int.MaxValue)); // with the page tail
         long limit = (long)(end - start);
         int position = 0;
@@ -169,13 +169,12 @@ internal static class UnwindTableCheck
     /// </summary>
     public static SegmentOverlay? ReadableSegment(LoadPlan plan, ulong address, ulong length, ulong readableBelow = 0)
     {
-        var overlays = plan.Overlays;
-        for (int i = 0; i < overlays.Count; i++)
+        var overlays = plan.OverlaySpan;
+        for (int i = 0; i < overlays.Length; i++)
         {
             var o = overlays[i];
-            var ph = o.Header;
-            if ((o.Protection & MemoryProtection.Read) == 0 || address < ph.VirtualAddress
-                || ThrowHelper.OutOfRange(address - ph.VirtualAddress, length, ph.MemorySize))
+            if ((o.Protection & MemoryProtection.Read) == 0 || address < o.VirtualAddress
+                || ThrowHelper.OutOfRange(address - o.VirtualAddress, length, o.MemorySize))
                 continue;
             if (readableBelow != 0 && (o.MemoryEnd > readableBelow || !IsReadOnlyFilePages(o)
                 || o.FileOffset - o.Address != overlays[0].FileOffset - overlays[0].Address))

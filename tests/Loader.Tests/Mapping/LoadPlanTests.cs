@@ -77,9 +77,9 @@ public sealed class LoadPlanTests
         }
         else
         {
-            Assert.NotNull(plan.Relro);
-            Assert.Equal(Down(relro.VirtualAddress), plan.Relro.Address);
-            Assert.Equal(Down(relro.VirtualAddress + relro.MemorySize) - Down(relro.VirtualAddress), plan.Relro.Length);
+            var planned = Assert.NotNull(plan.Relro);
+            Assert.Equal(Down(relro.VirtualAddress), planned.Address);
+            Assert.Equal(Down(relro.VirtualAddress + relro.MemorySize) - Down(relro.VirtualAddress), planned.Length);
         }
 
         // The regions tile the span exactly, in order.

@@ -29,7 +29,7 @@ public sealed class PlacementTests
     {
         string path = TestLibraries.Basic;
         using var image = ElfImage.Map(path, new MapOptions { ApplyRelro = false });
-        var relro = image.Plan.Relro;
+        var relro = image.Plan.Relro.GetValueOrDefault();
         Assert.True(relro is { Length: > 0 }, "basic.so has a PT_GNU_RELRO (ld's default -z relro), else there is nothing to defer");
         var region = image.Segments.First(s => s.Content == SegmentContent.Relro);
         Assert.Equal(MemoryProtection.Read | MemoryProtection.Write, region.Protection);
