@@ -84,8 +84,9 @@ public sealed class HostLibraryPolicy
             return byFile;
         if (string.IsNullOrEmpty(soName) || !IsHostLibrary(soName))
             return null;
-        foreach (var module in HostModules.Enumerate())
-            if (module.SoName == soName && !module.IsMainProgram && !module.IsVdso)
+        var modules = HostModules.Enumerate();
+        for (int i = 0; i < modules.Count; i++)
+            if (modules[i] is { IsMainProgram: false, IsVdso: false } module && module.SoName == soName)
                 return module;
         return null;
     }

@@ -189,9 +189,9 @@ public static class HostModules
         {
             if (!DynamicLinker.TryGetLinkMap(handle, out _, out nint dynamic, out _, out _))
                 return null;
-            foreach (var module in modules)
-                if (LoadedDynamicAddress(module) == dynamic)
-                    return module;
+            for (int i = 0; i < modules.Count; i++)
+                if (LoadedDynamicAddress(modules[i]) == dynamic)
+                    return modules[i];
             return null;
         }
         finally
@@ -228,25 +228,26 @@ public static class HostModules
     /// <summary>The first module (in load order) that <paramref name="nameOrPath"/> names.</summary>
     private static HostModule? Find(IReadOnlyList<HostModule> modules, string nameOrPath)
     {
+        // Indexed loops: a foreach over the interface would box an enumerator on every load.
         if (nameOrPath.Contains('/'))
         {
-            foreach (var m in modules)
-                if (m.Path == nameOrPath)
-                    return m;
+            for (int i = 0; i < modules.Count; i++)
+                if (modules[i].Path == nameOrPath)
+                    return modules[i];
             // Another path to a file the host has (a symlink, a different spelling): compare the files themselves.
             using var fd = FileDescriptor.OpenReadOnly(nameOrPath, out _);
             if (fd is null || !fd.TryGetStatus(out var status, out _))
                 return null;
-            foreach (var m in modules)
-                if (!m.IsVdso && m.Device == status.Device && m.Inode == status.Inode)
+            for (int i = 0; i < modules.Count; i++)
+                if (modules[i] is { IsVdso: false } m && m.Device == status.Device && m.Inode == status.Inode)
                     return m;
             return null;
         }
-        foreach (var m in modules)
-            if (m.SoName == nameOrPath)
-                return m;
-        foreach (var m in modules)
-            if (!m.IsVdso && Path.GetFileName(m.Path) == nameOrPath)
+        for (int i = 0; i < modules.Count; i++)
+            if (modules[i].SoName == nameOrPath)
+                return modules[i];
+        for (int i = 0; i < modules.Count; i++)
+            if (modules[i] is { IsVdso: false } m && Path.GetFileName(m.Path.AsSpan()).SequenceEqual(nameOrPath))
                 return m;
         return null;
     }

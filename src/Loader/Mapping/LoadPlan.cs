@@ -121,7 +121,13 @@ public sealed class LoadPlan
     internal static LoadPlan Create(PlanSource file, MapOptions options, ulong pageSize)
     {
         var plan = new LoadPlan(file.Name, pageSize);
-        var loads = CheckLoads(file, options, pageSize);
+        int count = 0;
+        for (int i = 0; i < file.ProgramHeaders.Count; i++)
+            if (file.ProgramHeaders[i].Type == SegmentType.Load)
+                count++;
+        // The PT_LOADs' indices, on the stack while the plan is made (its overlays keep the checked fields).
+        Span<int> loads = count <= 64 ? stackalloc int[count] : new int[count];
+        CheckLoads(file, options, pageSize, loads);
         plan.Build(file, loads, options);
         return plan;
     }
@@ -181,19 +187,13 @@ public sealed class LoadPlan
             ThrowHelper.Format(name, Segment(i) + " p_filesz", FieldOffset(32), $"0x{ph.FileSize:x} bytes from p_offset 0x{ph.Offset:x} run past the end of the {fileLength}-byte file");
     }
 
-    private static int[] CheckLoads(PlanSource file, MapOptions options, ulong page)
+    private static void CheckLoads(PlanSource file, MapOptions options, ulong page, Span<int> loads)
     {
         string name = file.Name;
         ulong phoff = file.Header.ProgramHeaderOffset;
         ulong FieldOffset(int index, int field) => phoff + (ulong)index * ProgramHeader.Size64 + (ulong)field;
         ulong fileLength = file.FileLength;
 
-        int count = 0;
-        for (int i = 0; i < file.ProgramHeaders.Count; i++)
-            if (file.ProgramHeaders[i].Type == SegmentType.Load)
-                count++;
-        // The PT_LOADs' indices only (a load keeps no copy of their headers): the headers are read again from the table.
-        var loads = new int[count];
         for (int i = 0, n = 0; i < file.ProgramHeaders.Count; i++)
             if (file.ProgramHeaders[i].Type == SegmentType.Load)
                 loads[n++] = i;
@@ -245,10 +245,9 @@ public sealed class LoadPlan
         if (end - start > (ulong)options.MaxImageSize)
             ThrowHelper.Format(name, $"PT_LOAD[{last}] p_memsz", FieldOffset(last, 40),
                 $"the PT_LOADs span 0x{end - start:x} bytes, more than the maximum image size 0x{options.MaxImageSize:x} (MaxImageSize)");
-        return loads;
     }
 
-    private void Build(PlanSource file, int[] loads, MapOptions options)
+    private void Build(PlanSource file, ReadOnlySpan<int> loads, MapOptions options)
     {
         ulong page = PageSize;
         var headers = file.ProgramHeaders;
@@ -298,7 +297,7 @@ public sealed class LoadPlan
         _sections = _sectionsLater ? HeaderTables.NoSections : file.Sections;
     }
 
-    private RelroPlan? PlanRelro(PlanSource file, int[] loads)
+    private RelroPlan? PlanRelro(PlanSource file, ReadOnlySpan<int> loads)
     {
         int relroIndex = -1;
         for (int i = 0; i < file.ProgramHeaders.Count; i++)

@@ -19,41 +19,80 @@ namespace Loader.Mapping;
 /// </remarks>
 internal sealed class Mapper : IFileRangeReader
 {
-    private readonly string _name;
-    private readonly MapOptions _options;
+    // Set for one load (Rent), dropped after it (Return): a mapper waits between loads in its thread's slot, as the
+    // relocator does, so that a load does not make one.
+    private string _name = "";
+    private MapOptions _options = MapOptions.Default;
     private readonly ulong _page = (ulong)Environment.SystemPageSize;
-    // Sized once the plan says how many steps a load makes (StepsExpected): an image keeps its list.
-    private readonly List<MappingStep> _steps = new();
+    // A new list each load, sized once the plan says how many steps it makes (StepsExpected): the image keeps it.
+    private List<MappingStep> _steps = null!;
 
     // The part of the address space this load owns right now, released on failure.
     private nint _reservationStart;
     private ulong _reservationLength;
     private bool _callerOwnsReservation; // LoadOptions.ReservedRange: given back PROT_NONE, never unmapped
 
-    private Mapper(string name, MapOptions options)
+    [ThreadStatic]
+    private static Mapper? t_spare;
+
+    private Mapper()
     {
-        _name = name;
-        _options = options;
+    }
+
+    /// <summary>Maps with this thread's waiting mapper, or a new one when it is in use (a <see cref="MapOptions.BeforeStep"/>
+    /// callback that maps too); taken out of the slot while it maps.</summary>
+    private static ElfImage? MapWithSpare(FileDescriptor fd, string name, MapOptions options, bool fromMemory, IMappedFileCheck? check)
+    {
+        var mapper = t_spare ?? new Mapper();
+        t_spare = null;
+        mapper._name = name;
+        mapper._options = options;
+        mapper._steps = new List<MappingStep>();
+        try
+        {
+            return mapper.Map(fd, name, fromMemory, check);
+        }
+        finally
+        {
+            mapper.Forget();
+            t_spare = mapper;
+        }
+    }
+
+    /// <summary>Lets go of everything the load used, so that the waiting mapper keeps nothing alive.</summary>
+    private void Forget()
+    {
+        _name = "";
+        _options = MapOptions.Default;
+        _steps = null!;
+        _reservationStart = 0;
+        _reservationLength = 0;
+        _callerOwnsReservation = false;
+        _registeredEhFrame = null;
+        _status = null;
+        _headerFile = null;
+        _firstRead = default;
+        _fileLength = 0;
     }
 
     public static ElfImage MapFile(string path, MapOptions options)
     {
         var fd = FileOpening.Open(path);
-        return new Mapper(path, options).Map(fd, path, fromMemory: false, check: null)!;
+        return MapWithSpare(fd, path, options, fromMemory: false, check: null)!;
     }
 
     /// <summary>Maps from a descriptor the caller opened (with <see cref="FileOpening"/>'s flags); takes ownership of
     /// <paramref name="fd"/>. Null when <paramref name="check"/> says, once the file is identified, that the caller
     /// already has it loaded: then nothing is left mapped.</summary>
     public static ElfImage? MapOpened(FileDescriptor fd, string path, MapOptions options, IMappedFileCheck check) =>
-        new Mapper(path, options).Map(fd, path, fromMemory: false, check);
+        MapWithSpare(fd, path, options, fromMemory: false, check);
 
     public static ElfImage MapMemory(ReadOnlySpan<byte> image, string name, MapOptions options)
     {
         var fd = Memfd.Create(name, image, out int errno, out string call)
             ?? ThrowHelper.ImageLoad<FileDescriptor>(name, call, errno,
                 $"{name}: {MemfdCallText(call, name, image.Length)} failed: {Errno.Describe(errno)}");
-        return new Mapper(name, options).Map(fd, name, fromMemory: true, check: null)!;
+        return MapWithSpare(fd, name, options, fromMemory: true, check: null)!;
     }
 
     private static string MemfdCallText(string call, string name, int length) => call switch
@@ -302,9 +341,11 @@ internal sealed class Mapper : IFileRangeReader
         if (_firstRented is not null)
             ArrayPool<byte>.Shared.Return(_firstRented);
         _firstRented = null;
-        foreach (var buffer in _moreRented ?? [])
+        if (_moreRented is null)
+            return; // not `?? []`: that makes a list on every load
+        foreach (var buffer in _moreRented)
             ArrayPool<byte>.Shared.Return(buffer);
-        _moreRented?.Clear();
+        _moreRented.Clear();
     }
 
     // What the header reads (IFileRangeReader.Read) read from while the headers are read: the file, its first

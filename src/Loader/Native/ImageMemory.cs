@@ -89,7 +89,7 @@ internal sealed unsafe class ImageMemory
         {
             // Each range is kept, cut in two, shortened or dropped: at most two for each, trimmed after.
             var current = _writable;
-            var kept = new (ulong Start, ulong End)[current.Length * 2];
+            Span<(ulong Start, ulong End)> kept = current.Length <= 16 ? stackalloc (ulong, ulong)[current.Length * 2] : new (ulong, ulong)[current.Length * 2];
             int n = 0;
             foreach (var (s, e) in current)
             {
