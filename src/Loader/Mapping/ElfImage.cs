@@ -11,7 +11,13 @@ namespace Loader.Mapping;
 public sealed class ElfImage : IDisposable
 {
     private readonly ImageMemory _memory;
-    private readonly List<MappingStep> _steps;
+    // The steps are listed again from the plan when asked (MappingScript): the image keeps what the kernel answered,
+    // whether RELRO's step came after the mapping, and a list only for the steps nothing derives (text relocations,
+    // shared RELRO, a caller's range given back). Changed under _memory's monitor (internal, never locked elsewhere
+    // but by ImageMemory itself).
+    private readonly MappedSteps _mapped;
+    private bool _relroStepNotListed;
+    private List<MappingStep>? _laterSteps;
     private readonly IReadOnlyList<ProgramHeader> _programHeaders;
     private DynamicTables? _tables;
     private DynamicSection? _dynamic;
@@ -19,8 +25,7 @@ public sealed class ElfImage : IDisposable
     private int _disposed;
 
     internal ElfImage(string path, LoadPlan plan, nint bias, AddressRange reserved, ImageMemory memory,
-        List<MappingStep> steps, FileIdentity file, bool fromMemory, bool relroApplied,
-        IReadOnlyList<ProgramHeader> programHeaders)
+        FileIdentity file, bool fromMemory, bool relroApplied, IReadOnlyList<ProgramHeader> programHeaders, MappedSteps mapped)
     {
         _programHeaders = programHeaders;
         Path = path;
@@ -28,7 +33,8 @@ public sealed class ElfImage : IDisposable
         BaseAddress = bias;
         ReservedRange = reserved;
         _memory = memory;
-        _steps = steps;
+        _mapped = mapped;
+        _relroAppliedByMapping = relroApplied;
         File = file;
         IsFromMemory = fromMemory;
         IsRelroApplied = relroApplied;
@@ -142,10 +148,24 @@ public sealed class ElfImage : IDisposable
     {
         get
         {
-            lock (_steps)
-                return [.. _steps];
+            var steps = new List<MappingStep>();
+            AddressRange? callerRange = _mapped.CallerRangeLength != 0 ? new AddressRange(_mapped.Reservation, _mapped.CallerRangeLength) : null;
+            MappingScript.AppendMapped(steps, Plan, Plan.PageSize, _mapped.Reservation, callerRange, BaseAddress,
+                _mapped.FirstOverlayEnd, _relroAppliedByMapping);
+            lock (_memory)
+            {
+                if (_relroStepNotListed && MappingScript.Relro(Plan, BaseAddress) is { } relro)
+                    steps.Add(relro);
+                if (_laterSteps is not null)
+                    steps.AddRange(_laterSteps);
+            }
+            if (IsDisposed && !IsInCallerReservation)
+                steps.Add(MappingScript.Unmap(ReservedRange));
+            return steps;
         }
     }
+
+    private readonly bool _relroAppliedByMapping;
 
     /// <summary>
     /// Makes PT_GNU_RELRO read-only (when <see cref="MapOptions.ApplyRelro"/> deferred it, for relocation). Does
@@ -156,12 +176,17 @@ public sealed class ElfImage : IDisposable
     public void ApplyRelro()
     {
         ObjectDisposedException.ThrowIf(IsDisposed, this);
-        lock (_steps)
+        lock (_memory)
         {
             if (IsRelroApplied)
                 return;
-            if (Mapper.ProtectRelro(Plan, BaseAddress, Path, null) is { } step)
-                _steps.Add(step);
+            if (Mapper.ProtectRelro(Plan, BaseAddress, Path) is not null)
+            {
+                if (_laterSteps is null)
+                    _relroStepNotListed = true; // listed from the plan (most images record nothing else)
+                else
+                    _laterSteps.Add(MappingScript.Relro(Plan, BaseAddress)!.Value);
+            }
             if (Plan.Relro is { Length: > 0 } relro)
                 _memory.ExcludeWritable((nint)((ulong)BaseAddress + relro.Address), relro.Length);
             IsRelroApplied = true;
@@ -234,8 +259,17 @@ public sealed class ElfImage : IDisposable
     /// <summary>Records a step made on the image after mapping (shared RELRO).</summary>
     internal void Record(MappingStep step)
     {
-        lock (_steps)
-            _steps.Add(step);
+        lock (_memory)
+        {
+            if (_laterSteps is null)
+            {
+                _laterSteps = new List<MappingStep>();
+                if (_relroStepNotListed && MappingScript.Relro(Plan, BaseAddress) is { } relro)
+                    _laterSteps.Add(relro); // in its place, before this one
+                _relroStepNotListed = false;
+            }
+            _laterSteps.Add(step);
+        }
     }
 
     /// <summary>Reads PT_DYNAMIC and its tables from the mapped image; the mapper calls it before returning the image,
@@ -341,8 +375,7 @@ public sealed class ElfImage : IDisposable
         var step = new MappingStep(kind, address, length, protection, MappingFlags.None, null, reason);
         if (!Mmap.Protect(address, length, (Prot)protection, out int errno))
             ThrowHelper.ImageLoad(Path, "mprotect", errno, $"{Path}: {step} failed: {Errno.Describe(errno)}");
-        lock (_steps)
-            _steps.Add(step);
+        Record(step);
         _segments = null;
     }
 
@@ -369,10 +402,7 @@ public sealed class ElfImage : IDisposable
                 Record(restored);
             return;
         }
-        Mmap.Unmap(ReservedRange.Start, ReservedRange.Length, out _);
-        lock (_steps)
-            _steps.Add(new MappingStep(MappingStepKind.Unmap, ReservedRange.Start, ReservedRange.Length, MemoryProtection.None,
-                MappingFlags.None, null, "unload: unmap the whole reservation"));
+        Mmap.Unmap(ReservedRange.Start, ReservedRange.Length, out _); // listed as the last step from here on
     }
 
     private ImageSegment[] BuildSegments()

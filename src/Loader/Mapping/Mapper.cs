@@ -24,10 +24,10 @@ internal sealed class Mapper : IFileRangeReader
     private string _name = "";
     private MapOptions _options = MapOptions.Default;
     private readonly ulong _page = (ulong)Environment.SystemPageSize;
-    // A new list each load, sized once the plan says how many steps it makes (StepsExpected): the image keeps it.
-    private List<MappingStep> _steps = null!;
 
-    // The part of the address space this load owns right now, released on failure.
+    // The part of the address space this load owns right now, released on failure; and where the kernel put the
+    // reservation (the image lists its steps again from it: MappingScript).
+    private nint _rawReservation;
     private nint _reservationStart;
     private ulong _reservationLength;
     private bool _callerOwnsReservation; // LoadOptions.ReservedRange: given back PROT_NONE, never unmapped
@@ -47,7 +47,6 @@ internal sealed class Mapper : IFileRangeReader
         t_spare = null;
         mapper._name = name;
         mapper._options = options;
-        mapper._steps = new List<MappingStep>();
         try
         {
             return mapper.Map(fd, name, fromMemory, check);
@@ -64,7 +63,7 @@ internal sealed class Mapper : IFileRangeReader
     {
         _name = "";
         _options = MapOptions.Default;
-        _steps = null!;
+        _rawReservation = 0;
         _reservationStart = 0;
         _reservationLength = 0;
         _callerOwnsReservation = false;
@@ -118,7 +117,6 @@ internal sealed class Mapper : IFileRangeReader
         {
             var source = ReadHeaders(fd, fromMemory);
             var plan = LoadPlan.Create(source, _options, _page);
-            _steps.Capacity = StepsExpected(plan);
 
             nint bias = _options.ReservedRange is { } callerRange
                 && ReservedRangeUse.Decide(plan, callerRange, _options.ReservedRangeIsHint, _name, _page)
@@ -131,7 +129,8 @@ internal sealed class Mapper : IFileRangeReader
             var overlays = plan.OverlaySpan;
             for (int i = 0; i < overlays.Length; i++)
             {
-                OverlaySegment(overlays[i], fd, bias, i == 0 ? extendedEnd : 0);
+                if (MappingScript.Overlay(overlays[i], bias, i == 0 ? extendedEnd : 0) is { } overlayStep)
+                    Execute(overlayStep, fd, memory);
                 if (i == (extendedEnd != 0 ? 0 : overlays.Length - 1))
                 {
                     status = IdentifyMappedFile(fd, source, plan);
@@ -145,18 +144,23 @@ internal sealed class Mapper : IFileRangeReader
                     }
                 }
             }
+            var bssSteps = new MappingScript.StepBuffer();
             foreach (var bss in plan.BssSpan)
-                MapBss(bss, bias, memory);
+            {
+                int count = MappingScript.Bss(bss, bias, _page, bssSteps);
+                for (int i = 0; i < count; i++)
+                    Execute(bssSteps[i], fd, memory);
+            }
             fd.Dispose(); // as glibc: the descriptor is not needed once the file pages are mapped
 
-            if (_options.ApplyRelro)
-                if (ProtectRelro(plan, bias, _name, _options.BeforeStep) is { } relroStep)
-                    Record(relroStep);
+            if (_options.ApplyRelro && MappingScript.Relro(plan, bias) is { } relroStep)
+                Execute(relroStep, fd, memory);
 
             plan.MappedAs(status.Device, status.Inode, status.Size);
             var image = new ElfImage(path, plan, bias, new AddressRange(_reservationStart, _reservationLength),
-                memory, _steps, new FileIdentity(status.Device, status.Inode), fromMemory, _options.ApplyRelro,
-                ImageProgramHeaders(source, plan, bias, memory))
+                memory, new FileIdentity(status.Device, status.Inode), fromMemory, _options.ApplyRelro,
+                ImageProgramHeaders(source, plan, bias, memory),
+                new MappedSteps(_rawReservation, _callerOwnsReservation ? _options.ReservedRange!.Value.Length : 0, extendedEnd))
             {
                 IsInCallerReservation = _callerOwnsReservation,
                 UnwindTableChecked = unwindTable,
@@ -176,21 +180,6 @@ internal sealed class Mapper : IFileRangeReader
             fd.Dispose();
             ReturnHeaderBuffers();
         }
-    }
-
-    /// <summary>The steps a load of <paramref name="plan"/> records, through RELRO and the unload's munmap (a
-    /// deferred RELRO is recorded later, and the unload at the end), so that the image's list never grows.</summary>
-    private int StepsExpected(LoadPlan plan)
-    {
-        int steps = 1 + (plan.Alignment > _page ? 2 : 0) + 1; // the reservation and its trims; the unload
-        foreach (var o in plan.OverlaySpan)
-            if (o.Length > 0)
-                steps++;
-        foreach (var bss in plan.BssSpan)
-            steps += (bss.ZeroFillLength == 0 ? 0 : bss.ZeroFillNeedsUnprotect ? 3 : 1) + (bss.AnonymousLength > 0 ? 1 : 0);
-        if (plan.Relro is { Length: > 0 })
-            steps++;
-        return steps;
     }
 
     /// <summary>
@@ -400,33 +389,19 @@ internal sealed class Mapper : IFileRangeReader
     /// </summary>
     private nint ReserveAddressSpace(LoadPlan plan)
     {
-        ulong align = plan.Alignment;
-        ulong length = plan.Size + (align > _page ? align - _page : 0);
-        var step = align > _page
-            ? new MappingStep(MappingStepKind.Reserve, 0, length, MemoryProtection.None,
-                MappingFlags.Private | MappingFlags.Anonymous | MappingFlags.NoReserve, null,
-                $"reserve the image's span 0x{plan.Size:x} plus 0x{align - _page:x} to align the base to 0x{align:x}")
-            : new MappingStep(MappingStepKind.Reserve, 0, length, MemoryProtection.None,
-                MappingFlags.Private | MappingFlags.Anonymous | MappingFlags.NoReserve, null,
-                "reserve the image's span 0x{0:x}", plan.Size);
+        var step = MappingScript.Reserve(plan, _page, 0);
         _options.BeforeStep?.Invoke(step);
-        nint raw = Mmap.Map(0, length, Prot.PROT_NONE,
+        nint raw = Mmap.Map(0, step.Length, Prot.PROT_NONE,
             MapFlags.MAP_PRIVATE | MapFlags.MAP_ANONYMOUS | MapFlags.MAP_NORESERVE, -1, 0, out int errno);
         if (raw == Mmap.MAP_FAILED)
             Failed(step, "mmap", errno);
-        _reservationStart = raw;
-        _reservationLength = length;
-        Record(step with { Address = raw });
-
-        // The bias must be a multiple of the alignment, so the reservation starts at StartAddress modulo it.
-        ulong skew = plan.StartAddress % align;
-        ulong start = ((ulong)raw - skew + align - 1) / align * align + skew;
-        if (start > (ulong)raw)
-            Trim(raw, start - (ulong)raw, $"trim 0x{start - (ulong)raw:x} bytes below the 0x{align:x}-aligned start");
-        ulong end = start + plan.Size, rawEnd = (ulong)raw + length;
-        if (rawEnd > end)
-            Trim((nint)end, rawEnd - end, $"trim 0x{rawEnd - end:x} bytes above the image's end");
-        return (nint)(start - plan.StartAddress);
+        _rawReservation = _reservationStart = raw;
+        _reservationLength = step.Length;
+        var trims = new MappingScript.StepBuffer();
+        int count = MappingScript.Trims(plan, _page, raw, trims);
+        for (int i = 0; i < count; i++)
+            Execute(trims[i], null, null);
+        return (nint)(MappingScript.SpanStart(plan, raw) - plan.StartAddress);
     }
 
     /// <summary>The caller's range holds the image: its start is the image's first page; nothing is reserved.</summary>
@@ -434,105 +409,56 @@ internal sealed class Mapper : IFileRangeReader
     {
         var step = ReservedRangeUse.UseStep(range, plan.Size);
         _options.BeforeStep?.Invoke(step);
-        _reservationStart = range.Start;
+        _rawReservation = _reservationStart = range.Start;
         _reservationLength = plan.Size;
         _callerOwnsReservation = true;
-        Record(step);
         return (nint)((ulong)range.Start - plan.StartAddress);
     }
 
-    private void Trim(nint address, ulong length, string reason)
+    /// <summary>
+    /// Makes one step's system call (or memset) after <see cref="MapOptions.BeforeStep"/> has seen it: a trim's munmap,
+    /// an overlay's mmap of <paramref name="fd"/>, a .bss page's mprotect or memset, an anonymous mmap, RELRO's mprotect.
+    /// </summary>
+    private void Execute(in MappingStep step, FileDescriptor? fd, ImageMemory? memory)
     {
-        var step = new MappingStep(MappingStepKind.Trim, address, length, MemoryProtection.None, MappingFlags.None, null, reason);
         _options.BeforeStep?.Invoke(step);
-        if (!Mmap.Unmap(address, length, out int errno))
-            Failed(step, "munmap", errno);
-        if (address == _reservationStart)
-            _reservationStart = (nint)((ulong)address + length);
-        _reservationLength -= length;
-        Record(step);
-    }
-
-    /// <summary>mmap one PT_LOAD's file pages MAP_FIXED over the reservation. <paramref name="extendedEnd"/>: 0, or
-    /// where the mapping ends instead (the first overlay, mapping on up to the unwind table's segment for
-    /// <see cref="UnwindTableCheck"/>; the next overlays replace the rest).</summary>
-    private void OverlaySegment(SegmentOverlay overlay, FileDescriptor fd, nint bias, ulong extendedEnd)
-    {
-        if (overlay.Length == 0)
-            return; // no file bytes: the whole segment is anonymous .bss
-        nint address = (nint)((ulong)bias + overlay.Address);
-        ulong length = extendedEnd != 0 ? extendedEnd - overlay.Address : overlay.Length;
-        var step = extendedEnd != 0
-            ? new MappingStep(MappingStepKind.Overlay, address, length, overlay.Protection,
-                MappingFlags.Private | MappingFlags.Fixed, overlay.FileOffset,
-                "overlay PT_LOAD[{1}] ({2}) at base+0x{0:x}, with the file's pages after it through the unwind table's PT_LOAD (checked there; the next overlays replace them)",
-                overlay.Address, (ulong)overlay.ProgramHeaderIndex, overlay.Content.Describe())
-            : new MappingStep(MappingStepKind.Overlay, address, length, overlay.Protection,
-                MappingFlags.Private | MappingFlags.Fixed, overlay.FileOffset,
-                "overlay PT_LOAD[{1}] ({2}) at base+0x{0:x}", overlay.Address, (ulong)overlay.ProgramHeaderIndex, overlay.Content.Describe());
-        _options.BeforeStep?.Invoke(step);
-        nint result = Mmap.Map(address, length, (Prot)overlay.Protection, MapFlags.MAP_PRIVATE | MapFlags.MAP_FIXED,
-            fd, overlay.FileOffset, out int errno);
-        if (result == Mmap.MAP_FAILED)
-            Failed(step, "mmap", errno);
-        Record(step);
-    }
-
-    /// <summary>Zero the rest of the last file page after p_filesz (it holds whatever follows in the file), then map
-    /// anonymous zero pages for the remainder of p_memsz (bionic's <c>ZeroFillBss</c> and <c>MapBssSection</c>).</summary>
-    private void MapBss(BssPlan bss, nint bias, ImageMemory memory)
-    {
-        if (bss.ZeroFillLength > 0)
+        int errno;
+        switch (step.Kind)
         {
-            nint page = (nint)((ulong)bias + LoadPlan.PageDown(bss.ZeroFillAddress, _page));
-            if (bss.ZeroFillNeedsUnprotect)
-                Protect(MappingStepKind.UnprotectForZeroing, page, _page, MemoryProtection.Read | MemoryProtection.Write,
-                    $"make PT_LOAD[{bss.ProgramHeaderIndex}]'s last file page read-write (not executable) to zero its .bss tail");
-            nint zero = (nint)((ulong)bias + bss.ZeroFillAddress);
-            var step = new MappingStep(MappingStepKind.ZeroFill, zero, bss.ZeroFillLength, MemoryProtection.None, MappingFlags.None, null,
-                "zero the .bss tail of PT_LOAD[{1}]'s last file page at base+0x{0:x}", bss.ZeroFillAddress, (ulong)bss.ProgramHeaderIndex);
-            _options.BeforeStep?.Invoke(step);
-            memory.Clear(zero, bss.ZeroFillLength);
-            Record(step);
-            if (bss.ZeroFillNeedsUnprotect)
-                Protect(MappingStepKind.RestoreProtection, page, _page, bss.Protection,
-                    $"restore PT_LOAD[{bss.ProgramHeaderIndex}]'s last file page to {bss.Protection.ToMapsString()}");
-        }
-        if (bss.AnonymousLength > 0)
-        {
-            nint address = (nint)((ulong)bias + bss.AnonymousAddress);
-            var step = new MappingStep(MappingStepKind.MapBss, address, bss.AnonymousLength, bss.Protection,
-                MappingFlags.Private | MappingFlags.Fixed | MappingFlags.Anonymous, null,
-                "map anonymous zero pages for PT_LOAD[{1}]'s .bss at base+0x{0:x}", bss.AnonymousAddress, (ulong)bss.ProgramHeaderIndex);
-            _options.BeforeStep?.Invoke(step);
-            nint result = Mmap.Map(address, bss.AnonymousLength, (Prot)bss.Protection,
-                MapFlags.MAP_PRIVATE | MapFlags.MAP_FIXED | MapFlags.MAP_ANONYMOUS, -1, 0, out int errno);
-            if (result == Mmap.MAP_FAILED)
-                Failed(step, "mmap", errno);
-            Record(step);
+            case MappingStepKind.Trim:
+                if (!Mmap.Unmap(step.Address, step.Length, out errno))
+                    Failed(step, "munmap", errno);
+                if (step.Address == _reservationStart)
+                    _reservationStart = (nint)((ulong)step.Address + step.Length);
+                _reservationLength -= step.Length;
+                return;
+            case MappingStepKind.Overlay:
+                if (Mmap.Map(step.Address, step.Length, (Prot)step.Protection, (MapFlags)step.Flags, fd!, step.FileOffset!.Value, out errno) == Mmap.MAP_FAILED)
+                    Failed(step, "mmap", errno);
+                return;
+            case MappingStepKind.MapBss:
+                if (Mmap.Map(step.Address, step.Length, (Prot)step.Protection, (MapFlags)step.Flags, -1, 0, out errno) == Mmap.MAP_FAILED)
+                    Failed(step, "mmap", errno);
+                return;
+            case MappingStepKind.ZeroFill:
+                memory!.Clear(step.Address, step.Length);
+                return;
+            case MappingStepKind.UnprotectForZeroing or MappingStepKind.RestoreProtection or MappingStepKind.ProtectRelro:
+                if (!Mmap.Protect(step.Address, step.Length, (Prot)step.Protection, out errno))
+                    Failed(step, "mprotect", errno);
+                return;
+            default:
+                throw new InvalidOperationException($"{step.Kind} is not a step the mapper makes");
         }
     }
 
-    private void Protect(MappingStepKind kind, nint address, ulong length, MemoryProtection protection, string reason)
+    /// <summary>mprotect PT_GNU_RELRO's whole pages read-only for <see cref="ElfImage.ApplyRelro"/>, when the mapping
+    /// deferred it; the step made, or null without RELRO.</summary>
+    internal static MappingStep? ProtectRelro(LoadPlan plan, nint bias, string name)
     {
-        var step = new MappingStep(kind, address, length, protection, MappingFlags.None, null, reason);
-        _options.BeforeStep?.Invoke(step);
-        if (!Mmap.Protect(address, length, (Prot)protection, out int errno))
-            Failed(step, "mprotect", errno);
-        Record(step);
-    }
-
-    /// <summary>mprotect PT_GNU_RELRO's whole pages read-only; the step made, for the caller to record (no delegate
-    /// made per load), or null without RELRO. Shared with <see cref="ElfImage.ApplyRelro"/>.</summary>
-    internal static MappingStep? ProtectRelro(LoadPlan plan, nint bias, string name, Action<MappingStep>? before)
-    {
-        if (plan.Relro is not { Length: > 0 } relro)
+        if (MappingScript.Relro(plan, bias) is not { } step)
             return null;
-        nint address = (nint)((ulong)bias + relro.Address);
-        var step = new MappingStep(MappingStepKind.ProtectRelro, address, relro.Length, MemoryProtection.Read, MappingFlags.None, null,
-            "make PT_GNU_RELRO read-only at base+0x{0:x}", relro.Address);
-        before?.Invoke(step);
-        if (!Mmap.Protect(address, relro.Length, Prot.PROT_READ, out int errno))
+        if (!Mmap.Protect(step.Address, step.Length, Prot.PROT_READ, out int errno))
             ThrowHelper.ImageLoad(name, "mprotect", errno, $"{name}: {step} failed: {Errno.Describe(errno)}");
         return step;
     }
@@ -548,20 +474,10 @@ internal sealed class Mapper : IFileRangeReader
         if (_reservationLength == 0)
             return;
         if (_callerOwnsReservation)
-        {
-            if (ReservedRangeUse.Restore(_reservationStart, _reservationLength, "roll back: the caller's range back to PROT_NONE") is { } restored)
-                Record(restored);
-        }
-        else if (Mmap.Unmap(_reservationStart, _reservationLength, out _))
-            Record(new MappingStep(MappingStepKind.Unmap, _reservationStart, _reservationLength, MemoryProtection.None,
-                MappingFlags.None, null, "roll back: unmap the whole reservation after a failure"));
+            ReservedRangeUse.Restore(_reservationStart, _reservationLength, "roll back: the caller's range back to PROT_NONE");
+        else
+            Mmap.Unmap(_reservationStart, _reservationLength, out _);
         _reservationLength = 0;
-    }
-
-    private void Record(MappingStep step)
-    {
-        lock (_steps)
-            _steps.Add(step);
     }
 
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]

@@ -1,0 +1,9 @@
+namespace Loader.Mapping;
+
+/// <summary>
+/// What an image keeps of its mapping to list the steps again (<see cref="MappingScript.AppendMapped"/>): where the
+/// kernel put the reservation (or where the caller's range starts), the caller's range's length (0 for a reservation
+/// of Loader's own), and where the first overlay's mapping ended when it reached through the unwind table's segment
+/// (0 when it did not).
+/// </summary>
+internal readonly record struct MappedSteps(nint Reservation, ulong CallerRangeLength, ulong FirstOverlayEnd);
