@@ -125,7 +125,7 @@ internal sealed partial class Relocator
     }
 
     /// <summary>The module whose block a TLS relocation names: its symbol's definer, or the module itself for symbol 0.</summary>
-    private Module? DefinerOf(Relocation r) => r.SymbolIndex == 0 ? _module : _cache[r.SymbolIndex].DefinedBy;
+    private Module? DefinerOf(Relocation r) => r.SymbolIndex == 0 ? _module : DefinerAt(_cache[r.SymbolIndex].Definer);
 
     private ulong ModuleIdOf(Module definer, RelocationTable table, Relocation r, X86_64RelocationType type)
     {

@@ -26,19 +26,29 @@ internal sealed partial class Relocator
     private LoadOptions _options = null!;
     private ImageMemory _memory = null!;
     private ulong _base;
-    private Resolution[] _cache = NoResolutions;
     private int _symbolCount;
     private DeferredRelocations _deferred; // mutated in place: not readonly
 
-    // Ours, not Array.Empty: the runtime makes EmptyArray<T> of a type of ours with JIT-compiled code on a first load.
-    private static readonly Resolution[] NoResolutions = new Resolution[0];
+    // The per-symbol cache, one entry per dynamic symbol of the module, in native memory rather than a managed array:
+    // a library with tens of thousands of symbols (libLLVM: 46k) needed a fresh array on the large-object heap per load
+    // (a spare one that size, kept per thread, would hold a megabyte for good), and that was half of what a load
+    // allocated. Here a large load's pages go back to the kernel at End, and a small one's stay for the next load.
+    private readonly ScratchArray<Resolution> _cache = new();
 
+    // The modules that defined something in this load; an entry's Definer is a 1-based slot here. Cleared at End, so
+    // the waiting relocator keeps no module alive; the array itself is kept for the next load.
+    private Module[] _definers = new Module[16];
+    private int _definerCount;
+    private int _lastDefiner; // the slot the previous resolution used: consecutive symbols mostly share a definer
+
+    /// <summary>What symbol <c>i</c> resolved to in this load: 16 bytes, unmanaged (it lives in native memory), all
+    /// zeros until resolved.</summary>
     private struct Resolution
     {
+        public ulong Value; // the definition's address; for an STT_TLS symbol, its st_value (its offset in the block)
+        public int Definer; // 1-based slot in _definers; 0 for none (symbol 0, an unresolved weak reference)
         public bool Done;
         public bool NeedsResolver;
-        public Module? DefinedBy;
-        public ulong Value; // the definition's address; for an STT_TLS symbol, its st_value (its offset in the block)
     }
 
     private Relocator()
@@ -54,19 +64,19 @@ internal sealed partial class Relocator
         _options = options;
         _memory = _image.Memory;
         _base = (ulong)module.Base;
-        // One entry per symbol, kept from the thread's last load: always clear while it waits.
+        // One entry per symbol, in memory kept from the thread's last load: always zeros while it waits.
         _symbolCount = _tables.Symbols?.Count ?? 0;
-        if (_cache.Length < _symbolCount)
-            _cache = new Resolution[Math.Max(_symbolCount, 256)];
+        _cache.Use(_symbolCount, module.Path);
     }
 
-    /// <summary>Lets go of everything the load used (the cache names modules), so that the waiting relocator keeps
-    /// nothing alive.</summary>
+    /// <summary>Lets go of everything the load used (the definers are modules), so that the waiting relocator keeps
+    /// nothing alive; zeroes the cache (a large one's pages go back to the kernel).</summary>
     private void End()
     {
-        Array.Clear(_cache, 0, _symbolCount);
-        if (_cache.Length > LargestSpareCache)
-            _cache = NoResolutions;
+        _cache.Clear();
+        Array.Clear(_definers, 0, _definerCount);
+        _definerCount = 0;
+        _lastDefiner = 0;
         _deferred.Dispose();
         _tlsDeferred.Dispose();
         _module = null!;
@@ -77,14 +87,18 @@ internal sealed partial class Relocator
         _memory = null!;
     }
 
-    // The relocator (and its per-symbol cache) between loads on this thread. Not ArrayPool<Resolution> for the cache:
-    // a pool of a Loader type is code the runtime's ReadyToRun image does not carry, compiled by the JIT on a
-    // process's first load (docs/benchmarks.md, "Cold start").
+    // The relocator (its definer list, its cache's mapping) between loads on this thread. A thread that exits lets it
+    // go, and the cache's mapping is unmapped when it is collected (ScratchArray's finalizer).
     [ThreadStatic]
     private static Relocator? t_spare;
 
-    /// <summary>The largest cache kept for the next load (192 KB): a library with more symbols gets its own.</summary>
-    private const int LargestSpareCache = 8192;
+    /// <summary>The mapping of this thread's waiting relocator's cache (false when no relocator waits); for tests.</summary>
+    internal static bool TryGetSpareCacheMapping(out nint address, out ulong length)
+    {
+        address = t_spare?._cache.Address ?? 0;
+        length = t_spare?._cache.MappedBytes ?? 0;
+        return t_spare is not null;
+    }
 
     /// <summary>Relocates <paramref name="module"/> against its <see cref="Module.Scope"/>.</summary>
     public static void Relocate(Module module, ModuleNamespace space, LoadOptions options)
@@ -200,7 +214,7 @@ internal sealed partial class Relocator
                 BinaryPrimitives.WriteUInt64LittleEndian(bytes, _base + BinaryPrimitives.ReadUInt64LittleEndian(entry[16..])); // B + A
             }
             else if (type is X86_64RelocationType.R64 or X86_64RelocationType.GlobDat or X86_64RelocationType.JumpSlot
-                && symbol != 0 && symbol < (uint)_symbolCount && !(_cache[symbol] is { Done: true, NeedsResolver: true }))
+                && symbol != 0 && symbol < (uint)_symbolCount && !_cache[symbol].NeedsResolver) // set only once Done
             {
                 // S: resolved by an earlier entry, or now, after the target's check (the general path's order). One
                 // whose resolver must run first goes the general way, which defers it.
@@ -292,7 +306,7 @@ internal sealed partial class Relocator
                     // A resolver that has run (libc's memcpy, strlen, ... for nearly every library) answers without
                     // its symbol's name, which is decoded only for a resolver run now (and its messages).
                     res.Value = _namespace.TryGetResolverResult((nint)res.Value, out nint known) ? (ulong)known
-                        : (ulong)_namespace.IfuncTarget(res.DefinedBy!, (nint)res.Value, SymbolName(r.SymbolIndex), _options);
+                        : (ulong)_namespace.IfuncTarget(DefinerAt(res.Definer)!, (nint)res.Value, SymbolName(r.SymbolIndex), _options);
                     res.NeedsResolver = false;
                 }
                 long addend = rela ? r.Addend
@@ -364,14 +378,14 @@ internal sealed partial class Relocator
         {
             if (_tables.Symbols![(int)symbolIndex].Binding == SymbolBinding.Weak)
             {
-                res.DefinedBy = null; // an unresolved weak reference is 0
+                res.Definer = 0; // an unresolved weak reference is 0, defined by nothing
                 return;
             }
             ThrowUndefined(symbolIndex, table, offset, type);
         }
         if ((found.Symbol.Type == SymbolType.Tls) != IsTls(type))
             FailTlsMismatch(symbolIndex, table, offset, type, found.Symbol.Type == SymbolType.Tls);
-        res.DefinedBy = found.Module;
+        res.Definer = SlotOf(found.Module);
         res.Value = found.Symbol.Type == SymbolType.Tls ? found.Symbol.Value : found.Address;
         res.NeedsResolver = found.IsIfunc;
         if (found.Module.IsHost && IsThreadAtExit(found.Module.Tables!.Strings, found.Symbol.NameOffset))
@@ -383,6 +397,31 @@ internal sealed partial class Relocator
             res.NeedsResolver = false;
         }
     }
+
+    /// <summary>The 1-based slot of <paramref name="module"/> among this load's definers, added if new: the last slot
+    /// used first, then a scan. Once per symbol, like the lookup that just found it, which is already O(scope size) per
+    /// symbol; the list holds only modules those lookups found, so the scan does not change the order of the cost.</summary>
+    private int SlotOf(Module module)
+    {
+        if (_lastDefiner != 0 && _definers[_lastDefiner - 1] == module)
+            return _lastDefiner;
+        for (int i = 0; i < _definerCount; i++)
+        {
+            if (_definers[i] == module)
+                return _lastDefiner = i + 1;
+        }
+        if (_definerCount == _definers.Length)
+        {
+            var larger = new Module[_definers.Length * 2];
+            Array.Copy(_definers, larger, _definerCount);
+            _definers = larger;
+        }
+        _definers[_definerCount++] = module;
+        return _lastDefiner = _definerCount;
+    }
+
+    /// <summary>The module in definer slot <paramref name="slot"/>; null for 0 (no definer).</summary>
+    private Module? DefinerAt(int slot) => slot == 0 ? null : _definers[slot - 1];
 
     // The refusals, out of line: their messages' formatting (interpolated strings, name decoding) would otherwise be
     // inlined into Resolve, whose frame the runtime zeroes on every call (1.5 KB of it, once per symbol).

@@ -100,4 +100,16 @@ internal static partial class Mmap
         errno = ok ? 0 : Errno.Current;
         return ok;
     }
+
+    /// <summary>
+    /// madvise(MADV_DONTNEED) of a private anonymous range: its pages go back to the kernel, and read as zeros on their
+    /// next access (a fresh zero page each). Clears a large scratch range without writing it. True on success, else
+    /// <paramref name="errno"/> is set.
+    /// </summary>
+    public static bool DiscardAnonymousPages(nint address, ulong length, out int errno)
+    {
+        bool ok = madvise(address, (nuint)length, MADV_DONTNEED) == 0;
+        errno = ok ? 0 : Errno.Current;
+        return ok;
+    }
 }
