@@ -40,8 +40,9 @@ public sealed class LoadPlan
     /// <summary>One overlay per PT_LOAD, in address order.</summary>
     public IReadOnlyList<SegmentOverlay> Overlays => _overlays;
 
-    /// <summary>The .bss of every PT_LOAD with p_memsz &gt; p_filesz.</summary>
-    public IReadOnlyList<BssPlan> Bss => _bss;
+    /// <summary>The .bss of every PT_LOAD with p_memsz &gt; p_filesz (made from the overlays when first asked for;
+    /// the load path asks <see cref="BssOf"/>).</summary>
+    public IReadOnlyList<BssPlan> Bss => _bss ??= BuildBss();
 
     /// <summary>The PROT_NONE gaps between PT_LOADs.</summary>
     public IReadOnlyList<Gap> Gaps => _gaps;
@@ -52,7 +53,7 @@ public sealed class LoadPlan
     // Exact arrays of values: an image keeps its plan for as long as it is mapped (docs/benchmarks.md, "Memory held").
     // The load path reads them as spans (no interface call, and no generic instantiation over them for the JIT).
     private SegmentOverlay[] _overlays = NoOverlays;
-    private BssPlan[] _bss = NoBss;
+    private BssPlan[]? _bss;
     private Gap[] _gaps = NoGaps;
     private static readonly SegmentOverlay[] NoOverlays = new SegmentOverlay[0];
     private static readonly BssPlan[] NoBss = new BssPlan[0];
@@ -61,8 +62,35 @@ public sealed class LoadPlan
     /// <summary><see cref="Overlays"/>, for the load path.</summary>
     internal ReadOnlySpan<SegmentOverlay> OverlaySpan => _overlays;
 
-    /// <summary><see cref="Bss"/>, for the load path.</summary>
-    internal ReadOnlySpan<BssPlan> BssSpan => _bss;
+    /// <summary>The .bss of <paramref name="overlay"/>'s PT_LOAD, or null when p_memsz does not exceed p_filesz.</summary>
+    internal BssPlan? BssOf(in SegmentOverlay overlay)
+    {
+        if (overlay.MemorySize <= overlay.FileSize)
+            return null;
+        ulong page = PageSize;
+        ulong fileEnd = overlay.VirtualAddress + overlay.FileSize, memoryEnd = overlay.VirtualAddress + overlay.MemorySize;
+        // Without file bytes there is no file page to zero: the anonymous pages start at the segment's first page.
+        ulong anonymous = overlay.FileSize == 0 ? overlay.Address : PageUp(fileEnd, page);
+        ulong zeroLength = overlay.FileSize == 0 ? 0 : Math.Min(PageUp(fileEnd, page), memoryEnd) - fileEnd;
+        return new BssPlan(overlay.ProgramHeaderIndex, fileEnd, memoryEnd, fileEnd, zeroLength,
+            anonymous, PageUp(memoryEnd, page) - anonymous, overlay.Protection);
+    }
+
+    private BssPlan[] BuildBss()
+    {
+        int count = 0;
+        foreach (var o in _overlays)
+            if (o.MemorySize > o.FileSize)
+                count++;
+        if (count == 0)
+            return NoBss;
+        var bss = new BssPlan[count];
+        count = 0;
+        foreach (var o in _overlays)
+            if (BssOf(o) is { } planned)
+                bss[count++] = planned;
+        return bss;
+    }
 
     /// <summary>The whole planned image, region by region in address order (file pages split at RELRO's end, .bss, gaps).</summary>
     public IReadOnlyList<PlannedRegion> Regions => _regions ??= RegionBuilder.Build(this, Sections);
@@ -259,37 +287,25 @@ public sealed class LoadPlan
         Alignment = alignment;
 
         var overlays = new SegmentOverlay[loads.Length];
-        int bssCount = 0, gapCount = 0;
+        int gapCount = 0;
         for (int i = 0; i < loads.Length; i++)
         {
             var ph = headers[loads[i]];
             overlays[i] = new SegmentOverlay(loads[i], ph.VirtualAddress, ph.Offset, ph.FileSize, ph.MemorySize,
                 MemoryProtectionExtensions.FromSegmentFlags(ph.Flags), page);
-            if (ph.MemorySize > ph.FileSize)
-                bssCount++;
             if (i > 0 && overlays[i].Address > overlays[i - 1].MemoryEnd)
                 gapCount++;
         }
-        var bss = bssCount == 0 ? NoBss : new BssPlan[bssCount];
         var gaps = gapCount == 0 ? NoGaps : new Gap[gapCount];
-        bssCount = gapCount = 0;
-        for (int i = 0; i < overlays.Length; i++)
+        gapCount = 0;
+        for (int i = 1; i < overlays.Length; i++)
         {
-            var o = overlays[i];
-            if (o.MemorySize > o.FileSize)
-            {
-                ulong fileEnd = o.VirtualAddress + o.FileSize, memoryEnd = o.VirtualAddress + o.MemorySize;
-                // Without file bytes there is no file page to zero: the anonymous pages start at the segment's first page.
-                ulong anonymous = o.FileSize == 0 ? o.Address : PageUp(fileEnd, page);
-                ulong zeroLength = o.FileSize == 0 ? 0 : Math.Min(PageUp(fileEnd, page), memoryEnd) - fileEnd;
-                bss[bssCount++] = new BssPlan(o.ProgramHeaderIndex, fileEnd, memoryEnd, fileEnd, zeroLength,
-                    anonymous, PageUp(memoryEnd, page) - anonymous, o.Protection);
-            }
-            if (i > 0 && overlays[i - 1] is var previous && o.Address > previous.MemoryEnd)
+            ref readonly var previous = ref overlays[i - 1];
+            ref readonly var o = ref overlays[i];
+            if (o.Address > previous.MemoryEnd)
                 gaps[gapCount++] = new Gap(previous.MemoryEnd, o.Address - previous.MemoryEnd, previous.ProgramHeaderIndex, o.ProgramHeaderIndex);
         }
         _overlays = overlays;
-        _bss = bss;
         _gaps = gaps;
         Relro = PlanRelro(file, loads);
         _sectionsLater = ReferenceEquals(file.Sections, LateSections.Later);

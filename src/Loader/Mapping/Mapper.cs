@@ -145,8 +145,10 @@ internal sealed class Mapper : IFileRangeReader
                 }
             }
             var bssSteps = new MappingScript.StepBuffer();
-            foreach (var bss in plan.BssSpan)
+            foreach (var overlay in plan.OverlaySpan)
             {
+                if (plan.BssOf(overlay) is not { } bss)
+                    continue;
                 int count = MappingScript.Bss(bss, bias, _page, bssSteps);
                 for (int i = 0; i < count; i++)
                     Execute(bssSteps[i], fd, memory);

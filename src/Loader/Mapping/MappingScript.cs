@@ -140,8 +140,10 @@ internal static class MappingScript
         for (int i = 0; i < overlays.Length; i++)
             if (Overlay(overlays[i], bias, i == 0 ? extendedEnd : 0) is { } overlay)
                 steps.Add(overlay);
-        foreach (var bss in plan.BssSpan)
+        foreach (var o in overlays)
         {
+            if (plan.BssOf(o) is not { } bss)
+                continue;
             int n = Bss(bss, bias, page, some);
             for (int i = 0; i < n; i++)
                 steps.Add(some[i]);
