@@ -18,12 +18,13 @@ public sealed class MemoryHeldTests
 
     /// <summary>
     /// The bound on the managed bytes a held library retains, per image its load mapped, its context included: issue
-    /// 14's 4 KB. About 3.6 KB is measured with a context each (from 12–14 KB, and from growing 8 bytes a symbol), and
-    /// in one context holding 39 different images: the host modules and the global scope are the process's, the mapping
-    /// steps are values, the program headers, the dynamic section and the version chains are read in place, names are
-    /// interned, a module's edges are kept as names and sources (docs/benchmarks.md, "Memory held").
+    /// 14's target is 4 KB; bounded at 3 KB so that what was taken off stays off. Measured (session 6): libz 2,624 B,
+    /// libsqlite3 2,640 B, libxml2 2,606 B an image (5 with a context each), 2,750 B an image for 39 different images in
+    /// one context (from 12–14 KB, and from growing 8 bytes a symbol): the host modules and the global scope are the
+    /// process's, the plan is values, the mapping steps are listed again from it, the program headers, the dynamic
+    /// section and the version chains are read in place, names are interned (docs/benchmarks.md, "Memory held").
     /// </summary>
-    private const long RetainedBoundPerImage = 4 * 1024;
+    private const long RetainedBoundPerImage = 3 * 1024;
 
     [Fact]
     public void A_thousand_loads_and_unloads_leave_the_managed_heap_and_RSS_without_a_growth_trend()
