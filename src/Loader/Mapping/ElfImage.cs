@@ -16,6 +16,7 @@ public sealed class ElfImage : IDisposable
     // shared RELRO, a caller's range given back). Changed under _memory's monitor (internal, never locked elsewhere
     // but by ImageMemory itself).
     private readonly MappedSteps _mapped;
+    private readonly bool _relroAppliedByMapping;
     private bool _relroStepNotListed;
     private List<MappingStep>? _laterSteps;
     private readonly IReadOnlyList<ProgramHeader> _programHeaders;
@@ -164,8 +165,6 @@ public sealed class ElfImage : IDisposable
             return steps;
         }
     }
-
-    private readonly bool _relroAppliedByMapping;
 
     /// <summary>
     /// Makes PT_GNU_RELRO read-only (when <see cref="MapOptions.ApplyRelro"/> deferred it, for relocation). Does
