@@ -76,12 +76,15 @@ internal static class UnwindTableCheck
     /// pages leave the process without a madvise): the end of that PT_LOAD's file pages, or 0 when the layout does not
     /// allow it. It does when the segment is a later, read-only PT_LOAD without .bss, mapped at the same file offset
     /// as the first (its bytes then appear at their own addresses in the longer first mapping: ld's usual layout), and
-    /// the overlays between them leave no page of the longer mapping uncovered.
+    /// the overlays between them leave no page of the longer mapping uncovered — and when the first PT_LOAD is readable
+    /// and not writable, as the longer mapping takes its protection (a first PT_LOAD with p_flags 0 would map the table
+    /// PROT_NONE, and the walk would fault).
     /// </summary>
     public static ulong FirstOverlayExtension(LoadPlan plan, IReadOnlyList<ProgramHeader> headers)
     {
         var overlays = plan.OverlaySpan;
-        if (EhFrameHeader(headers) is not { } hdr || overlays.Length < 2 || overlays[0].Length == 0)
+        if (EhFrameHeader(headers) is not { } hdr || overlays.Length < 2 || overlays[0].Length == 0
+            || (overlays[0].Protection & MemoryProtection.Read) == 0 || (overlays[0].Protection & MemoryProtection.Write) != 0)
             return 0;
         var first = overlays[0];
         ulong covered = first.Address + first.Length;

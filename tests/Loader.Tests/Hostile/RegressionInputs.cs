@@ -27,6 +27,7 @@ internal static class RegressionInputs
         ("class4-fini-not-code.so", FiniNotCode),
         ("class4-fini-array-past-the-image.so", FiniArrayPastTheImage),
         ("mut-empty-soname.so", EmptySoname),
+        ("fuzz-map-unreadable-first-load.so", UnreadableFirstLoad),
     ];
 
     public static int Write(string directory)
@@ -62,6 +63,19 @@ internal static class RegressionInputs
         var (bytes, elf) = BasicVariants.Basic();
         using (elf)
             ElfPatch.EditDynamic(bytes, elf, (tag, value) => tag is DT_SYMTAB or DT_GNU_HASH or DT_HASH ? (DT_DEBUG, 0) : (tag, value));
+        return bytes;
+    }
+
+    /// <summary>The first PT_LOAD's p_flags 0 (what the map fuzzer found, in a fuzzed libz-like seed): a segment
+    /// mapped PROT_NONE, ahead of <c>.eh_frame_hdr</c>'s read-only one.</summary>
+    private static byte[] UnreadableFirstLoad()
+    {
+        var (bytes, elf) = BasicVariants.Basic();
+        using (elf)
+        {
+            int first = elf.ProgramHeaders.ToList().FindIndex(p => p.Type == SegmentType.Load);
+            BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan((int)elf.Header.ProgramHeaderOffset + first * ProgramHeader.Size64 + 4), 0);
+        }
         return bytes;
     }
 
