@@ -30,12 +30,25 @@ internal sealed partial class Relocator
     /// Static when the module's own initial-exec code needs it (a <c>TPOFF64</c> against itself, or
     /// <c>DF_STATIC_TLS</c>); TLSDESC prefers static, and falls back to dynamic when the surplus is used up.
     /// </summary>
+    /// <summary>The largest PT_TLS p_align accepted (64 KiB, sixteen pages).</summary>
+    private const ulong LargestTlsAlignment = 64 * 1024;
+
     private void SetUpTls()
     {
         if (TlsSegment.Find(_image.ProgramHeaders) is not { } segment)
             return;
         if (segment.FileSize > segment.MemorySize)
             ThrowHelper.Format(Name, "PT_TLS", segment.Offset, $"p_filesz 0x{segment.FileSize:x} is larger than p_memsz 0x{segment.MemorySize:x}");
+        // glibc takes p_align as a power of two (it masks with p_align - 1) and bionic refuses one that is not; the
+        // carrier is padded to the alignment, so an unbounded one would make it as large as p_align says.
+        if (segment.Alignment > 1 && (segment.Alignment & (segment.Alignment - 1)) != 0)
+            ThrowHelper.Format(Name, "PT_TLS p_align", segment.Offset, $"0x{segment.Alignment:x} is not a power of two");
+        if (segment.Alignment > LargestTlsAlignment)
+            ThrowHelper.Format(Name, "PT_TLS p_align", segment.Offset,
+                $"0x{segment.Alignment:x} is larger than the 0x{LargestTlsAlignment:x} bytes a TLS block is aligned to here (bionic allows a page)");
+        if (segment.MemorySize > (ulong)_options.MaxImageSize)
+            ThrowHelper.Format(Name, "PT_TLS p_memsz", segment.Offset,
+                $"0x{segment.MemorySize:x} is larger than the maximum image size 0x{_options.MaxImageSize:x} (MaxImageSize)");
 
         bool needsStatic = (_image.Dynamic!.Flags & DynamicFlags.StaticTls) != 0, wantsStatic = false;
         for (int d = 0; d < _tlsDeferred.Count; d++)
