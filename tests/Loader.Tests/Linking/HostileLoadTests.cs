@@ -180,7 +180,7 @@ public sealed unsafe class HostileLoadTests
     /// <summary>
     /// A PT_TLS whose alignment is not a power of two, or larger than a TLS block is aligned to here, or whose block is
     /// larger than the maximum image size: refused naming the field, before any carrier is made (the carrier is padded
-    /// to the alignment: the map fuzzer's p_align 0x68000018 took 4 s and a 1.7 GB memfd to be accepted).
+    /// to the alignment: the load fuzzer's p_align 0x68000018 took 4 s and a 1.7 GB memfd to be accepted).
     /// </summary>
     [Theory]
     [InlineData(48, 0x68000018UL, "PT_TLS p_align", "is not a power of two")]
