@@ -66,7 +66,7 @@ internal sealed partial class Relocator
         _base = (ulong)module.Base;
         // One entry per symbol, in memory kept from the thread's last load: always zeros while it waits.
         _symbolCount = _tables.Symbols?.Count ?? 0;
-        _cache.Use(_symbolCount, module.Path);
+        _cache.Use(Math.Max(_symbolCount, 1), module.Path); // symbol 0 (S = 0) has an entry even without a symbol table
     }
 
     /// <summary>Lets go of everything the load used (the definers are modules), so that the waiting relocator keeps

@@ -28,6 +28,7 @@ internal static class RegressionInputs
         ("class4-fini-array-past-the-image.so", FiniArrayPastTheImage),
         ("mut-empty-soname.so", EmptySoname),
         ("fuzz-map-unreadable-first-load.so", UnreadableFirstLoad),
+        ("fuzz-load-symbol-zero-without-symtab.so", SymbolZeroWithoutSymtab),
     ];
 
     public static int Write(string directory)
@@ -75,6 +76,24 @@ internal static class RegressionInputs
         {
             int first = elf.ProgramHeaders.ToList().FindIndex(p => p.Type == SegmentType.Load);
             BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan((int)elf.Header.ProgramHeaderOffset + first * ProgramHeader.Size64 + 4), 0);
+        }
+        return bytes;
+    }
+
+    /// <summary>No DT_SYMTAB (nor hash tables), and every relocation's symbol index 0: a symbolic relocation with S = 0
+    /// in a module that has no symbols (what the load fuzzer found).</summary>
+    private static byte[] SymbolZeroWithoutSymtab()
+    {
+        var (bytes, elf) = BasicVariants.Basic();
+        using (elf)
+        {
+            foreach (var table in elf.RelocationTables)
+                for (int i = 0; i < table.Count; i++)
+                {
+                    var info = bytes.AsSpan((int)ElfPatch.FileOffset(elf, table.Address) + i * table.EntrySize + 8, 8);
+                    BinaryPrimitives.WriteUInt64LittleEndian(info, BinaryPrimitives.ReadUInt64LittleEndian(info) & uint.MaxValue);
+                }
+            ElfPatch.EditDynamic(bytes, elf, (tag, value) => tag is DT_SYMTAB or DT_GNU_HASH or DT_HASH ? (DT_DEBUG, 0) : (tag, value));
         }
         return bytes;
     }
