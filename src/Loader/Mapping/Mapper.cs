@@ -151,12 +151,12 @@ internal sealed class Mapper : IFileRangeReader
                     continue;
                 int count = MappingScript.Bss(bss, bias, _page, bssSteps);
                 for (int i = 0; i < count; i++)
-                    Execute(bssSteps[i], fd, memory);
+                    Execute(bssSteps[i], null, memory);
             }
             fd.Dispose(); // as glibc: the descriptor is not needed once the file pages are mapped
 
             if (_options.ApplyRelro && MappingScript.Relro(plan, bias) is { } relroStep)
-                Execute(relroStep, fd, memory);
+                Execute(relroStep, null, memory);
 
             plan.MappedAs(status.Device, status.Inode, status.Size);
             var image = new ElfImage(path, plan, bias, new AddressRange(_reservationStart, _reservationLength),
