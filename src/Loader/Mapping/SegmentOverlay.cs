@@ -8,7 +8,10 @@ namespace Loader.Mapping;
 /// </summary>
 public readonly record struct SegmentOverlay
 {
+    // 40 bytes: the header's four fields, the index, the protection and the page size as a power of two; the page-rounded
+    // addresses are worked out when read.
     private readonly byte _protection;
+    private readonly byte _pageShift;
 
     internal SegmentOverlay(int programHeaderIndex, ulong virtualAddress, ulong offset, ulong fileSize, ulong memorySize,
         MemoryProtection protection, ulong pageSize)
@@ -19,11 +22,10 @@ public readonly record struct SegmentOverlay
         FileSize = fileSize;
         MemorySize = memorySize;
         _protection = (byte)protection;
-        Address = LoadPlan.PageDown(virtualAddress, pageSize);
-        Length = fileSize == 0 ? 0 : LoadPlan.PageUp(virtualAddress + fileSize, pageSize) - Address;
-        // A PT_LOAD with p_memsz 0 maps nothing: no page of it is readable or writable, even at a misaligned p_vaddr.
-        MemoryEnd = memorySize == 0 ? Address : LoadPlan.PageUp(virtualAddress + memorySize, pageSize);
+        _pageShift = (byte)System.Numerics.BitOperations.Log2(pageSize); // a power of two: LoadPlan.Create checked it
     }
+
+    private ulong Page => 1UL << _pageShift;
 
     /// <summary>The index of the PT_LOAD among all program headers (the N of <c>PT_LOAD[N]</c> in messages).</summary>
     public int ProgramHeaderIndex { get; }
@@ -41,17 +43,17 @@ public readonly record struct SegmentOverlay
     public ulong MemorySize { get; }
 
     /// <summary>pagedown(p_vaddr).</summary>
-    public ulong Address { get; }
+    public ulong Address => LoadPlan.PageDown(VirtualAddress, Page);
 
     /// <summary>pageup(p_vaddr + p_filesz) - pagedown(p_vaddr); 0 when the segment has no file bytes.</summary>
-    public ulong Length { get; }
+    public ulong Length => FileSize == 0 ? 0 : LoadPlan.PageUp(VirtualAddress + FileSize, Page) - Address;
 
     /// <summary>pagedown(p_offset): p_offset and p_vaddr agree modulo the page (the plan checked it).</summary>
     public ulong FileOffset => Offset - (VirtualAddress - Address);
 
     /// <summary>The first address past the segment's memory image, page-rounded: pageup(p_vaddr + p_memsz); <see cref="Address"/>
     /// itself when p_memsz is 0 (nothing is mapped). <c>[Address, MemoryEnd)</c> is exactly the pages mapped for it.</summary>
-    public ulong MemoryEnd { get; }
+    public ulong MemoryEnd => MemorySize == 0 ? Address : LoadPlan.PageUp(VirtualAddress + MemorySize, Page); // p_memsz 0 maps nothing, even at a misaligned p_vaddr
 
     /// <summary>From p_flags.</summary>
     public MemoryProtection Protection => (MemoryProtection)_protection;
