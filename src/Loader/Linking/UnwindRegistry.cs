@@ -68,8 +68,8 @@ internal static class UnwindRegistry
             return;
         ulong page = (ulong)Environment.SystemPageSize;
         ulong fileEnd = segment.VirtualAddress + segment.FileSize;
-        ulong last = segment.MemorySize > segment.FileSize ? fileEnd & ~(page - 1) : (fileEnd + page - 1) & ~(page - 1);
-        ulong from = start & ~(page - 1), to = Math.Min((end + page - 1) & ~(page - 1), last);
+        ulong last = segment.MemorySize > segment.FileSize ? LoadPlan.PageDown(fileEnd, page) : LoadPlan.PageUp(fileEnd, page);
+        ulong from = LoadPlan.PageDown(start, page), to = Math.Min(LoadPlan.PageUp(end, page), last);
         if (to > from)
             Mmap.DropUnwrittenPages((nint)((ulong)image.BaseAddress + from), to - from, out _); // advice only: a failure costs memory, not correctness
     }

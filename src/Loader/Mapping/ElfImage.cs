@@ -179,12 +179,12 @@ public sealed class ElfImage : IDisposable
         {
             if (IsRelroApplied)
                 return;
-            if (Mapper.ProtectRelro(Plan, BaseAddress, Path) is not null)
+            if (Mapper.ProtectRelro(Plan, BaseAddress, Path) is { } step)
             {
                 if (_laterSteps is null)
                     _relroStepNotListed = true; // listed from the plan (most images record nothing else)
                 else
-                    _laterSteps.Add(MappingScript.Relro(Plan, BaseAddress)!.Value);
+                    _laterSteps.Add(step);
             }
             if (Plan.Relro is { Length: > 0 } relro)
                 _memory.ExcludeWritable((nint)((ulong)BaseAddress + relro.Address), relro.Length);

@@ -94,19 +94,17 @@ internal static partial class Mmap
     /// changes nothing the program can read; a written page would lose what was written. True on success, else
     /// <paramref name="errno"/> is set.
     /// </summary>
-    public static bool DropUnwrittenPages(nint address, ulong length, out int errno)
-    {
-        bool ok = madvise(address, (nuint)length, MADV_DONTNEED) == 0;
-        errno = ok ? 0 : Errno.Current;
-        return ok;
-    }
+    public static bool DropUnwrittenPages(nint address, ulong length, out int errno) => DontNeed(address, length, out errno);
 
     /// <summary>
     /// madvise(MADV_DONTNEED) of a private anonymous range: its pages go back to the kernel, and read as zeros on their
     /// next access (a fresh zero page each). Clears a large scratch range without writing it. True on success, else
     /// <paramref name="errno"/> is set.
     /// </summary>
-    public static bool DiscardAnonymousPages(nint address, ulong length, out int errno)
+    public static bool DiscardAnonymousPages(nint address, ulong length, out int errno) => DontNeed(address, length, out errno);
+
+    /// <summary>The one madvise(MADV_DONTNEED) behind both: what it means depends on the mapping, which the callers name.</summary>
+    private static bool DontNeed(nint address, ulong length, out int errno)
     {
         bool ok = madvise(address, (nuint)length, MADV_DONTNEED) == 0;
         errno = ok ? 0 : Errno.Current;
