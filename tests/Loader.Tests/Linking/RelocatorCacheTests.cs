@@ -15,11 +15,17 @@ public sealed unsafe class RelocatorCacheTests(ManySymbolLibraries libraries, IT
     [Fact]
     public void Loading_forty_times_more_symbols_allocates_no_more_managed_memory_per_symbol()
     {
-        // Warm up both (JIT, static caches, this thread's relocator and its mapping, grown once), then measure.
+        // Warm up both (JIT, static caches, this thread's relocator and its mapping, grown once), then measure each a few
+        // times and keep its least: a load that finds the host's module list changed (another test class, in parallel,
+        // dlopened or dlclosed something) reads it again and allocates that on top, once (seen in CI: 1,352 B more).
         LoadOnce(libraries.Small, ManySymbolLibraries.SmallCount);
         LoadOnce(libraries.Large, ManySymbolLibraries.LargeCount);
-        long smallBytes = LoadOnce(libraries.Small, ManySymbolLibraries.SmallCount);
-        long largeBytes = LoadOnce(libraries.Large, ManySymbolLibraries.LargeCount);
+        long smallBytes = long.MaxValue, largeBytes = long.MaxValue;
+        for (int round = 0; round < 5; round++)
+        {
+            smallBytes = Math.Min(smallBytes, LoadOnce(libraries.Small, ManySymbolLibraries.SmallCount));
+            largeBytes = Math.Min(largeBytes, LoadOnce(libraries.Large, ManySymbolLibraries.LargeCount));
+        }
 
         long extra = largeBytes - smallBytes;
         const int ExtraSymbols = ManySymbolLibraries.LargeCount - ManySymbolLibraries.SmallCount;
