@@ -42,7 +42,9 @@ public sealed class LoadAllocationTests(ITestOutputHelper output)
             $"a new context with a load and unload of libz allocated {allocated} B, more than {ContextAndLoadBound} B");
     }
 
-    /// <summary>The bytes the last of four rounds allocated: load a private copy of libz, then dispose what was loaded.</summary>
+    /// <summary>The least bytes one of rounds 1–5 allocated (round 0 warms up): load a private copy of libz, then dispose
+    /// what was loaded. The least, because a load that finds the host's module list changed by a test running in
+    /// parallel reads it again on top of its own allocation.</summary>
     private long Measure(Func<string, IDisposable> load, string how)
     {
         string dir = Directory.CreateTempSubdirectory("loader-alloc-").FullName;
@@ -50,17 +52,19 @@ public sealed class LoadAllocationTests(ITestOutputHelper output)
         {
             string copy = Path.Combine(dir, "libz.so.1");
             File.Copy("/usr/lib/x86_64-linux-gnu/libz.so.1", copy);
-            long allocated = 0;
-            for (int round = 0; round < 4; round++)
+            long least = long.MaxValue;
+            for (int round = 0; round < 6; round++)
             {
                 long before = GC.GetAllocatedBytesForCurrentThread();
                 using (load(copy))
                 {
                 }
-                allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+                long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
                 output.WriteLine($"{how}, round {round}: {allocated} B");
+                if (round > 0)
+                    least = Math.Min(least, allocated);
             }
-            return allocated;
+            return least;
         }
         finally
         {
