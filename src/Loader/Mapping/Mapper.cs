@@ -107,8 +107,8 @@ internal sealed class Mapper : IFileRangeReader
     /// file (a file the caller already has is rolled back), refuses what is not a regular file, and checks that the
     /// PT_LOADs lie inside the file as it is now, so a file cut short before then is refused instead of raising
     /// SIGBUS. When the unwind table can be checked in the first overlay's pages (<see cref="UnwindTableCheck"/>),
-    /// that overlay maps up to the table's segment, the fstat follows it, the table is walked, and the next overlays
-    /// replace the pages the walk read.
+    /// that overlay maps up to the table's segment and the table's own overlay is made last: the other overlays, the
+    /// fstat, the walk, then the overlay that replaces the pages the walk read (<see cref="MappingScript.OverlayAt"/>).
     /// </summary>
     private ElfImage? Map(FileDescriptor fd, string path, bool fromMemory, IMappedFileCheck? check)
     {
@@ -127,11 +127,15 @@ internal sealed class Mapper : IFileRangeReader
             CheckedUnwindTable? unwindTable = null;
             FileStatus status = default;
             var overlays = plan.OverlaySpan;
-            for (int i = 0; i < overlays.Length; i++)
+            int tableOverlay = MappingScript.TableOverlay(plan, extendedEnd);
+            // The file is identified, and the unwind table walked, once every overlay but the table's own is made.
+            int checkAfter = tableOverlay < 0 ? overlays.Length - 1 : overlays.Length - 2;
+            for (int step = 0; step < overlays.Length; step++)
             {
+                int i = MappingScript.OverlayAt(step, overlays.Length, tableOverlay);
                 if (MappingScript.Overlay(overlays[i], bias, i == 0 ? extendedEnd : 0) is { } overlayStep)
                     Execute(overlayStep, fd, memory);
-                if (i == (extendedEnd != 0 ? 0 : overlays.Length - 1))
+                if (step == checkAfter)
                 {
                     status = IdentifyMappedFile(fd, source, plan);
                     if (check is not null && check.IsAlreadyLoaded(new FileIdentity(status.Device, status.Inode)))
@@ -217,7 +221,7 @@ internal sealed class Mapper : IFileRangeReader
     {
         try
         {
-            return new CheckedUnwindTable(UnwindTableCheck.Find(path, source.ProgramHeaders, plan, memory, bias, readableBelow: extendedEnd)?.Start);
+            return new CheckedUnwindTable(UnwindTableCheck.Find(path, source.ProgramHeaders, plan, memory, bias, onlySegmentEndingAt: extendedEnd)?.Start);
         }
         catch (ElfFormatException)
         {

@@ -57,9 +57,37 @@ internal static class MappingScript
         return n;
     }
 
+    /// <summary>
+    /// Which overlay the mapper makes <paramref name="step"/>-th of <paramref name="count"/>: the plan's order, except
+    /// that when the first overlay reaches through the unwind table's PT_LOAD (<paramref name="tableOverlay"/>, from
+    /// <see cref="TableOverlay"/>) that PT_LOAD's own overlay comes last, after the table is walked. Then the walk's page
+    /// faults fill page-table entries only where that one overlay replaces them, and the overlays before it replace
+    /// pages nothing has touched: a MAP_FIXED mmap that drops present pages must flush them from the TLB of every CPU
+    /// the process runs on (an IPI each), and in the plan's order the kernel's fault-around reached into the text
+    /// overlay's range as well, which cost a second flush per load.
+    /// </summary>
+    public static int OverlayAt(int step, int count, int tableOverlay) =>
+        tableOverlay < 0 ? step : step == count - 1 ? tableOverlay : step >= tableOverlay ? step + 1 : step;
+
+    /// <summary>The index of the overlay whose file pages end at <paramref name="extendedEnd"/> — the unwind table's
+    /// PT_LOAD, which the extended first overlay shows until its own overlay replaces it (never the first) — or -1
+    /// when the first overlay is not extended. The mapper identifies the file and walks the table before that
+    /// overlay, after all the others.</summary>
+    public static int TableOverlay(LoadPlan plan, ulong extendedEnd)
+    {
+        if (extendedEnd == 0)
+            return -1;
+        var overlays = plan.OverlaySpan;
+        for (int i = 1; i < overlays.Length; i++)
+            if (overlays[i].Length != 0 && overlays[i].Address + overlays[i].Length == extendedEnd)
+                return i;
+        return -1;
+    }
+
     /// <summary>One PT_LOAD's file pages, mmap'ed MAP_FIXED over the reservation; null for a segment without file bytes.
     /// <paramref name="extendedEnd"/>: 0, or where the first overlay's mapping ends instead (through the unwind
-    /// table's segment, <see cref="UnwindTableCheck.FirstOverlayExtension"/>; the next overlays replace the rest).</summary>
+    /// table's segment, <see cref="UnwindTableCheck.FirstOverlayExtension"/>; the other overlays replace the rest, the
+    /// table's own last: <see cref="OverlayAt"/>).</summary>
     public static MappingStep? Overlay(in SegmentOverlay overlay, nint bias, ulong extendedEnd)
     {
         if (overlay.Length == 0)
@@ -137,9 +165,13 @@ internal static class MappingScript
                 steps.Add(some[i]);
         }
         var overlays = plan.OverlaySpan;
-        for (int i = 0; i < overlays.Length; i++)
+        int tableOverlay = TableOverlay(plan, extendedEnd);
+        for (int step = 0; step < overlays.Length; step++)
+        {
+            int i = OverlayAt(step, overlays.Length, tableOverlay);
             if (Overlay(overlays[i], bias, i == 0 ? extendedEnd : 0) is { } overlay)
                 steps.Add(overlay);
+        }
         foreach (var o in overlays)
         {
             if (plan.BssOf(o) is not { } bss)

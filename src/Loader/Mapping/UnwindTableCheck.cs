@@ -29,12 +29,12 @@ internal static class UnwindTableCheck
     /// null when there is nothing to register (no PT_GNU_EH_FRAME, an empty table, or one libgcc would walk past its
     /// segment: the library still loads, as under glibc, and an exception cannot unwind through it).
     /// </summary>
-    /// <remarks><paramref name="readableBelow"/>: 0 to read any readable PT_LOAD; otherwise only the file-backed,
-    /// read-only PT_LOADs mapped at the first one's offset below this address (what the mapper's extended first
-    /// overlay shows).</remarks>
+    /// <remarks><paramref name="onlySegmentEndingAt"/>: 0 to read any readable PT_LOAD; otherwise only the one whose
+    /// file pages end at this address — the table's own PT_LOAD, which the mapper's extended first overlay still shows
+    /// when the check runs, and whose overlay replaces the pages the walk read.</remarks>
     /// <exception cref="ElfFormatException">The header is malformed: registering it could send libgcc reading past the image.</exception>
     public static (ulong Start, ulong WalkedEnd)? Find(string path, IReadOnlyList<ProgramHeader> headers, LoadPlan plan,
-        ImageMemory memory, nint bias, ulong readableBelow = 0)
+        ImageMemory memory, nint bias, ulong onlySegmentEndingAt = 0)
     {
         if (EhFrameHeader(headers) is not { } hdr)
             return null;
@@ -42,7 +42,7 @@ internal static class UnwindTableCheck
         // version (1), eh_frame_ptr_enc, fde_count_enc, table_enc, then the encoded eh_frame_ptr.
         if (hdr.MemorySize < 4)
             ThrowHelper.Format(path, "PT_GNU_EH_FRAME", hdr.Offset, $"p_memsz 0x{hdr.MemorySize:x} is too small for an .eh_frame_hdr (4 bytes before eh_frame_ptr)");
-        if (ReadableSegment(plan, hdr.VirtualAddress, 4, readableBelow) is null)
+        if (ReadableSegment(plan, hdr.VirtualAddress, 4, onlySegmentEndingAt) is null)
             ThrowHelper.Format(path, "PT_GNU_EH_FRAME", hdr.Offset, $".eh_frame_hdr at 0x{hdr.VirtualAddress:x} does not lie inside a readable PT_LOAD");
         var head = Read(memory, bias, hdr.VirtualAddress, 4);
         if (head[0] != 1)
@@ -53,7 +53,7 @@ internal static class UnwindTableCheck
             ThrowHelper.Format(path, ".eh_frame_hdr eh_frame_ptr_enc", hdr.Offset + 1,
                 $"0x{encoding:x2} is not a direct DW_EH_PE_absptr/pcrel/datarel pointer of 4 or 8 bytes (usually 0x1b, pcrel|sdata4)");
         ulong field = hdr.VirtualAddress + 4;
-        if (hdr.MemorySize < 4 + (ulong)size || ReadableSegment(plan, field, (ulong)size, readableBelow) is null)
+        if (hdr.MemorySize < 4 + (ulong)size || ReadableSegment(plan, field, (ulong)size, onlySegmentEndingAt) is null)
             ThrowHelper.Format(path, ".eh_frame_hdr eh_frame_ptr", hdr.Offset + 4,
                 $"the {size}-byte value at 0x{field:x} does not fit in PT_GNU_EH_FRAME (p_memsz 0x{hdr.MemorySize:x}) or a readable PT_LOAD");
         long value = ReadValue(Read(memory, bias, field, size), encoding);
@@ -63,7 +63,7 @@ internal static class UnwindTableCheck
             DataRel => hdr.VirtualAddress + (ulong)value, // relative to the start of .eh_frame_hdr (LSB)
             _ => (ulong)value, // absptr: ld writes the link-time address; the header is never relocated
         };
-        var segment = ReadableSegment(plan, target, 4, readableBelow)
+        var segment = ReadableSegment(plan, target, 4, onlySegmentEndingAt)
             ?? ThrowHelper.Format<SegmentOverlay>(path, ".eh_frame_hdr eh_frame_ptr", hdr.Offset + 4,
                 $".eh_frame at 0x{target:x} does not lie inside a readable PT_LOAD");
         long walked = CheckEntries(memory, bias, segment, target);
@@ -167,10 +167,10 @@ internal static class UnwindTableCheck
 
     /// <summary>
     /// The readable PT_LOAD whose <c>[p_vaddr, p_vaddr + p_memsz)</c> holds the whole range, or null. With
-    /// <paramref name="readableBelow"/>, only a read-only file-backed one mapped at the first PT_LOAD's file offset whose
-    /// pages end at or below it.
+    /// <paramref name="onlySegmentEndingAt"/>, only the one whose file pages end there (a read-only file-backed one, by
+    /// <see cref="FirstOverlayExtension"/>).
     /// </summary>
-    public static SegmentOverlay? ReadableSegment(LoadPlan plan, ulong address, ulong length, ulong readableBelow = 0)
+    public static SegmentOverlay? ReadableSegment(LoadPlan plan, ulong address, ulong length, ulong onlySegmentEndingAt = 0)
     {
         var overlays = plan.OverlaySpan;
         for (int i = 0; i < overlays.Length; i++)
@@ -179,8 +179,7 @@ internal static class UnwindTableCheck
             if ((o.Protection & MemoryProtection.Read) == 0 || address < o.VirtualAddress
                 || ThrowHelper.OutOfRange(address - o.VirtualAddress, length, o.MemorySize))
                 continue;
-            if (readableBelow != 0 && (o.MemoryEnd > readableBelow || !IsReadOnlyFilePages(o)
-                || o.FileOffset - o.Address != overlays[0].FileOffset - overlays[0].Address))
+            if (onlySegmentEndingAt != 0 && (o.Address + o.Length != onlySegmentEndingAt || !IsReadOnlyFilePages(o)))
                 return null;
             return o;
         }

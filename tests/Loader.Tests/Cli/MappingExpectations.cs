@@ -18,6 +18,22 @@ internal sealed record MappingExpectations(
 
     public static ulong PageUp(ulong v) => (v + Page - 1) & ~(Page - 1);
 
+    /// <summary>
+    /// The overlays in the order the mapper makes them, given the length its first overlay mapped: readelf's order,
+    /// except that when the first overlay reaches past the second's start (on through the unwind table's PT_LOAD, whose
+    /// pages the check walks there) the last PT_LOAD it reaches into is mapped last, after the walk.
+    /// </summary>
+    public IReadOnlyList<(int Index, ulong Address, ulong FileOffset, string Prot)> InMappingOrder(ulong firstOverlayLength)
+    {
+        if (Overlays.Count < 2 || Overlays[0].Address + firstOverlayLength <= Overlays[1].Address)
+            return Overlays;
+        ulong end = Overlays[0].Address + firstOverlayLength;
+        int table = Overlays.Count - 1;
+        while (Overlays[table].Address >= end)
+            table--;
+        return [.. Overlays.Where((_, i) => i != table), Overlays[table]];
+    }
+
     public static MappingExpectations FromReadelf(string path)
     {
         var headers = TestLibraries.ReadelfProgramHeaders(path);

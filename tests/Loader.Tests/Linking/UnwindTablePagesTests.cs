@@ -81,21 +81,5 @@ public sealed class UnwindTablePagesTests : IDisposable
         return (frame.Address, frame.Address + frame.Size);
     }
 
-    /// <summary>How many pages of <c>[bias + from, bias + to)</c> are present in this process (bit 63 of each page's
-    /// 64-bit <c>/proc/self/pagemap</c> entry; readable without privileges, which only hides the frame numbers).</summary>
-    private static int PresentPages(nint bias, ulong from, ulong to)
-    {
-        ulong page = (ulong)Environment.SystemPageSize;
-        using var pagemap = new FileStream("/proc/self/pagemap", FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1);
-        byte[] entry = new byte[8];
-        int present = 0;
-        for (ulong address = (ulong)bias + from; address < (ulong)bias + to; address += page)
-        {
-            pagemap.Position = (long)(address / page * 8);
-            pagemap.ReadExactly(entry);
-            if ((BitConverter.ToUInt64(entry) & (1UL << 63)) != 0)
-                present++;
-        }
-        return present;
-    }
+    private static int PresentPages(nint bias, ulong from, ulong to) => PageMap.PresentPages((nint)((ulong)bias + from), to - from);
 }
