@@ -9,7 +9,10 @@ namespace Loader.Elf;
 /// </summary>
 public sealed class DynamicTables
 {
-    private readonly RelocationTable[] _relocationTables; // DT_RELA, DT_REL, DT_JMPREL: an exact array, kept while loaded
+    private readonly DynamicSection _dynamic;
+    // DT_RELA, DT_REL, DT_JMPREL, as read (and checked) here; let go once a loaded image is relocated
+    // (ForgetRelocationTables), after which RelocationTables reads them again when asked.
+    private RelocationTable[]? _relocationTables;
     private readonly string[] _needed = [];
 
     /// <summary>
@@ -29,6 +32,7 @@ public sealed class DynamicTables
         View = view;
         Encoding = enc;
         Name = view.FileName;
+        _dynamic = dyn;
 
         if (dyn.TryGet(DynamicTag.StrTab, out ulong strtab))
         {
@@ -78,7 +82,7 @@ public sealed class DynamicTables
                 Versions = SymbolVersionTable.Read(View, dyn, Strings, count, enc);
         }
 
-        _relocationTables = ReadRelocations(dyn);
+        _relocationTables = ReadRelocations(dyn, readRelr: true);
     }
 
     /// <summary>A d_val string, checked against DT_STRSZ before it is narrowed to 32 bits.</summary>
@@ -109,8 +113,14 @@ public sealed class DynamicTables
     public GnuHashTable? GnuHash { get; }
     /// <summary>DT_HASH, or null.</summary>
     public SysvHashTable? SysvHash { get; }
-    /// <summary>DT_RELA or DT_REL, then DT_JMPREL (unless it lies inside the former).</summary>
-    public IReadOnlyList<RelocationTable> RelocationTables => _relocationTables;
+    /// <summary>DT_RELA or DT_REL, then DT_JMPREL (unless it lies inside the former). Checked when the tables were read;
+    /// for a loaded image, read again from it when asked (an image does not keep them once it is relocated).</summary>
+    public IReadOnlyList<RelocationTable> RelocationTables => _relocationTables ?? ReadRelocations(_dynamic, readRelr: false);
+
+    /// <summary>Lets go of the relocation tables once the image they describe is relocated: a loaded library does not
+    /// need them, and they are read again (from the same, unchanged bytes) if anything asks (docs/benchmarks.md,
+    /// "Memory held").</summary>
+    internal void ForgetRelocationTables() => _relocationTables = null;
     /// <summary>DT_RELR, or null.</summary>
     public RelrTable? Relr { get; private set; }
     /// <summary>DT_SONAME, or null.</summary>
@@ -146,7 +156,9 @@ public sealed class DynamicTables
         return -1;
     }
 
-    private RelocationTable[] ReadRelocations(DynamicSection dyn)
+    /// <summary>The REL/RELA/JMPREL tables, checked; DT_RELR too (<see cref="Relr"/>) the first time, when
+    /// <paramref name="readRelr"/>.</summary>
+    private RelocationTable[] ReadRelocations(DynamicSection dyn, bool readRelr)
     {
         var rela = ReadRelocationTable(dyn, DynamicTag.Rela, DynamicTag.RelaSz, DynamicTag.RelaEnt, RelocationFormat.Rela, "DT_RELA");
         var rel = ReadRelocationTable(dyn, DynamicTag.Rel, DynamicTag.RelSz, DynamicTag.RelEnt, RelocationFormat.Rel, "DT_REL");
@@ -170,7 +182,7 @@ public sealed class DynamicTables
             }
         }
 
-        if (dyn.TryGet(DynamicTag.Relr, out ulong relr))
+        if (readRelr && dyn.TryGet(DynamicTag.Relr, out ulong relr))
         {
             ulong size = dyn.Get(DynamicTag.RelrSz) ?? 0;
             ulong ent = dyn.Get(DynamicTag.RelrEnt) ?? (ulong)Encoding.WordSize;

@@ -54,7 +54,7 @@ internal sealed partial class Relocator
         for (int d = 0; d < _tlsDeferred.Count; d++)
         {
             var (t, i) = _tlsDeferred[d];
-            var r = _tables.RelocationTables[t - 1][i];
+            var r = _relocationTables[t - 1][i];
             var type = (X86_64RelocationType)r.Type;
             if (type is X86_64RelocationType.TpOff64 or X86_64RelocationType.TlsDesc && DefinerOf(r) == _module)
             {

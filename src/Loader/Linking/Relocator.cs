@@ -22,6 +22,7 @@ internal sealed partial class Relocator
     private Module _module = null!;
     private ElfImage _image = null!;
     private DynamicTables _tables = null!;
+    private IReadOnlyList<RelocationTable> _relocationTables = null!; // taken once: the tables let go of theirs after the load
     private ModuleNamespace _namespace = null!;
     private LoadOptions _options = null!;
     private ImageMemory _memory = null!;
@@ -60,6 +61,7 @@ internal sealed partial class Relocator
         _module = module;
         _image = module.Image!;
         _tables = module.Tables!;
+        _relocationTables = _tables.RelocationTables;
         _namespace = space;
         _options = options;
         _memory = _image.Memory;
@@ -82,6 +84,7 @@ internal sealed partial class Relocator
         _module = null!;
         _image = null!;
         _tables = null!;
+        _relocationTables = null!;
         _namespace = null!;
         _options = null!;
         _memory = null!;
@@ -134,7 +137,7 @@ internal sealed partial class Relocator
         try
         {
             ApplyRelr();
-            var tables = _tables.RelocationTables;
+            var tables = _relocationTables;
             for (int t = 0; t < tables.Count; t++)
             {
                 var table = tables[t];
@@ -158,12 +161,12 @@ internal sealed partial class Relocator
         for (int d = 0; d < _tlsDeferred.Count; d++)
         {
             var (t, i) = _tlsDeferred[d];
-            ApplyTls(_tables.RelocationTables[t - 1], i);
+            ApplyTls(_relocationTables[t - 1], i);
         }
         for (int d = 0; d < _deferred.Count; d++)
         {
             var (t, i) = _deferred[d];
-            Apply(_tables.RelocationTables[t - 1], t, i, deferred: true);
+            Apply(_relocationTables[t - 1], t, i, deferred: true);
         }
     }
 
