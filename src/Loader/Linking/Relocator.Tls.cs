@@ -56,7 +56,7 @@ internal sealed partial class Relocator
             var (t, i) = _tlsDeferred[d];
             var r = _relocationTables[t - 1][i];
             var type = (X86_64RelocationType)r.Type;
-            if (type is X86_64RelocationType.TpOff64 or X86_64RelocationType.TlsDesc && DefinerOf(r) == _module)
+            if (type is X86_64RelocationType.TpOff64 or X86_64RelocationType.TlsDesc && DefinerOf(r, _relocationTables[t - 1].Name, type) == _module)
             {
                 needsStatic |= type == X86_64RelocationType.TpOff64;
                 wantsStatic |= type == X86_64RelocationType.TlsDesc;
@@ -93,11 +93,11 @@ internal sealed partial class Relocator
     {
         var r = table[index];
         var type = (X86_64RelocationType)r.Type;
-        var definer = DefinerOf(r);
+        var definer = DefinerOf(r, table.Name, type);
         if (definer is null)
             return; // an unresolved weak reference: glibc leaves the target as it is
-        nint target = (nint)(_base + r.Offset);
-        ulong symbolValue = r.SymbolIndex == 0 ? 0 : _cache[r.SymbolIndex].Value;
+        nint target = Target(r.Offset, table.Name, type, r.SymbolIndex); // decoded again: checked again
+        ulong symbolValue = r.SymbolIndex == 0 ? 0 : Resolve(r.SymbolIndex, table.Name, r.Offset, type).Value;
         bool rela = table.Format == RelocationFormat.Rela;
         switch (type)
         {
@@ -138,7 +138,10 @@ internal sealed partial class Relocator
     }
 
     /// <summary>The module whose block a TLS relocation names: its symbol's definer, or the module itself for symbol 0.</summary>
-    private Module? DefinerOf(Relocation r) => r.SymbolIndex == 0 ? _module : DefinerAt(_cache[r.SymbolIndex].Definer);
+    /// <summary>The module that defines <paramref name="r"/>'s symbol (resolved in the first pass; a deferred entry is
+    /// decoded again, so its index is checked again), the module itself for symbol 0, null for an unresolved weak one.</summary>
+    private Module? DefinerOf(Relocation r, string table, X86_64RelocationType type) =>
+        r.SymbolIndex == 0 ? _module : DefinerAt(Resolve(r.SymbolIndex, table, r.Offset, type).Definer);
 
     private ulong ModuleIdOf(Module definer, RelocationTable table, Relocation r, X86_64RelocationType type)
     {

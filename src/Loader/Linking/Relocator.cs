@@ -363,6 +363,10 @@ internal sealed partial class Relocator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ref Resolution Resolve(uint symbolIndex, string table, ulong offset, X86_64RelocationType type)
     {
+        // The tables' symbol indices were checked when they were read, but a table that lies in writable memory can be
+        // rewritten by an earlier relocation (a hostile file's), and a deferred entry is decoded again later.
+        if (symbolIndex != 0 && symbolIndex >= (uint)_symbolCount)
+            FailSymbolIndex(symbolIndex, table, offset, type);
         ref var res = ref _cache[symbolIndex];
         if (!res.Done)
             ResolveFirst(ref res, symbolIndex, table, offset, type);
@@ -440,6 +444,11 @@ internal sealed partial class Relocator
     }
 
     [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
+    private void FailSymbolIndex(uint symbolIndex, string table, ulong offset, X86_64RelocationType type) =>
+        Fail(table, offset, type, symbolIndex, $"the symbol index {symbolIndex} is past the {_symbolCount}-entry DT_SYMTAB " +
+            "(the table was checked when it was read: it lies in memory an earlier relocation wrote)");
+
+    [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
     private void FailTlsMismatch(uint symbolIndex, string table, ulong offset, X86_64RelocationType type, bool symbolIsTls) =>
         Fail(table, offset, type, symbolIndex, symbolIsTls
             ? "the symbol is thread-local, and this relocation type is not a TLS one"
@@ -448,7 +457,8 @@ internal sealed partial class Relocator
     private static bool IsThreadAtExit(in StringTable strings, uint nameOffset) =>
         strings.EqualsBytes(nameOffset, "__cxa_thread_atexit"u8) || strings.EqualsBytes(nameOffset, "__cxa_thread_atexit_impl"u8);
 
-    private string SymbolName(uint index) => index == 0 ? "" : _tables.Symbols!.GetName((int)index);
+    private string SymbolName(uint index) =>
+        index == 0 ? "" : index < (uint)_symbolCount ? _tables.Symbols!.GetName((int)index) : $"#{index}";
 
     [DoesNotReturn]
     private void Fail(string table, ulong offset, X86_64RelocationType type, uint symbol, string why) =>
