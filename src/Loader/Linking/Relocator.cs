@@ -185,13 +185,25 @@ internal sealed partial class Relocator
     private struct RelrPass(Relocator relocator) : RelrTable.IAddressVisitor
     {
         private WritableWindow _window;
+        private ulong _page; // the last page made the process's own: RELR reads each target before writing it
 
         public void Visit(ulong offset)
         {
             var bytes = _window.At(relocator, offset, "DT_RELR", X86_64RelocationType.Relative, 0);
+            // A read first would map the page and its neighbours read-only from the file, and this write would then
+            // replace a present page: a TLB flush on every CPU. The first access to each page is a write instead
+            // (ImageMemory.TouchForWrite; the image's dynamic section's page is made so the same way).
+            ulong page = (relocator._base + offset) & ~PageMask;
+            if (page != _page)
+            {
+                relocator._memory.TouchForWrite((nint)(relocator._base + offset));
+                _page = page;
+            }
             BinaryPrimitives.WriteUInt64LittleEndian(bytes, BinaryPrimitives.ReadUInt64LittleEndian(bytes) + relocator._base);
         }
     }
+
+    private static readonly ulong PageMask = (ulong)Environment.SystemPageSize - 1;
 
     /// <summary>
     /// The relocator's tight pass over an Elf64_Rela table: <c>R_X86_64_RELATIVE</c> entries (most of a large

@@ -298,6 +298,13 @@ public sealed class ElfImage : IDisposable
                 regions[n++] = (o.VirtualAddress, _memory.GetMemory((nint)((ulong)BaseAddress + o.VirtualAddress), checked((int)o.FileSize)));
         var view = VirtualView.FromRegions(Path, (ReadOnlySpan<(ulong, ReadOnlyMemory<byte>)>)regions);
         var dynamicHeader = _programHeaders[dynamicIndex];
+        // The first access to a writable segment's page is a write: a read would make the kernel map the page and its
+        // neighbours (fault-around, up to 64 KB) read-only from the file, and the relocations' writes to each of them
+        // would then replace a present page — a TLB flush on every CPU the process runs on, each. A write fault maps
+        // only the process's own copy of the one page; the relocations' first writes to the others then find them
+        // absent and copy them without a flush (docs/architecture.md, "Mapping, as built"). A page RELRO has already
+        // made read-only (an image mapped without relocation) is not writable, and only read.
+        _memory.TouchForWrite((nint)((ulong)BaseAddress + dynamicHeader.VirtualAddress));
         var bytes = view.Read(dynamicHeader.VirtualAddress, dynamicHeader.FileSize, "PT_DYNAMIC");
         _dynamic = DynamicSection.Read(bytes, enc, dynamicHeader.VirtualAddress, dynamicHeader.Offset, Path);
         GnuHashTable? gnuHash = _dynamic.TryGet(DynamicTag.GnuHash, out ulong gnuHashAddress)

@@ -58,6 +58,11 @@ internal sealed unsafe class ImageMemory
     public void Clear(nint address, ulong length)
     {
         Check(address, length);
+        if (length == 0)
+            return;
+        // A write before anything else touches the page (the runtime's clear may read it first, and a read would map it
+        // and its neighbours from the file: TouchForWrite).
+        Interlocked.Add(ref *(int*)(address & ~(nint)3), 0);
         new Span<byte>((void*)address, checked((int)length)).Clear();
     }
 
@@ -147,6 +152,21 @@ internal sealed unsafe class ImageMemory
 
     /// <summary>Reads 4 bytes (little-endian) inside the reservation.</summary>
     public uint ReadUInt32(nint address) => BinaryPrimitives.ReadUInt32LittleEndian(GetSpan(address, 4));
+
+    /// <summary>
+    /// Makes the page that holds <paramref name="address"/> the process's own copy before anything reads it, when it
+    /// lies in a writable range: an atomic add of 0 to the aligned word there (a write access that changes nothing, so
+    /// the kernel's fault copies the one page instead of mapping it and its neighbours read-only). False when the
+    /// address is not writable (nothing is done).
+    /// </summary>
+    public bool TouchForWrite(nint address)
+    {
+        nint word = address & ~(nint)3;
+        if (!IsWritable(word, 4))
+            return false;
+        Interlocked.Add(ref *(int*)word, 0);
+        return true;
+    }
 
     /// <summary>Writes 8 bytes at an address that must lie in a writable range.</summary>
     public void WriteUInt64(nint address, ulong value)
