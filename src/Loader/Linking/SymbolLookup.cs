@@ -138,7 +138,9 @@ internal static class SymbolLookup
             int index = FindInModule(module, name, version);
             if (index < 0)
                 continue;
-            result = space.Unique(new ResolvedSymbol(module, index, module.Tables!.Symbols![index]));
+            result = new ResolvedSymbol(module, index, module.Tables!.Symbols![index]);
+            if (result.Symbol.Binding == SymbolBinding.GnuUnique)
+                result = space.Unique(result); // the namespace's one definition (a call, with the symbol copied, only then)
             return true;
         }
         result = default;
