@@ -9,10 +9,9 @@ namespace Loader.Elf;
 /// </summary>
 public sealed class DynamicTables
 {
+    // DT_RELA, DT_REL and DT_JMPREL are read and checked here, then read again from it when asked for (as values by the
+    // relocator, as objects by RelocationTables): an image keeps no object for them.
     private readonly DynamicSection _dynamic;
-    // DT_RELA, DT_REL, DT_JMPREL, as read (and checked) here; let go once a loaded image is relocated
-    // (ForgetRelocationTables), after which RelocationTables reads them again when asked.
-    private RelocationTable[]? _relocationTables;
     private readonly string[] _needed = [];
 
     /// <summary>
@@ -82,7 +81,7 @@ public sealed class DynamicTables
                 Versions = SymbolVersionTable.Read(View, dyn, Strings, count, enc);
         }
 
-        _relocationTables = ReadRelocations(dyn, readRelr: true);
+        ReadRelocations(dyn, readRelr: true, checkSymbolIndices: true);
     }
 
     /// <summary>A d_val string, checked against DT_STRSZ before it is narrowed to 32 bits.</summary>
@@ -113,14 +112,23 @@ public sealed class DynamicTables
     public GnuHashTable? GnuHash { get; }
     /// <summary>DT_HASH, or null.</summary>
     public SysvHashTable? SysvHash { get; }
-    /// <summary>DT_RELA or DT_REL, then DT_JMPREL (unless it lies inside the former). Checked when the tables were read;
-    /// for a loaded image, read again from it when asked (an image does not keep them once it is relocated).</summary>
-    public IReadOnlyList<RelocationTable> RelocationTables => _relocationTables ?? ReadRelocations(_dynamic, readRelr: false);
+    /// <summary>DT_RELA or DT_REL, then DT_JMPREL (unless it lies inside the former): read again each time from where
+    /// the dynamic section says (checked when the tables were read, and again now, symbol indices included).</summary>
+    public IReadOnlyList<RelocationTable> RelocationTables
+    {
+        get
+        {
+            var set = ReadRelocations(_dynamic, readRelr: false, checkSymbolIndices: true);
+            var tables = new RelocationTable[set.Count];
+            for (int i = 0; i < tables.Length; i++)
+                tables[i] = new RelocationTable(set[i]);
+            return tables;
+        }
+    }
 
-    /// <summary>Lets go of the relocation tables once the image they describe is relocated: a loaded library does not
-    /// need them, and they are read again (from the same, unchanged bytes) if anything asks (docs/benchmarks.md,
-    /// "Memory held").</summary>
-    internal void ForgetRelocationTables() => _relocationTables = null;
+    /// <summary>The same tables as values, for the relocator: no object, and no second pass over the symbol indices
+    /// (the relocator checks each one where it uses it, since a table in writable memory can change under it).</summary>
+    internal RelocationTableSet ReadRelocationTables() => ReadRelocations(_dynamic, readRelr: false, checkSymbolIndices: false);
     /// <summary>DT_RELR, or null.</summary>
     public RelrTable? Relr { get; private set; }
     /// <summary>DT_SONAME, or null.</summary>
@@ -156,13 +164,14 @@ public sealed class DynamicTables
         return -1;
     }
 
-    /// <summary>The REL/RELA/JMPREL tables, checked; DT_RELR too (<see cref="Relr"/>) the first time, when
+    /// <summary>The REL/RELA/JMPREL tables, checked (their symbol indices against DT_SYMTAB when
+    /// <paramref name="checkSymbolIndices"/>); DT_RELR too (<see cref="Relr"/>) the first time, when
     /// <paramref name="readRelr"/>.</summary>
-    private RelocationTable[] ReadRelocations(DynamicSection dyn, bool readRelr)
+    private RelocationTableSet ReadRelocations(DynamicSection dyn, bool readRelr, bool checkSymbolIndices)
     {
         var rela = ReadRelocationTable(dyn, DynamicTag.Rela, DynamicTag.RelaSz, DynamicTag.RelaEnt, RelocationFormat.Rela, "DT_RELA");
         var rel = ReadRelocationTable(dyn, DynamicTag.Rel, DynamicTag.RelSz, DynamicTag.RelEnt, RelocationFormat.Rel, "DT_REL");
-        RelocationTable? plt = null;
+        RelocationTableData? plt = null;
 
         if (dyn.TryGet(DynamicTag.JmpRel, out ulong jmprel))
         {
@@ -173,12 +182,12 @@ public sealed class DynamicTables
             ulong size = dyn.Get(DynamicTag.PltRelSz) ?? 0;
             var enclosing = format == RelocationFormat.Rela ? rela : rel;
             // Some linkers let DT_RELASZ cover .rela.plt too; glibc then skips the overlap (dynamic-link.h).
-            bool inside = enclosing is not null && jmprel >= enclosing.Address
-                && jmprel + size <= enclosing.Address + (ulong)(enclosing.Count * enclosing.EntrySize);
+            bool inside = enclosing is { } e && jmprel >= e.Address
+                && jmprel + size <= e.Address + (ulong)(e.Count * e.EntrySize);
             if (!inside && size > 0)
             {
                 int entrySize = RelocationTable.StandardEntrySize(format, Encoding.Class);
-                plt = new RelocationTable("DT_JMPREL", format, jmprel, View.Read(jmprel, size - size % (ulong)entrySize, "DT_JMPREL"), entrySize, Encoding);
+                plt = new RelocationTableData("DT_JMPREL", format, jmprel, View.Read(jmprel, size - size % (ulong)entrySize, "DT_JMPREL"), entrySize, Encoding);
             }
         }
 
@@ -195,28 +204,29 @@ public sealed class DynamicTables
             Relr.ForEachAddress(ref check);
         }
 
-        var tables = new RelocationTable[(rela is null ? 0 : 1) + (rel is null ? 0 : 1) + (plt is null ? 0 : 1)];
-        int n = 0;
-        // Each in turn, not through a span of the three: that would be an inline array of a reference type, whose
-        // generic code the JIT compiles on a process's first load.
-        if (rela is not null)
-            tables[n++] = rela;
-        if (rel is not null)
-            tables[n++] = rel;
-        if (plt is not null)
-            tables[n++] = plt;
-        int symbolCount = Symbols?.Count ?? 0;
-        foreach (var table in tables)
+        var tables = new RelocationTableSet();
+        if (rela is { } a)
+            tables.Add(a);
+        if (rel is { } r)
+            tables.Add(r);
+        if (plt is { } p)
+            tables.Add(p);
+        if (checkSymbolIndices)
         {
-            int i = table.FindSymbolIndexPast(symbolCount);
-            if (i >= 0)
-                ThrowHelper.Format(Name, $"{table.Name} r_info", table.Address + (ulong)(i * table.EntrySize),
-                    $"relocation {i} refers to symbol index {table[i].SymbolIndex}, past the {symbolCount}-entry DT_SYMTAB");
+            int symbolCount = Symbols?.Count ?? 0;
+            for (int t = 0; t < tables.Count; t++)
+            {
+                var table = tables[t];
+                int i = table.FindSymbolIndexPast(symbolCount);
+                if (i >= 0)
+                    ThrowHelper.Format(Name, $"{table.Name} r_info", table.Address + (ulong)(i * table.EntrySize),
+                        $"relocation {i} refers to symbol index {table[i].SymbolIndex}, past the {symbolCount}-entry DT_SYMTAB");
+            }
         }
         return tables;
     }
 
-    private RelocationTable? ReadRelocationTable(DynamicSection dyn, DynamicTag addressTag, DynamicTag sizeTag, DynamicTag entryTag, RelocationFormat format, string name)
+    private RelocationTableData? ReadRelocationTable(DynamicSection dyn, DynamicTag addressTag, DynamicTag sizeTag, DynamicTag entryTag, RelocationFormat format, string name)
     {
         if (!dyn.TryGet(addressTag, out ulong address))
             return null;
@@ -227,6 +237,6 @@ public sealed class DynamicTables
             ThrowHelper.Format(Name, name + "ENT", dyn.Address, $"{entrySize} does not match the {standard}-byte entry");
         if (size % entrySize != 0)
             ThrowHelper.Format(Name, name + "SZ", dyn.Address, $"0x{size:x} is not a multiple of the {entrySize}-byte entry");
-        return new RelocationTable(name, format, address, View.Read(address, size, name), standard, Encoding);
+        return new RelocationTableData(name, format, address, View.Read(address, size, name), standard, Encoding);
     }
 }

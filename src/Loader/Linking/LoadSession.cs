@@ -245,7 +245,6 @@ internal sealed class LoadSession : IMappedFileCheck
             if (module.IsHost || module.Relocated || !_new.Contains(module))
                 continue;
             Relocator.Relocate(module, _namespace, _options);
-            module.Tables?.ForgetRelocationTables(); // read again if anything asks (ElfLibrary.Relocations)
             Initializers.CheckFinalizers(module);
             module.Image!.ApplyRelro();
             if (i == 0)

@@ -17,7 +17,7 @@ internal sealed partial class Relocator
         or X86_64RelocationType.DtpOff64 or X86_64RelocationType.TpOff64 or X86_64RelocationType.TlsDesc;
 
     /// <summary>First pass: the target and the symbol are checked now, the value written once the block exists.</summary>
-    private void DeferTls(RelocationTable table, byte tableIndex, int index, Relocation r, X86_64RelocationType type)
+    private void DeferTls(in RelocationTableData table, byte tableIndex, int index, Relocation r, X86_64RelocationType type)
     {
         Target(r.Offset, table.Name, type, r.SymbolIndex);
         if (r.SymbolIndex != 0)
@@ -89,7 +89,7 @@ internal sealed partial class Relocator
     }
 
     /// <summary>Second pass: one TLS relocation, now that every block it can name exists.</summary>
-    private void ApplyTls(RelocationTable table, int index)
+    private void ApplyTls(in RelocationTableData table, int index)
     {
         var r = table[index];
         var type = (X86_64RelocationType)r.Type;
@@ -143,7 +143,7 @@ internal sealed partial class Relocator
     private Module? DefinerOf(Relocation r, string table, X86_64RelocationType type) =>
         r.SymbolIndex == 0 ? _module : DefinerAt(Resolve(r.SymbolIndex, table, r.Offset, type).Definer);
 
-    private ulong ModuleIdOf(Module definer, RelocationTable table, Relocation r, X86_64RelocationType type)
+    private ulong ModuleIdOf(Module definer, in RelocationTableData table, Relocation r, X86_64RelocationType type)
     {
         ulong id = definer.IsHost ? HostTls.ModuleId(definer.Host!) : definer.Tls?.Block.ModuleId ?? 0;
         if (id == 0)
@@ -151,7 +151,7 @@ internal sealed partial class Relocator
         return id;
     }
 
-    private long StaticOffsetOf(Module definer, RelocationTable table, Relocation r, X86_64RelocationType type)
+    private long StaticOffsetOf(Module definer, in RelocationTableData table, Relocation r, X86_64RelocationType type)
     {
         if (definer.IsHost)
         {

@@ -22,7 +22,7 @@ internal sealed partial class Relocator
     private Module _module = null!;
     private ElfImage _image = null!;
     private DynamicTables _tables = null!;
-    private IReadOnlyList<RelocationTable> _relocationTables = null!; // taken once: the tables let go of theirs after the load
+    private RelocationTableSet _relocationTables; // read once per load, as values: no object for them
     private ModuleNamespace _namespace = null!;
     private LoadOptions _options = null!;
     private ImageMemory _memory = null!;
@@ -61,7 +61,7 @@ internal sealed partial class Relocator
         _module = module;
         _image = module.Image!;
         _tables = module.Tables!;
-        _relocationTables = _tables.RelocationTables;
+        _relocationTables = _tables.ReadRelocationTables();
         _namespace = space;
         _options = options;
         _memory = _image.Memory;
@@ -84,7 +84,7 @@ internal sealed partial class Relocator
         _module = null!;
         _image = null!;
         _tables = null!;
-        _relocationTables = null!;
+        _relocationTables = default;
         _namespace = null!;
         _options = null!;
         _memory = null!;
@@ -212,13 +212,13 @@ internal sealed partial class Relocator
     /// goes through <see cref="Apply"/> (which defers what needs a resolver, and refuses). The same checks as
     /// <see cref="Apply"/>: each target lies, whole, in a writable part of the image.
     /// </summary>
-    private void ApplyRela64(RelocationTable table, byte tableIndex)
+    private void ApplyRela64(in RelocationTableData table, byte tableIndex)
     {
         var entries = table.Bytes;
         var window = new WritableWindow();
-        for (int i = 0, at = 0; i < table.Count; i++, at += RelocationTable.Rela64Size)
+        for (int i = 0, at = 0; i < table.Count; i++, at += RelocationTableData.Rela64Size)
         {
-            var entry = entries.Slice(at, RelocationTable.Rela64Size);
+            var entry = entries.Slice(at, RelocationTableData.Rela64Size);
             ulong info = BinaryPrimitives.ReadUInt64LittleEndian(entry[8..]);
             var type = (X86_64RelocationType)(uint)info;
             uint symbol = (uint)(info >> 32);
@@ -275,7 +275,7 @@ internal sealed partial class Relocator
         }
     }
 
-    private void Apply(RelocationTable table, byte tableIndex, int index, bool deferred)
+    private void Apply(in RelocationTableData table, byte tableIndex, int index, bool deferred)
     {
         var r = table[index];
         var type = (X86_64RelocationType)r.Type;
