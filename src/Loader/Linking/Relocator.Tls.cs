@@ -137,9 +137,9 @@ internal sealed partial class Relocator
         }
     }
 
-    /// <summary>The module whose block a TLS relocation names: its symbol's definer, or the module itself for symbol 0.</summary>
-    /// <summary>The module that defines <paramref name="r"/>'s symbol (resolved in the first pass; a deferred entry is
-    /// decoded again, so its index is checked again), the module itself for symbol 0, null for an unresolved weak one.</summary>
+    /// <summary>The module whose block a TLS relocation names: the one that defines <paramref name="r"/>'s symbol
+    /// (resolved in the first pass; a deferred entry is decoded again, so its index is checked again), the module itself
+    /// for symbol 0, null for an unresolved weak one.</summary>
     private Module? DefinerOf(Relocation r, string table, X86_64RelocationType type) =>
         r.SymbolIndex == 0 ? _module : DefinerAt(Resolve(r.SymbolIndex, table, r.Offset, type).Definer);
 
