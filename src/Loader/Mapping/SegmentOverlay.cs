@@ -22,7 +22,19 @@ public readonly record struct SegmentOverlay
         FileSize = fileSize;
         MemorySize = memorySize;
         _protection = (byte)protection;
-        _pageShift = (byte)System.Numerics.BitOperations.Log2(pageSize); // a power of two: LoadPlan.Create checked it
+        _pageShift = PageShift(pageSize);
+    }
+
+    // A power of two (LoadPlan.Create checked it). A loop, not BitOperations.Log2: the package's ReadyToRun code inlines
+    // CoreLib across modules, and code that inlined Log2 depends on LZCNT, which its baseline does not assume; the
+    // runtime rejects such code on a machine that has it, and the JIT compiled this constructor and LoadPlan.Build
+    // (and the setters it calls) on every process's first load (docs/benchmarks.md, "Cold start").
+    private static byte PageShift(ulong pageSize)
+    {
+        byte shift = 0;
+        while ((1UL << shift) < pageSize)
+            shift++;
+        return shift;
     }
 
     private ulong Page => 1UL << _pageShift;
