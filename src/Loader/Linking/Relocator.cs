@@ -193,7 +193,7 @@ internal sealed partial class Relocator
             // A read first would map the page and its neighbours read-only from the file, and this write would then
             // replace a present page: a TLB flush on every CPU. The first access to each page is a write instead
             // (ImageMemory.TouchForWrite; the image's dynamic section's page is made so the same way).
-            ulong page = (relocator._base + offset) & ~PageMask;
+            ulong page = LoadPlan.PageDown(relocator._base + offset, Page);
             if (page != _page)
             {
                 relocator._memory.TouchForWrite((nint)(relocator._base + offset));
@@ -203,7 +203,7 @@ internal sealed partial class Relocator
         }
     }
 
-    private static readonly ulong PageMask = (ulong)Environment.SystemPageSize - 1;
+    private static readonly ulong Page = (ulong)Environment.SystemPageSize;
 
     /// <summary>
     /// The relocator's tight pass over an Elf64_Rela table: <c>R_X86_64_RELATIVE</c> entries (most of a large

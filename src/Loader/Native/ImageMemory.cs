@@ -62,7 +62,7 @@ internal sealed unsafe class ImageMemory
             return;
         // A write before anything else touches the page (the runtime's clear may read it first, and a read would map it
         // and its neighbours from the file: TouchForWrite).
-        Interlocked.Add(ref *(int*)(address & ~(nint)3), 0);
+        WriteNothing(address);
         new Span<byte>((void*)address, checked((int)length)).Clear();
     }
 
@@ -161,12 +161,15 @@ internal sealed unsafe class ImageMemory
     /// </summary>
     public bool TouchForWrite(nint address)
     {
-        nint word = address & ~(nint)3;
-        if (!IsWritable(word, 4))
+        if (!IsWritable(address & ~(nint)3, 4))
             return false;
-        Interlocked.Add(ref *(int*)word, 0);
+        WriteNothing(address);
         return true;
     }
+
+    /// <summary>An atomic add of 0 to the aligned word at <paramref name="address"/>, whose page must be writable: a
+    /// write access that changes nothing.</summary>
+    private static void WriteNothing(nint address) => Interlocked.Add(ref *(int*)(address & ~(nint)3), 0);
 
     /// <summary>Writes 8 bytes at an address that must lie in a writable range.</summary>
     public void WriteUInt64(nint address, ulong value)
