@@ -20,10 +20,10 @@ public sealed class LoadSyscallTests(ITestOutputHelper output)
 
     /// <summary>
     /// What Loader may make beyond glibc's calls: the PROT_NONE reservation, the one extra the design pays for mapping
-    /// only inside its own range. The load's one fstat comes after the first overlay (identity, type and length, before
-    /// any file page is touched, so a file cut short is refused, not a SIGBUS); the unwind table is checked in the
-    /// first overlay's longer mapping, whose pages the next overlays replace, so no madvise drops them; PT_DYNAMIC and
-    /// the section headers are read from the mapped image or not at all, as glibc does.
+    /// only inside its own range. The load's one fstat comes after the overlays but the unwind table's own (identity,
+    /// type and length, before any file page is touched, so a file cut short is refused, not a SIGBUS); the table is
+    /// checked in the first overlay's longer mapping, whose pages its own overlay, made last, replaces, so no madvise
+    /// drops them; PT_DYNAMIC and the section headers are read from the mapped image or not at all, as glibc does.
     /// </summary>
     private const int Allowance = 1;
 
