@@ -50,7 +50,7 @@ public sealed record MapOptions
     /// <summary>
     /// Register the image's unwind table with libgcc as soon as the mapper has checked it in the first overlay's
     /// longer mapping, while libgcc's read of its first word (and the kernel's fault-around of the pages beside it)
-    /// lands in pages the next overlays replace. Loads set it; a plain <see cref="Mapping.ElfImage.Map(string, MapOptions?)"/>
+    /// lands in pages the other overlays replace. Loads set it; a plain <see cref="Mapping.ElfImage.Map(string, MapOptions?)"/>
     /// registers nothing.
     /// </summary>
     internal bool RegisterUnwindTable { get; init; }

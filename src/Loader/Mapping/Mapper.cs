@@ -235,7 +235,7 @@ internal sealed class Mapper : IFileRangeReader
     /// <summary>
     /// libgcc's <c>__register_frame</c>, made while the extended first overlay still maps the table: it reads the
     /// table's first word, and that read's page fault maps the pages around it too (the kernel's fault-around), all in
-    /// the mapping the next overlays replace. libgcc keeps only the address, which the replacing overlay maps with the
+    /// the mapping the other overlays replace. libgcc keeps only the address, which the replacing overlay maps with the
     /// same bytes; it reads the entries at the first unwind, after relocation (libgcc 12), and nothing in them that
     /// relocation writes (a personality routine's pointer is read only for a frame of this library, which has not run).
     /// </summary>

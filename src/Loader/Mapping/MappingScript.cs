@@ -96,7 +96,7 @@ internal static class MappingScript
         return extendedEnd != 0
             ? new MappingStep(MappingStepKind.Overlay, address, extendedEnd - overlay.Address, overlay.Protection,
                 MappingFlags.Private | MappingFlags.Fixed, overlay.FileOffset,
-                "overlay PT_LOAD[{1}] ({2}) at base+0x{0:x}, with the file's pages after it through the unwind table's PT_LOAD (checked there; the next overlays replace them)",
+                "overlay PT_LOAD[{1}] ({2}) at base+0x{0:x}, with the file's pages after it through the unwind table's PT_LOAD (checked there; the other overlays replace them, the table's last)",
                 overlay.Address, (ulong)overlay.ProgramHeaderIndex, overlay.Content.Describe())
             : new MappingStep(MappingStepKind.Overlay, address, overlay.Length, overlay.Protection,
                 MappingFlags.Private | MappingFlags.Fixed, overlay.FileOffset,

@@ -10,7 +10,7 @@ namespace Loader.Tests.Linking;
 /// never reads the table at load, while Loader walks all of it before registering it with libgcc. The walk's pages must
 /// not stay resident (the kernel's <c>/proc/self/pagemap</c> says which pages of the process are present), and for
 /// ld's usual layout they go without a <c>madvise</c> of their own: the mapper walks the table in its longer first
-/// overlay, which the next overlays replace. Measured in a child process: a C++ exception thrown meanwhile by another
+/// overlay, which the table's own overlay, made last, replaces. Measured in a child process: a C++ exception thrown meanwhile by another
 /// test of this process would make libgcc read every registered table.
 /// </summary>
 public sealed class UnwindTablePagesTests : IDisposable
