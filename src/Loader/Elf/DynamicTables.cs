@@ -30,7 +30,6 @@ public sealed class DynamicTables
     {
         View = view;
         Encoding = enc;
-        Name = view.FileName;
         _dynamic = dyn;
 
         if (dyn.TryGet(DynamicTag.StrTab, out ulong strtab))
@@ -38,7 +37,8 @@ public sealed class DynamicTables
             if (!dyn.TryGet(DynamicTag.StrSz, out ulong strsz))
                 ThrowHelper.Format(Name, "DT_STRSZ", dyn.Address, "DT_STRTAB is present but DT_STRSZ is missing");
             View.TryGetFileOffset(strtab, out ulong strtabOffset);
-            Strings = new StringTable(View.Read(strtab, strsz, "DT_STRTAB"), Name, "DT_STRTAB", strtabOffset);
+            _strings = View.Read(strtab, strsz, "DT_STRTAB");
+            _stringsFileOffset = strtabOffset;
         }
         else if (dyn.Has(DynamicTag.SymTab) || dyn.Has(DynamicTag.Needed) || dyn.Has(DynamicTag.SoName)
             || dyn.Has(DynamicTag.RunPath) || dyn.Has(DynamicTag.RPath))
@@ -48,8 +48,11 @@ public sealed class DynamicTables
 
         // Sonames are named again by every library that needs them: those strings are the process's one copy.
         SoName = dyn.TryGet(DynamicTag.SoName, out ulong soname) ? InternedNames.Get(DynamicStringBytes(soname, "DT_SONAME", dyn)) : null;
-        RunPath = dyn.TryGet(DynamicTag.RunPath, out ulong runpath) ? DynamicString(runpath, "DT_RUNPATH", dyn) : null;
-        RPath = dyn.TryGet(DynamicTag.RPath, out ulong rpath) ? DynamicString(rpath, "DT_RPATH", dyn) : null;
+        // Checked now, made into strings when asked for (once per load, by the library search; rarely present).
+        if (dyn.TryGet(DynamicTag.RunPath, out ulong runpath))
+            DynamicStringBytes(runpath, "DT_RUNPATH", dyn);
+        if (dyn.TryGet(DynamicTag.RPath, out ulong rpath))
+            DynamicStringBytes(rpath, "DT_RPATH", dyn);
         int neededCount = 0;
         for (int i = 0; i < dyn.Count; i++)
             if (dyn[i].Tag == DynamicTag.Needed)
@@ -76,9 +79,9 @@ public sealed class DynamicTables
                 ThrowHelper.Format(Name, "DT_SYMENT", dyn.Address, $"{syment} does not match sizeof(Elf_Sym) = {entrySize}");
             int count = symbolCountHint ?? GnuHash?.SymbolCount ?? (int)Math.Min(SysvHash?.ChainCount ?? 0, int.MaxValue);
             var bytes = View.Read(symtab, (ulong)count * (ulong)entrySize, "DT_SYMTAB");
-            Symbols = new SymbolTable(bytes, count, entrySize, enc, Strings, symtab, Name);
+            Symbols = new SymbolTable(bytes, count, entrySize, enc, this, symtab);
             if (dyn.Has(DynamicTag.VerSym) || dyn.Has(DynamicTag.VerDef) || dyn.Has(DynamicTag.VerNeed))
-                Versions = SymbolVersionTable.Read(View, dyn, Strings, count, enc);
+                Versions = SymbolVersionTable.Read(this, count);
         }
 
         ReadRelocations(dyn, readRelr: true, checkSymbolIndices: true);
@@ -98,12 +101,20 @@ public sealed class DynamicTables
 
     /// <summary>The view the tables were read through.</summary>
     public VirtualView View { get; }
+
+    /// <summary>The dynamic section the tables were found from.</summary>
+    internal DynamicSection Dynamic => _dynamic;
     /// <summary>The class and byte order.</summary>
     public ElfEncoding Encoding { get; }
     /// <summary>The file or image name used in messages.</summary>
-    public string Name { get; }
+    public string Name => View.FileName;
     /// <summary>DT_STRTAB.</summary>
-    public StringTable Strings { get; }
+    public StringTable Strings => new(_strings, Name, "DT_STRTAB", _stringsFileOffset);
+
+    // DT_STRTAB's bytes and file offset: the StringTable is made from them when asked for (a value; the file name and
+    // the table's name are the same for every image, and an image keeps its tables while it is loaded).
+    private readonly TableBytes _strings;
+    private readonly ulong _stringsFileOffset;
     /// <summary>DT_SYMTAB with its count, or null.</summary>
     public SymbolTable? Symbols { get; }
     /// <summary>DT_VERSYM/DT_VERDEF/DT_VERNEED, or null.</summary>
@@ -135,10 +146,10 @@ public sealed class DynamicTables
     public string? SoName { get; }
     /// <summary>Every DT_NEEDED, in order.</summary>
     public IReadOnlyList<string> Needed => _needed;
-    /// <summary>DT_RUNPATH, or null.</summary>
-    public string? RunPath { get; }
-    /// <summary>DT_RPATH, or null.</summary>
-    public string? RPath { get; }
+    /// <summary>DT_RUNPATH, or null (a new string each time it is asked for).</summary>
+    public string? RunPath => _dynamic.TryGet(DynamicTag.RunPath, out ulong offset) ? DynamicString(offset, "DT_RUNPATH", _dynamic) : null;
+    /// <summary>DT_RPATH, or null (a new string each time it is asked for).</summary>
+    public string? RPath => _dynamic.TryGet(DynamicTag.RPath, out ulong offset) ? DynamicString(offset, "DT_RPATH", _dynamic) : null;
 
     /// <summary>The version of dynamic symbol <paramref name="index"/>, or none.</summary>
     public SymbolVersion GetSymbolVersion(int index) =>

@@ -7,35 +7,34 @@ namespace Loader.Elf;
 /// </summary>
 public sealed class GnuHashTable
 {
-    private readonly TableBytes _bloom;
-    private readonly TableBytes _buckets;
-    private readonly TableBytes _chains;
+    // The whole table, header to the last chain word, as one range (an image keeps this object while it is loaded:
+    // docs/benchmarks.md, "Memory held"); the buckets and the chains start at these offsets in it.
+    private readonly TableBytes _table;
+    private readonly int _bucketsOffset;
+    private readonly int _chainsOffset;
     private readonly ElfEncoding _enc;
-    private readonly string _fileName;
 
     private GnuHashTable(uint bucketCount, uint symbolOffset, uint bloomSize, uint bloomShift,
-        ReadOnlyMemory<byte> bloom, ReadOnlyMemory<byte> buckets, ReadOnlyMemory<byte> chains,
-        ElfEncoding enc, ulong address, int symbolCount, string fileName)
+        ReadOnlyMemory<byte> table, int bucketsOffset, int chainsOffset, ElfEncoding enc, ulong address, int symbolCount)
     {
         BucketCount = bucketCount;
         SymbolOffset = symbolOffset;
         BloomSize = bloomSize;
         BloomShift = bloomShift;
-        _bloom = bloom;
-        _buckets = buckets;
-        _chains = chains;
+        _table = table;
+        _bucketsOffset = bucketsOffset;
+        _chainsOffset = chainsOffset;
         _enc = enc;
         Address = address;
         SymbolCount = symbolCount;
-        _fileName = fileName;
-        _wordBitsLog2 = enc.Is64 ? 6 : 5;
         _bucketMultiplier = BucketMultiplier(bucketCount);
     }
 
-    // A Bloom word's bit count is 64 or 32: an index and a bit are a shift and a mask, not a division.
-    private readonly int _wordBitsLog2;
     // hash % nbuckets without a division (Lemire's fastmod, as .NET's Dictionary does: exact for 32-bit operands).
     private readonly ulong _bucketMultiplier;
+
+    // A Bloom word's bit count is 64 or 32: an index and a bit are a shift and a mask, not a division.
+    private int WordBitsLog2 => _enc.Is64 ? 6 : 5;
 
     private uint Bucket(uint hash) => FastMod(hash, BucketCount, _bucketMultiplier);
 
@@ -115,7 +114,6 @@ public sealed class GnuHashTable
         if (ThrowHelper.OutOfRange(16, bloomBytes + bucketBytes, (ulong)s.Length))
             ThrowHelper.Format(view.FileName, field, address,
                 $"bloom filter ({bloomSize} words) and {nbuckets} buckets run past the end of their segment");
-        var bloom = all.Slice(16, (int)bloomBytes);
         var buckets = all.Slice(16 + (int)bloomBytes, (int)bucketBytes);
         var chains = all[(16 + (int)bloomBytes + (int)bucketBytes)..];
         ulong chainsAddress = address + 16 + bloomBytes + bucketBytes;
@@ -157,8 +155,9 @@ public sealed class GnuHashTable
             count = (int)(index + 1);
         }
         int chainBytes = (int)Math.Min((ulong)chains.Length, (ulong)Math.Max(0L, count - (long)symoffset) * 4UL);
-        return new GnuHashTable(nbuckets, symoffset, bloomSize, bloomShift, bloom, buckets, chains[..chainBytes],
-            enc, address, count, view.FileName);
+        int bucketsOffset = 16 + (int)bloomBytes, chainsOffset = bucketsOffset + (int)bucketBytes;
+        return new GnuHashTable(nbuckets, symoffset, bloomSize, bloomShift, all[..(chainsOffset + chainBytes)],
+            bucketsOffset, chainsOffset, enc, address, count);
     }
 
     /// <summary>True for an ELF64 little-endian table (every image Loader maps on x86_64): its chains can be read as
@@ -166,17 +165,19 @@ public sealed class GnuHashTable
     internal bool IsLittleEndian64 => _enc.Is64 && !_enc.IsBigEndian;
 
     /// <summary>The first symbol index of <paramref name="hash"/>'s bucket (0: an empty bucket).</summary>
-    internal uint ChainStart(uint hash) => _enc.U32(_buckets.Span, (int)Bucket(hash) * 4);
+    internal uint ChainStart(uint hash) => _enc.U32(_table.Span, _bucketsOffset + (int)Bucket(hash) * 4);
 
     /// <summary>The chain words, from symbol <see cref="SymbolOffset"/> on.</summary>
-    internal ReadOnlySpan<byte> Chains => _chains.Span;
+    internal ReadOnlySpan<byte> Chains => _table.Span[_chainsOffset..];
 
     /// <summary>The Bloom filter test: false means the name is certainly not defined here.</summary>
-    public bool MayContain(uint hash)
+    public bool MayContain(uint hash) => MayContain(_table.Span, hash);
+
+    private bool MayContain(ReadOnlySpan<byte> table, uint hash)
     {
-        int log2 = _wordBitsLog2, bitMask = (1 << log2) - 1;
+        int log2 = WordBitsLog2, bitMask = (1 << log2) - 1;
         int wordIndex = (int)((hash >> log2) & (BloomSize - 1));
-        ulong word = _enc.Word(_bloom.Span, wordIndex << (log2 - 3));
+        ulong word = _enc.Word(table, 16 + (wordIndex << (log2 - 3)));
         ulong mask = (1UL << (int)(hash & (uint)bitMask)) | (1UL << (int)((hash >> (int)BloomShift) & (uint)bitMask));
         return (word & mask) == mask;
     }
@@ -195,13 +196,13 @@ public sealed class GnuHashTable
     /// </summary>
     internal int Find<TMatcher>(uint hash, scoped ref TMatcher match) where TMatcher : ISymbolIndexMatcher, allows ref struct
     {
-        if (!MayContain(hash))
+        var table = _table.Span;
+        if (!MayContain(table, hash))
             return -1;
-        var bs = _buckets.Span;
-        uint index = _enc.U32(bs, (int)Bucket(hash) * 4);
+        uint index = _enc.U32(table, _bucketsOffset + (int)Bucket(hash) * 4);
         if (index == 0)
             return -1;
-        var cs = _chains.Span;
+        var cs = table[_chainsOffset..];
         for (; index < (uint)SymbolCount; index++)
         {
             uint stored = _enc.U32(cs, (int)(index - SymbolOffset) * 4);

@@ -11,6 +11,11 @@ public readonly struct StringTable
     private readonly ulong _baseOffset;
 
     internal StringTable(ReadOnlyMemory<byte> bytes, string fileName, string tableName, ulong baseOffset)
+        : this(new TableBytes(bytes), fileName, tableName, baseOffset)
+    {
+    }
+
+    internal StringTable(TableBytes bytes, string fileName, string tableName, ulong baseOffset)
     {
         _bytes = bytes;
         _fileName = fileName;

@@ -6,17 +6,18 @@ public sealed class SymbolTable
     private readonly TableBytes _bytes;
     private readonly ElfEncoding _enc;
     private readonly int _entrySize;
-    private readonly string _fileName;
+    // The tables this one belongs to, for their string table and file name: one copy of each per image, which keeps
+    // its tables for as long as it is loaded (docs/benchmarks.md, "Memory held").
+    private readonly DynamicTables _tables;
 
-    internal SymbolTable(ReadOnlyMemory<byte> bytes, int count, int entrySize, ElfEncoding enc, StringTable strings, ulong address, string fileName)
+    internal SymbolTable(ReadOnlyMemory<byte> bytes, int count, int entrySize, ElfEncoding enc, DynamicTables tables, ulong address)
     {
         _bytes = bytes;
         Count = count;
         _entrySize = entrySize;
         _enc = enc;
-        _strings = strings;
+        _tables = tables;
         Address = address;
-        _fileName = fileName;
     }
 
     /// <summary>The number of symbols, including the null symbol at index 0.</summary>
@@ -26,9 +27,7 @@ public sealed class SymbolTable
     public ulong Address { get; }
 
     /// <summary>The string table the names index (DT_STRTAB).</summary>
-    public StringTable Strings => _strings;
-
-    private readonly StringTable _strings;
+    public StringTable Strings => _tables.Strings;
 
     /// <summary>The symbol at <paramref name="index"/>; an index past the table is an <see cref="ElfFormatException"/>.</summary>
     public ElfSymbol this[int index] => ElfSymbol.Read(EntryBytes(index, "symbol index"), _enc);
@@ -44,7 +43,7 @@ public sealed class SymbolTable
 
     /// <summary>Whether the name at <paramref name="nameOffset"/> of the string table is <paramref name="name"/> (ASCII,
     /// no NUL); see <see cref="StringTable.EqualsAscii"/>.</summary>
-    internal bool NameEqualsAscii(uint nameOffset, ReadOnlySpan<char> name) => _strings.EqualsAscii(nameOffset, name);
+    internal bool NameEqualsAscii(uint nameOffset, ReadOnlySpan<char> name) => _tables.Strings.EqualsAscii(nameOffset, name);
 
     /// <summary>The symbol's name as UTF-8 bytes, no copy.</summary>
     public ReadOnlySpan<byte> GetNameBytes(int index) => Strings.GetBytes(this[index].NameOffset);
@@ -63,5 +62,5 @@ public sealed class SymbolTable
     // path among them), would make each caller's frame larger, and the runtime zeroes it on every call.
     [System.Diagnostics.CodeAnalysis.DoesNotReturn, System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     private void ThrowPastTheEnd(long index, string referrer) =>
-        ThrowHelper.Format(_fileName, referrer, Address, $"symbol index {index} is past the {Count}-entry DT_SYMTAB");
+        ThrowHelper.Format(_tables.Name, referrer, Address, $"symbol index {index} is past the {Count}-entry DT_SYMTAB");
 }

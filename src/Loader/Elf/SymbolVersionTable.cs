@@ -10,14 +10,15 @@ public sealed class SymbolVersionTable
     private const ushort VersymHidden = 0x8000;
     private readonly TableBytes _versym;
     private readonly ElfEncoding _enc;
-    private readonly StringTable _strings;
-    // The chains stay where they are (the mapped image): they were checked when the table was read, and are walked
-    // again only for the public lists. What a lookup needs is kept small: each definition's name as its DT_STRTAB
+    // The tables this one belongs to: their string table, and the view and dynamic section the chains are found from
+    // again for the public lists (one copy of each per image, which keeps its tables while it is loaded).
+    private readonly DynamicTables _tables;
+    // The chains stay where they are (the mapped image): they were checked when the table was read, and are found and
+    // walked again only for the public lists. What a lookup needs is kept small: each definition's name as its DT_STRTAB
     // offset, in file order (a linker numbers the definitions 1, 2, 3…, so then FindDefinition reads position
     // index-1; the numbers are kept only for a file that numbers them otherwise), and each needed version's index,
     // name and file, scanned (a few dozen at most). Names become strings when asked for, the process's one copy
     // (InternedNames).
-    private readonly Chain _verdef, _verneed;
     private readonly uint[] _definitionNames;
     private readonly ushort[]? _definitionIndexes;
     private readonly Needed[] _needs;
@@ -31,14 +32,12 @@ public sealed class SymbolVersionTable
     /// <summary>A version chain where it lies, with what its messages name.</summary>
     private readonly record struct Chain(ReadOnlyMemory<byte> Bytes, ulong Address, ulong Count, string FileName);
 
-    private SymbolVersionTable(ReadOnlyMemory<byte> versym, ElfEncoding enc, StringTable strings, Chain verdef, Chain verneed,
+    private SymbolVersionTable(ReadOnlyMemory<byte> versym, DynamicTables tables,
         uint[] definitionNames, ushort[]? definitionIndexes, Needed[] needs)
     {
         _versym = versym;
-        _enc = enc;
-        _strings = strings;
-        _verdef = verdef;
-        _verneed = verneed;
+        _enc = tables.Encoding;
+        _tables = tables;
         _definitionNames = definitionNames;
         _definitionIndexes = definitionIndexes;
         _needs = needs;
@@ -50,7 +49,7 @@ public sealed class SymbolVersionTable
         get
         {
             var result = new List<VersionDefinition>(_definitionNames.Length);
-            WalkDefinitions(_verdef, _strings, _enc, null, null, result, out _);
+            WalkDefinitions(DefinitionChain(_tables), _tables.Strings, _enc, null, null, result, out _);
             return result;
         }
     }
@@ -61,12 +60,12 @@ public sealed class SymbolVersionTable
         get
         {
             var result = new List<VersionNeed>();
-            WalkNeeds(_verneed, _strings, _enc, null, result);
+            WalkNeeds(NeedChain(_tables), _tables.Strings, _enc, null, result);
             return result;
         }
     }
 
-    private string Name(uint offset) => InternedNames.Get(_strings.GetBytes(offset));
+    private string Name(uint offset) => InternedNames.Get(_tables.Strings.GetBytes(offset));
 
     /// <summary>The name of the definition with VER_NDX_GLOBAL's index 1 (the base: the soname), or null.</summary>
     internal string? BaseDefinitionName => FindDefinition(1, out uint name) ? Name(name) : null;
@@ -151,17 +150,31 @@ public sealed class SymbolVersionTable
         return new SymbolVersion(index, SymbolVersionKind.None, null, null);
     }
 
-    internal static SymbolVersionTable Read(VirtualView view, DynamicSection dyn, StringTable strings, int symbolCount, ElfEncoding enc)
+    /// <summary>DT_VERDEF's chain where it lies (empty without one).</summary>
+    private static Chain DefinitionChain(DynamicTables tables) =>
+        tables.Dynamic.TryGet(DynamicTag.VerDef, out ulong address)
+            ? new Chain(tables.View.ReadToEnd(address, "DT_VERDEF"), address, tables.Dynamic.Get(DynamicTag.VerDefNum) ?? 0, tables.Name)
+            : default;
+
+    /// <summary>DT_VERNEED's chain where it lies (empty without one).</summary>
+    private static Chain NeedChain(DynamicTables tables) =>
+        tables.Dynamic.TryGet(DynamicTag.VerNeed, out ulong address)
+            ? new Chain(tables.View.ReadToEnd(address, "DT_VERNEED"), address, tables.Dynamic.Get(DynamicTag.VerNeedNum) ?? 0, tables.Name)
+            : default;
+
+    /// <summary>Reads and checks the version tables <paramref name="tables"/>' dynamic section points to, for its
+    /// <paramref name="symbolCount"/> symbols (called while <paramref name="tables"/> is being made: its view,
+    /// dynamic section and strings are set).</summary>
+    internal static SymbolVersionTable Read(DynamicTables tables, int symbolCount)
     {
+        var dyn = tables.Dynamic;
+        var strings = tables.Strings;
+        var enc = tables.Encoding;
         var versym = dyn.TryGet(DynamicTag.VerSym, out ulong versymAddress)
-            ? view.Read(versymAddress, (ulong)symbolCount * 2, "DT_VERSYM")
+            ? tables.View.Read(versymAddress, (ulong)symbolCount * 2, "DT_VERSYM")
             : ReadOnlyMemory<byte>.Empty;
-        var verdef = dyn.TryGet(DynamicTag.VerDef, out ulong verdefAddress)
-            ? new Chain(view.ReadToEnd(verdefAddress, "DT_VERDEF"), verdefAddress, dyn.Get(DynamicTag.VerDefNum) ?? 0, view.FileName)
-            : default;
-        var verneed = dyn.TryGet(DynamicTag.VerNeed, out ulong verneedAddress)
-            ? new Chain(view.ReadToEnd(verneedAddress, "DT_VERNEED"), verneedAddress, dyn.Get(DynamicTag.VerNeedNum) ?? 0, view.FileName)
-            : default;
+        var verdef = DefinitionChain(tables);
+        var verneed = NeedChain(tables);
 
         // Each chain is walked twice: once to check it and count, once to keep what lookups need in exact arrays.
         int definitionCount = WalkDefinitions(verdef, strings, enc, null, null, null, out bool numberedInOrder);
@@ -173,7 +186,7 @@ public sealed class SymbolVersionTable
         var needs = needCount == 0 ? NoNeeds : new Needed[needCount];
         if (needCount > 0)
             WalkNeeds(verneed, strings, enc, needs, null);
-        return new SymbolVersionTable(versym, enc, strings, verdef, verneed, definitionNames, definitionIndexes, needs);
+        return new SymbolVersionTable(versym, tables, definitionNames, definitionIndexes, needs);
     }
 
     /// <summary>

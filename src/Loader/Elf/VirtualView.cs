@@ -9,12 +9,38 @@ public sealed class VirtualView
 {
     private readonly Region[] _regions;
     private readonly ulong[]? _fileOffsets; // each region's, for a file on disk; null when an address is its own offset
+    // Or, for an image that can list its regions itself (a mapped image: from its plan), that image, so the view keeps
+    // no array of them (an image keeps its view for as long as it is loaded: docs/benchmarks.md, "Memory held").
+    private readonly IViewRegions? _source;
 
     private VirtualView(string fileName, Region[] regions, ulong[]? fileOffsets = null)
     {
         FileName = fileName;
         _regions = regions;
         _fileOffsets = fileOffsets;
+    }
+
+    private VirtualView(string fileName, IViewRegions source)
+    {
+        FileName = fileName;
+        _regions = NoRegions;
+        _source = source;
+    }
+
+    private static readonly Region[] NoRegions = new Region[0];
+
+    /// <summary>Memory laid out at the virtual addresses <paramref name="source"/> lists, in address order, each region's
+    /// "file offset" its address (as <see cref="FromRegions(string, ReadOnlySpan{ValueTuple{ulong, ReadOnlyMemory{byte}}})"/>).</summary>
+    internal static VirtualView FromSource(string fileName, IViewRegions source) => new(fileName, source);
+
+    private int RegionCount => _source?.ViewRegionCount ?? _regions.Length;
+
+    private Region RegionAt(int index)
+    {
+        if (_source is null)
+            return _regions[index];
+        var (start, bytes) = _source.ViewRegion(index);
+        return new Region(start, bytes);
     }
 
     /// <summary>The file or image name used in error messages.</summary>
@@ -88,8 +114,9 @@ public sealed class VirtualView
     /// </summary>
     public ReadOnlyMemory<byte> Read(ulong address, ulong length, string field)
     {
-        foreach (var r in _regions)
+        for (int i = 0, count = RegionCount; i < count; i++)
         {
+            var r = RegionAt(i);
             if (address >= r.Start && address - r.Start <= (ulong)r.Bytes.Length)
             {
                 ulong start = address - r.Start;
@@ -105,8 +132,9 @@ public sealed class VirtualView
     /// <summary>The bytes from <paramref name="address"/> to the end of the region that holds it (for tables whose length is not stored).</summary>
     public ReadOnlyMemory<byte> ReadToEnd(ulong address, string field)
     {
-        foreach (var r in _regions)
+        for (int i = 0, count = RegionCount; i < count; i++)
         {
+            var r = RegionAt(i);
             if (address >= r.Start && address - r.Start < (ulong)r.Bytes.Length)
                 return r.Bytes[(int)(address - r.Start)..];
         }
@@ -117,9 +145,9 @@ public sealed class VirtualView
     /// <summary>The file offset of a virtual address, when it is file-backed (for messages and the CLI).</summary>
     public bool TryGetFileOffset(ulong address, out ulong offset)
     {
-        for (int i = 0; i < _regions.Length; i++)
+        for (int i = 0, count = RegionCount; i < count; i++)
         {
-            var r = _regions[i];
+            var r = RegionAt(i);
             if (address >= r.Start && address - r.Start < (ulong)r.Bytes.Length)
             {
                 offset = (_fileOffsets is null ? r.Start : _fileOffsets[i]) + (address - r.Start);
@@ -131,4 +159,13 @@ public sealed class VirtualView
     }
 
     private readonly record struct Region(ulong Start, ReadOnlyMemory<byte> Bytes);
+}
+
+/// <summary>What lists a <see cref="VirtualView"/>'s regions when it keeps none itself: in address order, each
+/// <c>[start, start + bytes.Length)</c> readable.</summary>
+internal interface IViewRegions
+{
+    int ViewRegionCount { get; }
+
+    (ulong Start, ReadOnlyMemory<byte> Bytes) ViewRegion(int index);
 }

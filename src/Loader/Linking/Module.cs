@@ -10,9 +10,8 @@ namespace Loader.Linking;
 /// </summary>
 internal sealed class Module
 {
-    private Module(ModuleInfo info, DynamicTables? tables, ElfImage? image, HostModule? host)
+    private Module(DynamicTables? tables, ElfImage? image, HostModule? host)
     {
-        Info = info;
         Tables = tables;
         Image = image;
         Host = host;
@@ -23,7 +22,7 @@ internal sealed class Module
     {
         var tables = image.Tables;
         int needed = tables?.Needed.Count ?? 0; // the edges' lists are sized once: a module keeps them as long as it lives
-        var module = new Module(new ModuleInfo(image.Path, image.SoName, image.BaseAddress, ModuleOrigin.Loaded), tables, image, null)
+        var module = new Module(tables, image, null)
         {
             _edges = needed == 0 ? NoEdges : new NeededEdge[needed],
         };
@@ -36,16 +35,17 @@ internal sealed class Module
 
     /// <summary>A host library, as this context sees it.</summary>
     public static Module ForHost(HostModule host) =>
-        new(new ModuleInfo(host.Path, host.SoName, host.Base, ModuleOrigin.Host), host.Tables, null, host)
+        new(host.Tables, null, host)
         {
             _edges = host.Tables.Needed.Count == 0 ? NoEdges : new NeededEdge[host.Tables.Needed.Count],
         };
 
-    public ModuleInfo Info { get; }
-    public string Path => Info.Path;
-    public string? SoName => Info.SoName;
-    public string Name => Info.Name;
-    public nint Base => Info.BaseAddress;
+    /// <summary>What the public API shows of it, made when asked (a module keeps what it wraps, not a copy).</summary>
+    public ModuleInfo Info => new(Path, SoName, Base, IsHost ? ModuleOrigin.Host : ModuleOrigin.Loaded);
+    public string Path => Image?.Path ?? Host!.Path;
+    public string? SoName => Image is { } image ? image.SoName : Host!.SoName;
+    public string Name => SoName ?? System.IO.Path.GetFileName(Path);
+    public nint Base => Image?.BaseAddress ?? Host!.Base;
     public bool IsHost => Host is not null;
     public DynamicTables? Tables { get; }
     public ElfImage? Image { get; }

@@ -8,7 +8,7 @@ namespace Loader.Mapping;
 /// at <c>base + p_vaddr</c> with its protection, .bss zeroed, gaps PROT_NONE, RELRO read-only. Nothing is
 /// relocated and nothing runs. <see cref="Dispose"/> unmaps it.
 /// </summary>
-public sealed class ElfImage : IDisposable
+public sealed class ElfImage : IDisposable, IViewRegions
 {
     private readonly ImageMemory _memory;
     // The steps are listed again from the plan when asked (MappingScript): the image keeps what the kernel answered,
@@ -21,12 +21,10 @@ public sealed class ElfImage : IDisposable
     private List<MappingStep>? _laterSteps;
     private readonly IReadOnlyList<ProgramHeader> _programHeaders;
     private DynamicTables? _tables;
-    private DynamicSection? _dynamic;
-    private IReadOnlyList<ImageSegment>? _segments;
     private int _disposed;
 
     internal ElfImage(string path, LoadPlan plan, nint bias, AddressRange reserved, ImageMemory memory,
-        FileIdentity file, bool fromMemory, bool relroApplied, IReadOnlyList<ProgramHeader> programHeaders, MappedSteps mapped)
+        bool fromMemory, bool relroApplied, IReadOnlyList<ProgramHeader> programHeaders, MappedSteps mapped)
     {
         _programHeaders = programHeaders;
         Path = path;
@@ -36,7 +34,6 @@ public sealed class ElfImage : IDisposable
         _memory = memory;
         _mapped = mapped;
         _relroAppliedByMapping = relroApplied;
-        File = file;
         IsFromMemory = fromMemory;
         IsRelroApplied = relroApplied;
         DeclareWritableSegments();
@@ -122,7 +119,7 @@ public sealed class ElfImage : IDisposable
     public AddressRange ReservedRange { get; }
 
     /// <summary>The device and inode of the file (or memfd) the image was mapped from.</summary>
-    public FileIdentity File { get; }
+    public FileIdentity File => Plan.MappedFile;
 
     /// <summary>True when the image was mapped from bytes through a memfd.</summary>
     public bool IsFromMemory { get; }
@@ -142,7 +139,7 @@ public sealed class ElfImage : IDisposable
     public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
     /// <summary>The regions in address order, with their absolute addresses and current protection.</summary>
-    public IReadOnlyList<ImageSegment> Segments => _segments ??= BuildSegments();
+    public IReadOnlyList<ImageSegment> Segments => BuildSegments();
 
     /// <summary>Every mmap, mprotect, munmap (and .bss memset) made for this image, in order.</summary>
     public IReadOnlyList<MappingStep> MappingSteps
@@ -189,7 +186,6 @@ public sealed class ElfImage : IDisposable
             if (Plan.Relro is { Length: > 0 } relro)
                 _memory.ExcludeWritable((nint)((ulong)BaseAddress + relro.Address), relro.Length);
             IsRelroApplied = true;
-            _segments = null;
         }
     }
 
@@ -233,7 +229,7 @@ public sealed class ElfImage : IDisposable
         get
         {
             EnsureTables();
-            return _dynamic;
+            return _tables?.Dynamic;
         }
     }
 
@@ -284,19 +280,8 @@ public sealed class ElfImage : IDisposable
         if (dynamicIndex < 0)
             return;
         var enc = new ElfEncoding(ElfClass.Elf64, ElfData.LittleEndian);
-        var overlays = Plan.OverlaySpan;
-        int readable = 0;
-        foreach (var o in overlays)
-            if (IsReadFromFile(o))
-                readable++;
-        // The view copies them: a library's few PT_LOADs are listed on the stack.
-        var buffer = new RegionBuffer();
-        Span<(ulong, ReadOnlyMemory<byte>)> regions = readable <= RegionBuffer.Length ? buffer[..readable] : new (ulong, ReadOnlyMemory<byte>)[readable];
-        int n = 0;
-        foreach (var o in overlays)
-            if (IsReadFromFile(o))
-                regions[n++] = (o.VirtualAddress, _memory.GetMemory((nint)((ulong)BaseAddress + o.VirtualAddress), checked((int)o.FileSize)));
-        var view = VirtualView.FromRegions(Path, (ReadOnlySpan<(ulong, ReadOnlyMemory<byte>)>)regions);
+        // The view's regions are listed from the plan when it reads (IViewRegions), not copied into it.
+        var view = VirtualView.FromSource(Path, this);
         var dynamicHeader = _programHeaders[dynamicIndex];
         // The first access to a writable segment's page is a write: a read would make the kernel map the page and its
         // neighbours (fault-around, up to 64 KB) read-only from the file, and the relocations' writes to each of them
@@ -306,17 +291,32 @@ public sealed class ElfImage : IDisposable
         // made read-only (an image mapped without relocation) is not writable, and only read.
         _memory.TouchForWrite((nint)((ulong)BaseAddress + dynamicHeader.VirtualAddress));
         var bytes = view.Read(dynamicHeader.VirtualAddress, dynamicHeader.FileSize, "PT_DYNAMIC");
-        _dynamic = DynamicSection.Read(bytes, enc, dynamicHeader.VirtualAddress, dynamicHeader.Offset, Path);
-        GnuHashTable? gnuHash = _dynamic.TryGet(DynamicTag.GnuHash, out ulong gnuHashAddress)
+        var dynamic = DynamicSection.Read(bytes, enc, dynamicHeader.VirtualAddress, dynamicHeader.Offset, Path);
+        GnuHashTable? gnuHash = dynamic.TryGet(DynamicTag.GnuHash, out ulong gnuHashAddress)
             ? GnuHashTable.Read(view, gnuHashAddress, enc) : null;
-        _tables = DynamicTables.ReadWithGnuHash(view, _dynamic, enc, SymbolCountFromSections() ?? SymbolCountWhenHashIsShort(gnuHash), gnuHash);
+        _tables = DynamicTables.ReadWithGnuHash(view, dynamic, enc,
+            SymbolCountFromSections(dynamic) ?? SymbolCountWhenHashIsShort(dynamic, gnuHash), gnuHash);
     }
 
-    [System.Runtime.CompilerServices.InlineArray(Length)]
-    private struct RegionBuffer
+    // The view's regions: the readable PT_LOADs' file-backed bytes, in address order (the plan's).
+    int IViewRegions.ViewRegionCount
     {
-        public const int Length = 8;
-        private (ulong, ReadOnlyMemory<byte>) _first;
+        get
+        {
+            int readable = 0;
+            foreach (var o in Plan.OverlaySpan)
+                if (IsReadFromFile(o))
+                    readable++;
+            return readable;
+        }
+    }
+
+    (ulong Start, ReadOnlyMemory<byte> Bytes) IViewRegions.ViewRegion(int index)
+    {
+        foreach (var o in Plan.OverlaySpan)
+            if (IsReadFromFile(o) && index-- == 0)
+                return (o.VirtualAddress, _memory.GetMemory((nint)((ulong)BaseAddress + o.VirtualAddress), checked((int)o.FileSize)));
+        throw new ArgumentOutOfRangeException(nameof(index));
     }
 
     private static bool IsReadFromFile(in SegmentOverlay overlay) =>
@@ -326,11 +326,11 @@ public sealed class ElfImage : IDisposable
     /// .dynsym's size when the section headers are at hand (read with the headers, as for a memfd) or are the only
     /// source (no DT_GNU_HASH and no DT_HASH: then they are read now); null otherwise, and the hash tables count.
     /// </summary>
-    private int? SymbolCountFromSections()
+    private int? SymbolCountFromSections(DynamicSection dynamic)
     {
         bool sectionsRead = Plan.SectionsReadWithHeaders;
-        bool noHash = !_dynamic!.Has(DynamicTag.GnuHash) && !_dynamic.Has(DynamicTag.Hash);
-        return sectionsRead || noHash ? HeaderTables.DynamicSymbolCount(_dynamic, Plan.Sections, ElfClass.Elf64) : null;
+        bool noHash = !dynamic.Has(DynamicTag.GnuHash) && !dynamic.Has(DynamicTag.Hash);
+        return sectionsRead || noHash ? HeaderTables.DynamicSymbolCount(dynamic, Plan.Sections, ElfClass.Elf64) : null;
     }
 
     /// <summary>
@@ -338,11 +338,11 @@ public sealed class ElfImage : IDisposable
     /// symoffset symbols, though the references below symoffset may be more; then (and without a DT_HASH) .dynsym's
     /// size is asked of the section headers, which the mapper did not read. Null otherwise (the hash table counts).
     /// </summary>
-    private int? SymbolCountWhenHashIsShort(GnuHashTable? gnu)
+    private int? SymbolCountWhenHashIsShort(DynamicSection dynamic, GnuHashTable? gnu)
     {
-        if (_dynamic is null || _dynamic.Has(DynamicTag.Hash) || gnu is null)
+        if (dynamic.Has(DynamicTag.Hash) || gnu is null)
             return null;
-        return gnu.SymbolCount > gnu.SymbolOffset ? null : HeaderTables.DynamicSymbolCount(_dynamic, Plan.Sections, ElfClass.Elf64);
+        return gnu.SymbolCount > gnu.SymbolOffset ? null : HeaderTables.DynamicSymbolCount(dynamic, Plan.Sections, ElfClass.Elf64);
     }
 
     /// <summary>
@@ -382,7 +382,6 @@ public sealed class ElfImage : IDisposable
         if (!Mmap.Protect(address, length, (Prot)protection, out int errno))
             ThrowHelper.ImageLoad(Path, "mprotect", errno, $"{Path}: {step} failed: {Errno.Describe(errno)}");
         Record(step);
-        _segments = null;
     }
 
     /// <summary>The writable PT_LOADs (file pages and .bss) are where relocations may write.</summary>

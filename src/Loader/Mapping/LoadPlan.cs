@@ -42,18 +42,29 @@ public sealed class LoadPlan
 
     /// <summary>The .bss of every PT_LOAD with p_memsz &gt; p_filesz (made from the overlays when first asked for;
     /// the load path asks <see cref="BssOf"/>).</summary>
-    public IReadOnlyList<BssPlan> Bss => _bss ??= BuildBss();
+    public IReadOnlyList<BssPlan> Bss => BuildBss();
 
     /// <summary>The PROT_NONE gaps between PT_LOADs.</summary>
     public IReadOnlyList<Gap> Gaps => _gaps;
 
     /// <summary>PT_GNU_RELRO (the last one, as glibc), or null.</summary>
-    public RelroPlan? Relro { get; private set; }
+    public RelroPlan? Relro => _relroIndex < 0 ? null : RelroFrom(_relroIndex, _relroSegmentIndex, _relroAddress, _relroSize);
+
+    // PT_GNU_RELRO as its headers' indices and extent; its pages are worked out when read (a RelroPlan? field would be
+    // 48 bytes of the plan, which an image keeps while it is mapped).
+    private int _relroIndex = -1, _relroSegmentIndex;
+    private ulong _relroAddress, _relroSize;
+
+    private RelroPlan RelroFrom(int index, int segmentIndex, ulong address, ulong size)
+    {
+        ulong start = PageDown(address, PageSize);
+        ulong pageEnd = Math.Max(start, PageDown(address + size, PageSize));
+        return new RelroPlan(index, segmentIndex, address, size, start, pageEnd - start);
+    }
 
     // Exact arrays of values: an image keeps its plan for as long as it is mapped (docs/benchmarks.md, "Memory held").
     // The load path reads them as spans (no interface call, and no generic instantiation over them for the JIT).
     private SegmentOverlay[] _overlays = NoOverlays;
-    private BssPlan[]? _bss;
     private Gap[] _gaps = NoGaps;
     private static readonly SegmentOverlay[] NoOverlays = new SegmentOverlay[0];
     private static readonly BssPlan[] NoBss = new BssPlan[0];
@@ -93,14 +104,15 @@ public sealed class LoadPlan
     }
 
     /// <summary>The whole planned image, region by region in address order (file pages split at RELRO's end, .bss, gaps).</summary>
-    public IReadOnlyList<PlannedRegion> Regions => _regions ??= RegionBuilder.Build(this, Sections);
+    public IReadOnlyList<PlannedRegion> Regions => RegionBuilder.Build(this, Sections);
 
-    // The regions only name what lies where (for display): built when first asked for, not on every load.
-    private IReadOnlyList<PlannedRegion>? _regions;
+    // The regions and the .bss plans only name what lies where (for display): built each time they are asked for, not
+    // on every load, and not kept.
     private IReadOnlyList<SectionHeader> _sections = HeaderTables.NoSections;
 
     // A mapped file's section headers are read from its path when first asked for (LateSections), if it is still the
-    // file that was mapped: what the mapper's fstat found, kept here rather than in an object made on every load.
+    // file that was mapped: what the mapper's fstat found, kept here rather than in an object made on every load (and
+    // the image's File, which is read from here).
     private bool _sectionsLater;
     private ulong _mappedDevice, _mappedInode;
     private long _mappedSize = -1;
@@ -125,6 +137,9 @@ public sealed class LoadPlan
 
     /// <summary>The mapper's fstat of the file it mapped, for the section headers read later from the path.</summary>
     internal void MappedAs(ulong device, ulong inode, long size) => (_mappedDevice, _mappedInode, _mappedSize) = (device, inode, size);
+
+    /// <summary>The device and inode of the file this plan was mapped from (the image's <see cref="ElfImage.File"/>).</summary>
+    internal FileIdentity MappedFile => new(_mappedDevice, _mappedInode);
 
     /// <summary>Plans the mapping of <paramref name="file"/> for this system's page size, or throws
     /// <see cref="UnsupportedElfException"/> / <see cref="ElfFormatException"/> naming the field it refuses.</summary>
@@ -307,7 +322,8 @@ public sealed class LoadPlan
         }
         _overlays = overlays;
         _gaps = gaps;
-        Relro = PlanRelro(file, loads);
+        if (PlanRelro(file, loads) is { } relro)
+            (_relroIndex, _relroSegmentIndex, _relroAddress, _relroSize) = (relro.ProgramHeaderIndex, relro.SegmentProgramHeaderIndex, relro.VirtualAddress, relro.MemorySize);
         _sectionsLater = ReferenceEquals(file.Sections, LateSections.Later);
         SectionsReadWithHeaders = !_sectionsLater;
         _sections = _sectionsLater ? HeaderTables.NoSections : file.Sections;
@@ -329,9 +345,7 @@ public sealed class LoadPlan
             if (relro.VirtualAddress >= ph.VirtualAddress && end >= relro.VirtualAddress
                 && end <= ph.VirtualAddress + ph.MemorySize)
             {
-                ulong start = PageDown(relro.VirtualAddress, PageSize);
-                ulong pageEnd = Math.Max(start, PageDown(end, PageSize));
-                return new RelroPlan(relroIndex, index, relro.VirtualAddress, relro.MemorySize, start, pageEnd - start);
+                return RelroFrom(relroIndex, index, relro.VirtualAddress, relro.MemorySize);
             }
         }
         return ThrowHelper.Format<RelroPlan>(FileName, $"PT_GNU_RELRO[{relroIndex}] p_vaddr",

@@ -164,7 +164,7 @@ internal sealed class Mapper : IFileRangeReader
 
             plan.MappedAs(status.Device, status.Inode, status.Size);
             var image = new ElfImage(path, plan, bias, new AddressRange(_reservationStart, _reservationLength),
-                memory, new FileIdentity(status.Device, status.Inode), fromMemory, _options.ApplyRelro,
+                memory, fromMemory, _options.ApplyRelro,
                 ImageProgramHeaders(source, plan, bias, memory),
                 new MappedSteps(_rawReservation, _callerOwnsReservation ? _options.ReservedRange!.Value.Length : 0, extendedEnd))
             {

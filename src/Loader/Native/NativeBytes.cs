@@ -29,5 +29,12 @@ internal readonly unsafe struct NativeBytes
 
     public bool IsNative => _address != 0;
 
+    /// <summary>The first byte (0 when not native).</summary>
+    public nint Address => _address;
+
+    /// <summary>The span of <paramref name="length"/> bytes at <paramref name="address"/>: for a holder that kept a
+    /// native range's address and length (<see cref="Loader.Elf.TableBytes"/>), which the range's owner still holds.</summary>
+    public static ReadOnlySpan<byte> SpanAt(nint address, int length) => new((void*)address, length);
+
     public ReadOnlySpan<byte> Span => new((void*)_address, _length);
 }
