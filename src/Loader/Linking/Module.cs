@@ -76,16 +76,39 @@ internal sealed class Module
     }
 
     /// <summary>Its TLS block, served by glibc through a carrier (null without PT_TLS, and for a host module).</summary>
-    public TlsCarrier? Tls { get; set; }
+    public TlsCarrier? Tls
+    {
+        get => _threadState?.Tls;
+        set { if (value is not null || _threadState is not null) (_threadState ??= new()).Tls = value; }
+    }
 
     /// <summary>The <c>thread_local</c> destructors it registered and that have not run yet (null: it registers none).</summary>
-    public Native.ThreadExitTracker? ThreadExits { get; set; }
+    public Native.ThreadExitTracker? ThreadExits
+    {
+        get => _threadState?.ThreadExits;
+        set { if (value is not null || _threadState is not null) (_threadState ??= new()).ThreadExits = value; }
+    }
 
     /// <summary>True while a thread still owes it a <c>thread_local</c> destructor: it must stay mapped.</summary>
     public bool OwesThreadExits => ThreadExits is { Pending: > 0 };
 
     /// <summary>The <c>tls_index</c>es its dynamic TLSDESC descriptors point at (null when it has none).</summary>
-    public Native.TlsIndexTable? TlsIndexes { get; set; }
+    public Native.TlsIndexTable? TlsIndexes
+    {
+        get => _threadState?.TlsIndexes;
+        set { if (value is not null || _threadState is not null) (_threadState ??= new()).TlsIndexes = value; }
+    }
+
+    // What only a module with thread-local storage or thread_local destructors has, in an object of its own made when
+    // the first of it is set: most modules have none, and a module lives as long as its library is loaded.
+    private PerThreadState? _threadState;
+
+    private sealed class PerThreadState
+    {
+        public TlsCarrier? Tls;
+        public Native.ThreadExitTracker? ThreadExits;
+        public Native.TlsIndexTable? TlsIndexes;
+    }
 
     /// <summary>The modules that satisfy its DT_NEEDED entries, in order (one per entry): a view of its edges. Added
     /// to with <see cref="AddNeeded"/> only.</summary>

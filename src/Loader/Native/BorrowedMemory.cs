@@ -9,7 +9,7 @@ namespace Loader.Native;
 /// we read are kept loaded (see <c>HostModules.Get</c>). The constructor is the only place an address becomes a
 /// pointer; every later access is a bounds-checked span.
 /// </summary>
-internal sealed unsafe class BorrowedMemory : MemoryManager<byte>
+internal unsafe class BorrowedMemory : MemoryManager<byte>
 {
     private readonly int _length;
 
@@ -29,8 +29,8 @@ internal sealed unsafe class BorrowedMemory : MemoryManager<byte>
     /// <summary>The first byte.</summary>
     public nint Address { get; }
 
-    /// <summary>The length in bytes.</summary>
-    public int Length => _length;
+    /// <summary>The length in bytes of the range a <see cref="Memory{T}"/> of it spans.</summary>
+    public int MemoryLength => _length;
 
     /// <summary>The range as read-only memory, for a <see cref="Loader.Elf.VirtualView"/> region.</summary>
     public static ReadOnlyMemory<byte> Describe(nint address, ulong length) =>

@@ -9,7 +9,9 @@ namespace Loader.Native;
 /// inside a range declared writable (<see cref="AddWritable"/>): the image's writable PT_LOADs, and text pages only
 /// while a DT_TEXTREL relocation has them made writable (and not executable).
 /// </summary>
-internal sealed unsafe class ImageMemory
+/// <remarks>It is also the memory manager the image's tables read through (<see cref="GetMemory"/>): one object an
+/// image keeps instead of two (docs/benchmarks.md, "Memory held").</remarks>
+internal sealed unsafe class ImageMemory : BorrowedMemory
 {
     // Copy-on-write: changed a few times per load (PT_LOADs, TEXTREL, RELRO) under the image memory's own monitor (it
     // is internal and never handed to code that could lock it; a lock object of its own would cost 40 bytes an
@@ -18,14 +20,16 @@ internal sealed unsafe class ImageMemory
     private static readonly (ulong Start, ulong End)[] NoRanges = new (ulong, ulong)[0];
     private volatile (ulong Start, ulong End)[] _writable = NoRanges;
 
+    // A reservation over 2 GiB cannot be one Memory<byte>: as a memory manager it then spans nothing, and GetMemory
+    // describes each range on its own.
     public ImageMemory(nint start, ulong length)
+        : base(start, length <= int.MaxValue ? length : 0)
     {
-        Start = start;
         Length = length;
     }
 
     /// <summary>The first byte of the reservation.</summary>
-    public nint Start { get; }
+    public nint Start => Address;
 
     /// <summary>The reservation's length in bytes.</summary>
     public ulong Length { get; }
@@ -48,11 +52,8 @@ internal sealed unsafe class ImageMemory
             return BorrowedMemory.Describe(address, (ulong)length);
         // One memory manager for the whole reservation, sliced: the tables, the dynamic section and the program
         // headers of an image all read through it.
-        var whole = _whole ??= new BorrowedMemory(Start, Length);
-        return whole.Memory.Slice((int)((ulong)address - (ulong)Start), length);
+        return Memory.Slice((int)((ulong)address - (ulong)Start), length);
     }
-
-    private BorrowedMemory? _whole;
 
     /// <summary>Writes zeros over <c>[address, address + length)</c> (the .bss tail of a file page).</summary>
     public void Clear(nint address, ulong length)
