@@ -152,8 +152,8 @@ public sealed class LoadPlan
     /// <summary>Plans for an explicit page size (tests use it to plan for 16 KiB or 64 KiB pages).</summary>
     internal static LoadPlan Create(ElfFile file, MapOptions options, ulong pageSize)
     {
-        if (pageSize == 0 || (pageSize & (pageSize - 1)) != 0)
-            throw new ArgumentOutOfRangeException(nameof(pageSize), pageSize, "The page size must be a power of two.");
+        if (pageSize == 0 || (pageSize & (pageSize - 1)) != 0 || pageSize > 1UL << 31)
+            throw new ArgumentOutOfRangeException(nameof(pageSize), pageSize, "The page size must be a power of two, at most 2 GiB.");
         CheckRunnable(file.Header, file.Name);
         CheckNotPie(file.Dynamic, file.ProgramHeaders, file.Name);
         return Create(PlanSource.From(file), options, pageSize);
@@ -258,6 +258,13 @@ public sealed class LoadPlan
             if ((ph.VirtualAddress - ph.Offset) % page != 0)
                 ThrowHelper.Format(name, Segment(i) + " p_offset", FieldOffset(i, 8),
                     $"0x{ph.Offset:x} and p_vaddr 0x{ph.VirtualAddress:x} disagree modulo the 0x{page:x}-byte page size, so the file page cannot be mapped at the address");
+            // What an overlay can hold (SegmentOverlay packs them into one word): beyond, no real file goes — a
+            // p_offset past 16 TiB (with 4 KiB pages) is past what ext4 can store, and 16 million program headers
+            // would be a 900 MB table.
+            if (i > SegmentOverlay.MaxProgramHeaderIndex)
+                ThrowHelper.Format(name, Segment(i), FieldOffset(i, 0), $"is program header {i}: this loader maps PT_LOADs among the first {SegmentOverlay.MaxProgramHeaderIndex + 1} only");
+            if (ph.Offset / page > SegmentOverlay.MaxFilePage)
+                ThrowHelper.Format(name, Segment(i) + " p_offset", FieldOffset(i, 8), $"0x{ph.Offset:x} is past the 0x{(SegmentOverlay.MaxFilePage + 1) * page:x} bytes of a file this loader maps from");
             if ((ph.Flags & SegmentFlags.Write) != 0 && (ph.Flags & SegmentFlags.Execute) != 0)
                 ThrowHelper.Format(name, Segment(i) + " p_flags", FieldOffset(i, 4), $"0x{(uint)ph.Flags:x} asks for write and execute at once; this loader maps no page W+X");
             if (fileLength != UnknownFileLength)

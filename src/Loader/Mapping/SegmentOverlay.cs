@@ -8,21 +8,27 @@ namespace Loader.Mapping;
 /// </summary>
 public readonly record struct SegmentOverlay
 {
-    // 40 bytes: the header's four fields, the index, the protection and the page size as a power of two; the page-rounded
-    // addresses are worked out when read.
-    private readonly byte _protection;
-    private readonly byte _pageShift;
+    // 32 bytes: p_vaddr, p_filesz and p_memsz, then one word for the rest — p_offset's page number (p_offset agrees
+    // with p_vaddr modulo the page, so the number and p_vaddr give it back), the header's index, the protection and the
+    // page size as a power of two. The page-rounded addresses are worked out when read.
+    private readonly ulong _packed;
+    private const int IndexShift = 32, ProtectionShift = 56, PageShiftShift = 59;
+
+    /// <summary>The largest PT_LOAD index an overlay holds (LoadPlan refuses a file with one beyond).</summary>
+    internal const int MaxProgramHeaderIndex = (1 << 24) - 1;
+
+    /// <summary>The largest p_offset page number an overlay holds (LoadPlan refuses a file with one beyond).</summary>
+    internal const ulong MaxFilePage = uint.MaxValue;
 
     internal SegmentOverlay(int programHeaderIndex, ulong virtualAddress, ulong offset, ulong fileSize, ulong memorySize,
         MemoryProtection protection, ulong pageSize)
     {
-        ProgramHeaderIndex = programHeaderIndex;
+        byte pageShift = PageShift(pageSize);
         VirtualAddress = virtualAddress;
-        Offset = offset;
         FileSize = fileSize;
         MemorySize = memorySize;
-        _protection = (byte)protection;
-        _pageShift = PageShift(pageSize);
+        _packed = (offset >> pageShift) | (ulong)(uint)programHeaderIndex << IndexShift
+            | (ulong)((byte)protection & 7) << ProtectionShift | (ulong)pageShift << PageShiftShift;
     }
 
     // A power of two (LoadPlan.Create checked it). A loop, not BitOperations.Log2: the package's ReadyToRun code inlines
@@ -37,16 +43,18 @@ public readonly record struct SegmentOverlay
         return shift;
     }
 
-    private ulong Page => 1UL << _pageShift;
+    private int PageShiftValue => (int)(_packed >> PageShiftShift);
+
+    private ulong Page => 1UL << PageShiftValue;
 
     /// <summary>The index of the PT_LOAD among all program headers (the N of <c>PT_LOAD[N]</c> in messages).</summary>
-    public int ProgramHeaderIndex { get; }
+    public int ProgramHeaderIndex => (int)((_packed >> IndexShift) & MaxProgramHeaderIndex);
 
     /// <summary>p_vaddr.</summary>
     public ulong VirtualAddress { get; }
 
     /// <summary>p_offset.</summary>
-    public ulong Offset { get; }
+    public ulong Offset => ((_packed & MaxFilePage) << PageShiftValue) | (VirtualAddress & (Page - 1));
 
     /// <summary>p_filesz.</summary>
     public ulong FileSize { get; }
@@ -68,7 +76,7 @@ public readonly record struct SegmentOverlay
     public ulong MemoryEnd => MemorySize == 0 ? Address : LoadPlan.PageUp(VirtualAddress + MemorySize, Page); // p_memsz 0 maps nothing, even at a misaligned p_vaddr
 
     /// <summary>From p_flags.</summary>
-    public MemoryProtection Protection => (MemoryProtection)_protection;
+    public MemoryProtection Protection => (MemoryProtection)((_packed >> ProtectionShift) & 7);
 
     /// <summary>Text, read-only data or data, from p_flags.</summary>
     public SegmentContent Content =>

@@ -40,6 +40,11 @@ public sealed class LoadPlanTests
             Assert.Equal(l.FileSize == 0 ? 0 : Up(l.VirtualAddress + l.FileSize) - Down(l.VirtualAddress), o.Length);
             Assert.Equal(Down(l.Offset), o.FileOffset);
             Assert.Equal(ProtectionOf(l), o.Protection);
+            // The header's own fields, as readelf reads them (the overlay packs p_offset with the index and protection).
+            Assert.Equal(l.Offset, o.Offset);
+            Assert.Equal(l.VirtualAddress, o.VirtualAddress);
+            Assert.Equal(l.FileSize, o.FileSize);
+            Assert.Equal(l.MemorySize, o.MemorySize);
         }
 
         // .bss: the rest of the last file page after p_filesz, then anonymous pages to pageup(p_vaddr + p_memsz).
@@ -91,6 +96,29 @@ public sealed class LoadPlanTests
             at = r.End;
         }
         Assert.Equal(plan.EndAddress, at);
+    }
+
+    [Theory]
+    [InlineData(0x1000UL, 0, 0UL, 0UL)]
+    [InlineData(0x1000UL, SegmentOverlay.MaxProgramHeaderIndex, 0x7fff_ffff_f123UL, SegmentOverlay.MaxFilePage)]
+    [InlineData(0x10000UL, 65535, 0x1234_5678_9abcUL, 0x1234UL)]
+    [InlineData(0x8000_0000UL, 7, 0x7fff_8000_0042UL, SegmentOverlay.MaxFilePage)]
+    public void AnOverlayGivesBackTheHeaderFieldsItPacks(ulong page, int index, ulong virtualAddress, ulong filePage)
+    {
+        ulong offset = filePage * page + virtualAddress % page; // p_offset agrees with p_vaddr modulo the page
+        foreach (var protection in new[] { MemoryProtection.None, MemoryProtection.Read, MemoryProtection.Read | MemoryProtection.Execute,
+                     MemoryProtection.Read | MemoryProtection.Write })
+        {
+            var o = new SegmentOverlay(index, virtualAddress, offset, 0x1_0000_0001, 0x2_0000_0003, protection, page);
+            Assert.Equal(index, o.ProgramHeaderIndex);
+            Assert.Equal(virtualAddress, o.VirtualAddress);
+            Assert.Equal(offset, o.Offset);
+            Assert.Equal(0x1_0000_0001UL, o.FileSize);
+            Assert.Equal(0x2_0000_0003UL, o.MemorySize);
+            Assert.Equal(protection, o.Protection);
+            Assert.Equal(virtualAddress - virtualAddress % page, o.Address);
+            Assert.Equal(offset - offset % page, o.FileOffset);
+        }
     }
 
     [Fact]
