@@ -3,7 +3,7 @@ using System.Globalization;
 namespace Loader.Memory;
 
 /// <summary>
-/// <c>dotnet run -c Release --project bench/Loader.Memory -- [--set system|generated|all] [--count N]</c>: the memory
+/// <c>dotnet run -c Release --project bench/Loader.Memory -- [--set system|generated|all] [--count N] [--jit]</c>: the memory
 /// a process holds for many libraries, Loader against glibc, each side in a process of its own. The sets:
 /// <c>system</c>, every file of /usr/lib/x86_64-linux-gnu that Loader loads (decided by a probe child), and
 /// <c>generated</c>, N (1,000) small libraries compiled with gcc. Prints RSS before and after for both sides, the
@@ -27,10 +27,13 @@ public static class Program
         try
         {
             string glibcHolder = GlibcHolder.Build(work);
+            var (loaderDirectory, loaderDescription) = ShippedLoader.Prepare(work, jit: args.Contains("--jit"));
+            Console.WriteLine($"Loader side: {loaderDescription}");
+            Console.WriteLine();
             if (set is "system" or "all")
-                Compare("system: /usr/lib/x86_64-linux-gnu, the files Loader loads", SystemLibrarySet.Decide(work), work, glibcHolder);
+                Compare("system: /usr/lib/x86_64-linux-gnu, the files Loader loads", SystemLibrarySet.Decide(work), work, glibcHolder, loaderDirectory);
             if (set is "generated" or "all")
-                Compare($"generated: {count} small libraries", GeneratedLibrarySet.Ensure(count), work, glibcHolder);
+                Compare($"generated: {count} small libraries", GeneratedLibrarySet.Ensure(count), work, glibcHolder, loaderDirectory);
             return 0;
         }
         finally
@@ -44,7 +47,7 @@ public static class Program
     /// a copy of the set's first file, then holds the set): the difference is what a process pays once, the first time
     /// it loads anything — for Loader the load path's code, for glibc little, its loader being in every process.
     /// </summary>
-    private static void Compare(string title, List<string> files, string work, string glibcHolder)
+    private static void Compare(string title, List<string> files, string work, string glibcHolder, string loaderDirectory)
     {
         string list = Path.Combine(work, "hold-list.txt");
         File.WriteAllLines(list, files);
@@ -56,9 +59,9 @@ public static class Program
             string suffix = warm is null ? "" : ", warmed up";
             string[] extra = warm is null ? [] : [warm];
             var glibc = HolderProcess.Run("glibc" + suffix, glibcHolder, [list, .. extra], timeout);
-            var (self, each) = SelfCommand.With(["hold-loader", list, "each", .. extra]);
+            var (self, each) = SelfCommand.From(loaderDirectory, ["hold-loader", list, "each", .. extra]);
             var loaderEach = HolderProcess.Run("Loader, a context each" + suffix, self, each, timeout);
-            var (_, one) = SelfCommand.With(["hold-loader", list, "one", .. extra]);
+            var (_, one) = SelfCommand.From(loaderDirectory, ["hold-loader", list, "one", .. extra]);
             var loaderOne = HolderProcess.Run("Loader, one context" + suffix, self, one, timeout);
             Report.Print(Console.Out, title + (warm is null ? ", cold" : $", after one load and unload of {Path.GetFileName(files[0])}"),
                 files.Count, glibc, [loaderEach, loaderOne]);

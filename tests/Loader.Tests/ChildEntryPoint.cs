@@ -63,6 +63,8 @@ public static class ChildEntryPoint
                 return Linking.MemoryHeldChild.Retained(int.Parse(count, System.Globalization.CultureInfo.InvariantCulture), path);
             case [Linking.MemoryHeldChild.RetainedInOneContext, .. var paths]:
                 return Linking.MemoryHeldChild.RetainedInOne(paths);
+            case [Linking.HostWalkChild.Scenario, .. var tlsLibraries]:
+                return Linking.HostWalkChild.Run(tlsLibraries);
             case [Hostile.RegressionInputs.Scenario, string directory]:
                 return Hostile.RegressionInputs.Write(directory);
             default:

@@ -33,6 +33,14 @@ public static class HostModules
     private static ReadOnlyCollection<HostModule> s_modules = ReadOnlyCollection<HostModule>.Empty;
     private static ObjectKey[] s_keys = new ObjectKey[0];
 
+    // The walks' buffers (this one and the last, in turn) and the scratch the next list is built in before it is
+    // compared with the last: a walk after each dlopen or dlclose in the process (a TLS carrier's among them)
+    // allocates only when the host's libraries changed.
+    private static LoadedObject[] s_walk = new LoadedObject[32], s_lastWalk = new LoadedObject[32];
+    private static int s_lastWalkCount;
+    private static ObjectKey[] s_scratchKeys = new ObjectKey[0];
+    private static HostModule[] s_scratchModules = new HostModule[0];
+
     // The dlopen handles we hold, by the module's l_ld (its dynamic section's address: one per loaded object).
     private static readonly AddressMap s_handles = new();
 
@@ -55,16 +63,24 @@ public static class HostModules
             // callback and no allocation (the walk below marshals every object's name).
             if (s_generation is { } known && DynamicLinker.Generation() == known)
                 return s_modules;
-            var objects = DynamicLinker.IterateObjects();
-            (ulong, ulong)? generation = objects.Length > 0 && objects[0].Adds != 0 ? (objects[0].Adds, objects[0].Subs) : null;
+            // Two buffers in turn: the walk reuses the last one's name strings (most objects are still there).
+            (s_walk, s_lastWalk) = (s_lastWalk, s_walk);
+            int count = DynamicLinker.IterateObjects(ref s_walk, s_lastWalk, s_lastWalkCount);
+            s_lastWalkCount = count;
+            var objects = s_walk.AsSpan(0, count);
+            (ulong, ulong)? generation = count > 0 && objects[0].Adds != 0 ? (objects[0].Adds, objects[0].Subs) : null;
             if (generation is not null && generation == s_generation)
                 return s_modules;
 
-            var keys = new ObjectKey[objects.Length];
-            var modules = new List<HostModule>(objects.Length);
+            if (s_scratchKeys.Length < count)
+                (s_scratchKeys, s_scratchModules) = (new ObjectKey[count * 2], new HostModule[count * 2]);
+            int n = 0;
             for (int i = 0; i < objects.Length; i++)
             {
                 var loaded = objects[i];
+                // Loader's own TLS carriers are glibc's objects but not libraries of the host (TlsCarrier).
+                if (i != 0 && TlsCarrier.IsCarrierAt(loaded.Base))
+                    continue;
                 var key = new ObjectKey(loaded.Base, loaded.ProgramHeaders, loaded.Name);
                 var module = ReadBefore(key);
                 if (module is null)
@@ -81,13 +97,24 @@ public static class HostModules
                     if (module is null)
                         continue; // unloaded since dl_iterate_phdr listed it (or in another dlmopen namespace)
                 }
-                keys[modules.Count] = key;
-                modules.Add(module);
+                s_scratchKeys[n] = key;
+                s_scratchModules[n] = module;
+                n++;
             }
 
-            // Objects no longer present are forgotten, so one loaded later at the same place is read afresh.
-            s_keys = keys;
-            s_modules = modules.AsReadOnly();
+            // The same modules (only objects that are not host libraries came or went, as a TLS carrier does): the
+            // list stands, so what is derived from it once (the global scope, its filter) stands too.
+            if (!SameKeys(s_keys, s_scratchKeys, n))
+            {
+                // Objects no longer present are forgotten, so one loaded later at the same place is read afresh.
+                var keys = new ObjectKey[n];
+                var modules = new HostModule[n];
+                for (int i = 0; i < n; i++)
+                    (keys[i], modules[i]) = (s_scratchKeys[i], s_scratchModules[i]);
+                s_keys = keys;
+                s_modules = new ReadOnlyCollection<HostModule>(modules);
+            }
+            s_scratchModules.AsSpan(0, n).Clear(); // no reference kept past the walk
             s_generation = generation;
             return s_modules;
         }
@@ -278,6 +305,18 @@ public static class HostModules
 
     /// <summary>glibc's <c>l_ld</c>: where the module's dynamic section is in memory.</summary>
     private static nint LoadedDynamicAddress(HostModule module) => unchecked((nint)((ulong)module.Base + module.DynamicAddress));
+
+    // Loops, not SequenceEqual and ToArray over ObjectKey: generic code over our own value type, which the JIT would
+    // compile on the first load.
+    private static bool SameKeys(ObjectKey[] known, ObjectKey[] walked, int count)
+    {
+        if (known.Length != count)
+            return false;
+        for (int i = 0; i < count; i++)
+            if (!known[i].Equals(walked[i]))
+                return false;
+        return true;
+    }
 
     /// <summary>The module the last enumeration read from <paramref name="key"/>'s object, or null.</summary>
     private static HostModule? ReadBefore(ObjectKey key)

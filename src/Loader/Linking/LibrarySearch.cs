@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text;
 using Loader.Elf;
 
@@ -18,7 +17,8 @@ namespace Loader.Linking;
 /// (<see cref="DefaultDirectories"/>). A name with '/' is a path, relative to the current directory.</para>
 /// <para>In every directory of a search list the <c>glibc-hwcaps</c> and legacy hwcap subdirectories this CPU supports
 /// come first, as in glibc 2.36 (see <see cref="HardwareCapabilitySubdirectories"/>); a subdirectory that does not
-/// exist is not tried and not recorded (glibc tries it once and remembers that it is missing).</para>
+/// exist is not tried and not recorded. Whether it exists is asked once per directory for the process, as glibc
+/// records it once (a subdirectory made later is not seen, by either).</para>
 /// <para><c>$ORIGIN</c>, <c>$LIB</c> and <c>$PLATFORM</c> (bare or braced) are expanded as <c>_dl_dst_substitute</c>
 /// does, in the name itself and in every path list. A path element with a token that has no value is dropped.</para>
 /// <para>Each candidate is checked as <c>open_verify</c> does: an ELFCLASS32 file or an ELF64 file for another machine
@@ -44,7 +44,12 @@ internal sealed class LibrarySearch
     private readonly IReadOnlyList<string> _searchPaths;
     private readonly List<string> _ldLibraryPath;
     private readonly LdSoCache? _cache;
-    private readonly ConcurrentDictionary<string, bool> _directoryExists = new(StringComparer.Ordinal);
+    // Which hwcap subdirectories of a search directory exist (bit i: HardwareCapabilitySubdirectories[i]), asked once per
+    // directory for the process, as glibc records each one's status once in its search-path elements: every load that
+    // searches would otherwise stat them again and make their path strings. Guarded by its own lock (searches run
+    // under different namespaces' locks).
+    private static readonly Dictionary<string, uint> s_subdirectoriesPresent = new(StringComparer.Ordinal);
+    private static readonly Lock s_subdirectoriesLock = new();
 
     /// <summary>Prepares a search.</summary>
     /// <param name="searchPaths">Directories searched after the requester's <c>DT_RUNPATH</c> and before the cache
@@ -242,17 +247,38 @@ internal sealed class LibrarySearch
         foreach (string directory in directories)
         {
             string absolute = MakeAbsolute(directory);
-            foreach (string subdirectory in HardwareCapabilitySubdirectories)
+            var subdirectories = HardwareCapabilitySubdirectories;
+            uint present = SubdirectoriesPresent(absolute, subdirectories);
+            for (int i = 0; i < subdirectories.Count; i++)
             {
-                string candidateDirectory = subdirectory.Length == 0 ? absolute : Path.Join(absolute, subdirectory);
-                if (subdirectory.Length != 0 && !_directoryExists.GetOrAdd(candidateDirectory, Directory.Exists))
+                string subdirectory = subdirectories[i];
+                if (subdirectory.Length != 0 && (i >= 32 || (present & (1u << i)) == 0))
                     continue;
+                string candidateDirectory = subdirectory.Length == 0 ? absolute : Path.Join(absolute, subdirectory);
                 string candidate = Path.Join(candidateDirectory, name);
                 if (TryCandidate(candidate, name, source, attempts))
                     return candidate;
             }
         }
         return null;
+    }
+
+    /// <summary>Which of <paramref name="subdirectories"/> exist under <paramref name="directory"/> (bit i for the i-th; an
+    /// empty one, the directory itself, is not asked about), found once for the process.</summary>
+    private static uint SubdirectoriesPresent(string directory, IReadOnlyList<string> subdirectories)
+    {
+        lock (s_subdirectoriesLock)
+        {
+            if (s_subdirectoriesPresent.TryGetValue(directory, out uint known))
+                return known;
+        }
+        uint present = 0;
+        for (int i = 0; i < subdirectories.Count && i < 32; i++)
+            if (subdirectories[i].Length != 0 && Directory.Exists(Path.Join(directory, subdirectories[i])))
+                present |= 1u << i;
+        lock (s_subdirectoriesLock)
+            s_subdirectoriesPresent[directory] = present;
+        return present;
     }
 
     /// <summary><c>open_verify</c>: records the candidate and says whether it is usable.</summary>

@@ -13,12 +13,37 @@ internal sealed class TlsCarrier : IDisposable
 {
     private readonly FileDescriptor _memfd;
     private nint _handle;
+    private readonly nint _loadBias;
 
-    private TlsCarrier(FileDescriptor memfd, nint handle, TlsBlock block)
+    // The load bias of every carrier loaded now (keys; the values are unused), for HostModules, which leaves them out
+    // of the host's libraries: glibc lists them among its objects, but they are Loader's, define no symbol, and each
+    // one's dlopen would otherwise be a change of the host's list.
+    private static readonly AddressMap s_live = new();
+    private static readonly Lock s_liveLock = new();
+
+    private TlsCarrier(FileDescriptor memfd, nint handle, nint loadBias, TlsBlock block)
     {
         _memfd = memfd;
         _handle = handle;
+        _loadBias = loadBias;
         Block = block;
+    }
+
+    /// <summary>How many carriers are loaded now.</summary>
+    public static int LiveCount
+    {
+        get
+        {
+            lock (s_liveLock)
+                return s_live.Count;
+        }
+    }
+
+    /// <summary>Whether the object glibc loaded at <paramref name="loadBias"/> is one of Loader's carriers now.</summary>
+    public static bool IsCarrierAt(nint loadBias)
+    {
+        lock (s_liveLock)
+            return s_live.ContainsKey(loadBias);
     }
 
     /// <summary>The block: module ID, size, alignment, model, static offset.</summary>
@@ -54,7 +79,12 @@ internal sealed class TlsCarrier : IDisposable
                     $"{(staticTls ? "static" : "dynamic")}): {GlibcWords(error, path)}");
             try
             {
-                return new TlsCarrier(memfd, handle, ReadBlock(modulePath, handle, tls, staticTls));
+                if (!DynamicLinker.TryGetLoadBias(handle, out nint bias))
+                    ThrowHelper.Refused(modulePath, $"{modulePath}: dlinfo(RTLD_DI_LINKMAP) of the TLS carrier failed");
+                var carrier = new TlsCarrier(memfd, handle, bias, ReadBlock(modulePath, handle, bias, tls, staticTls));
+                lock (s_liveLock)
+                    s_live.Set(bias, 1);
+                return carrier;
             }
             catch
             {
@@ -74,12 +104,15 @@ internal sealed class TlsCarrier : IDisposable
     {
         if (_handle == 0)
             return;
+        // Off the list first: an object glibc loads at the same place after the dlclose is not a carrier.
+        lock (s_liveLock)
+            s_live.RemoveRange(_loadBias, _loadBias + 1);
         DynamicLinker.Close(_handle, out _);
         _handle = 0;
         _memfd.Dispose();
     }
 
-    private static TlsBlock ReadBlock(string modulePath, nint handle, ProgramHeader tls, bool staticTls)
+    private static TlsBlock ReadBlock(string modulePath, nint handle, nint bias, ProgramHeader tls, bool staticTls)
     {
         if (!DynamicLinker.TryGetTlsModuleId(handle, out ulong moduleId, out string? error) || moduleId == 0)
             ThrowHelper.Refused(modulePath, $"{modulePath}: glibc gave the TLS carrier no module ID: {error ?? "RTLD_DI_TLS_MODID is 0"}");
@@ -87,8 +120,6 @@ internal sealed class TlsCarrier : IDisposable
         if (staticTls)
         {
             // dlinfo(RTLD_DI_TLS_DATA) is NULL until this thread touches the block; the relocated TPOFF64 slot is not.
-            if (!DynamicLinker.TryGetLinkMap(handle, out nint bias, out _, out _, out error))
-                ThrowHelper.Refused(modulePath, $"{modulePath}: the TLS carrier's link map: {error}");
             var slot = BorrowedMemory.Describe(bias + (nint)TlsCarrierImage.StaticOffsetSlot, 8).Span;
             offset = BinaryPrimitives.ReadInt64LittleEndian(slot);
         }

@@ -99,7 +99,21 @@ internal static unsafe partial class DynamicLinker
     /// </summary>
     public static LoadedObject[] IterateObjects()
     {
-        var state = new IterationState();
+        LoadedObject[] buffer = new LoadedObject[16];
+        int count = IterateObjects(ref buffer, [], 0);
+        return buffer.AsSpan(0, count).ToArray();
+    }
+
+    /// <summary>
+    /// <see cref="IterateObjects()"/> into <paramref name="buffer"/> (replaced by a larger one when it is short); the
+    /// count. An object at the same place as one of the first <paramref name="previousCount"/> of
+    /// <paramref name="previous"/> (an earlier walk's, another array than <paramref name="buffer"/>), under the same
+    /// name, gets that walk's name string: a walk repeated after each change of the process's objects (a cache of them
+    /// checks <c>dlpi_adds</c>) then allocates only for what is new.
+    /// </summary>
+    public static int IterateObjects(ref LoadedObject[] buffer, LoadedObject[] previous, int previousCount)
+    {
+        var state = new IterationState(buffer, previous, previousCount);
         var handle = GCHandle.Alloc(state);
         try
         {
@@ -113,7 +127,8 @@ internal static unsafe partial class DynamicLinker
         }
         if (state.Failure is { } failure)
             throw new InvalidOperationException("dl_iterate_phdr: reading a struct dl_phdr_info failed", failure);
-        return state.ToArray();
+        buffer = state.Objects;
+        return state.Count;
     }
 
     /// <summary>
@@ -163,7 +178,7 @@ internal static unsafe partial class DynamicLinker
             ulong adds = hasCounters ? *(ulong*)(info + PhdrInfoAddsOffset) : 0;
             ulong subs = hasCounters ? *(ulong*)(info + PhdrInfoSubsOffset) : 0;
             // dlpi_name is "" (not NULL) for the main program; NULL is handled too, as the same.
-            state.Add(new LoadedObject(address, Utf8(name) ?? "", phdr, phnum, adds, subs));
+            state.Add(new LoadedObject(address, state.KnownName(address, phdr, name) ?? Utf8(name) ?? "", phdr, phnum, adds, subs));
             return 0;
         }
         catch (Exception e)
@@ -252,6 +267,17 @@ internal static unsafe partial class DynamicLinker
         return true;
     }
 
+    /// <summary>dlinfo(RTLD_DI_LINKMAP)'s load bias alone (<c>l_addr</c>), without decoding the name; false when dlinfo fails.</summary>
+    public static bool TryGetLoadBias(nint handle, out nint loadBias)
+    {
+        void* map = null;
+        bool ok = dlinfo((void*)handle, DlinfoRequest.RTLD_DI_LINKMAP, &map) == 0 && map is not null;
+        loadBias = ok ? *(nint*)map : 0;
+        if (!ok)
+            TakeError();
+        return ok;
+    }
+
     /// <summary>dlinfo(RTLD_DI_TLS_MODID): the object's TLS module ID, 0 when it has no PT_TLS; false with the dlerror text.</summary>
     public static bool TryGetTlsModuleId(nint handle, out ulong moduleId, out string? error)
     {
@@ -280,28 +306,50 @@ internal static unsafe partial class DynamicLinker
 
     // An array grown by hand, not a List<LoadedObject>: that instantiation's class constructor is compiled by the JIT
     // on the first load (ReadyToRun does not carry it).
-    private sealed class IterationState
+    private sealed class IterationState(LoadedObject[] buffer, LoadedObject[] previous, int previousCount)
     {
-        private LoadedObject[] _objects = new LoadedObject[16];
-        private int _count;
+        public LoadedObject[] Objects { get; private set; } = buffer.Length > 0 ? buffer : new LoadedObject[16];
+
+        public int Count { get; private set; }
 
         public Exception? Failure { get; set; }
 
         public void Add(LoadedObject loaded)
         {
-            if (_count == _objects.Length)
-                _objects = Copy(_objects, _count, _objects.Length * 2);
-            _objects[_count++] = loaded;
+            if (Count == Objects.Length)
+            {
+                var larger = new LoadedObject[Objects.Length * 2];
+                Objects.AsSpan(0, Count).CopyTo(larger);
+                Objects = larger;
+            }
+            Objects[Count++] = loaded;
         }
 
-        public LoadedObject[] ToArray() => Copy(_objects, _count, _count);
-
-        private static LoadedObject[] Copy(LoadedObject[] from, int count, int length)
+        /// <summary>The earlier walk's name of the object at <paramref name="address"/> with these program headers,
+        /// when <paramref name="name"/> still spells it (compared in place); else null.</summary>
+        public string? KnownName(nint address, nint programHeaders, byte* name)
         {
-            var to = new LoadedObject[length];
-            for (int i = 0; i < count; i++)
-                to[i] = from[i];
-            return to;
+            // Objects keep their order between walks: the same position first, then the others.
+            int count = previousCount, start = Math.Min(Count, count);
+            for (int n = 0; n < count; n++)
+            {
+                ref readonly var known = ref previous[(start + n) % count];
+                if (known.Base == address && known.ProgramHeaders == programHeaders && Spells(name, known.Name))
+                    return known.Name;
+            }
+            return null;
+        }
+
+        // The C string is exactly these characters, each ASCII (a name with others is decoded afresh).
+        private static bool Spells(byte* name, string text)
+        {
+            if (name is null)
+                return text.Length == 0;
+            int i = 0;
+            for (; i < text.Length; i++)
+                if (text[i] >= 0x80 || name[i] != text[i])
+                    return false;
+            return name[i] == 0;
         }
     }
 }

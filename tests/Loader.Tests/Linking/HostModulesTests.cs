@@ -34,10 +34,43 @@ public sealed class HostModulesTests
         Assert.Equal("/proc/self/exe", modules[0].Path);
         Assert.Contains(modules, m => m.SoName == LibC);
         Assert.Contains(modules, m => m.SoName == "ld-linux-x86-64.so.2");
-        // glibc's own count of loaded objects: one dl_phdr_info per object, ours skips at most the vDSO (the bounds
-        // allow for other tests loading libraries meanwhile).
-        Assert.InRange(modules.Count, Math.Min(before, after) - 1, Math.Max(before, after));
+        // glibc's own count of loaded objects: one dl_phdr_info per object, ours skips at most the vDSO and Loader's TLS
+        // carriers (the bounds allow for other tests loading libraries meanwhile).
+        Assert.InRange(modules.Count, Math.Min(before, after) - 1 - TlsCarrier.LiveCount, Math.Max(before, after));
         Assert.Equal(modules.Count, modules.Select(m => (m.Base, m.Path)).Distinct().Count());
+    }
+
+    [Fact]
+    public void A_TLS_carrier_is_not_a_host_module_and_its_dlopen_leaves_the_host_list_as_it_was()
+    {
+        // Copies, so each load is a new image with a carrier of its own (the same file twice would be one module).
+        string directory = Directory.CreateTempSubdirectory("loader-host-walk-").FullName;
+        try
+        {
+            var copies = new List<string>();
+            foreach (string name in new[] { "tls/libtls_gd.so", "tls/libtls_ld.so", "tls/libtls_desc_dynamic.so", "tls/libtls_gd.so" })
+            {
+                string copy = Path.Combine(directory, $"{copies.Count}-{Path.GetFileName(name)}");
+                File.Copy(Fixtures.Path(name), copy);
+                copies.Add(copy);
+            }
+            var run = ChildProcess.Run("dotnet", [typeof(HostModulesTests).Assembly.Location, HostWalkChild.Scenario, .. copies]);
+            Assert.True(run.ExitCode == 0, $"child exited {run.ExitCode}: {run.Stderr}");
+            var parts = Assert.Single(run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("walk ", StringComparison.Ordinal)).Split(' ');
+            long allocated = long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
+            // glibc lists the carriers (so each load did change its list of objects) ...
+            Assert.Equal(copies.Count, int.Parse(parts[4], System.Globalization.CultureInfo.InvariantCulture));
+            // ... but they are not the host's libraries: none is listed, the list is the one before the last load, and
+            // the walk that found so cost no more than its own bookkeeping (each of the process's few dozen objects
+            // decoded and read again would be several KB).
+            Assert.Equal("0", parts[3]);
+            Assert.Equal("True", parts[2]);
+            Assert.True(allocated < 512, $"the host walk after a carrier's dlopen allocated {allocated:N0} B");
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
     }
 
     [Fact]
