@@ -79,7 +79,7 @@ public sealed class DynamicTables
                 ThrowHelper.Format(Name, "DT_SYMENT", dyn.Address, $"{syment} does not match sizeof(Elf_Sym) = {entrySize}");
             int count = symbolCountHint ?? GnuHash?.SymbolCount ?? (int)Math.Min(SysvHash?.ChainCount ?? 0, int.MaxValue);
             var bytes = View.Read(symtab, (ulong)count * (ulong)entrySize, "DT_SYMTAB");
-            Symbols = new SymbolTable(bytes, count, entrySize, enc, this, symtab);
+            Symbols = new SymbolTable(bytes, count, enc, this, symtab);
             if (dyn.Has(DynamicTag.VerSym) || dyn.Has(DynamicTag.VerDef) || dyn.Has(DynamicTag.VerNeed))
                 Versions = SymbolVersionTable.Read(this, count);
         }

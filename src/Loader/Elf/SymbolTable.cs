@@ -5,16 +5,14 @@ public sealed class SymbolTable
 {
     private readonly TableBytes _bytes;
     private readonly ElfEncoding _enc;
-    private readonly int _entrySize;
     // The tables this one belongs to, for their string table and file name: one copy of each per image, which keeps
     // its tables for as long as it is loaded (docs/benchmarks.md, "Memory held").
     private readonly DynamicTables _tables;
 
-    internal SymbolTable(ReadOnlyMemory<byte> bytes, int count, int entrySize, ElfEncoding enc, DynamicTables tables, ulong address)
+    internal SymbolTable(ReadOnlyMemory<byte> bytes, int count, ElfEncoding enc, DynamicTables tables, ulong address)
     {
         _bytes = bytes;
         Count = count;
-        _entrySize = entrySize;
         _enc = enc;
         _tables = tables;
         Address = address;
@@ -36,7 +34,7 @@ public sealed class SymbolTable
     public ElfSymbol Get(uint index, string referrer) => ElfSymbol.Read(EntryBytes(index, referrer), _enc);
 
     /// <summary>The size of one entry: 24 (Elf64_Sym) or 16 (Elf32_Sym).</summary>
-    internal int EntrySize => _entrySize;
+    internal int EntrySize => ElfSymbol.SizeFor(_enc.Class); // sizeof(Elf_Sym) of the class, not a field of its own
 
     /// <summary>The raw entries (Count × the entry size), for a reader that decodes the fields it needs itself.</summary>
     internal ReadOnlySpan<byte> Entries => _bytes.Span;
@@ -55,7 +53,8 @@ public sealed class SymbolTable
     {
         if ((ulong)index >= (ulong)Count)
             ThrowPastTheEnd(index, referrer);
-        return _bytes.Span.Slice((int)index * _entrySize, _entrySize);
+        int size = EntrySize;
+        return _bytes.Span.Slice((int)index * size, size);
     }
 
     // Out of line: the message's formatting, inlined into every caller of the indexer (the relocator's per-symbol

@@ -7,38 +7,30 @@ namespace Loader.Elf;
 /// </summary>
 public sealed class VirtualView
 {
-    private readonly Region[] _regions;
-    private readonly ulong[]? _fileOffsets; // each region's, for a file on disk; null when an address is its own offset
-    // Or, for an image that can list its regions itself (a mapped image: from its plan), that image, so the view keeps
-    // no array of them (an image keeps its view for as long as it is loaded: docs/benchmarks.md, "Memory held").
-    private readonly IViewRegions? _source;
+    // What lists the regions: an array of them (a file, a host library) or an image that lists its own (a mapped
+    // image: from its plan), so the view keeps no array then (an image keeps its view for as long as it is loaded:
+    // docs/architecture.md, "What a loaded image keeps").
+    private readonly IViewRegions _source;
 
     private VirtualView(string fileName, Region[] regions, ulong[]? fileOffsets = null)
+        : this(fileName, new RegionArray(regions, fileOffsets))
     {
-        FileName = fileName;
-        _regions = regions;
-        _fileOffsets = fileOffsets;
     }
 
     private VirtualView(string fileName, IViewRegions source)
     {
         FileName = fileName;
-        _regions = NoRegions;
         _source = source;
     }
-
-    private static readonly Region[] NoRegions = new Region[0];
 
     /// <summary>Memory laid out at the virtual addresses <paramref name="source"/> lists, in address order, each region's
     /// "file offset" its address (as <see cref="FromRegions(string, ReadOnlySpan{ValueTuple{ulong, ReadOnlyMemory{byte}}})"/>).</summary>
     internal static VirtualView FromSource(string fileName, IViewRegions source) => new(fileName, source);
 
-    private int RegionCount => _source?.ViewRegionCount ?? _regions.Length;
+    private int RegionCount => _source.ViewRegionCount;
 
     private Region RegionAt(int index)
     {
-        if (_source is null)
-            return _regions[index];
         var (start, bytes) = _source.ViewRegion(index);
         return new Region(start, bytes);
     }
@@ -150,7 +142,7 @@ public sealed class VirtualView
             var r = RegionAt(i);
             if (address >= r.Start && address - r.Start < (ulong)r.Bytes.Length)
             {
-                offset = (_fileOffsets is null ? r.Start : _fileOffsets[i]) + (address - r.Start);
+                offset = (_source is RegionArray { FileOffsets: { } offsets } ? offsets[i] : r.Start) + (address - r.Start);
                 return true;
             }
         }
@@ -159,6 +151,17 @@ public sealed class VirtualView
     }
 
     private readonly record struct Region(ulong Start, ReadOnlyMemory<byte> Bytes);
+
+    /// <summary>Regions listed once, in address order, with each one's file offset for a file on disk (null when an
+    /// address is its own offset).</summary>
+    private sealed class RegionArray(Region[] regions, ulong[]? fileOffsets) : IViewRegions
+    {
+        public ulong[]? FileOffsets => fileOffsets;
+
+        public int ViewRegionCount => regions.Length;
+
+        public (ulong Start, ReadOnlyMemory<byte> Bytes) ViewRegion(int index) => (regions[index].Start, regions[index].Bytes);
+    }
 }
 
 /// <summary>What lists a <see cref="VirtualView"/>'s regions when it keeps none itself: in address order, each

@@ -23,11 +23,10 @@ public sealed class ElfImage : IDisposable, IViewRegions
     private DynamicTables? _tables;
     private int _disposed;
 
-    internal ElfImage(string path, LoadPlan plan, nint bias, AddressRange reserved, ImageMemory memory,
+    internal ElfImage(LoadPlan plan, nint bias, AddressRange reserved, ImageMemory memory,
         bool fromMemory, bool relroApplied, IReadOnlyList<ProgramHeader> programHeaders, MappedSteps mapped)
     {
         _programHeaders = programHeaders;
-        Path = path;
         Plan = plan;
         BaseAddress = bias;
         ReservedRange = reserved;
@@ -75,7 +74,7 @@ public sealed class ElfImage : IDisposable, IViewRegions
     public ulong Size => ReservedRange.Length;
 
     /// <summary>The path mapped, or the name given for an image mapped from memory.</summary>
-    public string Path { get; }
+    public string Path => Plan.FileName; // the name the mapper was given, kept once (the plan's)
 
     /// <summary>DT_SONAME, or null (read from the mapped image when it was mapped).</summary>
     public string? SoName => _tables?.SoName;

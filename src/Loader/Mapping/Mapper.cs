@@ -163,7 +163,7 @@ internal sealed class Mapper : IFileRangeReader
                 Execute(relroStep, null, memory);
 
             plan.MappedAs(status.Device, status.Inode, status.Size);
-            var image = new ElfImage(path, plan, bias, new AddressRange(_reservationStart, _reservationLength),
+            var image = new ElfImage(plan, bias, new AddressRange(_reservationStart, _reservationLength),
                 memory, fromMemory, _options.ApplyRelro,
                 ImageProgramHeaders(source, plan, bias, memory),
                 new MappedSteps(_rawReservation, _callerOwnsReservation ? _options.ReservedRange!.Value.Length : 0, extendedEnd))
