@@ -50,12 +50,15 @@ internal static class Report
     private static void Row(TextWriter output, string name, HolderResult side, MemorySample after, long glibcGrowth)
     {
         long growth = after.VmRss - side.Before!.VmRss;
-        output.WriteLine($"| {name} | {side.Loaded} | {side.Failed} | {side.Images.Count} | {Mb(side.Before.VmRss)} | {Mb(after.VmRss)} | **{Mb(growth)}** | "
+        output.WriteLine($"| {name} | {side.Loaded} | {side.Failed} | {side.Images.Count} | {Mb(side.Before.VmRss)} | {Mb(after.VmRss)} | **{Mb(growth, "0.00")}** | "
             + $"{Mb(after.RssAnon - side.Before.RssAnon)} | {Mb(after.RssFile - side.Before.RssFile)} | {Mb(after.RssShmem - side.Before.RssShmem)} | "
-            + string.Format(CultureInfo.InvariantCulture, "{0:0.00}×", (double)growth / glibcGrowth) + " |");
+            + string.Format(CultureInfo.InvariantCulture, "{0:0.000}×", (double)growth / glibcGrowth) + " |");
     }
 
-    private static string Mb(long bytes) => string.Format(CultureInfo.InvariantCulture, "{0:0.0} MB", bytes / 1e6);
+    // The growth to a hundredth of a MB (VmRSS is counted in kB) and its ratio to a thousandth: the sides can differ by
+    // less than the 0.1 MB the other columns show.
+    private static string Mb(long bytes, string format = "0.0") =>
+        string.Format(CultureInfo.InvariantCulture, "{0:" + format + "} MB", bytes / 1e6);
 
     private static string Change(long before, long after) =>
         string.Format(CultureInfo.InvariantCulture, "{0:0.0} → {1:0.0} ({2:+0.0;-0.0;0.0})", before / 1e6, after / 1e6, (after - before) / 1e6);

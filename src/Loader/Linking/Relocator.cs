@@ -466,8 +466,16 @@ internal sealed partial class Relocator
             ? "the symbol is thread-local, and this relocation type is not a TLS one"
             : "a TLS relocation names a symbol that is not thread-local (STT_TLS)");
 
-    private static bool IsThreadAtExit(in StringTable strings, uint nameOffset) =>
-        strings.EqualsBytes(nameOffset, "__cxa_thread_atexit"u8) || strings.EqualsBytes(nameOffset, "__cxa_thread_atexit_impl"u8);
+    // Asked of every symbol a host library defines for this image (most of a library's): the name, which the lookup has
+    // just matched in place, is compared where it lies, and most differ within the first bytes; no scan for its end.
+    private static bool IsThreadAtExit(in StringTable strings, uint nameOffset)
+    {
+        var name = strings.From(nameOffset);
+        if (!name.StartsWith("__cxa_thread_atexit"u8))
+            return false;
+        name = name["__cxa_thread_atexit".Length..];
+        return name.StartsWith("\0"u8) || name.StartsWith("_impl\0"u8);
+    }
 
     private string SymbolName(uint index) =>
         index == 0 ? "" : index < (uint)_symbolCount ? _tables.Symbols!.GetName((int)index) : $"#{index}";
