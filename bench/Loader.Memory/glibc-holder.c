@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_OBJECTS 65536
 static unsigned long known[MAX_OBJECTS];
@@ -68,14 +69,18 @@ int main(int argc, char **argv)
         return 2;
     }
     if (argc == 3) {
-        /* One load and unload before the first sample, as the Loader side makes one: what a process pays the first
-         * time it loads anything (code paged in, buffers grown) is not counted as holding the set. */
-        void *warm = dlopen(argv[2], RTLD_NOW | RTLD_LOCAL);
-        if (!warm) {
-            fprintf(stderr, "glibc-holder: warm-up: %s\n", dlerror());
-            return 2;
+        /* Loads and unloads before the first sample, as many as the Loader side makes (LoaderHolder.WarmUpRounds),
+         * and the same pause: what a process pays the first times it loads anything (code paged in, buffers grown)
+         * is not counted as holding the set. */
+        for (int round = 0; round < 50; round++) {
+            void *warm = dlopen(argv[2], RTLD_NOW | RTLD_LOCAL);
+            if (!warm) {
+                fprintf(stderr, "glibc-holder: warm-up: %s\n", dlerror());
+                return 2;
+            }
+            dlclose(warm);
         }
-        dlclose(warm);
+        sleep(1);
     }
     dl_iterate_phdr(remember, NULL);
     printf("before\n");

@@ -32,6 +32,16 @@ public sealed class DynamicSection
     private int IndexOfLast(DynamicTag tag)
     {
         var bytes = _bytes.Span;
+        if (_enc.Is64 && !_enc.IsBigEndian && BitConverter.IsLittleEndian)
+        {
+            // ELF64 little-endian on this machine (every object Loader maps): the entries as words, a tag every other
+            // one, without decoding each through the encoding; the loader asks for some thirty tags a load.
+            var words = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(bytes[..(_count * 16)]);
+            for (int i = _count - 1; i >= 0; i--)
+                if (words[2 * i] == (long)tag)
+                    return i;
+            return -1;
+        }
         for (int i = _count - 1; i >= 0; i--)
             if (TagAt(bytes, i) == tag)
                 return i;
