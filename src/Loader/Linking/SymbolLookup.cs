@@ -101,14 +101,14 @@ internal readonly record struct ResolvedSymbol(Module Module, int Index, ElfSymb
 internal static class SymbolLookup
 {
     /// <summary>Finds a matching definition in one module: its symbol index, or -1.</summary>
-    public static int FindInModule(Module module, scoped in SymbolName name, VersionRequest version)
+    public static int FindInModule(Module module, scoped in SymbolName name, in VersionRequest version)
     {
         if (module.Tables is not { Symbols: { } symbols } tables)
             return -1;
         // Most modules a lookup asks do not define the name: their Bloom filter says so before the matcher is set up.
         if (tables.GnuHash is { } bloom && !bloom.MayContain(name.GnuHash))
             return -1;
-        var matcher = new Matcher(symbols, tables.Versions, name, version);
+        var matcher = new Matcher(symbols, tables.Versions, name, in version);
         int index;
         if (tables.GnuHash is { } gnu)
             index = gnu.Find(name.GnuHash, ref matcher);
@@ -131,7 +131,7 @@ internal static class SymbolLookup
     /// Searches <paramref name="modules"/> in order; the first module with a definition wins, then the namespace's
     /// final step (<see cref="ModuleNamespace.Unique"/>) applies.
     /// </summary>
-    public static bool Lookup(ReadOnlySpan<Module> modules, scoped in SymbolName name, VersionRequest version, ModuleNamespace space, out ResolvedSymbol result)
+    public static bool Lookup(ReadOnlySpan<Module> modules, scoped in SymbolName name, in VersionRequest version, ModuleNamespace space, out ResolvedSymbol result)
     {
         foreach (var module in modules)
         {
@@ -153,7 +153,7 @@ internal static class SymbolLookup
     /// definition finishes it under the namespace's lock (<see cref="ModuleNamespace.Unique"/>,
     /// <see cref="ModuleNamespace.AddressOf"/>).
     /// </summary>
-    public static bool FindFirst(ReadOnlySpan<Module> modules, scoped in SymbolName name, VersionRequest version, out ResolvedSymbol result)
+    public static bool FindFirst(ReadOnlySpan<Module> modules, scoped in SymbolName name, in VersionRequest version, out ResolvedSymbol result)
     {
         foreach (var module in modules)
         {
@@ -178,14 +178,16 @@ internal static class SymbolLookup
         private readonly SymbolTable _symbols;
         private readonly SymbolVersionTable? _versions;
         private readonly SymbolName _name;
-        private readonly VersionRequest _version;
+        // The request is the caller's, referred to rather than copied: a lookup makes a matcher for every module whose
+        // Bloom filter lets the name through.
+        private readonly ref readonly VersionRequest _version;
 
-        public Matcher(SymbolTable symbols, SymbolVersionTable? versions, SymbolName name, VersionRequest version)
+        public Matcher(SymbolTable symbols, SymbolVersionTable? versions, SymbolName name, ref readonly VersionRequest version)
         {
             _symbols = symbols;
             _versions = versions;
             _name = name;
-            _version = version;
+            _version = ref version;
         }
 
         public int VersionCount;
