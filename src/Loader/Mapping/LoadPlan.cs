@@ -16,14 +16,16 @@ public sealed class LoadPlan
     private LoadPlan(string fileName, ulong pageSize)
     {
         FileName = fileName;
-        PageSize = pageSize;
+        _pageShift = SegmentOverlay.PageShift(pageSize); // a power of two (Create checked it)
     }
 
     /// <summary>The file or image name, for messages.</summary>
     public string FileName { get; }
 
     /// <summary>The page size the plan was made for (<see cref="Environment.SystemPageSize"/>).</summary>
-    public ulong PageSize { get; }
+    public ulong PageSize => 1UL << _pageShift;
+
+    private readonly byte _pageShift;
 
     /// <summary>The alignment of the load bias: the largest PT_LOAD p_align, at least a page.</summary>
     public ulong Alignment { get; private set; }

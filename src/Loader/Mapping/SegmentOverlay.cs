@@ -35,7 +35,7 @@ public readonly record struct SegmentOverlay
     // CoreLib across modules, and code that inlined Log2 depends on LZCNT, which its baseline does not assume; the
     // runtime rejects such code on a machine that has it, and the JIT compiled this constructor and LoadPlan.Build
     // (and the setters it calls) on every process's first load (docs/benchmarks.md, "Cold start").
-    private static byte PageShift(ulong pageSize)
+    internal static byte PageShift(ulong pageSize)
     {
         byte shift = 0;
         while ((1UL << shift) < pageSize)
