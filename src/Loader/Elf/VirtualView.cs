@@ -29,12 +29,6 @@ public sealed class VirtualView
 
     private int RegionCount => _source.ViewRegionCount;
 
-    private Region RegionAt(int index)
-    {
-        var (start, bytes) = _source.ViewRegion(index);
-        return new Region(start, bytes);
-    }
-
     /// <summary>The file or image name used in error messages.</summary>
     public string FileName { get; }
 
@@ -108,13 +102,13 @@ public sealed class VirtualView
     {
         for (int i = 0, count = RegionCount; i < count; i++)
         {
-            var r = RegionAt(i);
-            if (address >= r.Start && address - r.Start <= (ulong)r.Bytes.Length)
+            var (regionStart, regionLength) = _source.ViewRegionExtent(i);
+            if (address >= regionStart && address - regionStart <= regionLength)
             {
-                ulong start = address - r.Start;
-                if (ThrowHelper.OutOfRange(start, length, (ulong)r.Bytes.Length))
+                ulong start = address - regionStart;
+                if (ThrowHelper.OutOfRange(start, length, regionLength))
                     continue;
-                return r.Bytes.Slice((int)start, (int)length);
+                return _source.ViewRegionBytes(i).Slice((int)start, (int)length);
             }
         }
         return ThrowHelper.Format<ReadOnlyMemory<byte>>(FileName, field, address,
@@ -126,9 +120,9 @@ public sealed class VirtualView
     {
         for (int i = 0, count = RegionCount; i < count; i++)
         {
-            var r = RegionAt(i);
-            if (address >= r.Start && address - r.Start < (ulong)r.Bytes.Length)
-                return r.Bytes[(int)(address - r.Start)..];
+            var (regionStart, regionLength) = _source.ViewRegionExtent(i);
+            if (address >= regionStart && address - regionStart < regionLength)
+                return _source.ViewRegionBytes(i)[(int)(address - regionStart)..];
         }
         return ThrowHelper.Format<ReadOnlyMemory<byte>>(FileName, field, address,
             $"virtual address 0x{address:x} lies outside every PT_LOAD");
@@ -139,10 +133,10 @@ public sealed class VirtualView
     {
         for (int i = 0, count = RegionCount; i < count; i++)
         {
-            var r = RegionAt(i);
-            if (address >= r.Start && address - r.Start < (ulong)r.Bytes.Length)
+            var (regionStart, regionLength) = _source.ViewRegionExtent(i);
+            if (address >= regionStart && address - regionStart < regionLength)
             {
-                offset = (_source is RegionArray { FileOffsets: { } offsets } ? offsets[i] : r.Start) + (address - r.Start);
+                offset = (_source is RegionArray { FileOffsets: { } offsets } ? offsets[i] : regionStart) + (address - regionStart);
                 return true;
             }
         }
@@ -160,15 +154,20 @@ public sealed class VirtualView
 
         public int ViewRegionCount => regions.Length;
 
-        public (ulong Start, ReadOnlyMemory<byte> Bytes) ViewRegion(int index) => (regions[index].Start, regions[index].Bytes);
+        public (ulong Start, ulong Length) ViewRegionExtent(int index) => (regions[index].Start, (ulong)regions[index].Bytes.Length);
+
+        public ReadOnlyMemory<byte> ViewRegionBytes(int index) => regions[index].Bytes;
     }
 }
 
-/// <summary>What lists a <see cref="VirtualView"/>'s regions when it keeps none itself: in address order, each
-/// <c>[start, start + bytes.Length)</c> readable.</summary>
+/// <summary>What lists a <see cref="VirtualView"/>'s regions: in address order, each <c>[start, start + length)</c>
+/// readable. The view matches an address against the extents and asks for the bytes of the one region that holds it.</summary>
 internal interface IViewRegions
 {
     int ViewRegionCount { get; }
 
-    (ulong Start, ReadOnlyMemory<byte> Bytes) ViewRegion(int index);
+    (ulong Start, ulong Length) ViewRegionExtent(int index);
+
+    /// <summary>Region <paramref name="index"/>'s bytes, as long as its extent.</summary>
+    ReadOnlyMemory<byte> ViewRegionBytes(int index);
 }

@@ -310,11 +310,23 @@ public sealed class ElfImage : IDisposable, IViewRegions
         }
     }
 
-    (ulong Start, ReadOnlyMemory<byte> Bytes) IViewRegions.ViewRegion(int index)
+    (ulong Start, ulong Length) IViewRegions.ViewRegionExtent(int index)
+    {
+        var o = ReadableOverlay(index);
+        return (o.VirtualAddress, o.FileSize);
+    }
+
+    ReadOnlyMemory<byte> IViewRegions.ViewRegionBytes(int index)
+    {
+        var o = ReadableOverlay(index);
+        return _memory.GetMemory((nint)((ulong)BaseAddress + o.VirtualAddress), checked((int)o.FileSize));
+    }
+
+    private SegmentOverlay ReadableOverlay(int index)
     {
         foreach (var o in Plan.OverlaySpan)
             if (IsReadFromFile(o) && index-- == 0)
-                return (o.VirtualAddress, _memory.GetMemory((nint)((ulong)BaseAddress + o.VirtualAddress), checked((int)o.FileSize)));
+                return o;
         throw new ArgumentOutOfRangeException(nameof(index));
     }
 
