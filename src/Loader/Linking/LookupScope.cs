@@ -12,6 +12,10 @@ internal sealed class LookupScope
     // with DeepBind, the local scope; the second the other, without the modules the first already has.
     private readonly Module[] _first;
     private readonly Module[] _second;
+    // The second part when it is one module (a load whose own modules add just its root to the global scope, the
+    // usual case): no array of one, which a load would make and keep for as long as the module lives.
+    private readonly Module? _secondOnly;
+    private static readonly Module[] NoModules = new Module[0];
 
     private readonly GlobalScopeFilter? _globalFilter;
 
@@ -39,6 +43,14 @@ internal sealed class LookupScope
             _second = whole;
             return;
         }
+        if (kept == 1)
+        {
+            _second = NoModules;
+            for (int i = 0; i < second.Count; i++)
+                if (!(second[i].IsHost && Contains(_first, second[i])))
+                    _secondOnly = second[i];
+            return;
+        }
         _second = new Module[kept];
         for (int i = 0, n = 0; i < second.Count; i++)
             if (!(second[i].IsHost && Contains(_first, second[i])))
@@ -61,7 +73,7 @@ internal sealed class LookupScope
     public ReadOnlySpan<Module> First => _first;
 
     /// <summary>The modules searched after <see cref="First"/>.</summary>
-    public ReadOnlySpan<Module> Second => _second;
+    public ReadOnlySpan<Module> Second => _secondOnly is null ? _second : new ReadOnlySpan<Module>(in _secondOnly);
 
     /// <summary>
     /// False when the global scope's filter shows that none of its modules defines a name whose GNU hash is
@@ -70,10 +82,10 @@ internal sealed class LookupScope
     public bool GlobalMayDefine(uint gnuHash) => _globalFilter is null || _globalFilter.MayContain(gnuHash);
 
     /// <summary>The number of modules.</summary>
-    public int Count => _first.Length + _second.Length;
+    public int Count => _first.Length + Second.Length;
 
     /// <summary>The module at <paramref name="index"/> in search order.</summary>
-    public Module this[int index] => index < _first.Length ? _first[index] : _second[index - _first.Length];
+    public Module this[int index] => index < _first.Length ? _first[index] : Second[index - _first.Length];
 
     /// <summary>Global or local, for the module at <paramref name="index"/>.</summary>
     public ScopePart PartAt(int index)
