@@ -95,7 +95,8 @@ internal static unsafe partial class DynamicLinker
 
     /// <summary>
     /// Every object in the process, in <c>dl_iterate_phdr</c> order: the main program first, then the objects in
-    /// the order the system loader loaded them (its link-map list), the vDSO among them.
+    /// the order the system loader loaded them (its link-map list), the vDSO among them. A new array each time (the
+    /// tests' view of glibc's list; <c>HostModules</c> walks into buffers it keeps).
     /// </summary>
     public static LoadedObject[] IterateObjects()
     {
