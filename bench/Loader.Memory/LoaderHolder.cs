@@ -12,34 +12,49 @@ namespace Loader.Memory;
 /// </summary>
 internal static class LoaderHolder
 {
-    /// <summary>How many loads and unloads warm a holder up (tiered compilation counts 30 calls before it recompiles).</summary>
+    /// <summary>How many loads and unloads make one warm-up stage (tiered compilation counts 30 calls before it
+    /// recompiles).</summary>
     public const int WarmUpRounds = 50;
 
-    /// <summary>The pause after them: the runtime's call-counting delay is 100 ms, its background compilation a few more.</summary>
+    /// <summary>The pause after each stage, and after the measured loads before the sample: the runtime's
+    /// call-counting delay is 100 ms, its background compilation a few more.</summary>
     public static readonly TimeSpan WarmUpPause = TimeSpan.FromSeconds(1);
+
+    /// <summary>The most warm-up stages before the holder measures anyway (it says how many it ran).</summary>
+    public const int MaxWarmUpStages = 8;
 
     public static int Run(string listFile, string contexts, string? warmUp)
     {
         // Loads and unloads first, each in a context of its own, as the glibc side makes them, then a pause: the load
-        // path's code (paged in from the ReadyToRun image, or compiled by the JIT, then recompiled at tier 1 once hot, on
-        // the runtime's background thread after its call-counting delay), the host modules' tables and libgcc_s are
-        // what a process pays the first times it loads anything, not for holding the set. With a single warm-up load the
-        // recompilation landed inside the measured loads or after them from run to run (about 2.5 MB of JIT arena,
-        // code and runtime pages either way).
+        // path's code (paged in from the ReadyToRun image, or compiled by the JIT, then recompiled once hot, on the
+        // runtime's background thread after its call-counting delay), the host modules' tables and libgcc_s are what a
+        // process pays the first times it loads anything, not for holding the set. In stages, until a stage compiles
+        // nothing: a hot ReadyToRun method is first recompiled with instrumentation (tiered PGO), and only after 30 more
+        // calls for good — with one stage that second compilation (about 9 MB of JIT arena, code and runtime pages for
+        // the generated set) was still pending when the sample was taken, and landed a second later.
+        int stages = 0;
         if (warmUp is not null)
         {
-            for (int round = 0; round < WarmUpRounds; round++)
+            long compiled;
+            do
             {
-                using var warm = new LoaderContext();
-                warm.Load(warmUp).Dispose();
+                compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
+                for (int round = 0; round < WarmUpRounds; round++)
+                {
+                    using var warm = new LoaderContext();
+                    warm.Load(warmUp).Dispose();
+                }
+                Thread.Sleep(WarmUpPause);
+                stages++;
             }
-            Thread.Sleep(WarmUpPause);
+            while (System.Runtime.JitInfo.GetCompiledMethodCount() != compiled && stages < MaxWarmUpStages);
         }
         var shared = contexts == "one" ? new LoaderContext() : null;
         string[] paths = [.. File.ReadAllLines(listFile).Where(p => p.Length > 0)];
         long managedBefore = GC.GetTotalMemory(forceFullCollection: true);
         long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
         long committedBefore = GC.GetGCMemoryInfo().TotalCommittedBytes;
+        long compiledBefore = System.Runtime.JitInfo.GetCompiledMethodCount();
         Say("before");
 
         var held = new List<ElfLibrary>(paths.Length);
@@ -61,6 +76,10 @@ internal static class LoaderHolder
         }
         long allocatedAfter = GC.GetTotalAllocatedBytes(precise: true);
         long committedAfterLoads = GC.GetGCMemoryInfo().TotalCommittedBytes;
+        // The same pause before the sample, on both sides: what the loads made hot is compiled in it, so the growth
+        // holds the same things however the runtime's background work is timed.
+        Thread.Sleep(WarmUpPause);
+        long compiledDuringLoads = System.Runtime.JitInfo.GetCompiledMethodCount() - compiledBefore;
         Say($"after {held.Count} {failed}");
 
         long managedAfter = GC.GetTotalMemory(forceFullCollection: true);
@@ -74,6 +93,8 @@ internal static class LoaderHolder
         Figure("gc_committed_before", committedBefore);
         Figure("gc_committed_after_loads", committedAfterLoads);
         Figure("gc_committed_after_collect", committedAfterCollect);
+        Figure("warm_up_stages", stages);
+        Figure("jit_compiled_during_loads", compiledDuringLoads);
         Figure("retained_per_library", held.Count == 0 ? 0 : (managedAfter - managedBefore) / held.Count);
         foreach (var (start, length) in ImageRanges(held))
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"image {(ulong)start} {length}"));

@@ -44,9 +44,10 @@ public static class Program
 
     /// <summary>
     /// Both sides cold (the first load of the process is one of the set's) and warmed up (each first loads and unloads
-    /// a copy of the set's first file <see cref="LoaderHolder.WarmUpRounds"/> times and pauses a second, then holds the
-    /// set): the difference is what a process pays once, the first times it loads anything — for Loader the load path's
-    /// code (and its recompilation once hot), for glibc little, its loader being in every process.
+    /// a copy of the set's first file <see cref="LoaderHolder.WarmUpRounds"/> times and pauses a second — Loader in
+    /// stages until one compiles nothing — then holds the set): the difference is what a process pays once, the first
+    /// times it loads anything — for Loader the load path's code (and its recompilation once hot), for glibc little, its
+    /// loader being in every process. Each side pauses a second after the loads before the sample.
     /// </summary>
     private static void Compare(string title, List<string> files, string work, string glibcHolder, string loaderDirectory)
     {
@@ -64,7 +65,7 @@ public static class Program
             var loaderEach = HolderProcess.Run("Loader, a context each" + suffix, self, each, timeout);
             var (_, one) = SelfCommand.From(loaderDirectory, ["hold-loader", list, "one", .. extra]);
             var loaderOne = HolderProcess.Run("Loader, one context" + suffix, self, one, timeout);
-            Report.Print(Console.Out, title + (warm is null ? ", cold" : $", after {LoaderHolder.WarmUpRounds} loads and unloads of {Path.GetFileName(files[0])} and a {LoaderHolder.WarmUpPause.TotalSeconds:0} s pause"),
+            Report.Print(Console.Out, title + (warm is null ? ", cold" : $", warmed up: stages of {LoaderHolder.WarmUpRounds} loads and unloads of {Path.GetFileName(files[0])} and a {LoaderHolder.WarmUpPause.TotalSeconds:0} s pause (Loader: until a stage compiles nothing; glibc: one)"),
                 files.Count, glibc, [loaderEach, loaderOne]);
         }
     }

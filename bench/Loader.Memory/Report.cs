@@ -26,6 +26,10 @@ internal static class Report
         Figures(output, "retained per library (GC.GetTotalMemory(true) growth / loaded)", loaders, f => string.Format(ci, "{0:N0} B", f["retained_per_library"]));
         Figures(output, "managed heap, live: before → after", loaders, f => $"{Mb(f["managed_before"])} → {Mb(f["managed_after"])}");
         Figures(output, "allocated during the loads", loaders, f => Mb(f["allocated_during_loads"]));
+        Figures(output, "warm-up stages (50 loads and unloads, 1 s pause; until one compiles nothing)", loaders,
+            f => f["warm_up_stages"] == 0 ? "none (cold)" : f["warm_up_stages"].ToString(ci));
+        Figures(output, "methods the JIT compiled during the loads and the pause after them", loaders,
+            f => f["jit_compiled_during_loads"].ToString("N0", ci));
         Figures(output, "GC committed: before → after the loads → after a full GC", loaders,
             f => $"{Mb(f["gc_committed_before"])} → {Mb(f["gc_committed_after_loads"])} → {Mb(f["gc_committed_after_collect"])}");
         output.WriteLine();

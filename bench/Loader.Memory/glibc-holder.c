@@ -99,6 +99,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "glibc-holder: %s\n", dlerror());
         }
     }
+    sleep(1); /* the Loader side's pause before its sample (LoaderHolder.WarmUpPause) */
     printf("after %d %d\n", loaded, failed);
     dl_iterate_phdr(print_new, NULL);
     printf("end\n");
