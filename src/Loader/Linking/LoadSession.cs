@@ -250,6 +250,7 @@ internal sealed class LoadSession : IMappedFileCheck
             if (i == 0)
                 Mapping.RelroSharing.Apply(module.Image, _options); // the root only, as bionic shares the library asked for
             module.Relocated = true;
+            module.Image.EndRelocation();
             UnwindRegistry.Register(module); // before any initializer: a constructor may throw and catch
         }
     }

@@ -356,6 +356,10 @@ public sealed class ElfImage : IDisposable, IViewRegions
         return gnu.SymbolCount > gnu.SymbolOffset ? null : HeaderTables.DynamicSymbolCount(dynamic, Plan.Sections, ElfClass.Elf64);
     }
 
+    /// <summary>The image is relocated: the writable ranges the relocator wrote through are withdrawn (a later write
+    /// through the image's memory is refused), and not kept while the image stays loaded.</summary>
+    internal void EndRelocation() => _memory.CloseWrites();
+
     /// <summary>
     /// For DT_TEXTREL: makes every non-writable PT_LOAD read-write and <em>not</em> executable (W^X holds even
     /// now), and declares it writable for the relocator. <see cref="RestoreTextProtection"/> undoes it.

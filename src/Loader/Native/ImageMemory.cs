@@ -87,6 +87,14 @@ internal sealed unsafe class ImageMemory : BorrowedMemory
         }
     }
 
+    /// <summary>Withdraws every writable range once the image is relocated: nothing writes through this door again, and
+    /// the image keeps no list of them while it stays loaded.</summary>
+    public void CloseWrites()
+    {
+        lock (this)
+            _writable = NoRanges;
+    }
+
     /// <summary>Withdraws every byte of <c>[address, address + length)</c> from the writable ranges (RELRO).</summary>
     public void ExcludeWritable(nint address, ulong length)
     {

@@ -46,4 +46,23 @@ public sealed class WritablePagesTests : IDisposable
         }
         Assert.True(own > 0, $"{library}: no page of a writable segment is present: the dynamic section was not read there");
     }
+
+    [Theory]
+    [MemberData(nameof(Libraries))]
+    public void Once_relocated_an_image_refuses_writes_through_its_memory_and_keeps_no_writable_ranges(string library)
+    {
+        string copy = Path.Combine(_directory, Path.GetFileName(library));
+        File.Copy(library, copy);
+        using var context = new LoaderContext();
+        using var loaded = context.Load(copy);
+        var image = loaded.LoadedModule.Image!;
+        // The last word of the last writable PT_LOAD: .data or .bss, after RELRO.
+        var data = image.Plan.Overlays.Last(o => (o.Protection & MemoryProtection.Write) != 0);
+        nint lastWord = (nint)((ulong)image.BaseAddress + data.MemoryEnd - 8);
+        // The page is still the process's own and writable (the kernel's protection has not changed), but the relocator's
+        // door says no: its writable ranges were withdrawn when the image's relocation ended.
+        Assert.Contains(ProcMaps.Read(), m => m.Overlaps((ulong)lastWord, (ulong)lastWord + 8) && m.Permissions.StartsWith("rw"));
+        Assert.False(image.Memory.IsWritable(lastWord, 8));
+        Assert.Throws<ArgumentOutOfRangeException>(() => image.Memory.WriteUInt64(lastWord, 0));
+    }
 }
