@@ -12,7 +12,6 @@ public sealed class DynamicTables
     // DT_RELA, DT_REL and DT_JMPREL are read and checked here, then read again from it when asked for (as values by the
     // relocator, as objects by RelocationTables): an image keeps no object for them.
     private readonly DynamicSection _dynamic;
-    private readonly string[] _needed = [];
 
     /// <summary>
     /// Finds every table <paramref name="dyn"/> points to, through <paramref name="view"/>. The symbol count comes
@@ -53,17 +52,10 @@ public sealed class DynamicTables
             DynamicStringBytes(runpath, "DT_RUNPATH", dyn);
         if (dyn.TryGet(DynamicTag.RPath, out ulong rpath))
             DynamicStringBytes(rpath, "DT_RPATH", dyn);
-        int neededCount = 0;
+        // Checked now, made into strings when asked for (once per load, by the dependency search): an image keeps no list.
         for (int i = 0; i < dyn.Count; i++)
-            if (dyn[i].Tag == DynamicTag.Needed)
-                neededCount++;
-        if (neededCount > 0)
-        {
-            _needed = new string[neededCount];
-            for (int i = 0, n = 0; i < dyn.Count; i++)
-                if (dyn[i] is { Tag: DynamicTag.Needed } needed)
-                    _needed[n++] = InternedNames.Get(DynamicStringBytes(needed.Value, "DT_NEEDED", dyn));
-        }
+            if (dyn[i] is { Tag: DynamicTag.Needed } needed)
+                DynamicStringBytes(needed.Value, "DT_NEEDED", dyn);
 
         if (gnuHash is not null)
             GnuHash = gnuHash;
@@ -144,8 +136,34 @@ public sealed class DynamicTables
     public RelrTable? Relr { get; private set; }
     /// <summary>DT_SONAME, or null.</summary>
     public string? SoName { get; }
-    /// <summary>Every DT_NEEDED, in order.</summary>
-    public IReadOnlyList<string> Needed => _needed;
+    /// <summary>Every DT_NEEDED, in order (made when asked: an image keeps the dynamic section, not a list).</summary>
+    public IReadOnlyList<string> Needed
+    {
+        get
+        {
+            int count = NeededCount;
+            if (count == 0)
+                return [];
+            var names = new string[count];
+            for (int i = 0, n = 0; i < _dynamic.Count; i++)
+                if (_dynamic[i] is { Tag: DynamicTag.Needed } needed)
+                    names[n++] = InternedNames.Get(DynamicStringBytes(needed.Value, "DT_NEEDED", _dynamic));
+            return names;
+        }
+    }
+
+    /// <summary>How many DT_NEEDED entries there are (<see cref="Needed"/>'s count, without making the names).</summary>
+    internal int NeededCount
+    {
+        get
+        {
+            int count = 0;
+            for (int i = 0; i < _dynamic.Count; i++)
+                if (_dynamic[i].Tag == DynamicTag.Needed)
+                    count++;
+            return count;
+        }
+    }
     /// <summary>DT_RUNPATH, or null (a new string each time it is asked for).</summary>
     public string? RunPath => _dynamic.TryGet(DynamicTag.RunPath, out ulong offset) ? DynamicString(offset, "DT_RUNPATH", _dynamic) : null;
     /// <summary>DT_RPATH, or null (a new string each time it is asked for).</summary>

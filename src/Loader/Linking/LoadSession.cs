@@ -245,12 +245,12 @@ internal sealed class LoadSession : IMappedFileCheck
             if (module.IsHost || module.Relocated || !_new.Contains(module))
                 continue;
             Relocator.Relocate(module, _namespace, _options);
+            module.Image!.EndRelocation(); // before RELRO: nothing is left to take out of the writable ranges
             Initializers.CheckFinalizers(module);
-            module.Image!.ApplyRelro();
+            module.Image.ApplyRelro();
             if (i == 0)
                 Mapping.RelroSharing.Apply(module.Image, _options); // the root only, as bionic shares the library asked for
             module.Relocated = true;
-            module.Image.EndRelocation();
             UnwindRegistry.Register(module); // before any initializer: a constructor may throw and catch
         }
     }

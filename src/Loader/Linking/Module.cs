@@ -21,7 +21,7 @@ internal sealed class Module
     public static Module ForImage(ElfImage image, LibraryRequester? loadedBy)
     {
         var tables = image.Tables;
-        int needed = tables?.Needed.Count ?? 0; // the edges' lists are sized once: a module keeps them as long as it lives
+        int needed = tables?.NeededCount ?? 0; // the edges' lists are sized once: a module keeps them as long as it lives
         var module = new Module(tables, image, null)
         {
             _edges = needed == 0 ? NoEdges : new NeededEdge[needed],
@@ -37,7 +37,7 @@ internal sealed class Module
     public static Module ForHost(HostModule host) =>
         new(host.Tables, null, host)
         {
-            _edges = host.Tables.Needed.Count == 0 ? NoEdges : new NeededEdge[host.Tables.Needed.Count],
+            _edges = host.Tables.NeededCount is var count and > 0 ? new NeededEdge[count] : NoEdges,
         };
 
     /// <summary>What the public API shows of it, made when asked (a module keeps what it wraps, not a copy).</summary>

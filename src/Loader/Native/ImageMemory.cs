@@ -103,6 +103,8 @@ internal sealed unsafe class ImageMemory : BorrowedMemory
         {
             // Each range is kept, cut in two, shortened or dropped: at most two for each, trimmed after.
             var current = _writable;
+            if (current.Length == 0)
+                return; // relocation has ended (CloseWrites): nothing to cut
             Span<(ulong Start, ulong End)> kept = current.Length <= 16 ? stackalloc (ulong, ulong)[current.Length * 2] : new (ulong, ulong)[current.Length * 2];
             int n = 0;
             foreach (var (s, e) in current)
