@@ -44,7 +44,7 @@ public sealed class RelrTable
     /// Calls <paramref name="visitor"/> for each relocated address, in order: a struct, so the relocator's pass and
     /// the reader's check run without a delegate call per address.
     /// </summary>
-    internal void ForEachAddress<TVisitor>(ref TVisitor visitor) where TVisitor : struct, IAddressVisitor
+    internal void ForEachAddress<TVisitor>(ref TVisitor visitor) where TVisitor : struct, IAddressVisitor, allows ref struct
     {
         var s = _bytes.Span;
         int w = _enc.WordSize;

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Loader.Elf;
 using Loader.Mapping;
 using Loader.Native;
@@ -182,7 +183,7 @@ internal sealed partial class Relocator
     /// DT_RELR's words, relocated in place: each target must lie in a writable range, asked of
     /// <see cref="ImageMemory"/> only when a target leaves the range the previous one lay in.
     /// </summary>
-    private struct RelrPass(Relocator relocator) : RelrTable.IAddressVisitor
+    private ref struct RelrPass(Relocator relocator) : RelrTable.IAddressVisitor
     {
         private WritableWindow _window;
         private ulong _page; // the last page made the process's own: RELR reads each target before writing it
@@ -214,32 +215,32 @@ internal sealed partial class Relocator
     /// </summary>
     private void ApplyRela64(in RelocationTableData table, byte tableIndex)
     {
-        var entries = table.Bytes;
+        // The entries as words (r_offset, r_info, r_addend: little-endian, as the host is), three to an entry.
+        var words = MemoryMarshal.Cast<byte, ulong>(table.Bytes);
         var window = new WritableWindow();
-        for (int i = 0, at = 0; i < table.Count; i++, at += RelocationTableData.Rela64Size)
+        for (int i = 0, at = 0; i < table.Count; i++, at += 3)
         {
-            var entry = entries.Slice(at, RelocationTableData.Rela64Size);
-            ulong info = BinaryPrimitives.ReadUInt64LittleEndian(entry[8..]);
+            ulong info = words[at + 1];
             var type = (X86_64RelocationType)(uint)info;
             uint symbol = (uint)(info >> 32);
             if (type == X86_64RelocationType.Relative)
             {
-                ulong offset = BinaryPrimitives.ReadUInt64LittleEndian(entry);
+                ulong offset = words[at];
                 var bytes = window.At(this, offset, table.Name, type, symbol);
-                BinaryPrimitives.WriteUInt64LittleEndian(bytes, _base + BinaryPrimitives.ReadUInt64LittleEndian(entry[16..])); // B + A
+                BinaryPrimitives.WriteUInt64LittleEndian(bytes, _base + words[at + 2]); // B + A
             }
             else if (type is X86_64RelocationType.R64 or X86_64RelocationType.GlobDat or X86_64RelocationType.JumpSlot
                 && symbol != 0 && symbol < (uint)_symbolCount && !_cache[symbol].NeedsResolver) // set only once Done
             {
                 // S: resolved by an earlier entry, or now, after the target's check (the general path's order). One
                 // whose resolver must run first goes the general way, which defers it.
-                ulong offset = BinaryPrimitives.ReadUInt64LittleEndian(entry);
+                ulong offset = words[at];
                 var bytes = window.At(this, offset, table.Name, type, symbol);
                 ref var resolved = ref Resolve(symbol, table.Name, offset, type);
                 if (resolved.NeedsResolver)
                     Apply(table, tableIndex, i, deferred: false);
                 else
-                    BinaryPrimitives.WriteUInt64LittleEndian(bytes, resolved.Value + BinaryPrimitives.ReadUInt64LittleEndian(entry[16..])); // S + A
+                    BinaryPrimitives.WriteUInt64LittleEndian(bytes, resolved.Value + words[at + 2]); // S + A
             }
             else
             {
@@ -248,30 +249,36 @@ internal sealed partial class Relocator
         }
     }
 
-    /// <summary>The writable range the last 8-byte target lay in, so that the next one is usually a subtraction and
-    /// a compare away.</summary>
-    private struct WritableWindow
+    /// <summary>The writable range the last 8-byte target lay in, as the span <see cref="ImageMemory.WritableRangeAt"/>
+    /// gave (checked against the reservation once, when a target first falls in it), so that the next target is
+    /// usually a subtraction, a compare and the span's own bounds check away.</summary>
+    private ref struct WritableWindow
     {
+        private Span<byte> _range;
         private ulong _start;
-        private ulong _length;
-        private nint _address;
 
         /// <summary>The 8 bytes at base + <paramref name="offset"/>, which must lie in a writable part of the image.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Span<byte> At(Relocator relocator, ulong offset, string table, X86_64RelocationType type, uint symbol)
         {
             ulong address = relocator._base + offset;
             ulong at = address - _start;
-            if (address < relocator._base || at >= _length || _length - at < 8)
-            {
-                var range = address < relocator._base ? default
-                    : relocator._memory.WritableRangeAt((nint)address, 8, out _start);
-                if (range.IsEmpty)
-                    relocator.Target(offset, table, type, symbol); // throws the relocator's one message for it
-                _length = (ulong)range.Length;
-                _address = (nint)_start;
-                at = address - _start;
-            }
-            return relocator._memory.GetSpan((nint)((ulong)_address + at), 8);
+            if (address >= relocator._base && at < (ulong)_range.Length && (ulong)_range.Length - at >= 8)
+                return _range.Slice((int)at, 8);
+            return Move(relocator, offset, table, type, symbol);
+        }
+
+        /// <summary>The target left the window: the writable range that holds it becomes the window, or the
+        /// relocation is refused.</summary>
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private Span<byte> Move(Relocator relocator, ulong offset, string table, X86_64RelocationType type, uint symbol)
+        {
+            ulong address = relocator._base + offset;
+            _range = address < relocator._base ? default
+                : relocator._memory.WritableRangeAt((nint)address, 8, out _start);
+            if (_range.IsEmpty)
+                relocator.Target(offset, table, type, symbol); // throws the relocator's one message for it
+            return _range.Slice((int)(address - _start), 8);
         }
     }
 
