@@ -21,11 +21,16 @@ public sealed class DynamicTables
         new(view, dyn, enc, symbolCountHint, gnuHash: null);
 
     /// <summary><see cref="Read(VirtualView, DynamicSection, ElfEncoding, int?)"/> with DT_GNU_HASH already read
-    /// through the same view (the mapped image reads it first, for its symbol count).</summary>
-    internal static DynamicTables ReadWithGnuHash(VirtualView view, DynamicSection dyn, ElfEncoding enc, int? symbolCountHint, GnuHashTable? gnuHash) =>
-        new(view, dyn, enc, symbolCountHint, gnuHash);
+    /// through the same view (the mapped image reads it first, for its symbol count). With
+    /// <c>relocatorChecksRela64</c> (an image mapped to be relocated at once) an ELF64 little-endian Elf64_Rela table's
+    /// symbol indices are left to the relocator's pass, which checks each entry as it reads it (the same refusal, in the
+    /// same words), so that table is read once instead of twice; the others are checked here.</summary>
+    internal static DynamicTables ReadWithGnuHash(VirtualView view, DynamicSection dyn, ElfEncoding enc, int? symbolCountHint,
+        GnuHashTable? gnuHash, bool relocatorChecksRela64 = false) =>
+        new(view, dyn, enc, symbolCountHint, gnuHash, relocatorChecksRela64);
 
-    private DynamicTables(VirtualView view, DynamicSection dyn, ElfEncoding enc, int? symbolCountHint, GnuHashTable? gnuHash)
+    private DynamicTables(VirtualView view, DynamicSection dyn, ElfEncoding enc, int? symbolCountHint, GnuHashTable? gnuHash,
+        bool relocatorChecksRela64 = false)
     {
         View = view;
         Encoding = enc;
@@ -76,7 +81,7 @@ public sealed class DynamicTables
                 Versions = SymbolVersionTable.Read(this, count);
         }
 
-        ReadRelocations(dyn, readRelr: true, checkSymbolIndices: true);
+        ReadRelocations(dyn, readRelr: true, checkSymbolIndices: true, skipRela64: relocatorChecksRela64);
     }
 
     /// <summary>A d_val string, checked against DT_STRSZ before it is narrowed to 32 bits.</summary>
@@ -196,7 +201,7 @@ public sealed class DynamicTables
     /// <summary>The REL/RELA/JMPREL tables, checked (their symbol indices against DT_SYMTAB when
     /// <paramref name="checkSymbolIndices"/>); DT_RELR too (<see cref="Relr"/>) the first time, when
     /// <paramref name="readRelr"/>.</summary>
-    private RelocationTableSet ReadRelocations(DynamicSection dyn, bool readRelr, bool checkSymbolIndices)
+    private RelocationTableSet ReadRelocations(DynamicSection dyn, bool readRelr, bool checkSymbolIndices, bool skipRela64 = false)
     {
         var rela = ReadRelocationTable(dyn, DynamicTag.Rela, DynamicTag.RelaSz, DynamicTag.RelaEnt, RelocationFormat.Rela, "DT_RELA");
         var rel = ReadRelocationTable(dyn, DynamicTag.Rel, DynamicTag.RelSz, DynamicTag.RelEnt, RelocationFormat.Rel, "DT_REL");
@@ -246,10 +251,11 @@ public sealed class DynamicTables
             for (int t = 0; t < tables.Count; t++)
             {
                 var table = tables[t];
+                if (skipRela64 && table.IsRela64LittleEndian)
+                    continue;
                 int i = table.FindSymbolIndexPast(symbolCount);
                 if (i >= 0)
-                    ThrowHelper.Format(Name, $"{table.Name} r_info", table.Address + (ulong)(i * table.EntrySize),
-                        $"relocation {i} refers to symbol index {table[i].SymbolIndex}, past the {symbolCount}-entry DT_SYMTAB");
+                    RelocationTableData.ThrowSymbolIndexPast(Name, table, i, table[i].SymbolIndex, symbolCount);
             }
         }
         return tables;

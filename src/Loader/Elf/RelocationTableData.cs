@@ -72,6 +72,13 @@ internal readonly struct RelocationTableData
         return -1;
     }
 
+    /// <summary>The refusal of relocation <paramref name="index"/>, whose symbol index lies past DT_SYMTAB's
+    /// <paramref name="symbolCount"/> entries: the reader's, and the relocator's for a table it checks as it goes.</summary>
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    public static void ThrowSymbolIndexPast(string fileName, in RelocationTableData table, int index, uint symbolIndex, int symbolCount) =>
+        ThrowHelper.Format(fileName, $"{table.Name} r_info", table.Address + (ulong)index * (ulong)table.EntrySize,
+            $"relocation {index} refers to symbol index {symbolIndex}, past the {symbolCount}-entry DT_SYMTAB");
+
     // The same pass over ELF64 little-endian Elf64_Rela entries as words (r_offset, r_info, r_addend): r_info's high
     // half is the symbol index. A large library's table is a megabyte (libpfm: 41,274 entries), read once here.
     private int FindSymbolIndexPastRela64(int symbolCount)

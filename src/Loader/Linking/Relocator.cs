@@ -223,11 +223,20 @@ internal sealed partial class Relocator
             ulong info = words[at + 1];
             var type = (X86_64RelocationType)(uint)info;
             uint symbol = (uint)(info >> 32);
+            // Every entry's symbol index, as the reader checks the other tables' (it left this one to this pass, which
+            // reads each entry once, and sees one an earlier relocation rewrote).
+            if (symbol >= (uint)_symbolCount && symbol != 0)
+                RelocationTableData.ThrowSymbolIndexPast(Name, table, i, symbol, _symbolCount);
             if (type == X86_64RelocationType.Relative)
             {
                 ulong offset = words[at];
                 var bytes = window.At(this, offset, table.Name, type, symbol);
                 BinaryPrimitives.WriteUInt64LittleEndian(bytes, _base + words[at + 2]); // B + A
+                // The RELATIVE entries after it (a linker sorts them first: DT_RELACOUNT) whose targets lie in the same
+                // writable range, in one tight loop; it stops at the first entry the checks above would treat otherwise.
+                int next = window.ApplyRelativeRun(words, i + 1, table.Count, _base, (uint)_symbolCount);
+                at += (next - (i + 1)) * 3;
+                i = next - 1;
             }
             else if (type is X86_64RelocationType.R64 or X86_64RelocationType.GlobDat or X86_64RelocationType.JumpSlot
                 && symbol != 0 && symbol < (uint)_symbolCount && !_cache[symbol].NeedsResolver) // set only once Done
@@ -267,6 +276,10 @@ internal sealed partial class Relocator
                 return _range.Slice((int)at, 8);
             return Move(relocator, offset, table, type, symbol);
         }
+
+        /// <summary><see cref="ImageMemory.ApplyRelativeRun"/> over this window; the first entry it did not apply.</summary>
+        public readonly int ApplyRelativeRun(ReadOnlySpan<ulong> words, int entry, int count, ulong bias, uint symbolCount) =>
+            ImageMemory.ApplyRelativeRun(words, entry, count, bias, _range, _start, symbolCount);
 
         /// <summary>The target left the window: the writable range that holds it becomes the window, or the
         /// relocation is refused.</summary>

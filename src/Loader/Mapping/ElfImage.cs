@@ -268,9 +268,12 @@ public sealed class ElfImage : IDisposable, IViewRegions
 
     /// <summary>Reads PT_DYNAMIC and its tables from the mapped image; the mapper calls it before returning the image,
     /// so that a table outside the image refuses the mapping.</summary>
-    internal void ReadDynamicTables() => EnsureTables();
+    /// <summary>Reads the dynamic section and its tables now (the mapper, before it hands the image over);
+    /// <paramref name="forRelocation"/>: a load relocates the image at once, and its relocator checks the Elf64_Rela
+    /// tables' symbol indices as it reads each entry (<see cref="DynamicTables.ReadWithGnuHash"/>).</summary>
+    internal void ReadDynamicTables(bool forRelocation) => EnsureTables(forRelocation);
 
-    private void EnsureTables()
+    private void EnsureTables(bool forRelocation = false)
     {
         ObjectDisposedException.ThrowIf(IsDisposed, this);
         if (_tables is not null)
@@ -294,7 +297,7 @@ public sealed class ElfImage : IDisposable, IViewRegions
         GnuHashTable? gnuHash = dynamic.TryGet(DynamicTag.GnuHash, out ulong gnuHashAddress)
             ? GnuHashTable.Read(view, gnuHashAddress, enc) : null;
         _tables = DynamicTables.ReadWithGnuHash(view, dynamic, enc,
-            SymbolCountFromSections(dynamic) ?? SymbolCountWhenHashIsShort(dynamic, gnuHash), gnuHash);
+            SymbolCountFromSections(dynamic) ?? SymbolCountWhenHashIsShort(dynamic, gnuHash), gnuHash, relocatorChecksRela64: forRelocation);
     }
 
     // The view's regions: the readable PT_LOADs' file-backed bytes, in address order (the plan's).

@@ -204,6 +204,40 @@ internal sealed unsafe class ImageMemory : BorrowedMemory
                 $"[0x{address:x}, +0x{length:x}) does not lie in a writable part of the image");
     }
 
+    /// <summary>
+    /// The relocator's innermost loop: <c>R_X86_64_RELATIVE</c> entries of an Elf64_Rela table (as words: r_offset,
+    /// r_info, r_addend), from <paramref name="entry"/> on, each writing B + A at B + r_offset while it is a RELATIVE
+    /// entry whose symbol index is 0 or below <paramref name="symbolCount"/> and whose 8-byte target lies whole in
+    /// <paramref name="window"/> — a writable range <see cref="WritableRangeAt"/> gave, at <paramref name="windowStart"/>.
+    /// Returns the first entry it did not apply (the caller's general path decides what that one is, or refuses it).
+    /// </summary>
+    public static int ApplyRelativeRun(ReadOnlySpan<ulong> words, int entry, int count, ulong bias, Span<byte> window,
+        ulong windowStart, uint symbolCount)
+    {
+        const uint Relative = 8; // R_X86_64_RELATIVE
+        if (window.Length < 8 || (ulong)count * 3 > (ulong)words.Length)
+            return entry;
+        ulong last = (ulong)window.Length - 8;
+        // The window's link-time address: r_offset - windowOffset is the target's place in the window, and an r_offset
+        // below it wraps to a value past `last` (no base + r_offset is formed, so none can wrap back into the window).
+        ulong windowOffset = windowStart - bias;
+        fixed (ulong* table = words)
+        fixed (byte* target = window)
+        {
+            for (; entry < count; entry++)
+            {
+                ulong* e = table + (nint)entry * 3;
+                ulong info = e[1];
+                ulong symbol = info >> 32;
+                ulong at = e[0] - windowOffset;
+                if ((uint)info != Relative || (symbol != 0 && symbol >= symbolCount) || at > last)
+                    break;
+                *(ulong*)(target + at) = bias + e[2]; // x86_64 stores little-endian, unaligned as r_offset may be
+            }
+        }
+        return entry;
+    }
+
     private void Check(nint address, ulong length)
     {
         ulong offset = unchecked((ulong)address - (ulong)Start);

@@ -39,6 +39,76 @@ public sealed unsafe class HostileLoadTests
         Assert.Contains("does not lie in a writable part of the image", e.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>basic.so with one DT_RELA entry edited: <paramref name="edit"/> gets the entry's r_offset and r_info
+    /// and gives them back. The entry is the fourth of the nine R_X86_64_RELATIVE ones that lead the table, so the
+    /// relocator's run over RELATIVE entries reaches it after a target in the same writable range.</summary>
+    private static (byte[] Bytes, ulong EntryAddress) WithRelativeEntry(Func<ulong, ulong, (ulong Offset, ulong Info)> edit)
+    {
+        const int Entry = 3;
+        var (bytes, elf) = BasicVariants.Basic();
+        using (elf)
+        {
+            var rela = elf.RelocationTables.First(t => t.Name == "DT_RELA");
+            Assert.All(Enumerable.Range(0, Entry + 2), i => Assert.Equal(X86_64RelocationType.Relative, (X86_64RelocationType)rela[i].Type));
+            int at = (int)ElfPatch.FileOffset(elf, rela.Address) + Entry * 24;
+            var (offset, info) = edit(BinaryPrimitives.ReadUInt64LittleEndian(bytes.AsSpan(at)), BinaryPrimitives.ReadUInt64LittleEndian(bytes.AsSpan(at + 8)));
+            BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(at), offset);
+            BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(at + 8), info);
+            return (bytes, rela.Address + Entry * 24);
+        }
+    }
+
+    /// <summary>Loads <paramref name="bytes"/> from a file (the path a load by name takes: the relocator checks the
+    /// Elf64_Rela entries' symbol indices itself), expecting <typeparamref name="T"/>; the context holds nothing after.</summary>
+    private static T RefusedFromFile<T>(byte[] bytes, string name) where T : LoaderException
+    {
+        string directory = Directory.CreateTempSubdirectory("loader-hostile-file-").FullName;
+        try
+        {
+            string path = Path.Combine(directory, name);
+            File.WriteAllBytes(path, bytes);
+            var context = new LoaderContext();
+            var e = Assert.Throws<T>(() => context.Load(path));
+            Assert.Empty(context.LoadedLibraries);
+            Assert.Contains(name, e.Message, StringComparison.Ordinal);
+            return e;
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void A_relative_entry_with_a_symbol_index_past_the_table_is_refused_by_a_load_as_by_the_reader()
+    {
+        var (bytes, entry) = WithRelativeEntry((offset, info) => (offset, (1000ul << 32) | (uint)info));
+        var reader = Assert.Throws<ElfFormatException>(() => ElfFile.Parse(bytes.ToArray(), "bad-symbol.so"));
+        var fromBytes = Refused<ElfFormatException>(bytes, "bad-symbol.so", exact: true);
+        var fromFile = RefusedFromFile<ElfFormatException>(bytes, "bad-symbol.so");
+        foreach (var e in new[] { reader, fromBytes, fromFile })
+        {
+            Assert.Equal("DT_RELA r_info", e.Field);
+            Assert.Equal(entry, e.Offset);
+            Assert.Contains("relocation 3 refers to symbol index 1000, past the", e.Message, StringComparison.Ordinal);
+        }
+        // The same words, but for the name: the reader was given "bad-symbol.so", the load the file's full path.
+        Assert.Equal(reader.Message, fromFile.Message[fromFile.Message.IndexOf("bad-symbol.so", StringComparison.Ordinal)..]);
+    }
+
+    [Theory]
+    [InlineData(0x10ul)]                   // the ELF header: read-only
+    [InlineData(0x2010ul)]                 // the read-only segment before the writable one
+    [InlineData(0x5000ul)]                 // past it, inside the reservation or not
+    [InlineData(0xffff_ffff_ffff_fff8ul)]  // base + r_offset wraps around the address space
+    public void A_relative_entry_in_a_run_aimed_outside_the_writable_segment_is_refused(ulong target)
+    {
+        var (bytes, _) = WithRelativeEntry((_, info) => (target, info));
+        var e = RefusedFromFile<RelocationException>(bytes, "bad-target.so");
+        Assert.Contains($"R_X86_64_RELATIVE at 0x{target:x}", e.Message, StringComparison.Ordinal);
+        Assert.Contains("does not lie in a writable part of the image", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void An_init_array_in_a_segment_that_maps_nothing_is_refused()
     {
