@@ -109,6 +109,49 @@ public sealed unsafe class HostileLoadTests
         Assert.Contains("does not lie in a writable part of the image", e.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The edges of the relocator's run over RELATIVE entries: basic.so's writable PT_LOAD maps the pages [0x3000,
+    /// 0x5000) (p_vaddr 0x3db0 and p_memsz 0x2e0, to whole pages: the range the image declares writable), so an 8-byte
+    /// target may start at 0x3000 to 0x4ff8 and no further; one byte outside is refused. The entry is the fourth
+    /// RELATIVE one, reached inside the run. The oracle for an accepted one: B + A at B + r_offset, read back.
+    /// </summary>
+    [Theory]
+    [InlineData(0x2ff8ul, false)]
+    [InlineData(0x2ffful, false)]
+    [InlineData(0x3000ul, true)]
+    [InlineData(0x3001ul, true)]
+    [InlineData(0x4ff8ul, true)]
+    [InlineData(0x4ff9ul, false)]
+    [InlineData(0x4ffful, false)]
+    [InlineData(0x5000ul, false)]
+    public void A_relative_run_writes_up_to_the_edges_of_the_writable_segment_and_not_past_them(ulong target, bool accepted)
+    {
+        ulong addend = 0;
+        var (bytes, _) = WithRelativeEntry((_, info) => (target, info));
+        using (var elf = ElfFile.Parse(bytes.ToArray(), "edge.so"))
+            addend = (ulong)elf.RelocationTables.First(t => t.Name == "DT_RELA")[3].Addend;
+        if (!accepted)
+        {
+            RefusedFromFile<RelocationException>(bytes, "edge.so");
+            return;
+        }
+        string directory = Directory.CreateTempSubdirectory("loader-relative-edge-").FullName;
+        try
+        {
+            string path = Path.Combine(directory, "edge.so");
+            File.WriteAllBytes(path, bytes);
+            using var context = new LoaderContext();
+            using var library = context.Load(path, new LoadOptions { RunInitializers = false });
+            var image = library.LoadedModule.Image!;
+            ulong bias = (ulong)image.BaseAddress;
+            Assert.Equal(bias + addend, image.Memory.ReadUInt64((nint)(bias + target)));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     [Fact]
     public void An_init_array_in_a_segment_that_maps_nothing_is_refused()
     {
