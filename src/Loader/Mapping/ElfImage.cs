@@ -267,10 +267,9 @@ public sealed class ElfImage : IDisposable, IViewRegions
     }
 
     /// <summary>Reads PT_DYNAMIC and its tables from the mapped image; the mapper calls it before returning the image,
-    /// so that a table outside the image refuses the mapping.</summary>
-    /// <summary>Reads the dynamic section and its tables now (the mapper, before it hands the image over);
-    /// <paramref name="forRelocation"/>: a load relocates the image at once, and its relocator checks the Elf64_Rela
-    /// tables' symbol indices as it reads each entry (<see cref="DynamicTables.ReadWithGnuHash"/>).</summary>
+    /// so that a table outside the image refuses the mapping. <paramref name="forRelocation"/>: a load relocates the
+    /// image next, and its relocator checks the Elf64_Rela tables' symbol indices as it reads each entry
+    /// (<see cref="DynamicTables.ReadWithGnuHash"/>).</summary>
     internal void ReadDynamicTables(bool forRelocation) => EnsureTables(forRelocation);
 
     private void EnsureTables(bool forRelocation = false)
