@@ -36,7 +36,7 @@ public class ColdStartBenchmarks
     {
         Directory.CreateDirectory(Cache);
         _program = Path.Combine(Cache, "coldstart-probe");
-        Run("gcc", "-O2", "-Wall", "-o", _program, Repository.File("bench", "Loader.ColdStart", "coldstart-probe.c"));
+        ChildProcess.Run("gcc", "-O2", "-Wall", "-o", _program, Repository.File("bench", "Loader.ColdStart", "coldstart-probe.c"));
     }
 
     [GlobalSetup(Target = nameof(LoaderJit))]
@@ -49,7 +49,7 @@ public class ColdStartBenchmarks
         string feed = Path.Combine(Cache, "feed");
         if (Directory.Exists(feed))
             Directory.Delete(feed, recursive: true);
-        Run("dotnet", "pack", Repository.File("src", "Loader"), "-c", "Release", "-o", feed);
+        ChildProcess.Run("dotnet", "pack", Repository.File("src", "Loader"), "-c", "Release", "-o", feed);
         string package = Path.Combine(Cache, "package");
         if (Directory.Exists(package))
             Directory.Delete(package, recursive: true);
@@ -130,20 +130,7 @@ public class ColdStartBenchmarks
             // The package's crossgen2 options (src/Loader/Loader.csproj, ReadyToRunCrossgen2Args), here for every assembly.
             arguments.Add("-p:PublishReadyToRunCrossgen2ExtraArgs=--non-local-generics-module:Loader%3B--opt-cross-module:System.Private.CoreLib");
         }
-        Run("dotnet", [.. arguments]);
+        ChildProcess.Run("dotnet", [.. arguments]);
         return Path.Combine(output, "Loader.ColdStart");
-    }
-
-    private static void Run(string fileName, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(fileName) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string argument in arguments)
-            start.ArgumentList.Add(argument);
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {fileName}");
-        var stderrTask = process.StandardError.ReadToEndAsync();
-        string stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        if (process.ExitCode != 0)
-            throw new InvalidOperationException($"{fileName} {string.Join(' ', arguments)} exited with {process.ExitCode}: {stdout}{stderrTask.Result}");
     }
 }

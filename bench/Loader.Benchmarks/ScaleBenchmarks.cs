@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using BenchmarkDotNet.Attributes;
 
 namespace Loader.Benchmarks;
@@ -66,16 +65,9 @@ internal static class ScaleLibraries
         string script = Script();
         if (File.Exists(library) && File.Exists(CountsPath(relocations)) && File.GetLastWriteTimeUtc(library) >= File.GetLastWriteTimeUtc(script))
             return library;
-        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(script);
-        start.ArgumentList.Add(relocations.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        start.ArgumentList.Add(Directory);
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start bash");
-        string stdout = process.StandardOutput.ReadToEnd();
-        string stderr = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        if (process.ExitCode != 0 || !File.Exists(library))
-            throw new InvalidOperationException($"{script} {relocations} {Directory} failed ({process.ExitCode}): {stdout}{stderr}");
+        string said = ChildProcess.Run("bash", script, relocations.ToString(System.Globalization.CultureInfo.InvariantCulture), Directory);
+        if (!File.Exists(library))
+            throw new InvalidOperationException($"{script} {relocations} {Directory} made no {library}: {said}");
         return library;
     }
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 
@@ -23,7 +22,7 @@ internal static class GeneratedLibrarySet
         {
             string source = Path.Combine(folder, $"gen{i:D4}.c");
             File.WriteAllText(source, Source(i));
-            Compile(source, libraries[i] + ".tmp");
+            ChildProcess.Run("gcc", "-shared", "-fPIC", "-O2", "-o", libraries[i] + ".tmp", source);
             File.Move(libraries[i] + ".tmp", libraries[i], overwrite: true);
         });
         return libraries;
@@ -45,17 +44,5 @@ internal static class GeneratedLibrarySet
         text.AppendLine($"int gen{n}_format(char *buffer, size_t size) {{ return snprintf(buffer, size, \"%d calls\", gen{n}_calls); }}");
         text.AppendLine($"int gen{n}_calls_so_far(void) {{ return gen{n}_calls; }}");
         return text.ToString();
-    }
-
-    private static void Compile(string source, string output)
-    {
-        var start = new ProcessStartInfo("gcc") { RedirectStandardError = true };
-        foreach (string argument in new[] { "-shared", "-fPIC", "-O2", "-o", output, source })
-            start.ArgumentList.Add(argument);
-        using var gcc = Process.Start(start)!;
-        string errors = gcc.StandardError.ReadToEnd();
-        gcc.WaitForExit();
-        if (gcc.ExitCode != 0)
-            throw new InvalidOperationException($"gcc {source} failed: {errors}");
     }
 }

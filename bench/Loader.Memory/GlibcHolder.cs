@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Loader.Memory;
 
 /// <summary>The glibc side: <c>glibc-holder.c</c> (embedded), compiled with gcc into the work folder.</summary>
@@ -12,14 +10,7 @@ internal static class GlibcHolder
         using (var resource = typeof(GlibcHolder).Assembly.GetManifestResourceStream("glibc-holder.c")!)
         using (var file = File.Create(source))
             resource.CopyTo(file);
-        var start = new ProcessStartInfo("gcc") { RedirectStandardError = true };
-        foreach (string argument in new[] { "-O2", "-Wall", "-o", program, source })
-            start.ArgumentList.Add(argument);
-        using var gcc = Process.Start(start)!;
-        string errors = gcc.StandardError.ReadToEnd();
-        gcc.WaitForExit();
-        if (gcc.ExitCode != 0)
-            throw new InvalidOperationException($"gcc glibc-holder.c failed: {errors}");
+        ChildProcess.Run("gcc", "-O2", "-Wall", "-o", program, source);
         return program;
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.IO.Compression;
 using System.Reflection.PortableExecutable;
 
@@ -24,7 +23,7 @@ internal static class ShippedLoader
         foreach (string file in Directory.GetFiles(here))
             File.Copy(file, Path.Combine(child, Path.GetFileName(file)), overwrite: true);
         string feed = Path.Combine(work, "feed");
-        Run("dotnet", "pack", Path.Combine(RepositoryRoot(here), "src", "Loader"), "-c", "Release", "-o", feed);
+        ChildProcess.Run("dotnet", "pack", Repository.File("src", "Loader"), "-c", "Release", "-o", feed);
         using (var package = ZipFile.OpenRead(Directory.GetFiles(feed, "Loader.*.nupkg").Single()))
         {
             var entry = package.GetEntry("lib/net10.0/Loader.dll")
@@ -41,26 +40,5 @@ internal static class ShippedLoader
         using var reader = new PEReader(stream);
         bool readyToRun = reader.PEHeaders.CorHeader is { ManagedNativeHeaderDirectory.Size: > 0 };
         return readyToRun ? "the package's Loader.dll (ReadyToRun code for linux-x64)" : "Loader.dll as IL only (the JIT compiles it)";
-    }
-
-    private static string RepositoryRoot(string from)
-    {
-        for (var directory = new DirectoryInfo(from); directory is not null; directory = directory.Parent)
-            if (File.Exists(Path.Combine(directory.FullName, "Loader.sln")))
-                return directory.FullName;
-        throw new InvalidOperationException($"no Loader.sln above {from}: run the tool from the repository's build");
-    }
-
-    private static void Run(string fileName, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(fileName) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string argument in arguments)
-            start.ArgumentList.Add(argument);
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {fileName}");
-        var stderr = process.StandardError.ReadToEndAsync();
-        string stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        if (process.ExitCode != 0)
-            throw new InvalidOperationException($"{fileName} {string.Join(' ', arguments)} exited with {process.ExitCode}: {stdout}{stderr.Result}");
     }
 }

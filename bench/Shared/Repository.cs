@@ -1,4 +1,4 @@
-namespace Loader.Benchmarks;
+namespace Loader.BenchShared;
 
 /// <summary>Files of this checkout (scripts, projects, C sources) that benchmarks build or run. BenchmarkDotNet runs its
 /// own build under the project's bin/, so the checkout is found by walking up from there, or from the working directory.</summary>
