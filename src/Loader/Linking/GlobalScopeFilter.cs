@@ -7,9 +7,11 @@ namespace Loader.Linking;
 /// One Bloom filter over every symbol the global scope's modules hash, so that a relocation's lookup of a name none of
 /// them defines (most of a library's references to its own exports, to its other dependencies) skips the whole global
 /// scope with two bit tests instead of one Bloom filter per host library. A negative answer is exact (a Bloom filter
-/// has no false negatives) and a positive one sends the lookup down the normal path, so the result is glibc's. Built
-/// from the GNU hash values the modules' DT_GNU_HASH chains already store (no name is hashed), once per global scope
-/// array: the default one is shared by every load until the host's modules change.
+/// has no false negatives) and a positive one sends the lookup down the normal path, so the result is glibc's; beside
+/// it, for a name that may be there, the first module that may define it (<see cref="FirstCandidate"/>), where the
+/// walk starts. Built from the GNU hash values the modules' DT_GNU_HASH chains already store (no name is hashed), once
+/// per global scope array (about 100 KB for the host's eight runtime libraries): the default one is shared by every
+/// load until the host's modules change.
 /// </summary>
 internal sealed class GlobalScopeFilter
 {
@@ -18,11 +20,20 @@ internal sealed class GlobalScopeFilter
 
     private readonly ulong[] _words;
     private readonly uint _wordMask;
+    // For each slot of the hash values (a power of two, about four slots a name), the first module of the scope whose
+    // chains hold a hash in it, plus one (0 when none does: a new array needs no fill, whose vectorized code the JIT
+    // would compile on the first load). A module before it defines no name with such a hash, so a lookup that gets
+    // past the Bloom filter starts there: for a name the host's libc defines, at libc, not at the libdl, libpthread,
+    // libstdc++, libm and libgcc_s before it. Null when the scope has more modules than a byte counts.
+    private readonly byte[]? _firstModule;
+    private readonly uint _slotMask;
 
-    private GlobalScopeFilter(ulong[] words)
+    private GlobalScopeFilter(ulong[] words, byte[]? firstModule)
     {
         _words = words;
         _wordMask = (uint)words.Length - 1;
+        _firstModule = firstModule;
+        _slotMask = firstModule is null ? 0 : (uint)firstModule.Length - 1;
     }
 
     /// <summary>The filter for <paramref name="global"/>, or null when one of its modules has no DT_GNU_HASH (then
@@ -40,6 +51,20 @@ internal sealed class GlobalScopeFilter
         return (word & mask) == mask;
     }
 
+    /// <summary>
+    /// Where a lookup of a name whose GNU hash is <paramref name="gnuHash"/> starts in the global scope: the index of the
+    /// first module that may define it, or -1 when none does. Exact in both directions a lookup relies on: a module
+    /// before the index, or any module at -1, hashes no name with that hash.
+    /// </summary>
+    public int FirstCandidate(uint gnuHash)
+    {
+        if (!MayContain(gnuHash))
+            return -1;
+        if (_firstModule is null)
+            return 0;
+        return _firstModule[(gnuHash >> 1) & _slotMask] - 1; // -1 when no module hashes a name into the slot
+    }
+
     private static GlobalScopeFilter? Build(Module[] modules)
     {
         long hashed = 0;
@@ -51,17 +76,30 @@ internal sealed class GlobalScopeFilter
         }
         // About 16 bits per name and two bits set by each: about one false positive in 70 lookups.
         int words = (int)Math.Min(1 << 20, Math.Max(64, System.Numerics.BitOperations.RoundUpToPowerOf2((ulong)(hashed / 4 + 1))));
-        var filter = new GlobalScopeFilter(new ulong[words]);
-        foreach (var module in modules)
+        // About four slots a name (a byte each): most names' slot holds only the module that defines them.
+        byte[]? firstModule = modules.Length < byte.MaxValue
+            ? new byte[(int)Math.Min(1 << 20, Math.Max(256, System.Numerics.BitOperations.RoundUpToPowerOf2((ulong)(hashed * 4 + 1))))]
+            : null;
+        var filter = new GlobalScopeFilter(new ulong[words], firstModule);
+        for (int m = 0; m < modules.Length; m++)
         {
-            var chains = module.Tables!.GnuHash!.Chains;
+            var chains = modules[m].Tables!.GnuHash!.Chains;
             for (int at = 0; at + 4 <= chains.Length; at += 4)
-                filter.Add(BinaryPrimitives.ReadUInt32LittleEndian(chains[at..]) >> 1);
+                filter.Add(BinaryPrimitives.ReadUInt32LittleEndian(chains[at..]) >> 1, (byte)(m + 1));
         }
         return filter;
     }
 
-    private void Add(uint key) => _words[(key >> 6) & _wordMask] |= Bits(key);
+    private void Add(uint key, byte modulePlusOne)
+    {
+        _words[(key >> 6) & _wordMask] |= Bits(key);
+        if (_firstModule is not null)
+        {
+            ref byte first = ref _firstModule[key & _slotMask];
+            if (first == 0)
+                first = modulePlusOne; // the modules are added in scope order: the first one set is the first in the scope
+        }
+    }
 
     // Two bits of the word: one from the key's low bits, one from a multiplicative mix of all of them (Fibonacci
     // hashing), so the second does not repeat the bits that chose the word.

@@ -76,10 +76,18 @@ internal sealed class LookupScope
     public ReadOnlySpan<Module> Second => _secondOnly is null ? _second : new ReadOnlySpan<Module>(in _secondOnly);
 
     /// <summary>
-    /// False when the global scope's filter shows that none of its modules defines a name whose GNU hash is
-    /// <paramref name="gnuHash"/>: a lookup may then skip the global part. True when it may (or there is no filter).
+    /// The modules of the global scope a lookup of a name whose GNU hash is <paramref name="gnuHash"/> has to ask, in
+    /// order: from the first one its filter shows may define the name (<see cref="GlobalScopeFilter.FirstCandidate"/>),
+    /// none when no module may; the whole global scope when there is no filter.
     /// </summary>
-    public bool GlobalMayDefine(uint gnuHash) => _globalFilter is null || _globalFilter.MayContain(gnuHash);
+    public ReadOnlySpan<Module> GlobalCandidates(uint gnuHash)
+    {
+        var global = DeepBind ? Second : First;
+        if (_globalFilter is null)
+            return global;
+        int first = _globalFilter.FirstCandidate(gnuHash);
+        return first < 0 ? default : global[first..];
+    }
 
     /// <summary>The number of modules.</summary>
     public int Count => _first.Length + Second.Length;

@@ -30,13 +30,14 @@ internal static class RelocationBinding
         }
         var name = new SymbolName(symbols.Strings.GetBytes(reference.NameOffset)); // the entry read once, above
         var version = VersionRequest.Relocation(tables, symbolIndex, !reference.IsUndefined);
-        // The global part is skipped when its filter shows none of its modules defines the name (GlobalScopeFilter).
+        // The global part starts at its first module that may define the name, or is skipped when its filter shows
+        // none does (GlobalScopeFilter): the modules passed over define no name with this hash.
         var scope = module.Scope!;
-        bool global = scope.GlobalMayDefine(name.GnuHash);
+        var global = scope.GlobalCandidates(name.GnuHash);
         return scope.DeepBind
             ? SymbolLookup.Lookup(scope.First, name, version, space, out found)
-                || (global && SymbolLookup.Lookup(scope.Second, name, version, space, out found))
-            : (global && SymbolLookup.Lookup(scope.First, name, version, space, out found))
+                || SymbolLookup.Lookup(global, name, version, space, out found)
+            : SymbolLookup.Lookup(global, name, version, space, out found)
                 || SymbolLookup.Lookup(scope.Second, name, version, space, out found);
     }
 }
