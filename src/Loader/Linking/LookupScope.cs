@@ -76,17 +76,20 @@ internal sealed class LookupScope
     public ReadOnlySpan<Module> Second => _secondOnly is null ? _second : new ReadOnlySpan<Module>(in _secondOnly);
 
     /// <summary>
-    /// The modules of the global scope a lookup of a name whose GNU hash is <paramref name="gnuHash"/> has to ask, in
+    /// The modules of the global part a lookup of a name whose GNU hash is <paramref name="gnuHash"/> has to ask, in
     /// order: from the first one its filter shows may define the name (<see cref="GlobalScopeFilter.FirstCandidate"/>),
-    /// none when no module may; the whole global scope when there is no filter.
+    /// none when no module may; the whole global part when there is no filter.
     /// </summary>
     public ReadOnlySpan<Module> GlobalCandidates(uint gnuHash)
     {
-        var global = DeepBind ? Second : First;
         if (_globalFilter is null)
-            return global;
+            return DeepBind ? Second : First;
+        // With DeepBind the global part comes second, without the host libraries the local part has: the filter's
+        // module indices are the whole global array's, so only its Bloom filter answers (no module defines the name).
+        if (DeepBind)
+            return _globalFilter.MayContain(gnuHash) ? Second : default;
         int first = _globalFilter.FirstCandidate(gnuHash);
-        return first < 0 ? default : global[first..];
+        return first < 0 ? default : _first.AsSpan(first);
     }
 
     /// <summary>The number of modules.</summary>

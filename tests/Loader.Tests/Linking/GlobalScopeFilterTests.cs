@@ -56,4 +56,40 @@ public sealed class GlobalScopeFilterTests(ITestOutputHelper output)
         Assert.True(names > 5000, $"only {names} names: the global scope is not the host's runtime libraries");
         Assert.True(skipped > names, $"the first-candidate table skipped {skipped} modules for {names} names: it skips almost nothing");
     }
+
+    /// <summary>
+    /// With DeepBind the global part is searched second, without the host libraries the local part already has (a
+    /// library that needs libc: libc is searched first, as a dependency): the filter's module indices are the whole global
+    /// array's, so they must not cut that shorter part. Every name the global scope hashes — ld.so's among them, after
+    /// libc — must bind through the candidates as through the whole second part.
+    /// </summary>
+    [Fact]
+    public void With_deep_binding_the_candidates_find_what_the_global_part_without_the_local_modules_finds()
+    {
+        using var context = new LoaderContext();
+        using var libz = context.Load(SystemLibraries.Require("libz.so.1"));
+        var global = libz.LoadedModule.Scope!.First.ToArray();
+        var libc = global.Single(m => m.Name == "libc.so.6");
+        var deep = new LookupScope(global, [libz.LoadedModule, libc], deepBind: true, filterGlobal: true);
+        Assert.DoesNotContain(libc, deep.Second.ToArray());
+        Assert.Contains(deep.Second.ToArray(), m => m.Name == "ld-linux-x86-64.so.2");
+
+        int compared = 0;
+        foreach (var module in global)
+        {
+            var symbols = module.Tables!.Symbols!;
+            for (int i = (int)module.Tables.GnuHash!.SymbolOffset; i < symbols.Count; i++)
+            {
+                if (symbols[i].IsUndefined)
+                    continue;
+                var name = new SymbolName(symbols.GetNameBytes(i));
+                bool whole = SymbolLookup.FindFirst(deep.Second, name, default, out var viaAll);
+                bool some = SymbolLookup.FindFirst(deep.GlobalCandidates(name.GnuHash), name, default, out var viaCandidates);
+                Assert.True(whole == some && (!whole || (viaAll.Module == viaCandidates.Module && viaAll.Index == viaCandidates.Index)),
+                    $"{symbols.GetName(i)}: the whole second part finds {(whole ? viaAll.Module.Name : "nothing")}, the candidates {(some ? viaCandidates.Module.Name : "nothing")}");
+                compared++;
+            }
+        }
+        Assert.True(compared > 5000, $"only {compared} names compared");
+    }
 }
