@@ -214,7 +214,6 @@ internal sealed unsafe class ImageMemory : BorrowedMemory
     public static int ApplyRelativeRun(ReadOnlySpan<ulong> words, int entry, int count, ulong bias, Span<byte> window,
         ulong windowStart, uint symbolCount)
     {
-        const uint Relative = 8; // R_X86_64_RELATIVE
         if (window.Length < 8 || (ulong)count * 3 > (ulong)words.Length)
             return entry;
         ulong last = (ulong)window.Length - 8;
@@ -230,7 +229,7 @@ internal sealed unsafe class ImageMemory : BorrowedMemory
                 ulong info = e[1];
                 ulong symbol = info >> 32;
                 ulong at = e[0] - windowOffset;
-                if ((uint)info != Relative || (symbol != 0 && symbol >= symbolCount) || at > last)
+                if ((Elf.X86_64RelocationType)(uint)info != Elf.X86_64RelocationType.Relative || (symbol != 0 && symbol >= symbolCount) || at > last)
                     break;
                 *(ulong*)(target + at) = bias + e[2]; // x86_64 stores little-endian, unaligned as r_offset may be
             }
