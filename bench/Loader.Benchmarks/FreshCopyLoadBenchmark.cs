@@ -42,10 +42,11 @@ public abstract class FreshCopyLoadBenchmark
         Libraries.DeletePrivateCopy(_copy);
     }
 
-    /// <summary>Checks once that Loader loads the copy itself (not the host's), then loads it a few hundred times:
-    /// with an iteration setup BenchmarkDotNet runs one invocation per iteration, too few for the JIT to reach its
-    /// optimized tier on the load path by itself (glibc's code is compiled already).</summary>
-    protected void CheckAndWarmUp(int rounds, int loadsPerRound)
+    /// <summary>Checks once that Loader loads the copy itself (not the host's), then warms the load path up: with an
+    /// iteration setup BenchmarkDotNet runs one invocation per iteration, too few for the JIT to reach its optimized
+    /// tier on the load path by itself (glibc's code is compiled already). <paramref name="stage"/> is one warm-up
+    /// stage (by default 60 loads of the copy), repeated until a stage compiles nothing (<see cref="JitWarmUp"/>).</summary>
+    protected void CheckAndWarmUp(Action? stage = null)
     {
         NewCopy();
         try
@@ -55,12 +56,14 @@ public abstract class FreshCopyLoadBenchmark
                 if (library.IsHost)
                     throw new InvalidOperationException($"{_copy}: Loader took the host's copy instead of loading it");
             }
-            for (int round = 0; round < rounds; round++)
+            string copy = _copy;
+            stage ??= () =>
             {
-                for (int i = 0; i < loadsPerRound; i++)
-                    new LoaderContext().Load(_copy).Dispose();
-                Thread.Sleep(250); // the JIT's background recompilation
-            }
+                for (int i = 0; i < 60; i++)
+                    new LoaderContext().Load(copy).Dispose();
+            };
+            int stages = JitWarmUp.UntilSettled(stage, TimeSpan.FromMilliseconds(500), maxStages: 30);
+            Console.WriteLine($"// warmed up in {stages} stages");
         }
         finally
         {

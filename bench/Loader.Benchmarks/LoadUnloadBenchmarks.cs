@@ -31,6 +31,6 @@ public class LoadUnloadBenchmarks : FreshCopyLoadBenchmark
     {
         Console.WriteLine($"// {Library}: the system copy is {(Glibc.IsLoaded(Libraries.SystemPath(Library)) ? "" : "not ")}loaded in this process (each iteration loads a fresh private copy either way)");
         // Put Loader's code where a long-running program has it (see CheckAndWarmUp).
-        CheckAndWarmUp(rounds: 4, loadsPerRound: 50);
+        CheckAndWarmUp();
     }
 }

@@ -24,16 +24,14 @@ public class ScaleBenchmarks : FreshCopyLoadBenchmark
     {
         _library = ScaleLibraries.Get(Relocations);
         Console.WriteLine($"// {_library}: {ScaleLibraries.Describe(Relocations)}");
-        // Warm Loader up as LoadUnloadBenchmarks does, so its load path is measured at the JIT's optimized tier: the
-        // per-load methods through a few hundred loads of the smallest library (cheap), then a few of this one.
+        // Warm Loader up as LoadUnloadBenchmarks does, so its load path is measured at the JIT's optimized tier: each
+        // stage the per-load methods through loads of the smallest library (cheap), then a few of this one.
         string small = ScaleLibraries.Get(10_000);
-        for (int round = 0; round < 4; round++)
+        CheckAndWarmUp(() =>
         {
             WarmUp(small, 50);
             WarmUp(_library, Relocations >= 1_000_000 ? 3 : 10);
-            Thread.Sleep(250);
-        }
-        CheckAndWarmUp(rounds: 0, loadsPerRound: 0);
+        });
     }
 
     protected override string SourcePath => _library;

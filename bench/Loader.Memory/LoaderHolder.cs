@@ -32,23 +32,14 @@ internal static class LoaderHolder
         // nothing: a hot ReadyToRun method is first recompiled with instrumentation (tiered PGO), and only after 30 more
         // calls for good — with one stage that second compilation (about 9 MB of JIT arena, code and runtime pages for
         // the generated set) was still pending when the sample was taken, and landed a second later.
-        int stages = 0;
-        if (warmUp is not null)
+        int stages = warmUp is null ? 0 : JitWarmUp.UntilSettled(() =>
         {
-            long compiled;
-            do
+            for (int round = 0; round < WarmUpRounds; round++)
             {
-                compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
-                for (int round = 0; round < WarmUpRounds; round++)
-                {
-                    using var warm = new LoaderContext();
-                    warm.Load(warmUp).Dispose();
-                }
-                Thread.Sleep(WarmUpPause);
-                stages++;
+                using var warm = new LoaderContext();
+                warm.Load(warmUp).Dispose();
             }
-            while (System.Runtime.JitInfo.GetCompiledMethodCount() != compiled && stages < MaxWarmUpStages);
-        }
+        }, WarmUpPause, MaxWarmUpStages);
         var shared = contexts == "one" ? new LoaderContext() : null;
         string[] paths = [.. File.ReadAllLines(listFile).Where(p => p.Length > 0)];
         long managedBefore = GC.GetTotalMemory(forceFullCollection: true);

@@ -90,7 +90,9 @@ internal static class PhaseProfile
     /// load + unload, each of its own fresh copy; the medians go to <paramref name="mediansPath"/>.</summary>
     public static int Loop(string library, string mediansPath, int rounds = 1500)
     {
-        for (int round = 0; round < 6; round++)
+        // Both sides' code paths warm (glibc's is compiled already, the glibc timing's managed code is not), until
+        // a stage compiles nothing (JitWarmUp): the measured rounds run the optimized load path.
+        int stages = JitWarmUp.UntilSettled(() =>
         {
             for (int i = 0; i < 60; i++)
             {
@@ -98,8 +100,15 @@ internal static class PhaseProfile
                 new LoaderContext().Load(warm).Dispose();
                 Libraries.DeletePrivateCopy(warm);
             }
-            Thread.Sleep(200); // the JIT's background recompilation
-        }
+            // A few: glibc keeps a DF_1_NODELETE library's copies loaded.
+            for (int i = 0; i < 2; i++)
+            {
+                string warm = Libraries.PrivateCopy(library, "phases-warm");
+                TimeGlibc(warm);
+                Libraries.DeletePrivateCopy(warm);
+            }
+        }, TimeSpan.FromMilliseconds(500), maxStages: 30);
+        Console.Error.WriteLine($"{library}: warmed up in {stages} stages of 60 loads and 0.5 s");
         var glibc = new double[rounds];
         var ours = new double[rounds];
         for (int i = 0; i < rounds; i++)
