@@ -223,7 +223,9 @@ public sealed class SymbolVersionTable
                 if (ThrowHelper.OutOfRange(auxOffset, 8, (ulong)bytes.Length))
                     ThrowHelper.Format(fileName, field + " vd_aux", address + auxOffset, "Elf_Verdaux runs past the end of its segment");
                 uint auxName = enc.U32(bytes, (int)auxOffset);
-                var nameBytes = strings.GetBytes(auxName); // checked now, decoded when asked for
+                // Checked on the counting walk (the filling walk reads the same bytes again), decoded when asked for.
+                if (names is null)
+                    strings.GetBytes(auxName);
                 if (!named)
                 {
                     name = auxName;
@@ -231,7 +233,7 @@ public sealed class SymbolVersionTable
                 }
                 else if (records is not null)
                 {
-                    (parents ??= []).Add(InternedNames.Get(nameBytes));
+                    (parents ??= []).Add(InternedNames.Get(strings.GetBytes(auxName)));
                 }
                 uint auxNext = enc.U32(bytes, (int)auxOffset + 4);
                 if (auxNext == 0)
@@ -275,7 +277,9 @@ public sealed class SymbolVersionTable
             uint file = enc.U32(vn, 4), aux = enc.U32(vn, 8), next = enc.U32(vn, 12);
             if (version != 1)
                 ThrowHelper.Format(fileName, field + " vn_version", address + offset, $"{version}, expected 1");
-            strings.GetBytes(file);
+            bool checkNames = needs is null; // the counting walk checks them; the filling walk reads the same bytes
+            if (checkNames)
+                strings.GetBytes(file);
             List<VersionNeedEntry>? entries = records is null ? null : new(cnt);
             ulong auxOffset = offset + aux;
             for (int j = 0; j < cnt; j++)
@@ -284,10 +288,11 @@ public sealed class SymbolVersionTable
                     ThrowHelper.Format(fileName, field + " vn_aux", address + auxOffset, "Elf_Vernaux runs past the end of its segment");
                 var a = bytes[(int)auxOffset..];
                 uint name = enc.U32(a, 8);
-                var nameBytes = strings.GetBytes(name);
+                if (checkNames)
+                    strings.GetBytes(name);
                 if (needs is not null)
                     needs[n] = new Needed(enc.U16(a, 6), name, file);
-                entries?.Add(new VersionNeedEntry(enc.U16(a, 6), enc.U16(a, 4), enc.U32(a, 0), InternedNames.Get(nameBytes)));
+                entries?.Add(new VersionNeedEntry(enc.U16(a, 6), enc.U16(a, 4), enc.U32(a, 0), InternedNames.Get(strings.GetBytes(name))));
                 n++;
                 uint auxNext = enc.U32(a, 12);
                 if (auxNext == 0)

@@ -213,6 +213,8 @@ internal sealed partial class Relocator
     /// goes through <see cref="Apply"/> (which defers what needs a resolver, and refuses). The same checks as
     /// <see cref="Apply"/>: each target lies, whole, in a writable part of the image.
     /// </summary>
+    private const int PrefetchDistance = 8;
+
     private void ApplyRela64(in RelocationTableData table, byte tableIndex)
     {
         // The entries as words (r_offset, r_info, r_addend: little-endian, as the host is), three to an entry.
@@ -241,6 +243,9 @@ internal sealed partial class Relocator
             else if (type is X86_64RelocationType.R64 or X86_64RelocationType.GlobDat or X86_64RelocationType.JumpSlot
                 && symbol != 0 && symbol < (uint)_symbolCount && !_cache[symbol].NeedsResolver) // set only once Done
             {
+                // The entry a few ahead names the symbol whose resolution it will read: a random place in the table.
+                if (at + PrefetchDistance * 3 + 1 < words.Length)
+                    _cache.Prefetch((uint)(words[at + PrefetchDistance * 3 + 1] >> 32));
                 // S: resolved by an earlier entry, or now, after the target's check (the general path's order). One
                 // whose resolver must run first goes the general way, which defers it.
                 ulong offset = words[at];

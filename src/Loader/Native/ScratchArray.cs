@@ -45,6 +45,15 @@ internal sealed unsafe class ScratchArray<T> : IDisposable where T : unmanaged
         }
     }
 
+    /// <summary>Asks the processor to bring entry <paramref name="index"/> into the cache, if it is in use: a pass that
+    /// knows which entries it will read next (by an index read from a table it streams) hides their latency.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Prefetch(uint index)
+    {
+        if (index < (uint)_length && System.Runtime.Intrinsics.X86.Sse.IsSupported)
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0((T*)_address + index);
+    }
+
     /// <summary>Lends the first <paramref name="length"/> entries, all zeros, mapping a larger region first when the
     /// current one is too small.</summary>
     /// <param name="length">How many entries the use needs.</param>
