@@ -118,15 +118,20 @@ public sealed class GnuHashTable
         var chains = all[(16 + (int)bloomBytes + (int)bucketBytes)..];
         ulong chainsAddress = address + 16 + bloomBytes + bucketBytes;
 
-        uint maxBucket = 0;
         var bs = buckets.Span;
-        for (int i = 0; i < (int)nbuckets; i++)
+        uint maxBucket = enc.IsBigEndian != BitConverter.IsLittleEndian
+            ? MaxBucketNative(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, uint>(bs), symoffset)
+            : MaxBucket(bs, enc, symoffset);
+        if (maxBucket == uint.MaxValue)
         {
-            uint b = enc.U32(bs, i * 4);
-            if (b != 0 && b < symoffset)
-                ThrowHelper.Format(view.FileName, field + " bucket", address + 16 + bloomBytes + (ulong)i * 4,
-                    $"bucket {i} starts at symbol {b}, below symoffset {symoffset}");
-            maxBucket = Math.Max(maxBucket, b);
+            // A bucket below symoffset (0 is an empty bucket): found again, for the message.
+            for (int i = 0; i < (int)nbuckets; i++)
+            {
+                uint b = enc.U32(bs, i * 4);
+                if (b != 0 && b < symoffset)
+                    ThrowHelper.Format(view.FileName, field + " bucket", address + 16 + bloomBytes + (ulong)i * 4,
+                        $"bucket {i} starts at symbol {b}, below symoffset {symoffset}");
+            }
         }
 
         int count;
@@ -162,6 +167,35 @@ public sealed class GnuHashTable
 
     /// <summary>True for an ELF64 little-endian table (every image Loader maps on x86_64): its chains can be read as
     /// they lie.</summary>
+    /// <summary>The largest bucket, or <see cref="uint.MaxValue"/> when one lies below <paramref name="symoffset"/>
+    /// (and is not 0, an empty bucket): the buckets in the host's byte order, read as words, with no branch a bucket
+    /// (a large library has thousands).</summary>
+    private static uint MaxBucketNative(ReadOnlySpan<uint> buckets, uint symoffset)
+    {
+        uint max = 0, below = 0;
+        uint bound = symoffset == 0 ? 0 : symoffset - 1;
+        foreach (uint b in buckets)
+        {
+            max = Math.Max(max, b);
+            below |= (b - 1 < bound) ? 1u : 0u; // 1 <= b < symoffset; an empty bucket's 0 wraps past every bound
+        }
+        return below != 0 ? uint.MaxValue : max;
+    }
+
+    /// <summary><see cref="MaxBucketNative"/> for a table in the other byte order.</summary>
+    private static uint MaxBucket(ReadOnlySpan<byte> buckets, ElfEncoding enc, uint symoffset)
+    {
+        uint max = 0;
+        for (int i = 0; i + 4 <= buckets.Length; i += 4)
+        {
+            uint b = enc.U32(buckets, i);
+            if (b != 0 && b < symoffset)
+                return uint.MaxValue;
+            max = Math.Max(max, b);
+        }
+        return max;
+    }
+
     internal bool IsLittleEndian64 => _enc.Is64 && !_enc.IsBigEndian;
 
     /// <summary>The first symbol index of <paramref name="hash"/>'s bucket (0: an empty bucket).</summary>

@@ -172,13 +172,17 @@ public partial class MalformedInputTests
         Refused(image, "DT_GNU_HASH");
     }
 
-    [Fact]
-    public void GnuHashBucketBelowSymoffset_IsRefused()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)] // the last of the builder's three
+    public void GnuHashBucketBelowSymoffset_IsRefused_NamingTheBucket(int bucket)
     {
         var image = Build();
         int buckets = image.Layout.GnuHashOffset + 16 + 2 * 8;
-        image.WriteU32(buckets, 1);
-        Refused(image, "DT_GNU_HASH bucket");
+        image.WriteU32(buckets + bucket * 4, 1);
+        var e = Refused(image, "DT_GNU_HASH bucket");
+        Assert.Contains($"bucket {bucket} starts at symbol 1, below symoffset", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
