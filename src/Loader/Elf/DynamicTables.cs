@@ -108,6 +108,9 @@ public sealed class DynamicTables
     /// <summary>DT_STRTAB.</summary>
     public StringTable Strings => new(_strings, Name, "DT_STRTAB", _stringsFileOffset);
 
+    /// <summary>DT_STRTAB's bytes, for a prefetch (no bounds or terminator to check).</summary>
+    internal ReadOnlySpan<byte> StringBytes => _strings.Span;
+
     // DT_STRTAB's bytes and file offset: the StringTable is made from them when asked for (a value; the file name and
     // the table's name are the same for every image, and an image keeps its tables while it is loaded).
     private readonly TableBytes _strings;

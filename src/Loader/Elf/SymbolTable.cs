@@ -36,6 +36,26 @@ public sealed class SymbolTable
     /// <summary>The size of one entry: 24 (Elf64_Sym) or 16 (Elf32_Sym).</summary>
     internal int EntrySize => ElfSymbol.SizeFor(_enc.Class); // sizeof(Elf_Sym) of the class, not a field of its own
 
+    /// <summary>Starts bringing symbol <paramref name="index"/>'s entry into the cache (nothing for an index past the
+    /// table): the relocator does, a few relocations ahead of the lookup that will read it.</summary>
+    internal void PrefetchEntry(uint index)
+    {
+        ulong at = (ulong)index * (uint)EntrySize;
+        if (at < (ulong)_bytes.Length)
+            Native.CachePrefetch.Line(_bytes.Span, (uint)at);
+    }
+
+    /// <summary>Starts bringing symbol <paramref name="index"/>'s name into the cache: reads its <c>st_name</c> (the
+    /// first field in both classes; an entry <see cref="PrefetchEntry"/> asked for earlier) and prefetches the string
+    /// there (nothing for an index or a name offset past its table).</summary>
+    internal void PrefetchName(uint index)
+    {
+        var entries = _bytes.Span;
+        ulong at = (ulong)index * (uint)EntrySize;
+        if (at + 4 <= (ulong)entries.Length)
+            Native.CachePrefetch.Line(_tables.StringBytes, _enc.U32(entries, (int)at));
+    }
+
     /// <summary>The raw entries (Count × the entry size), for a reader that decodes the fields it needs itself.</summary>
     internal ReadOnlySpan<byte> Entries => _bytes.Span;
 
