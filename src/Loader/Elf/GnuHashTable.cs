@@ -248,6 +248,30 @@ public sealed class GnuHashTable
         return -1;
     }
 
+    /// <summary>
+    /// Whether <see cref="Find{TMatcher}"/> for <paramref name="hash"/> would offer <paramref name="index"/> to its
+    /// matcher first: the Bloom filter lets the hash through, the bucket's chain reaches the index before it ends, and
+    /// no entry before it in the chain stores the same hash (bit 0 ignored), while the index's own entry does. A lookup
+    /// that knows the index's symbol matches then has Find's answer without running the matcher.
+    /// </summary>
+    internal bool IsFirstWithHash(uint hash, int index)
+    {
+        var table = _table.Span;
+        if (!MayContain(table, hash) || index < (int)SymbolOffset || index >= SymbolCount)
+            return false;
+        uint start = _enc.U32(table, _bucketsOffset + (int)Bucket(hash) * 4);
+        if (start == 0 || start > (uint)index)
+            return false;
+        var cs = table[_chainsOffset..];
+        for (uint k = start; k < (uint)index; k++)
+        {
+            uint stored = _enc.U32(cs, (int)(k - SymbolOffset) * 4);
+            if ((stored | 1) == (hash | 1) || (stored & 1) != 0)
+                return false; // an earlier candidate, or the chain ends before the index
+        }
+        return (_enc.U32(cs, (index - (int)SymbolOffset) * 4) | 1) == (hash | 1);
+    }
+
     private readonly struct DelegateMatcher(Func<int, bool> match) : ISymbolIndexMatcher
     {
         public bool Matches(int index) => match(index);

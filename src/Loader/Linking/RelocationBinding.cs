@@ -34,6 +34,17 @@ internal static class RelocationBinding
         // none does (GlobalScopeFilter): the modules passed over define no name with this hash.
         var scope = module.Scope!;
         var global = scope.GlobalCandidates(name.GnuHash);
+        // Most of a large library's references are to its own exports: when no global module can define the name and
+        // the module comes first in its local scope, the lookup's answer is the referencing entry itself whenever the
+        // hash chain offers it first (SymbolLookup.FindsOwnDefinition), without running the matcher over it.
+        if (!scope.DeepBind && global.IsEmpty && scope.Second.Length > 0 && scope.Second[0] == module
+            && SymbolLookup.FindsOwnDefinition(module, symbolIndex, reference, name, version))
+        {
+            found = new ResolvedSymbol(module, symbolIndex, reference);
+            if (reference.Binding == SymbolBinding.GnuUnique)
+                found = space.Unique(found);
+            return true;
+        }
         return scope.DeepBind
             ? SymbolLookup.Lookup(scope.First, name, version, space, out found)
                 || SymbolLookup.Lookup(global, name, version, space, out found)

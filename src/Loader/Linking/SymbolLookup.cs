@@ -128,6 +128,27 @@ internal static class SymbolLookup
     }
 
     /// <summary>
+    /// Whether a lookup of symbol <paramref name="symbolIndex"/>'s own name and version (<paramref name="name"/>,
+    /// <paramref name="version"/>: the relocation's request for it) in <paramref name="module"/>, which defines it, finds
+    /// that very entry: <see cref="FindInModule"/>'s answer without its matcher, when the entry passes check_match's own
+    /// tests, its version is one of the module's definitions (so that the request names it), and the hash chain offers
+    /// it first (<see cref="GnuHashTable.IsFirstWithHash"/>). False when any of that is not known to hold: the caller
+    /// then looks it up.
+    /// </summary>
+    public static bool FindsOwnDefinition(Module module, int symbolIndex, in ElfSymbol reference, scoped in SymbolName name, in VersionRequest version)
+    {
+        var tables = module.Tables!;
+        if (reference.IsUndefined || tables.GnuHash is not { } gnu || !Matcher.IsExportedDefinition(reference))
+            return false;
+        if (tables.Versions is { } versions
+            && (!version.HasNameBytes || (versions.GetRawIndex(symbolIndex) & VersymIndexMask) < 2))
+            return false;
+        return gnu.IsFirstWithHash(name.GnuHash, symbolIndex);
+    }
+
+    private const ushort VersymIndexMask = 0x7fff;
+
+    /// <summary>
     /// Searches <paramref name="modules"/> in order; the first module with a definition wins, then the namespace's
     /// final step (<see cref="ModuleNamespace.Unique"/>) applies.
     /// </summary>
@@ -196,15 +217,8 @@ internal static class SymbolLookup
         public bool Matches(int index)
         {
             var sym = _symbols[index];
-            var type = sym.Type;
-            if ((sym.Value == 0 && sym.SectionIndex != ElfSymbol.SHN_ABS && type != SymbolType.Tls) || sym.IsUndefined)
+            if (!IsExportedDefinition(sym))
                 return false;
-            if (((1 << (int)type) & AllowedTypes) == 0)
-                return false;
-            if (sym.Binding is not (SymbolBinding.Global or SymbolBinding.Weak or SymbolBinding.GnuUnique))
-                return false; // local: never exported
-            if (sym.Visibility is SymbolVisibility.Hidden or SymbolVisibility.Internal)
-                return false; // a linker turns these local; a table that still has them does not export them
             if (!_name.IsAt(_symbols.Strings, sym.NameOffset))
                 return false;
             if (_versions is null)
@@ -235,6 +249,21 @@ internal static class SymbolLookup
                 return false;
             }
             return true;
+        }
+
+        /// <summary>check_match's tests of the definition alone (before its name and version): defined, an allowed
+        /// type, global, weak or unique, not hidden or internal.</summary>
+        public static bool IsExportedDefinition(in ElfSymbol sym)
+        {
+            var type = sym.Type;
+            if ((sym.Value == 0 && sym.SectionIndex != ElfSymbol.SHN_ABS && type != SymbolType.Tls) || sym.IsUndefined)
+                return false;
+            if (((1 << (int)type) & AllowedTypes) == 0)
+                return false;
+            if (sym.Binding is not (SymbolBinding.Global or SymbolBinding.Weak or SymbolBinding.GnuUnique))
+                return false; // local: never exported
+            // A linker turns hidden and internal symbols local; a table that still has them does not export them.
+            return sym.Visibility is not (SymbolVisibility.Hidden or SymbolVisibility.Internal);
         }
 
         /// <summary><see cref="DefinedVersionName"/>'s name as a DT_STRTAB offset of the definer; false for none.</summary>
