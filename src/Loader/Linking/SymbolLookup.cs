@@ -131,18 +131,25 @@ internal static class SymbolLookup
     /// Whether a lookup of symbol <paramref name="symbolIndex"/>'s own name and version (<paramref name="name"/>,
     /// <paramref name="version"/>: the relocation's request for it) in <paramref name="module"/>, which defines it, finds
     /// that very entry: <see cref="FindInModule"/>'s answer without its matcher, when the entry passes check_match's own
-    /// tests, its version is one of the module's definitions (so that the request names it), and the hash chain offers
-    /// it first (<see cref="GnuHashTable.IsFirstWithHash"/>). False when any of that is not known to hold: the caller
-    /// then looks it up.
+    /// tests and the version test passes for it (the matcher's rules: a version the request names by the entry's own
+    /// DT_VERDEF name, or an unversioned request and an index below 3), and the hash chain offers it first
+    /// (<see cref="GnuHashTable.IsFirstWithHash"/>). False when any of that is not known to hold: the caller then looks
+    /// it up.
     /// </summary>
     public static bool FindsOwnDefinition(Module module, int symbolIndex, in ElfSymbol reference, scoped in SymbolName name, in VersionRequest version)
     {
         var tables = module.Tables!;
         if (reference.IsUndefined || tables.GnuHash is not { } gnu || !Matcher.IsExportedDefinition(reference))
             return false;
-        if (tables.Versions is { } versions
-            && (!version.HasNameBytes || (versions.GetRawIndex(symbolIndex) & VersymIndexMask) < 2))
-            return false;
+        if (tables.Versions is { } versions)
+        {
+            // The request was made from this entry (VersionRequest.Relocation): named by the entry's own definition,
+            // which the matcher finds again for it (index 2 or more), or unversioned, which the matcher accepts below
+            // index 3 (the base or oldest definition, as a relocation asks). A request by name string never is.
+            int index = versions.GetRawIndex(symbolIndex) & VersymIndexMask;
+            if (version.Name is not null || (version.HasNameBytes ? index < 2 : index >= 3))
+                return false;
+        }
         return gnu.IsFirstWithHash(name.GnuHash, symbolIndex);
     }
 
