@@ -165,8 +165,6 @@ public sealed class GnuHashTable
             bucketsOffset, chainsOffset, enc, address, count);
     }
 
-    /// <summary>True for an ELF64 little-endian table (every image Loader maps on x86_64): its chains can be read as
-    /// they lie.</summary>
     /// <summary>The largest bucket, or <see cref="uint.MaxValue"/> when one lies below <paramref name="symoffset"/>
     /// (and is not 0, an empty bucket): the buckets in the host's byte order, read as words, with no branch a bucket
     /// (a large library has thousands).</summary>
@@ -196,6 +194,8 @@ public sealed class GnuHashTable
         return max;
     }
 
+    /// <summary>True for an ELF64 little-endian table (every image Loader maps on x86_64): its chains can be read as
+    /// they lie.</summary>
     internal bool IsLittleEndian64 => _enc.Is64 && !_enc.IsBigEndian;
 
     /// <summary>The first symbol index of <paramref name="hash"/>'s bucket (0: an empty bucket).</summary>
