@@ -108,7 +108,11 @@ internal static class SymbolLookup
         // Most modules a lookup asks do not define the name: their Bloom filter says so before the matcher is set up.
         if (tables.GnuHash is { } bloom && !bloom.MayContain(name.GnuHash))
             return -1;
-        var matcher = new Matcher(symbols, tables.Versions, name, in version);
+        scoped Matcher matcher = default;
+        matcher.Symbols = symbols;
+        matcher.Versions = tables.Versions;
+        matcher.Name = name;
+        matcher.Request = ref version;
         int index;
         if (tables.GnuHash is { } gnu)
             index = gnu.Find(name.GnuHash, ref matcher);
@@ -203,53 +207,47 @@ internal static class SymbolLookup
             | (1 << (int)SymbolType.Common) | (1 << (int)SymbolType.Tls) | (1 << (int)SymbolType.GnuIfunc);
         private const ushort HiddenBit = 0x8000;
 
-        private readonly SymbolTable _symbols;
-        private readonly SymbolVersionTable? _versions;
-        private readonly SymbolName _name;
+        // Set by FindInModule on its own (scoped) local, field by field: a constructor's result was built in a temporary
+        // and copied over, 64 bytes read back right after smaller stores, a store-forwarding stall in every lookup.
+        public SymbolTable Symbols;
+        public SymbolVersionTable? Versions;
+        public SymbolName Name;
         // The request is the caller's, referred to rather than copied: a lookup makes a matcher for every module whose
         // Bloom filter lets the name through.
-        private readonly ref readonly VersionRequest _version;
-
-        public Matcher(SymbolTable symbols, SymbolVersionTable? versions, SymbolName name, ref readonly VersionRequest version)
-        {
-            _symbols = symbols;
-            _versions = versions;
-            _name = name;
-            _version = ref version;
-        }
+        public ref readonly VersionRequest Request;
 
         public int VersionCount;
         public int VersionedIndex;
 
         public bool Matches(int index)
         {
-            var sym = _symbols[index];
+            var sym = Symbols[index];
             if (!IsExportedDefinition(sym))
                 return false;
-            if (!_name.IsAt(_symbols.Strings, sym.NameOffset))
+            if (!Name.IsAt(Symbols.Strings, sym.NameOffset))
                 return false;
-            if (_versions is null)
+            if (Versions is null)
                 return true; // an unversioned library: any definition matches
-            ushort raw = _versions.GetRawIndex(index);
+            ushort raw = Versions.GetRawIndex(index);
             int ndx = raw & ~HiddenBit;
             bool hidden = (raw & HiddenBit) != 0;
-            if (_version.HasNameBytes)
+            if (Request.HasNameBytes)
             {
                 // The same rule as below, the names compared where they lie (the definer's DT_STRTAB, the referrer's).
                 if (!DefinedVersionOffset(index, ndx, out uint definedOffset))
-                    return !_version.Exact && !hidden;
-                return _symbols.Strings.EqualsBytes(definedOffset, _version.NameTable.GetBytes(_version.NameOffset));
+                    return !Request.Exact && !hidden;
+                return Symbols.Strings.EqualsBytes(definedOffset, Request.NameTable.GetBytes(Request.NameOffset));
             }
-            if (_version.Name is { } wanted)
+            if (Request.Name is { } wanted)
             {
                 string? defined = DefinedVersionName(index, ndx);
                 if (defined == wanted)
                     return true;
                 // glibc: a different version matches only when the reference is not exact, and the definition is
                 // unversioned (its l_versions[ndx].hash is 0) and not hidden.
-                return !_version.Exact && defined is null && !hidden;
+                return !Request.Exact && defined is null && !hidden;
             }
-            if (ndx >= (_version.Newest ? 2 : 3))
+            if (ndx >= (Request.Newest ? 2 : 3))
             {
                 if (!hidden && VersionCount++ == 0)
                     VersionedIndex = index;
@@ -278,18 +276,18 @@ internal static class SymbolLookup
         {
             offset = 0;
             if (ndx >= 2)
-                return _versions!.TryGetNameOffset(index, isDefined: true, out offset);
-            return ndx == 1 && _versions!.TryGetBaseDefinitionOffset(out offset);
+                return Versions!.TryGetNameOffset(index, isDefined: true, out offset);
+            return ndx == 1 && Versions!.TryGetBaseDefinitionOffset(out offset);
         }
 
         private readonly string? DefinedVersionName(int index, int ndx)
         {
             if (ndx >= 2)
-                return _versions!.Get(index, isDefined: true).Name;
+                return Versions!.Get(index, isDefined: true).Name;
             if (ndx == 1)
             {
                 // VER_NDX_GLOBAL: glibc's l_versions[1] is the base definition (the soname) when there is one.
-                return _versions!.BaseDefinitionName;
+                return Versions!.BaseDefinitionName;
             }
             return null;
         }
