@@ -38,12 +38,8 @@ public sealed class SymbolTable
 
     /// <summary>Starts bringing symbol <paramref name="index"/>'s entry into the cache (nothing for an index past the
     /// table): the relocator does, a few relocations ahead of the lookup that will read it.</summary>
-    internal void PrefetchEntry(uint index)
-    {
-        ulong at = (ulong)index * (uint)EntrySize;
-        if (at < (ulong)_bytes.Length)
-            Native.CachePrefetch.Line(_bytes.Span, (uint)at);
-    }
+    internal void PrefetchEntry(uint index) =>
+        Native.CachePrefetch.Line(_bytes.Span, (ulong)index * (uint)EntrySize);
 
     /// <summary>Starts bringing symbol <paramref name="index"/>'s name into the cache: reads its <c>st_name</c> (the
     /// first field in both classes; an entry <see cref="PrefetchEntry"/> asked for earlier) and prefetches the string

@@ -150,14 +150,15 @@ internal static class SymbolLookup
             // The request was made from this entry (VersionRequest.Relocation): named by the entry's own definition,
             // which the matcher finds again for it (index 2 or more), or unversioned, which the matcher accepts below
             // index 3 (the base or oldest definition, as a relocation asks). A request by name string never is.
-            int index = versions.GetRawIndex(symbolIndex) & VersymIndexMask;
+            int index = versions.GetRawIndex(symbolIndex) & ~HiddenBit;
             if (version.Name is not null || (version.HasNameBytes ? index < 2 : index >= 3))
                 return false;
         }
         return gnu.IsFirstWithHash(name.GnuHash, symbolIndex);
     }
 
-    private const ushort VersymIndexMask = 0x7fff;
+    // DT_VERSYM's hidden flag (the index is the rest): a non-default version, `name@VERS`.
+    private const ushort HiddenBit = 0x8000;
 
     /// <summary>
     /// Searches <paramref name="modules"/> in order; the first module with a definition wins, then the namespace's
@@ -205,7 +206,6 @@ internal static class SymbolLookup
         // check_match's ALLOWED_STT: code or data definitions (sections and files are never looked up).
         private const int AllowedTypes = (1 << (int)SymbolType.NoType) | (1 << (int)SymbolType.Object) | (1 << (int)SymbolType.Func)
             | (1 << (int)SymbolType.Common) | (1 << (int)SymbolType.Tls) | (1 << (int)SymbolType.GnuIfunc);
-        private const ushort HiddenBit = 0x8000;
 
         // Set by FindInModule on its own (scoped) local, field by field: a constructor's result was built in a temporary
         // and copied over, 64 bytes read back right after smaller stores, a store-forwarding stall in every lookup.

@@ -13,9 +13,17 @@ internal static unsafe class CachePrefetch
 {
     /// <summary>The line holding <paramref name="bytes"/>[<paramref name="offset"/>], if the offset lies in the span.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Line(ReadOnlySpan<byte> bytes, uint offset)
+    public static void Line(ReadOnlySpan<byte> bytes, ulong offset)
     {
-        if (offset < (uint)bytes.Length && Sse.IsSupported)
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref MemoryMarshal.GetReference(bytes), (nint)offset)));
+        if (offset < (ulong)bytes.Length)
+            Address(Unsafe.AsPointer(ref Unsafe.Add(ref MemoryMarshal.GetReference(bytes), (nint)offset)));
+    }
+
+    /// <summary>The line holding <paramref name="address"/>, which the caller has checked.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Address(void* address)
+    {
+        if (Sse.IsSupported)
+            Sse.Prefetch0(address);
     }
 }

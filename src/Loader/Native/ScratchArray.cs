@@ -50,8 +50,8 @@ internal sealed unsafe class ScratchArray<T> : IDisposable where T : unmanaged
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Prefetch(uint index)
     {
-        if (index < (uint)_length && System.Runtime.Intrinsics.X86.Sse.IsSupported)
-            System.Runtime.Intrinsics.X86.Sse.Prefetch0((T*)_address + index);
+        if (index < (uint)_length)
+            CachePrefetch.Address((T*)_address + index);
     }
 
     /// <summary>Lends the first <paramref name="length"/> entries, all zeros, mapping a larger region first when the
