@@ -154,6 +154,8 @@ rule "$OUT/versioned.so" "$SRC/versioned.c" "$SRC/versioned.map" -- \
 # 3a. Relocations against the library's own exports, names with equal GNU hashes, two definitions of one name.
 rule "$OUT/self_refs.so" "$SRC/self_refs.c" "$SRC/self_refs.map" -- \
     cc_so self_refs.so "$SRC/self_refs.c" -Wl,--version-script="$SRC/self_refs.map"
+# 3b. Symbolic relocations that repeat one symbol (own, libc's, undefined weak) with addends: the relocator's runs.
+rule "$OUT/repeat_refs.so" "$SRC/repeat_refs.c" -- cc_so repeat_refs.so "$SRC/repeat_refs.c"
 # 4. Hash table styles (basic.c each time).
 rule "$OUT/hash_sysv.so" "$SRC/basic.c" -- cc_so hash_sysv.so "$SRC/basic.c" -Wl,--hash-style=sysv
 rule "$OUT/hash_gnu.so" "$SRC/basic.c" -- cc_so hash_gnu.so "$SRC/basic.c" -Wl,--hash-style=gnu

@@ -83,6 +83,7 @@ public static class Fixtures
         Fixture("bigbss.so", FixtureKind.X64, "initialized arrays and a 3 MiB .bss (p_memsz far beyond p_filesz)"),
         Fixture("versioned.so", FixtureKind.X64, "compute@VERS_1 and compute@@VERS_2; VERS_2 inherits from the base node VERS_1"),
         Fixture("self_refs.so", FixtureKind.X64, "relocations against its own exports; names with equal GNU hashes; twice@VERS_1 and twice@@VERS_2"),
+        Fixture("repeat_refs.so", FixtureKind.X64, "symbolic relocations that repeat one symbol (own function and array, strlen, an undefined weak) with addends, from .data.rel.ro and .data"),
         Fixture("hash_sysv.so", FixtureKind.X64, "basic.c, DT_HASH only (--hash-style=sysv)"),
         Fixture("hash_gnu.so", FixtureKind.X64, "basic.c, DT_GNU_HASH only (--hash-style=gnu)"),
         Fixture("hash_both.so", FixtureKind.X64, "basic.c, DT_HASH and DT_GNU_HASH (--hash-style=both)"),

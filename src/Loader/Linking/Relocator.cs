@@ -278,15 +278,63 @@ internal sealed partial class Relocator
                 var bytes = window.At(this, offset, table.Name, type, symbol);
                 ref var resolved = ref Resolve(symbol, table.Name, offset, type);
                 if (resolved.NeedsResolver)
+                {
                     Apply(table, tableIndex, i, deferred: false);
-                else
-                    BinaryPrimitives.WriteUInt64LittleEndian(bytes, resolved.Value + words[at + 2]); // S + A
+                    continue;
+                }
+                BinaryPrimitives.WriteUInt64LittleEndian(bytes, resolved.Value + words[at + 2]); // S + A
+                // A linker sorts the symbolic entries by symbol (glibc's one-entry lookup cache counts on it): when the
+                // next entry names the same one, it and those after it whose symbols are resolved already and whose
+                // targets lie in the same writable range go through one tight loop.
+                if (at + 4 >= words.Length || (uint)(words[at + 4] >> 32) != symbol)
+                    continue;
+                int next = window.ApplyResolvedRun(this, words, i + 1, table.Count);
+                at += (next - (i + 1)) * 3;
+                i = next - 1;
             }
             else
             {
                 Apply(table, tableIndex, i, deferred: false);
             }
         }
+    }
+
+    /// <summary>
+    /// From entry <paramref name="entry"/> on, the 8-byte symbolic entries (<c>64</c>, <c>GLOB_DAT</c>,
+    /// <c>JUMP_SLOT</c>) whose symbol this load has already resolved to a plain definition and whose target lies in
+    /// <paramref name="window"/> (a writable range that starts at <paramref name="windowStart"/>): S + A written in
+    /// place, the resolutions read as one span. Stops at the first entry that is anything else (one the general path
+    /// must check, resolve, defer or refuse); returns its index. Measured a load at a time against the path for each
+    /// entry, in one process in shuffled order: libpython's relocation 10–17 % faster (12,635 of its 13,351 symbolic
+    /// entries repeat the symbol before), libcrypto's and libsqlite3's the same (they enter it rarely). Not inlined,
+    /// so that the path for each entry keeps its registers.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int ApplyResolvedRun(ReadOnlySpan<ulong> words, int entry, int count, Span<byte> window, ulong windowStart)
+    {
+        if (window.Length < 8 || (ulong)count * 3 > (ulong)words.Length)
+            return entry;
+        ReadOnlySpan<Resolution> resolutions = _cache.InUse;
+        ulong last = (ulong)window.Length - 8;
+        // As in ImageMemory.ApplyRelativeRun: r_offset minus the window's link-time address is the target's place in
+        // the window, and one below the window wraps past `last`.
+        ulong windowOffset = windowStart - _base;
+        for (; entry < count; entry++)
+        {
+            int at = entry * 3;
+            ulong info = words[at + 1];
+            var type = (X86_64RelocationType)(uint)info;
+            uint symbol = (uint)(info >> 32);
+            if (type is not (X86_64RelocationType.R64 or X86_64RelocationType.GlobDat or X86_64RelocationType.JumpSlot)
+                || symbol == 0 || symbol >= (uint)resolutions.Length)
+                break;
+            ref readonly var resolved = ref resolutions[(int)symbol];
+            ulong place = words[at] - windowOffset;
+            if (!resolved.Done || resolved.NeedsResolver || place > last)
+                break;
+            BinaryPrimitives.WriteUInt64LittleEndian(window.Slice((int)place, 8), resolved.Value + words[at + 2]); // S + A
+        }
+        return entry;
     }
 
     /// <summary>The writable range the last 8-byte target lay in, as the span <see cref="ImageMemory.WritableRangeAt"/>
@@ -311,6 +359,10 @@ internal sealed partial class Relocator
         /// <summary><see cref="ImageMemory.ApplyRelativeRun"/> over this window; the first entry it did not apply.</summary>
         public readonly int ApplyRelativeRun(ReadOnlySpan<ulong> words, int entry, int count, ulong bias, uint symbolCount) =>
             ImageMemory.ApplyRelativeRun(words, entry, count, bias, _range, _start, symbolCount);
+
+        /// <summary><see cref="Relocator.ApplyResolvedRun"/> over this window; the first entry it did not apply.</summary>
+        public readonly int ApplyResolvedRun(Relocator relocator, ReadOnlySpan<ulong> words, int entry, int count) =>
+            relocator.ApplyResolvedRun(words, entry, count, _range, _start);
 
         /// <summary>The target left the window: the writable range that holds it becomes the window, or the
         /// relocation is refused.</summary>

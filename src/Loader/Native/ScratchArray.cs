@@ -45,6 +45,10 @@ internal sealed unsafe class ScratchArray<T> : IDisposable where T : unmanaged
         }
     }
 
+    /// <summary>The entries in use, as a span: for a loop that reads many of them (its bounds checks against one length,
+    /// which the loop can hoist, rather than a call's check against the field each time).</summary>
+    public Span<T> InUse => new((T*)_address, _length);
+
     /// <summary>Asks the processor to bring entry <paramref name="index"/> into the cache, if it is in use: a pass that
     /// knows which entries it will read next (by an index read from a table it streams) hides their latency.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

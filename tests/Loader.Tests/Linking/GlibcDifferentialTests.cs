@@ -70,6 +70,7 @@ public sealed class GlibcDifferentialTests(ITestOutputHelper output)
     [Theory]
     [InlineData("libcrypto.so.3")]
     [InlineData("libxml2.so.2")] // (not libssl: its initializers reorder tables the relocations filled, differently in each copy)
+    [InlineData("libpython3.11.so.1.0")] // 12,635 of its 13,351 symbolic entries repeat the symbol before: the relocator's runs
     public void Libraries_that_bind_to_their_own_exports_bind_as_glibc(string soname)
     {
         var failures = new List<string>();
