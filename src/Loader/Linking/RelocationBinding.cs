@@ -29,22 +29,32 @@ internal static class RelocationBinding
             return true;
         }
         var name = new SymbolName(symbols.Strings.GetBytes(reference.NameOffset)); // the entry read once, above
-        var version = VersionRequest.Relocation(tables, symbolIndex, !reference.IsUndefined);
         // The global part starts at its first module that may define the name, or is skipped when its filter shows
         // none does (GlobalScopeFilter): the modules passed over define no name with this hash.
         var scope = module.Scope!;
         var global = scope.GlobalCandidates(name.GnuHash);
         // Most of a large library's references are to its own exports: when no global module can define the name and
         // the module comes first in its local scope, the lookup's answer is the referencing entry itself whenever the
-        // hash chain offers it first (SymbolLookup.FindsOwnDefinition), without running the matcher over it.
+        // hash chain offers it first (SymbolLookup.FindsOwnDefinition), without running the matcher over it — or
+        // making the version request the matcher needs (out of line, below, with its copies).
         if (!scope.DeepBind && global.IsEmpty && scope.Second.Length > 0 && scope.Second[0] == module
-            && SymbolLookup.FindsOwnDefinition(module, symbolIndex, reference, name, version))
+            && SymbolLookup.FindsOwnDefinition(module, symbolIndex, reference, name.GnuHash))
         {
             found = new ResolvedSymbol(module, symbolIndex, reference);
             if (reference.Binding == SymbolBinding.GnuUnique)
                 found = space.Unique(found);
             return true;
         }
+        return LookUp(module, symbolIndex, !reference.IsUndefined, name, global, space, out found);
+    }
+
+    /// <summary>The scope's lookup for a reference <see cref="TryFind"/> did not answer itself.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static bool LookUp(Module module, int symbolIndex, bool isDefined, scoped in SymbolName name,
+        ReadOnlySpan<Module> global, ModuleNamespace space, out ResolvedSymbol found)
+    {
+        var version = VersionRequest.Relocation(module.Tables!, symbolIndex, isDefined);
+        var scope = module.Scope!;
         return scope.DeepBind
             ? SymbolLookup.Lookup(scope.First, name, version, space, out found)
                 || SymbolLookup.Lookup(global, name, version, space, out found)

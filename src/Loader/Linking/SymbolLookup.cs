@@ -132,29 +132,31 @@ internal static class SymbolLookup
     }
 
     /// <summary>
-    /// Whether a lookup of symbol <paramref name="symbolIndex"/>'s own name and version (<paramref name="name"/>,
-    /// <paramref name="version"/>: the relocation's request for it) in <paramref name="module"/>, which defines it, finds
-    /// that very entry: <see cref="FindInModule"/>'s answer without its matcher, when the entry passes check_match's own
-    /// tests and the version test passes for it (the matcher's rules: a version the request names by the entry's own
-    /// DT_VERDEF name, or an unversioned request and an index below 3), and the hash chain offers it first
-    /// (<see cref="GnuHashTable.IsFirstWithHash"/>). False when any of that is not known to hold: the caller then looks
-    /// it up.
+    /// Whether a relocation's lookup of symbol <paramref name="symbolIndex"/> (its own name, hashed to
+    /// <paramref name="gnuHash"/>, and the version a relocation asks for it) in <paramref name="module"/>, which defines
+    /// it, finds that very entry: <see cref="FindInModule"/>'s answer without its matcher or a version request, when
+    /// the entry passes check_match's own tests and the version test passes for it (the matcher's rules: a version the
+    /// request names by the entry's own DT_VERDEF name, or an unversioned request and an index below 3), and the hash
+    /// chain offers it first (<see cref="GnuHashTable.IsFirstWithHash"/>). False when any of that is not known to
+    /// hold: the caller then looks it up.
     /// </summary>
-    public static bool FindsOwnDefinition(Module module, int symbolIndex, in ElfSymbol reference, scoped in SymbolName name, in VersionRequest version)
+    public static bool FindsOwnDefinition(Module module, int symbolIndex, in ElfSymbol reference, uint gnuHash)
     {
         var tables = module.Tables!;
         if (reference.IsUndefined || tables.GnuHash is not { } gnu || !Matcher.IsExportedDefinition(reference))
             return false;
         if (tables.Versions is { } versions)
         {
-            // The request was made from this entry (VersionRequest.Relocation): named by the entry's own definition,
-            // which the matcher finds again for it (index 2 or more), or unversioned, which the matcher accepts below
-            // index 3 (the base or oldest definition, as a relocation asks). A request by name string never is.
+            // The relocation's request for this defined entry (VersionRequest.Relocation) names a version when its
+            // DT_VERSYM index has a name (TryGetNameOffset): the entry's own definition, which the matcher finds again
+            // for it (index 2 or more); without one, the request is unversioned, which the matcher accepts below index
+            // 3 (the base or oldest definition, as a relocation asks).
             int index = versions.GetRawIndex(symbolIndex) & ~HiddenBit;
-            if (version.Name is not null || (version.HasNameBytes ? index < 2 : index >= 3))
+            bool named = versions.TryGetNameOffset(symbolIndex, isDefined: true, out _);
+            if (named ? index < 2 : index >= 3)
                 return false;
         }
-        return gnu.IsFirstWithHash(name.GnuHash, symbolIndex);
+        return gnu.IsFirstWithHash(gnuHash, symbolIndex);
     }
 
     // DT_VERSYM's hidden flag (the index is the rest): a non-default version, `name@VERS`.

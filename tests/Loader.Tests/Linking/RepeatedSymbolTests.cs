@@ -42,7 +42,7 @@ public sealed unsafe class RepeatedSymbolTests
                     Assert.True(ourNormal == theirNormal, $"{table}[{i}]: Loader 0x{ourNormal:x}, glibc 0x{theirNormal:x}");
                 }
                 Assert.Equal((long)strlen, *(long*)(mine + 8 * 8)); // the resolver's choice, not the IFUNC itself
-                Assert.Equal(8L, *(long*)(mine + 12 * 8)); // missing_weak[2]: 0 + 8
+                Assert.Equal(8L, *(long*)(mine + 12 * 8)); // weak_absent_data[2]: 0 + 8
             }
             // 0+3+5+8+15 twice, 7 six times, strlen("abc") three times.
             Assert.Equal(113, ((delegate* unmanaged<int>)ours.GetExport("check"))());
