@@ -78,10 +78,10 @@ flock -u 9
 
 # --- seeds ---------------------------------------------------------------------------------------
 # A few small, diverse fixtures: plain, IFUNC, TLS (descriptors), RELR, symbol versions, SysV hash
-# only, gold-linked, 32-bit, big-endian, no section headers. Stripped: AFL works best on small files.
+# only, gold-linked, 32-bit, big-endian, no section headers, symbolic relocations in runs. Stripped: AFL works best on small files.
 FIXTURES=$ROOT/tests/fixtures/build
 SEED_FIXTURES=(basic.so ifunc.so tls/libtls_desc.so relr.so versioned.so hash_sysv.so gold.so
-    elf32_i386.so bigendian64_ppc64.so no_section_headers.so noseparate_code.so linking/libctors.so)
+    elf32_i386.so bigendian64_ppc64.so no_section_headers.so noseparate_code.so linking/libctors.so repeat_refs.so)
 mkdir -p "$SEEDS"
 for fixture in "${SEED_FIXTURES[@]}"; do
     [[ -e $FIXTURES/$fixture ]] || continue

@@ -76,12 +76,4 @@ public readonly struct StringTable
 
     /// <summary>The string at <paramref name="offset"/>.</summary>
     public string GetString(uint offset) => Encoding.UTF8.GetString(GetBytes(offset));
-
-    /// <summary>The table's bytes from <paramref name="offset"/> to its end (empty past it), for a caller that compares
-    /// a prefix in place: the string's terminator is not looked for.</summary>
-    internal ReadOnlySpan<byte> From(uint offset)
-    {
-        var span = _bytes.Span;
-        return offset < (uint)span.Length ? span[(int)offset..] : default;
-    }
 }

@@ -59,6 +59,36 @@ public sealed class SymbolTable
     /// no NUL); see <see cref="StringTable.EqualsAscii"/>.</summary>
     internal bool NameEqualsAscii(uint nameOffset, ReadOnlySpan<char> name) => _tables.Strings.EqualsAscii(nameOffset, name);
 
+    /// <summary>
+    /// The string at <paramref name="nameOffset"/> of the string table (a symbol's <c>st_name</c>) as UTF-8 bytes, no
+    /// copy: <see cref="StringTable.GetBytes"/> without making the table's descriptor first (the relocator asks once
+    /// per symbol it resolves; its frame zeroes every struct with a reference in it). A bad offset or an unterminated
+    /// string is refused as <see cref="StringTable.GetBytes"/> refuses it.
+    /// </summary>
+    internal ReadOnlySpan<byte> NameBytesAt(uint nameOffset)
+    {
+        var strings = _tables.StringBytes;
+        if (nameOffset < (uint)strings.Length)
+        {
+            var rest = strings[(int)nameOffset..];
+            int end = rest.IndexOf((byte)0);
+            if (end >= 0)
+                return rest[..end];
+        }
+        return NameBytesRefused(nameOffset);
+    }
+
+    /// <summary>The string table's bytes from <paramref name="nameOffset"/> to its end (empty past it), for a caller
+    /// that compares a prefix in place: the string's terminator is not looked for.</summary>
+    internal ReadOnlySpan<byte> NameFrom(uint nameOffset)
+    {
+        var strings = _tables.StringBytes;
+        return nameOffset < (uint)strings.Length ? strings[(int)nameOffset..] : default;
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private ReadOnlySpan<byte> NameBytesRefused(uint nameOffset) => Strings.GetBytes(nameOffset);
+
     /// <summary>The symbol's name as UTF-8 bytes, no copy.</summary>
     public ReadOnlySpan<byte> GetNameBytes(int index) => Strings.GetBytes(this[index].NameOffset);
 

@@ -510,7 +510,7 @@ internal sealed partial class Relocator
         res.Definer = SlotOf(found.Module);
         res.Value = found.Symbol.Type == SymbolType.Tls ? found.Symbol.Value : found.Address;
         res.NeedsResolver = found.IsIfunc;
-        if (found.Module.IsHost && IsThreadAtExit(found.Module.Tables!.Strings, found.Symbol.NameOffset))
+        if (found.Module.IsHost && IsThreadAtExit(found.Module.Tables!.Symbols!, found.Symbol.NameOffset))
         {
             // A thread_local destructor's registration: through the shim, which keeps this image mapped until the
             // destructors it registered have run (glibc would pin the main program instead).
@@ -571,9 +571,9 @@ internal sealed partial class Relocator
 
     // Asked of every symbol a host library defines for this image (most of a library's): the name, which the lookup has
     // just matched in place, is compared where it lies, and most differ within the first bytes; no scan for its end.
-    private static bool IsThreadAtExit(in StringTable strings, uint nameOffset)
+    private static bool IsThreadAtExit(SymbolTable symbols, uint nameOffset)
     {
-        var name = strings.From(nameOffset);
+        var name = symbols.NameFrom(nameOffset);
         if (!name.StartsWith("__cxa_thread_atexit"u8))
             return false;
         name = name["__cxa_thread_atexit".Length..];
