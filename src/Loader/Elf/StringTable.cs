@@ -45,34 +45,17 @@ public readonly struct StringTable
         return rest[..end];
     }
 
-    /// <summary>
-    /// Whether the string at <paramref name="offset"/> is <paramref name="name"/>, an ASCII name without NUL, compared
-    /// byte to char where it lies (no NUL scan, no transcoding). A bad offset or an unterminated string is refused as
-    /// <see cref="GetBytes"/> refuses it.
-    /// </summary>
-    internal bool EqualsAscii(uint offset, ReadOnlySpan<char> name)
-    {
-        var span = _bytes.Span;
-        if ((ulong)offset + (ulong)name.Length < (ulong)span.Length && span[(int)offset + name.Length] == 0
-            && Ascii.Equals(span.Slice((int)offset, name.Length), name))
-            return true;
-        // Not this name (the string ends elsewhere or differs): a hash collision, so rare that the checks of the
-        // general path cost nothing.
-        GetBytes(offset);
-        return false;
-    }
+    /// <summary>Whether <paramref name="table"/> (a string table's bytes) holds <paramref name="name"/> (ASCII, no NUL)
+    /// at <paramref name="offset"/>, terminated there; false for anything else, a bad offset included (the caller
+    /// refuses those as <see cref="GetBytes"/> does).</summary>
+    internal static bool IsAsciiAt(ReadOnlySpan<byte> table, uint offset, ReadOnlySpan<char> name) =>
+        (ulong)offset + (ulong)name.Length < (ulong)table.Length && table[(int)offset + name.Length] == 0
+        && Ascii.Equals(table.Slice((int)offset, name.Length), name);
 
-    /// <summary>Whether the string at <paramref name="offset"/> is <paramref name="name"/> (UTF-8 bytes, no NUL):
-    /// compared in place, without looking for the terminator first.</summary>
-    internal bool EqualsBytes(uint offset, ReadOnlySpan<byte> name)
-    {
-        var span = _bytes.Span;
-        if ((ulong)offset + (ulong)name.Length < (ulong)span.Length && span[(int)offset + name.Length] == 0
-            && span.Slice((int)offset, name.Length).SequenceEqual(name))
-            return true;
-        GetBytes(offset); // as EqualsAscii: a string without its terminator is refused here too
-        return false;
-    }
+    /// <summary><see cref="IsAsciiAt"/> for UTF-8 bytes.</summary>
+    internal static bool IsBytesAt(ReadOnlySpan<byte> table, uint offset, ReadOnlySpan<byte> name) =>
+        (ulong)offset + (ulong)name.Length < (ulong)table.Length && table[(int)offset + name.Length] == 0
+        && table.Slice((int)offset, name.Length).SequenceEqual(name);
 
     /// <summary>The string at <paramref name="offset"/>.</summary>
     public string GetString(uint offset) => Encoding.UTF8.GetString(GetBytes(offset));

@@ -55,9 +55,28 @@ public sealed class SymbolTable
     /// <summary>The raw entries (Count × the entry size), for a reader that decodes the fields it needs itself.</summary>
     internal ReadOnlySpan<byte> Entries => _bytes.Span;
 
-    /// <summary>Whether the name at <paramref name="nameOffset"/> of the string table is <paramref name="name"/> (ASCII,
-    /// no NUL); see <see cref="StringTable.EqualsAscii"/>.</summary>
-    internal bool NameEqualsAscii(uint nameOffset, ReadOnlySpan<char> name) => _tables.Strings.EqualsAscii(nameOffset, name);
+    /// <summary>
+    /// Whether the name at <paramref name="nameOffset"/> of the string table is <paramref name="name"/>, an ASCII name
+    /// without NUL, compared byte to char where it lies (no NUL scan, no transcoding, no string-table descriptor). Not
+    /// this name — the string ends elsewhere or differs: a hash collision, so rare that the general path's checks cost
+    /// nothing — and a bad offset or an unterminated string is refused as <see cref="StringTable.GetBytes"/> refuses it.
+    /// </summary>
+    internal bool NameEqualsAscii(uint nameOffset, ReadOnlySpan<char> name)
+    {
+        if (StringTable.IsAsciiAt(_tables.StringBytes, nameOffset, name))
+            return true;
+        NameBytesAt(nameOffset); // not this name: a bad offset or an unterminated string is refused all the same
+        return false;
+    }
+
+    /// <summary><see cref="NameEqualsAscii"/> for a name in UTF-8 bytes (no NUL).</summary>
+    internal bool NameEqualsBytes(uint nameOffset, ReadOnlySpan<byte> name)
+    {
+        if (StringTable.IsBytesAt(_tables.StringBytes, nameOffset, name))
+            return true;
+        NameBytesAt(nameOffset);
+        return false;
+    }
 
     /// <summary>
     /// The string at <paramref name="nameOffset"/> of the string table (a symbol's <c>st_name</c>) as UTF-8 bytes, no

@@ -44,9 +44,9 @@ internal readonly ref struct SymbolName
     /// <summary>The System V hash, computed when asked: only a module without DT_GNU_HASH needs it.</summary>
     public uint SysvHash => IsChars ? SysvHashTable.Hash(Chars) : SysvHashTable.Hash(Bytes);
 
-    /// <summary>Whether the string at <paramref name="offset"/> of <paramref name="strings"/> is this name.</summary>
-    public bool IsAt(in StringTable strings, uint offset) =>
-        IsChars ? strings.EqualsAscii(offset, Chars) : strings.EqualsBytes(offset, Bytes);
+    /// <summary>Whether the name at <paramref name="offset"/> of <paramref name="symbols"/>' string table is this name.</summary>
+    public bool IsAt(SymbolTable symbols, uint offset) =>
+        IsChars ? symbols.NameEqualsAscii(offset, Chars) : symbols.NameEqualsBytes(offset, Bytes);
 }
 
 /// <summary>What version a lookup asks for.</summary>
@@ -226,7 +226,7 @@ internal static class SymbolLookup
             var sym = Symbols[index];
             if (!IsExportedDefinition(sym))
                 return false;
-            if (!Name.IsAt(Symbols.Strings, sym.NameOffset))
+            if (!Name.IsAt(Symbols, sym.NameOffset))
                 return false;
             if (Versions is null)
                 return true; // an unversioned library: any definition matches
@@ -238,7 +238,7 @@ internal static class SymbolLookup
                 // The same rule as below, the names compared where they lie (the definer's DT_STRTAB, the referrer's).
                 if (!DefinedVersionOffset(index, ndx, out uint definedOffset))
                     return !Request.Exact && !hidden;
-                return Symbols.Strings.EqualsBytes(definedOffset, Request.NameTable.GetBytes(Request.NameOffset));
+                return Symbols.NameEqualsBytes(definedOffset, Request.NameTable.GetBytes(Request.NameOffset));
             }
             if (Request.Name is { } wanted)
             {
