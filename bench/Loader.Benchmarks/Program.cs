@@ -8,7 +8,9 @@ namespace Loader.Benchmarks;
 /// <c>dotnet run -c Release --project bench/Loader.Benchmarks -- --filter '*'</c> runs every benchmark with
 /// BenchmarkDotNet's default job; add <c>--quick</c> (ours: <see cref="Job.ShortRun"/>, 3 warm-ups and 3 iterations)
 /// or BenchmarkDotNet's own <c>--job short</c> for a run of a few minutes. Every other argument is BenchmarkDotNet's,
-/// except <c>--phases [LIBRARY…]</c>, the per-phase profile under perf (<see cref="Phases.PhaseProfile"/>).
+/// except <c>--phases [LIBRARY…]</c>, the per-phase profile under perf (<see cref="Phases.PhaseProfile"/>), and
+/// <c>--compare-builds DIR_A DIR_B [LIBRARY…]</c>, two builds of Loader compared in one process
+/// (<see cref="BuildComparison"/>).
 /// </summary>
 public static class Program
 {
@@ -19,6 +21,9 @@ public static class Program
             return Phases.PhaseProfile.Run(libraries, Console.Out);
         if (args is [Phases.PhaseProfile.LoopCommand, string library, string medians])
             return Phases.PhaseProfile.Loop(library, medians);
+        // Not BenchmarkDotNet either: two builds of Loader in one process (docs/benchmarks.md, "Session 11").
+        if (args is [BuildComparison.Command, string buildA, string buildB, .. var compared])
+            return BuildComparison.Run(buildA, buildB, compared, Console.Out);
         IConfig config = DefaultConfig.Instance;
         if (args.Contains("--quick"))
         {
