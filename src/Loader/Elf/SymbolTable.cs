@@ -109,7 +109,7 @@ public sealed class SymbolTable
     private ReadOnlySpan<byte> NameBytesRefused(uint nameOffset) => Strings.GetBytes(nameOffset);
 
     /// <summary>The symbol's name as UTF-8 bytes, no copy.</summary>
-    public ReadOnlySpan<byte> GetNameBytes(int index) => Strings.GetBytes(this[index].NameOffset);
+    public ReadOnlySpan<byte> GetNameBytes(int index) => NameBytesAt(this[index].NameOffset);
 
     /// <summary>The symbol's name.</summary>
     public string GetName(int index) => Strings.GetString(this[index].NameOffset);
