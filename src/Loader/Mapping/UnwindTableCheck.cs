@@ -134,7 +134,7 @@ internal static class UnwindTableCheck
         while (position + 4 <= bytes.Length)
         {
             // Each length is read before the next entry's address is known: ask for the lines 1 KB ahead meanwhile
-            // (libpython's walk covers 342 KB; --compare-builds: its load 0.3–2 % faster, libcrypto's 0.3–3 %).
+            // (libpython's walk covers 342 KB; a per cent or two of its load and libcrypto's, docs/benchmarks.md).
             Native.CachePrefetch.Line(bytes, (ulong)position + 1024);
             uint length = BinaryPrimitives.ReadUInt32LittleEndian(bytes[position..]);
             if (length == 0)
