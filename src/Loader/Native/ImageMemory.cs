@@ -210,7 +210,10 @@ internal sealed unsafe class ImageMemory : BorrowedMemory
     /// entry whose symbol index is 0 or below <paramref name="symbolCount"/> and whose 8-byte target lies whole in
     /// <paramref name="window"/> — a writable range <see cref="WritableRangeAt"/> gave, at <paramref name="windowStart"/>.
     /// Returns the first entry it did not apply (the caller's general path decides what that one is, or refuses it).
+    /// Not inlined: inside the relocator's pass, whose registers hold its own state, the loop reloaded its bounds and
+    /// bases from the stack on every entry.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     public static int ApplyRelativeRun(ReadOnlySpan<ulong> words, int entry, int count, ulong bias, Span<byte> window,
         ulong windowStart, uint symbolCount)
     {
