@@ -30,19 +30,29 @@ public readonly struct StringTable
     public ReadOnlySpan<byte> GetBytes(uint offset)
     {
         var span = _bytes.Span;
+        if (TryBytesAt(span, offset, out var bytes) || (offset == 0 && span.Length == 0))
+            return bytes;
         if (offset >= (uint)span.Length)
-        {
-            if (offset == 0 && span.Length == 0)
-                return default;
             ThrowHelper.Format(_fileName, _tableName, _baseOffset + offset,
                 $"string offset 0x{offset:x} is past the end of the 0x{span.Length:x}-byte table");
-        }
-        var rest = span[(int)offset..];
+        return ThrowHelper.Format<ReadOnlySpan<byte>>(_fileName, _tableName, _baseOffset + offset,
+            $"string at table offset 0x{offset:x} has no NUL terminator before the end of the table");
+    }
+
+    /// <summary>The string at <paramref name="offset"/> of <paramref name="table"/> (a string table's bytes), without
+    /// its terminator; false for an offset past the table or a string with no terminator before its end (the caller
+    /// refuses those as <see cref="GetBytes"/> does).</summary>
+    internal static bool TryBytesAt(ReadOnlySpan<byte> table, uint offset, out ReadOnlySpan<byte> bytes)
+    {
+        bytes = default;
+        if (offset >= (uint)table.Length)
+            return false;
+        var rest = table[(int)offset..];
         int end = rest.IndexOf((byte)0);
         if (end < 0)
-            ThrowHelper.Format(_fileName, _tableName, _baseOffset + offset,
-                $"string at table offset 0x{offset:x} has no NUL terminator before the end of the table");
-        return rest[..end];
+            return false;
+        bytes = rest[..end];
+        return true;
     }
 
     /// <summary>Whether <paramref name="table"/> (a string table's bytes) holds <paramref name="name"/> (ASCII, no NUL)

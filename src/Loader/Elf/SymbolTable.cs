@@ -84,18 +84,8 @@ public sealed class SymbolTable
     /// per symbol it resolves; its frame zeroes every struct with a reference in it). A bad offset or an unterminated
     /// string is refused as <see cref="StringTable.GetBytes"/> refuses it.
     /// </summary>
-    internal ReadOnlySpan<byte> NameBytesAt(uint nameOffset)
-    {
-        var strings = _tables.StringBytes;
-        if (nameOffset < (uint)strings.Length)
-        {
-            var rest = strings[(int)nameOffset..];
-            int end = rest.IndexOf((byte)0);
-            if (end >= 0)
-                return rest[..end];
-        }
-        return NameBytesRefused(nameOffset);
-    }
+    internal ReadOnlySpan<byte> NameBytesAt(uint nameOffset) =>
+        StringTable.TryBytesAt(_tables.StringBytes, nameOffset, out var name) ? name : NameBytesRefused(nameOffset);
 
     /// <summary>The string table's bytes from <paramref name="nameOffset"/> to its end (empty past it), for a caller
     /// that compares a prefix in place: the string's terminator is not looked for.</summary>
@@ -112,7 +102,7 @@ public sealed class SymbolTable
     public ReadOnlySpan<byte> GetNameBytes(int index) => NameBytesAt(this[index].NameOffset);
 
     /// <summary>The symbol's name.</summary>
-    public string GetName(int index) => Strings.GetString(this[index].NameOffset);
+    public string GetName(int index) => System.Text.Encoding.UTF8.GetString(NameBytesAt(this[index].NameOffset));
 
     private ReadOnlySpan<byte> EntryBytes(long index, string referrer)
     {
