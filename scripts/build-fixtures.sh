@@ -306,6 +306,13 @@ rule "$B/libbind_hidden_dep.so" "$B/stub/libbind_hidden_dep.so" "$BS/bindpatch.c
     bindpatch visibility secret_value hidden "$B/stub/libbind_hidden_dep.so"
 rule "$B/libbind_hidden_user.so" "$BS/hidden_user.c" "$B/stub/libbind_hidden_dep.so" -- \
     cc_so libbind_hidden_user.so "$BS/hidden_user.c" "$B/stub/libbind_hidden_dep.so" "${ORIGIN_RUNPATH[@]}"
+
+# 16f'. Kept loaded: the same library (keep.c, with a dependency) marked DF_1_NODELETE (-z nodelete), and not.
+rule "$B/libbind_keep_dep.so" "$BS/keep_dep.c" -- cc_so libbind_keep_dep.so "$BS/keep_dep.c"
+rule "$B/libbind_nodelete.so" "$BS/keep.c" "$B/libbind_keep_dep.so" -- \
+    cc_so libbind_nodelete.so "$BS/keep.c" "$B/libbind_keep_dep.so" -Wl,-z,nodelete "${ORIGIN_RUNPATH[@]}"
+rule "$B/libbind_keep.so" "$BS/keep.c" "$B/libbind_keep_dep.so" -- \
+    cc_so libbind_keep.so "$BS/keep.c" "$B/libbind_keep_dep.so" "${ORIGIN_RUNPATH[@]}"
 # ---- end: binding fixtures (verified below) ----
 
 # 17. C++ exceptions through Loader-mapped code (tests/fixtures/cxx/, tests/Loader.Tests/Linking/CxxException*Tests.cs):
@@ -451,6 +458,8 @@ v_missing_weak() { expect "$1" "-W --dyn-syms" 'WEAK +DEFAULT +UND weak_absent@V
 v_missing() { expect "$1" "-W --dyn-syms" ' present@@VERS_1$' && expect "$1" "-W --dyn-syms" ' (gone|weak_absent)' no; }
 v_hidden_dep() { expect "$1" "-W --dyn-syms" 'FUNC +GLOBAL HIDDEN +[0-9]+ secret_value$'; }
 v_hidden_user() { expect "$1" "-W --dyn-syms" 'UND secret_value$'; }
+v_nodelete() { expect "$1" "-d" 'FLAGS_1\) +Flags: NODELETE' && expect "$1" "-d" 'NEEDED.*libbind_keep_dep\.so'; }
+v_keep() { expect "$1" "-d" 'NODELETE' no && expect "$1" "-d" 'NEEDED.*libbind_keep_dep\.so'; }
 verify binding/libbind_plain_dep.so v_who_dep
 verify binding/libbind_dtsym_dep.so v_dtsym_dep
 verify binding/libbind_bsym_dep.so v_bsym_dep
@@ -469,6 +478,8 @@ verify binding/libbind_missing_strong.so v_missing_strong
 verify binding/libbind_missing_weak.so v_missing_weak
 verify binding/libbind_hidden_dep.so v_hidden_dep
 verify binding/libbind_hidden_user.so v_hidden_user
+verify binding/libbind_nodelete.so v_nodelete
+verify binding/libbind_keep.so v_keep
 # ---- end: binding fixtures ----
 
 # 19. A library that waits in its own code, for gdb -p (tests/Loader.Tests/Linking/DebuggerGdbTests.cs).

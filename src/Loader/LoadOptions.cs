@@ -33,6 +33,12 @@ public sealed record LoadOptions
     /// read-write, never executable, mprotect. Default false: such a library is refused.</summary>
     public bool AllowTextRelocations { get; init; }
 
+    /// <summary>Keep the library loaded once the load succeeded, like <c>RTLD_NODELETE</c>: disposing its handles leaves
+    /// it (and what it needs) mapped, with its state, until its <see cref="LoaderContext"/> is disposed. A library marked
+    /// <c>DF_1_NODELETE</c> (<c>-z nodelete</c>), or one that defines an <c>STB_GNU_UNIQUE</c> symbol its context
+    /// entered, is kept so without it, as glibc keeps them.</summary>
+    public bool NoDelete { get; init; }
+
     /// <summary>Run DT_INIT and DT_INIT_ARRAY after relocation (and the finalizers at unload). Default true.</summary>
     public bool RunInitializers { get; init; } = true;
 

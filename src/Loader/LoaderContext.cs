@@ -54,7 +54,7 @@ public sealed class LoaderContext : IDisposable
 
     /// <summary>
     /// Unloads every library the context holds — finalizers first, dependents before dependencies — whatever handles
-    /// are still open (they become disposed: <see cref="ElfLibrary.GetExport(string)"/> on them throws
+    /// are still open, the libraries kept loaded (<see cref="LoadedLibraryState.NoDelete"/>) too (they become disposed: <see cref="ElfLibrary.GetExport(string)"/> on them throws
     /// <see cref="ObjectDisposedException"/>), and refuses later loads with <see cref="ObjectDisposedException"/>.
     /// Idempotent. The default context lives as long as the process and cannot be disposed.
     /// </summary>

@@ -160,6 +160,10 @@ internal sealed class Module
     /// order): a mark instead of a set made for each unload. Only for a module Loader mapped (a host module is shared).</summary>
     public int CollectionMark { get; set; }
 
+    /// <summary>Kept loaded until its namespace is disposed, whatever its handles (glibc's <c>l_nodelete_active</c>): set
+    /// when the load that made it so succeeds (<see cref="ModuleNamespace"/>).</summary>
+    public bool NoDelete { get; set; }
+
     public bool Relocated { get; set; }
     public bool Initialized { get; set; }
     public bool Finalized { get; set; }

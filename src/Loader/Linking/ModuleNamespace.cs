@@ -20,6 +20,12 @@ internal sealed class ModuleNamespace
     private IfuncResolverCache _resolverResults;
     private List<Module>? _owingThreadExits;
 
+    // Modules a running load found to keep (they define an STB_GNU_UNIQUE symbol the load entered first): kept once
+    // the load succeeds, forgotten if it fails — glibc's "pending NODELETE", so a failed load leaves nothing behind
+    // that it would not leave without the failure. Made at the first; loads nest (an initializer may load).
+    private List<Module>? _noDeletePending;
+    private int _loadsRunning;
+
     /// <summary>Held for every load, lookup and unload in the namespace (re-entrant, as a load from an initializer
     /// needs).</summary>
     public object SyncRoot => this;
@@ -35,7 +41,24 @@ internal sealed class ModuleNamespace
         {
             ObjectDisposedException.ThrowIf(IsDisposed, typeof(LoaderContext));
             UnmapThoseNoLongerOwed();
-            return LoadSession.Run(this, options, path, bytes, fromMemory);
+            int pendingBefore = _noDeletePending?.Count ?? 0;
+            _loadsRunning++;
+            try
+            {
+                var root = LoadSession.Run(this, options, path, bytes, fromMemory);
+                if (options.NoDelete && !root.IsHost)
+                    root.NoDelete = true; // RTLD_NODELETE marks the library opened, new or already loaded
+                return root;
+            }
+            catch
+            {
+                _noDeletePending?.RemoveRange(pendingBefore, _noDeletePending.Count - pendingBefore);
+                throw;
+            }
+            finally
+            {
+                _loadsRunning--;
+            }
         }
     }
 
@@ -94,7 +117,7 @@ internal sealed class ModuleNamespace
         {
             var result = new List<LoadedLibraryState>(_moduleCount);
             foreach (var module in Modules)
-                result.Add(new LoadedLibraryState(module.Info, module.ReferenceCount));
+                result.Add(new LoadedLibraryState(module.Info, module.ReferenceCount) { NoDelete = module.NoDelete });
             return result;
         }
     }
@@ -134,13 +157,24 @@ internal sealed class ModuleNamespace
         return null;
     }
 
-    /// <summary>The modules a load mapped join the namespace once the load succeeded.</summary>
+    /// <summary>The modules a load mapped join the namespace once the load succeeded; those marked
+    /// <c>DF_1_NODELETE</c>, and those the load found to keep (<see cref="Unique"/>), are kept from now on.</summary>
     public void Commit(List<Module> modules)
     {
         if (_moduleCount + modules.Count > _modules.Length)
             Array.Resize(ref _modules, Math.Max(_moduleCount + modules.Count, _modules.Length * 2));
         modules.CopyTo(_modules, _moduleCount);
         _moduleCount += modules.Count;
+        foreach (var module in modules)
+            if ((module.Tables?.Dynamic.Flags1 & Elf.DynamicFlags1.NoDelete) != 0)
+                module.NoDelete = true;
+        // As glibc activates every pending mark of the namespace when a dlopen succeeds (an enclosing load's too).
+        if (_noDeletePending is { Count: > 0 } pending)
+        {
+            foreach (var module in pending)
+                module.NoDelete = true;
+            pending.Clear();
+        }
     }
 
     /// <summary>Takes <paramref name="module"/> out of the load order, the others keeping theirs.</summary>
@@ -157,10 +191,22 @@ internal sealed class ModuleNamespace
     /// The final step of every lookup — relocation, <c>GetExport</c>, <c>bind</c> — before the address is used: an
     /// <c>STB_GNU_UNIQUE</c> definition becomes the first one the namespace met for that name.
     /// </summary>
-    public ResolvedSymbol Unique(ResolvedSymbol found) =>
-        found.Symbol.Binding == Elf.SymbolBinding.GnuUnique
-            ? _uniqueSymbols.Intern(found.Module.Tables!.Symbols!.GetNameBytes(found.Index), found)
-            : found;
+    /// <remarks>The module whose definition is entered first is kept loaded (glibc marks it NODELETE: every later
+    /// lookup of the name, from any library, gets that copy): at once outside a load, when the load succeeds inside one.</remarks>
+    public ResolvedSymbol Unique(ResolvedSymbol found)
+    {
+        if (found.Symbol.Binding != Elf.SymbolBinding.GnuUnique)
+            return found;
+        var first = _uniqueSymbols.Intern(found.Module.Tables!.Symbols!.GetNameBytes(found.Index), found, out bool entered);
+        if (entered && !found.Module.IsHost && !found.Module.NoDelete)
+        {
+            if (_loadsRunning > 0)
+                (_noDeletePending ??= []).Add(found.Module);
+            else
+                found.Module.NoDelete = true;
+        }
+        return first;
+    }
 
     /// <summary>
     /// The address a resolved definition stands for: its address, or for an <c>STT_GNU_IFUNC</c> the result of its
@@ -193,9 +239,10 @@ internal sealed class ModuleNamespace
         _resolverResults.Run(owner, resolver, what, options);
 
     /// <summary>
-    /// Drops one handle on <paramref name="module"/>, then unloads every module no handle reaches any more through
-    /// DT_NEEDED edges — as glibc's <c>dlclose</c> marks what is still used and collects the rest, so a DT_NEEDED cycle
-    /// (a library that needs itself, two that need each other) goes too. Finalizers run first, dependents before
+    /// Drops one handle on <paramref name="module"/>, then unloads every module no handle and no kept module
+    /// (<see cref="Module.NoDelete"/>) reaches any more through DT_NEEDED edges — as glibc's <c>dlclose</c> marks what
+    /// is still used and collects the rest, so a DT_NEEDED cycle (a library that needs itself, two that need each
+    /// other) goes too. Finalizers run first, dependents before
     /// dependencies; then the images are unmapped (or kept while a thread owes one a <c>thread_local</c> destructor).
     /// </summary>
     /// <exception cref="LoaderException">A finalizer could not be run (the library changed its own table after the
@@ -216,8 +263,9 @@ internal sealed class ModuleNamespace
     public bool IsDisposed { get; private set; }
 
     /// <summary>
-    /// Unloads everything the namespace holds, whatever handles remain (they become dead handles), dependents before
-    /// dependencies, and refuses any later load. Idempotent.
+    /// Unloads everything the namespace holds, whatever handles remain (they become dead handles) and kept modules
+    /// too — the namespace's end is to its modules what a process's exit is to glibc's: their finalizers run —
+    /// dependents before dependencies, and refuses any later load. Idempotent.
     /// </summary>
     /// <exception cref="LoaderException">A finalizer could not be run; thrown after everything was unloaded.</exception>
     public void UnloadAll()
@@ -292,8 +340,13 @@ internal sealed class ModuleNamespace
     private List<Module> Unreachable()
     {
         int live = unchecked(_lastMark += 2), placed = unchecked(live + 1);
+        // A kept module (and what it needs) stays until the namespace itself is disposed; so does one a running load
+        // found to keep, should a finalizer or an initializer unload something meanwhile.
         foreach (var m in Modules)
-            if (m.Handles > 0)
+            if (m.Handles > 0 || (m.NoDelete && !IsDisposed))
+                MarkLive(m, live);
+        if (!IsDisposed && _noDeletePending is { } pending)
+            foreach (var m in pending)
                 MarkLive(m, live);
         // Taken out of the slot while in use: a finalizer may unload something itself, and collect meanwhile.
         var order = t_spareOrder ?? [];

@@ -15,14 +15,17 @@ internal struct UniqueSymbolTable // a field of its namespace, not an object of 
 {
     private Dictionary<DefinedName, ResolvedSymbol>? _first; // made at the namespace's first STB_GNU_UNIQUE definition
 
-    /// <summary>The definition this name already has in the namespace, or <paramref name="found"/>, which becomes it.</summary>
+    /// <summary>The definition this name already has in the namespace, or <paramref name="found"/>, which becomes it
+    /// (<paramref name="entered"/> then true).</summary>
     /// <param name="name"><paramref name="found"/>'s name, as its module's symbol table has it.</param>
     /// <param name="found">The definition a lookup found.</param>
-    public ResolvedSymbol Intern(ReadOnlySpan<byte> name, ResolvedSymbol found)
+    /// <param name="entered">True when <paramref name="found"/> is the name's first definition, entered now.</param>
+    public ResolvedSymbol Intern(ReadOnlySpan<byte> name, ResolvedSymbol found, out bool entered)
     {
         _first ??= new(DefinedName.SameName);
         var key = new DefinedName(found.Module, found.Index, GnuHashTable.Hash(name));
-        if (_first.TryGetValue(key, out var first))
+        entered = !_first.TryGetValue(key, out var first);
+        if (!entered)
             return first;
         _first[key] = found;
         return found;

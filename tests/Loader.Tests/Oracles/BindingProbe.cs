@@ -9,13 +9,17 @@ namespace Loader.Tests.Oracles;
 /// <code>
 /// open H PATH      load PATH as handle H (glibc: dlopen RTLD_NOW|RTLD_LOCAL)     → "open H ok|failed"
 /// nsopen H PATH    the same in a new namespace (dlmopen LM_ID_NEWLM; Loader: a new LoaderContext)
+/// keepopen H PATH  the same with RTLD_NODELETE (Loader: LoadOptions.NoDelete)
+/// close H          dlclose H (Loader: ElfLibrary.Dispose)                       → "close H"
+/// loaded PATH      is PATH still loaded (glibc: dlopen RTLD_NOLOAD; Loader: the first context's libraries) → "loaded NAME = yes|no"
 /// call H SYM       call int SYM(void) exported by H                              → "call H SYM = n"
 /// ptr S H SYM      call void *SYM(void), keep the result in slot S               → "ptr S = SYM null|non-null"
 /// sym S H SYM      dlsym / GetExport into slot S                                 → "sym S = SYM found|not found"
 /// same S T         are slots S and T equal                                      → "same S T = yes|no"
 /// where S          the file whose image holds slot S (glibc: dladdr)             → "where S = libx.so"
 /// </code>
-/// Failed loads' messages are kept apart from the transcript (they are worded differently).
+/// Failed loads' messages are kept apart from the transcript (they are worded differently). Loader's contexts are
+/// disposed at the end, which unloads what they kept loaded.
 /// </summary>
 internal static unsafe class BindingProbe
 {
@@ -33,12 +37,14 @@ internal static unsafe class BindingProbe
             void *handles[8] = {0}, *slots[8] = {0};
             for (int i = 1; i < argc; i++) {
                 const char *op = argv[i];
-                int n = strcmp(op, "same") == 0 || strcmp(op, "call") == 0 || strcmp(op, "open") == 0 || strcmp(op, "nsopen") == 0 ? 2
-                    : strcmp(op, "where") == 0 ? 1 : 3;
+                int n = strcmp(op, "same") == 0 || strcmp(op, "call") == 0 || strcmp(op, "open") == 0 || strcmp(op, "nsopen") == 0
+                    || strcmp(op, "keepopen") == 0 ? 2
+                    : strcmp(op, "where") == 0 || strcmp(op, "close") == 0 || strcmp(op, "loaded") == 0 ? 1 : 3;
                 if (i + n >= argc) { fprintf(stderr, "probe: %s needs %d arguments\n", op, n); return 2; }
                 int a = atoi(argv[i + 1]), b = atoi(argv[i + 2 < argc ? i + 2 : i]);
-                if (!strcmp(op, "open") || !strcmp(op, "nsopen")) {
+                if (!strcmp(op, "open") || !strcmp(op, "nsopen") || !strcmp(op, "keepopen")) {
                     handles[a] = op[0] == 'o' ? dlopen(argv[i + 2], RTLD_NOW | RTLD_LOCAL)
+                        : op[0] == 'k' ? dlopen(argv[i + 2], RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE)
                         : dlmopen(LM_ID_NEWLM, argv[i + 2], RTLD_NOW | RTLD_LOCAL);
                     printf("%s %d %s\n", op, a, handles[a] ? "ok" : "failed");
                     if (!handles[a]) fprintf(stderr, "%s\n", dlerror());
@@ -53,6 +59,14 @@ internal static unsafe class BindingProbe
                     printf("%s %d = %s %s\n", op, a, argv[i + 3], op[0] == 's' ? (p ? "found" : "not found") : p ? "non-null" : "null");
                 } else if (!strcmp(op, "same")) {
                     printf("same %d %d = %s\n", a, b, slots[a] == slots[b] ? "yes" : "no");
+                } else if (!strcmp(op, "close")) {
+                    if (handles[a]) dlclose(handles[a]);
+                    handles[a] = NULL;
+                    printf("close %d\n", a);
+                } else if (!strcmp(op, "loaded")) {
+                    void *h = dlopen(argv[i + 1], RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+                    if (h) dlclose(h);
+                    printf("loaded %s = %s\n", strrchr(argv[i + 1], '/') ? strrchr(argv[i + 1], '/') + 1 : argv[i + 1], h ? "yes" : "no");
                 } else if (!strcmp(op, "where")) {
                     Dl_info info;
                     const char *file = slots[a] && dladdr(slots[a], &info) && info.dli_fname ? info.dli_fname : "nowhere";
@@ -90,10 +104,11 @@ internal static unsafe class BindingProbe
     }
 
     /// <summary>Runs <paramref name="script"/> with Loader in this process: one new <see cref="LoaderContext"/> (and one
-    /// more per <c>nsopen</c>); every handle is disposed at the end.</summary>
+    /// more per <c>nsopen</c>); every handle, then every context, is disposed at the end.</summary>
     public static Run Loader(string[] script)
     {
         var context = new LoaderContext();
+        var contexts = new List<LoaderContext> { context };
         var handles = new ElfLibrary?[8];
         var slots = new nint[8];
         var errors = new List<LoaderException>();
@@ -103,15 +118,18 @@ internal static unsafe class BindingProbe
             for (int i = 0; i < script.Length; i++)
             {
                 string op = script[i];
-                int n = op is "same" or "call" or "open" or "nsopen" ? 2 : op == "where" ? 1 : 3;
-                int a = int.Parse(script[i + 1]);
+                int n = op is "same" or "call" or "open" or "nsopen" or "keepopen" ? 2 : op is "where" or "close" or "loaded" ? 1 : 3;
+                int a = op == "loaded" ? 0 : int.Parse(script[i + 1]);
                 string arg2 = n >= 2 ? script[i + 2] : "", arg3 = n >= 3 ? script[i + 3] : "";
                 switch (op)
                 {
-                    case "open" or "nsopen":
+                    case "open" or "nsopen" or "keepopen":
                         try
                         {
-                            handles[a] = (op == "open" ? context : new LoaderContext()).Load(arg2);
+                            var into = op == "nsopen" ? new LoaderContext() : context;
+                            if (into != context)
+                                contexts.Add(into);
+                            handles[a] = into.Load(arg2, op == "keepopen" ? new LoadOptions { NoDelete = true } : null);
                             text.Append($"{op} {a} ok\n");
                         }
                         catch (LoaderException e)
@@ -140,6 +158,16 @@ internal static unsafe class BindingProbe
                     case "where":
                         text.Append($"where {a} = {Where(slots[a], handles)}\n");
                         break;
+                    case "close":
+                        handles[a]?.Dispose();
+                        handles[a] = null;
+                        text.Append($"close {a}\n");
+                        break;
+                    case "loaded":
+                        string full = Path.GetFullPath(script[i + 1]);
+                        bool present = context.LoadedLibraries.Any(l => Path.GetFullPath(l.Module.Path) == full);
+                        text.Append($"loaded {Path.GetFileName(full)} = {(present ? "yes" : "no")}\n");
+                        break;
                     default:
                         throw new ArgumentException($"unknown probe command '{op}'");
                 }
@@ -150,6 +178,8 @@ internal static unsafe class BindingProbe
         {
             foreach (var h in handles)
                 h?.Dispose();
+            foreach (var c in contexts)
+                c.Dispose();
         }
         return new Run(text.ToString(), [], errors);
     }
