@@ -313,6 +313,14 @@ rule "$B/libbind_nodelete.so" "$BS/keep.c" "$B/libbind_keep_dep.so" -- \
     cc_so libbind_nodelete.so "$BS/keep.c" "$B/libbind_keep_dep.so" -Wl,-z,nodelete "${ORIGIN_RUNPATH[@]}"
 rule "$B/libbind_keep.so" "$BS/keep.c" "$B/libbind_keep_dep.so" -- \
     cc_so libbind_keep.so "$BS/keep.c" "$B/libbind_keep_dep.so" "${ORIGIN_RUNPATH[@]}"
+# 16f''. A unique object its library never refers to: entered (and the library kept) by the first lookup of it — a
+#       dependent's load that succeeds, or one that fails afterwards (the mark is dropped with it), or dlsym.
+rule "$B/stub/libbind_lone_unique.so" "$BS/lone_unique.c" -- cc_so libbind_lone_unique.so -DLINK_STUB "$BS/lone_unique.c"
+rule "$B/libbind_lone_unique.so" "$BS/lone_unique.c" -- cc_so libbind_lone_unique.so "$BS/lone_unique.c"
+rule "$B/libbind_lone_user.so" "$BS/lone_user.c" "$B/stub/libbind_lone_unique.so" -- \
+    cc_so libbind_lone_user.so "$BS/lone_user.c" "$B/stub/libbind_lone_unique.so" "${ORIGIN_RUNPATH[@]}"
+rule "$B/libbind_lone_user_fail.so" "$BS/lone_user.c" "$B/stub/libbind_lone_unique.so" -- \
+    cc_so libbind_lone_user_fail.so -DCALL_VANISHED "$BS/lone_user.c" "$B/stub/libbind_lone_unique.so" "${ORIGIN_RUNPATH[@]}"
 # ---- end: binding fixtures (verified below) ----
 
 # 17. C++ exceptions through Loader-mapped code (tests/fixtures/cxx/, tests/Loader.Tests/Linking/CxxException*Tests.cs):
@@ -459,6 +467,10 @@ v_missing() { expect "$1" "-W --dyn-syms" ' present@@VERS_1$' && expect "$1" "-W
 v_hidden_dep() { expect "$1" "-W --dyn-syms" 'FUNC +GLOBAL HIDDEN +[0-9]+ secret_value$'; }
 v_hidden_user() { expect "$1" "-W --dyn-syms" 'UND secret_value$'; }
 v_nodelete() { expect "$1" "-d" 'FLAGS_1\) +Flags: NODELETE' && expect "$1" "-d" 'NEEDED.*libbind_keep_dep\.so'; }
+v_lone_unique() { expect "$1" "-W --dyn-syms" 'OBJECT +UNIQUE +DEFAULT +[0-9]+ lone_unique$' && expect "$1" "-rW" 'lone_unique' no \
+    && expect "$1" "-W --dyn-syms" ' vanished$' no; }
+v_lone_user() { expect "$1" "-rW" 'R_X86_64_GLOB_DAT .* lone_unique'; }
+v_lone_user_fail() { v_lone_user "$1" && expect "$1" "-rW" 'R_X86_64_JUMP_SLO.* vanished'; }
 v_keep() { expect "$1" "-d" 'NODELETE' no && expect "$1" "-d" 'NEEDED.*libbind_keep_dep\.so'; }
 verify binding/libbind_plain_dep.so v_who_dep
 verify binding/libbind_dtsym_dep.so v_dtsym_dep
@@ -480,6 +492,9 @@ verify binding/libbind_hidden_dep.so v_hidden_dep
 verify binding/libbind_hidden_user.so v_hidden_user
 verify binding/libbind_nodelete.so v_nodelete
 verify binding/libbind_keep.so v_keep
+verify binding/libbind_lone_unique.so v_lone_unique
+verify binding/libbind_lone_user.so v_lone_user
+verify binding/libbind_lone_user_fail.so v_lone_user_fail
 # ---- end: binding fixtures ----
 
 # 19. A library that waits in its own code, for gdb -p (tests/Loader.Tests/Linking/DebuggerGdbTests.cs).

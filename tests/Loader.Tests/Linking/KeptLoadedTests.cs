@@ -62,6 +62,46 @@ public sealed class KeptLoadedTests
     }
 
     [Fact]
+    public void A_dependents_load_that_enters_a_unique_definition_keeps_its_definer()
+    {
+        string[] script = ["open", "0", B("libbind_lone_unique.so"), "open", "1", B("libbind_lone_user.so"),
+            "ptr", "0", "1", "lone_addr", "where", "0", "close", "1", "close", "0", "loaded", B("libbind_lone_unique.so")];
+        var glibc = BindingProbe.AssertSameAsGlibc(script);
+        Assert.Contains("loaded libbind_lone_unique.so = yes", glibc.Transcript, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_failed_load_drops_the_mark_its_relocation_made_on_a_library_loaded_before()
+    {
+        // The failing load's GLOB_DAT enters lone_unique (a pending mark on its definer), then its JUMP_SLOT to
+        // vanished fails: the definer is not kept, and goes at its last close.
+        string[] script = ["open", "0", B("libbind_lone_unique.so"), "open", "1", B("libbind_lone_user_fail.so"),
+            "close", "0", "loaded", B("libbind_lone_unique.so")];
+        var (loader, glibc) = BindingProbe.Compare(script);
+        Assert.Equal(glibc.Transcript, loader.Transcript);
+        Assert.Contains("open 1 failed", glibc.Transcript, StringComparison.Ordinal);
+        Assert.Contains("loaded libbind_lone_unique.so = no", glibc.Transcript, StringComparison.Ordinal);
+        BindingProbe.AssertSameUndefinedSymbol(glibc, loader);
+    }
+
+    [Fact]
+    public void Looking_up_a_unique_definition_nobody_entered_keeps_its_library()
+    {
+        string[] script = ["open", "0", B("libbind_lone_unique.so"), "sym", "0", "0", "lone_unique", "close", "0",
+            "loaded", B("libbind_lone_unique.so")];
+        var glibc = BindingProbe.AssertSameAsGlibc(script);
+        Assert.Contains("loaded libbind_lone_unique.so = yes", glibc.Transcript, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_unique_definition_nobody_looked_up_keeps_nothing()
+    {
+        string[] script = ["open", "0", B("libbind_lone_unique.so"), "close", "0", "loaded", B("libbind_lone_unique.so")];
+        var glibc = BindingProbe.AssertSameAsGlibc(script);
+        Assert.Contains("loaded libbind_lone_unique.so = no", glibc.Transcript, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_unique_definition_entered_through_a_dependency_keeps_the_dependency()
     {
         string[] script = ["open", "0", B("libbind_unique_root.so"), "close", "0",
