@@ -22,12 +22,13 @@ internal struct IfuncResolverCache // a field of its namespace, not an object of
     /// </summary>
     /// <param name="owner">The module the resolver lies in.</param>
     /// <param name="resolver">The resolver's absolute address.</param>
-    /// <param name="what">What needs it, for the error message (<c>IFUNC 'memcpy'</c>, a relocation).</param>
+    /// <param name="what">What needs it, named in the error message (<c>IFUNC 'memcpy'</c>, a relocation).</param>
     /// <param name="options">The options of the load (or of the lookup) that needs it.</param>
     /// <exception cref="RelocationException">The resolver may not run, or does not lie in executable code.</exception>
-    public nint Run(Module owner, nint resolver, string what, LoadOptions options)
+    public nint Run(Module owner, nint resolver, in ResolverUse what, LoadOptions options)
     {
-        if (TryGetResult(resolver, out nint cached))
+        // A resolver inside an image of ours is never a host library's: only the namespace's own results can hold it.
+        if (owner.IsHost ? TryGetResult(resolver, out nint cached) : _results is not null && _results.TryGetValue(resolver, out cached))
             return cached;
         // The load's own choice holds for every later lookup too (GetExport, bind), not only for its relocations.
         if ((!options.RunResolvers || !owner.ResolversAllowed) && !owner.IsHost)

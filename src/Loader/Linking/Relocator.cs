@@ -404,7 +404,7 @@ internal sealed partial class Relocator
                     return;
                 }
                 ulong resolver = _base + (ulong)(rela ? r.Addend : (long)_memory.ReadUInt64(target));
-                value = (ulong)_namespace.RunResolver(_module, (nint)resolver, $"R_X86_64_IRELATIVE at 0x{r.Offset:x} (resolver at base+0x{resolver - _base:x})", _options);
+                value = (ulong)_namespace.RunResolver(_module, (nint)resolver, ResolverUse.Irelative(r.Offset, resolver - _base), _options);
                 _memory.WriteUInt64(target, value);
                 break;
             }
@@ -421,10 +421,10 @@ internal sealed partial class Relocator
                 }
                 if (res.NeedsResolver)
                 {
-                    // A resolver that has run (libc's memcpy, strlen, ... for nearly every library) answers without
-                    // its symbol's name, which is decoded only for a resolver run now (and its messages).
+                    // A resolver that has run (libc's memcpy, strlen, ... for nearly every library) answers at once;
+                    // the symbol's name is decoded only for a refusal's message (ResolverUse).
                     res.Value = _namespace.TryGetResolverResult((nint)res.Value, out nint known) ? (ulong)known
-                        : (ulong)_namespace.IfuncTarget(DefinerAt(res.Definer)!, (nint)res.Value, SymbolName(r.SymbolIndex), _options);
+                        : (ulong)_namespace.IfuncTarget(DefinerAt(res.Definer)!, (nint)res.Value, ResolverUse.Symbol(_tables.Symbols!, (int)r.SymbolIndex), _options);
                     res.NeedsResolver = false;
                 }
                 long addend = rela ? r.Addend
