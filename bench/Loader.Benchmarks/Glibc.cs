@@ -51,4 +51,24 @@ internal static unsafe partial class Glibc
     public static byte* ToNativeUtf8(string text) => (byte*)Marshal.StringToCoTaskMemUTF8(text);
 
     public static void FreeNativeUtf8(byte* text) => Marshal.FreeCoTaskMem((nint)text);
+
+    /// <summary>One <c>dlopen(RTLD_NOW|RTLD_LOCAL)</c> + <c>dlclose</c> of <paramref name="copy"/>, timed in microseconds
+    /// (the path encoded before the clock starts).</summary>
+    public static double TimeLoadUnload(string copy)
+    {
+        byte* path = ToNativeUtf8(copy);
+        try
+        {
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            nint handle = DlOpen(path, RTLD_NOW | RTLD_LOCAL);
+            if (handle == 0)
+                throw new InvalidOperationException($"dlopen({copy}): {DlError()}");
+            DlClose(handle);
+            return System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+        }
+        finally
+        {
+            FreeNativeUtf8(path);
+        }
+    }
 }

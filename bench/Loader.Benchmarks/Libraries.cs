@@ -28,7 +28,8 @@ internal static class Libraries
         return largest.Name;
     }
 
-    private static bool IsElf(string path)
+    /// <summary>The file starts with the ELF magic.</summary>
+    public static bool IsElf(string path)
     {
         Span<byte> magic = stackalloc byte[4];
         using var stream = File.OpenRead(path);

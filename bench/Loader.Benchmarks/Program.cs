@@ -10,7 +10,8 @@ namespace Loader.Benchmarks;
 /// or BenchmarkDotNet's own <c>--job short</c> for a run of a few minutes. Every other argument is BenchmarkDotNet's,
 /// except <c>--phases [LIBRARY…]</c>, the per-phase profile under perf (<see cref="Phases.PhaseProfile"/>), and
 /// <c>--compare-builds DIR_A DIR_B [LIBRARY…]</c>, two builds of Loader compared in one process
-/// (<see cref="BuildComparison"/>).
+/// (<see cref="BuildComparison"/>), and <c>--survey [EVERY]</c>, system libraries no benchmark names
+/// (<see cref="Survey"/>).
 /// </summary>
 public static class Program
 {
@@ -24,6 +25,11 @@ public static class Program
         // Not BenchmarkDotNet either: two builds of Loader in one process (docs/benchmarks.md, "Session 11").
         if (args is [BuildComparison.Command, string buildA, string buildB, .. var compared])
             return BuildComparison.Run(buildA, buildB, compared, Console.Out);
+        // Nor this: libraries no benchmark names, a child process each (docs/benchmarks.md, "Survey").
+        if (args is [Survey.Command, .. var every] && every.Length <= 1)
+            return Survey.Run(every is [string n] ? int.Parse(n, System.Globalization.CultureInfo.InvariantCulture) : 8, Console.Out);
+        if (args is [Survey.ChildCommand, string surveyed, string result])
+            return Survey.One(surveyed, result);
         IConfig config = DefaultConfig.Instance;
         if (args.Contains("--quick"))
         {

@@ -104,7 +104,7 @@ internal static class PhaseProfile
             for (int i = 0; i < 2; i++)
             {
                 string warm = Libraries.PrivateCopy(library, "phases-warm");
-                TimeGlibc(warm);
+                Glibc.TimeLoadUnload(warm);
                 Libraries.DeletePrivateCopy(warm);
             }
         }, TimeSpan.FromMilliseconds(500), maxStages: 30);
@@ -114,7 +114,7 @@ internal static class PhaseProfile
         for (int i = 0; i < rounds; i++)
         {
             string copy = Libraries.PrivateCopy(library, "phases-glibc");
-            glibc[i] = TimeGlibc(copy);
+            glibc[i] = Glibc.TimeLoadUnload(copy);
             Libraries.DeletePrivateCopy(copy);
             copy = Libraries.PrivateCopy(library, "phases-loader");
             long start = Stopwatch.GetTimestamp();
@@ -126,24 +126,6 @@ internal static class PhaseProfile
         Array.Sort(ours);
         File.WriteAllText(mediansPath, string.Create(CultureInfo.InvariantCulture, $"{glibc[rounds / 2]} {ours[rounds / 2]}"));
         return 0;
-    }
-
-    private static unsafe double TimeGlibc(string copy)
-    {
-        byte* path = Glibc.ToNativeUtf8(copy);
-        try
-        {
-            long start = Stopwatch.GetTimestamp();
-            nint handle = Glibc.DlOpen(path, Glibc.RTLD_NOW | Glibc.RTLD_LOCAL);
-            if (handle == 0)
-                throw new InvalidOperationException($"dlopen({copy}): {Glibc.DlError()}");
-            Glibc.DlClose(handle);
-            return Stopwatch.GetElapsedTime(start).TotalMicroseconds;
-        }
-        finally
-        {
-            Glibc.FreeNativeUtf8(path);
-        }
     }
 
     private static Process Start(string program, string[] arguments)
