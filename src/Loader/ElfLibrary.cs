@@ -220,7 +220,7 @@ public sealed class ElfLibrary : IDisposable
     /// <summary>Drops this handle's reference. When it was the last (and no loaded library needs it), the finalizers
     /// run (DT_FINI_ARRAY reversed, then DT_FINI; dependents before dependencies) and the image is unmapped — unless the
     /// library is kept loaded until its context is disposed, as glibc's <c>dlclose</c> keeps it: <c>DF_1_NODELETE</c>,
-    /// <see cref="LoadOptions.NoDelete"/>, or an <c>STB_GNU_UNIQUE</c> symbol of its the context entered first
+    /// <see cref="LoadOptions.NoDelete"/>, or the first definition its context entered of an <c>STB_GNU_UNIQUE</c> symbol
     /// (<see cref="LoaderContext.LoadedLibraries"/> shows which). Idempotent.</summary>
     public void Dispose()
     {

@@ -221,20 +221,16 @@ internal sealed class ModuleNamespace
         // allocates nothing once its resolver has run.
         return _resolverResults.TryGetResult((nint)found.Address, out nint known)
             ? known
-            : IfuncTarget(found.Module, (nint)found.Address, ResolverUse.Symbol(found.Module.Tables!.Symbols!, found.Index), options);
+            : RunResolver(found.Module, (nint)found.Address, ResolverUse.Symbol(found.Module.Tables!.Symbols!, found.Index), options);
     }
-
-    /// <summary>What the IFUNC <paramref name="symbol"/>, whose resolver is at <paramref name="resolver"/> in
-    /// <paramref name="owner"/>, resolves to: <see cref="AddressOf"/>'s second half, and the relocator's once every
-    /// other relocation is done (it keeps only the definer and the address of each symbol it resolved).</summary>
-    public nint IfuncTarget(Module owner, nint resolver, in ResolverUse symbol, LoadOptions options) =>
-        _resolverResults.Run(owner, resolver, symbol, options);
 
     /// <summary>The result of the resolver at <paramref name="resolver"/> when it has run already (in this namespace,
     /// or for a host library's, in the process).</summary>
     public bool TryGetResolverResult(nint resolver, out nint result) => _resolverResults.TryGetResult(resolver, out result);
 
-    /// <summary>An IFUNC resolver's result (for <c>R_X86_64_IRELATIVE</c>, which names a resolver, not a symbol).</summary>
+    /// <summary>The result of the resolver at <paramref name="resolver"/> in <paramref name="owner"/>, run the first time:
+    /// for an IFUNC symbol (<see cref="AddressOf"/>'s second half, and the relocator's once every other relocation is
+    /// done) or an <c>R_X86_64_IRELATIVE</c> entry, which names a resolver, not a symbol.</summary>
     public nint RunResolver(Module owner, nint resolver, in ResolverUse what, LoadOptions options) =>
         _resolverResults.Run(owner, resolver, what, options);
 

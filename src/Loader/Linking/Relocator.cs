@@ -424,7 +424,7 @@ internal sealed partial class Relocator
                     // A resolver that has run (libc's memcpy, strlen, ... for nearly every library) answers at once;
                     // the symbol's name is decoded only for a refusal's message (ResolverUse).
                     res.Value = _namespace.TryGetResolverResult((nint)res.Value, out nint known) ? (ulong)known
-                        : (ulong)_namespace.IfuncTarget(DefinerAt(res.Definer)!, (nint)res.Value, ResolverUse.Symbol(_tables.Symbols!, (int)r.SymbolIndex), _options);
+                        : (ulong)_namespace.RunResolver(DefinerAt(res.Definer)!, (nint)res.Value, ResolverUse.Symbol(_tables.Symbols!, (int)r.SymbolIndex), _options);
                     res.NeedsResolver = false;
                 }
                 long addend = rela ? r.Addend
