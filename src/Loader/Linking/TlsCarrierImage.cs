@@ -17,7 +17,9 @@ namespace Loader.Linking;
 /// slot: that relocation, not <c>DF_STATIC_TLS</c> (which glibc 2.36 ignores), makes glibc place the block in static
 /// TLS, and it leaves the block's offset from the thread pointer in the slot. No DT_SONAME, no hash table: nobody
 /// looks a symbol up in it. The TLS image lies at an address congruent to the module's <c>p_vaddr</c> modulo
-/// <c>p_align</c>, so glibc's first-byte offset (<c>l_tls_firstbyte_offset</c>) is the module's.
+/// <c>p_align</c>, so glibc's first-byte offset (<c>l_tls_firstbyte_offset</c>) is the module's. PT_DYNAMIC is
+/// read-only (glibc 2.35 and later then leave the entries as they are, <c>l_ld_readonly</c>), so glibc writes nothing
+/// into a dynamic block's carrier and only the slot into a static one's: its pages stay the memfd's, not copies.
 /// </remarks>
 internal static class TlsCarrierImage
 {
@@ -31,6 +33,7 @@ internal static class TlsCarrierImage
     private const int SlotOffset = RelaOffset + 24;                                              // 472: one Elf64_Rela
     private const int HeaderEnd = SlotOffset + 8;                                                // 480
     private const uint R_X86_64_TPOFF64 = 18;
+    private const ulong Page = 0x1000; // glibc's page on x86_64: its zero-fill ends there
 
     /// <summary>The slot glibc writes the static block's offset from the thread pointer into (a carrier-relative address).</summary>
     public const ulong StaticOffsetSlot = SlotOffset;
@@ -54,8 +57,10 @@ internal static class TlsCarrierImage
 
         WriteElfHeader(s);
         int ph = ElfHeaderSize;
-        WriteProgramHeader(s[ph..], SegmentType.Load, SegmentFlags.Read | SegmentFlags.Write, 0, fileSize, fileSize, 0x1000);
-        WriteProgramHeader(s[(ph += ProgramHeader.Size64)..], SegmentType.Dynamic, SegmentFlags.Read | SegmentFlags.Write,
+        WriteProgramHeader(s[ph..], SegmentType.Load, SegmentFlags.Read | SegmentFlags.Write, 0, fileSize,
+            LoadMemorySize(fileSize, staticTls), Page);
+        // Read-only: glibc then reads the entries and adds the load bias itself instead of writing it into them.
+        WriteProgramHeader(s[(ph += ProgramHeader.Size64)..], SegmentType.Dynamic, SegmentFlags.Read,
             DynamicOffset, DynamicEntries * 16, DynamicEntries * 16, 8);
         WriteProgramHeader(s[(ph += ProgramHeader.Size64)..], SegmentType.Tls, SegmentFlags.Read,
             imageAt, (ulong)initializationImage.Length, tls.MemorySize, align);
@@ -79,6 +84,16 @@ internal static class TlsCarrierImage
         initializationImage.CopyTo(s[(int)imageAt..]);
         return bytes;
     }
+
+    /// <summary>
+    /// The PT_LOAD's p_memsz. A static block's carrier is written once, by glibc's TPOFF64 into the slot; ending the
+    /// segment at the end of its last file page instead of the file's makes glibc zero that page's tail right after
+    /// mapping it, before it reads anything, so the one copy-on-write fault comes first and alone (for a one-page
+    /// carrier, the slot's page) instead of a read fault and then a write fault on a mapped page, whose copy flushes
+    /// every CPU's TLB. A dynamic block's carrier is never written: the file's size.
+    /// </summary>
+    private static ulong LoadMemorySize(ulong fileSize, bool staticTls) =>
+        staticTls ? (fileSize + Page - 1) / Page * Page : fileSize;
 
     private static int Dyn(Span<byte> s, int at, DynamicTag tag, ulong value)
     {

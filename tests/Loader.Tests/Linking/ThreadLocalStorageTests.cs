@@ -181,6 +181,66 @@ public sealed unsafe class ThreadLocalStorageTests
     }
 
     [Fact]
+    public void Glibc_writes_nothing_into_a_dynamic_blocks_carrier_and_only_the_slots_page_of_a_static_ones()
+    {
+        // Private copies: the carriers' memfds are named after the module's file, so smaps finds exactly these two.
+        string directory = Directory.CreateTempSubdirectory("loader-tls-carrier-pages-").FullName;
+        try
+        {
+            string dynamicPath = Path.Combine(directory, "libtls_gd_carrier_pages.so");
+            string staticPath = Path.Combine(directory, "libtls_ie_carrier_pages.so");
+            File.Copy(Fixtures.Path("tls/libtls_gd.so"), dynamicPath);
+            File.Copy(Fixtures.Path("tls/libtls_ie.so"), staticPath);
+            using var dynamicBlock = new LoaderContext().Load(dynamicPath);
+            using var staticBlock = new LoaderContext().Load(staticPath);
+            Assert.Equal(TlsModel.Dynamic, dynamicBlock.Tls!.Model);
+            Assert.Equal(TlsModel.Static, staticBlock.Tls!.Model);
+
+            // The kernel's account of each carrier's mapping: resident pages (glibc read them), and the private
+            // copies made when something wrote to them ("Anonymous"; a memfd's own pages count as dirty, so
+            // Private_Dirty says nothing here). A writable PT_DYNAMIC would have glibc write the load bias into its
+            // entries: a copied page in each.
+            var dynamicPages = CarrierPages("libtls_gd_carrier_pages.so");
+            var staticPages = CarrierPages("libtls_ie_carrier_pages.so");
+            Assert.True(dynamicPages.RssKb > 0, "glibc read the dynamic block's carrier");
+            Assert.Equal(0, dynamicPages.AnonymousKb);
+            Assert.Equal(Environment.SystemPageSize / 1024, staticPages.AnonymousKb); // the TPOFF64 slot's page, once
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    // Sums smaps' fields over the mappings of the memfd glibc loaded as the carrier of the module file named.
+    private static (long RssKb, long AnonymousKb) CarrierPages(string moduleFileName)
+    {
+        string label = "/memfd:loader-tls:" + moduleFileName;
+        long rss = 0, anonymous = 0;
+        bool inCarrier = false, found = false;
+        foreach (string line in File.ReadLines("/proc/self/smaps"))
+        {
+            string[] field = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (!field[0].EndsWith(':')) // a mapping's first line, "start-end perms offset dev inode path"; then "Name: value"
+            {
+                inCarrier = line.Contains(label, StringComparison.Ordinal);
+                found |= inCarrier;
+                continue;
+            }
+            if (!inCarrier)
+                continue;
+            long kb() => long.Parse(field[1], System.Globalization.CultureInfo.InvariantCulture);
+            switch (field[0])
+            {
+                case "Rss:": rss += kb(); break;
+                case "Anonymous:": anonymous += kb(); break;
+            }
+        }
+        Assert.True(found, $"no mapping of {label} in /proc/self/smaps");
+        return (rss, anonymous);
+    }
+
+    [Fact]
     public void A_thousand_loads_and_unloads_with_threads_using_the_block_stay_bounded()
     {
         // A private copy: other tests read or map the fixture itself at the same time, and /proc/self/maps is checked.
