@@ -64,6 +64,20 @@ internal static class RegionAccount
         return totals;
     }
 
+    /// <summary>Resident bytes of each mapped file outside the images (the runtime's and framework's files, libraries
+    /// the runtime or glibc loaded), by path: which file's pages a region's growth is.</summary>
+    public static Dictionary<string, long> ByFile(MemorySample sample, IReadOnlyList<(ulong Start, ulong Length)> images)
+    {
+        var totals = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var entry in sample.Mappings)
+        {
+            if (entry.Path.Length == 0 || entry.Path.StartsWith('[') || InImage(entry, images))
+                continue;
+            totals[entry.Path] = totals.GetValueOrDefault(entry.Path) + entry.RssBytes;
+        }
+        return totals;
+    }
+
     private static string NameOf(string path) =>
         path == "[heap]" ? NativeHeap
         : path.StartsWith("/memfd:loader-tls", StringComparison.Ordinal) ? TlsCarriers

@@ -46,6 +46,31 @@ internal static class Report
                 + string.Join(" | ", loaders.Select((_, i) => Change(loaderBefore[i][region], loaderAfter[i][region]))) + " |");
         output.WriteLine($"| total (sum of smaps Rss) | {Change(glibcBefore.Values.Sum(), glibcAfter.Values.Sum())} | "
             + string.Join(" | ", loaders.Select((_, i) => Change(loaderBefore[i].Values.Sum(), loaderAfter[i].Values.Sum()))) + " |");
+        FileGrowth(output, glibc, loaders);
+    }
+
+    /// <summary>The mapped files whose resident pages grew most on any side (the runtime's pages a first load touches,
+    /// libraries loaded on the way): the file rows of the region table, file by file.</summary>
+    private static void FileGrowth(TextWriter output, HolderResult glibc, IReadOnlyList<HolderResult> loaders)
+    {
+        const int Shown = 10;
+        var sides = new[] { glibc }.Concat(loaders).ToList();
+        var before = sides.Select(s => RegionAccount.ByFile(s.Before!, s.Images)).ToList();
+        var after = sides.Select((s, i) => RegionAccount.ByFile(i == 0 ? s.After! : s.AfterCollect!, s.Images)).ToList();
+        long Growth(int side, string path) => after[side].GetValueOrDefault(path) - before[side].GetValueOrDefault(path);
+        var paths = after.SelectMany(a => a.Keys).Concat(before.SelectMany(b => b.Keys)).Distinct()
+            .Select(path => (Path: path, Largest: Enumerable.Range(0, sides.Count).Max(side => Growth(side, path))))
+            .Where(p => p.Largest > 0).OrderByDescending(p => p.Largest).Take(Shown).ToList();
+        if (paths.Count == 0)
+            return;
+        output.WriteLine();
+        output.WriteLine($"Mapped files (outside the images) whose resident pages grew most, MB (the {Shown} largest)");
+        output.WriteLine();
+        output.WriteLine("| file | glibc | " + string.Join(" | ", loaders.Select(l => l.Side)) + " |");
+        output.WriteLine("|---|---:|" + string.Concat(loaders.Select(_ => "---:|")));
+        foreach (var (path, _) in paths)
+            output.WriteLine($"| {path} | " + string.Join(" | ", Enumerable.Range(0, sides.Count)
+                .Select(side => string.Format(CultureInfo.InvariantCulture, "{0:+0.00;-0.00;0.00}", Growth(side, path) / 1e6))) + " |");
     }
 
     private static void Figures(TextWriter output, string name, IReadOnlyList<HolderResult> loaders, Func<Dictionary<string, long>, string> format) =>
