@@ -49,6 +49,10 @@ public sealed class HostLibraryPolicy
         return _names.Contains(nameOrPath) || ContainsFileNameOf(nameOrPath);
     }
 
+    /// <summary>True when <paramref name="path"/> itself (not only its file name) is one of the names: a path given in
+    /// <see cref="LoadOptions.HostLibraries"/>.</summary>
+    internal bool NamesPath(string path) => path.Contains('/') && _names.Contains(path);
+
     /// <summary>True when a module the host already has is one of the host libraries (by soname, path or file name).</summary>
     public bool IsHostLibrary(HostModule module)
     {

@@ -120,7 +120,7 @@ internal sealed class LoadSession : IMappedFileCheck
     private (Module Module, bool Mapped) FindOrMap(string path, bool requireHostName, LibraryRequester? loadedBy)
     {
         if (!requireHostName && _hosts.IsHostLibrary(path))
-            return (HostFor(path), false);
+            return (HostForPath(path), false);
         if ((_namespace.FindLoadedPath(path) ?? FindNewPath(path)) is { } samePath)
             return (samePath, false);
         var options = _options.ToMapOptions(root: loadedBy is null);
@@ -188,6 +188,20 @@ internal sealed class LoadSession : IMappedFileCheck
     private LibrarySearch Search => _search ??= new LibrarySearch(_options.SearchPaths, _options.LdLibraryPath);
 
     private Module HostFor(string nameOrPath) => SharedHostModules.Get(HostLibraryPolicy.Get(nameOrPath, "a host library"));
+
+    /// <summary>
+    /// A path whose file name is a host library's: the host's module for that very file when it has it, else the
+    /// host's library of that name, as a DT_SONAME or DT_NEEDED naming it gets — a process keeps one copy of each (a
+    /// second libc does not work, and every other file the system loader took on our behalf would stay loaded for the
+    /// process's life) — and only when the host has none, the system loader loads the file at this path. A path named
+    /// in <see cref="LoadOptions.HostLibraries"/> is always that file.
+    /// </summary>
+    private Module HostForPath(string path)
+    {
+        var host = HostModules.FindLoaded(path)
+            ?? (_hosts.NamesPath(path) ? null : HostModules.FindLoaded(Path.GetFileName(path)));
+        return host is not null ? SharedHostModules.Get(host) : HostFor(path);
+    }
 
     /// <summary>Dependencies breadth-first, then scope, relocation and RELRO, then initializers.</summary>
     private void Link(Module root)

@@ -112,4 +112,40 @@ public sealed class HostLibraryHandleTests
         var libc = Assert.Single(ours.Dependencies);
         Assert.Equal(("libc.so.6", DependencySource.Host, 1), (libc.Needed, libc.Source, libc.Depth));
     }
+
+    [Fact]
+    public void A_path_to_another_copy_of_a_host_library_is_the_hosts_library_and_nothing_is_loaded_from_it()
+    {
+        // Two copies of libm (which the runtime itself has loaded) in places of their own. glibc, asked for such a
+        // path, maps a second libm; Loader keeps the process to one copy of each host library, as it does for a
+        // DT_SONAME or DT_NEEDED naming one — and a copy the system loader took would stay loaded for good.
+        string directory = Directory.CreateTempSubdirectory("loader-host-copy-").FullName;
+        try
+        {
+            nint hostHandle = Glibc.OpenLoaded("libm.so.6");
+            string host = Glibc.LinkMapName(hostHandle);
+            Glibc.Close(hostHandle);
+            var copies = new[] { "a", "b" }.Select(d => Path.Combine(Directory.CreateDirectory(Path.Combine(directory, d)).FullName, "libm.so.6")).ToArray();
+            foreach (string copy in copies)
+                File.Copy(host, copy);
+
+            var context = new LoaderContext();
+            foreach (string copy in copies)
+            {
+                using var library = context.Load(copy);
+                Assert.True(library.IsHost, $"{copy} should be the host's libm");
+                nint glibcHandle = Glibc.OpenLoaded("libm.so.6");
+                Assert.Equal(Glibc.LoadBias(glibcHandle), library.BaseAddress);
+                Glibc.Close(glibcHandle);
+            }
+
+            // Neither copy was mapped, by Loader or by glibc.
+            Assert.DoesNotContain(File.ReadLines("/proc/self/maps"), line => line.Contains(directory, StringComparison.Ordinal));
+            Assert.All(copies, copy => Assert.Equal(0, Glibc.OpenLoaded(copy)));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
 }
