@@ -97,10 +97,25 @@ internal static class Survey
             Console.Error.WriteLine($"Loader refuses {fileName}: {e.Message.Split('\n')[0]}");
             return 3;
         }
+        // Warmed as the rounds run: each glibc load and unload between two of Loader's changes the host's list of
+        // objects, and Loader's walk of it (a new object read) is code the rounds run every time. Warmed with Loader's
+        // loads alone, that code ran at the JIT's first tiers for the rounds' first dozens (perf: about half of the
+        // samples under Load in the last rounds of libgstnet's child were in QuickJitted or instrumented frames).
         JitWarmUp.UntilSettled(() =>
         {
             for (int i = 0; i < 20; i++)
+            {
                 LoadOnce("survey-warm");
+                string copy = Libraries.PrivateCopyOf(path, "survey-warm-glibc");
+                try
+                {
+                    Glibc.TimeLoadUnload(copy);
+                }
+                finally
+                {
+                    Libraries.DeletePrivateCopy(copy);
+                }
+            }
         }, TimeSpan.FromMilliseconds(300), maxStages: 12);
 
         var glibc = new List<double>();

@@ -56,6 +56,22 @@ public sealed class HostModule
     /// <summary>The program headers (<c>dlpi_phdr</c>), as mapped.</summary>
     public IReadOnlyList<ProgramHeader> ProgramHeaders { get; }
 
+    /// <summary>Whether the default policy puts this module in the global scope (<see cref="HostLibraryPolicy.InGlobalScope"/>
+    /// with <see cref="HostLibraryPolicy.Default"/>): decided once, as what it depends on — the soname, the path, the
+    /// system runtime's names — never changes, while the scope is made again after every change of the host's objects.</summary>
+    internal bool InDefaultGlobalScope
+    {
+        get
+        {
+            int known = Volatile.Read(ref _inDefaultGlobalScope);
+            if (known == 0)
+                Volatile.Write(ref _inDefaultGlobalScope, known = HostLibraryPolicy.Default.InGlobalScope(this) ? 1 : 2);
+            return known == 1;
+        }
+    }
+
+    private int _inDefaultGlobalScope; // 0 not decided yet, 1 in, 2 out: one int, written whole by any thread that decides
+
     /// <summary>How the module is identified: its soname, else its path's file name.</summary>
     internal string Name => SoName ?? System.IO.Path.GetFileName(Path);
 

@@ -86,11 +86,11 @@ internal static class SharedHostModules
             return known.Modules;
         int count = 0;
         for (int i = 0; i < current.Count; i++)
-            if (policy.InGlobalScope(current[i]))
+            if (current[i].InDefaultGlobalScope)
                 count++;
         var scope = new Module[count];
         for (int i = 0, n = 0; i < current.Count; i++)
-            if (policy.InGlobalScope(current[i]))
+            if (current[i].InDefaultGlobalScope)
                 scope[n++] = Get(current[i]);
         // The host loaded or unloaded something that is not a host library (a plugin through dlopen): the scope is
         // the same modules, so the same array is kept, and what is made once per array (GlobalScopeFilter) stands.
