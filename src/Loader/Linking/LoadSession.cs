@@ -190,17 +190,24 @@ internal sealed class LoadSession : IMappedFileCheck
     private Module HostFor(string nameOrPath) => SharedHostModules.Get(HostLibraryPolicy.Get(nameOrPath, "a host library"));
 
     /// <summary>
-    /// A path whose file name is a host library's: the host's module for that very file when it has it, else the
-    /// host's library of that name, as a DT_SONAME or DT_NEEDED naming it gets — a process keeps one copy of each (a
-    /// second libc does not work, and every other file the system loader took on our behalf would stay loaded for the
-    /// process's life) — and only when the host has none, the system loader loads the file at this path. A path named
-    /// in <see cref="LoadOptions.HostLibraries"/> is always that file.
+    /// A path whose file name is a host library's: the host's module for that very file when it has it, else — when
+    /// the path is a regular file — the host's library of that name, as a DT_SONAME or DT_NEEDED naming it gets: a
+    /// process keeps one copy of each (a second libc does not work, and every other file the system loader took on
+    /// our behalf would stay loaded for the process's life). Only when the host has none, or the path is no file, the
+    /// system loader loads the path (or says why it cannot). A path named in <see cref="LoadOptions.HostLibraries"/>
+    /// is always that file.
     /// </summary>
     private Module HostForPath(string path)
     {
         var host = HostModules.FindLoaded(path)
-            ?? (_hosts.NamesPath(path) ? null : HostModules.FindLoaded(Path.GetFileName(path)));
+            ?? (!_hosts.NamesPath(path) && IsRegularFile(path) ? HostModules.FindLoaded(Path.GetFileName(path)) : null);
         return host is not null ? SharedHostModules.Get(host) : HostFor(path);
+    }
+
+    private static bool IsRegularFile(string path)
+    {
+        using var fd = FileDescriptor.OpenReadOnly(path, out _);
+        return fd is not null && fd.TryGetStatus(out var status, out _) && status.IsRegularFile;
     }
 
     /// <summary>Dependencies breadth-first, then scope, relocation and RELRO, then initializers.</summary>

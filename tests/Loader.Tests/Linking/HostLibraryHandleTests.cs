@@ -148,4 +148,19 @@ public sealed class HostLibraryHandleTests
             Directory.Delete(directory, recursive: true);
         }
     }
+
+    [Fact]
+    public void A_path_named_like_a_host_library_with_no_file_there_is_refused_as_glibc_refuses_it()
+    {
+        // Not the host's libm by its name: there is no copy to stand for.
+        string path = Path.Combine(Path.GetTempPath(), $"loader-no-such-directory-{Guid.NewGuid():N}", "libm.so.6");
+        var e = Assert.ThrowsAny<LoaderException>(() => new LoaderContext().Load(path));
+        Assert.Contains(path, e.Message, StringComparison.Ordinal);
+        Glibc.LastError();
+        Assert.Equal(0, Glibc.Open(path));
+        string? glibcSays = Glibc.LastError();
+        Assert.NotNull(glibcSays);
+        Assert.Contains("No such file or directory", glibcSays, StringComparison.Ordinal);
+        Assert.Contains("No such file or directory", e.Message, StringComparison.Ordinal);
+    }
 }
