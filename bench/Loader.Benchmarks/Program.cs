@@ -10,8 +10,9 @@ namespace Loader.Benchmarks;
 /// or BenchmarkDotNet's own <c>--job short</c> for a run of a few minutes. Every other argument is BenchmarkDotNet's,
 /// except <c>--phases [LIBRARY…]</c>, the per-phase profile under perf (<see cref="Phases.PhaseProfile"/>), and
 /// <c>--compare-builds DIR_A DIR_B [LIBRARY…]</c>, two builds of Loader compared in one process
-/// (<see cref="BuildComparison"/>), and <c>--survey [EVERY]</c>, system libraries no benchmark names
-/// (<see cref="Survey"/>).
+/// (<see cref="BuildComparison"/>), <c>--survey [EVERY]</c>, system libraries no benchmark names
+/// (<see cref="Survey"/>), and <c>--paired [LIBRARY…]</c>, glibc and Loader in a process each, in lockstep
+/// (<see cref="Paired"/>).
 /// </summary>
 public static class Program
 {
@@ -30,6 +31,11 @@ public static class Program
             return Survey.Run(every is [string n] ? int.Parse(n, System.Globalization.CultureInfo.InvariantCulture) : 8, Console.Out);
         if (args is [Survey.ChildCommand, string surveyed, string result])
             return Survey.One(surveyed, result);
+        // Nor this: each side in a process of its own, in lockstep (docs/benchmarks.md, "Session 13").
+        if (args is [Paired.Command, .. var paired])
+            return Paired.Run(paired, Console.Out);
+        if (args is [Paired.ChildCommand, string side, string pairedLibrary])
+            return Paired.Child(side, pairedLibrary);
         IConfig config = DefaultConfig.Instance;
         if (args.Contains("--quick"))
         {

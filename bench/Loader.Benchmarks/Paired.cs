@@ -1,0 +1,170 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace Loader.Benchmarks;
+
+/// <summary>
+/// <c>--paired [LIBRARY…]</c>: load + unload of a fresh copy, glibc's <c>dlopen(RTLD_NOW|RTLD_LOCAL)</c> +
+/// <c>dlclose</c> against Loader's <c>new LoaderContext().Load</c> + <c>Dispose</c> (as <see cref="LoadUnloadBenchmarks"/>
+/// times them), each side in a process of its own (<c>--paired-child SIDE LIBRARY</c>), as BenchmarkDotNet runs them —
+/// but in lockstep: the parent asks one side for one load, then the other, in an order shuffled per round, and only one
+/// side runs at a time. The VM's drift then falls on both sides alike (separate BenchmarkDotNet runs of the same code
+/// differ by more than a change moves a load on this VM), and neither side's objects enter the other's process (in the
+/// one-process loops, every glibc <c>dlopen</c> changes the host's list of objects that Loader's next load walks).
+/// </summary>
+internal static class Paired
+{
+    public const string Command = "--paired";
+    public const string ChildCommand = "--paired-child";
+
+    private const int Rounds = 400;
+    private static readonly string[] Benchmarked =
+        ["libz.so.1", "libsqlite3.so.0", "libpfm.so.4", "libcrypto.so.3", "libpython3.11.so.1.0", "libcap-ng.so.0"];
+
+    public static int Run(string[] libraries, TextWriter output)
+    {
+        if (libraries.Length == 0)
+            libraries = Benchmarked;
+        output.WriteLine($"glibc and Loader in a process each, one load + unload of a fresh copy at a time, {Rounds} rounds in shuffled order");
+        output.WriteLine();
+        output.WriteLine("| library | glibc median | Loader median | ratio of medians | glibc p25 | Loader p25 | ratio of p25s | median of the rounds' ratios |");
+        output.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (string library in libraries)
+        {
+            using var glibc = Side.Start("glibc", library);
+            using var loader = Side.Start("loader", library);
+            glibc.WaitUntilReady();
+            loader.WaitUntilReady();
+            var g = new double[Rounds];
+            var l = new double[Rounds];
+            var perRound = new double[Rounds];
+            var random = new Random(17);
+            for (int round = 0; round < Rounds; round++)
+            {
+                if (random.Next(2) == 0)
+                {
+                    g[round] = glibc.LoadOnce();
+                    l[round] = loader.LoadOnce();
+                }
+                else
+                {
+                    l[round] = loader.LoadOnce();
+                    g[round] = glibc.LoadOnce();
+                }
+                perRound[round] = l[round] / g[round];
+            }
+            Array.Sort(g);
+            Array.Sort(l);
+            Array.Sort(perRound);
+            double gm = g[Rounds / 2], lm = l[Rounds / 2], gq = g[Rounds / 4], lq = l[Rounds / 4];
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {library} | {gm:F0} µs | {lm:F0} µs | {lm / gm:F3}× | {gq:F0} µs | {lq:F0} µs | {lq / gq:F3}× | {perRound[Rounds / 2]:F3}× |"));
+        }
+        return 0;
+    }
+
+    /// <summary>The child: warms its side up, says "ready", then times one load + unload of a fresh copy for every "go"
+    /// on its standard input, answering with the microseconds.</summary>
+    public static int Child(string side, string library)
+    {
+        string source = library.Contains('/') ? library : Libraries.SystemPath(library);
+        Func<string, double> loadOnce = side switch
+        {
+            "glibc" => Glibc.TimeLoadUnload,
+            "loader" => copy =>
+            {
+                long start = Stopwatch.GetTimestamp();
+                new LoaderContext().Load(copy).Dispose();
+                return Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+            },
+            _ => throw new ArgumentException($"{side}: the side is glibc or loader", nameof(side)),
+        };
+        double OnFreshCopy(string tag)
+        {
+            string copy = Libraries.PrivateCopyOf(source, tag);
+            try
+            {
+                return loadOnce(copy);
+            }
+            finally
+            {
+                Libraries.DeletePrivateCopy(copy);
+            }
+        }
+        // The same warm-up on both sides (it compiles glibc's side's managed timing code too): until a stage of loads
+        // compiles nothing, so the rounds run the optimized load path.
+        JitWarmUp.UntilSettled(() =>
+        {
+            for (int i = 0; i < 30; i++)
+                OnFreshCopy("paired-warm-" + side);
+        }, TimeSpan.FromMilliseconds(500), maxStages: 20);
+        Console.Out.WriteLine("ready");
+        Console.Out.Flush();
+        while (Console.In.ReadLine() == "go")
+        {
+            Console.Out.WriteLine(OnFreshCopy("paired-" + side).ToString("R", CultureInfo.InvariantCulture));
+            Console.Out.Flush();
+        }
+        return 0;
+    }
+
+    /// <summary>One side's child process, spoken to a line at a time.</summary>
+    private sealed class Side : IDisposable
+    {
+        private readonly Process _process;
+        private readonly string _name;
+
+        private Side(Process process, string name)
+        {
+            _process = process;
+            _name = name;
+        }
+
+        public static Side Start(string side, string library)
+        {
+            var start = new ProcessStartInfo(Environment.ProcessPath!)
+            {
+                RedirectStandardInput = true,
+                RedirectStandardOutput = true,
+                RedirectStandardError = false,
+            };
+            // Run as this process was: `dotnet Loader.Benchmarks.dll …` or the apphost.
+            if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet")
+                start.ArgumentList.Add(typeof(Paired).Assembly.Location);
+            foreach (string argument in new[] { ChildCommand, side, library })
+                start.ArgumentList.Add(argument);
+            return new Side(Process.Start(start)!, $"{side} child for {library}");
+        }
+
+        public void WaitUntilReady()
+        {
+            string? line = _process.StandardOutput.ReadLine();
+            if (line != "ready")
+                throw new InvalidOperationException($"{_name}: expected \"ready\", read {(line is null ? "the end" : $"\"{line}\"")}");
+        }
+
+        public double LoadOnce()
+        {
+            _process.StandardInput.WriteLine("go");
+            _process.StandardInput.Flush();
+            string line = _process.StandardOutput.ReadLine()
+                ?? throw new InvalidOperationException($"{_name}: ended (exit {(_process.WaitForExit(5000) ? _process.ExitCode : -1)})");
+            return double.Parse(line, CultureInfo.InvariantCulture);
+        }
+
+        public void Dispose()
+        {
+            try
+            {
+                _process.StandardInput.WriteLine("quit");
+                _process.StandardInput.Close();
+                if (!_process.WaitForExit(30_000))
+                    _process.Kill(entireProcessTree: true);
+            }
+            finally
+            {
+                _process.Dispose();
+            }
+        }
+    }
+}
