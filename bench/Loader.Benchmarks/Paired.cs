@@ -122,17 +122,8 @@ internal static class Paired
 
         public static Side Start(string side, string library)
         {
-            var start = new ProcessStartInfo(Environment.ProcessPath!)
-            {
-                RedirectStandardInput = true,
-                RedirectStandardOutput = true,
-                RedirectStandardError = false,
-            };
-            // Run as this process was: `dotnet Loader.Benchmarks.dll …` or the apphost.
-            if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet")
-                start.ArgumentList.Add(typeof(Paired).Assembly.Location);
-            foreach (string argument in new[] { ChildCommand, side, library })
-                start.ArgumentList.Add(argument);
+            var (program, arguments) = SelfCommand.With(ChildCommand, side, library);
+            var start = new ProcessStartInfo(program, arguments) { RedirectStandardInput = true, RedirectStandardOutput = true };
             return new Side(Process.Start(start)!, $"{side} child for {library}");
         }
 

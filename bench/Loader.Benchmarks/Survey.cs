@@ -155,12 +155,8 @@ internal static class Survey
 
     private static (int? Code, string Stderr) RunChild(string path, string resultPath)
     {
-        var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardError = true };
-        // Run as this process was: `dotnet Loader.Benchmarks.dll …` or the apphost.
-        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet")
-            start.ArgumentList.Add(typeof(Survey).Assembly.Location);
-        foreach (string argument in new[] { ChildCommand, path, resultPath })
-            start.ArgumentList.Add(argument);
+        var (program, arguments) = SelfCommand.With(ChildCommand, path, resultPath);
+        var start = new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
         using var child = Process.Start(start)!;
         var stderr = child.StandardError.ReadToEndAsync();
         child.StandardOutput.ReadToEndAsync();

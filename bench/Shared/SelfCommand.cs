@@ -1,7 +1,8 @@
-namespace Loader.Memory;
+namespace Loader.BenchShared;
 
-/// <summary>How this program starts itself as a child, from its own directory or a copy of it
-/// (<see cref="ShippedLoader"/>): the apphost directly, or <c>dotnet Loader.Memory.dll</c> when it was started that way.</summary>
+/// <summary>How a benchmark program starts itself as a child, from its own directory or a copy of it (the memory tool
+/// runs its Loader children from a copy with the packaged Loader.dll): the apphost directly, or <c>dotnet
+/// PROGRAM.dll</c> when it was started that way.</summary>
 internal static class SelfCommand
 {
     public static (string FileName, List<string> Arguments) With(params string[] arguments) =>
