@@ -55,6 +55,21 @@ internal static class Libraries
         return copy;
     }
 
+    /// <summary>What <paramref name="use"/> makes of a private copy of the library at <paramref name="path"/>
+    /// (<see cref="PrivateCopyOf"/>), the copy deleted afterwards.</summary>
+    public static T OnPrivateCopyOf<T>(string path, string tag, Func<string, T> use)
+    {
+        string copy = PrivateCopyOf(path, tag);
+        try
+        {
+            return use(copy);
+        }
+        finally
+        {
+            DeletePrivateCopy(copy);
+        }
+    }
+
     /// <summary>Deletes the directory <see cref="PrivateCopy"/> made.</summary>
     public static void DeletePrivateCopy(string? copy)
     {

@@ -79,18 +79,7 @@ internal static class Paired
             },
             _ => throw new ArgumentException($"{side}: the side is glibc or loader", nameof(side)),
         };
-        double OnFreshCopy(string tag)
-        {
-            string copy = Libraries.PrivateCopyOf(source, tag);
-            try
-            {
-                return loadOnce(copy);
-            }
-            finally
-            {
-                Libraries.DeletePrivateCopy(copy);
-            }
-        }
+        double OnFreshCopy(string tag) => Libraries.OnPrivateCopyOf(source, tag, loadOnce);
         // The same warm-up on both sides (it compiles glibc's side's managed timing code too): until a stage of loads
         // compiles nothing, so the rounds run the optimized load path.
         JitWarmUp.UntilSettled(() =>

@@ -76,18 +76,13 @@ internal static class Survey
     {
         var context = new LoaderContext();
         string fileName = Path.GetFileName(path);
-        void LoadOnce(string tag)
+        double LoadOnce(string tag) => Libraries.OnPrivateCopyOf(path, tag, copy =>
         {
-            string copy = Libraries.PrivateCopyOf(path, tag);
-            try
-            {
-                context.Load(copy).Dispose();
-            }
-            finally
-            {
-                Libraries.DeletePrivateCopy(copy);
-            }
-        }
+            long start = Stopwatch.GetTimestamp();
+            context.Load(copy).Dispose();
+            return Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+        });
+        double GlibcOnce(string tag) => Libraries.OnPrivateCopyOf(path, tag, Glibc.TimeLoadUnload);
         try
         {
             LoadOnce("survey-check");
@@ -106,15 +101,7 @@ internal static class Survey
             for (int i = 0; i < 20; i++)
             {
                 LoadOnce("survey-warm");
-                string copy = Libraries.PrivateCopyOf(path, "survey-warm-glibc");
-                try
-                {
-                    Glibc.TimeLoadUnload(copy);
-                }
-                finally
-                {
-                    Libraries.DeletePrivateCopy(copy);
-                }
+                GlibcOnce("survey-warm-glibc");
             }
         }, TimeSpan.FromMilliseconds(300), maxStages: 12);
 
@@ -124,27 +111,15 @@ internal static class Survey
         var clock = Stopwatch.StartNew();
         while (glibc.Count < MaxRounds && (glibc.Count < MinRounds || clock.Elapsed < RoundBudget))
         {
-            bool glibcFirst = random.Next(2) == 0;
-            for (int side = 0; side < 2; side++)
+            if (random.Next(2) == 0)
             {
-                string copy = Libraries.PrivateCopyOf(path, "survey");
-                try
-                {
-                    if ((side == 0) == glibcFirst)
-                    {
-                        glibc.Add(Glibc.TimeLoadUnload(copy));
-                    }
-                    else
-                    {
-                        long start = Stopwatch.GetTimestamp();
-                        context.Load(copy).Dispose();
-                        ours.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
-                    }
-                }
-                finally
-                {
-                    Libraries.DeletePrivateCopy(copy);
-                }
+                glibc.Add(GlibcOnce("survey"));
+                ours.Add(LoadOnce("survey"));
+            }
+            else
+            {
+                ours.Add(LoadOnce("survey"));
+                glibc.Add(GlibcOnce("survey"));
             }
         }
         glibc.Sort();
