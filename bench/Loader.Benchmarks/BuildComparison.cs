@@ -73,7 +73,10 @@ internal static class BuildComparison
         return 0;
     }
 
-    /// <summary>A build's <c>new LoaderContext().Load(path)</c>, called through reflection (the same cost for both).</summary>
+    /// <summary>A build's <c>LoaderContext.Load(path)</c>, called through reflection (the same cost for both), in one
+    /// context per build: as glibc's one namespace keeps only the first copy that defines a unique symbol, the context
+    /// keeps only one copy of a C++ library (a context per load kept every copy, each in a namespace of its own, and
+    /// the process slowed down under hundreds of them — docs/benchmarks.md, "Session 13").</summary>
     private static Func<string, IDisposable> Build(string directory)
     {
         string path = Path.GetFullPath(Path.Combine(directory, "Loader.dll"));
@@ -84,9 +87,9 @@ internal static class BuildComparison
         var contextType = assembly.GetType("Loader.LoaderContext", throwOnError: true)!;
         var load = contextType.GetMethod("Load", [typeof(string), assembly.GetType("Loader.LoadOptions", throwOnError: true)!])
             ?? throw new MissingMethodException($"{path}: no LoaderContext.Load(string, LoadOptions)");
+        object loaderContext = Activator.CreateInstance(contextType)!;
         return copy =>
         {
-            object loaderContext = Activator.CreateInstance(contextType)!;
             try
             {
                 return (IDisposable)load.Invoke(loaderContext, [copy, null])!;

@@ -5,8 +5,8 @@ namespace Loader.Benchmarks;
 
 /// <summary>
 /// <c>--paired [LIBRARY…]</c>: load + unload of a fresh copy, glibc's <c>dlopen(RTLD_NOW|RTLD_LOCAL)</c> +
-/// <c>dlclose</c> against Loader's <c>new LoaderContext().Load</c> + <c>Dispose</c> (as <see cref="LoadUnloadBenchmarks"/>
-/// times them), each side in a process of its own (<c>--paired-child SIDE LIBRARY</c>), as BenchmarkDotNet runs them —
+/// <c>dlclose</c> against Loader's <c>Load</c> + <c>Dispose</c> in one <see cref="LoaderContext"/> (as the survey), each
+/// side in a process of its own (<c>--paired-child SIDE LIBRARY</c>), as BenchmarkDotNet runs them —
 /// but in lockstep: the parent asks one side for one load, then the other, in an order shuffled per round, and only one
 /// side runs at a time. The VM's drift then falls on both sides alike (separate BenchmarkDotNet runs of the same code
 /// differ by more than a change moves a load on this VM), and neither side's objects enter the other's process (in the
@@ -68,13 +68,17 @@ internal static class Paired
     public static int Child(string side, string library)
     {
         string source = library.Contains('/') ? library : Libraries.SystemPath(library);
+        // One context for every load, as glibc has one namespace: what glibc keeps after a dlclose (a DF_1_NODELETE
+        // copy, the first definer of an STB_GNU_UNIQUE symbol) the context keeps too, and no more — with a context per
+        // load, every copy of a C++ library would stay, each in a namespace of its own (docs/benchmarks.md, "Session 13").
+        var context = new LoaderContext();
         Func<string, double> loadOnce = side switch
         {
             "glibc" => Glibc.TimeLoadUnload,
             "loader" => copy =>
             {
                 long start = Stopwatch.GetTimestamp();
-                new LoaderContext().Load(copy).Dispose();
+                context.Load(copy).Dispose();
                 return Stopwatch.GetElapsedTime(start).TotalMicroseconds;
             },
             _ => throw new ArgumentException($"{side}: the side is glibc or loader", nameof(side)),
