@@ -1,7 +1,7 @@
 /* The glibc side of bench/Loader.Memory: holds the files listed in argv[1] (one path a line) through
  * dlopen(RTLD_NOW|RTLD_LOCAL), all at once. It speaks the same line protocol as the Loader side's child:
- *   "before" -> waits for a line -> loads -> "after LOADED FAILED", "image START LENGTH" per object glibc
- *   mapped for them, "end" -> waits for a line -> exits. The parent reads /proc/PID/status and smaps meanwhile. */
+ *   "before" -> waits for a line -> loads -> "after LOADED FAILED" -> waits for a line -> "image START LENGTH" per
+ *   object glibc mapped for them, "end" -> waits for a line -> exits. The parent reads /proc/PID/status and smaps meanwhile. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <link.h>
@@ -101,6 +101,8 @@ int main(int argc, char **argv)
     }
     sleep(1); /* the Loader side's pause before its sample (LoaderHolder.WarmUpPause) */
     printf("after %d %d\n", loaded, failed);
+    fflush(stdout);
+    wait_for_line(); /* the parent samples now, and answers each line it is sent, as the Loader side's Say */
     dl_iterate_phdr(print_new, NULL);
     printf("end\n");
     fflush(stdout);

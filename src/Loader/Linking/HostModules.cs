@@ -41,6 +41,9 @@ public static class HostModules
     private static ObjectKey[] s_scratchKeys = new ObjectKey[0];
     private static HostModule[] s_scratchModules = new HostModule[0];
 
+    /// <summary>How many times <see cref="Enumerate"/> has walked glibc's objects (the counters had moved): for tests.</summary>
+    internal static long Walks { get; private set; }
+
     // The dlopen handles we hold, by the module's l_ld (its dynamic section's address: one per loaded object).
     private static readonly AddressMap s_handles = new();
 
@@ -64,6 +67,7 @@ public static class HostModules
             if (s_generation is { } known && DynamicLinker.Generation() == known)
                 return s_modules;
             // Two buffers in turn: the walk reuses the last one's name strings (most objects are still there).
+            Walks++;
             (s_walk, s_lastWalk) = (s_lastWalk, s_walk);
             int count = DynamicLinker.IterateObjects(ref s_walk, s_lastWalk, s_lastWalkCount);
             s_lastWalkCount = count;
@@ -117,6 +121,26 @@ public static class HostModules
             s_scratchModules.AsSpan(0, n).Clear(); // no reference kept past the walk
             s_generation = generation;
             return s_modules;
+        }
+    }
+
+    /// <summary>
+    /// Tells the cache that the caller's own <c>dlopen</c> or <c>dlclose</c> of an object that is no host library (a TLS
+    /// carrier) loaded <paramref name="added"/> objects and unloaded <paramref name="removed"/>, between glibc's
+    /// counters <paramref name="before"/> and <paramref name="after"/> (<see cref="DynamicLinker.Generation"/>, read
+    /// around the call). When the list was read at <paramref name="before"/> and the counters moved by exactly that, no
+    /// other thread loaded or unloaded anything meanwhile (they only grow), so the list stands at
+    /// <paramref name="after"/>, and the next load does not walk every object again to find nothing new. Otherwise
+    /// nothing changes: the next <see cref="Enumerate"/> walks.
+    /// </summary>
+    internal static void AcceptOwnChange((ulong Adds, ulong Subs)? before, (ulong Adds, ulong Subs)? after, ulong added, ulong removed)
+    {
+        if (before is not { } b || after is not { } a || a != (b.Adds + added, b.Subs + removed))
+            return;
+        lock (s_lock)
+        {
+            if (s_generation == b)
+                s_generation = a;
         }
     }
 

@@ -69,6 +69,7 @@ internal sealed class TlsCarrier : IDisposable
             // number under /proc/self would silently return an older carrier, and the pid makes each name one
             // gdb can open from outside.
             string path = $"/proc/{Environment.ProcessId}/fd/{memfd.Value}";
+            var before = DynamicLinker.Generation();
             nint handle = DynamicLinker.Open(path, RtldFlags.RTLD_NOW | RtldFlags.RTLD_LOCAL, out string? error);
             // Seen once in a process that had loaded and unloaded hundreds of carriers: dlopen failed and dlerror had
             // no message. The carrier is unchanged, so asking again gives glibc's reason (or the same failure).
@@ -84,6 +85,8 @@ internal sealed class TlsCarrier : IDisposable
                 var carrier = new TlsCarrier(memfd, handle, bias, ReadBlock(modulePath, handle, bias, tls, staticTls));
                 lock (s_liveLock)
                     s_live.Set(bias, 1);
+                // The carrier (no DT_NEEDED: one object) is all this dlopen added; the host's libraries did not change.
+                HostModules.AcceptOwnChange(before, DynamicLinker.Generation(), added: 1, removed: 0);
                 return carrier;
             }
             catch
@@ -107,7 +110,9 @@ internal sealed class TlsCarrier : IDisposable
         // Off the list first: an object glibc loads at the same place after the dlclose is not a carrier.
         lock (s_liveLock)
             s_live.RemoveRange(_loadBias, _loadBias + 1);
+        var before = DynamicLinker.Generation();
         DynamicLinker.Close(_handle, out _);
+        HostModules.AcceptOwnChange(before, DynamicLinker.Generation(), added: 0, removed: 1);
         _handle = 0;
         _memfd.Dispose();
     }

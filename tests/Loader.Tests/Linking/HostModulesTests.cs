@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Loader.Elf;
 using Loader.Linking;
+using Loader.Native;
 using Loader.Tests.Oracles;
 
 namespace Loader.Tests.Linking;
@@ -66,9 +67,45 @@ public sealed class HostModulesTests
             Assert.Equal("0", parts[3]);
             Assert.Equal("True", parts[2]);
             Assert.True(allocated < 512, $"the host walk after a carrier's dlopen allocated {allocated:N0} B");
+            // ... and the carrier's dlopen, the only change, was accepted as it happened (HostModules.AcceptOwnChange):
+            // neither the last load nor the walk after it read glibc's list again.
+            Assert.Equal("0", parts[5]);
         }
         finally
         {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void An_own_change_is_not_accepted_when_another_load_happened_in_the_same_interval()
+    {
+        // Two fresh objects through the system loader: one as if another thread had loaded it, one as the caller's own
+        // (a carrier's dlopen). The counters moved by two, the caller accounts for one: the list must be read again,
+        // and it has the other thread's object.
+        string directory = Directory.CreateTempSubdirectory("loader-own-change-").FullName;
+        nint foreign = 0, own = 0;
+        try
+        {
+            string foreignPath = Path.Combine(directory, "foreign.so"), ownPath = Path.Combine(directory, "own.so");
+            File.Copy(Fixtures.Path("basic.so"), foreignPath);
+            File.Copy(Fixtures.Path("basic.so"), ownPath);
+            HostModules.Enumerate();
+            var before = DynamicLinker.Generation();
+            foreign = DynamicLinker.Open(foreignPath, RtldFlags.RTLD_NOW | RtldFlags.RTLD_LOCAL, out string? error);
+            Assert.True(foreign != 0, error);
+            own = DynamicLinker.Open(ownPath, RtldFlags.RTLD_NOW | RtldFlags.RTLD_LOCAL, out error);
+            Assert.True(own != 0, error);
+            HostModules.AcceptOwnChange(before, DynamicLinker.Generation(), added: 1, removed: 0);
+
+            Assert.Contains(HostModules.Enumerate(), m => m.Path == foreignPath);
+        }
+        finally
+        {
+            if (own != 0)
+                DynamicLinker.Close(own, out _);
+            if (foreign != 0)
+                DynamicLinker.Close(foreign, out _);
             Directory.Delete(directory, recursive: true);
         }
     }
