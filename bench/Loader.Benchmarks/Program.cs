@@ -11,8 +11,8 @@ namespace Loader.Benchmarks;
 /// except <c>--phases [LIBRARY…]</c>, the per-phase profile under perf (<see cref="Phases.PhaseProfile"/>), and
 /// <c>--compare-builds DIR_A DIR_B [LIBRARY…]</c>, two builds of Loader compared in one process
 /// (<see cref="BuildComparison"/>), <c>--survey [EVERY]</c>, system libraries no benchmark names
-/// (<see cref="Survey"/>), and <c>--paired [LIBRARY…]</c>, glibc and Loader in a process each, in lockstep
-/// (<see cref="Paired"/>).
+/// (<see cref="Survey"/>), and <c>--paired [--held N,…] [LIBRARY…]</c>, glibc and Loader in a process each, in
+/// lockstep, optionally holding N generated libraries (<see cref="Paired"/>).
 /// </summary>
 public static class Program
 {
@@ -34,8 +34,9 @@ public static class Program
         // Nor this: each side in a process of its own, in lockstep (docs/benchmarks.md, "Session 13").
         if (args is [Paired.Command, .. var paired])
             return Paired.Run(paired, Console.Out);
-        if (args is [Paired.ChildCommand, string side, string pairedLibrary])
-            return Paired.Child(side, pairedLibrary);
+        if (args is [Paired.ChildCommand, string side, string pairedLibrary, string held, string setSize])
+            return Paired.Child(side, pairedLibrary, int.Parse(held, System.Globalization.CultureInfo.InvariantCulture),
+                int.Parse(setSize, System.Globalization.CultureInfo.InvariantCulture));
         IConfig config = DefaultConfig.Instance;
         if (args.Contains("--quick"))
         {

@@ -1,12 +1,14 @@
 using System.Globalization;
 using System.Text;
 
-namespace Loader.Memory;
+namespace Loader.BenchShared;
 
 /// <summary>
 /// A set of small generated libraries: each a C file with a data table, a string table, a few functions (one calls
 /// libc's <c>strlen</c>, one <c>snprintf</c>, so each has symbol-bound relocations as well as relative ones) and a
-/// counter in .bss, compiled with gcc into a cache folder under the temporary directory (kept between runs).
+/// counter in .bss, compiled with gcc into a cache folder under the temporary directory (kept between runs). The
+/// memory tool holds them all at once (bench/Loader.Memory); <c>--paired --held</c> holds some while it times loads
+/// (bench/Loader.Benchmarks).
 /// </summary>
 internal static class GeneratedLibrarySet
 {
