@@ -63,6 +63,9 @@ public static class ChildEntryPoint
                 return Linking.MemoryHeldChild.Retained(int.Parse(count, System.Globalization.CultureInfo.InvariantCulture), path);
             case [Linking.MemoryHeldChild.RetainedInOneContext, .. var paths]:
                 return Linking.MemoryHeldChild.RetainedInOne(paths);
+            case [Linking.UnloadSequence.GlibcScenario, string root, string seed, string steps]:
+                return Linking.UnloadSequence.RunWithGlibc(root, int.Parse(seed, System.Globalization.CultureInfo.InvariantCulture),
+                    int.Parse(steps, System.Globalization.CultureInfo.InvariantCulture));
             case [Linking.HostWalkChild.Scenario, .. var tlsLibraries]:
                 return Linking.HostWalkChild.Run(tlsLibraries);
             case [Hostile.RegressionInputs.Scenario, string directory]:

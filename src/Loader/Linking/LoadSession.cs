@@ -265,7 +265,9 @@ internal sealed class LoadSession : IMappedFileCheck
             var module = local[i];
             if (module.IsHost || module.Relocated || !_new.Contains(module))
                 continue;
-            Relocator.Relocate(module, _namespace, _options);
+            Relocator.Relocate(module, _namespace, _options, ref _definers);
+            if (_definers is { Count: > 0 })
+                AddRelocationDependencies(module, _definers);
             module.Image!.EndRelocation(); // before RELRO: nothing is left to take out of the writable ranges
             Initializers.CheckFinalizers(module);
             module.Image.ApplyRelro();
@@ -275,6 +277,52 @@ internal sealed class LoadSession : IMappedFileCheck
             UnwindRegistry.Register(module); // before any initializer: a constructor may throw and catch
         }
     }
+
+    /// <summary>
+    /// As glibc's <c>add_dependency</c> (<c>l_reldeps</c>): each module the relocations of <paramref name="module"/>
+    /// bound to (<paramref name="definers"/>, from the relocator) that its DT_NEEDED tree does not hold becomes an edge of
+    /// its own, counted in the definer's references like a DT_NEEDED edge (and given back with them if the load fails):
+    /// a dependency whose reference a library of the tree interposes keeps that library loaded while it is.
+    /// </summary>
+    private void AddRelocationDependencies(Module module, List<Module> definers)
+    {
+        foreach (var definer in definers)
+        {
+            if (module.RelocationDependencies.Contains(definer) || InTree(module, definer))
+                continue;
+            module.AddRelocationDependency(definer);
+            Take(definer);
+        }
+        definers.Clear();
+    }
+
+    /// <summary>Whether <paramref name="module"/> is <paramref name="root"/> or in its DT_NEEDED tree.</summary>
+    private bool InTree(Module root, Module module)
+    {
+        var seen = _treeWalk ??= [];
+        seen.Add(root);
+        try
+        {
+            for (int next = 0; next < seen.Count; next++)
+            {
+                if (seen[next] == module)
+                    return true;
+                foreach (var dependency in seen[next].Needed)
+                    if (!dependency.IsHost && !seen.Contains(dependency))
+                        seen.Add(dependency);
+            }
+            return false;
+        }
+        finally
+        {
+            seen.Clear();
+        }
+    }
+
+    // The modules a relocation bound to outside the host (filled by Relocator.Relocate), and InTree's walk: made when a
+    // module first needs them (most bind only to themselves and the host), then kept for the session.
+    private List<Module>? _definers;
+    private List<Module>? _treeWalk;
 
     /// <summary>Each DT_NEEDED of a new module: host library, module already loaded, or found and mapped now.</summary>
     private void ResolveNeeded(Module module)

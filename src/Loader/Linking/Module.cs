@@ -134,6 +134,26 @@ internal sealed class Module
     }
 
     /// <summary>
+    /// The modules its relocations bound to that its DT_NEEDED tree does not hold (glibc's <c>l_reldeps</c>): a library
+    /// of the tree it was loaded in, as a dependency whose reference the root's own definition interposes. Each keeps
+    /// its definer loaded as a DT_NEEDED edge would, so an unload never leaves a pointer into unmapped memory behind.
+    /// </summary>
+    public ReadOnlySpan<Module> RelocationDependencies => new(_relocationDependencies, 0, _relocationDependencyCount);
+
+    // Null until the first: most modules bind only to themselves, their dependencies and the host.
+    private Module[]? _relocationDependencies;
+    private int _relocationDependencyCount;
+
+    /// <summary>One more module its relocations bound to outside its DT_NEEDED tree (the caller checked that).</summary>
+    public void AddRelocationDependency(Module definer)
+    {
+        _relocationDependencies ??= new Module[2];
+        if (_relocationDependencyCount == _relocationDependencies.Length)
+            Array.Resize(ref _relocationDependencies, _relocationDependencies.Length * 2);
+        _relocationDependencies[_relocationDependencyCount++] = definer;
+    }
+
+    /// <summary>
     /// The scope its relocations were resolved in (set by the load that mapped it). For a host library, whose
     /// relocation scope was glibc's, what a lookup through its handle searches: the local scope
     /// (<see cref="LocalSearchList"/>).
@@ -159,6 +179,14 @@ internal sealed class Module
     /// <summary>Where the namespace's last unload collection left it (reached from a handle, or placed in the unload
     /// order): a mark instead of a set made for each unload. Only for a module Loader mapped (a host module is shared).</summary>
     public int CollectionMark { get; set; }
+
+    /// <summary>During an unload's collection from one module: how many DT_NEEDED edges of the modules it reaches point
+    /// at this one (<see cref="ModuleNamespace"/>).</summary>
+    public int CollectionEdges { get; set; }
+
+    /// <summary>Its place in its namespace's load order (set when its load commits): the order an unload's collection
+    /// visits the modules it unloads in.</summary>
+    public long LoadSequence { get; set; }
 
     /// <summary>Kept loaded until its namespace is disposed, whatever its handles (glibc's <c>l_nodelete_active</c>): set
     /// when the load that made it so succeeds (<see cref="ModuleNamespace"/>).</summary>

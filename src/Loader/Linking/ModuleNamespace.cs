@@ -133,6 +133,8 @@ internal sealed class ModuleNamespace
     /// <summary>The module mapped from the file with this device and inode (never one loaded from memory).</summary>
     public Module? FindLoaded(FileIdentity identity)
     {
+        if (_byFile is not null)
+            return _byFile.GetValueOrDefault(identity);
         foreach (var m in Modules)
             if (!m.Image!.IsFromMemory && m.File == identity)
                 return m;
@@ -142,10 +144,39 @@ internal sealed class ModuleNamespace
     /// <summary>The module this namespace mapped from a file at <paramref name="path"/>, the path as it was given.</summary>
     public Module? FindLoadedPath(string path)
     {
+        if (_byPath is not null)
+            return _byPath.GetValueOrDefault(path);
         foreach (var m in Modules)
             if (!m.Image!.IsFromMemory && m.Path == path)
                 return m;
         return null;
+    }
+
+    // From this many modules on, the modules mapped from files are also found by path and by file through dictionaries:
+    // each load asks both for its root and for each dependency it maps, and a context holding hundreds of libraries (a
+    // plugin host's) would otherwise read every module's path and file for it. Below, a scan costs less than the
+    // dictionaries' memory. A path or a file is one module's: a second load of either finds the first.
+    private const int IndexedFrom = 32;
+    private Dictionary<string, Module>? _byPath;
+    private Dictionary<FileIdentity, Module>? _byFile;
+
+    private void Index(Module module)
+    {
+        if (module.Image is { IsFromMemory: false })
+        {
+            _byPath!.TryAdd(module.Path, module);
+            _byFile!.TryAdd(module.File, module);
+        }
+    }
+
+    private void Unindex(Module module)
+    {
+        if (_byPath is null || module.Image is not { IsFromMemory: false })
+            return;
+        if (_byPath.TryGetValue(module.Path, out var byPath) && byPath == module)
+            _byPath.Remove(module.Path);
+        if (_byFile!.TryGetValue(module.File, out var byFile) && byFile == module)
+            _byFile.Remove(module.File);
     }
 
     /// <summary>The module whose DT_SONAME or path is <paramref name="soNameOrPath"/>.</summary>
@@ -165,9 +196,23 @@ internal sealed class ModuleNamespace
             Array.Resize(ref _modules, Math.Max(_moduleCount + modules.Count, _modules.Length * 2));
         modules.CopyTo(_modules, _moduleCount);
         _moduleCount += modules.Count;
+        if (_byPath is not null)
+        {
+            foreach (var module in modules)
+                Index(module);
+        }
+        else if (_moduleCount >= IndexedFrom)
+        {
+            (_byPath, _byFile) = (new(StringComparer.Ordinal), new());
+            foreach (var module in Modules)
+                Index(module);
+        }
         foreach (var module in modules)
+        {
+            module.LoadSequence = unchecked(++_lastSequence);
             if ((module.Tables?.Dynamic.Flags1 & Elf.DynamicFlags1.NoDelete) != 0)
                 module.NoDelete = true;
+        }
         // As glibc activates every pending mark of the namespace when a dlopen succeeds (an enclosing load's too).
         if (_noDeletePending is { Count: > 0 } pending)
         {
@@ -183,6 +228,7 @@ internal sealed class ModuleNamespace
         int index = Array.IndexOf(_modules, module, 0, _moduleCount);
         if (index < 0)
             return;
+        Unindex(module);
         Array.Copy(_modules, index + 1, _modules, index, _moduleCount - index - 1);
         _modules[--_moduleCount] = null!;
     }
@@ -251,7 +297,7 @@ internal sealed class ModuleNamespace
                 return;
             module.Handles--;
             module.ReferenceCount--;
-            Collect();
+            Collect(module);
         }
     }
 
@@ -276,21 +322,26 @@ internal sealed class ModuleNamespace
                 m.ReferenceCount -= m.Handles;
                 m.Handles = 0;
             }
-            Collect();
+            Collect(released: null);
         }
     }
 
-    /// <summary>Unloads every module no handle reaches: finalizers first, then bookkeeping and unmapping, whatever a
-    /// finalizer reports (its failure is thrown at the end).</summary>
-    private void Collect()
+    /// <summary>Unloads every module no handle reaches — after a release of <paramref name="released"/>, of the modules
+    /// it reaches; all, when null: finalizers first, then bookkeeping and unmapping, whatever a finalizer reports (its
+    /// failure is thrown at the end).</summary>
+    private void Collect(Module? released)
     {
-        var dead = Unreachable();
+        var dead = released is null ? Unreachable() : UnreachableAfterRelease(released);
         try
         {
             foreach (var m in dead)
+            {
                 foreach (var dependency in m.Needed)
                     if (!dependency.IsHost)
                         dependency.ReferenceCount--; // the edge goes with its module
+                foreach (var definer in m.RelocationDependencies)
+                    definer.ReferenceCount--;
+            }
             LoaderException? failure = null;
             foreach (var m in dead)
             {
@@ -324,18 +375,84 @@ internal sealed class ModuleNamespace
         }
     }
 
-    // Each collection's two marks (a module reached from a handle, a module placed in the unload order), and the list
-    // of the dead, cleared, kept between collections on the thread: a collection allocates nothing of its own.
+    // Each collection's three marks (a module reached from a handle, a module placed in the unload order, a candidate
+    // of a collection after one release), and the lists of the dead and of the candidates, cleared, kept between
+    // collections on the thread: a collection allocates nothing of its own.
     private int _lastMark;
+    private long _lastSequence;
 
     [ThreadStatic]
-    private static List<Module>? t_spareOrder;
+    private static List<Module>? t_spareOrder, t_spareCandidates;
 
-    /// <summary>The modules no handle reaches through DT_NEEDED edges, dependents before dependencies (a cycle in any
-    /// order): the reverse of a depth-first post-order over the edges.</summary>
+    /// <summary>
+    /// <see cref="Unreachable"/>'s answer after one handle on <paramref name="released"/> was given back, found among
+    /// the modules it reaches alone: every other module was reached from a handle before the release (each release and
+    /// each failed load leave nothing unreachable behind) and still is, so only these candidates can have lost their
+    /// last path from one. A candidate stays when it has a handle, is kept (NODELETE, or pending), or a module outside
+    /// the candidates still points at it — its count (handles plus incoming DT_NEEDED edges) exceeds its handles plus
+    /// the candidates' edges into it — and so does what it reaches. The dead are ordered as <see cref="Unreachable"/>
+    /// orders them: post-order walks started from each in load order, reversed. A context holding many libraries
+    /// (a plugin host's) then pays for an unload what the unloaded library's tree holds, not what the context holds.
+    /// </summary>
+    private List<Module> UnreachableAfterRelease(Module released)
+    {
+        int live = unchecked(_lastMark += 3), placed = unchecked(live + 1), candidate = unchecked(live + 2);
+        var candidates = t_spareCandidates ?? [];
+        t_spareCandidates = null;
+        var order = t_spareOrder ?? [];
+        t_spareOrder = null;
+        try
+        {
+            Gather(released, candidate, candidates);
+            foreach (var m in candidates)
+                m.CollectionEdges = 0;
+            foreach (var m in candidates)
+            {
+                foreach (var dependency in m.Needed)
+                    if (dependency.CollectionMark == candidate && !dependency.IsHost)
+                        dependency.CollectionEdges++;
+                foreach (var definer in m.RelocationDependencies)
+                    if (definer.CollectionMark == candidate)
+                        definer.CollectionEdges++;
+            }
+            foreach (var m in candidates)
+                if (m.Handles > 0 || (m.NoDelete && !IsDisposed) || m.ReferenceCount - m.Handles > m.CollectionEdges)
+                    MarkLive(m, live);
+            if (!IsDisposed && _noDeletePending is { } pending)
+                foreach (var m in pending)
+                    if (m.CollectionMark == candidate)
+                        MarkLive(m, live);
+            candidates.Sort(static (a, b) => a.LoadSequence.CompareTo(b.LoadSequence));
+            foreach (var m in candidates)
+                PostOrder(m, live, placed, order);
+            order.Reverse();
+            return order;
+        }
+        finally
+        {
+            candidates.Clear();
+            t_spareCandidates = candidates;
+        }
+    }
+
+    private static void Gather(Module module, int candidate, List<Module> candidates)
+    {
+        if (module.IsHost || module.CollectionMark == candidate)
+            return;
+        module.CollectionMark = candidate;
+        candidates.Add(module);
+        foreach (var dependency in module.Needed)
+            Gather(dependency, candidate, candidates);
+        foreach (var definer in module.RelocationDependencies)
+            Gather(definer, candidate, candidates);
+    }
+
+    /// <summary>The modules no handle reaches through DT_NEEDED edges and relocation dependencies
+    /// (<see cref="Module.RelocationDependencies"/>), dependents before dependencies (a cycle in any order): the
+    /// reverse of a depth-first post-order over the edges.</summary>
     private List<Module> Unreachable()
     {
-        int live = unchecked(_lastMark += 2), placed = unchecked(live + 1);
+        int live = unchecked(_lastMark += 3), placed = unchecked(live + 1);
         // A kept module (and what it needs) stays until the namespace itself is disposed; so does one a running load
         // found to keep, should a finalizer or an initializer unload something meanwhile.
         foreach (var m in Modules)
@@ -360,6 +477,8 @@ internal sealed class ModuleNamespace
         module.CollectionMark = live;
         foreach (var dependency in module.Needed)
             MarkLive(dependency, live);
+        foreach (var definer in module.RelocationDependencies)
+            MarkLive(definer, live);
     }
 
     private static void PostOrder(Module module, int live, int placed, List<Module> order)
@@ -369,6 +488,8 @@ internal sealed class ModuleNamespace
         module.CollectionMark = placed;
         foreach (var dependency in module.Needed)
             PostOrder(dependency, live, placed, order);
+        foreach (var definer in module.RelocationDependencies)
+            PostOrder(definer, live, placed, order);
         order.Add(module);
     }
 }

@@ -104,8 +104,10 @@ internal sealed partial class Relocator
         return t_spare is not null;
     }
 
-    /// <summary>Relocates <paramref name="module"/> against its <see cref="Module.Scope"/>.</summary>
-    public static void Relocate(Module module, ModuleNamespace space, LoadOptions options)
+    /// <summary>Relocates <paramref name="module"/> against its <see cref="Module.Scope"/>; <paramref name="definers"/> is
+    /// given the modules its relocations bound to other than itself and the host's (once each; an unresolved weak
+    /// reference binds to none), made at the first.</summary>
+    public static void Relocate(Module module, ModuleNamespace space, LoadOptions options, ref List<Module>? definers)
     {
         if (module.Tables is null)
             return;
@@ -116,6 +118,9 @@ internal sealed partial class Relocator
         try
         {
             relocator.Run();
+            for (int i = 0; i < relocator._definerCount; i++)
+                if (relocator._definers[i] is var definer && definer != module && !definer.IsHost)
+                    (definers ??= []).Add(definer);
         }
         finally
         {

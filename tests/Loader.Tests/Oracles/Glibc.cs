@@ -54,6 +54,11 @@ internal static unsafe partial class Glibc
     /// <summary><c>dlopen(path, RTLD_NOW | RTLD_LOCAL)</c>: a handle, or 0 (then see <see cref="LastError"/>).</summary>
     public static nint Open(string path) => dlopen(path, RTLD_NOW | RTLD_LOCAL);
 
+    /// <summary><c>dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE)</c>: a handle, or 0.</summary>
+    public static nint OpenNoDelete(string path) => dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+
+    private const int RTLD_NODELETE = 0x1000;
+
     /// <summary><c>dlclose</c>: 0 on success.</summary>
     public static int Close(nint handle) => dlclose(handle);
 
