@@ -112,6 +112,26 @@ public sealed class ElfLibrary : IDisposable
         }
     }
 
+    /// <summary>
+    /// The libraries this one's relocations bound to outside its DT_NEEDED tree (glibc's <c>l_reldeps</c>): a library of
+    /// the tree it was loaded in whose definition interposed its own reference, kept loaded while this one is, as a
+    /// dependency would be. Usually empty; always for a host library.
+    /// </summary>
+    public IReadOnlyList<ModuleInfo> RelocationDependencies
+    {
+        get
+        {
+            lock (Context.Namespace.SyncRoot)
+            {
+                var definers = _module.RelocationDependencies;
+                var result = new ModuleInfo[definers.Length];
+                for (int i = 0; i < result.Length; i++)
+                    result[i] = definers[i].Info;
+                return result;
+            }
+        }
+    }
+
     /// <summary>The modules the library's relocations searched, in order (global scope, then local; local first
     /// with <see cref="LoadOptions.DeepBind"/>). For a host library, whose relocations were glibc's: its local scope,
     /// what <see cref="GetExport(string)"/> searches (itself, then its DT_NEEDED tree breadth-first).</summary>

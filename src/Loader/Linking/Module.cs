@@ -170,7 +170,8 @@ internal sealed class Module
     /// resolvers runs, for a relocation or a lookup.</summary>
     public bool ResolversAllowed { get; set; } = true;
 
-    /// <summary>Handles plus the DT_NEEDED edges of loaded modules that point at it.</summary>
+    /// <summary>Handles plus the DT_NEEDED edges and relocation dependencies (<see cref="RelocationDependencies"/>) of
+    /// loaded modules that point at it.</summary>
     public int ReferenceCount { get; set; }
 
     /// <summary>The handles (<see cref="ElfLibrary"/>s) on it: what keeps a module, and what it needs, loaded.</summary>
@@ -180,8 +181,8 @@ internal sealed class Module
     /// order): a mark instead of a set made for each unload. Only for a module Loader mapped (a host module is shared).</summary>
     public int CollectionMark { get; set; }
 
-    /// <summary>During an unload's collection from one module: how many DT_NEEDED edges of the modules it reaches point
-    /// at this one (<see cref="ModuleNamespace"/>).</summary>
+    /// <summary>During an unload's collection from one module: how many edges (DT_NEEDED, relocation dependencies) of
+    /// the modules it reaches point at this one (<see cref="ModuleNamespace"/>).</summary>
     public int CollectionEdges { get; set; }
 
     /// <summary>Its place in its namespace's load order (set when its load commits): the order an unload's collection

@@ -385,8 +385,8 @@ internal sealed class ModuleNamespace
     /// the modules it reaches alone: every other module was reached from a handle before the release (each release and
     /// each failed load leave nothing unreachable behind) and still is, so only these candidates can have lost their
     /// last path from one. A candidate stays when it has a handle, is kept (NODELETE, or pending), or a module outside
-    /// the candidates still points at it — its count (handles plus incoming DT_NEEDED edges) exceeds its handles plus
-    /// the candidates' edges into it — and so does what it reaches. The dead are ordered as <see cref="Unreachable"/>
+    /// the candidates still points at it — its count (handles plus incoming DT_NEEDED edges and relocation
+    /// dependencies) exceeds its handles plus the candidates' edges into it — and so does what it reaches. The dead are ordered as <see cref="Unreachable"/>
     /// orders them: post-order walks started from each in load order, reversed. A context holding many libraries
     /// (a plugin host's) then pays for an unload what the unloaded library's tree holds, not what the context holds.
     /// </summary>

@@ -96,6 +96,23 @@ public sealed class UnloadCollectionTests(UnloadGraph graph) : IClassFixture<Unl
         Assert.Empty(Loaded(context));
     }
 
+    [Fact]
+    public void A_dependency_whose_reference_the_root_interposes_keeps_the_root_and_says_so()
+    {
+        using var context = new LoaderContext();
+        var mid1 = context.Load(graph.PathOf("mid1")); // leaf's fini_log_path binds to mid1's: mid1 roots the load
+        using var mid2 = context.Load(graph.PathOf("mid2"));
+        using (var leaf = context.Load(graph.PathOf("leaf")))
+        {
+            Assert.Equal([graph.PathOf("mid1")], leaf.RelocationDependencies.Select(m => m.Path));
+            var binding = Assert.Single(leaf.Relocations, r => r.Symbol == "fini_log_path");
+            Assert.Equal(graph.PathOf("mid1"), binding.DefinedBy?.Path);
+        }
+        Assert.Empty(mid2.RelocationDependencies); // leaf was loaded already: mid2's load relocated nothing of it
+        mid1.Dispose();
+        Assert.Contains("mid1", Loaded(context)); // held by leaf's binding, as glibc holds it
+    }
+
     private IEnumerable<string> Loaded(LoaderContext context) =>
         context.LoadedLibraries.Where(s => s.Module.Path.StartsWith(graph.Root + "/", StringComparison.Ordinal))
             .Select(s => Path.GetFileNameWithoutExtension(s.Module.Path)[3..]);
