@@ -135,8 +135,9 @@ internal sealed class ModuleNamespace
     {
         if (_keys is { } keys)
         {
+            // The fields compared as they are: a record struct's == goes through EqualityComparer for each.
             for (int i = 0; i < _moduleCount; i++)
-                if (keys[i].File == identity && keys[i].FromFile)
+                if (keys[i].File.Inode == identity.Inode && keys[i].File.Device == identity.Device && keys[i].FromFile)
                     return _modules[i];
             return null;
         }
