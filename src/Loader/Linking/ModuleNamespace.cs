@@ -164,23 +164,34 @@ internal sealed class ModuleNamespace
         return null;
     }
 
-    // From this many modules on, each module's file, its path's hash and whether it was mapped from a file are also
-    // kept in an array beside the modules (the same indices): a load asks by path and by file for its root and each
-    // dependency it maps, and in a context holding hundreds of libraries (a plugin host's) a scan of the modules
-    // themselves reads three objects of each, scattered over the heap; this is one array read in order, 24 bytes a
-    // module. Below, the scan costs less than the array.
+    // From this many modules on, each module's file, the hashes of its path and soname, and whether it was mapped from
+    // a file are also kept in an array beside the modules (the same indices): a load asks by path and by file for its
+    // root and each dependency it maps, and by soname for each DT_NEEDED, and in a context holding hundreds of libraries
+    // (a plugin host's) a scan of the modules themselves reads three objects of each, scattered over the heap; this is
+    // one array read in order, 32 bytes a module. Below, the scan costs less than the array.
     private const int KeyedFrom = 32;
     private ModuleKey[]? _keys;
 
-    private readonly record struct ModuleKey(FileIdentity File, int PathHash, bool FromFile)
+    private readonly record struct ModuleKey(FileIdentity File, int PathHash, int SoNameHash, bool FromFile)
     {
         public static ModuleKey Of(Module module) =>
-            new(module.File, module.Path.GetHashCode(), module.Image is { IsFromMemory: false });
+            new(module.File, module.Path.GetHashCode(), module.SoName?.GetHashCode() ?? 0, module.Image is { IsFromMemory: false });
     }
 
     /// <summary>The module whose DT_SONAME or path is <paramref name="soNameOrPath"/>.</summary>
     public Module? FindLoaded(string soNameOrPath)
     {
+        if (_keys is { } keys)
+        {
+            int hash = soNameOrPath.GetHashCode();
+            for (int i = 0; i < _moduleCount; i++)
+            {
+                if ((keys[i].SoNameHash == hash && _modules[i].SoName == soNameOrPath)
+                    || (keys[i].PathHash == hash && _modules[i].Path == soNameOrPath))
+                    return _modules[i];
+            }
+            return null;
+        }
         foreach (var m in Modules)
             if (m.SoName == soNameOrPath || m.Path == soNameOrPath)
                 return m;
