@@ -299,24 +299,11 @@ internal sealed class LoadSession : IMappedFileCheck
     /// <summary>Whether <paramref name="module"/> is <paramref name="root"/> or in its DT_NEEDED tree.</summary>
     private bool InTree(Module root, Module module)
     {
-        var seen = _treeWalk ??= [];
-        seen.Add(root);
-        try
-        {
-            for (int next = 0; next < seen.Count; next++)
-            {
-                if (seen[next] == module)
-                    return true;
-                foreach (var dependency in seen[next].Needed)
-                    if (!dependency.IsHost && !seen.Contains(dependency))
-                        seen.Add(dependency);
-            }
-            return false;
-        }
-        finally
-        {
-            seen.Clear();
-        }
+        var tree = _treeWalk ??= [];
+        root.AppendTree(tree);
+        bool found = tree.Contains(module);
+        tree.Clear();
+        return found;
     }
 
     // The modules a relocation bound to outside the host (filled by Relocator.Relocate), and InTree's walk: made when a

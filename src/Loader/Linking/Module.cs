@@ -217,12 +217,8 @@ internal sealed class Module
         {
             if (_localSearchList is { } known)
                 return known;
-            var seen = new HashSet<Module> { this };
-            var list = new List<Module> { this };
-            for (int i = 0; i < list.Count; i++)
-                foreach (var dependency in list[i].Needed)
-                    if (seen.Add(dependency))
-                        list.Add(dependency);
+            var list = new List<Module>();
+            AppendTree(list);
             Module[] result = [.. list];
             Volatile.Write(ref _localSearchList, result);
             return result;
@@ -230,6 +226,17 @@ internal sealed class Module
     }
 
     private Module[]? _localSearchList;
+
+    /// <summary>Appends the module, then its DT_NEEDED tree breadth-first, each module once, to an empty
+    /// <paramref name="list"/> (a tree has a few modules: the list is its own "seen").</summary>
+    public void AppendTree(List<Module> list)
+    {
+        list.Add(this);
+        for (int i = 0; i < list.Count; i++)
+            foreach (var dependency in list[i].Needed)
+                if (!list.Contains(dependency))
+                    list.Add(dependency);
+    }
 
     /// <summary><see cref="LocalSearchList"/> once it has been computed (read without the namespace's lock), else null.</summary>
     public Module[]? KnownLocalSearchList => Volatile.Read(ref _localSearchList);
