@@ -1,6 +1,7 @@
+using System.Buffers;
 using System.Text;
 using Loader.Elf;
-
+using Loader.Mapping;
 using Loader.Native;
 
 namespace Loader.Linking;
@@ -81,6 +82,19 @@ internal sealed class LibrarySearch
     /// <param name="attempts">Receives every candidate, in order.</param>
     public string? Find(string needed, LibraryRequester? requester, List<SearchAttempt> attempts)
     {
+        string? found = Find(needed, requester, attempts, out var opened);
+        opened?.Dispose();
+        return found;
+    }
+
+    /// <summary>
+    /// <see cref="Find(string, LibraryRequester?, List{SearchAttempt})"/>, and the file found, still open with the page
+    /// its check read (<paramref name="opened"/>, null when nothing is found): a load maps from them, opening the file
+    /// once, as glibc does. The caller disposes it unless it hands it on.
+    /// </summary>
+    internal string? Find(string needed, LibraryRequester? requester, List<SearchAttempt> attempts, out OpenedCandidate? opened)
+    {
+        opened = null;
         ArgumentException.ThrowIfNullOrEmpty(needed);
         ArgumentNullException.ThrowIfNull(attempts);
 
@@ -98,7 +112,7 @@ internal sealed class LibrarySearch
         }
 
         if (name.Contains('/'))
-            return TryCandidate(MakeAbsolute(name), needed, "path in the name", attempts) ? MakeAbsolute(name) : null;
+            return TryCandidate(MakeAbsolute(name), needed, "path in the name", attempts, ref opened) ? MakeAbsolute(name) : null;
 
         if (requester is not null && requester.RunPath is null)
         {
@@ -106,30 +120,30 @@ internal sealed class LibrarySearch
             {
                 // A library with DT_RUNPATH has no DT_RPATH for the loader (elf_get_dynamic_info drops it).
                 if (r.RunPath is null && !string.IsNullOrEmpty(r.RPath)
-                    && SearchDirectories(SplitPathList(r.RPath, ":", OriginOf(r.Path)), name, $"DT_RPATH of {r.Path}", attempts) is { } found)
+                    && SearchDirectories(SplitPathList(r.RPath, ":", OriginOf(r.Path)), name, $"DT_RPATH of {r.Path}", attempts, ref opened) is { } found)
                     return found;
             }
         }
 
-        if (SearchDirectories(_ldLibraryPath, name, "LD_LIBRARY_PATH", attempts) is { } fromEnvironment)
+        if (SearchDirectories(_ldLibraryPath, name, "LD_LIBRARY_PATH", attempts, ref opened) is { } fromEnvironment)
             return fromEnvironment;
 
         if (!string.IsNullOrEmpty(requester?.RunPath)
-            && SearchDirectories(SplitPathList(requester.RunPath, ":", OriginOf(requester.Path)), name, $"DT_RUNPATH of {requester.Path}", attempts) is { } fromRunPath)
+            && SearchDirectories(SplitPathList(requester.RunPath, ":", OriginOf(requester.Path)), name, $"DT_RUNPATH of {requester.Path}", attempts, ref opened) is { } fromRunPath)
             return fromRunPath;
 
         if (_searchPaths.Count > 0
-            && SearchDirectories(Deduplicate(_searchPaths.Select(NormalizeDirectory)), name, "LoadOptions.SearchPaths", attempts) is { } fromOptions)
+            && SearchDirectories(Deduplicate(_searchPaths.Select(NormalizeDirectory)), name, "LoadOptions.SearchPaths", attempts, ref opened) is { } fromOptions)
             return fromOptions;
 
         var cache = _cache ?? LdSoCache.System;
-        if (cache.Lookup(name) is { } cached && TryCandidate(cached, needed, cache.Name, attempts))
+        if (cache.Lookup(name) is { } cached && TryCandidate(cached, needed, cache.Name, attempts, ref opened))
             return cached;
 
-        return SearchDirectories(DefaultDirectories, name, "default directory", attempts);
+        return SearchDirectories(DefaultDirectories, name, "default directory", attempts, ref opened);
     }
 
-    /// <summary>Like <see cref="Find"/>, but throws a <see cref="LibraryNotFoundException"/> listing every attempt
+    /// <summary>Like <see cref="Find(string, LibraryRequester?, List{SearchAttempt})"/>, but throws a <see cref="LibraryNotFoundException"/> listing every attempt
     /// when nothing is found.</summary>
     /// <param name="needed">The <c>DT_NEEDED</c> string (or a path).</param>
     /// <param name="requester">The library that needs it, or null.</param>
@@ -242,7 +256,8 @@ internal sealed class LibrarySearch
     }
 
     /// <summary><c>open_path</c>: each directory, its hwcap subdirectories first.</summary>
-    private string? SearchDirectories(IReadOnlyList<string> directories, string name, string source, List<SearchAttempt> attempts)
+    private string? SearchDirectories(IReadOnlyList<string> directories, string name, string source, List<SearchAttempt> attempts,
+        ref OpenedCandidate? opened)
     {
         foreach (string directory in directories)
         {
@@ -256,7 +271,7 @@ internal sealed class LibrarySearch
                     continue;
                 string candidateDirectory = subdirectory.Length == 0 ? absolute : Path.Join(absolute, subdirectory);
                 string candidate = Path.Join(candidateDirectory, name);
-                if (TryCandidate(candidate, name, source, attempts))
+                if (TryCandidate(candidate, name, source, attempts, ref opened))
                     return candidate;
             }
         }
@@ -281,12 +296,17 @@ internal sealed class LibrarySearch
         return present;
     }
 
-    /// <summary><c>open_verify</c>: records the candidate and says whether it is usable.</summary>
-    private static bool TryCandidate(string path, string needed, string source, List<SearchAttempt> attempts)
+    /// <summary>
+    /// <c>open_verify</c>: records the candidate and says whether it is usable; a usable one stays open, with the page
+    /// read from it, in <paramref name="opened"/>. As glibc, it opens and reads before anything else: whether the file
+    /// is a regular one is asked (fstat) only when the read or the header fails, to say so instead — a library found
+    /// costs the open and the read the load would make anyway (a directory, a FIFO or a device never reads as an ELF
+    /// header, and the load's own fstat refuses what is not a regular file).
+    /// </summary>
+    private static bool TryCandidate(string path, string needed, string source, List<SearchAttempt> attempts, ref OpenedCandidate? opened)
     {
-        Span<byte> header = stackalloc byte[ElfHeader.Size64];
         // The same non-blocking open as every other entry point: a FIFO in a search directory must not hang the search.
-        using var fd = FileDescriptor.OpenReadOnly(path, out int errno);
+        var fd = FileDescriptor.OpenReadOnly(path, out int errno);
         if (fd is null)
         {
             attempts.Add(new SearchAttempt(path, source, errno switch
@@ -297,26 +317,45 @@ internal sealed class LibrarySearch
             }));
             return false;
         }
-        if (!fd.TryGetStatus(out var status, out errno) || !status.IsRegularFile)
+        byte[] buffer = FirstPage.Rent();
+        bool handedOn = false;
+        try
         {
-            attempts.Add(new SearchAttempt(path, source, "not a regular file"));
-            return false;
+            int read = fd.ReadAt(buffer.AsSpan(0, FirstPage.ReadLength), 0, out errno);
+            var (outcome, field, offset) = read < 0 ? default : Verify(buffer.AsSpan(0, read));
+            if (read < 0 || outcome != SearchAttempt.Found)
+            {
+                if (!fd.TryGetStatus(out var status, out _) || !status.IsRegularFile)
+                {
+                    attempts.Add(new SearchAttempt(path, source, "not a regular file"));
+                    return false;
+                }
+                if (read < 0)
+                {
+                    attempts.Add(new SearchAttempt(path, source, $"cannot read: {Errno.Describe(errno)}"));
+                    return false;
+                }
+            }
+            attempts.Add(new SearchAttempt(path, source, outcome));
+            if (outcome is SearchAttempt.Found)
+            {
+                opened = new OpenedCandidate(fd, new FirstPage(buffer, read));
+                handedOn = true;
+                return true;
+            }
+            if (outcome is SearchAttempt.WrongClass or SearchAttempt.WrongMachine)
+                return false;
+            return ThrowHelper.Format<bool>(path, field, offset,
+                $"{outcome}; found while searching for {needed} ({source}), and glibc's open_verify stops the search at such a file");
         }
-        int read = fd.ReadAt(header, 0, out errno);
-        if (read < 0)
+        finally
         {
-            attempts.Add(new SearchAttempt(path, source, $"cannot read: {Errno.Describe(errno)}"));
-            return false;
+            if (!handedOn)
+            {
+                fd.Dispose();
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
         }
-
-        var (outcome, field, offset) = Verify(header[..read]);
-        attempts.Add(new SearchAttempt(path, source, outcome));
-        if (outcome is SearchAttempt.Found)
-            return true;
-        if (outcome is SearchAttempt.WrongClass or SearchAttempt.WrongMachine)
-            return false;
-        return ThrowHelper.Format<bool>(path, field, offset,
-            $"{outcome}; found while searching for {needed} ({source}), and glibc's open_verify stops the search at such a file");
     }
 
     /// <summary>The checks of <c>open_verify</c>, in its order: (outcome, field, offset).</summary>

@@ -104,9 +104,9 @@ internal sealed class LoadSession : IMappedFileCheck
         if (_namespace.FindLoaded(name) is { } loaded)
             return loaded;
         var attempts = new List<SearchAttempt>();
-        string path = Search.Find(name, requester: null, attempts)
+        string path = Search.Find(name, requester: null, attempts, out var opened)
             ?? ThrowHelper.LibraryNotFound<string>(name, null, attempts);
-        return FindOrMap(path, requireHostName: false, loadedBy: null).Module;
+        return FindOrMap(path, requireHostName: false, loadedBy: null, opened).Module;
     }
 
     /// <summary>
@@ -115,22 +115,31 @@ internal sealed class LoadSession : IMappedFileCheck
     /// matches a request against its link maps' names before opening anything), else the file mapped now — unless,
     /// once the mapper has identified it (its one fstat), it is a file the namespace already has (the host's copy of a
     /// host library, or a library this namespace loaded, by device and inode), and the mapping is rolled back. The
-    /// file is opened once, as glibc's <c>_dl_map_object_from_fd</c> does. Mapped is true for a new image.
+    /// file is opened once, as glibc's <c>_dl_map_object_from_fd</c> does: a file a search found is mapped from the
+    /// descriptor and the page the search opened and read (<paramref name="opened"/>, disposed here when not mapped).
+    /// Mapped is true for a new image.
     /// </summary>
-    private (Module Module, bool Mapped) FindOrMap(string path, bool requireHostName, LibraryRequester? loadedBy)
+    private (Module Module, bool Mapped) FindOrMap(string path, bool requireHostName, LibraryRequester? loadedBy,
+        OpenedCandidate? opened = null)
     {
-        if (!requireHostName && _hosts.IsHostLibrary(path))
-            return (HostForPath(path), false);
-        if ((_namespace.FindLoadedPath(path) ?? FindNewPath(path)) is { } samePath)
-            return (samePath, false);
-        var options = _options.ToMapOptions(root: loadedBy is null);
-        // Not opened: the mapper opens it again and says why it cannot.
-        if (FileDescriptor.OpenReadOnly(path, out _) is not { } fd)
-            return (Adopt(ElfImage.Map(path, options), loadedBy), true);
-        _alreadyLoaded = null;
-        return Mapper.MapOpened(fd, path, options, this) is { } image
-            ? (Adopt(image, loadedBy), true)
-            : (_alreadyLoaded!, false);
+        using (opened)
+        {
+            if (!requireHostName && _hosts.IsHostLibrary(path))
+                return (HostForPath(path), false);
+            if ((_namespace.FindLoadedPath(path) ?? FindNewPath(path)) is { } samePath)
+                return (samePath, false);
+            var options = _options.ToMapOptions(root: loadedBy is null);
+            FirstPage? firstPage = null;
+            FileDescriptor? fd;
+            if (opened is not null)
+                (fd, firstPage) = opened.Take();
+            else if ((fd = FileDescriptor.OpenReadOnly(path, out _)) is null)
+                return (Adopt(ElfImage.Map(path, options), loadedBy), true); // not opened: the mapper opens it again and says why it cannot
+            _alreadyLoaded = null;
+            return Mapper.MapOpened(fd, path, options, this, firstPage) is { } image
+                ? (Adopt(image, loadedBy), true)
+                : (_alreadyLoaded!, false);
+        }
     }
 
     // What IsAlreadyLoaded found, for FindOrMap (one mapping at a time per session).
@@ -336,9 +345,9 @@ internal sealed class LoadSession : IMappedFileCheck
             else
             {
                 attempts = [];
-                string path = Search.Find(needed, module.Requester, attempts)
+                string path = Search.Find(needed, module.Requester, attempts, out var opened)
                     ?? ThrowHelper.LibraryNotFound<string>(needed, module.Path, attempts);
-                (dependency, bool mapped) = FindOrMap(path, requireHostName: true, module.Requester);
+                (dependency, bool mapped) = FindOrMap(path, requireHostName: true, module.Requester, opened);
                 source = dependency.IsHost ? DependencySource.Host
                     : mapped || _new.Contains(dependency) ? DependencySource.Loaded
                     : DependencySource.Reused;

@@ -41,12 +41,19 @@ internal sealed class Mapper : IFileRangeReader
 
     /// <summary>Maps with this thread's waiting mapper, or a new one when it is in use (a <see cref="MapOptions.BeforeStep"/>
     /// callback that maps too); taken out of the slot while it maps.</summary>
-    private static ElfImage? MapWithSpare(FileDescriptor fd, string name, MapOptions options, bool fromMemory, IMappedFileCheck? check)
+    private static ElfImage? MapWithSpare(FileDescriptor fd, string name, MapOptions options, bool fromMemory, IMappedFileCheck? check,
+        FirstPage? firstPage = null)
     {
         var mapper = t_spare ?? new Mapper();
         t_spare = null;
         mapper._name = name;
         mapper._options = options;
+        if (firstPage is { } given)
+        {
+            // Taken over now, so that the header buffers' return gives it back however the mapping ends.
+            mapper._firstRented = given.Buffer;
+            mapper._givenFirstLength = given.Length;
+        }
         try
         {
             return mapper.Map(fd, name, fromMemory, check);
@@ -72,6 +79,7 @@ internal sealed class Mapper : IFileRangeReader
         _headerFile = null;
         _firstRead = default;
         _fileLength = 0;
+        _givenFirstLength = -1;
     }
 
     public static ElfImage MapFile(string path, MapOptions options)
@@ -81,10 +89,11 @@ internal sealed class Mapper : IFileRangeReader
     }
 
     /// <summary>Maps from a descriptor the caller opened (with <see cref="FileOpening"/>'s flags); takes ownership of
-    /// <paramref name="fd"/>. Null when <paramref name="check"/> says, once the file is identified, that the caller
+    /// <paramref name="fd"/>, and of <paramref name="firstPage"/> when the caller has read it already (the mapper's first
+    /// pread is then not made). Null when <paramref name="check"/> says, once the file is identified, that the caller
     /// already has it loaded: then nothing is left mapped.</summary>
-    public static ElfImage? MapOpened(FileDescriptor fd, string path, MapOptions options, IMappedFileCheck check) =>
-        MapWithSpare(fd, path, options, fromMemory: false, check);
+    public static ElfImage? MapOpened(FileDescriptor fd, string path, MapOptions options, IMappedFileCheck check, FirstPage? firstPage = null) =>
+        MapWithSpare(fd, path, options, fromMemory: false, check, firstPage);
 
     public static ElfImage MapMemory(ReadOnlySpan<byte> image, string name, MapOptions options)
     {
@@ -354,7 +363,11 @@ internal sealed class Mapper : IFileRangeReader
         : ReadRange(_headerFile!, offset, length, _fileLength);
 
     /// <summary>glibc reads 832 bytes for the same purpose; a page holds the ELF header and up to 71 program headers.</summary>
-    private const int FirstReadLength = 4096;
+    private const int FirstReadLength = FirstPage.ReadLength;
+
+    // The length of the first page a caller read and handed over with the descriptor (its buffer is _firstRented); -1
+    // when the mapper reads it itself.
+    private int _givenFirstLength = -1;
 
     // The header reads' buffers, from the shared pool: given back when the headers are read. Nearly every load reads
     // once (the ELF header and the program headers): a list only for more.
@@ -379,6 +392,8 @@ internal sealed class Mapper : IFileRangeReader
     /// directory or a FIFO is refused as what the file is.</summary>
     private Memory<byte> ReadFirst(FileDescriptor fd)
     {
+        if (_givenFirstLength >= 0)
+            return _firstRented!.AsMemory(0, _givenFirstLength); // read by the caller's search, from this descriptor
         byte[] buffer = RentHeaderBuffer(FirstReadLength);
         int read = fd.ReadAt(buffer.AsSpan(0, FirstReadLength), 0, out int errno);
         if (read < 0)
