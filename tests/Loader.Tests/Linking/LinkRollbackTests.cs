@@ -1,4 +1,6 @@
 using Loader.Elf;
+using Loader.Linking;
+using Loader.Tests.Oracles;
 using Loader.Tests.Mapping;
 
 namespace Loader.Tests.Linking;
@@ -38,6 +40,51 @@ public sealed class LinkRollbackTests : IDisposable
         string a = Copy("chain/libchain_a.so", "libchain_a.so");
         string b = Copy("chain/lib/libchain_b.so", "lib/libchain_b.so"); // lib/deep/libchain_c.so is missing
         AssertFailsAndLeavesNothing<LibraryNotFoundException>(a, [a, b], "libchain_c.so");
+    }
+
+    /// <summary>The search's check accepts libchain_b (its ELF header is sound) and hands its open descriptor to the
+    /// mapper, which refuses the program headers: the descriptor is closed with the rollback.</summary>
+    [Fact]
+    public void A_dependency_the_search_accepted_and_the_mapper_refused()
+    {
+        string a = Copy("chain/libchain_a.so", "libchain_a.so");
+        string b = Copy("chain/lib/libchain_b.so", "lib/libchain_b.so");
+        byte[] bytes = File.ReadAllBytes(b);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(0x20), 0x7fff_0000); // e_phoff past the end
+        File.WriteAllBytes(b, bytes);
+        var before = AddressSpaceSnapshot.Take();
+        var e = Assert.ThrowsAny<LoaderException>(() => new LoaderContext().Load(a, new LoadOptions { LdLibraryPath = "" }));
+        Assert.Contains(b, e.Message, StringComparison.Ordinal);
+        foreach (string file in new[] { a, b })
+            before.AssertNothingLeft(null, file, []);
+    }
+
+    /// <summary>libchain_b without a DT_SONAME, loaded by its path first: libchain_a's DT_NEEDED then finds it only by
+    /// searching, and the path the search found is the module the context has — reused, and the descriptor the search
+    /// opened for it closed.</summary>
+    [Fact]
+    public void A_dependency_the_search_found_at_a_path_the_context_has_loaded()
+    {
+        string a = Copy("chain/libchain_a.so", "libchain_a.so");
+        string b = Path.Combine(_dir, "lib/libchain_b.so");
+        Directory.CreateDirectory(Path.GetDirectoryName(b)!);
+        byte[] bytes = File.ReadAllBytes(Fixtures.Path("chain/lib/libchain_b.so"));
+        using (var elf = ElfFile.Parse(bytes.ToArray(), "libchain_b.so"))
+            ElfPatch.EditDynamic(bytes, elf, (tag, value) =>
+                tag == (long)DynamicTag.SoName ? ((long)DynamicTag.Debug, 0) : (tag, value));
+        File.WriteAllBytes(b, bytes);
+        Copy("chain/lib/deep/libchain_c.so", "lib/deep/libchain_c.so");
+        var before = AddressSpaceSnapshot.Take();
+        using var context = new LoaderContext();
+        using var first = context.Load(b);
+        Assert.Null(first.Module.SoName);
+        using var root = context.Load(a, new LoadOptions { LdLibraryPath = "" });
+        var dependency = Assert.Single(root.Dependencies, d => d.Needed == "libchain_b.so");
+        Assert.Equal(DependencySource.Reused, dependency.Source);
+        Assert.Equal(first.Module.BaseAddress, dependency.Module.BaseAddress);
+        Assert.Contains(dependency.Attempts, t => t.Path == b && t.Outcome == SearchAttempt.Found);
+        Assert.Equal(3, context.LoadedLibraries.Count);
+        Assert.DoesNotContain(ProcFds.Targets(), t => t == b || t == a);
     }
 
     [Fact]
