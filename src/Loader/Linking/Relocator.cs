@@ -426,8 +426,8 @@ internal sealed partial class Relocator
                 }
                 if (res.NeedsResolver)
                 {
-                    // A resolver that has run (libc's memcpy, strlen, ... for nearly every library) answers at once;
-                    // the symbol's name is decoded only for a refusal's message (ResolverUse).
+                    // A resolver in an image Loader mapped (a host library's ran in ResolveFirst): one that has run
+                    // answers at once; the symbol's name is decoded only for a refusal's message (ResolverUse).
                     res.Value = _namespace.TryGetResolverResult((nint)res.Value, out nint known) ? (ulong)known
                         : (ulong)_namespace.RunResolver(DefinerAt(res.Definer)!, (nint)res.Value, ResolverUse.Symbol(_tables.Symbols!, (int)r.SymbolIndex), _options);
                     res.NeedsResolver = false;
@@ -523,6 +523,23 @@ internal sealed partial class Relocator
             res.Value = (ulong)ThreadExitShim.Address;
             res.NeedsResolver = false;
         }
+        if (res.NeedsResolver && found.Module.IsHost)
+            ResolveHostIfunc(ref res, symbolIndex, found.Module);
+    }
+
+    /// <summary>
+    /// An IFUNC a host library defines (libc's memcpy, strlen, strcmp, ... for nearly every library) is resolved now,
+    /// as glibc runs the resolver of another object's IFUNC while it relocates: that object is relocated and
+    /// initialized, and its resolver reads nothing of this image. The symbol's entries then go the way of any
+    /// resolved symbol (the tight passes) instead of each waiting for the end of the relocation; only a resolver in
+    /// an image Loader mapped waits, so that it runs on a relocated image.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ResolveHostIfunc(ref Resolution res, uint symbolIndex, Module host)
+    {
+        res.Value = _namespace.TryGetResolverResult((nint)res.Value, out nint known) ? (ulong)known
+            : (ulong)_namespace.RunResolver(host, (nint)res.Value, ResolverUse.Symbol(_tables.Symbols!, (int)symbolIndex), _options);
+        res.NeedsResolver = false;
     }
 
     /// <summary>The 1-based slot of <paramref name="module"/> among this load's definers, added if new: the last slot
