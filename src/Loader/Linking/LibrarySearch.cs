@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text;
 using Loader.Elf;
 using Loader.Mapping;
@@ -353,7 +352,7 @@ internal sealed class LibrarySearch
             if (!handedOn)
             {
                 fd.Dispose();
-                ArrayPool<byte>.Shared.Return(buffer);
+                new FirstPage(buffer, 0).Return();
             }
         }
     }
