@@ -426,8 +426,8 @@ internal sealed partial class Relocator
                 }
                 if (res.NeedsResolver)
                 {
-                    // A resolver in an image Loader mapped (a host library's ran in ResolveFirst): one that has run
-                    // answers at once; the symbol's name is decoded only for a refusal's message (ResolverUse).
+                    // A resolver in this image (another module's ran in ResolveFirst): one that has run answers at
+                    // once; the symbol's name is decoded only for a refusal's message (ResolverUse).
                     res.Value = _namespace.TryGetResolverResult((nint)res.Value, out nint known) ? (ulong)known
                         : (ulong)_namespace.RunResolver(DefinerAt(res.Definer)!, (nint)res.Value, ResolverUse.Symbol(_tables.Symbols!, (int)r.SymbolIndex), _options);
                     res.NeedsResolver = false;
@@ -523,22 +523,24 @@ internal sealed partial class Relocator
             res.Value = (ulong)ThreadExitShim.Address;
             res.NeedsResolver = false;
         }
-        if (res.NeedsResolver && found.Module.IsHost)
-            ResolveHostIfunc(ref res, symbolIndex, found.Module);
+        if (res.NeedsResolver && found.Module != _module && (found.Module.IsHost || found.Module.Relocated))
+            ResolveIfuncNow(ref res, symbolIndex, found.Module);
     }
 
     /// <summary>
-    /// An IFUNC a host library defines (libc's memcpy, strlen, strcmp, ... for nearly every library) is resolved now,
-    /// as glibc runs the resolver of another object's IFUNC while it relocates: that object is relocated and
-    /// initialized, and its resolver reads nothing of this image. The symbol's entries then go the way of any
-    /// resolved symbol (the tight passes) instead of each waiting for the end of the relocation; only a resolver in
-    /// an image Loader mapped waits, so that it runs on a relocated image.
+    /// An IFUNC another module defines, one already relocated — a host library (libc's memcpy, strlen, strcmp, ... for
+    /// nearly every library) or a dependency Loader relocated before this image — is resolved now, as glibc runs the
+    /// resolver of another object's IFUNC while it relocates: the resolver runs on its own relocated image and reads
+    /// nothing of this one. The symbol's entries then go the way of any resolved symbol (the tight passes) instead of
+    /// each waiting for the end of the relocation; only a resolver in the image being relocated waits, so that it runs
+    /// on a relocated image. A resolver <see cref="LoadOptions.RunResolvers"/> forbids is refused here, as it would be
+    /// there.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ResolveHostIfunc(ref Resolution res, uint symbolIndex, Module host)
+    private void ResolveIfuncNow(ref Resolution res, uint symbolIndex, Module definer)
     {
         res.Value = _namespace.TryGetResolverResult((nint)res.Value, out nint known) ? (ulong)known
-            : (ulong)_namespace.RunResolver(host, (nint)res.Value, ResolverUse.Symbol(_tables.Symbols!, (int)symbolIndex), _options);
+            : (ulong)_namespace.RunResolver(definer, (nint)res.Value, ResolverUse.Symbol(_tables.Symbols!, (int)symbolIndex), _options);
         res.NeedsResolver = false;
     }
 

@@ -28,6 +28,43 @@ public sealed unsafe class LinkingBehaviourTests
             r => Assert.InRange(r.Value, (ulong)lib.ReservedRange.Start, (ulong)lib.ReservedRange.End));
     }
 
+    /// <summary>A library that calls a dependency's IFUNC (a JUMP_SLOT and an R_X86_64_64 against ifunc.so's
+    /// <c>doubled</c>): the dependency is relocated first, so its resolver runs when the user's relocation first binds
+    /// the symbol, once for the context, and both bindings hold the implementation it chose.</summary>
+    [Fact]
+    public void A_dependencys_ifunc_binds_to_the_resolvers_choice_once()
+    {
+        string directory = Directory.CreateTempSubdirectory("loader-ifunc-user-").FullName;
+        try
+        {
+            File.Copy(Fixtures.Path("ifunc.so"), Path.Join(directory, "ifunc.so"));
+            string source = Path.Join(directory, "ifunc_user.c"), user = Path.Join(directory, "libifunc_user.so");
+            File.WriteAllText(source, """
+                extern int doubled(int);
+                int (*user_pointer)(int) = doubled;
+                int call_user(int x) { return doubled(x); }
+                """);
+            var (code, _, err) = Oracles.ChildProcess.Run("gcc", ["-shared", "-fPIC", "-O1", "-o", user, source,
+                Path.Join(directory, "ifunc.so"), "-Wl,--enable-new-dtags,-rpath,$ORIGIN"]);
+            Assert.True(code == 0, $"gcc: {err}");
+            Assert.Contains(Oracles.Readelf.Output("-rW", user).Split('\n'), l => l.Contains("R_X86_64_64") && l.Contains("doubled"));
+
+            using var context = new LoaderContext();
+            using var library = context.Load(user);
+            var dependency = context.LoadedLibraries.Single(l => l.Module.Path.EndsWith("/ifunc.so", StringComparison.Ordinal));
+            nint chosen = library.GetExport("doubled"); // through the user's scope: ifunc.so's, resolved
+            Assert.Equal(14, ((delegate* unmanaged<int, int>)library.GetExport("call_user"))(7));
+            Assert.Equal(chosen, *(nint*)library.GetExport("user_pointer"));
+            Assert.Contains(library.Relocations, r => r.Symbol == "doubled" && r.Type == X86_64RelocationType.R64
+                && r.DefinedBy!.Path == dependency.Module.Path && r.Value == (ulong)chosen);
+            Assert.Equal(1, *(int*)library.GetExport("resolver_calls"));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     [Fact]
     public void HostIfuncsBindToTheResolversChoice()
     {
