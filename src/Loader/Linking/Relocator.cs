@@ -425,13 +425,7 @@ internal sealed partial class Relocator
                     return;
                 }
                 if (res.NeedsResolver)
-                {
-                    // A resolver in this image (another module's ran in ResolveFirst): one that has run answers at
-                    // once; the symbol's name is decoded only for a refusal's message (ResolverUse).
-                    res.Value = _namespace.TryGetResolverResult((nint)res.Value, out nint known) ? (ulong)known
-                        : (ulong)_namespace.RunResolver(DefinerAt(res.Definer)!, (nint)res.Value, ResolverUse.Symbol(_tables.Symbols!, (int)r.SymbolIndex), _options);
-                    res.NeedsResolver = false;
-                }
+                    ResolveIfuncNow(ref res, r.SymbolIndex, DefinerAt(res.Definer)!); // a resolver in this image, now relocated
                 long addend = rela ? r.Addend
                     : type is X86_64RelocationType.GlobDat or X86_64RelocationType.JumpSlot ? 0
                     : size == 8 ? (long)_memory.ReadUInt64(target)
@@ -533,8 +527,9 @@ internal sealed partial class Relocator
     /// resolver of another object's IFUNC while it relocates: the resolver runs on its own relocated image and reads
     /// nothing of this one. The symbol's entries then go the way of any resolved symbol (the tight passes) instead of
     /// each waiting for the end of the relocation; only a resolver in the image being relocated waits, so that it runs
-    /// on a relocated image. A resolver <see cref="LoadOptions.RunResolvers"/> forbids is refused here, as it would be
-    /// there.
+    /// on a relocated image, and comes here from the second pass. A resolver that has run answers at once (the symbol's
+    /// name is decoded only for a refusal's message: ResolverUse); one <see cref="LoadOptions.RunResolvers"/> forbids is
+    /// refused.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ResolveIfuncNow(ref Resolution res, uint symbolIndex, Module definer)
