@@ -215,6 +215,7 @@ rule "$K/libctors.so" "$L/ctors.c" "$K/libctors_log.so" -- \
     -Wl,-init=ctors_dt_init -Wl,-fini=ctors_dt_fini
 rule "$K/libmath_user.so" "$L/libm_user.c" -- cc_so libmath_user.so "$L/libm_user.c" -fno-builtin -lm
 rule "$K/libtls.so" "$L/tls.c" -- cc_so libtls.so "$L/tls.c"
+rule "$K/libhost_versions.so" "$L/host_versions.c" -- cc_so libhost_versions.so "$L/host_versions.c"
 # A DT_NEEDED cycle: b's link-time stub first, then a (needs b), then b (needs a), both RUNPATH $ORIGIN.
 rule "$K/stub/libcycle_b.so" "$L/cycle_b.c" -- cc_so libcycle_b.so "$L/cycle_b.c" -Wl,--unresolved-symbols=ignore-all
 rule "$K/libcycle_a.so" "$L/cycle_a.c" "$K/stub/libcycle_b.so" -- \
@@ -400,6 +401,7 @@ v_math() { expect "$1" "-d" 'NEEDED.*libm\.so\.6' && expect "$1" "-W --dyn-syms"
 v_cycle_a() { expect "$1" "-d" 'NEEDED.*\[libcycle_b\.so\]'; }
 v_cycle_b() { expect "$1" "-d" 'NEEDED.*\[libcycle_a\.so\]'; }
 v_tls() { expect "$1" "-lW" '^ +TLS ' && expect "$1" "-rW" 'R_X86_64_DTPMOD64'; }
+v_host_versions() { expect "$1" "-rW" 'GLOB_DAT .* realpath@GLIBC_2\.2\.5 ' && expect "$1" "-rW" 'GLOB_DAT .* realpath@GLIBC_2\.3 '; }
 v_versioned_user() { expect "$1" "-V" 'Name: VERS_1' && expect "$1" "-V" 'Name: VERS_2'; }
 
 verify basic.so v_basic
@@ -438,6 +440,7 @@ verify linking/libtls.so v_tls
 verify linking/libcycle_a.so v_cycle_a
 verify linking/libcycle_b.so v_cycle_b
 verify linking/libversioned_user.so v_versioned_user
+verify linking/libhost_versions.so v_host_versions
 
 # ---- begin: binding fixtures ----
 v_who_dep() {   # the dependency's own uses of who/shared_value stay dynamic relocations

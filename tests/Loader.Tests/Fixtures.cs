@@ -112,6 +112,7 @@ public static class Fixtures
         Fixture("linking/libctors_log.so", FixtureKind.X64, "exported init log and fini sink that constructors/destructors append to"),
         Fixture("linking/libctors.so", FixtureKind.X64, "DT_INIT, prioritized constructors, DT_INIT_ARRAY, DT_FINI_ARRAY, DT_FINI, logging their order"),
         Fixture("linking/libmath_user.so", FixtureKind.X64, "DT_NEEDED libm.so.6, calls cos and sqrt"),
+        Fixture("linking/libhost_versions.so", FixtureKind.X64, "binds realpath and pthread_cond_wait each under two libc versions (GLOB_DAT), and returns each binding"),
         Fixture("linking/libtls.so", FixtureKind.X64, "__thread variables: PT_TLS, DTPMOD64/DTPOFF64 relocations, __tls_get_addr"),
         Fixture("linking/libcycle_a.so", FixtureKind.X64, "needs libcycle_b.so, which needs libcycle_a.so back (RUNPATH $ORIGIN): a DT_NEEDED cycle"),
         Fixture("linking/libcycle_b.so", FixtureKind.X64, "the other half of the cycle"),

@@ -28,7 +28,11 @@ internal sealed class LookupScope
     {
         DeepBind = deepBind;
         if (filterGlobal && global is Module[] shared)
+        {
             _globalFilter = GlobalScopeFilter.For(shared);
+            if (!deepBind)
+                GlobalMemo = GlobalScopeMemo.For(shared);
+        }
         var first = deepBind ? local : global;
         var second = deepBind ? global : local;
         _first = first as Module[] ?? Copy(first);
@@ -68,6 +72,10 @@ internal sealed class LookupScope
             copy[i] = modules[i];
         return copy;
     }
+
+    /// <summary>What relocations' lookups found in the global part before, when it is searched first and shared
+    /// between loads (the default policy's host libraries); null otherwise.</summary>
+    public GlobalScopeMemo? GlobalMemo { get; }
 
     /// <summary>The modules searched first (the global scope, or with DeepBind the local scope).</summary>
     public ReadOnlySpan<Module> First => _first;

@@ -55,6 +55,19 @@ internal static class RelocationBinding
     {
         var version = VersionRequest.Relocation(module.Tables!, symbolIndex, isDefined);
         var scope = module.Scope!;
+        if (scope.GlobalMemo is { } memo && !global.IsEmpty)
+        {
+            // The shared global part, searched first: what a lookup found there before is its answer now.
+            var versionName = version.HasNameBytes ? version.NameTable.GetBytes(version.NameOffset) : default;
+            if (memo.TryFind(name, versionName, version.HasNameBytes, out found))
+                return true;
+            if (SymbolLookup.Lookup(global, name, version, space, out found))
+            {
+                memo.Remember(name, versionName, version.HasNameBytes, found);
+                return true;
+            }
+            return SymbolLookup.Lookup(scope.Second, name, version, space, out found);
+        }
         return scope.DeepBind
             ? SymbolLookup.Lookup(scope.First, name, version, space, out found)
                 || SymbolLookup.Lookup(global, name, version, space, out found)
