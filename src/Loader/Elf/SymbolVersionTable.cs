@@ -23,6 +23,9 @@ public sealed class SymbolVersionTable
     private readonly ushort[]? _definitionIndexes;
     private readonly Needed[] _needs;
 
+    // How many definitions, and needed versions, a chain's single walk keeps on the stack (libc defines 40).
+    private const int ChainOnStack = 64;
+
     // Not []: Array.Empty<Needed>()'s class constructor is compiled by the JIT on the first load (docs/benchmarks.md).
     private static readonly Needed[] NoNeeds = new Needed[0];
 
@@ -49,7 +52,7 @@ public sealed class SymbolVersionTable
         get
         {
             var result = new List<VersionDefinition>(_definitionNames.Length);
-            WalkDefinitions(DefinitionChain(_tables), _tables.Strings, _enc, null, null, result, out _);
+            WalkDefinitions(DefinitionChain(_tables), _tables.Strings, _enc, default, default, result, out _);
             return result;
         }
     }
@@ -60,7 +63,7 @@ public sealed class SymbolVersionTable
         get
         {
             var result = new List<VersionNeed>();
-            WalkNeeds(NeedChain(_tables), _tables.Strings, _enc, null, result);
+            WalkNeeds(NeedChain(_tables), _tables.Strings, _enc, default, result);
             return result;
         }
     }
@@ -165,6 +168,7 @@ public sealed class SymbolVersionTable
     /// <summary>Reads and checks the version tables <paramref name="tables"/>' dynamic section points to, for its
     /// <paramref name="symbolCount"/> symbols (called while <paramref name="tables"/> is being made: its view,
     /// dynamic section and strings are set).</summary>
+    [System.Runtime.CompilerServices.SkipLocalsInit] // the buffers are read only as far as the walks wrote them
     internal static SymbolVersionTable Read(DynamicTables tables, int symbolCount)
     {
         var dyn = tables.Dynamic;
@@ -176,25 +180,37 @@ public sealed class SymbolVersionTable
         var verdef = DefinitionChain(tables);
         var verneed = NeedChain(tables);
 
-        // Each chain is walked twice: once to check it and count, once to keep what lookups need in exact arrays.
-        int definitionCount = WalkDefinitions(verdef, strings, enc, null, null, null, out bool numberedInOrder);
+        // Each chain is walked once, checked as it is, into buffers on the stack; a chain longer than them (no library
+        // the system has comes near) is walked again into exact arrays.
+        Span<uint> namesOnStack = stackalloc uint[ChainOnStack];
+        Span<ushort> indexesOnStack = stackalloc ushort[ChainOnStack];
+        int definitionCount = WalkDefinitions(verdef, strings, enc, namesOnStack, indexesOnStack, null, out bool numberedInOrder);
         var definitionNames = definitionCount == 0 ? [] : new uint[definitionCount];
         var definitionIndexes = numberedInOrder ? null : new ushort[definitionCount];
-        if (definitionCount > 0)
-            WalkDefinitions(verdef, strings, enc, definitionNames, definitionIndexes, null, out _);
-        int needCount = WalkNeeds(verneed, strings, enc, null, null);
+        if (definitionCount > ChainOnStack)
+            WalkDefinitions(verdef, strings, enc, definitionNames, definitionIndexes ?? [], null, out _);
+        else
+        {
+            namesOnStack[..definitionCount].CopyTo(definitionNames);
+            if (definitionIndexes is not null)
+                indexesOnStack[..definitionCount].CopyTo(definitionIndexes);
+        }
+        Span<Needed> needsOnStack = stackalloc Needed[ChainOnStack];
+        int needCount = WalkNeeds(verneed, strings, enc, needsOnStack, null);
         var needs = needCount == 0 ? NoNeeds : new Needed[needCount];
-        if (needCount > 0)
+        if (needCount > ChainOnStack)
             WalkNeeds(verneed, strings, enc, needs, null);
+        else
+            needsOnStack[..needCount].CopyTo(needs);
         return new SymbolVersionTable(versym, tables, definitionNames, definitionIndexes, needs);
     }
 
     /// <summary>
     /// Walks DT_VERDEF's chain, checking every entry and name: returns the number of definitions, whether they are
-    /// numbered 1, 2, 3… in file order, and fills what is given — each definition's name offset and index, or the
-    /// public records (with their parents).
+    /// numbered 1, 2, 3… in file order, and fills what is given — each definition's name offset and index, as far as
+    /// the spans reach, or the public records (with their parents).
     /// </summary>
-    private static int WalkDefinitions(Chain chain, StringTable strings, ElfEncoding enc, uint[]? names, ushort[]? indexes,
+    private static int WalkDefinitions(Chain chain, StringTable strings, ElfEncoding enc, Span<uint> names, Span<ushort> indexes,
         List<VersionDefinition>? records, out bool numberedInOrder)
     {
         const string field = "DT_VERDEF";
@@ -223,9 +239,7 @@ public sealed class SymbolVersionTable
                 if (ThrowHelper.OutOfRange(auxOffset, 8, (ulong)bytes.Length))
                     ThrowHelper.Format(fileName, field + " vd_aux", address + auxOffset, "Elf_Verdaux runs past the end of its segment");
                 uint auxName = enc.U32(bytes, (int)auxOffset);
-                // Checked on the counting walk (the filling walk reads the same bytes again), decoded when asked for.
-                if (names is null)
-                    strings.GetBytes(auxName);
+                strings.GetBytes(auxName); // checked now, decoded when asked for
                 if (!named)
                 {
                     name = auxName;
@@ -243,9 +257,9 @@ public sealed class SymbolVersionTable
             if (!named)
                 ThrowHelper.Format(fileName, field + " vd_cnt", address + offset, "version definition has no name");
             numberedInOrder &= ndx == n + 1;
-            if (names is not null)
+            if (n < names.Length)
                 names[n] = name;
-            if (indexes is not null)
+            if (n < indexes.Length)
                 indexes[n] = ndx;
             records?.Add(new VersionDefinition(ndx, flags, hash, InternedNames.Get(strings.GetBytes(name)), parents is null ? [] : [.. parents]));
             n++;
@@ -258,9 +272,10 @@ public sealed class SymbolVersionTable
 
     /// <summary>
     /// Walks DT_VERNEED's chain, checking every entry and name: returns the number of needed versions (Elf_Vernaux
-    /// entries), and fills what is given — each one's index, name and file, or the public records.
+    /// entries), and fills what is given — each one's index, name and file, as far as the span reaches, or the public
+    /// records.
     /// </summary>
-    private static int WalkNeeds(Chain chain, StringTable strings, ElfEncoding enc, Needed[]? needs, List<VersionNeed>? records)
+    private static int WalkNeeds(Chain chain, StringTable strings, ElfEncoding enc, Span<Needed> needs, List<VersionNeed>? records)
     {
         const string field = "DT_VERNEED";
         var bytes = chain.Bytes.Span;
@@ -277,9 +292,7 @@ public sealed class SymbolVersionTable
             uint file = enc.U32(vn, 4), aux = enc.U32(vn, 8), next = enc.U32(vn, 12);
             if (version != 1)
                 ThrowHelper.Format(fileName, field + " vn_version", address + offset, $"{version}, expected 1");
-            bool checkNames = needs is null; // the counting walk checks them; the filling walk reads the same bytes
-            if (checkNames)
-                strings.GetBytes(file);
+            strings.GetBytes(file); // checked now, decoded when asked for
             List<VersionNeedEntry>? entries = records is null ? null : new(cnt);
             ulong auxOffset = offset + aux;
             for (int j = 0; j < cnt; j++)
@@ -288,9 +301,8 @@ public sealed class SymbolVersionTable
                     ThrowHelper.Format(fileName, field + " vn_aux", address + auxOffset, "Elf_Vernaux runs past the end of its segment");
                 var a = bytes[(int)auxOffset..];
                 uint name = enc.U32(a, 8);
-                if (checkNames)
-                    strings.GetBytes(name);
-                if (needs is not null)
+                strings.GetBytes(name);
+                if (n < needs.Length)
                     needs[n] = new Needed(enc.U16(a, 6), name, file);
                 entries?.Add(new VersionNeedEntry(enc.U16(a, 6), enc.U16(a, 4), enc.U32(a, 0), InternedNames.Get(strings.GetBytes(name))));
                 n++;
