@@ -12,6 +12,8 @@ internal sealed class ProgramHeaderTable : IReadOnlyList<ProgramHeader>
     private readonly ReadOnlyMemory<byte> _bytes;
     private readonly ElfEncoding _encoding;
     private readonly int _entrySize;
+    // Every entry decoded once (DecodeEntries), for a table a load indexes dozens of times while it plans and maps.
+    private ProgramHeader[]? _decoded;
 
     public ProgramHeaderTable(ReadOnlyMemory<byte> bytes, int count, ElfEncoding encoding)
     {
@@ -31,10 +33,28 @@ internal sealed class ProgramHeaderTable : IReadOnlyList<ProgramHeader>
     {
         get
         {
+            if (_decoded is { } decoded)
+                return decoded[index];
             ArgumentOutOfRangeException.ThrowIfNegative(index);
             ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Count);
             return ProgramHeader.Read(_bytes.Span.Slice(index * _entrySize, _entrySize), _encoding);
         }
+    }
+
+    /// <summary>
+    /// Decodes every entry now and answers from the copies from then on: for the mapper's table, which the plan, the
+    /// checks and the mapping index about eight times an entry (a table an image keeps decodes each entry when asked,
+    /// so a loaded image holds no copy).
+    /// </summary>
+    internal void DecodeEntries()
+    {
+        if (_decoded is not null || Count == 0)
+            return;
+        var decoded = new ProgramHeader[Count];
+        var bytes = _bytes.Span;
+        for (int i = 0; i < decoded.Length; i++)
+            decoded[i] = ProgramHeader.Read(bytes.Slice(i * _entrySize, _entrySize), _encoding);
+        _decoded = decoded;
     }
 
     /// <summary>The same headers over other bytes holding the same table (the mapped image's copy of it).</summary>

@@ -298,6 +298,7 @@ internal sealed class Mapper : IFileRangeReader
             ? HeaderTables.ReadSections(header, encoding, _name, bound, read).Sections
             : HeaderTables.NoSections;
         var programHeaders = HeaderTables.ReadProgramHeaderTable(header, encoding, _name, bound, sections, read);
+        programHeaders.DecodeEntries();
         if (!sectionsNow)
             sections = LateSections.Later;
         return new PlanSource(_name, header, programHeaders, sections, knownLength);
