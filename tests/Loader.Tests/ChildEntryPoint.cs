@@ -42,6 +42,8 @@ public static class ChildEntryPoint
                     ulong.Parse(from, System.Globalization.CultureInfo.InvariantCulture),
                     ulong.Parse(to, System.Globalization.CultureInfo.InvariantCulture),
                     ulong.Parse(frame, System.Globalization.CultureInfo.InvariantCulture));
+            case [Linking.UnwindEntryTests.Scenario, string path, string frame, string mode]:
+                return Linking.UnwindEntryTests.Run(path, ulong.Parse(frame, System.Globalization.CultureInfo.InvariantCulture), mode);
             case [TruncateAfterOpen, string path]:
                 using (var elf = ElfFile.Open(path))
                 {

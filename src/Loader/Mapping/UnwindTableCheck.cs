@@ -8,8 +8,9 @@ namespace Loader.Mapping;
 /// Finds an image's <c>.eh_frame</c> and checks that libgcc can walk it: the start comes from
 /// <c>PT_GNU_EH_FRAME</c>'s <c>eh_frame_ptr</c>, as libgcc's own <c>dl_iterate_phdr</c> callback finds it
 /// (unwind-dw2-fde-dip.c), since a loader cannot rely on section headers; the entries must stay inside their PT_LOAD
-/// and end with a zero terminator, or libgcc's walk (<c>next_fde</c>, at the first unwind after registration) could
-/// read past the image and crash the process. Used by the registry after relocation, and by the mapper before the
+/// and end with a zero terminator, and each must be one libgcc can read when it sorts the table
+/// (<see cref="UnwindEntryCheck"/>), or libgcc's walk (<c>next_fde</c>, at the first unwind anywhere after
+/// registration) could read past the image or abort, and stop the process. Used by the registry after relocation, and by the mapper before the
 /// overlays (<see cref="FirstOverlayExtension"/>), so that the pages the walk reads leave the process again with no
 /// system call of their own.
 /// </summary>
@@ -125,11 +126,15 @@ internal static class UnwindTableCheck
     /// and the file's padding after it reads as the terminator). -1 when the first entry is the terminator, and
     /// when libgcc would walk on past the segment: then nothing is registered.
     /// </summary>
+    [System.Runtime.CompilerServices.SkipLocalsInit] // the CIE buffers are read only as far as they were filled
     private static long CheckEntries(ImageMemory memory, nint bias, SegmentOverlay segment, ulong start)
     {
         ulong end = segment.VirtualAddress + segment.MemorySize;
         var bytes = Read(memory, bias, start, (int)Math.Min(segment.MemoryEnd - start, int.MaxValue)); // with the page tail
         long limit = (long)(end - start);
+        var entries = new UnwindEntryCheck(stackalloc long[16], stackalloc int[16], start);
+        long lastCie = -1; // the CIE the last FDE named, and how long its FDEs must be
+        long minimumFde = int.MaxValue;
         int position = 0;
         while (position + 4 <= bytes.Length)
         {
@@ -141,6 +146,24 @@ internal static class UnwindTableCheck
                 return position > 0 ? position + 4 : -1;
             if (position >= limit || length == ExtendedLength || length < 4 || position + 4 + (long)length > limit)
                 return -1; // not an entry libgcc could walk, inside the segment
+            // What libgcc reads of the entry when it sorts the table (UnwindEntryCheck): a CIE's FDE encoding; an FDE's
+            // CIE, wherever its pointer leads, and its pc_begin and pc_range in that CIE's encoding.
+            uint cieDelta = BinaryPrimitives.ReadUInt32LittleEndian(bytes[(position + 4)..]);
+            if (cieDelta == 0)
+            {
+                entries.AddCie(position, bytes.Slice(position + 4, (int)length));
+            }
+            else
+            {
+                long cie = position + 4 - (long)cieDelta;
+                if (cie != lastCie)
+                {
+                    minimumFde = entries.MinimumFdeLength(cie);
+                    lastCie = cie;
+                }
+                if (length < minimumFde)
+                    return -1;
+            }
             position += 4 + (int)length;
         }
         return -1;

@@ -1,0 +1,188 @@
+namespace Loader.Mapping;
+
+/// <summary>
+/// What libgcc reads of each <c>.eh_frame</c> entry when it sorts a registered table, at the first unwind anywhere in
+/// the process (unwind-dw2-fde.c: <c>classify_object_over_fdes</c> and <c>add_fdes</c>, then <c>linear_search_fdes</c>
+/// or the binary search): an FDE's CIE pointer, followed wherever it leads (<c>get_cie</c>); that CIE's augmentation up
+/// to its <c>R</c> (<c>get_cie_encoding</c>: a string, LEB128s, a personality pointer skipped by its own encoding); and
+/// the FDE's <c>pc_begin</c> and <c>pc_range</c> in the encoding found there. A CIE pointer that does not lead to a CIE
+/// of the table, a field past its entry, an encoding libgcc aborts on (a value format it has no case for; a base it does
+/// not know, such as funcrel) or dereferences (indirect) would stop the process at some other code's throw, without a
+/// line of this library having run: such a table is not registered. The rest of a CIE (its instructions, the LSDA) is
+/// read only to unwind a frame of this library, which its own code must be running for.
+/// </summary>
+internal ref struct UnwindEntryCheck
+{
+    // DW_EH_PE_* (LSB, "DWARF Extensions"; libgcc's unwind-pe.h).
+    private const byte Omit = 0xff, Aligned = 0x50, Indirect = 0x80;
+    private const byte Uleb128 = 0x01, Sleb128 = 0x09;
+    private const int Invalid = -1;
+    private const int PointerSize = 8;
+
+    // The CIEs walked so far (a table has few: ld merges identical ones): each one's position and the encoding its FDEs'
+    // pc_begin and pc_range are read in, or Invalid. Beyond the caller's buffers, a dictionary.
+    private readonly Span<long> _positions;
+    private readonly Span<int> _encodings;
+    private int _count;
+    private Dictionary<long, int>? _more;
+    // The table's link-time address: a personality pointer in DW_EH_PE_aligned is aligned in memory.
+    private readonly ulong _tableAddress;
+
+    public UnwindEntryCheck(Span<long> positions, Span<int> encodings, ulong tableAddress)
+    {
+        _positions = positions;
+        _encodings = encodings;
+        _tableAddress = tableAddress;
+    }
+
+    /// <summary>A CIE at <paramref name="position"/> of the table: <paramref name="entry"/> is its bytes after the
+    /// length (the CIE id first).</summary>
+    public void AddCie(long position, ReadOnlySpan<byte> entry)
+    {
+        int encoding = FdeEncoding(entry, _tableAddress + (ulong)position + 4);
+        if (_count < _positions.Length)
+        {
+            _positions[_count] = position;
+            _encodings[_count] = encoding;
+            _count++;
+        }
+        else
+        {
+            (_more ??= [])[position] = encoding;
+        }
+    }
+
+    /// <summary>
+    /// The least length (after the length field) an FDE whose CIE pointer leads to <paramref name="cie"/> must have: the
+    /// pointer, then <c>pc_begin</c> and <c>pc_range</c> in the CIE's encoding. <see cref="int.MaxValue"/> when that is
+    /// no CIE of the table (a position: libgcc's <c>(char *) &amp;fde->CIE_delta - fde->CIE_delta</c>), or one whose
+    /// FDEs libgcc cannot read. The caller keeps the last answer: an FDE nearly always names the CIE the one before did.
+    /// </summary>
+    public readonly int MinimumFdeLength(long cie)
+    {
+        int encoding = Find(cie);
+        return encoding == Invalid ? int.MaxValue : 4 + 2 * ValueSize(encoding);
+    }
+
+    private readonly int Find(long cie)
+    {
+        for (int i = 0; i < _count; i++)
+            if (_positions[i] == cie)
+                return _encodings[i];
+        return _more is not null && _more.TryGetValue(cie, out int encoding) ? encoding : Invalid; // not a CIE of the table
+    }
+
+    /// <summary>
+    /// <c>get_cie_encoding</c> on the CIE's bytes (after its length): the encoding of its FDEs' addresses, or Invalid
+    /// when libgcc would read past the entry, stop on it, or give up on the table (DW_EH_PE_omit).
+    /// </summary>
+    private static int FdeEncoding(ReadOnlySpan<byte> cie, ulong address)
+    {
+        // CIE id (4), version (1), the augmentation string.
+        if (cie.Length < 6)
+            return Invalid;
+        byte version = cie[4];
+        int terminator = cie[5..].IndexOf((byte)0);
+        if (terminator < 0)
+            return Invalid; // libgcc's strlen would run on past the entry
+        var augmentation = cie.Slice(5, terminator);
+        int at = 5 + terminator + 1;
+        if (version >= 4)
+        {
+            // libgcc gives the table up (DW_EH_PE_omit) unless address size 8 and segment size 0 follow.
+            if (at + 2 > cie.Length || cie[at] != PointerSize || cie[at + 1] != 0)
+                return Invalid;
+            at += 2;
+        }
+        if (augmentation.IsEmpty || augmentation[0] != (byte)'z')
+            return ValidFdeEncoding(0); // DW_EH_PE_absptr, nothing more read
+        if (!SkipLeb128(cie, ref at) || !SkipLeb128(cie, ref at)) // code and data alignment
+            return Invalid;
+        if (version == 1)
+            at++; // the return address column, one byte
+        else if (!SkipLeb128(cie, ref at))
+            return Invalid;
+        if (!SkipLeb128(cie, ref at)) // the augmentation data's length
+            return Invalid;
+        foreach (byte letter in augmentation[1..])
+        {
+            switch (letter)
+            {
+                case (byte)'R':
+                    return at < cie.Length ? ValidFdeEncoding(cie[at]) : Invalid;
+                case (byte)'P':
+                    // The personality pointer, skipped in its own encoding without the indirect bit (never dereferenced).
+                    if (at >= cie.Length)
+                        return Invalid;
+                    byte personality = (byte)(cie[at] & 0x7f);
+                    at++;
+                    if (!SkipEncoded(cie, ref at, personality, address))
+                        return Invalid;
+                    break;
+                case (byte)'L' or (byte)'B':
+                    at++; // the LSDA's encoding, the pointer-authentication key: skipped unread
+                    break;
+                default:
+                    return ValidFdeEncoding(0); // an augmentation libgcc does not know: it reads absptr addresses
+            }
+        }
+        return ValidFdeEncoding(0); // no 'R': absptr
+    }
+
+    /// <summary>
+    /// An FDE address encoding libgcc reads without stopping or dereferencing: not omit, not indirect, a base
+    /// <c>base_from_object</c> knows other than aligned (absptr, pcrel, textrel, datarel), and a fixed-size format both
+    /// <c>size_of_encoded_value</c> and <c>read_encoded_value_with_base</c> have a case for.
+    /// </summary>
+    private static int ValidFdeEncoding(byte encoding)
+    {
+        if (encoding == Omit || (encoding & Indirect) != 0 || (encoding & 0x70) > 0x30)
+            return Invalid;
+        return (encoding & 0x0f) is 0x00 or 0x02 or 0x03 or 0x04 or 0x0a or 0x0b or 0x0c ? encoding : Invalid;
+    }
+
+    /// <summary>The size of a value in <paramref name="encoding"/> (one <see cref="ValidFdeEncoding"/> accepted).</summary>
+    private static int ValueSize(int encoding) => (encoding & 0x07) switch
+    {
+        0x02 => 2,
+        0x03 => 4,
+        _ => PointerSize, // absptr, udata8, sdata8
+    };
+
+    /// <summary><c>read_encoded_value_with_base</c>'s advance over one value, inside <paramref name="bytes"/>.</summary>
+    private static bool SkipEncoded(ReadOnlySpan<byte> bytes, ref int at, byte encoding, ulong address)
+    {
+        if (encoding == Aligned)
+        {
+            // Aligned to a pointer in memory (the image keeps the link-time address's alignment), then one pointer.
+            int padding = (int)((PointerSize - ((address + (ulong)at) % PointerSize)) % PointerSize);
+            at += padding + PointerSize;
+            return at <= bytes.Length;
+        }
+        int size = (encoding & 0x0f) switch
+        {
+            0x00 or 0x04 or 0x0c => 8,
+            0x02 or 0x0a => 2,
+            0x03 or 0x0b => 4,
+            Uleb128 or Sleb128 => 0,
+            _ => -1, // libgcc aborts
+        };
+        if (size < 0)
+            return false;
+        if (size == 0)
+            return SkipLeb128(bytes, ref at);
+        at += size;
+        return at <= bytes.Length;
+    }
+
+    /// <summary>Past one LEB128 value (the last byte has bit 7 clear), which must end inside <paramref name="bytes"/>.</summary>
+    private static bool SkipLeb128(ReadOnlySpan<byte> bytes, ref int at)
+    {
+        while (at < bytes.Length)
+        {
+            if ((bytes[at++] & 0x80) == 0)
+                return true;
+        }
+        return false;
+    }
+}

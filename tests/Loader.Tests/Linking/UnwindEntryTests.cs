@@ -1,0 +1,127 @@
+using System.Buffers.Binary;
+using Loader.Elf;
+using Loader.Native;
+using Loader.Tests.Oracles;
+
+namespace Loader.Tests.Linking;
+
+/// <summary>
+/// An <c>.eh_frame</c> whose entries libgcc cannot read when it sorts the table — an FDE whose CIE pointer leads
+/// outside the table or to another FDE, a CIE whose FDE encoding libgcc aborts on (funcrel, a value format it has no
+/// case for) or dereferences (indirect), a personality pointer in an unknown format — is not registered, and the
+/// library still loads (as under glibc, which never reads the table at load). libgcc reads a registered table at the
+/// first unwind anywhere in the process, so registering one would stop the process at another library's throw, with
+/// none of this library's code run: a child process that registers the patched table itself shows that (libgcc aborts),
+/// where Loader's load, which does not, survives the same throw.
+/// </summary>
+public sealed unsafe class UnwindEntryTests : IDisposable
+{
+    public const string Scenario = "eh-frame-entries";
+
+    private readonly string _directory = Directory.CreateTempSubdirectory("loader-unwind-entries-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    // libcxx_thrower.so's .eh_frame, as gcc 12 and ld write it (the test checks these bytes before patching): a "zR"
+    // CIE at 0 with its FDE encoding at 16 (0x1b, pcrel|sdata4); FDEs at 0x18 and 0x40 that point back to it; a "zPLR"
+    // CIE at 0xfc whose personality encoding is at 0x10e (0x9b, indirect|pcrel|sdata4).
+    private const int FirstCieEncoding = 16, FirstFdePointer = 0x1c, SecondFdePointer = 0x44, PersonalityEncoding = 0x10e;
+
+    public static TheoryData<string, int, uint, uint> Patches => new()
+    {
+        // name, offset in .eh_frame, the byte or word there now, what it becomes
+        { "cie-pointer-before-the-table", FirstFdePointer, 0x1c, 0x7fff_0000 },
+        { "cie-pointer-to-an-fde", SecondFdePointer, 0x44, 0x44 - 0x18 },
+        { "fde-encoding-funcrel", FirstCieEncoding, 0x1b, 0x4b },
+        { "fde-encoding-indirect", FirstCieEncoding, 0x1b, 0x9b },
+        { "fde-encoding-uleb128", FirstCieEncoding, 0x1b, 0x11 },
+        { "fde-encoding-omit", FirstCieEncoding, 0x1b, 0xff },
+        { "personality-format-unknown", PersonalityEncoding, 0x9b, 0x85 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Patches))]
+    public void An_entry_libgcc_cannot_read_leaves_the_table_unregistered_and_the_library_loads(string name, int offset, uint now, uint patched)
+    {
+        string path = Patch(name, offset, now, patched);
+        using var lib = new LoaderContext().Load(path);
+        Assert.Null(lib.LoadedModule.RegisteredEhFrame);
+        ((delegate* unmanaged<nint, void>)lib.GetExport("thrower_free_shape"))(0); // code that throws nothing still runs
+        using var good = new LoaderContext().Load(Fixtures.Path("cxx/libcxx_thrower.so"));
+        Assert.NotNull(good.LoadedModule.RegisteredEhFrame);
+        Assert.Equal(9, ((delegate* unmanaged<int, int, int>)good.GetExport("thrower_catch_inside"))(4, 5));
+    }
+
+    [Fact]
+    public void The_unpatched_table_is_registered()
+    {
+        using var lib = new LoaderContext().Load(Fixtures.Path("cxx/libcxx_thrower.so"));
+        Assert.NotNull(lib.LoadedModule.RegisteredEhFrame);
+    }
+
+    /// <summary>libgcc is the oracle: the patches it aborts on, registered by hand, stop a child at another copy's
+    /// throw; left to Loader, the same child catches it.</summary>
+    [Theory]
+    [InlineData("fde-encoding-funcrel", FirstCieEncoding, 0x1bu, 0x4bu)]
+    [InlineData("personality-format-unknown", PersonalityEncoding, 0x9bu, 0x85u)]
+    public void Registered_anyway_the_table_stops_the_process_at_another_librarys_throw(string name, int offset, uint now, uint patched)
+    {
+        string path = Patch(name, offset, now, patched);
+        string frame = Sections(path).FrameAddress.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        var left = ChildProcess.Run("dotnet", typeof(UnwindEntryTests).Assembly.Location, Scenario, path, frame, "leave");
+        Assert.True(left.ExitCode == 0 && left.Stdout.Contains("caught 9", StringComparison.Ordinal),
+            $"exit {left.ExitCode}: {left.Stdout} {left.Stderr}");
+
+        var registered = ChildProcess.Run("dotnet", typeof(UnwindEntryTests).Assembly.Location, Scenario, path, frame, "register");
+        Assert.True(registered.ExitCode != 0 && !registered.Stdout.Contains("caught", StringComparison.Ordinal),
+            $"libgcc read the registered table without stopping: exit {registered.ExitCode}: {registered.Stdout}");
+    }
+
+    /// <summary>The child: loads the patched copy (Loader does not register its table), registers it by hand when asked,
+    /// then throws and catches inside a good copy of the library.</summary>
+    public static int Run(string path, ulong frameAddress, string mode)
+    {
+        var patched = new LoaderContext().Load(path);
+        if (patched.LoadedModule.RegisteredEhFrame is not null)
+        {
+            Console.WriteLine("registered by Loader");
+            return 3;
+        }
+        if (mode == "register")
+            FrameRegistration.Register((nint)((ulong)patched.LoadedModule.Base + frameAddress));
+        Console.Out.Flush();
+        var good = new LoaderContext().Load(Fixtures.Path("cxx/libcxx_thrower.so"));
+        int result = ((delegate* unmanaged<int, int, int>)good.GetExport("thrower_catch_inside"))(4, 5);
+        Console.WriteLine($"caught {result}");
+        GC.KeepAlive(patched);
+        return 0;
+    }
+
+    private static (ulong FrameOffset, ulong FrameAddress) Sections(string path)
+    {
+        using var file = ElfFile.Open(path);
+        var frame = file.Sections.Single(s => s.Name == ".eh_frame");
+        return (frame.Offset, frame.Address);
+    }
+
+    private string Patch(string name, int offset, uint now, uint patched)
+    {
+        string source = Fixtures.Path("cxx/libcxx_thrower.so");
+        byte[] bytes = File.ReadAllBytes(source);
+        int at = (int)Sections(source).FrameOffset + offset;
+        if (offset is SecondFdePointer or FirstFdePointer) // a CIE pointer: a word
+        {
+            Assert.Equal(now, BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(at)));
+            BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(at), patched);
+        }
+        else
+        {
+            Assert.Equal(now, bytes[at]);
+            bytes[at] = (byte)patched;
+        }
+        string path = Path.Combine(_directory, name + ".so");
+        File.WriteAllBytes(path, bytes);
+        return path;
+    }
+}
