@@ -33,28 +33,28 @@ internal sealed class ProgramHeaderTable : IReadOnlyList<ProgramHeader>
     {
         get
         {
-            if (_decoded is { } decoded)
-                return decoded[index];
             ArgumentOutOfRangeException.ThrowIfNegative(index);
             ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Count);
+            if (_decoded is { } decoded)
+                return decoded[index];
             return ProgramHeader.Read(_bytes.Span.Slice(index * _entrySize, _entrySize), _encoding);
         }
     }
 
     /// <summary>
-    /// Decodes every entry now and answers from the copies from then on: for the mapper's table, which the plan, the
-    /// checks and the mapping index about eight times an entry (a table an image keeps decodes each entry when asked,
-    /// so a loaded image holds no copy).
+    /// Decodes every entry now into <paramref name="into"/> (at least <see cref="Count"/> long) and answers from it from
+    /// then on: for the mapper's table, which the plan, the checks and the mapping index about eight times an entry,
+    /// and which lives no longer than the pooled buffer its bytes are in (the mapper rents <paramref name="into"/> from
+    /// the same pool and returns both together). A table an image keeps decodes each entry when asked: no copy.
     /// </summary>
-    internal void DecodeEntries()
+    internal void DecodeEntries(ProgramHeader[] into)
     {
-        if (_decoded is not null || Count == 0)
-            return;
-        var decoded = new ProgramHeader[Count];
+        if (into.Length < Count)
+            throw new ArgumentException($"{into.Length} entries cannot hold {Count} program headers", nameof(into));
         var bytes = _bytes.Span;
-        for (int i = 0; i < decoded.Length; i++)
-            decoded[i] = ProgramHeader.Read(bytes.Slice(i * _entrySize, _entrySize), _encoding);
-        _decoded = decoded;
+        for (int i = 0; i < Count; i++)
+            into[i] = ProgramHeader.Read(bytes.Slice(i * _entrySize, _entrySize), _encoding);
+        _decoded = into;
     }
 
     /// <summary>The same headers over other bytes holding the same table (the mapped image's copy of it).</summary>

@@ -298,7 +298,8 @@ internal sealed class Mapper : IFileRangeReader
             ? HeaderTables.ReadSections(header, encoding, _name, bound, read).Sections
             : HeaderTables.NoSections;
         var programHeaders = HeaderTables.ReadProgramHeaderTable(header, encoding, _name, bound, sections, read);
-        programHeaders.DecodeEntries();
+        if (programHeaders.Count > 0)
+            programHeaders.DecodeEntries(_decodedHeaders = ArrayPool<ProgramHeader>.Shared.Rent(programHeaders.Count));
         if (!sectionsNow)
             sections = LateSections.Later;
         return new PlanSource(_name, header, programHeaders, sections, knownLength);
@@ -343,6 +344,9 @@ internal sealed class Mapper : IFileRangeReader
     /// needs: structs, strings, or views of the mapped image).</summary>
     private void ReturnHeaderBuffers()
     {
+        if (_decodedHeaders is not null)
+            ArrayPool<ProgramHeader>.Shared.Return(_decodedHeaders);
+        _decodedHeaders = null;
         if (_firstRented is not null)
             ArrayPool<byte>.Shared.Return(_firstRented);
         _firstRented = null;
@@ -373,6 +377,8 @@ internal sealed class Mapper : IFileRangeReader
     // The header reads' buffers, from the shared pool: given back when the headers are read. Nearly every load reads
     // once (the ELF header and the program headers): a list only for more.
     private byte[]? _firstRented;
+    // The program headers decoded once (ProgramHeaderTable.DecodeEntries), returned with the buffers they were read from.
+    private ProgramHeader[]? _decodedHeaders;
     private List<byte[]>? _moreRented;
 
     /// <summary>pread exactly <paramref name="length"/> bytes, into a pooled buffer that lives until the headers are
