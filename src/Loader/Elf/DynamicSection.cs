@@ -9,7 +9,9 @@ public sealed class DynamicSection
     // The entries stay where they were read (the mapped image, the file's bytes): an image keeps no copy of them, and
     // the mapper's early read (for DF_1_PIE) reads them in its pooled buffer. Only a host library's are a copy, with
     // the pointers glibc made absolute turned back (WithAbsolutePointersMadeRelative).
-    private readonly ReadOnlyMemory<byte> _bytes;
+    // As a TableBytes: the loader asks some sixty tags a load, and a mapped image's ReadOnlyMemory would make each ask
+    // a virtual call for its span.
+    private readonly TableBytes _bytes;
     private readonly ElfEncoding _enc;
     private readonly int _count;
 
@@ -29,9 +31,8 @@ public sealed class DynamicSection
 
     // The last entry with the tag wins, as in glibc's l_info. A dynamic section has a few dozen entries: a scan
     // from the end costs less than building a dictionary on every load.
-    private int IndexOfLast(DynamicTag tag)
+    private int IndexOfLast(ReadOnlySpan<byte> bytes, DynamicTag tag)
     {
-        var bytes = _bytes.Span;
         if (_enc.Is64 && !_enc.IsBigEndian && BitConverter.IsLittleEndian)
         {
             // ELF64 little-endian on this machine (every object Loader maps): the entries as words, a tag every other
@@ -82,8 +83,9 @@ public sealed class DynamicSection
     /// <summary>The value of the last entry with <paramref name="tag"/>.</summary>
     public bool TryGet(DynamicTag tag, out ulong value)
     {
-        int i = IndexOfLast(tag);
-        value = i < 0 ? 0 : ValueAt(_bytes.Span, i);
+        var bytes = _bytes.Span;
+        int i = IndexOfLast(bytes, tag);
+        value = i < 0 ? 0 : ValueAt(bytes, i);
         return i >= 0;
     }
 
@@ -91,7 +93,7 @@ public sealed class DynamicSection
     public ulong? Get(DynamicTag tag) => TryGet(tag, out var v) ? v : null;
 
     /// <summary>True when any entry has <paramref name="tag"/>.</summary>
-    public bool Has(DynamicTag tag) => IndexOfLast(tag) >= 0;
+    public bool Has(DynamicTag tag) => IndexOfLast(_bytes.Span, tag) >= 0;
 
     /// <summary>The values of every entry with <paramref name="tag"/>, in order (DT_NEEDED appears many times).</summary>
     public IEnumerable<ulong> GetAll(DynamicTag tag)
