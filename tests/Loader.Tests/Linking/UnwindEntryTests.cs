@@ -59,6 +59,46 @@ public sealed unsafe class UnwindEntryTests : IDisposable
         Assert.NotNull(lib.LoadedModule.RegisteredEhFrame);
     }
 
+    /// <summary>
+    /// The check refuses no table a toolchain wrote: every system library whose <c>PT_GNU_EH_FRAME</c> table it does not
+    /// accept must be one readelf, walking the whole <c>.eh_frame</c>, finds no zero terminator in (libcc1.so.0's).
+    /// </summary>
+    [Fact]
+    public void Every_system_librarys_table_passes_unless_readelf_finds_it_unterminated()
+    {
+        int accepted = 0;
+        var refused = new List<string>();
+        foreach (string path in SystemLibraries.SharedObjects())
+        {
+            Loader.Mapping.ElfImage image;
+            try
+            {
+                image = Loader.Mapping.ElfImage.Map(path);
+            }
+            catch (LoaderException)
+            {
+                continue; // not one Loader maps (32-bit, a linker script): not a table it registers
+            }
+            using (image)
+            {
+                if (!image.ProgramHeaders.Any(h => h.Type == SegmentType.GnuEhFrame))
+                    continue;
+                if (Loader.Mapping.UnwindTableCheck.Find(path, image.ProgramHeaders, image.Plan, image.Memory, image.BaseAddress) is null)
+                    refused.Add(path);
+                else
+                    accepted++;
+            }
+        }
+        foreach (string path in refused)
+        {
+            var frames = Readelf.Run(path, "--debug-dump=frames");
+            Assert.False(frames.Stdout.Contains("ZERO terminator", StringComparison.Ordinal),
+                $"{path}: readelf walks its .eh_frame to the terminator, but the check does not register it");
+        }
+        Assert.True(accepted > 400, $"only {accepted} system libraries' tables accepted");
+        Assert.True(refused.Count < 5, $"{refused.Count} tables refused: {string.Join(", ", refused)}");
+    }
+
     /// <summary>libgcc is the oracle: the patches it aborts on, registered by hand, stop a child at another copy's
     /// throw; left to Loader, the same child catches it.</summary>
     [Theory]
