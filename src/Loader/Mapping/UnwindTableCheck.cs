@@ -131,7 +131,7 @@ internal static class UnwindTableCheck
     {
         ulong end = segment.VirtualAddress + segment.MemorySize;
         var bytes = Read(memory, bias, start, (int)Math.Min(segment.MemoryEnd - start, int.MaxValue)); // with the page tail
-        long limit = (long)(end - start);
+        long limit = Math.Min((long)(end - start), bytes.Length); // a segment past 2 GB is read no further than its first 2 GB
         var entries = new UnwindEntryCheck(stackalloc long[16], stackalloc int[16], start);
         long lastCie = -1; // the CIE the last FDE named, and how long its FDEs must be
         long minimumFde = int.MaxValue;
