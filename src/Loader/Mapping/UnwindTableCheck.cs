@@ -10,9 +10,9 @@ namespace Loader.Mapping;
 /// (unwind-dw2-fde-dip.c), since a loader cannot rely on section headers; the entries must stay inside their PT_LOAD
 /// and end with a zero terminator, and each must be one libgcc can read when it sorts the table
 /// (<see cref="UnwindEntryCheck"/>), or libgcc's walk (<c>next_fde</c>, at the first unwind anywhere after
-/// registration) could read past the image or abort, and stop the process. Used by the registry after relocation, and by the mapper before the
-/// overlays (<see cref="FirstOverlayExtension"/>), so that the pages the walk reads leave the process again with no
-/// system call of their own.
+/// registration) could read past the image or abort, and stop the process. Used by the registry after relocation,
+/// and by the mapper before the overlays (<see cref="FirstOverlayExtension"/>), so that the pages the walk reads
+/// leave the process again with no system call of their own.
 /// </summary>
 internal static class UnwindTableCheck
 {
