@@ -14,7 +14,7 @@ namespace Loader.Mapping;
 internal ref struct UnwindEntryCheck
 {
     // DW_EH_PE_* (LSB, "DWARF Extensions"; libgcc's unwind-pe.h).
-    private const byte Omit = 0xff, Aligned = 0x50, Indirect = 0x80;
+    private const byte Omit = 0xff, Aligned = 0x50, Indirect = 0x80, PcRel = 0x10;
     private const byte Uleb128 = 0x01, Sleb128 = 0x09;
     private const int Invalid = -1;
     private const int PointerSize = 8;
@@ -53,16 +53,51 @@ internal ref struct UnwindEntryCheck
     }
 
     /// <summary>
-    /// The least length (after the length field) an FDE whose CIE pointer leads to <paramref name="cie"/> must have: the
-    /// pointer, then <c>pc_begin</c> and <c>pc_range</c> in the CIE's encoding. <see cref="int.MaxValue"/> when that is
-    /// no CIE of the table (a position: libgcc's <c>(char *) &amp;fde->CIE_delta - fde->CIE_delta</c>), or one whose
-    /// FDEs libgcc cannot read. The caller keeps the last answer: an FDE nearly always names the CIE the one before did.
+    /// The encoding libgcc reads the addresses of an FDE whose CIE pointer leads to <paramref name="cie"/> in (a
+    /// position in the table: libgcc's <c>(char *) &amp;fde->CIE_delta - fde->CIE_delta</c>), or -1 when that is no
+    /// CIE of the table, or one whose FDEs libgcc cannot read. The caller keeps the last answer: an FDE nearly always
+    /// names the CIE the one before it did.
     /// </summary>
-    public readonly int MinimumFdeLength(long cie)
+    public readonly int FdeEncodingOf(long cie) => Find(cie);
+
+    /// <summary>The least length (after the length field) of an FDE whose addresses are in <paramref name="encoding"/>:
+    /// the CIE pointer, then <c>pc_begin</c> and <c>pc_range</c>.</summary>
+    public static int MinimumFdeLength(int encoding) => 4 + 2 * ValueSize(encoding);
+
+    /// <summary>
+    /// Whether the code an FDE describes lies inside <paramref name="code"/> (the image's executable segments, where it
+    /// is mapped), as libgcc reads its <c>pc_begin</c> and <c>pc_range</c> (<paramref name="fields"/>, at
+    /// <paramref name="fieldAddress"/>): an FDE whose range covered another object's code would be the one libgcc
+    /// unwinds that code's frames with, at any throw. An FDE libgcc skips (its <c>pc_begin</c> 0 in the encoded
+    /// bits: a link-once function the linker removed) describes nothing.
+    /// </summary>
+    public static bool DescribesOnly(ReadOnlySpan<byte> fields, ulong fieldAddress, int encoding, ReadOnlySpan<CodeRange> code)
     {
-        int encoding = Find(cie);
-        return encoding == Invalid ? int.MaxValue : 4 + 2 * ValueSize(encoding);
+        int size = ValueSize(encoding);
+        ulong raw = ReadValue(fields, encoding);
+        if (raw == 0)
+            return true; // read_encoded_value_with_base leaves 0 as it is, and libgcc skips the FDE
+        // pcrel: from the field itself; absptr, textrel and datarel: libgcc's bases for a registered table are 0.
+        ulong begin = (encoding & 0x70) == PcRel ? fieldAddress + raw : raw;
+        ulong mask = size < 8 ? (1UL << (size * 8)) - 1 : ulong.MaxValue;
+        if ((begin & mask) == 0)
+            return true;
+        ulong range = ReadValue(fields[size..], encoding); // read with the format alone (encoding & 0x0f)
+        foreach (var segment in code)
+            if (begin >= segment.Start && begin <= segment.End && range <= segment.End - begin)
+                return true;
+        return false;
     }
+
+    /// <summary>A value in <paramref name="encoding"/>'s format, widened as libgcc widens it (signed formats sign-extend).</summary>
+    private static ulong ReadValue(ReadOnlySpan<byte> bytes, int encoding) => (encoding & 0x0f) switch
+    {
+        0x02 => System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(bytes),
+        0x03 => System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(bytes),
+        0x0a => (ulong)(long)System.Buffers.Binary.BinaryPrimitives.ReadInt16LittleEndian(bytes),
+        0x0b => (ulong)(long)System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(bytes),
+        _ => System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(bytes), // absptr, udata8, sdata8
+    };
 
     private readonly int Find(long cie)
     {
@@ -186,3 +221,6 @@ internal ref struct UnwindEntryCheck
         return false;
     }
 }
+
+/// <summary>An executable segment where it is mapped: <c>[Start, End)</c>.</summary>
+internal readonly record struct CodeRange(ulong Start, ulong End);

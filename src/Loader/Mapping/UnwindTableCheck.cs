@@ -22,6 +22,9 @@ internal static class UnwindTableCheck
     private const byte Absptr = 0x00, Udata4 = 0x03, Udata8 = 0x04, Sdata4 = 0x0b, Sdata8 = 0x0c;
     private const byte PcRel = 0x10, DataRel = 0x30;
 
+    /// <summary>DW_EH_PE_pcrel | DW_EH_PE_sdata4: the FDE address encoding gcc and clang write.</summary>
+    private const int PcRelSdata4 = 0x1b;
+
     /// <summary>The 32-bit length that announces a 64-bit one; libgcc's FDE walker (<c>next_fde</c>) reads only 32.</summary>
     private const uint ExtendedLength = 0xffff_ffff;
 
@@ -67,7 +70,7 @@ internal static class UnwindTableCheck
         var segment = ReadableSegment(plan, target, 4, onlySegmentEndingAt)
             ?? ThrowHelper.Format<SegmentOverlay>(path, ".eh_frame_hdr eh_frame_ptr", hdr.Offset + 4,
                 $".eh_frame at 0x{target:x} does not lie inside a readable PT_LOAD");
-        long walked = CheckEntries(memory, bias, segment, target);
+        long walked = CheckEntries(memory, bias, segment, target, plan);
         return walked < 0 ? null : (target, target + (ulong)walked);
     }
 
@@ -126,15 +129,22 @@ internal static class UnwindTableCheck
     /// and the file's padding after it reads as the terminator). -1 when the first entry is the terminator, and
     /// when libgcc would walk on past the segment: then nothing is registered.
     /// </summary>
-    [System.Runtime.CompilerServices.SkipLocalsInit] // the CIE buffers are read only as far as they were filled
-    private static long CheckEntries(ImageMemory memory, nint bias, SegmentOverlay segment, ulong start)
+    [System.Runtime.CompilerServices.SkipLocalsInit] // the buffers are read only as far as they were filled
+    private static long CheckEntries(ImageMemory memory, nint bias, SegmentOverlay segment, ulong start, LoadPlan plan)
     {
         ulong end = segment.VirtualAddress + segment.MemorySize;
         var bytes = Read(memory, bias, start, (int)Math.Min(segment.MemoryEnd - start, int.MaxValue)); // with the page tail
         long limit = Math.Min((long)(end - start), bytes.Length); // a segment past 2 GB is read no further than its first 2 GB
         var entries = new UnwindEntryCheck(stackalloc long[16], stackalloc int[16], start);
-        long lastCie = -1; // the CIE the last FDE named, and how long its FDEs must be
+        // The image's executable segments where they are mapped: what an FDE may describe.
+        Span<CodeRange> codeBuffer = stackalloc CodeRange[8];
+        var code = CodeRanges(plan, bias, codeBuffer);
+        ulong tableAddress = (ulong)bias + start;
+        long lastCie = -1; // the CIE the last FDE named, its FDEs' encoding and least length
+        int encoding = -1;
         long minimumFde = int.MaxValue;
+        ulong lowest = ulong.MaxValue, highest = 0; // the code the pcrel|sdata4 FDEs describe, all of it
+        bool gathered = false, wrapped = false;
         int position = 0;
         while (position + 4 <= bytes.Length)
         {
@@ -143,11 +153,15 @@ internal static class UnwindTableCheck
             Native.CachePrefetch.Line(bytes, (ulong)position + 1024);
             uint length = BinaryPrimitives.ReadUInt32LittleEndian(bytes[position..]);
             if (length == 0)
+            {
+                if (gathered && (wrapped || lowest < code[0].Start || highest > code[0].End))
+                    return -1; // an FDE describes code outside the image's executable segment
                 return position > 0 ? position + 4 : -1;
+            }
             if (position >= limit || length == ExtendedLength || length < 4 || position + 4 + (long)length > limit)
                 return -1; // not an entry libgcc could walk, inside the segment
-            // What libgcc reads of the entry when it sorts the table (UnwindEntryCheck): a CIE's FDE encoding; an FDE's
-            // CIE, wherever its pointer leads, and its pc_begin and pc_range in that CIE's encoding.
+            // What libgcc reads of the entry when it sorts and searches the table (UnwindEntryCheck): a CIE's FDE
+            // encoding; an FDE's CIE, wherever its pointer leads, and its pc_begin and pc_range in that CIE's encoding.
             uint cieDelta = BinaryPrimitives.ReadUInt32LittleEndian(bytes[(position + 4)..]);
             if (cieDelta == 0)
             {
@@ -158,15 +172,51 @@ internal static class UnwindTableCheck
                 long cie = position + 4 - (long)cieDelta;
                 if (cie != lastCie)
                 {
-                    minimumFde = entries.MinimumFdeLength(cie);
+                    encoding = entries.FdeEncodingOf(cie);
+                    minimumFde = encoding < 0 ? int.MaxValue : UnwindEntryCheck.MinimumFdeLength(encoding);
                     lastCie = cie;
                 }
                 if (length < minimumFde)
                     return -1;
+                ulong fieldAddress = tableAddress + (ulong)position + 8;
+                if (encoding == PcRelSdata4 && code.Length == 1)
+                {
+                    // gcc's and clang's encoding, with one executable segment: the FDEs' code is gathered here and
+                    // checked against the segment once, at the terminator (pc_begin, then pc_range, sign-extended).
+                    long fields = BinaryPrimitives.ReadInt64LittleEndian(bytes[(position + 8)..]);
+                    if ((int)fields != 0) // libgcc skips an FDE whose pc_begin is 0
+                    {
+                        ulong begin = fieldAddress + (ulong)(long)(int)fields;
+                        ulong described = begin + (ulong)(fields >> 32);
+                        lowest = Math.Min(lowest, begin);
+                        highest = Math.Max(highest, described);
+                        wrapped |= described < begin;
+                        gathered = true;
+                    }
+                }
+                else if (!UnwindEntryCheck.DescribesOnly(bytes.Slice(position + 8, (int)length - 4), fieldAddress, encoding, code))
+                {
+                    return -1;
+                }
             }
             position += 4 + (int)length;
         }
         return -1;
+    }
+
+    /// <summary>The executable PT_LOADs of <paramref name="plan"/> mapped at <paramref name="bias"/>, in
+    /// <paramref name="buffer"/> (more than it holds: the first that fit, so a later one's code is refused).</summary>
+    private static ReadOnlySpan<CodeRange> CodeRanges(LoadPlan plan, nint bias, Span<CodeRange> buffer)
+    {
+        int count = 0;
+        foreach (var o in plan.OverlaySpan)
+        {
+            if ((o.Protection & MemoryProtection.Execute) == 0 || count == buffer.Length)
+                continue;
+            ulong start = (ulong)bias + o.VirtualAddress;
+            buffer[count++] = new CodeRange(start, start + o.MemorySize);
+        }
+        return buffer[..count];
     }
 
     /// <summary>The byte size of a direct absptr, pcrel or datarel pointer encoding; 0 for anything else.</summary>

@@ -8,8 +8,8 @@ namespace Loader.Tests.Linking;
 /// <summary>
 /// An <c>.eh_frame</c> whose entries libgcc cannot read when it sorts the table — an FDE whose CIE pointer leads
 /// outside the table or to another FDE, a CIE whose FDE encoding libgcc aborts on (funcrel, a value format it has no
-/// case for) or dereferences (indirect), a personality pointer in an unknown format — is not registered, and the
-/// library still loads (as under glibc, which never reads the table at load). libgcc reads a registered table at the
+/// case for) or dereferences (indirect), a personality pointer in an unknown format — or whose FDE describes code
+/// outside the library (libgcc would unwind other code's frames with it) is not registered, and the library still loads (as under glibc, which never reads the table at load). libgcc reads a registered table at the
 /// first unwind anywhere in the process, so registering one would stop the process at another library's throw, with
 /// none of this library's code run: a child process that registers the patched table itself shows that (libgcc aborts),
 /// where Loader's load, which does not, survives the same throw.
@@ -25,7 +25,9 @@ public sealed unsafe class UnwindEntryTests : IDisposable
     // libcxx_thrower.so's .eh_frame, as gcc 12 and ld write it (the test checks these bytes before patching): a "zR"
     // CIE at 0 with its FDE encoding at 16 (0x1b, pcrel|sdata4); FDEs at 0x18 and 0x40 that point back to it; a "zPLR"
     // CIE at 0xfc whose personality encoding is at 0x10e (0x9b, indirect|pcrel|sdata4).
+    // The first FDE's pc_begin (pcrel|sdata4, -0x11f0: the code at 0x2020) is at 0x20, its pc_range (0x1d0) at 0x24.
     private const int FirstCieEncoding = 16, FirstFdePointer = 0x1c, SecondFdePointer = 0x44, PersonalityEncoding = 0x10e;
+    private const int FirstFdeBegin = 0x20, FirstFdeRange = 0x24;
 
     public static TheoryData<string, int, uint, uint> Patches => new()
     {
@@ -37,6 +39,10 @@ public sealed unsafe class UnwindEntryTests : IDisposable
         { "fde-encoding-uleb128", FirstCieEncoding, 0x1b, 0x11 },
         { "fde-encoding-omit", FirstCieEncoding, 0x1b, 0xff },
         { "personality-format-unknown", PersonalityEncoding, 0x9b, 0x85 },
+        // An FDE that describes more than the library's code: from its function to the end of the address space (a
+        // pc_range of -1, sign-extended), or code 2 GB past the image.
+        { "fde-range-to-the-end", FirstFdeRange, 0x1d0, 0xffff_ffff },
+        { "fde-begin-past-the-image", FirstFdeBegin, 0xffff_ee10, 0x7fff_0000 },
     };
 
     [Theory]
@@ -100,7 +106,9 @@ public sealed unsafe class UnwindEntryTests : IDisposable
     }
 
     /// <summary>libgcc is the oracle: the patches it aborts on, registered by hand, stop a child at another copy's
-    /// throw; left to Loader, the same child catches it.</summary>
+    /// throw; left to Loader, the same child catches it. (An FDE that describes other code is not among them: libgcc
+    /// then unwinds that code with it only if its sorted search reaches it, which depends on where things are mapped.)
+    /// </summary>
     [Theory]
     [InlineData("fde-encoding-funcrel", FirstCieEncoding, 0x1bu, 0x4bu)]
     [InlineData("personality-format-unknown", PersonalityEncoding, 0x9bu, 0x85u)]
@@ -150,7 +158,7 @@ public sealed unsafe class UnwindEntryTests : IDisposable
         string source = Fixtures.Path("cxx/libcxx_thrower.so");
         byte[] bytes = File.ReadAllBytes(source);
         int at = (int)Sections(source).FrameOffset + offset;
-        if (offset is SecondFdePointer or FirstFdePointer) // a CIE pointer: a word
+        if (offset is SecondFdePointer or FirstFdePointer or FirstFdeBegin or FirstFdeRange) // a word
         {
             Assert.Equal(now, BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(at)));
             BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(at), patched);
