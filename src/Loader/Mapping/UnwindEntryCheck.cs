@@ -1,3 +1,5 @@
+using static Loader.Mapping.PointerEncoding;
+
 namespace Loader.Mapping;
 
 /// <summary>
@@ -13,9 +15,6 @@ namespace Loader.Mapping;
 /// </summary>
 internal ref struct UnwindEntryCheck
 {
-    // DW_EH_PE_* (LSB, "DWARF Extensions"; libgcc's unwind-pe.h).
-    private const byte Omit = 0xff, Aligned = 0x50, Indirect = 0x80, PcRel = 0x10;
-    private const byte Uleb128 = 0x01, Sleb128 = 0x09;
     private const int Invalid = -1;
     private const int PointerSize = 8;
 
@@ -62,7 +61,7 @@ internal ref struct UnwindEntryCheck
 
     /// <summary>The least length (after the length field) of an FDE whose addresses are in <paramref name="encoding"/>:
     /// the CIE pointer, then <c>pc_begin</c> and <c>pc_range</c>.</summary>
-    public static int MinimumFdeLength(int encoding) => 4 + 2 * ValueSize(encoding);
+    public static int MinimumFdeLength(int encoding) => 4 + 2 * FixedSize(encoding);
 
     /// <summary>
     /// Whether the code an FDE describes lies inside <paramref name="code"/> (the image's executable segments, where it
@@ -73,31 +72,21 @@ internal ref struct UnwindEntryCheck
     /// </summary>
     public static bool DescribesOnly(ReadOnlySpan<byte> fields, ulong fieldAddress, int encoding, ReadOnlySpan<CodeRange> code)
     {
-        int size = ValueSize(encoding);
-        ulong raw = ReadValue(fields, encoding);
+        int size = FixedSize(encoding);
+        ulong raw = Read(fields, encoding);
         if (raw == 0)
             return true; // read_encoded_value_with_base leaves 0 as it is, and libgcc skips the FDE
         // pcrel: from the field itself; absptr, textrel and datarel: libgcc's bases for a registered table are 0.
-        ulong begin = (encoding & 0x70) == PcRel ? fieldAddress + raw : raw;
+        ulong begin = (encoding & ApplicationMask) == PcRel ? fieldAddress + raw : raw;
         ulong mask = size < 8 ? (1UL << (size * 8)) - 1 : ulong.MaxValue;
         if ((begin & mask) == 0)
             return true;
-        ulong range = ReadValue(fields[size..], encoding); // read with the format alone (encoding & 0x0f)
+        ulong range = Read(fields[size..], encoding); // read with the format alone (encoding & 0x0f)
         foreach (var segment in code)
             if (begin >= segment.Start && begin <= segment.End && range <= segment.End - begin)
                 return true;
         return false;
     }
-
-    /// <summary>A value in <paramref name="encoding"/>'s format, widened as libgcc widens it (signed formats sign-extend).</summary>
-    private static ulong ReadValue(ReadOnlySpan<byte> bytes, int encoding) => (encoding & 0x0f) switch
-    {
-        0x02 => System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(bytes),
-        0x03 => System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(bytes),
-        0x0a => (ulong)(long)System.Buffers.Binary.BinaryPrimitives.ReadInt16LittleEndian(bytes),
-        0x0b => (ulong)(long)System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(bytes),
-        _ => System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(bytes), // absptr, udata8, sdata8
-    };
 
     private readonly int Find(long cie)
     {
@@ -171,18 +160,11 @@ internal ref struct UnwindEntryCheck
     /// </summary>
     private static int ValidFdeEncoding(byte encoding)
     {
-        if (encoding == Omit || (encoding & Indirect) != 0 || (encoding & 0x70) > 0x30)
+        if (encoding == Omit || (encoding & Indirect) != 0 || (encoding & ApplicationMask) > DataRel)
             return Invalid;
-        return (encoding & 0x0f) is 0x00 or 0x02 or 0x03 or 0x04 or 0x0a or 0x0b or 0x0c ? encoding : Invalid;
+        return FixedSize(encoding) > 0 ? encoding : Invalid;
     }
 
-    /// <summary>The size of a value in <paramref name="encoding"/> (one <see cref="ValidFdeEncoding"/> accepted).</summary>
-    private static int ValueSize(int encoding) => (encoding & 0x07) switch
-    {
-        0x02 => 2,
-        0x03 => 4,
-        _ => PointerSize, // absptr, udata8, sdata8
-    };
 
     /// <summary><c>read_encoded_value_with_base</c>'s advance over one value, inside <paramref name="bytes"/>.</summary>
     private static bool SkipEncoded(ReadOnlySpan<byte> bytes, ref int at, byte encoding, ulong address)
@@ -194,15 +176,8 @@ internal ref struct UnwindEntryCheck
             at += padding + PointerSize;
             return at <= bytes.Length;
         }
-        int size = (encoding & 0x0f) switch
-        {
-            0x00 or 0x04 or 0x0c => 8,
-            0x02 or 0x0a => 2,
-            0x03 or 0x0b => 4,
-            Uleb128 or Sleb128 => 0,
-            _ => -1, // libgcc aborts
-        };
-        if (size < 0)
+        int size = FixedSize(encoding);
+        if (size < 0) // a format libgcc aborts on
             return false;
         if (size == 0)
             return SkipLeb128(bytes, ref at);
@@ -222,5 +197,3 @@ internal ref struct UnwindEntryCheck
     }
 }
 
-/// <summary>An executable segment where it is mapped: <c>[Start, End)</c>.</summary>
-internal readonly record struct CodeRange(ulong Start, ulong End);

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using Loader.Elf;
 using Loader.Native;
+using static Loader.Mapping.PointerEncoding;
 
 namespace Loader.Mapping;
 
@@ -16,14 +17,8 @@ namespace Loader.Mapping;
 /// </summary>
 internal static class UnwindTableCheck
 {
-    // DW_EH_PE_* (LSB, "DWARF Extensions"): the low nibble is the value's format, bits 4-6 what it is relative to.
-    private const byte EncodingOmit = 0xff;
-    private const byte FormatMask = 0x0f, ApplicationMask = 0x70, Indirect = 0x80;
-    private const byte Absptr = 0x00, Udata4 = 0x03, Udata8 = 0x04, Sdata4 = 0x0b, Sdata8 = 0x0c;
-    private const byte PcRel = 0x10, DataRel = 0x30;
-
     /// <summary>DW_EH_PE_pcrel | DW_EH_PE_sdata4: the FDE address encoding gcc and clang write.</summary>
-    private const int PcRelSdata4 = 0x1b;
+    private const int PcRelSdata4 = PcRel | Sdata4;
 
     /// <summary>The 32-bit length that announces a 64-bit one; libgcc's FDE walker (<c>next_fde</c>) reads only 32.</summary>
     private const uint ExtendedLength = 0xffff_ffff;
@@ -60,7 +55,7 @@ internal static class UnwindTableCheck
         if (hdr.MemorySize < 4 + (ulong)size || ReadableSegment(plan, field, (ulong)size, onlySegmentEndingAt) is null)
             ThrowHelper.Format(path, ".eh_frame_hdr eh_frame_ptr", hdr.Offset + 4,
                 $"the {size}-byte value at 0x{field:x} does not fit in PT_GNU_EH_FRAME (p_memsz 0x{hdr.MemorySize:x}) or a readable PT_LOAD");
-        long value = ReadValue(Read(memory, bias, field, size), encoding);
+        long value = (long)PointerEncoding.Read(Read(memory, bias, field, size), encoding);
         ulong target = (encoding & ApplicationMask) switch
         {
             PcRel => field + (ulong)value,
@@ -222,24 +217,12 @@ internal static class UnwindTableCheck
     /// <summary>The byte size of a direct absptr, pcrel or datarel pointer encoding; 0 for anything else.</summary>
     private static int PointerSize(byte encoding)
     {
-        if (encoding == EncodingOmit || (encoding & Indirect) != 0)
+        if (encoding == Omit || (encoding & Indirect) != 0)
             return 0;
         if ((encoding & ApplicationMask) is not (Absptr or PcRel or DataRel))
             return 0;
-        return (encoding & FormatMask) switch
-        {
-            Absptr or Udata8 or Sdata8 => 8,
-            Udata4 or Sdata4 => 4,
-            _ => 0,
-        };
+        return FixedSize(encoding) is 4 or 8 ? FixedSize(encoding) : 0;
     }
-
-    private static long ReadValue(ReadOnlySpan<byte> bytes, byte encoding) => (encoding & FormatMask) switch
-    {
-        Udata4 => BinaryPrimitives.ReadUInt32LittleEndian(bytes),
-        Sdata4 => BinaryPrimitives.ReadInt32LittleEndian(bytes),
-        _ => BinaryPrimitives.ReadInt64LittleEndian(bytes),
-    };
 
     /// <summary>
     /// The readable PT_LOAD whose <c>[p_vaddr, p_vaddr + p_memsz)</c> holds the whole range, or null. With
