@@ -15,12 +15,51 @@ public sealed class DynamicSection
     private readonly ElfEncoding _enc;
     private readonly int _count;
 
+    // Where the last entry with each tag a loader asks for lies (index + 1; 0: none), made in one pass when the section
+    // is read, as glibc's l_info is: the loader asks some sixty tags a load, and a scan of the entries for each cost a
+    // few per cent of a small library's load. Not made for a section of more than 255 entries: those are scanned.
+    private TagSlots _slots;
+    private readonly bool _indexed;
+
     private DynamicSection(ReadOnlyMemory<byte> bytes, ElfEncoding enc, int count, ulong address)
     {
         _bytes = bytes;
         _enc = enc;
         _count = count;
         Address = address;
+        if (count <= byte.MaxValue)
+        {
+            var span = bytes.Span;
+            for (int i = 0; i < count; i++)
+                if (SlotOf(TagAt(span, i)) is var slot and >= 0)
+                    _slots[slot] = (byte)(i + 1);
+            _indexed = true;
+        }
+    }
+
+    /// <summary>The tags with a slot: the gABI's (0 to 39), DT_ADDRRNG's last sixteen (DT_GNU_HASH and its neighbours)
+    /// and the GNU version range (DT_VERSYM to DT_VERNEEDNUM, with DT_FLAGS_1 and DT_RELACOUNT).</summary>
+    private static int SlotOf(DynamicTag tag)
+    {
+        long value = (long)tag;
+        if ((ulong)value < GabiSlots)
+            return (int)value;
+        if ((ulong)(value - AddressRangeTop) < RangeSlots)
+            return GabiSlots + (int)(value - AddressRangeTop);
+        if ((ulong)(value - VersionRangeTop) < RangeSlots)
+            return GabiSlots + RangeSlots + (int)(value - VersionRangeTop);
+        return -1;
+    }
+
+    private const int GabiSlots = 40;
+    private const int RangeSlots = 16;
+    private const long AddressRangeTop = 0x6ffffef0;  // DT_GNU_HASH is 0x6ffffef5
+    private const long VersionRangeTop = 0x6ffffff0;  // DT_VERSYM
+
+    [System.Runtime.CompilerServices.InlineArray(GabiSlots + 2 * RangeSlots)]
+    private struct TagSlots
+    {
+        private byte _first;
     }
 
     private int EntrySize => 2 * _enc.WordSize;
@@ -33,6 +72,8 @@ public sealed class DynamicSection
     // from the end costs less than building a dictionary on every load.
     private int IndexOfLast(ReadOnlySpan<byte> bytes, DynamicTag tag)
     {
+        if (_indexed && SlotOf(tag) is var slot and >= 0)
+            return _slots[slot] - 1;
         if (_enc.Is64 && !_enc.IsBigEndian && BitConverter.IsLittleEndian)
         {
             // ELF64 little-endian on this machine (every object Loader maps): the entries as words, a tag every other

@@ -22,7 +22,7 @@ internal static class DynamicSegment
     {
         for (int i = headers.Count - 1; i >= 0; i--)
         {
-            if (headers[i].Type == SegmentType.Dynamic && headers[i].FileSize != 0)
+            if (headers[i] is { Type: SegmentType.Dynamic, FileSize: not 0 }) // one read: an image's table decodes each
                 return i;
         }
         return -1;
