@@ -15,26 +15,35 @@ public sealed class DynamicSection
     private readonly ElfEncoding _enc;
     private readonly int _count;
 
-    // Where the last entry with each tag a loader asks for lies (index + 1; 0: none), made in one pass when the section
-    // is read, as glibc's l_info is: the loader asks some sixty tags a load, and a scan of the entries for each cost a
-    // few per cent of a small library's load. Not made for a section of more than 255 entries: those are scanned.
-    private TagSlots _slots;
-    private readonly bool _indexed;
-
     private DynamicSection(ReadOnlyMemory<byte> bytes, ElfEncoding enc, int count, ulong address)
     {
         _bytes = bytes;
         _enc = enc;
         _count = count;
         Address = address;
-        if (count <= byte.MaxValue)
-        {
-            var span = bytes.Span;
-            for (int i = 0; i < count; i++)
-                if (SlotOf(TagAt(span, i)) is var slot and >= 0)
-                    _slots[slot] = (byte)(i + 1);
-            _indexed = true;
-        }
+    }
+
+    // Where the last entry with each tag a loader asks for lies (index + 1; 0: none) in the section this thread asked
+    // last, made in one pass on its first ask, as glibc's l_info is made once: a load asks some fifty tags of each
+    // section in turn (its tables, its relocations, its initializers), and a scan of the entries for each cost a few
+    // per cent of a small library's load. Kept per thread, not per section: an image keeps no index (about 80 bytes
+    // each, docs/architecture.md, "What a loaded image keeps"). Only for a section in native memory (a mapped image's,
+    // a host library's), so that the section the thread holds on to keeps nothing else alive (a file read whole); not
+    // for one of more than 255 entries.
+    [ThreadStatic]
+    private static DynamicSection? t_indexed;
+    [ThreadStatic]
+    private static TagSlots t_slots;
+
+    /// <summary>Makes this section's slots this thread's.</summary>
+    private void Index(ReadOnlySpan<byte> bytes)
+    {
+        Span<byte> slots = t_slots;
+        slots.Clear();
+        for (int i = 0; i < _count; i++)
+            if (SlotOf(TagAt(bytes, i)) is var slot and >= 0)
+                slots[slot] = (byte)(i + 1);
+        t_indexed = this;
     }
 
     /// <summary>The tags with a slot: the gABI's (0 to 39), DT_ADDRRNG's last sixteen (DT_GNU_HASH and its neighbours)
@@ -72,8 +81,12 @@ public sealed class DynamicSection
     // from the end costs less than building a dictionary on every load.
     private int IndexOfLast(ReadOnlySpan<byte> bytes, DynamicTag tag)
     {
-        if (_indexed && SlotOf(tag) is var slot and >= 0)
-            return _slots[slot] - 1;
+        if (_count <= byte.MaxValue && _bytes.IsNative && SlotOf(tag) is var slot and >= 0)
+        {
+            if (!ReferenceEquals(t_indexed, this))
+                Index(bytes);
+            return t_slots[slot] - 1;
+        }
         if (_enc.Is64 && !_enc.IsBigEndian && BitConverter.IsLittleEndian)
         {
             // ELF64 little-endian on this machine (every object Loader maps): the entries as words, a tag every other

@@ -9,7 +9,9 @@ namespace Loader.Elf;
 /// </summary>
 internal sealed class ProgramHeaderTable : IReadOnlyList<ProgramHeader>
 {
-    private readonly ReadOnlyMemory<byte> _bytes;
+    // As a TableBytes: an image's table lies in its mapped first page, and a ReadOnlyMemory over it would make each
+    // entry read a virtual call for its span.
+    private readonly TableBytes _bytes;
     private readonly ElfEncoding _encoding;
     private readonly int _entrySize;
     // Every entry decoded once (DecodeEntries), for a table a load indexes dozens of times while it plans and maps.

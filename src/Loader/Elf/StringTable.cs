@@ -55,6 +55,42 @@ public readonly struct StringTable
         return true;
     }
 
+    /// <summary>
+    /// <see cref="TryBytesAt"/> and the string's GNU hash (<see cref="GnuHashTable.Hash(ReadOnlySpan{byte})"/>) in one
+    /// pass: the terminator is looked for four bytes at a time while they are hashed, instead of a search for it and
+    /// then a second pass to hash (the relocator does both for every symbol it looks up).
+    /// </summary>
+    internal static bool TryHashedBytesAt(ReadOnlySpan<byte> table, uint offset, out ReadOnlySpan<byte> bytes, out uint gnuHash)
+    {
+        bytes = default;
+        gnuHash = 0;
+        if (offset >= (uint)table.Length)
+            return false;
+        var rest = table[(int)offset..];
+        uint h = 5381;
+        int i = 0;
+        for (; i + 4 <= rest.Length; i += 4)
+        {
+            uint word = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(rest[i..]);
+            if (((word - 0x0101_0101u) & ~word & 0x8080_8080u) != 0)
+                break; // a NUL among these four: found byte by byte below
+            // As GnuHashTable.Hash: h·33⁴ + c₀·33³ + c₁·33² + c₂·33 + c₃.
+            h = h * 1185921 + (word & 0xff) * 35937u + ((word >> 8) & 0xff) * 1089u + ((word >> 16) & 0xff) * 33u + (word >> 24);
+        }
+        for (; i < rest.Length; i++)
+        {
+            byte c = rest[i];
+            if (c == 0)
+            {
+                bytes = rest[..i];
+                gnuHash = h;
+                return true;
+            }
+            h = h * 33 + c;
+        }
+        return false;
+    }
+
     /// <summary>Whether <paramref name="table"/> (a string table's bytes) holds <paramref name="name"/> (ASCII, no NUL)
     /// at <paramref name="offset"/>, terminated there; false for anything else, a bad offset included (the caller
     /// refuses those as <see cref="GetBytes"/> does).</summary>

@@ -87,6 +87,10 @@ public sealed class SymbolTable
     internal ReadOnlySpan<byte> NameBytesAt(uint nameOffset) =>
         StringTable.TryBytesAt(_tables.StringBytes, nameOffset, out var name) ? name : NameBytesRefused(nameOffset);
 
+    /// <summary><see cref="NameBytesAt(uint)"/> with the name's GNU hash, found in the same pass over its bytes.</summary>
+    internal ReadOnlySpan<byte> NameBytesAt(uint nameOffset, out uint gnuHash) =>
+        StringTable.TryHashedBytesAt(_tables.StringBytes, nameOffset, out var name, out gnuHash) ? name : NameBytesRefused(nameOffset);
+
     /// <summary>The string table's bytes from <paramref name="nameOffset"/> to its end (empty past it), for a caller
     /// that compares a prefix in place: the string's terminator is not looked for.</summary>
     internal ReadOnlySpan<byte> NameFrom(uint nameOffset)

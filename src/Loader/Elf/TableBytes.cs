@@ -36,6 +36,9 @@ internal readonly struct TableBytes
 
     public int Length => _length;
 
+    /// <summary>Whether the bytes are native memory (nothing managed is referenced).</summary>
+    public bool IsNative => _owner is null;
+
     public ReadOnlySpan<byte> Span
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]

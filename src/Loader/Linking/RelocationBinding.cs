@@ -28,7 +28,8 @@ internal static class RelocationBinding
                 found = space.Unique(found);
             return true;
         }
-        var name = new SymbolName(symbols.NameBytesAt(reference.NameOffset)); // the entry read once, above
+        var nameBytes = symbols.NameBytesAt(reference.NameOffset, out uint gnuHash); // the entry read once, above
+        var name = new SymbolName(nameBytes, gnuHash);
         // The global part starts at its first module that may define the name, or is skipped when its filter shows
         // none does (GlobalScopeFilter): the modules passed over define no name with this hash.
         var scope = module.Scope!;

@@ -16,6 +16,13 @@ internal readonly ref struct SymbolName
         GnuHash = GnuHashTable.Hash(bytes);
     }
 
+    /// <summary>A name whose GNU hash the caller computed from these bytes (<see cref="SymbolTable.NameBytesAt(uint, out uint)"/>).</summary>
+    public SymbolName(ReadOnlySpan<byte> bytes, uint gnuHash)
+    {
+        Bytes = bytes;
+        GnuHash = gnuHash;
+    }
+
     private SymbolName(ReadOnlySpan<char> ascii, uint gnuHash)
     {
         Chars = ascii;
