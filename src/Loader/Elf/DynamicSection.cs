@@ -27,9 +27,10 @@ public sealed class DynamicSection
     // last, made in one pass on its first ask, as glibc's l_info is made once: a load asks some fifty tags of each
     // section in turn (its tables, its relocations, its initializers), and a scan of the entries for each cost a few
     // per cent of a small library's load. Kept per thread, not per section: an image keeps no index (about 80 bytes
-    // each, docs/architecture.md, "What a loaded image keeps"). Only for a section in native memory (a mapped image's,
-    // a host library's), so that the section the thread holds on to keeps nothing else alive (a file read whole); not
-    // for one of more than 255 entries.
+    // each, docs/architecture.md, "What a loaded image keeps"). Only for a section in native memory (a mapped image's;
+    // a file's and a host library's copy are managed bytes), so that the section the thread holds on to keeps nothing
+    // else alive (a file read whole); not for one of more than 255 entries. The slots say where an entry is, not its
+    // value: a value is read where it lies each time, as before.
     [ThreadStatic]
     private static DynamicSection? t_indexed;
     [ThreadStatic]
