@@ -81,6 +81,23 @@ public sealed class ElfLibrary : IDisposable
     /// when it has none. For a host library, null: its TLS is glibc's.</summary>
     public TlsBlock? Tls => _module.Tls?.Block;
 
+    /// <summary>
+    /// Whether a C++ exception or a backtrace can unwind through this library's frames: its <c>.eh_frame</c>
+    /// registered with libgcc, none to register, or one the check refused (<see cref="UnwindTableState"/>). A refusal
+    /// is told from an empty table by walking the table again when asked, which reads its pages.
+    /// </summary>
+    public UnwindTableState UnwindTable
+    {
+        get
+        {
+            ThrowIfDisposed();
+            if (_module.IsHost)
+                return UnwindTableState.Host;
+            lock (Context.Namespace.SyncRoot) // no unload unmaps the image while its table is read
+                return _module.Image is { } image ? image.UnwindTableState() : UnwindTableState.None;
+        }
+    }
+
     /// <summary>The mapping plan that was executed; null for a host library.</summary>
     public LoadPlan? Plan => _module.Image?.Plan;
 

@@ -53,13 +53,19 @@ internal static class TryCommand
             if (json)
                 CliJsonLines.Write(stdout, outcome);
             else
-                stdout.WriteLine($"{outcome.Outcome,-8} {file}{(outcome.Reason is null ? "" : ": " + outcome.Reason)}");
+                stdout.WriteLine($"{outcome.Outcome,-8} {file}{(outcome.Reason is null ? "" : ": " + outcome.Reason)}{UnwindNote(outcome)}");
             stdout.Flush(); // one line per file as it happens: a crash is then the next file's
         }
         if (!json)
             stdout.WriteLine($"{files.Count} files: {loaded} loaded by Loader, {host} taken from the host, {refused} refused");
         return refused == 0 ? ExitCodes.Success : ExitCodes.BadFile;
     }
+
+    /// <summary>Said only when it matters: a library whose frames an exception cannot unwind through although it has
+    /// a table (glibc's loader would let libgcc search it).</summary>
+    private static string UnwindNote(TryResult outcome) => outcome.Unwind == "refused"
+        ? " (its unwind table is not registered: libgcc could not walk it, so C++ exceptions cannot unwind through it)"
+        : "";
 
     private static TryResult Try(string file, LoadOptions options)
     {
@@ -73,12 +79,12 @@ internal static class TryCommand
             using var library = loaded;
             int mapped = library.Context.LoadedLibraries.Count;
             return new TryResult(file, library.IsHost ? TryOutcome.Host : TryOutcome.Loaded, library.SoName, mapped,
-                library.Tls?.Model.ToString().ToLowerInvariant(), null, null);
+                library.Tls?.Model.ToString().ToLowerInvariant(), library.UnwindTable.ToString().ToLowerInvariant(), null, null);
         }
         catch (LoaderException e)
         {
             // Worded as every other command words it, without the file's name the line already starts with.
-            return new TryResult(file, TryOutcome.Refused, null, 0, null, e.GetType().Name, ElfFileRunner.DescribeWithoutPath(file, e));
+            return new TryResult(file, TryOutcome.Refused, null, 0, null, null, e.GetType().Name, ElfFileRunner.DescribeWithoutPath(file, e));
         }
     }
 }
@@ -97,7 +103,9 @@ internal static class TryOutcome
 /// <param name="SoName">Its DT_SONAME, when loaded.</param>
 /// <param name="Mapped">How many images Loader mapped for it (it and its dependencies).</param>
 /// <param name="Tls">Its TLS block's model (dynamic or static), or null without one.</param>
+/// <param name="Unwind">Whether libgcc can unwind through it (<see cref="UnwindTableState"/>: none, registered,
+/// refused or host), when loaded.</param>
 /// <param name="Error">The refusal's exception type (<c>SymbolNotFoundException</c>, ...), or null.</param>
 /// <param name="Reason">The refusal, worded as every command words it (<c>no such file</c>, …) without the leading
 /// file name when it is this file's; or null.</param>
-internal sealed record TryResult(string File, string Outcome, string? SoName, int Mapped, string? Tls, string? Error, string? Reason);
+internal sealed record TryResult(string File, string Outcome, string? SoName, int Mapped, string? Tls, string? Unwind, string? Error, string? Reason);

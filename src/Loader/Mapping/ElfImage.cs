@@ -104,6 +104,24 @@ public sealed class ElfImage : IDisposable, IViewRegions
     /// the image is unmapped.</summary>
     internal nint RegisteredEhFrame { get; set; }
 
+    /// <summary>Registered while libgcc has the table; otherwise the table is walked again to tell nothing to register
+    /// from a table the check refuses (a malformed <c>.eh_frame_hdr</c> is a refusal too).</summary>
+    internal UnwindTableState UnwindTableState()
+    {
+        if (RegisteredEhFrame != 0)
+            return Loader.UnwindTableState.Registered;
+        try
+        {
+            return UnwindTableCheck.Find(Path, ProgramHeaders, Plan, _memory, BaseAddress, out bool refused) is not null || refused
+                ? Loader.UnwindTableState.Refused // a table found but not registered: the load did not ask for it
+                : Loader.UnwindTableState.None;
+        }
+        catch (ElfFormatException)
+        {
+            return Loader.UnwindTableState.Refused;
+        }
+    }
+
     /// <summary>Takes the image's unwind table off libgcc's list, once.</summary>
     internal void DeregisterUnwindTable()
     {

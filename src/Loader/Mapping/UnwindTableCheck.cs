@@ -20,6 +20,12 @@ internal static class UnwindTableCheck
     /// <summary>DW_EH_PE_pcrel | DW_EH_PE_sdata4: the FDE address encoding gcc and clang write.</summary>
     private const int PcRelSdata4 = PcRel | Sdata4;
 
+    /// <summary>What the walk answers for a table whose first entry is the terminator: nothing to register.</summary>
+    private const long Empty = -1;
+
+    /// <summary>What the walk answers for a table libgcc could not walk: not registered.</summary>
+    private const long Refused = -2;
+
     /// <summary>The 32-bit length that announces a 64-bit one; libgcc's FDE walker (<c>next_fde</c>) reads only 32.</summary>
     private const uint ExtendedLength = 0xffff_ffff;
 
@@ -33,8 +39,15 @@ internal static class UnwindTableCheck
     /// when the check runs, and whose overlay replaces the pages the walk read.</remarks>
     /// <exception cref="ElfFormatException">The header is malformed: registering it could send libgcc reading past the image.</exception>
     public static (ulong Start, ulong WalkedEnd)? Find(string path, IReadOnlyList<ProgramHeader> headers, LoadPlan plan,
-        ImageMemory memory, nint bias, ulong onlySegmentEndingAt = 0)
+        ImageMemory memory, nint bias, ulong onlySegmentEndingAt = 0) =>
+        Find(path, headers, plan, memory, bias, out _, onlySegmentEndingAt);
+
+    /// <summary><see cref="Find(string, IReadOnlyList{ProgramHeader}, LoadPlan, ImageMemory, nint, ulong)"/>, and
+    /// whether a null answer is a refusal (a table libgcc could not walk) rather than nothing to register.</summary>
+    public static (ulong Start, ulong WalkedEnd)? Find(string path, IReadOnlyList<ProgramHeader> headers, LoadPlan plan,
+        ImageMemory memory, nint bias, out bool refused, ulong onlySegmentEndingAt = 0)
     {
+        refused = false;
         if (EhFrameHeader(headers) is not { } hdr)
             return null;
 
@@ -66,6 +79,7 @@ internal static class UnwindTableCheck
             ?? ThrowHelper.Format<SegmentOverlay>(path, ".eh_frame_hdr eh_frame_ptr", hdr.Offset + 4,
                 $".eh_frame at 0x{target:x} does not lie inside a readable PT_LOAD");
         long walked = CheckEntries(memory, bias, segment, target, plan);
+        refused = walked == Refused;
         return walked < 0 ? null : (target, target + (ulong)walked);
     }
 
@@ -121,8 +135,9 @@ internal static class UnwindTableCheck
     /// Walks the CIEs and FDEs from <paramref name="start"/> as libgcc will (a 4-byte length, then that many bytes) up
     /// to the zero-length terminator: the bytes walked when it finds one before it would leave the PT_LOAD — or right after the
     /// segment's last entry, in the rest of its last page (libunwind.so.8 ends its .eh_frame at the segment's end,
-    /// and the file's padding after it reads as the terminator). -1 when the first entry is the terminator, and
-    /// when libgcc would walk on past the segment: then nothing is registered.
+    /// and the file's padding after it reads as the terminator). <see cref="Empty"/> when the first entry is the
+    /// terminator, <see cref="Refused"/> when libgcc would walk on past the segment or could not read an entry: then
+    /// nothing is registered.
     /// </summary>
     [System.Runtime.CompilerServices.SkipLocalsInit] // the buffers are read only as far as they were filled
     private static long CheckEntries(ImageMemory memory, nint bias, SegmentOverlay segment, ulong start, LoadPlan plan)
@@ -150,11 +165,11 @@ internal static class UnwindTableCheck
             if (length == 0)
             {
                 if (gathered && (wrapped || lowest < code[0].Start || highest > code[0].End))
-                    return -1; // an FDE describes code outside the image's executable segment
-                return position > 0 ? position + 4 : -1;
+                    return Refused; // an FDE describes code outside the image's executable segment
+                return position > 0 ? position + 4 : Empty;
             }
             if (position >= limit || length == ExtendedLength || length < 4 || position + 4 + (long)length > limit)
-                return -1; // not an entry libgcc could walk, inside the segment
+                return Refused; // not an entry libgcc could walk, inside the segment
             // What libgcc reads of the entry when it sorts and searches the table (UnwindEntryCheck): a CIE's FDE
             // encoding; an FDE's CIE, wherever its pointer leads, and its pc_begin and pc_range in that CIE's encoding.
             uint cieDelta = BinaryPrimitives.ReadUInt32LittleEndian(bytes[(position + 4)..]);
@@ -172,7 +187,7 @@ internal static class UnwindTableCheck
                     lastCie = cie;
                 }
                 if (length < minimumFde)
-                    return -1;
+                    return Refused;
                 ulong fieldAddress = tableAddress + (ulong)position + 8;
                 if (encoding == PcRelSdata4 && code.Length == 1)
                 {
@@ -191,12 +206,12 @@ internal static class UnwindTableCheck
                 }
                 else if (!UnwindEntryCheck.DescribesOnly(bytes.Slice(position + 8, (int)length - 4), fieldAddress, encoding, code))
                 {
-                    return -1;
+                    return Refused;
                 }
             }
             position += 4 + (int)length;
         }
-        return -1;
+        return Refused;
     }
 
     /// <summary>The executable PT_LOADs of <paramref name="plan"/> mapped at <paramref name="bias"/>, in

@@ -52,9 +52,11 @@ public sealed unsafe class UnwindEntryTests : IDisposable
         string path = Patch(name, offset, now, patched);
         using var lib = new LoaderContext().Load(path);
         Assert.Null(lib.LoadedModule.RegisteredEhFrame);
+        Assert.Equal(UnwindTableState.Refused, lib.UnwindTable); // told apart from a library with no table
         ((delegate* unmanaged<nint, void>)lib.GetExport("thrower_free_shape"))(0); // code that throws nothing still runs
         using var good = new LoaderContext().Load(Fixtures.Path("cxx/libcxx_thrower.so"));
         Assert.NotNull(good.LoadedModule.RegisteredEhFrame);
+        Assert.Equal(UnwindTableState.Registered, good.UnwindTable);
         Assert.Equal(9, ((delegate* unmanaged<int, int, int>)good.GetExport("thrower_catch_inside"))(4, 5));
     }
 
@@ -63,6 +65,36 @@ public sealed unsafe class UnwindEntryTests : IDisposable
     {
         using var lib = new LoaderContext().Load(Fixtures.Path("cxx/libcxx_thrower.so"));
         Assert.NotNull(lib.LoadedModule.RegisteredEhFrame);
+    }
+
+    /// <summary>
+    /// <see cref="ElfLibrary.UnwindTable"/> says what a user needs to know when an exception will not unwind: nothing to
+    /// register (a library linked without <c>PT_GNU_EH_FRAME</c>), the host's (libgcc finds glibc's objects itself), and,
+    /// through <c>loader try</c>, a patched table's refusal on the library's line; a disposed handle is not read.
+    /// </summary>
+    [Fact]
+    public void The_state_is_none_without_a_header_host_for_the_hosts_and_try_names_a_refusal()
+    {
+        using (var none = new LoaderContext().Load(Fixtures.Path("cxx/libno_eh_frame_hdr.so")))
+        {
+            Assert.Null(none.LoadedModule.RegisteredEhFrame);
+            Assert.Equal(UnwindTableState.None, none.UnwindTable);
+        }
+        using (var host = new LoaderContext().Load("libc.so.6"))
+            Assert.Equal(UnwindTableState.Host, host.UnwindTable);
+        var disposed = new LoaderContext().Load(Fixtures.Path("cxx/libcxx_thrower.so"));
+        disposed.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => disposed.UnwindTable);
+
+        string patched = Patch("fde-encoding-funcrel", FirstCieEncoding, 0x1b, 0x4b);
+        var result = Cli.CliHarness.Run(["try", patched, Fixtures.Path("cxx/libcxx_thrower.so")]);
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        var lines = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Contains(lines, l => l.StartsWith("loaded", StringComparison.Ordinal) && l.Contains(patched, StringComparison.Ordinal)
+            && l.Contains("unwind table is not registered", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("libcxx_thrower.so", StringComparison.Ordinal) && !l.Contains("unwind", StringComparison.Ordinal));
+        var json = Cli.CliHarness.Run(["try", "--json", patched]);
+        Assert.Contains("\"unwind\":\"refused\"", json.Stdout, StringComparison.Ordinal);
     }
 
     /// <summary>
