@@ -94,7 +94,7 @@ public sealed class ElfLibrary : IDisposable
             if (_module.IsHost)
                 return UnwindTableState.Host;
             lock (Context.Namespace.SyncRoot) // no unload unmaps the image while its table is read
-                return _module.Image is { } image ? image.UnwindTableState() : UnwindTableState.None;
+                return _module.Image is { } image ? image.CurrentUnwindTable() : UnwindTableState.None;
         }
     }
 

@@ -106,19 +106,21 @@ public sealed class ElfImage : IDisposable, IViewRegions
 
     /// <summary>Registered while libgcc has the table; otherwise the table is walked again to tell nothing to register
     /// from a table the check refuses (a malformed <c>.eh_frame_hdr</c> is a refusal too).</summary>
-    internal UnwindTableState UnwindTableState()
+    internal UnwindTableState CurrentUnwindTable()
     {
         if (RegisteredEhFrame != 0)
-            return Loader.UnwindTableState.Registered;
+            return UnwindTableState.Registered;
         try
         {
+            // A load registers every table the check accepts, so a found table that is not registered is not seen from
+            // a library; were it, no exception could unwind through it either.
             return UnwindTableCheck.Find(Path, ProgramHeaders, Plan, _memory, BaseAddress, out bool refused) is not null || refused
-                ? Loader.UnwindTableState.Refused // a table found but not registered: the load did not ask for it
-                : Loader.UnwindTableState.None;
+                ? UnwindTableState.Refused
+                : UnwindTableState.None;
         }
         catch (ElfFormatException)
         {
-            return Loader.UnwindTableState.Refused;
+            return UnwindTableState.Refused;
         }
     }
 
