@@ -60,15 +60,25 @@ public sealed class GnuHashTable
     /// <summary>The number of dynamic symbols the table implies (the end of the highest chain).</summary>
     public int SymbolCount { get; }
 
+    /// <summary>The hash of the empty name, where every name's starts.</summary>
+    internal const uint Seed = 5381;
+
+    /// <summary>
+    /// Four characters' steps at once: h·33⁴ + c₀·33³ + c₁·33² + c₂·33 + c₃ (mod 2³²) is the value of four steps of
+    /// h = h * 33 + c, and the characters' terms do not wait for h, so the chain of dependent multiplications is a
+    /// quarter as long. Every hash of a name here takes it (<see cref="StringTable.TryHashedBytesAt"/> too).
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    internal static uint StepFour(uint h, uint c0, uint c1, uint c2, uint c3) =>
+        h * 1185921 + c0 * 35937u + c1 * 1089u + c2 * 33u + c3;
+
     /// <summary>The GNU hash of a name (h = h * 33 + c, from 5381).</summary>
     public static uint Hash(ReadOnlySpan<byte> name)
     {
-        // Four characters a step: h·33⁴ + c₀·33³ + c₁·33² + c₂·33 + c₃ (mod 2³²) is the same value, and the
-        // characters' terms do not wait for h, so the chain of dependent multiplications is a quarter as long.
-        uint h = 5381;
+        uint h = Seed;
         int i = 0;
         for (; i + 4 <= name.Length; i += 4)
-            h = h * 1185921 + name[i] * 35937u + name[i + 1] * 1089u + name[i + 2] * 33u + name[i + 3];
+            h = StepFour(h, name[i], name[i + 1], name[i + 2], name[i + 3]);
         for (; i < name.Length; i++)
             h = h * 33 + name[i];
         return h;
@@ -78,12 +88,12 @@ public sealed class GnuHashTable
     /// when a char is NUL or not ASCII (the value is then not the hash of the name's UTF-8 bytes).</summary>
     internal static uint Hash(ReadOnlySpan<char> name, out bool ascii)
     {
-        uint h = 5381, outside = 0;
+        uint h = Seed, outside = 0;
         int i = 0;
         for (; i + 4 <= name.Length; i += 4)
         {
             uint c0 = name[i], c1 = name[i + 1], c2 = name[i + 2], c3 = name[i + 3];
-            h = h * 1185921 + c0 * 35937u + c1 * 1089u + c2 * 33u + c3;
+            h = StepFour(h, c0, c1, c2, c3);
             outside |= ((c0 - 1) | c0) | ((c1 - 1) | c1) | ((c2 - 1) | c2) | ((c3 - 1) | c3); // NUL wraps to 0xffffffff; ASCII 1..0x7f stays below 0x80
         }
         for (; i < name.Length; i++)

@@ -67,15 +67,14 @@ public readonly struct StringTable
         if (offset >= (uint)table.Length)
             return false;
         var rest = table[(int)offset..];
-        uint h = 5381;
+        uint h = GnuHashTable.Seed;
         int i = 0;
         for (; i + 4 <= rest.Length; i += 4)
         {
             uint word = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(rest[i..]);
             if (((word - 0x0101_0101u) & ~word & 0x8080_8080u) != 0)
                 break; // a NUL among these four: found byte by byte below
-            // As GnuHashTable.Hash: h·33⁴ + c₀·33³ + c₁·33² + c₂·33 + c₃.
-            h = h * 1185921 + (word & 0xff) * 35937u + ((word >> 8) & 0xff) * 1089u + ((word >> 16) & 0xff) * 33u + (word >> 24);
+            h = GnuHashTable.StepFour(h, word & 0xff, (word >> 8) & 0xff, (word >> 16) & 0xff, word >> 24);
         }
         for (; i < rest.Length; i++)
         {
