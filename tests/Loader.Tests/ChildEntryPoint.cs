@@ -70,6 +70,8 @@ public static class ChildEntryPoint
                     int.Parse(steps, System.Globalization.CultureInfo.InvariantCulture));
             case [Linking.HostWalkChild.Scenario, .. var tlsLibraries]:
                 return Linking.HostWalkChild.Run(tlsLibraries);
+            case [CultureFreeTests.Scenario, string directory]:
+                return CultureFreeTests.RunChild(directory);
             case [Hostile.RegressionInputs.Scenario, string directory]:
                 return Hostile.RegressionInputs.Write(directory);
             default:

@@ -119,7 +119,7 @@ public static class ForeignCall
     }
 
     private static ArgumentException Mismatch(int position, CType type, ForeignValue value) =>
-        new($"argument {position}: a {value.Kind.ToString().ToLowerInvariant()} ({value}) cannot be passed as {type.Spelling}");
+        new($"argument {position}: a {CultureFreeText.AsciiLower(value.Kind.ToString())} ({value}) cannot be passed as {type.Spelling}");
 
     private static FfiType FfiTypeOf(CType type) => type.Kind switch
     {

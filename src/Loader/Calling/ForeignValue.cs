@@ -91,8 +91,9 @@ public readonly record struct ForeignValue
     /// <summary>A short description: <c>42</c>, <c>0.5</c>, <c>0x7f00</c>, <c>"text"</c>, <c>NULL</c>, <c>void</c>.</summary>
     public override string ToString() => Kind switch
     {
-        ForeignValueKind.Integer => Integer.ToString(CultureInfo.InvariantCulture),
-        ForeignValueKind.Real => Real.ToString("R", CultureInfo.InvariantCulture),
+        ForeignValueKind.Integer => CultureFreeText.Decimal(Integer),
+        // A double has no culture-free format in .NET: formatting one is the library's one use of a culture (CultureFreeText).
+        ForeignValueKind.Real => Real.ToString("R", NumberFormatInfo.InvariantInfo),
         ForeignValueKind.Pointer => $"0x{Pointer:x}",
         ForeignValueKind.String => Text is null ? "NULL" : $"\"{Text}\"",
         ForeignValueKind.Buffer => $"buf:{Buffer!.Length}",

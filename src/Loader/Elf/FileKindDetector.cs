@@ -40,9 +40,7 @@ internal static class FileKindDetector
             }
             return new NotElfFileException(fileName, FileKind.Text, [], $"{fileName}: a text file, not an ELF file (it begins \"{FirstLine(text)}\")");
         }
-        var magic = new StringBuilder("0x");
-        foreach (byte b in bytes[..Math.Min(bytes.Length, 4)])
-            magic.Append(b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture));
+        string magic = "0x" + Convert.ToHexStringLower(bytes[..Math.Min(bytes.Length, 4)]);
         return new NotElfFileException(fileName, FileKind.Unknown, [], $"{fileName}: not an ELF file (magic {magic})");
     }
 

@@ -27,7 +27,7 @@ public static class RelocationTypeNames
 
     /// <summary>The name of relocation <paramref name="type"/> on <paramref name="machine"/>, or its number.</summary>
     public static string Name(ElfMachine machine, uint type) =>
-        TryGetName(machine, type, out string? name) ? name : type.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        TryGetName(machine, type, out string? name) ? name : type.ToString();
 
     /// <summary>The name of relocation <paramref name="type"/> on <paramref name="machine"/>; false when it has none.</summary>
     public static bool TryGetName(ElfMachine machine, uint type, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? name)

@@ -92,11 +92,29 @@ internal static class DebuggerView
         return s_list = glibcDebug == 0 ? null : DebuggerList.Attach(glibcDebug);
     }
 
-    /// <summary>True for glibc 2.35 and later ("2.36"), whose <c>_r_debug</c> is an <c>r_debug_extended</c>.</summary>
+    /// <summary>
+    /// True for glibc 2.35 and later ("2.36"), whose <c>_r_debug</c> is an <c>r_debug_extended</c>. The digits are read
+    /// by hand: <c>int.Parse</c> asks for the current culture, and its first use loads ICU into the host (about 3 MB and
+    /// tens of milliseconds, on every first load of a process not in invariant mode).
+    /// </summary>
     internal static bool HasRNext(string libcVersion)
     {
-        var parts = libcVersion.Split('.');
-        return parts.Length >= 2 && int.TryParse(parts[0], out int major) && int.TryParse(parts[1], out int minor)
+        var rest = libcVersion.AsSpan();
+        return TryReadNumber(ref rest, out int major) && rest.Length > 0 && rest[0] == '.'
+            && TryReadNumber(ref rest, out int minor, skip: 1)
             && (major > 2 || (major == 2 && minor >= 35));
+    }
+
+    /// <summary>A run of ASCII decimal digits (at least one, at most nine) at the start of <paramref name="text"/>, after
+    /// <paramref name="skip"/> characters; the part after them is left in <paramref name="text"/>.</summary>
+    private static bool TryReadNumber(ref ReadOnlySpan<char> text, out int value, int skip = 0)
+    {
+        text = text[skip..];
+        value = 0;
+        int digits = 0;
+        while (digits < text.Length && char.IsAsciiDigit(text[digits]) && digits < 9)
+            value = value * 10 + (text[digits++] - '0');
+        text = text[digits..];
+        return digits > 0 && (text.Length == 0 || !char.IsAsciiDigit(text[0]));
     }
 }

@@ -236,7 +236,7 @@ internal sealed class LdSoCache
     }
 
     private static string Describe(ReadOnlySpan<byte> bytes) =>
-        bytes.Length == 0 ? "nothing (empty file)" : Convert.ToHexString(bytes).ToLowerInvariant();
+        bytes.Length == 0 ? "nothing (empty file)" : Convert.ToHexStringLower(bytes);
 
     private static LdSoCache ReadSystemCache()
     {

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 using Loader.Elf;
 
@@ -365,17 +364,17 @@ public sealed class LoadPlan
     /// <summary>The plan as a short text: span, alignment, then one line per overlay, .bss, gap and RELRO.</summary>
     public override string ToString()
     {
-        var ci = CultureInfo.InvariantCulture;
+        // Unsigned numbers, hexadecimal and strings only: no culture is asked (CultureFreeText).
         var sb = new StringBuilder();
-        sb.Append(ci, $"{FileName}: reserve 0x{Size:x} bytes [0x{StartAddress:x}, 0x{EndAddress:x}), base aligned to 0x{Alignment:x}, pages of 0x{PageSize:x}").AppendLine();
+        sb.Append($"{FileName}: reserve 0x{Size:x} bytes [0x{StartAddress:x}, 0x{EndAddress:x}), base aligned to 0x{Alignment:x}, pages of 0x{PageSize:x}").AppendLine();
         foreach (var o in Overlays)
-            sb.Append(ci, $"  overlay {o.Name} ({o.Content}) 0x{o.Address:x} +0x{o.Length:x} {o.Protection.ToMapsString()} from file offset 0x{o.FileOffset:x}").AppendLine();
+            sb.Append($"  overlay {o.Name} ({o.Content}) 0x{o.Address:x} +0x{o.Length:x} {o.Protection.ToMapsString()} from file offset 0x{o.FileOffset:x}").AppendLine();
         foreach (var b in Bss)
-            sb.Append(ci, $"  bss PT_LOAD[{b.ProgramHeaderIndex}] [0x{b.Start:x}, 0x{b.End:x}): zero 0x{b.ZeroFillLength:x} bytes at 0x{b.ZeroFillAddress:x}, anonymous 0x{b.AnonymousAddress:x} +0x{b.AnonymousLength:x}").AppendLine();
+            sb.Append($"  bss PT_LOAD[{b.ProgramHeaderIndex}] [0x{b.Start:x}, 0x{b.End:x}): zero 0x{b.ZeroFillLength:x} bytes at 0x{b.ZeroFillAddress:x}, anonymous 0x{b.AnonymousAddress:x} +0x{b.AnonymousLength:x}").AppendLine();
         foreach (var g in Gaps)
-            sb.Append(ci, $"  gap 0x{g.Address:x} +0x{g.Length:x} between PT_LOAD[{g.AfterProgramHeaderIndex}] and PT_LOAD[{g.BeforeProgramHeaderIndex}]").AppendLine();
+            sb.Append($"  gap 0x{g.Address:x} +0x{g.Length:x} between PT_LOAD[{g.AfterProgramHeaderIndex}] and PT_LOAD[{g.BeforeProgramHeaderIndex}]").AppendLine();
         if (Relro is { } r)
-            sb.Append(ci, $"  relro 0x{r.Address:x} +0x{r.Length:x} (PT_GNU_RELRO [0x{r.VirtualAddress:x}, +0x{r.MemorySize:x}) in PT_LOAD[{r.SegmentProgramHeaderIndex}])").AppendLine();
+            sb.Append($"  relro 0x{r.Address:x} +0x{r.Length:x} (PT_GNU_RELRO [0x{r.VirtualAddress:x}, +0x{r.MemorySize:x}) in PT_LOAD[{r.SegmentProgramHeaderIndex}])").AppendLine();
         return sb.ToString();
     }
 
@@ -403,5 +402,5 @@ public sealed class LoadPlan
     };
 
     private static string MachineName(ElfMachine m) =>
-        Enum.IsDefined(m) ? $"EM_{m.ToString().ToUpperInvariant()} ({(ushort)m})" : $"machine {(ushort)m}";
+        Enum.IsDefined(m) ? $"EM_{CultureFreeText.AsciiUpper(m.ToString())} ({(ushort)m})" : $"machine {(ushort)m}";
 }

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Globalization;
 using Loader.Elf;
 using Loader.Native;
 

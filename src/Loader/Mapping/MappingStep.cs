@@ -1,4 +1,3 @@
-using System.Globalization;
 
 namespace Loader.Mapping;
 
@@ -67,7 +66,7 @@ public readonly record struct MappingStep(
         if (reasonB > ushort.MaxValue)
         {
             // An index past 65,535 (extended numbering): said now rather than widen every step.
-            _reasonText = string.Format(CultureInfo.InvariantCulture, reasonFormat, reasonA, reasonB, reasonText);
+            _reasonText = CultureFreeText.Format(reasonFormat, reasonA, reasonB, reasonText);
             return;
         }
         _reasonFormat = reasonFormat;
@@ -80,7 +79,7 @@ public readonly record struct MappingStep(
     {
         get => _reasonFormat is null
             ? _reasonText ?? ""
-            : string.Format(CultureInfo.InvariantCulture, _reasonFormat, _reasonA, _reasonB, _reasonText);
+            : CultureFreeText.Format(_reasonFormat, _reasonA, _reasonB, _reasonText);
         init
         {
             _reasonFormat = null;
@@ -112,19 +111,17 @@ public readonly record struct MappingStep(
     /// <summary>The call as strace would print it (with <c>fd</c> for the descriptor), then the reason.</summary>
     public override string ToString()
     {
-        var ci = CultureInfo.InvariantCulture;
+        // Hexadecimal and strings only: no culture is asked (CultureFreeText).
         string call = SystemCall switch
         {
-            "mmap" => string.Format(ci, "mmap({0}, 0x{1:x}, {2}, {3}, {4}, 0x{5:x})",
-                Kind == MappingStepKind.Reserve ? "NULL" : $"0x{Address:x}",
-                Length, Protection.ToCString(), Flags.ToCString(),
-                FileOffset is null ? "-1" : "fd", FileOffset ?? 0),
-            "mprotect" => string.Format(ci, "mprotect(0x{0:x}, 0x{1:x}, {2})", Address, Length, Protection.ToCString()),
-            "munmap" => string.Format(ci, "munmap(0x{0:x}, 0x{1:x})", Address, Length),
-            "mincore" => string.Format(ci, "mincore(0x{0:x}, 0x{1:x}, vec)", Address, Length),
-            "pwrite" => string.Format(ci, "pwrite(fd, 0x{0:x}, 0x{1:x}, 0x{2:x})", Address, Length, FileOffset ?? 0),
+            "mmap" => $"mmap({(Kind == MappingStepKind.Reserve ? "NULL" : $"0x{Address:x}")}, 0x{Length:x}, "
+                + $"{Protection.ToCString()}, {Flags.ToCString()}, {(FileOffset is null ? "-1" : "fd")}, 0x{FileOffset ?? 0:x})",
+            "mprotect" => $"mprotect(0x{Address:x}, 0x{Length:x}, {Protection.ToCString()})",
+            "munmap" => $"munmap(0x{Address:x}, 0x{Length:x})",
+            "mincore" => $"mincore(0x{Address:x}, 0x{Length:x}, vec)",
+            "pwrite" => $"pwrite(fd, 0x{Address:x}, 0x{Length:x}, 0x{FileOffset ?? 0:x})",
             "fcntl" => "fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE|F_SEAL_SHRINK|F_SEAL_GROW)",
-            _ => string.Format(ci, "memset(0x{0:x}, 0, 0x{1:x})", Address, Length),
+            _ => $"memset(0x{Address:x}, 0, 0x{Length:x})",
         };
         string result = Kind is MappingStepKind.Reserve ? $" = 0x{Address:x}" : "";
         return $"{call}{result}  # {Reason}";

@@ -103,7 +103,7 @@ internal static unsafe partial class Ffi
                     : ffi_prep_cif(cif, FFI_DEFAULT_ABI, (uint)count, rtype, (void**)atypes);
                 if (status != 0)
                     throw new InvalidOperationException(
-                        $"libffi: {(variadic ? "ffi_prep_cif_var" : "ffi_prep_cif")} refused the signature: {(status < StatusNames.Length ? StatusNames[status] : status.ToString(System.Globalization.CultureInfo.InvariantCulture))}");
+                        $"libffi: {(variadic ? "ffi_prep_cif_var" : "ffi_prep_cif")} refused the signature: {((uint)status < (uint)StatusNames.Length ? StatusNames[status] : CultureFreeText.Decimal(status))}");
                 ffi_call(cif, (void*)function, result, (void**)avalues);
             }
             // What the function wrote into each buffer goes back into its array.

@@ -121,6 +121,13 @@ public sealed class DebuggerViewTests
     [InlineData("2.34", false)]
     [InlineData("2.17", false)]
     [InlineData("garbage", false)]
+    [InlineData("2.35.1", true)]
+    [InlineData("10.1", true)]
+    [InlineData("2.100", true)]
+    [InlineData("2", false)]
+    [InlineData("2.", false)]
+    [InlineData("", false)]
+    [InlineData("2.3x", false)]
     public void Only_glibc_2_35_and_later_have_r_next(string version, bool expected) =>
         Assert.Equal(expected, DebuggerView.HasRNext(version));
 
