@@ -21,10 +21,26 @@ public static class ChildEntryPoint
     /// (<see cref="Linking.LoadSyscallTests"/>): the loads before it warm up the JIT and the host module list.</summary>
     public const string MarkedLoads = "marked-loads";
 
+    /// <summary>One load and unload of the path in a new context, between <see cref="BeforeFirstLoad"/> and
+    /// <see cref="AfterFirstLoad"/>, whose first calls put them in the JIT's list of what it compiled
+    /// (<see cref="Cli.PackagingTests"/>).</summary>
+    public const string FirstLoad = "first-load";
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    public static void BeforeFirstLoad() { }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    public static void AfterFirstLoad() { }
+
     public static int Main(string[] args)
     {
         switch (args)
         {
+            case [FirstLoad, string path]:
+                BeforeFirstLoad();
+                new LoaderContext().Load(path).Dispose();
+                AfterFirstLoad();
+                return 0;
             case [MarkedLoads, .. var paths]:
                 for (int i = 0; i < paths.Length; i++)
                 {

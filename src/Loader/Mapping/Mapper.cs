@@ -298,7 +298,7 @@ internal sealed class Mapper : IFileRangeReader
             : HeaderTables.NoSections;
         var programHeaders = HeaderTables.ReadProgramHeaderTable(header, encoding, _name, bound, sections, read);
         if (programHeaders.Count > 0)
-            programHeaders.DecodeEntries(_decodedHeaders = ArrayPool<ProgramHeader>.Shared.Rent(programHeaders.Count));
+            programHeaders.DecodeEntries(_decodedHeaders = DecodedHeaderArray.Rent(programHeaders.Count));
         if (!sectionsNow)
             sections = LateSections.Later;
         return new PlanSource(_name, header, programHeaders, sections, knownLength);
@@ -344,7 +344,7 @@ internal sealed class Mapper : IFileRangeReader
     private void ReturnHeaderBuffers()
     {
         if (_decodedHeaders is not null)
-            ArrayPool<ProgramHeader>.Shared.Return(_decodedHeaders);
+            DecodedHeaderArray.Return(_decodedHeaders);
         _decodedHeaders = null;
         if (_firstRented is not null)
             ArrayPool<byte>.Shared.Return(_firstRented);

@@ -51,9 +51,9 @@ public sealed partial class PackagingTests
 
     /// <summary>The library package ships ReadyToRun code for linux-x64 (src/Loader/Loader.csproj, PackReadyToRun): its
     /// Loader.dll has a ReadyToRun header and the IL beside it, where the plain build's has neither the header nor the
-    /// native machine type.</summary>
+    /// native machine type; and with it, a process's first load compiles nothing of Loader's with the JIT.</summary>
     [Fact]
-    public void The_library_package_holds_a_ReadyToRun_Loader_dll_for_linux_x64_with_its_IL()
+    public void The_library_package_holds_a_ReadyToRun_Loader_dll_for_linux_x64_with_its_IL_and_a_first_load_needs_no_JIT()
     {
         string work = Path.Combine(Path.GetTempPath(), $"loader-pack-r2r-{Guid.NewGuid():N}");
         Directory.CreateDirectory(work);
@@ -82,11 +82,49 @@ public sealed partial class PackagingTests
             Assert.Equal(plain.TypeDefinitions.Count, metadata.TypeDefinitions.Count);
             Assert.Equal(plain.MethodDefinitions.Count, metadata.MethodDefinitions.Count);
             Assert.Equal(0, plainReader.PEHeaders.CorHeader!.ManagedNativeHeaderDirectory.Size);
+
+            AssertFirstLoadLeavesTheJitNothingOfLoaders(work, packed.ToArray());
         }
         finally
         {
             Directory.Delete(work, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// The first load of libz in a fresh process, with the packed Loader.dll in a copy of this assembly's directory:
+    /// the JIT's own list of what it compiled (DOTNET_JitDisasmSummary), between two marker methods, names no method of
+    /// Loader's and no framework generic over one of its types. Such a method is not in the ReadyToRun image, and the
+    /// JIT compiling it on a user's first load costs about half a millisecond each (ArrayPool of the program headers'
+    /// struct cost nine of them, about 4 ms, until session 18).
+    /// </summary>
+    private static void AssertFirstLoadLeavesTheJitNothingOfLoaders(string work, byte[] packedLoader)
+    {
+        string app = Path.Combine(work, "app");
+        Directory.CreateDirectory(app);
+        string tests = Path.GetDirectoryName(typeof(PackagingTests).Assembly.Location)!;
+        foreach (string file in Directory.GetFiles(tests))
+            File.Copy(file, Path.Combine(app, Path.GetFileName(file)));
+        File.WriteAllBytes(Path.Combine(app, "Loader.dll"), packedLoader);
+        string list = Path.Combine(work, "jit.txt");
+        var run = ChildProcess.Run("dotnet", [Path.Combine(app, Path.GetFileName(typeof(PackagingTests).Assembly.Location)),
+            ChildEntryPoint.FirstLoad, "/usr/lib/x86_64-linux-gnu/libz.so.1"],
+            new Dictionary<string, string?>
+            {
+                ["DOTNET_JitStdOutFile"] = list, ["DOTNET_JitDisasmSummary"] = "1",
+                ["DOTNET_ReadyToRun"] = null, ["DOTNET_TieredCompilation"] = null, ["DOTNET_TC_QuickJit"] = null,
+            });
+        Assert.True(run.ExitCode == 0, $"first load: {run.Stdout}{run.Stderr}");
+        var compiled = File.ReadAllLines(list);
+        int begin = Array.FindIndex(compiled, l => l.Contains(nameof(ChildEntryPoint.BeforeFirstLoad), StringComparison.Ordinal));
+        int end = Array.FindIndex(compiled, l => l.Contains(nameof(ChildEntryPoint.AfterFirstLoad), StringComparison.Ordinal));
+        Assert.True(begin >= 0 && end > begin, $"the markers are not in the JIT's list:\n{string.Join('\n', compiled)}");
+        var duringLoad = compiled[(begin + 1)..end];
+        var loaders = duringLoad.Where(l => l.Contains("Loader.", StringComparison.Ordinal)).ToArray();
+        Assert.True(loaders.Length == 0,
+            $"the first load compiled {loaders.Length} of Loader's methods with the JIT:\n{string.Join('\n', loaders)}");
+        // A plain (IL-only) Loader.dll in the same place would compile hundreds: the list is the JIT's, not empty by accident.
+        Assert.True(duringLoad.Length < 20, $"the first load compiled {duringLoad.Length} methods:\n{string.Join('\n', duringLoad)}");
     }
 
     [Fact]
