@@ -226,6 +226,8 @@ rule "$K/libversioned_user.so" "$L/versioned_user.c" "$OUT/versioned.so" -- \
     cc_so libversioned_user.so "$L/versioned_user.c" "$OUT/versioned.so" -Wl,--enable-new-dtags,-rpath,'$ORIGIN/..'
 # Code that leaves a mark when it runs (constructor, IFUNC resolver): `loader deps`/`bind` must run none of it.
 rule "$K/libctor_marker.so" "$L/ctor_marker.c" -- cc_so libctor_marker.so "$L/ctor_marker.c"
+# The (argc, argv, envp) a constructor is given, kept for a test to compare with glibc's.
+rule "$K/libctor_args.so" "$L/ctor_args.c" -- cc_so libctor_args.so "$L/ctor_args.c"
 # A DT_NEEDED that exists nowhere at run time: linked against a stub in stub/, which no search path names.
 rule "$K/stub/libloader_absent.so" "$L/loader_absent_stub.c" -- cc_so libloader_absent.so "$L/loader_absent_stub.c"
 rule "$K/libneeds_missing.so" "$L/needs_missing.c" "$K/libctor_marker.so" "$K/stub/libloader_absent.so" -- \

@@ -118,6 +118,7 @@ public static class Fixtures
         Fixture("linking/libcycle_b.so", FixtureKind.X64, "the other half of the cycle"),
         Fixture("linking/libversioned_user.so", FixtureKind.X64, "needs versioned.so (RUNPATH $ORIGIN/..), binds compute@VERS_1 and compute@@VERS_2"),
         Fixture("linking/libctor_marker.so", FixtureKind.X64, "a constructor and an exported IFUNC's resolver append to $LOADER_TEST_MARKER: proof that code ran"),
+        Fixture("linking/libctor_args.so", FixtureKind.X64, "a constructor that keeps the argc, argv and envp it is given"),
         Fixture("linking/libneeds_missing.so", FixtureKind.X64LinkFails, "needs libctor_marker.so (RUNPATH $ORIGIN) and libloader_absent.so, which exists nowhere at run time"),
         // 16. Symbol binding rules (binding/); link-time stubs in binding/stub/ and bindpatch inputs in
         // binding/unpatched/ are not fixtures and are not listed.

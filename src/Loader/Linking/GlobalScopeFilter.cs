@@ -15,8 +15,17 @@ namespace Loader.Linking;
 /// </summary>
 internal sealed class GlobalScopeFilter
 {
-    // Keyed by the global scope's array (a new array whenever the host's modules change, so a filter never goes stale).
-    private static readonly ConditionalWeakTable<Module[], GlobalScopeFilter?[]> s_filters = new();
+    // The filter of the last global scope array asked for, with the array (a new array whenever the host's modules
+    // change, so a filter never goes stale): only the default policy's array is asked for (LookupScope), shared by every
+    // load until it is replaced. One entry, not a ConditionalWeakTable keyed by the array (about ten types loaded on a
+    // process's first load); a scope keeps the filter it was given.
+    private sealed class ForScope(Module[] scope, GlobalScopeFilter? filter)
+    {
+        public readonly Module[] Scope = scope;
+        public readonly GlobalScopeFilter? Filter = filter;
+    }
+
+    private static ForScope? s_last;
 
     private readonly ulong[] _words;
     private readonly uint _wordMask;
@@ -38,8 +47,15 @@ internal sealed class GlobalScopeFilter
 
     /// <summary>The filter for <paramref name="global"/>, or null when one of its modules has no DT_GNU_HASH (then
     /// the chains do not list its names, and every lookup takes the normal path).</summary>
-    public static GlobalScopeFilter? For(Module[] global) =>
-        s_filters.GetValue(global, static modules => [Build(modules)])[0];
+    public static GlobalScopeFilter? For(Module[] global)
+    {
+        var last = Volatile.Read(ref s_last);
+        if (last is not null && ReferenceEquals(last.Scope, global))
+            return last.Filter;
+        var made = new ForScope(global, Build(global)); // a pure function of the array: a race builds it twice, harmlessly
+        Volatile.Write(ref s_last, made);
+        return made.Filter;
+    }
 
     /// <summary>False when no module of the global scope hashes a name whose GNU hash is <paramref name="gnuHash"/>.</summary>
     public bool MayContain(uint gnuHash)

@@ -22,7 +22,10 @@ namespace Loader.Linking;
 /// </remarks>
 internal sealed class GlobalScopeMemo
 {
-    private static readonly ConditionalWeakTable<Module[], GlobalScopeMemo> s_memos = new();
+    // The memo of the last array asked for: only the default policy's array is (LookupScope), shared by every load until
+    // the host's modules change and a new array replaces it. One entry, not a ConditionalWeakTable keyed by the array
+    // (about ten types loaded on a process's first load); a load keeps the memo it was given for as long as it needs it.
+    private static GlobalScopeMemo? s_last;
 
     private const int FirstSize = 256;
     // 1 M slots (8 MB) at most, half of them used: more than every name the host's libraries define, twice.
@@ -37,8 +40,18 @@ internal sealed class GlobalScopeMemo
 
     private GlobalScopeMemo(Module[] scope) => _scope = scope;
 
-    /// <summary>The memo of <paramref name="scope"/>, a global scope array shared between loads (made once for it).</summary>
-    public static GlobalScopeMemo For(Module[] scope) => s_memos.GetValue(scope, static modules => new GlobalScopeMemo(modules));
+    /// <summary>The memo of <paramref name="scope"/>, a global scope array shared between loads (made once for it, while
+    /// it is the newest asked for).</summary>
+    public static GlobalScopeMemo For(Module[] scope)
+    {
+        var last = Volatile.Read(ref s_last);
+        if (last is not null && ReferenceEquals(last._scope, scope))
+            return last;
+        var made = new GlobalScopeMemo(scope);
+        var seen = Interlocked.CompareExchange(ref s_last, made, last);
+        // Another thread published first: its memo, if it is for the same array.
+        return ReferenceEquals(seen, last) || !ReferenceEquals(seen!._scope, scope) ? made : seen;
+    }
 
     /// <summary>The definition a relocation's lookup of <paramref name="name"/> found in the scope before, asking for
     /// the version <paramref name="version"/> names (empty: none).</summary>
@@ -76,7 +89,7 @@ internal sealed class GlobalScopeMemo
         if (found.Symbol.Binding == SymbolBinding.GnuUnique || (uint)found.Index > MaxSymbolIndex
             || (versioned && !HasVersion(found.Module, found.Index, version)))
             return;
-        int position = Array.IndexOf(_scope, found.Module);
+        int position = Module.IndexIn(_scope, found.Module);
         if (position < 0 || position >= byte.MaxValue)
             return;
         ulong entry = ((ulong)name.GnuHash << 32) | ((ulong)(position + 1) << 24) | ((ulong)found.Index << 1) | (versioned ? 1UL : 0);

@@ -87,6 +87,15 @@ public sealed class HostModule
     /// <summary>True for the program the process runs.</summary>
     internal bool IsMainProgram { get; }
 
+    /// <summary>The process's one <see cref="Module"/> for this library, once <see cref="SharedHostModules"/> has
+    /// published it with its whole DT_NEEDED tree (read with <c>Volatile.Read</c>); null before. Held here rather than in
+    /// a table keyed by this object, so it lives exactly as long as this object does.</summary>
+    internal Module? SharedModule;
+
+    /// <summary>The module <see cref="SharedHostModules"/> is building for this library, under its lock; null
+    /// otherwise.</summary>
+    internal Module? ModuleBeingBuilt;
+
     /// <inheritdoc/>
     public override string ToString() => $"{Name} at 0x{Base:x} ({Path})";
 

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Loader.Mapping;
 using Loader.Native;
 
@@ -245,11 +246,11 @@ internal sealed class LoadSession : IMappedFileCheck
             var module = local[next];
             if (module.IsHost)
                 continue; // the host's own dependencies are the host's business
-            if (_new.Contains(module))
+            if (Module.IndexIn(CollectionsMarshal.AsSpan(_new), module) >= 0)
                 ResolveNeeded(module);
             foreach (var dependency in module.Needed)
             {
-                if (!local.Contains(dependency))
+                if (Module.IndexIn(CollectionsMarshal.AsSpan(local), dependency) < 0)
                     local.Add(dependency);
             }
         }
@@ -272,7 +273,7 @@ internal sealed class LoadSession : IMappedFileCheck
         for (int i = local.Count - 1; i >= 0; i--)
         {
             var module = local[i];
-            if (module.IsHost || module.Relocated || !_new.Contains(module))
+            if (module.IsHost || module.Relocated || Module.IndexIn(CollectionsMarshal.AsSpan(_new), module) < 0)
                 continue;
             Relocator.Relocate(module, _namespace, _options, ref _definers);
             if (_definers is { Count: > 0 })
@@ -297,7 +298,7 @@ internal sealed class LoadSession : IMappedFileCheck
     {
         foreach (var definer in definers)
         {
-            if (module.RelocationDependencies.Contains(definer) || InTree(module, definer))
+            if (Module.IndexIn(module.RelocationDependencies, definer) >= 0 || InTree(module, definer))
                 continue;
             module.AddRelocationDependency(definer);
             Take(definer);
@@ -310,7 +311,7 @@ internal sealed class LoadSession : IMappedFileCheck
     {
         var tree = _treeWalk ??= [];
         root.AppendTree(tree);
-        bool found = tree.Contains(module);
+        bool found = Module.IndexIn(CollectionsMarshal.AsSpan(tree), module) >= 0;
         tree.Clear();
         return found;
     }
@@ -349,7 +350,7 @@ internal sealed class LoadSession : IMappedFileCheck
                     ?? ThrowHelper.LibraryNotFound<string>(needed, module.Path, attempts);
                 (dependency, bool mapped) = FindOrMap(path, requireHostName: true, module.Requester, opened);
                 source = dependency.IsHost ? DependencySource.Host
-                    : mapped || _new.Contains(dependency) ? DependencySource.Loaded
+                    : mapped || Module.IndexIn(CollectionsMarshal.AsSpan(_new), dependency) >= 0 ? DependencySource.Loaded
                     : DependencySource.Reused;
             }
             module.AddNeeded(dependency, needed, source, attempts?.ToArray());
@@ -368,7 +369,7 @@ internal sealed class LoadSession : IMappedFileCheck
     /// <summary>Depth-first, dependencies first: each module not yet initialized runs DT_INIT and DT_INIT_ARRAY.</summary>
     private void Initialize(Module module, List<Module> visited)
     {
-        if (module.IsHost || visited.Contains(module))
+        if (module.IsHost || Module.IndexIn(CollectionsMarshal.AsSpan(visited), module) >= 0)
             return; // a list, as for the breadth-first walk: a tree has few modules
         visited.Add(module);
         foreach (var dependency in module.Needed)
@@ -384,7 +385,7 @@ internal sealed class LoadSession : IMappedFileCheck
         if (module.IsHost)
             return;
         module.ReferenceCount++;
-        if (!_new.Contains(module))
+        if (Module.IndexIn(CollectionsMarshal.AsSpan(_new), module) < 0)
             _referenced.Add(module);
     }
 

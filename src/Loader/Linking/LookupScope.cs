@@ -61,7 +61,7 @@ internal sealed class LookupScope
                 _second[n++] = second[i];
     }
 
-    private static bool Contains(Module[] modules, Module module) => Array.IndexOf(modules, module) >= 0;
+    private static bool Contains(Module[] modules, Module module) => Module.IndexIn(modules, module) >= 0;
 
     // A loop, not [.. modules]: over an IReadOnlyList that is LINQ's ToArray, and System.Linq one more assembly to load
     // on the first load.

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Loader.Elf;
 using Loader.Mapping;
 
@@ -31,6 +32,22 @@ internal sealed class Module
         module._loadedBy = loadedBy;
         module._searchesPending = true;
         return module;
+    }
+
+    /// <summary>
+    /// Where <paramref name="module"/> is in <paramref name="modules"/>, by reference, or -1. Instead of
+    /// <c>List.Contains</c>, <c>Array.IndexOf</c> and a span's <c>Contains</c>: each asks for
+    /// <c>EqualityComparer&lt;Module&gt;.Default</c>, which the runtime makes by reflection on a process's first load
+    /// (a generic type made at run time, and a factory method the JIT compiles).
+    /// </summary>
+    internal static int IndexIn(ReadOnlySpan<Module> modules, Module module)
+    {
+        for (int i = 0; i < modules.Length; i++)
+        {
+            if (ReferenceEquals(modules[i], module))
+                return i;
+        }
+        return -1;
     }
 
     /// <summary>A host library, as this context sees it.</summary>
@@ -234,7 +251,7 @@ internal sealed class Module
         list.Add(this);
         for (int i = 0; i < list.Count; i++)
             foreach (var dependency in list[i].Needed)
-                if (!list.Contains(dependency))
+                if (IndexIn(CollectionsMarshal.AsSpan(list), dependency) < 0)
                     list.Add(dependency);
     }
 

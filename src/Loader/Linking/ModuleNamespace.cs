@@ -232,7 +232,7 @@ internal sealed class ModuleNamespace
     /// <summary>Takes <paramref name="module"/> out of the load order, the others keeping theirs.</summary>
     private void Remove(Module module)
     {
-        int index = Array.IndexOf(_modules, module, 0, _moduleCount);
+        int index = Module.IndexIn(_modules.AsSpan(0, _moduleCount), module);
         if (index < 0)
             return;
         Array.Copy(_modules, index + 1, _modules, index, _moduleCount - index - 1);

@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-
 namespace Loader.Linking;
 
 /// <summary>
@@ -7,56 +5,79 @@ namespace Loader.Linking;
 /// nothing a namespace changes (no reference count, no handles, no life-cycle flags — the host never unloads it), only
 /// what is read from the host (its tables in place, its DT_NEEDED tree as the host linked it, the scope and search
 /// list derived from that). So a new <see cref="LoaderContext"/> costs no copy of the host libraries in its global
-/// scope. Keyed by the <see cref="HostModule"/> itself, which <see cref="HostModules"/> keeps for as long as the
+/// scope. Held by the <see cref="HostModule"/> itself, which <see cref="HostModules"/> keeps for as long as the
 /// process has that object loaded (by base address, program headers and name, refreshed on
-/// <c>dl_iterate_phdr</c>'s <c>dlpi_adds</c>/<c>dlpi_subs</c>); the table holds its entries only as long as that.
+/// <c>dl_iterate_phdr</c>'s <c>dlpi_adds</c>/<c>dlpi_subs</c>), so a module lives exactly as long as that.
 /// </summary>
 internal static class SharedHostModules
 {
-    private static readonly ConditionalWeakTable<HostModule, Module> s_modules = new();
     private static readonly Lock s_lock = new();
 
     /// <summary>
     /// The module for a host library, with its DT_NEEDED tree: each entry of the host's own dynamic section is the
     /// module the host loaded for it (<see cref="HostModules.FindLoaded"/>), so <c>dlsym</c> on its handle searches
     /// what glibc's <c>dlsym</c> on glibc's handle searches (<see cref="Module.LocalSearchList"/>). The host's edges
-    /// are not reference-counted: the host never unloads them.
+    /// are not reference-counted: the host never unloads them. Kept on the <see cref="HostModule"/> itself
+    /// (<see cref="HostModule.SharedModule"/>), not in a table keyed by it: a <c>ConditionalWeakTable</c> and the
+    /// dictionary and queue of its construction loaded some twenty types on every process's first load.
     /// </summary>
     public static Module Get(HostModule host)
     {
-        if (s_modules.TryGetValue(host, out var known))
+        if (Volatile.Read(ref host.SharedModule) is { } known)
             return known;
         lock (s_lock)
         {
-            if (s_modules.TryGetValue(host, out known))
-                return known;
-            // The tree is built aside and published whole, so a reader without the lock never sees a module whose
-            // edges are still being added. Every module is in the table before its own entries are read, so a
+            if (host.SharedModule is { } published)
+                return published;
+            // The tree is built aside (ModuleBeingBuilt) and published whole, so a reader without the lock never sees a
+            // module whose edges are still being added. Every module is marked before its own entries are read, so a
             // DT_NEEDED cycle ends.
-            var building = new Dictionary<HostModule, Module>();
             var root = Module.ForHost(host);
-            building[host] = root;
-            var pending = new Queue<Module>();
-            pending.Enqueue(root);
-            while (pending.TryDequeue(out var module))
+            var built = new List<Module> { root };
+            host.ModuleBeingBuilt = root;
+            try
             {
-                foreach (string needed in module.Host!.Tables.Needed)
+                for (int next = 0; next < built.Count; next++)
                 {
-                    if (needed.Length == 0 || HostModules.FindLoaded(needed) is not { } loaded)
-                        continue; // nothing the host has answers to it (glibc would not have loaded the library)
-                    if (!s_modules.TryGetValue(loaded, out var dependency) && !building.TryGetValue(loaded, out dependency))
+                    var module = built[next];
+                    foreach (string needed in module.Host!.Tables.Needed)
                     {
-                        dependency = Module.ForHost(loaded);
-                        building[loaded] = dependency;
-                        pending.Enqueue(dependency);
+                        if (needed.Length == 0 || HostModules.FindLoaded(needed) is not { } loaded)
+                            continue; // nothing the host has answers to it (glibc would not have loaded the library)
+                        var dependency = loaded.SharedModule ?? loaded.ModuleBeingBuilt;
+                        if (dependency is null)
+                        {
+                            dependency = Module.ForHost(loaded);
+                            loaded.ModuleBeingBuilt = dependency;
+                            built.Add(dependency);
+                        }
+                        module.AddNeeded(dependency, needed, DependencySource.Host, attempts: null);
                     }
-                    module.AddNeeded(dependency, needed, DependencySource.Host, attempts: null);
                 }
+                foreach (var module in built)
+                    Volatile.Write(ref module.Host!.SharedModule, module);
             }
-            foreach (var (key, module) in building)
-                s_modules.TryAdd(key, module);
+            finally
+            {
+                foreach (var module in built)
+                    module.Host!.ModuleBeingBuilt = null;
+            }
             return root;
         }
+    }
+
+    /// <summary>The same modules in the same order, by reference (a span's <c>SequenceEqual</c> would ask for
+    /// <c>EqualityComparer&lt;Module&gt;.Default</c>: see <see cref="Module.IndexIn"/>).</summary>
+    private static bool SameModules(Module[] a, Module[] b)
+    {
+        if (a.Length != b.Length)
+            return false;
+        for (int i = 0; i < a.Length; i++)
+        {
+            if (!ReferenceEquals(a[i], b[i]))
+                return false;
+        }
+        return true;
     }
 
     /// <summary>The global scope of the default policy, made once per list of host modules (a new list is made only
@@ -94,7 +115,7 @@ internal static class SharedHostModules
                 scope[n++] = Get(current[i]);
         // The host loaded or unloaded something that is not a host library (a plugin through dlopen): the scope is
         // the same modules, so the same array is kept, and what is made once per array (GlobalScopeFilter) stands.
-        if (known is not null && known.Modules.AsSpan().SequenceEqual(scope))
+        if (known is not null && SameModules(known.Modules, scope))
             scope = known.Modules;
         Volatile.Write(ref s_defaultScope, new DefaultScope(current, scope));
         return scope;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Loader.Elf;
 
 namespace Loader.Linking;
@@ -32,16 +33,23 @@ internal struct UniqueSymbolTable // a field of its namespace, not an object of 
     }
 
     /// <summary>Forgets the definitions <paramref name="module"/> provided (it is unloading).</summary>
-    public void Forget(Module module)
+    public readonly void Forget(Module module)
     {
-        if (_first is null)
-            return;
+        if (_first is not null)
+            ForgetIn(_first, module);
+    }
+
+    // Out of line: a method's types are loaded when it is first called, and every unload of a process's first library
+    // calls Forget, C++ or not.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ForgetIn(Dictionary<DefinedName, ResolvedSymbol> first, Module module)
+    {
         List<DefinedName>? gone = null;
-        foreach (var (name, definition) in _first)
+        foreach (var (name, definition) in first)
             if (definition.Module == module || name.Module == module)
                 (gone ??= []).Add(name);
         foreach (var name in gone ?? [])
-            _first.Remove(name);
+            first.Remove(name);
     }
 
     /// <summary>A symbol's name, read where its module's table has it; equal to another when the bytes are.</summary>

@@ -33,26 +33,62 @@ internal static unsafe class ProcessArguments
 
     private static (int, nint) Build()
     {
-        string[] args;
-        try
+        if (ReadCommandLine() is not { } bytes)
         {
-            var bytes = File.ReadAllBytes("/proc/self/cmdline");
-            args = Encoding.UTF8.GetString(bytes).TrimEnd('\0').Split('\0');
+            // No /proc: the runtime's own copy of the arguments.
+            var args = Environment.GetCommandLineArgs();
+            var utf8 = new List<byte>();
+            foreach (string arg in args)
+            {
+                utf8.AddRange(Encoding.UTF8.GetBytes(arg));
+                utf8.Add(0);
+            }
+            bytes = [.. utf8];
         }
-        catch (IOException)
-        {
-            args = Environment.GetCommandLineArgs();
-        }
+        // Each argument ends with a NUL, the last one too (and a program that rewrote its argv in place may leave more):
+        // the trailing NULs are dropped, so the split makes no empty argument after the last.
+        int end = bytes.Length;
+        while (end > 0 && bytes[end - 1] == 0)
+            end--;
+        var text = bytes.AsSpan(0, end);
+        int argc = text.Count((byte)0) + 1;
         // Never freed: initializers may keep argv (glibc's is the process's own).
-        var argv = (nint*)NativeMemory.AllocZeroed((nuint)(args.Length + 1), (nuint)sizeof(nint));
-        for (int i = 0; i < args.Length; i++)
+        var argv = (nint*)NativeMemory.AllocZeroed((nuint)(argc + 1), (nuint)sizeof(nint));
+        for (int i = 0; i < argc; i++)
         {
-            var utf8 = Encoding.UTF8.GetBytes(args[i]);
-            var s = (byte*)NativeMemory.AllocZeroed((nuint)utf8.Length + 1);
-            utf8.CopyTo(new Span<byte>(s, utf8.Length));
+            int length = text.IndexOf((byte)0);
+            var arg = length < 0 ? text : text[..length];
+            var s = (byte*)NativeMemory.AllocZeroed((nuint)arg.Length + 1);
+            arg.CopyTo(new Span<byte>(s, arg.Length));
             argv[i] = (nint)s;
+            text = length < 0 ? default : text[(length + 1)..];
         }
-        return (args.Length, (nint)argv);
+        return (argc, (nint)argv);
+    }
+
+    /// <summary>
+    /// /proc/self/cmdline, read with our own open and pread (its size reads as 0, so until pread returns 0); null when
+    /// it cannot be read. Not <c>File.ReadAllBytes</c>: its <c>SafeFileHandle</c> is made through <c>Activator</c>, whose
+    /// cache the runtime makes by reflection and the JIT compiles, on every process's first load.
+    /// </summary>
+    private static byte[]? ReadCommandLine()
+    {
+        using var fd = FileDescriptor.OpenReadOnly("/proc/self/cmdline", out _);
+        if (fd is null)
+            return null;
+        var buffer = new byte[4096];
+        int length = 0;
+        while (true)
+        {
+            if (length == buffer.Length)
+                Array.Resize(ref buffer, buffer.Length * 2);
+            int read = fd.ReadAt(buffer.AsSpan(length), length, out _);
+            if (read < 0)
+                return null;
+            if (read == 0)
+                return buffer[..length];
+            length += read;
+        }
     }
 
     private static nint FindEnviron()
