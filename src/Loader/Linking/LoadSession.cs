@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Loader.Mapping;
 using Loader.Native;
 
@@ -246,11 +245,11 @@ internal sealed class LoadSession : IMappedFileCheck
             var module = local[next];
             if (module.IsHost)
                 continue; // the host's own dependencies are the host's business
-            if (Module.IndexIn(CollectionsMarshal.AsSpan(_new), module) >= 0)
+            if (Module.IsIn(_new, module))
                 ResolveNeeded(module);
             foreach (var dependency in module.Needed)
             {
-                if (Module.IndexIn(CollectionsMarshal.AsSpan(local), dependency) < 0)
+                if (!Module.IsIn(local, dependency))
                     local.Add(dependency);
             }
         }
@@ -273,7 +272,7 @@ internal sealed class LoadSession : IMappedFileCheck
         for (int i = local.Count - 1; i >= 0; i--)
         {
             var module = local[i];
-            if (module.IsHost || module.Relocated || Module.IndexIn(CollectionsMarshal.AsSpan(_new), module) < 0)
+            if (module.IsHost || module.Relocated || !Module.IsIn(_new, module))
                 continue;
             Relocator.Relocate(module, _namespace, _options, ref _definers);
             if (_definers is { Count: > 0 })
@@ -298,7 +297,7 @@ internal sealed class LoadSession : IMappedFileCheck
     {
         foreach (var definer in definers)
         {
-            if (Module.IndexIn(module.RelocationDependencies, definer) >= 0 || InTree(module, definer))
+            if (Module.IsIn(module.RelocationDependencies, definer) || InTree(module, definer))
                 continue;
             module.AddRelocationDependency(definer);
             Take(definer);
@@ -311,7 +310,7 @@ internal sealed class LoadSession : IMappedFileCheck
     {
         var tree = _treeWalk ??= [];
         root.AppendTree(tree);
-        bool found = Module.IndexIn(CollectionsMarshal.AsSpan(tree), module) >= 0;
+        bool found = Module.IsIn(tree, module);
         tree.Clear();
         return found;
     }
@@ -350,7 +349,7 @@ internal sealed class LoadSession : IMappedFileCheck
                     ?? ThrowHelper.LibraryNotFound<string>(needed, module.Path, attempts);
                 (dependency, bool mapped) = FindOrMap(path, requireHostName: true, module.Requester, opened);
                 source = dependency.IsHost ? DependencySource.Host
-                    : mapped || Module.IndexIn(CollectionsMarshal.AsSpan(_new), dependency) >= 0 ? DependencySource.Loaded
+                    : mapped || Module.IsIn(_new, dependency) ? DependencySource.Loaded
                     : DependencySource.Reused;
             }
             module.AddNeeded(dependency, needed, source, attempts?.ToArray());
@@ -369,7 +368,7 @@ internal sealed class LoadSession : IMappedFileCheck
     /// <summary>Depth-first, dependencies first: each module not yet initialized runs DT_INIT and DT_INIT_ARRAY.</summary>
     private void Initialize(Module module, List<Module> visited)
     {
-        if (module.IsHost || Module.IndexIn(CollectionsMarshal.AsSpan(visited), module) >= 0)
+        if (module.IsHost || Module.IsIn(visited, module))
             return; // a list, as for the breadth-first walk: a tree has few modules
         visited.Add(module);
         foreach (var dependency in module.Needed)
@@ -385,7 +384,7 @@ internal sealed class LoadSession : IMappedFileCheck
         if (module.IsHost)
             return;
         module.ReferenceCount++;
-        if (Module.IndexIn(CollectionsMarshal.AsSpan(_new), module) < 0)
+        if (!Module.IsIn(_new, module))
             _referenced.Add(module);
     }
 

@@ -40,7 +40,7 @@ internal sealed class LookupScope
         // breadth-first walk); only a host library can be in both, so only those are looked for in the first part.
         int kept = 0;
         for (int i = 0; i < second.Count; i++)
-            if (!(second[i].IsHost && Contains(_first, second[i])))
+            if (!(second[i].IsHost && Module.IsIn(_first, second[i])))
                 kept++;
         if (kept == second.Count && second is Module[] whole)
         {
@@ -51,17 +51,15 @@ internal sealed class LookupScope
         {
             _second = NoModules;
             for (int i = 0; i < second.Count; i++)
-                if (!(second[i].IsHost && Contains(_first, second[i])))
+                if (!(second[i].IsHost && Module.IsIn(_first, second[i])))
                     _secondOnly = second[i];
             return;
         }
         _second = new Module[kept];
         for (int i = 0, n = 0; i < second.Count; i++)
-            if (!(second[i].IsHost && Contains(_first, second[i])))
+            if (!(second[i].IsHost && Module.IsIn(_first, second[i])))
                 _second[n++] = second[i];
     }
-
-    private static bool Contains(Module[] modules, Module module) => Module.IndexIn(modules, module) >= 0;
 
     // A loop, not [.. modules]: over an IReadOnlyList that is LINQ's ToArray, and System.Linq one more assembly to load
     // on the first load.

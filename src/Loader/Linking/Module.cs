@@ -50,6 +50,12 @@ internal sealed class Module
         return -1;
     }
 
+    /// <summary>Whether <paramref name="module"/> is in <paramref name="modules"/>, by reference (<see cref="IndexIn"/>).</summary>
+    internal static bool IsIn(ReadOnlySpan<Module> modules, Module module) => IndexIn(modules, module) >= 0;
+
+    /// <summary>Whether <paramref name="module"/> is in <paramref name="modules"/>, by reference (<see cref="IndexIn"/>).</summary>
+    internal static bool IsIn(List<Module> modules, Module module) => IndexIn(CollectionsMarshal.AsSpan(modules), module) >= 0;
+
     /// <summary>A host library, as this context sees it.</summary>
     public static Module ForHost(HostModule host) =>
         new(host.Tables, null, host)
@@ -251,7 +257,7 @@ internal sealed class Module
         list.Add(this);
         for (int i = 0; i < list.Count; i++)
             foreach (var dependency in list[i].Needed)
-                if (IndexIn(CollectionsMarshal.AsSpan(list), dependency) < 0)
+                if (!IsIn(list, dependency))
                     list.Add(dependency);
     }
 

@@ -1,4 +1,3 @@
-
 namespace Loader.Mapping;
 
 /// <summary>
