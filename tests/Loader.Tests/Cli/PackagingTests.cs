@@ -121,7 +121,9 @@ public sealed partial class PackagingTests
         int begin = Array.FindIndex(compiled, l => l.Contains(nameof(ChildEntryPoint.BeforeFirstLoad), StringComparison.Ordinal));
         int end = Array.FindIndex(compiled, l => l.Contains(nameof(ChildEntryPoint.AfterFirstLoad), StringComparison.Ordinal));
         Assert.True(begin >= 0 && end > begin, $"the markers are not in the JIT's list:\n{string.Join('\n', compiled)}");
-        var duringLoad = compiled[(begin + 1)..end];
+        // Only what ran without ReadyToRun code: a Tier1 recompilation of a hot method on the runtime's background thread
+        // may land in the window too, and is every method's fate in a long-running process.
+        var duringLoad = compiled[(begin + 1)..end].Where(l => !l.Contains("Tier1", StringComparison.Ordinal)).ToArray();
         var loaders = duringLoad.Where(l => l.Contains("Loader.", StringComparison.Ordinal)).ToArray();
         Assert.True(loaders.Length == 0,
             $"the first load compiled {loaders.Length} of Loader's methods with the JIT:\n{string.Join('\n', loaders)}");
