@@ -21,7 +21,8 @@ public static class ChildEntryPoint
     /// (<see cref="Linking.LoadSyscallTests"/>): the loads before it warm up the JIT and the host module list.</summary>
     public const string MarkedLoads = "marked-loads";
 
-    /// <summary>One load and unload of the path in a new context, between <see cref="BeforeFirstLoad"/> and
+    /// <summary>One load of the path in a new context, a lookup of the export named (a hit) and of a name it does not
+    /// define (a miss), and the unload, between <see cref="BeforeFirstLoad"/> and
     /// <see cref="AfterFirstLoad"/>, whose first calls put them in the JIT's list of what it compiled
     /// (<see cref="Cli.PackagingTests"/>).</summary>
     public const string FirstLoad = "first-load";
@@ -36,9 +37,13 @@ public static class ChildEntryPoint
     {
         switch (args)
         {
-            case [FirstLoad, string path]:
+            case [FirstLoad, string path, string export]:
                 BeforeFirstLoad();
-                new LoaderContext().Load(path).Dispose();
+                using (var library = new LoaderContext().Load(path))
+                {
+                    if (library.GetExport(export) == 0 || library.TryGetExport(export + "_not_defined", out _))
+                        return 1;
+                }
                 AfterFirstLoad();
                 return 0;
             case [MarkedLoads, .. var paths]:

@@ -92,7 +92,8 @@ public sealed partial class PackagingTests
     }
 
     /// <summary>
-    /// The first load of libz in a fresh process, with the packed Loader.dll in a copy of this assembly's directory:
+    /// The first load of libz in a fresh process, a lookup that finds an export and one that does not, and the unload,
+    /// with the packed Loader.dll in a copy of this assembly's directory:
     /// the JIT's own list of what it compiled (DOTNET_JitDisasmSummary), between two marker methods, names no method of
     /// Loader's and no framework generic over one of its types. Such a method is not in the ReadyToRun image, and the
     /// JIT compiling it on a user's first load costs about half a millisecond each (ArrayPool of the program headers'
@@ -110,7 +111,7 @@ public sealed partial class PackagingTests
         File.WriteAllBytes(Path.Combine(app, "Loader.dll"), packedLoader);
         string list = Path.Combine(work, "jit.txt");
         var run = ChildProcess.Run("dotnet", [Path.Combine(app, Path.GetFileName(typeof(PackagingTests).Assembly.Location)),
-            ChildEntryPoint.FirstLoad, "/usr/lib/x86_64-linux-gnu/libz.so.1"],
+            ChildEntryPoint.FirstLoad, "/usr/lib/x86_64-linux-gnu/libz.so.1", "zlibVersion"],
             new Dictionary<string, string?>
             {
                 ["DOTNET_JitStdOutFile"] = list, ["DOTNET_JitDisasmSummary"] = "1",
