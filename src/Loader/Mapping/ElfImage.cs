@@ -450,9 +450,15 @@ public sealed class ElfImage : IDisposable, IViewRegions
     private ImageSegment[] BuildSegments()
     {
         var relro = IsRelroApplied ? Plan.Relro : null;
-        return [.. Plan.Regions.Select(r => new ImageSegment(
-            (nint)((ulong)BaseAddress + r.Address), r.Size,
-            r.Content == SegmentContent.Relro && relro is not null ? MemoryProtection.Read : r.Protection,
-            r.Content, r.FileOffset, r.FileSize, r.MemorySize, r.Sections, r.ProgramHeaderIndex, r.Address))];
+        var regions = Plan.Regions;
+        var segments = new ImageSegment[regions.Count];
+        for (int i = 0; i < segments.Length; i++)
+        {
+            var r = regions[i];
+            segments[i] = new ImageSegment((nint)((ulong)BaseAddress + r.Address), r.Size,
+                r.Content == SegmentContent.Relro && relro is not null ? MemoryProtection.Read : r.Protection,
+                r.Content, r.FileOffset, r.FileSize, r.MemorySize, r.Sections, r.ProgramHeaderIndex, r.Address);
+        }
+        return segments;
     }
 }

@@ -74,6 +74,9 @@ public sealed class LoadPlan
     /// <summary><see cref="Overlays"/>, for the load path.</summary>
     internal ReadOnlySpan<SegmentOverlay> OverlaySpan => _overlays;
 
+    /// <summary><see cref="Gaps"/> as a span, for the library's own loops.</summary>
+    internal ReadOnlySpan<Gap> GapSpan => _gaps;
+
     /// <summary>The .bss of <paramref name="overlay"/>'s PT_LOAD, or null when p_memsz does not exceed p_filesz.</summary>
     internal BssPlan? BssOf(in SegmentOverlay overlay)
     {

@@ -3,23 +3,23 @@ using Loader.Elf;
 namespace Loader.Mapping;
 
 /// <summary>Cuts a plan into <see cref="PlannedRegion"/>s: each PT_LOAD's file pages and anonymous pages, split where
-/// PT_GNU_RELRO begins and ends, and the gaps; each region lists the allocated sections it holds.</summary>
+/// PT_GNU_RELRO begins and ends, and the gaps; each region lists the allocated sections it holds. Loops over spans and
+/// the plan's own lookups, no LINQ and no interface enumeration over Loader's structs: generic code over them is not
+/// in the ReadyToRun image, and a program's first <c>ElfLibrary.Segments</c> had the JIT compile some twenty methods.</summary>
 internal static class RegionBuilder
 {
     public static IReadOnlyList<PlannedRegion> Build(LoadPlan plan, IReadOnlyList<SectionHeader> sections)
     {
         var regions = new List<PlannedRegion>();
-        var bssByIndex = plan.Bss.ToDictionary(b => b.ProgramHeaderIndex);
-        var gapsByAfter = plan.Gaps.ToDictionary(g => g.AfterProgramHeaderIndex);
         RelroPlan? relro = plan.Relro is { Length: > 0 } r ? r : null;
 
-        foreach (var o in plan.Overlays)
+        foreach (var o in plan.OverlaySpan)
         {
             if (o.Length > 0)
                 AddSplitAtRelro(o.Address, o.Address + o.Length, o.Content, fileBacked: true);
-            if (bssByIndex.TryGetValue(o.ProgramHeaderIndex, out var bss) && bss.AnonymousLength > 0)
+            if (plan.BssOf(o) is { AnonymousLength: > 0 } bss)
                 AddSplitAtRelro(bss.AnonymousAddress, bss.AnonymousAddress + bss.AnonymousLength, SegmentContent.Bss, fileBacked: false);
-            if (gapsByAfter.TryGetValue(o.ProgramHeaderIndex, out var gap))
+            if (GapAfter(plan.GapSpan, o.ProgramHeaderIndex) is { } gap)
                 regions.Add(new PlannedRegion(gap.Address, gap.Length, MemoryProtection.None, SegmentContent.Gap, null, 0, 0,
                     SectionsIn(sections, gap.Address, gap.Address + gap.Length), null));
 
@@ -55,12 +55,24 @@ internal static class RegionBuilder
 
     private static ulong Clamp(ulong end, ulong start) => end > start ? end - start : 0;
 
+    /// <summary>The gap after PT_LOAD[<paramref name="index"/>], if the plan has one (a plan has a few).</summary>
+    private static Gap? GapAfter(ReadOnlySpan<Gap> gaps, int index)
+    {
+        foreach (var gap in gaps)
+        {
+            if (gap.AfterProgramHeaderIndex == index)
+                return gap;
+        }
+        return null;
+    }
+
     /// <summary>The names of the allocated sections that occupy memory in <c>[start, end)</c> (.tbss occupies none).</summary>
     private static string[] SectionsIn(IReadOnlyList<SectionHeader> sections, ulong start, ulong end)
     {
         var names = new List<(ulong Address, string Name)>();
-        foreach (var s in sections)
+        for (int i = 0; i < sections.Count; i++)
         {
+            var s = sections[i];
             if ((s.Flags & SectionFlags.Alloc) == 0 || s.Size == 0)
                 continue;
             if (s.Type == SectionType.NoBits && (s.Flags & SectionFlags.Tls) != 0)
