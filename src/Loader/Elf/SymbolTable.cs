@@ -91,14 +91,6 @@ public sealed class SymbolTable
     internal ReadOnlySpan<byte> NameBytesAt(uint nameOffset, out uint gnuHash) =>
         StringTable.TryHashedBytesAt(_tables.StringBytes, nameOffset, out var name, out gnuHash) ? name : NameBytesRefused(nameOffset);
 
-    /// <summary>The string table's bytes from <paramref name="nameOffset"/> to its end (empty past it), for a caller
-    /// that compares a prefix in place: the string's terminator is not looked for.</summary>
-    internal ReadOnlySpan<byte> NameFrom(uint nameOffset)
-    {
-        var strings = _tables.StringBytes;
-        return nameOffset < (uint)strings.Length ? strings[(int)nameOffset..] : default;
-    }
-
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     private ReadOnlySpan<byte> NameBytesRefused(uint nameOffset) => Strings.GetBytes(nameOffset);
 

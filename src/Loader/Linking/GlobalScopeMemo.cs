@@ -14,11 +14,14 @@ namespace Loader.Linking;
 /// <c>STB_GNU_UNIQUE</c> one (the namespace's own table decides), is looked up each time.
 /// </summary>
 /// <remarks>
-/// One <see cref="ulong"/> a slot, open addressing: the GNU hash, the module's position in the scope plus one, the
-/// symbol's index and whether the request named a version (0 is an empty slot). Readers take no lock: a slot is
-/// written whole (an aligned 8-byte store), and a larger table is filled before it is published. Writers take the
-/// memo's lock. The name is compared against the definer's string table, the version against the name of the
-/// definition's own version there: nothing is copied.
+/// Open addressing over one <see cref="ulong"/> a slot: the GNU hash, whether the request named a version, and the
+/// number of the entry that holds the question (the name's bytes, then the version's) and its answer (0 is an empty
+/// slot). A hit reads the slot, its entry and the entry's bytes — the memo's own memory — and nothing of the definer's
+/// tables: in a process whose caches the library's own work or another process filled, each of those tables' lines
+/// (the definition's Elf64_Sym, its name, its DT_VERSYM entry, its version's name) is a miss of its own, and a
+/// library asks the memo for every host name it binds. Readers take no lock: an entry is made whole and stored in the
+/// entry array (a larger array published first) before the slot naming it is written, with a release; a larger slot
+/// array is filled before it is published. Writers take the memo's lock.
 /// </remarks>
 internal sealed class GlobalScopeMemo
 {
@@ -30,15 +33,41 @@ internal sealed class GlobalScopeMemo
     private const int FirstSize = 256;
     // 1 M slots (8 MB) at most, half of them used: more than every name the host's libraries define, twice.
     private const int MaxSize = 1 << 20;
-    private const int MaxSymbolIndex = (1 << 23) - 1;
+    private const ulong VersionedBit = 1UL << 31;
+    private const ulong EntryMask = VersionedBit - 1;
     private const ushort HiddenBit = 0x8000;
 
     private readonly Module[] _scope;
     private ulong[] _slots = new ulong[FirstSize];
+    private Entry[] _entries = new Entry[FirstSize / 2];
     private int _used;
     private readonly Lock _gate = new();
 
     private GlobalScopeMemo(Module[] scope) => _scope = scope;
+
+    /// <summary>A question the memo answers and its answer, never changed once published.</summary>
+    private sealed class Entry
+    {
+        public Entry(byte[] question, int nameLength, in ResolvedSymbol answer)
+        {
+            Question = question;
+            NameLength = nameLength;
+            Answer = answer;
+        }
+
+        /// <summary>The name's bytes, then, for a versioned question, a NUL and the version's (names hold no NUL).</summary>
+        public readonly byte[] Question;
+        public readonly int NameLength;
+        public readonly ResolvedSymbol Answer;
+
+        public bool Asks(scoped in SymbolName name, ReadOnlySpan<byte> version, bool versioned)
+        {
+            var question = Question.AsSpan();
+            if (question.Length != NameLength + (versioned ? 1 + version.Length : 0))
+                return false;
+            return name.Is(question[..NameLength]) && (!versioned || question[(NameLength + 1)..].SequenceEqual(version));
+        }
+    }
 
     /// <summary>The memo of <paramref name="scope"/>, a global scope array shared between loads (made once for it, while
     /// it is the newest asked for).</summary>
@@ -59,20 +88,18 @@ internal sealed class GlobalScopeMemo
     {
         var slots = Volatile.Read(ref _slots);
         int mask = slots.Length - 1;
+        ulong key = Key(name.GnuHash, versioned);
         for (int at = Start(name.GnuHash, mask); ; at = (at + 1) & mask)
         {
-            ulong slot = slots[at];
+            ulong slot = Volatile.Read(ref slots[at]);
             if (slot == 0)
                 break;
-            if ((uint)(slot >> 32) != name.GnuHash || ((slot & 1) != 0) != versioned)
+            if ((slot & ~EntryMask) != key)
                 continue;
-            var module = _scope[(int)((slot >> 24) & 0xff) - 1];
-            int index = (int)((slot >> 1) & MaxSymbolIndex);
-            var symbols = module.Tables!.Symbols!;
-            var symbol = symbols[index];
-            if (!name.IsAt(symbols, symbol.NameOffset) || (versioned && !HasVersion(module, index, version)))
+            var entry = Volatile.Read(ref _entries)[(int)(slot & EntryMask) - 1];
+            if (!entry.Asks(name, version, versioned))
                 continue;
-            found = new ResolvedSymbol(module, index, symbol);
+            found = entry.Answer;
             return true;
         }
         found = default;
@@ -82,17 +109,15 @@ internal sealed class GlobalScopeMemo
     /// <summary>
     /// Remembers that the lookup of <paramref name="name"/> (with <paramref name="version"/>'s name when
     /// <paramref name="versioned"/>) found <paramref name="found"/> in the scope, when the next lookup of the same
-    /// question can be told from the entry alone: the definition carries the very version asked for, or none was asked.
+    /// question can be told from the question alone: the definition carries the very version asked for, or none was
+    /// asked.
     /// </summary>
     public void Remember(scoped in SymbolName name, ReadOnlySpan<byte> version, bool versioned, in ResolvedSymbol found)
     {
-        if (found.Symbol.Binding == SymbolBinding.GnuUnique || (uint)found.Index > MaxSymbolIndex
+        if (found.Symbol.Binding == SymbolBinding.GnuUnique || !Module.IsIn(_scope, found.Module)
             || (versioned && !HasVersion(found.Module, found.Index, version)))
             return;
-        int position = Module.IndexIn(_scope, found.Module);
-        if (position < 0 || position >= byte.MaxValue)
-            return;
-        ulong entry = ((ulong)name.GnuHash << 32) | ((ulong)(position + 1) << 24) | ((ulong)found.Index << 1) | (versioned ? 1UL : 0);
+        ulong key = Key(name.GnuHash, versioned);
         lock (_gate)
         {
             if (_slots.Length == MaxSize && (_used + 1) * 2 > MaxSize)
@@ -102,15 +127,41 @@ internal sealed class GlobalScopeMemo
             var slots = _slots;
             int mask = slots.Length - 1;
             int at = Start(name.GnuHash, mask);
-            while (slots[at] != 0)
+            for (; slots[at] != 0; at = (at + 1) & mask)
             {
-                if (slots[at] == entry)
+                if ((slots[at] & ~EntryMask) == key && _entries[(int)(slots[at] & EntryMask) - 1].Asks(name, version, versioned))
                     return; // another thread remembered it first
-                at = (at + 1) & mask;
             }
-            slots[at] = entry;
+            if (_used == _entries.Length)
+            {
+                var larger = new Entry[_entries.Length * 2];
+                Array.Copy(_entries, larger, _used);
+                Volatile.Write(ref _entries, larger);
+            }
+            _entries[_used] = new Entry(Question(name, version, versioned, out int nameLength), nameLength, found);
             _used++;
+            Volatile.Write(ref slots[at], key | (uint)_used);
         }
+    }
+
+    private static ulong Key(uint gnuHash, bool versioned) => ((ulong)gnuHash << 32) | (versioned ? VersionedBit : 0);
+
+    private static byte[] Question(scoped in SymbolName name, ReadOnlySpan<byte> version, bool versioned, out int nameLength)
+    {
+        nameLength = name.IsChars ? name.Chars.Length : name.Bytes.Length;
+        var question = new byte[nameLength + (versioned ? 1 + version.Length : 0)];
+        if (name.IsChars)
+        {
+            for (int i = 0; i < nameLength; i++)
+                question[i] = (byte)name.Chars[i]; // ASCII (SymbolName.TryFromAscii)
+        }
+        else
+        {
+            name.Bytes.CopyTo(question);
+        }
+        if (versioned)
+            version.CopyTo(question.AsSpan(nameLength + 1));
+        return question;
     }
 
     /// <summary>Whether definition <paramref name="index"/> of <paramref name="module"/> is of the version named

@@ -72,6 +72,23 @@ public sealed class HostModule
 
     private int _inDefaultGlobalScope; // 0 not decided yet, 1 in, 2 out: one int, written whole by any thread that decides
 
+    /// <summary>Whether symbol <paramref name="index"/> defines <c>__cxa_thread_atexit_impl</c> or
+    /// <c>__cxa_thread_atexit</c> (<see cref="ThreadAtExitDefinitions"/>; found on the first question, then kept).</summary>
+    internal bool DefinesThreadAtExitAt(int index)
+    {
+        var known = Volatile.Read(ref _threadAtExitDefinitions);
+        if (known is null)
+            Volatile.Write(ref _threadAtExitDefinitions, known = ThreadAtExitDefinitions.In(Tables));
+        foreach (int definition in known)
+        {
+            if (definition == index)
+                return true;
+        }
+        return false;
+    }
+
+    private int[]? _threadAtExitDefinitions; // written whole by any thread that finds them: the same answer each time
+
     /// <summary>How the module is identified: its soname, else its path's file name.</summary>
     internal string Name => SoName ?? System.IO.Path.GetFileName(Path);
 

@@ -509,7 +509,7 @@ internal sealed partial class Relocator
         res.Definer = SlotOf(found.Module);
         res.Value = found.Symbol.Type == SymbolType.Tls ? found.Symbol.Value : found.Address;
         res.NeedsResolver = found.IsIfunc;
-        if (found.Module.IsHost && IsThreadAtExit(found.Module.Tables!.Symbols!, found.Symbol.NameOffset))
+        if (found.Module.Host is { } host && host.DefinesThreadAtExitAt(found.Index))
         {
             // A thread_local destructor's registration: through the shim, which keeps this image mapped until the
             // destructors it registered have run (glibc would pin the main program instead).
@@ -587,17 +587,6 @@ internal sealed partial class Relocator
         Fail(table, offset, type, symbolIndex, symbolIsTls
             ? "the symbol is thread-local, and this relocation type is not a TLS one"
             : "a TLS relocation names a symbol that is not thread-local (STT_TLS)");
-
-    // Asked of every symbol a host library defines for this image (most of a library's): the name, which the lookup has
-    // just matched in place, is compared where it lies, and most differ within the first bytes; no scan for its end.
-    private static bool IsThreadAtExit(SymbolTable symbols, uint nameOffset)
-    {
-        var name = symbols.NameFrom(nameOffset);
-        if (!name.StartsWith("__cxa_thread_atexit"u8))
-            return false;
-        name = name["__cxa_thread_atexit".Length..];
-        return name.StartsWith("\0"u8) || name.StartsWith("_impl\0"u8);
-    }
 
     private string SymbolName(uint index) =>
         index == 0 ? "" : index < (uint)_symbolCount ? _tables.Symbols!.GetName((int)index) : $"#{index}";

@@ -54,6 +54,21 @@ internal readonly ref struct SymbolName
     /// <summary>Whether the name at <paramref name="offset"/> of <paramref name="symbols"/>' string table is this name.</summary>
     public bool IsAt(SymbolTable symbols, uint offset) =>
         IsChars ? symbols.NameEqualsAscii(offset, Chars) : symbols.NameEqualsBytes(offset, Bytes);
+
+    /// <summary>Whether <paramref name="utf8"/> (a name's bytes, no NUL) is this name.</summary>
+    public bool Is(ReadOnlySpan<byte> utf8)
+    {
+        if (!IsChars)
+            return utf8.SequenceEqual(Bytes);
+        if (utf8.Length != Chars.Length)
+            return false;
+        for (int i = 0; i < utf8.Length; i++)
+        {
+            if (utf8[i] != Chars[i])
+                return false;
+        }
+        return true;
+    }
 }
 
 /// <summary>What version a lookup asks for.</summary>
