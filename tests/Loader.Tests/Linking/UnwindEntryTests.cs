@@ -28,6 +28,9 @@ public sealed unsafe class UnwindEntryTests : IDisposable
     // The first FDE's pc_begin (pcrel|sdata4, -0x11f0: the code at 0x2020) is at 0x20, its pc_range (0x1d0) at 0x24.
     private const int FirstCieEncoding = 16, FirstFdePointer = 0x1c, SecondFdePointer = 0x44, PersonalityEncoding = 0x10e;
     private const int FirstFdeBegin = 0x20, FirstFdeRange = 0x24;
+    // The second FDE (0x40, length 0x14, of the first CIE): the first of a run the walk's tight loop takes
+    // (Native/UnwindFdeRun), which must hand back, or gather, what the general walk would.
+    private const int SecondFdeLength = 0x40, SecondFdeBegin = 0x48, SecondFdeRange = 0x4c;
 
     public static TheoryData<string, int, uint, uint> Patches => new()
     {
@@ -43,6 +46,11 @@ public sealed unsafe class UnwindEntryTests : IDisposable
         // pc_range of -1, sign-extended), or code 2 GB past the image.
         { "fde-range-to-the-end", FirstFdeRange, 0x1d0, 0xffff_ffff },
         { "fde-begin-past-the-image", FirstFdeBegin, 0xffff_ee10, 0x7fff_0000 },
+        // The same, and two lengths libgcc cannot walk, in an FDE of the run after the first.
+        { "second-fde-range-to-the-end", SecondFdeRange, 0x10, 0xffff_ffff },
+        { "second-fde-begin-past-the-image", SecondFdeBegin, 0xffff_efb8, 0x7fff_0000 },
+        { "second-fde-length-below-its-fields", SecondFdeLength, 0x14, 0x8 },
+        { "second-fde-length-past-the-segment", SecondFdeLength, 0x14, 0x7fff_0000 },
     };
 
     [Theory]
@@ -190,7 +198,8 @@ public sealed unsafe class UnwindEntryTests : IDisposable
         string source = Fixtures.Path("cxx/libcxx_thrower.so");
         byte[] bytes = File.ReadAllBytes(source);
         int at = (int)Sections(source).FrameOffset + offset;
-        if (offset is SecondFdePointer or FirstFdePointer or FirstFdeBegin or FirstFdeRange) // a word
+        if (offset is SecondFdePointer or FirstFdePointer or FirstFdeBegin or FirstFdeRange
+            or SecondFdeLength or SecondFdeBegin or SecondFdeRange) // a word
         {
             Assert.Equal(now, BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(at)));
             BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(at), patched);
