@@ -33,11 +33,16 @@ public static class ChildEntryPoint
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     public static void AfterFirstLoad() { }
 
+    private static string[] EventSourceNames() =>
+        System.Diagnostics.Tracing.EventSource.GetSources().Select(source => source.Name).ToArray();
+
     public static int Main(string[] args)
     {
         switch (args)
         {
             case [FirstLoad, string path, string export]:
+            {
+                var sourcesBefore = EventSourceNames();
                 BeforeFirstLoad();
                 using (var library = new LoaderContext().Load(path))
                 {
@@ -45,7 +50,15 @@ public static class ChildEntryPoint
                         return 1;
                 }
                 AfterFirstLoad();
+                // The load path makes no EventSource of the framework's (ArrayPool<byte>.Shared's first use made one).
+                var made = EventSourceNames().Except(sourcesBefore).ToArray();
+                if (made.Length > 0)
+                {
+                    Console.WriteLine($"the first load made event sources: {string.Join(", ", made)}");
+                    return 3;
+                }
                 return 0;
+            }
             case [MarkedLoads, .. var paths]:
                 for (int i = 0; i < paths.Length; i++)
                 {

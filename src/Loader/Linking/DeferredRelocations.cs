@@ -1,15 +1,14 @@
-using System.Buffers;
 using System.Buffers.Binary;
 
 namespace Loader.Linking;
 
 /// <summary>
 /// The relocations the relocator's first pass leaves for later (those that need a resolver, the TLS ones), as
-/// (table, index) pairs in one buffer from the shared pool: a library with a million IFUNC-bound relocations costs the
-/// pool's array, not a list that doubles on the managed heap. <see cref="Dispose"/> gives the buffer back. The buffer
-/// is bytes (8 an entry) from <c>ArrayPool&lt;byte&gt;.Shared</c>, whose code the runtime's own ReadyToRun image
-/// carries: a pool of another element type would be compiled by the JIT on a process's first load. A field of its
-/// relocator, not an object of its own: most libraries defer nothing.
+/// (table, index) pairs in one borrowed buffer (<see cref="SpareBuffers"/>: the thread's, or the shared pool's for a
+/// large one): a library with a million IFUNC-bound relocations costs a pooled array, not a list that doubles on the
+/// managed heap. <see cref="Dispose"/> gives the buffer back. The buffer is bytes (8 an entry): a pool of another
+/// element type would be compiled by the JIT on a process's first load. A field of its relocator, not an object of its
+/// own: most libraries defer nothing.
 /// </summary>
 internal struct DeferredRelocations : IDisposable
 {
@@ -40,11 +39,11 @@ internal struct DeferredRelocations : IDisposable
 
     private void Grow()
     {
-        var larger = ArrayPool<byte>.Shared.Rent(Math.Max(16 * EntrySize, (_items?.Length ?? 0) * 2));
+        var larger = SpareBuffers.Rent(Math.Max(16 * EntrySize, (_items?.Length ?? 0) * 2));
         if (_items is not null)
         {
             _items.AsSpan(0, Count * EntrySize).CopyTo(larger);
-            ArrayPool<byte>.Shared.Return(_items);
+            SpareBuffers.Return(_items);
         }
         _items = larger;
     }
@@ -52,7 +51,7 @@ internal struct DeferredRelocations : IDisposable
     public void Dispose()
     {
         if (_items is not null)
-            ArrayPool<byte>.Shared.Return(_items);
+            SpareBuffers.Return(_items);
         _items = null;
         Count = 0;
     }

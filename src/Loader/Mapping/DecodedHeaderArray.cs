@@ -6,7 +6,8 @@ namespace Loader.Mapping;
 /// The array a load decodes its program headers into (<see cref="ProgramHeaderTable.DecodeEntries"/>), lent by the
 /// thread for the length of one mapping and kept for its next. Not <c>ArrayPool&lt;ProgramHeader&gt;.Shared</c>: a
 /// framework generic over one of Loader's structs is not in the ReadyToRun image, so the pool cost the first load of
-/// every process nine methods compiled by the JIT (about 4 ms); and a per-thread spare needs no locks or buckets.
+/// every process nine methods compiled by the JIT (about 4 ms); and a per-thread spare needs no locks or buckets
+/// (<see cref="SpareBuffers"/> does the same for bytes).
 /// A nested load on the same thread (an initializer that loads) finds no spare and allocates one of its own.
 /// </summary>
 internal static class DecodedHeaderArray

@@ -1,4 +1,3 @@
-using System.Buffers;
 using Loader.Elf;
 using Loader.Native;
 
@@ -328,10 +327,10 @@ internal sealed class Mapper : IFileRangeReader
         return table.ToArray();
     }
 
-    /// <summary>A buffer from the shared pool, kept until <see cref="ReturnHeaderBuffers"/>.</summary>
+    /// <summary>A buffer from the thread's spares, kept until <see cref="ReturnHeaderBuffers"/>.</summary>
     private byte[] RentHeaderBuffer(int length)
     {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
+        byte[] buffer = SpareBuffers.Rent(length);
         if (_firstRented is null)
             _firstRented = buffer;
         else
@@ -339,7 +338,7 @@ internal sealed class Mapper : IFileRangeReader
         return buffer;
     }
 
-    /// <summary>The header reads' buffers go back to the pool once the image no longer reads them (it keeps what it
+    /// <summary>The header reads' buffers go back to the thread's spares once the image no longer reads them (it keeps what it
     /// needs: structs, strings, or views of the mapped image).</summary>
     private void ReturnHeaderBuffers()
     {
@@ -347,12 +346,12 @@ internal sealed class Mapper : IFileRangeReader
             DecodedHeaderArray.Return(_decodedHeaders);
         _decodedHeaders = null;
         if (_firstRented is not null)
-            ArrayPool<byte>.Shared.Return(_firstRented);
+            SpareBuffers.Return(_firstRented);
         _firstRented = null;
         if (_moreRented is null)
             return; // not `?? []`: that makes a list on every load
         foreach (var buffer in _moreRented)
-            ArrayPool<byte>.Shared.Return(buffer);
+            SpareBuffers.Return(buffer);
         _moreRented.Clear();
     }
 
