@@ -372,7 +372,7 @@ internal sealed class Mapper : IFileRangeReader
     // when the mapper reads it itself.
     private int _givenFirstLength = -1;
 
-    // The header reads' buffers, from the shared pool: given back when the headers are read. Nearly every load reads
+    // The header reads' buffers, the thread's spares: given back when the headers are read. Nearly every load reads
     // once (the ELF header and the program headers): a list only for more.
     private byte[]? _firstRented;
     // The program headers decoded once (ProgramHeaderTable.DecodeEntries), returned with the buffers they were read from.
