@@ -54,4 +54,11 @@ public sealed record MapOptions
     /// registers nothing.
     /// </summary>
     internal bool RegisterUnwindTable { get; init; }
+
+    /// <summary>
+    /// Map a large writable segment's pages with MAP_POPULATE (<see cref="WritablePrefault"/>): the relocations will write
+    /// nearly all of them. Loads set it (<see cref="LoadOptions.PrefaultWritableSegments"/>); a plain
+    /// <see cref="Mapping.ElfImage.Map(string, MapOptions?)"/>, which relocates nothing, does not.
+    /// </summary>
+    internal bool PrefaultWritableSegments { get; init; }
 }

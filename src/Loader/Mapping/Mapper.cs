@@ -137,10 +137,13 @@ internal sealed class Mapper : IFileRangeReader
             int tableOverlay = MappingScript.TableOverlay(plan, extendedEnd);
             // The file is identified, and the unwind table walked, once every overlay but the table's own is made.
             int checkAfter = tableOverlay < 0 ? overlays.Length - 1 : overlays.Length - 2;
+            var relro = plan.Relro;
             for (int step = 0; step < overlays.Length; step++)
             {
                 int i = MappingScript.OverlayAt(step, overlays.Length, tableOverlay);
-                if (MappingScript.Overlay(overlays[i], bias, i == 0 ? extendedEnd : 0) is { } overlayStep)
+                ulong extendTo = i == 0 ? extendedEnd : 0;
+                bool populate = _options.PrefaultWritableSegments && extendTo == 0 && WritablePrefault.Applies(overlays[i], relro, _page);
+                if (MappingScript.Overlay(overlays[i], bias, extendTo, populate) is { } overlayStep)
                     Execute(overlayStep, fd, memory);
                 if (step == checkAfter)
                 {

@@ -16,6 +16,8 @@ public enum MappingFlags
     Anonymous = 0x20,
     /// <summary>MAP_NORESERVE: do not reserve swap for the PROT_NONE reservation.</summary>
     NoReserve = 0x4000,
+    /// <summary>MAP_POPULATE: make the pages in the mmap call (a writable overlay's private copies, <see cref="WritablePrefault"/>).</summary>
+    Populate = 0x8000,
     /// <summary>MAP_FIXED_NOREPLACE: claim an address only if nothing is mapped there (a shared-RELRO user's load address).</summary>
     FixedNoReplace = 0x100000,
 }
@@ -26,12 +28,13 @@ public static class MappingFlagsExtensions
     /// <summary>As C writes them: <c>MAP_PRIVATE|MAP_FIXED</c>, or <c>0</c>.</summary>
     public static string ToCString(this MappingFlags flags)
     {
-        var parts = new List<string>(5);
+        var parts = new List<string>(6);
         if ((flags & MappingFlags.Shared) != 0) parts.Add("MAP_SHARED");
         if ((flags & MappingFlags.Private) != 0) parts.Add("MAP_PRIVATE");
         if ((flags & MappingFlags.Fixed) != 0) parts.Add("MAP_FIXED");
         if ((flags & MappingFlags.Anonymous) != 0) parts.Add("MAP_ANONYMOUS");
         if ((flags & MappingFlags.NoReserve) != 0) parts.Add("MAP_NORESERVE");
+        if ((flags & MappingFlags.Populate) != 0) parts.Add("MAP_POPULATE");
         if ((flags & MappingFlags.FixedNoReplace) != 0) parts.Add("MAP_FIXED_NOREPLACE");
         return parts.Count == 0 ? "0" : string.Join('|', parts);
     }

@@ -87,8 +87,8 @@ internal static class MappingScript
     /// <summary>One PT_LOAD's file pages, mmap'ed MAP_FIXED over the reservation; null for a segment without file bytes.
     /// <paramref name="extendedEnd"/>: 0, or where the first overlay's mapping ends instead (through the unwind
     /// table's segment, <see cref="UnwindTableCheck.FirstOverlayExtension"/>; the other overlays replace the rest, the
-    /// table's own last: <see cref="OverlayAt"/>).</summary>
-    public static MappingStep? Overlay(in SegmentOverlay overlay, nint bias, ulong extendedEnd)
+    /// table's own last: <see cref="OverlayAt"/>). <paramref name="populate"/>: with MAP_POPULATE (<see cref="WritablePrefault"/>).</summary>
+    public static MappingStep? Overlay(in SegmentOverlay overlay, nint bias, ulong extendedEnd, bool populate = false)
     {
         if (overlay.Length == 0)
             return null; // no file bytes: the whole segment is anonymous .bss
@@ -98,6 +98,11 @@ internal static class MappingScript
                 MappingFlags.Private | MappingFlags.Fixed, overlay.FileOffset,
                 "overlay PT_LOAD[{1}] ({2}) at base+0x{0:x}, with the file's pages after it through the unwind table's PT_LOAD (checked there; the other overlays replace them, the table's last)",
                 overlay.Address, (ulong)overlay.ProgramHeaderIndex, overlay.Content.Describe())
+            : populate
+            ? new MappingStep(MappingStepKind.Overlay, address, overlay.Length, overlay.Protection,
+                MappingFlags.Private | MappingFlags.Fixed | MappingFlags.Populate, overlay.FileOffset,
+                "overlay PT_LOAD[{1}] ({2}) at base+0x{0:x}, its pages copied now for the relocations to write", overlay.Address,
+                (ulong)overlay.ProgramHeaderIndex, overlay.Content.Describe())
             : new MappingStep(MappingStepKind.Overlay, address, overlay.Length, overlay.Protection,
                 MappingFlags.Private | MappingFlags.Fixed, overlay.FileOffset,
                 "overlay PT_LOAD[{1}] ({2}) at base+0x{0:x}", overlay.Address, (ulong)overlay.ProgramHeaderIndex, overlay.Content.Describe());

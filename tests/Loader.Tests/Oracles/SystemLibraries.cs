@@ -21,6 +21,7 @@ public static class SystemLibraries
     public static readonly IReadOnlyDictionary<string, string> Packages = new Dictionary<string, string>
     {
         ["libbz2.so.1.0"] = "libbz2-1.0",
+        ["libcrypto.so.3"] = "libssl3",
         ["libcurl.so.4"] = "libcurl4",
         ["libexpat.so.1"] = "libexpat1",
         ["liblz4.so.1"] = "liblz4-1",
