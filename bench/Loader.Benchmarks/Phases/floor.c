@@ -1,6 +1,7 @@
 /* The physical floor of a load, for docs/benchmarks.md ("Where the time goes"): what any loader of this library must
  * pay, and nothing else. Per fresh copy of the file: open, one pread of the headers, fstat, one PROT_NONE
- * reservation, one MAP_FIXED overlay per PT_LOAD, the .bss (zero the tail of the last file page, anonymous pages for
+ * reservation, one MAP_FIXED overlay per PT_LOAD (a writable one of eight pages or more with MAP_POPULATE, as Loader maps
+ * it: its copies made in the mmap, not a page fault each at the first write), the .bss (zero the tail of the last file page, anonymous pages for
  * the rest), close; then one pass over DT_RELA writing every target (a RELATIVE value is base + addend; a symbolic one
  * gets a placeholder: no symbol is looked up), mprotect of PT_GNU_RELRO, and munmap of the whole range. No symbol
  * lookup, no initializer, no bookkeeping. Compiled and run by `Loader.Benchmarks --phases`.
@@ -78,7 +79,8 @@ static int load_once(const char *path)
         if (p->p_type != PT_LOAD) continue;
         uint64_t start = DOWN(p->p_vaddr), file_end = p->p_vaddr + p->p_filesz;
         int prot = prot_of(p->p_flags);
-        if (p->p_filesz > 0 && mmap(base + start, UP(file_end) - start, prot, MAP_PRIVATE | MAP_FIXED, fd, DOWN(p->p_offset)) == MAP_FAILED)
+        int populate = (prot & PROT_WRITE) && (UP(file_end) - start) / PAGE >= 8 ? MAP_POPULATE : 0;
+        if (p->p_filesz > 0 && mmap(base + start, UP(file_end) - start, prot, MAP_PRIVATE | MAP_FIXED | populate, fd, DOWN(p->p_offset)) == MAP_FAILED)
             return -1;
         if (p->p_memsz > p->p_filesz) {
             if ((prot & PROT_WRITE) && file_end % PAGE)

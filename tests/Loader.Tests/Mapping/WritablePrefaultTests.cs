@@ -70,7 +70,7 @@ public sealed class WritablePrefaultTests : IDisposable
     }
 
     [Fact]
-    public void The_rule_leaves_a_segment_with_more_than_two_mebibytes_outside_relro_to_fault()
+    public void The_rule_leaves_a_segment_with_more_than_sixteen_mebibytes_outside_relro_to_fault()
     {
         ulong bound = WritablePrefault.MaximumBytesOutsideRelro;
         Assert.True(WritablePrefault.Applies(Overlay(bound), null, Page));
