@@ -168,7 +168,7 @@ public sealed class ElfImage : IDisposable, IViewRegions
             var steps = new List<MappingStep>();
             AddressRange? callerRange = _mapped.CallerRangeLength != 0 ? new AddressRange(_mapped.Reservation, _mapped.CallerRangeLength) : null;
             MappingScript.AppendMapped(steps, Plan, Plan.PageSize, _mapped.Reservation, callerRange, BaseAddress,
-                _mapped.FirstOverlayEnd, _relroAppliedByMapping);
+                _mapped.FirstOverlayEnd, _relroAppliedByMapping, _mapped.PrefaultWritable);
             lock (_memory)
             {
                 if (_relroStepNotListed && MappingScript.Relro(Plan, BaseAddress) is { } relro)

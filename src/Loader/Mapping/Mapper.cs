@@ -137,13 +137,11 @@ internal sealed class Mapper : IFileRangeReader
             int tableOverlay = MappingScript.TableOverlay(plan, extendedEnd);
             // The file is identified, and the unwind table walked, once every overlay but the table's own is made.
             int checkAfter = tableOverlay < 0 ? overlays.Length - 1 : overlays.Length - 2;
-            var relro = plan.Relro;
             for (int step = 0; step < overlays.Length; step++)
             {
                 int i = MappingScript.OverlayAt(step, overlays.Length, tableOverlay);
-                ulong extendTo = i == 0 ? extendedEnd : 0;
-                bool populate = _options.PrefaultWritableSegments && extendTo == 0 && WritablePrefault.Applies(overlays[i], relro, _page);
-                if (MappingScript.Overlay(overlays[i], bias, extendTo, populate) is { } overlayStep)
+                bool populate = MappingScript.Populates(plan, i, extendedEnd, _options.PrefaultWritableSegments, _page);
+                if (MappingScript.Overlay(overlays[i], bias, i == 0 ? extendedEnd : 0, populate) is { } overlayStep)
                     Execute(overlayStep, fd, memory);
                 if (step == checkAfter)
                 {
@@ -176,7 +174,8 @@ internal sealed class Mapper : IFileRangeReader
             var image = new ElfImage(plan, bias, new AddressRange(_reservationStart, _reservationLength),
                 memory, fromMemory, _options.ApplyRelro,
                 ImageProgramHeaders(source, plan, bias, memory),
-                new MappedSteps(_rawReservation, _callerOwnsReservation ? _options.ReservedRange!.Value.Length : 0, extendedEnd))
+                new MappedSteps(_rawReservation, _callerOwnsReservation ? _options.ReservedRange!.Value.Length : 0, extendedEnd,
+                    _options.PrefaultWritableSegments))
             {
                 IsInCallerReservation = _callerOwnsReservation,
                 UnwindTableChecked = unwindTable,

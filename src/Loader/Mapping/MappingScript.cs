@@ -84,6 +84,11 @@ internal static class MappingScript
         return -1;
     }
 
+    /// <summary>Whether overlay <paramref name="index"/> of <paramref name="plan"/> is mapped with MAP_POPULATE: asked for
+    /// (<paramref name="prefault"/>), not the first overlay's longer mapping, and taken by <see cref="WritablePrefault"/>.</summary>
+    public static bool Populates(LoadPlan plan, int index, ulong extendedEnd, bool prefault, ulong page) =>
+        prefault && (index != 0 || extendedEnd == 0) && WritablePrefault.Applies(plan.OverlaySpan[index], plan.Relro, page);
+
     /// <summary>One PT_LOAD's file pages, mmap'ed MAP_FIXED over the reservation; null for a segment without file bytes.
     /// <paramref name="extendedEnd"/>: 0, or where the first overlay's mapping ends instead (through the unwind
     /// table's segment, <see cref="UnwindTableCheck.FirstOverlayExtension"/>; the other overlays replace the rest, the
@@ -150,11 +155,11 @@ internal static class MappingScript
 
     /// <summary>
     /// Every step the mapper made for an image, in its order: the reservation (the kernel's address
-    /// <paramref name="raw"/>) or the caller's range, the trims, the overlays, the .bss, and RELRO when the mapping
-    /// applied it.
+    /// <paramref name="raw"/>) or the caller's range, the trims, the overlays (with MAP_POPULATE where
+    /// <paramref name="prefault"/> made it: <see cref="Populates"/>), the .bss, and RELRO when the mapping applied it.
     /// </summary>
     public static void AppendMapped(List<MappingStep> steps, LoadPlan plan, ulong page, nint raw, AddressRange? callerRange,
-        nint bias, ulong extendedEnd, bool relroApplied)
+        nint bias, ulong extendedEnd, bool relroApplied, bool prefault)
     {
         var buffer = new StepBuffer();
         Span<MappingStep> some = buffer;
@@ -174,7 +179,7 @@ internal static class MappingScript
         for (int step = 0; step < overlays.Length; step++)
         {
             int i = OverlayAt(step, overlays.Length, tableOverlay);
-            if (Overlay(overlays[i], bias, i == 0 ? extendedEnd : 0) is { } overlay)
+            if (Overlay(overlays[i], bias, i == 0 ? extendedEnd : 0, Populates(plan, i, extendedEnd, prefault, page)) is { } overlay)
                 steps.Add(overlay);
         }
         foreach (var o in overlays)

@@ -50,6 +50,29 @@ public sealed class WritablePrefaultTests : IDisposable
         Assert.False(MapOptions.Default.PrefaultWritableSegments); // a plain map relocates nothing: nothing would write them
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_loaded_image_lists_its_overlays_as_they_were_mapped(bool prefault)
+    {
+        string copy = Path.Combine(_directory, "libcrypto.so.3");
+        File.Copy(SystemLibraries.Require("libcrypto.so.3"), copy, overwrite: true);
+        using var context = new LoaderContext();
+        using var library = context.Load(copy, new LoadOptions { PrefaultWritableSegments = prefault });
+        var image = library.LoadedModule.Image!;
+        var populated = image.MappingSteps.Where(s => (s.Flags & MappingFlags.Populate) != 0).ToList();
+        if (!prefault)
+        {
+            Assert.Empty(populated);
+            return;
+        }
+        var step = Assert.Single(populated);
+        var writable = image.Plan.Overlays.Single(o => (o.Protection & MemoryProtection.Write) != 0);
+        Assert.Equal((nint)((ulong)image.BaseAddress + writable.Address), step.Address);
+        Assert.Equal(writable.Length, step.Length);
+        Assert.Equal("MAP_PRIVATE|MAP_FIXED|MAP_POPULATE", step.Flags.ToCString());
+    }
+
     private const ulong Page = 4096;
     private const MemoryProtection ReadWrite = MemoryProtection.Read | MemoryProtection.Write;
 
