@@ -11,7 +11,9 @@ namespace Loader.Mapping;
 /// fault (its faults cost little, and a small library's one page of plain data would be a large part of it), and so is
 /// one with more than <see cref="MaximumBytesOutsideRelro"/> of its file bytes outside <c>PT_GNU_RELRO</c> (RELRO is
 /// where the linker puts the data that needs relocating; a large writable table of plain data lies outside it, and is
-/// not copied whole at load). No system call is added: the flag rides on the overlay's own mmap.
+/// not copied whole at load). No system call is added: the flag rides on the overlay's own mmap. A hostile file gains
+/// nothing it did not have: the pages populated are its own file bytes (p_filesz lies in the file, LoadPlan checks), so
+/// they are never more than the file's size.
 /// </summary>
 internal static class WritablePrefault
 {
