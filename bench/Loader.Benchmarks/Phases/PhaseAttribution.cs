@@ -47,6 +47,7 @@ internal static class PhaseAttribution
     ];
 
     private const string LoadRoot = "Loader.LoaderContext::Load(";
+    private const string MmapFrame = "ksys_mmap_pgoff";
     private const string UnloadRoot = "Loader.ElfLibrary::Dispose(";
 
     /// <summary>Counts the samples of <paramref name="perfScript"/> (the text of <c>perf script</c> with call
@@ -90,6 +91,12 @@ internal static class PhaseAttribution
             foreach (var (method, phase) in Rules)
                 if (frames[i].Contains(method, StringComparison.Ordinal))
                     return phase;
+        // libc's mmap wrapper keeps no frame pointer, so perf's walk from inside it skips the managed frames that called
+        // it (the mapper's): a load's mmap that no rule names is the mapper's overlays and reservation (a populated
+        // writable overlay's page copies among them), not "other".
+        for (int i = 0; i <= root; i++)
+            if (frames[i].Contains(MmapFrame, StringComparison.Ordinal))
+                return Map;
         return Other;
     }
 }
