@@ -5,6 +5,6 @@ namespace Loader.Mapping;
 /// kernel put the reservation (or where the caller's range starts), the caller's range's length (0 for a reservation
 /// of Loader's own), where the first overlay's mapping ended when it reached through the unwind table's segment
 /// (0 when it did not), and whether the load asked for large writable segments to be populated
-/// (<see cref="MapOptions.PrefaultWritableSegments"/>; which ones were is <see cref="MappingScript.Populates"/>).
+/// (<see cref="MapOptions.PrefaultWritableSegments"/>; which ones were, <see cref="MappingScript.Overlay"/> decides again).
 /// </summary>
 internal readonly record struct MappedSteps(nint Reservation, ulong CallerRangeLength, ulong FirstOverlayEnd, bool PrefaultWritable);

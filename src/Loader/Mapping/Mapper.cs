@@ -140,8 +140,7 @@ internal sealed class Mapper : IFileRangeReader
             for (int step = 0; step < overlays.Length; step++)
             {
                 int i = MappingScript.OverlayAt(step, overlays.Length, tableOverlay);
-                bool populate = MappingScript.Populates(plan, i, extendedEnd, _options.PrefaultWritableSegments, _page);
-                if (MappingScript.Overlay(overlays[i], bias, i == 0 ? extendedEnd : 0, populate) is { } overlayStep)
+                if (MappingScript.Overlay(plan, i, bias, extendedEnd, _options.PrefaultWritableSegments, _page) is { } overlayStep)
                     Execute(overlayStep, fd, memory);
                 if (step == checkAfter)
                 {

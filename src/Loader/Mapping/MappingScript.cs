@@ -84,33 +84,30 @@ internal static class MappingScript
         return -1;
     }
 
-    /// <summary>Whether overlay <paramref name="index"/> of <paramref name="plan"/> is mapped with MAP_POPULATE: asked for
-    /// (<paramref name="prefault"/>), not the first overlay's longer mapping, and taken by <see cref="WritablePrefault"/>.</summary>
-    public static bool Populates(LoadPlan plan, int index, ulong extendedEnd, bool prefault, ulong page) =>
-        prefault && (index != 0 || extendedEnd == 0) && WritablePrefault.Applies(plan.OverlaySpan[index], plan.Relro, page);
-
-    /// <summary>One PT_LOAD's file pages, mmap'ed MAP_FIXED over the reservation; null for a segment without file bytes.
-    /// <paramref name="extendedEnd"/>: 0, or where the first overlay's mapping ends instead (through the unwind
-    /// table's segment, <see cref="UnwindTableCheck.FirstOverlayExtension"/>; the other overlays replace the rest, the
-    /// table's own last: <see cref="OverlayAt"/>). <paramref name="populate"/>: with MAP_POPULATE (<see cref="WritablePrefault"/>).</summary>
-    public static MappingStep? Overlay(in SegmentOverlay overlay, nint bias, ulong extendedEnd, bool populate = false)
+    /// <summary>
+    /// Overlay <paramref name="index"/> of <paramref name="plan"/>: its file pages, mmap'ed MAP_FIXED over the
+    /// reservation; null for a segment without file bytes. <paramref name="extendedEnd"/>: 0, or where the first
+    /// overlay's mapping ends instead (through the unwind table's segment, <see cref="UnwindTableCheck.FirstOverlayExtension"/>;
+    /// the other overlays replace the rest, the table's own last: <see cref="OverlayAt"/>). With
+    /// <paramref name="prefault"/>, a writable overlay <see cref="WritablePrefault"/> takes is mapped with MAP_POPULATE.
+    /// </summary>
+    public static MappingStep? Overlay(LoadPlan plan, int index, nint bias, ulong extendedEnd, bool prefault, ulong page)
     {
+        ref readonly var overlay = ref plan.OverlaySpan[index];
         if (overlay.Length == 0)
             return null; // no file bytes: the whole segment is anonymous .bss
         nint address = (nint)((ulong)bias + overlay.Address);
-        return extendedEnd != 0
-            ? new MappingStep(MappingStepKind.Overlay, address, extendedEnd - overlay.Address, overlay.Protection,
+        if (index == 0 && extendedEnd != 0)
+            return new MappingStep(MappingStepKind.Overlay, address, extendedEnd - overlay.Address, overlay.Protection,
                 MappingFlags.Private | MappingFlags.Fixed, overlay.FileOffset,
                 "overlay PT_LOAD[{1}] ({2}) at base+0x{0:x}, with the file's pages after it through the unwind table's PT_LOAD (checked there; the other overlays replace them, the table's last)",
-                overlay.Address, (ulong)overlay.ProgramHeaderIndex, overlay.Content.Describe())
-            : populate
-            ? new MappingStep(MappingStepKind.Overlay, address, overlay.Length, overlay.Protection,
-                MappingFlags.Private | MappingFlags.Fixed | MappingFlags.Populate, overlay.FileOffset,
-                "overlay PT_LOAD[{1}] ({2}) at base+0x{0:x}, its pages copied now for the relocations to write", overlay.Address,
-                (ulong)overlay.ProgramHeaderIndex, overlay.Content.Describe())
-            : new MappingStep(MappingStepKind.Overlay, address, overlay.Length, overlay.Protection,
-                MappingFlags.Private | MappingFlags.Fixed, overlay.FileOffset,
-                "overlay PT_LOAD[{1}] ({2}) at base+0x{0:x}", overlay.Address, (ulong)overlay.ProgramHeaderIndex, overlay.Content.Describe());
+                overlay.Address, (ulong)overlay.ProgramHeaderIndex, overlay.Content.Describe());
+        bool populate = prefault && WritablePrefault.Applies(overlay, plan.Relro, page);
+        return new MappingStep(MappingStepKind.Overlay, address, overlay.Length, overlay.Protection,
+            populate ? MappingFlags.Private | MappingFlags.Fixed | MappingFlags.Populate : MappingFlags.Private | MappingFlags.Fixed,
+            overlay.FileOffset,
+            populate ? "overlay PT_LOAD[{1}] ({2}) at base+0x{0:x}, its pages copied now for the relocations to write" : "overlay PT_LOAD[{1}] ({2}) at base+0x{0:x}",
+            overlay.Address, (ulong)overlay.ProgramHeaderIndex, overlay.Content.Describe());
     }
 
     /// <summary>
@@ -156,7 +153,7 @@ internal static class MappingScript
     /// <summary>
     /// Every step the mapper made for an image, in its order: the reservation (the kernel's address
     /// <paramref name="raw"/>) or the caller's range, the trims, the overlays (with MAP_POPULATE where
-    /// <paramref name="prefault"/> made it: <see cref="Populates"/>), the .bss, and RELRO when the mapping applied it.
+    /// <paramref name="prefault"/> made it), the .bss, and RELRO when the mapping applied it.
     /// </summary>
     public static void AppendMapped(List<MappingStep> steps, LoadPlan plan, ulong page, nint raw, AddressRange? callerRange,
         nint bias, ulong extendedEnd, bool relroApplied, bool prefault)
@@ -179,7 +176,7 @@ internal static class MappingScript
         for (int step = 0; step < overlays.Length; step++)
         {
             int i = OverlayAt(step, overlays.Length, tableOverlay);
-            if (Overlay(overlays[i], bias, i == 0 ? extendedEnd : 0, Populates(plan, i, extendedEnd, prefault, page)) is { } overlay)
+            if (Overlay(plan, i, bias, extendedEnd, prefault, page) is { } overlay)
                 steps.Add(overlay);
         }
         foreach (var o in overlays)
