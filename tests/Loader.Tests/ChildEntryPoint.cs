@@ -88,6 +88,9 @@ public static class ChildEntryPoint
             case [TruncateDuringMap, string path, string kind]:
                 Console.WriteLine(Mapping.ShrinkingFile.MapWhileCutting(path, Enum.Parse<Loader.Mapping.MappingStepKind>(kind)));
                 return 0;
+            case [TruncateDuringMap, string path, string kind, "prefault"]:
+                Console.WriteLine(Mapping.ShrinkingFile.MapWhileCutting(path, Enum.Parse<Loader.Mapping.MappingStepKind>(kind), prefault: true));
+                return 0;
             case [Hostile.HostileBatchChild.Scenario, string entry, string progress, string list]:
                 return Hostile.HostileBatchChild.Run(entry, progress, list, fault: null);
             case [Hostile.HostileBatchChild.Scenario, string entry, string progress, string list, string fault]:

@@ -151,6 +151,31 @@ public sealed class HostileFileTests
         }
     }
 
+    [Fact]
+    public void A_file_cut_short_before_its_populated_overlay_is_refused_not_a_SIGBUS()
+    {
+        // libsqlite3's writable segment (10 pages) is mapped with MAP_POPULATE, as a load maps it (WritablePrefault): the
+        // kernel's copies of pages past the file's new end fail inside the mmap, which populates what it can and still
+        // succeeds, and the fstat after the overlays refuses the file before anything touches those pages.
+        string library = SystemLibraries.Require("libsqlite3.so.0");
+        string copy = Path.Combine(Path.GetTempPath(), $"loader-shrink-populate-{Guid.NewGuid():N}.so");
+        File.Copy(library, copy);
+        try
+        {
+            var run = ChildProcess.Run("dotnet", typeof(HostileFileTests).Assembly.Location, ChildEntryPoint.TruncateDuringMap, copy,
+                nameof(MappingStepKind.Overlay), "prefault");
+
+            Assert.True(run.ExitCode == 0, $"the child exited {run.ExitCode}: {run.Stdout}{run.Stderr}");
+            var first = FirstLoadWithBytesPastOnePage(library);
+            Assert.StartsWith($"refused: ElfFormatException: {copy}: PT_LOAD[{first.Index}] p_filesz", run.Stdout.Trim());
+            Assert.Equal(Environment.SystemPageSize, new FileInfo(copy).Length);
+        }
+        finally
+        {
+            File.Delete(copy);
+        }
+    }
+
     /// <summary>The first PT_LOAD (by index) whose file bytes run past the file's first page.</summary>
     private static (int Index, ulong Offset, ulong FileSize) FirstLoadWithBytesPastOnePage(string path)
     {

@@ -6,12 +6,14 @@ namespace Loader.Tests.Mapping;
 public static class ShrinkingFile
 {
     /// <summary>Maps <paramref name="path"/>, truncating it to one page just before the first step of kind
-    /// <paramref name="cutBefore"/>; returns <c>mapped</c> or <c>refused: Type: message</c>.</summary>
-    public static string MapWhileCutting(string path, MappingStepKind cutBefore)
+    /// <paramref name="cutBefore"/>; returns <c>mapped</c> or <c>refused: Type: message</c>. With
+    /// <paramref name="prefault"/>, a large writable overlay is mapped with MAP_POPULATE, as a load maps it.</summary>
+    public static string MapWhileCutting(string path, MappingStepKind cutBefore, bool prefault = false)
     {
         bool cut = false;
         var options = new MapOptions
         {
+            PrefaultWritableSegments = prefault,
             BeforeStep = step =>
             {
                 if (!cut && step.Kind == cutBefore)
