@@ -509,11 +509,12 @@ verify debug/libsleeper.so v_sleeper
 
 # ---- begin: TLS fixtures ----
 # 18. Thread-local storage (tests/fixtures/tls/, tests/Loader.Tests/Linking/ThreadLocalStorageTests.cs): one source
-#     per TLS model, a 1 MiB initial-exec block that cannot fit static TLS, and references to the host's TLS.
+#     per TLS model (global dynamic also without its 4 KiB .tbss: a smaller block), a 1 MiB initial-exec block that cannot fit static TLS, and references to the host's TLS.
 T=$SRC/tls
 TO=$OUT/tls
 rule "$TO/libtls_gd.so" "$T/tls_models.c" -- cc_so libtls_gd.so "$T/tls_models.c" -ftls-model=global-dynamic
 rule "$TO/libtls_ld.so" "$T/tls_models.c" -- cc_so libtls_ld.so "$T/tls_models.c" -ftls-model=local-dynamic
+rule "$TO/libtls_gd_small.so" "$T/tls_models.c" -- cc_so libtls_gd_small.so "$T/tls_models.c" -ftls-model=global-dynamic -DSMALL
 rule "$TO/libtls_ie.so" "$T/tls_models.c" -- cc_so libtls_ie.so "$T/tls_models.c" -ftls-model=initial-exec -DSMALL
 rule "$TO/libtls_desc.so" "$T/tls_models.c" -- cc_so libtls_desc.so "$T/tls_models.c" -mtls-dialect=gnu2 -DSMALL -DVECTOR_CHECK
 rule "$TO/libtls_desc_dynamic.so" "$T/tls_models.c" -- cc_so libtls_desc_dynamic.so "$T/tls_models.c" -mtls-dialect=gnu2 -DVECTOR_CHECK
@@ -526,6 +527,7 @@ v_tls_desc() { expect "$1" "-rW" 'R_X86_64_TLSDESC' && expect "$1" "-rW" 'R_X86_
 v_tls_host() { expect "$1" "-rW" 'R_X86_64_TPOFF64 .* errno@GLIBC_PRIVATE' && expect "$1" "-rW" 'R_X86_64_DTPMOD64 .* _ZSt15__once_callable'; }
 verify tls/libtls_gd.so v_tls_gd
 verify tls/libtls_ld.so v_tls_ld
+verify tls/libtls_gd_small.so v_tls_gd
 verify tls/libtls_ie.so v_tls_ie
 verify tls/libtls_desc.so v_tls_desc
 verify tls/libtls_desc_dynamic.so v_tls_desc

@@ -75,6 +75,14 @@ public sealed record LoadOptions
     /// every page to fault when first touched, as glibc's <c>dlopen</c> does, so that no page nothing writes is copied.</summary>
     public bool PrefaultWritableSegments { get; init; } = true;
 
+    /// <summary>Serve a module's dynamic TLS block (one no initial-exec code needs in static TLS) with Loader's own
+    /// <c>__tls_get_addr</c>, which the modules Loader maps are bound to, instead of <c>dlopen</c>ing a carrier for
+    /// it: the block is made in each thread on its first access from the module's <c>.tdata</c>, as glibc makes its
+    /// own dynamic blocks, and the load costs no memfd and no second <c>dlopen</c>. Default true; false gives every
+    /// dynamic block a carrier, glibc's own module ID and <c>__tls_get_addr</c> (what <c>dlinfo</c> and debuggers
+    /// see). Static blocks are carriers either way.</summary>
+    public bool ServeDynamicTls { get; init; } = true;
+
     /// <summary>The defaults.</summary>
     public static LoadOptions Default { get; } = new();
 

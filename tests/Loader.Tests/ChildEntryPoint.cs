@@ -107,6 +107,9 @@ public static class ChildEntryPoint
                     int.Parse(steps, System.Globalization.CultureInfo.InvariantCulture));
             case [Linking.HostWalkChild.Scenario, .. var tlsLibraries]:
                 return Linking.HostWalkChild.Run(tlsLibraries);
+            case [Linking.TlsServerTests.ThreadExitsScenario, string path, string serve, string rounds]:
+                return Linking.TlsServerTests.MeasureThreadExits(path, bool.Parse(serve),
+                    int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture));
             case [CultureFreeTests.Scenario, string directory]:
                 return CultureFreeTests.RunChild(directory);
             case [Hostile.RegressionInputs.Scenario, string directory]:

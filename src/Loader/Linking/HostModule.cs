@@ -72,22 +72,22 @@ public sealed class HostModule
 
     private int _inDefaultGlobalScope; // 0 not decided yet, 1 in, 2 out: one int, written whole by any thread that decides
 
-    /// <summary>Whether symbol <paramref name="index"/> defines <c>__cxa_thread_atexit_impl</c> or
-    /// <c>__cxa_thread_atexit</c> (<see cref="ThreadAtExitDefinitions"/>; found on the first question, then kept).</summary>
-    internal bool DefinesThreadAtExitAt(int index)
+    /// <summary>What a binding to symbol <paramref name="index"/> gets instead of its address (<see cref="RedirectedDefinitions"/>;
+    /// the definitions are found on the first question, then kept).</summary>
+    internal HostRedirect RedirectAt(int index)
     {
-        var known = Volatile.Read(ref _threadAtExitDefinitions);
+        var known = Volatile.Read(ref _redirectedDefinitions);
         if (known is null)
-            Volatile.Write(ref _threadAtExitDefinitions, known = ThreadAtExitDefinitions.In(Tables));
-        foreach (int definition in known)
+            Volatile.Write(ref _redirectedDefinitions, known = RedirectedDefinitions.In(Tables));
+        foreach (var (definition, redirect) in known)
         {
             if (definition == index)
-                return true;
+                return redirect;
         }
-        return false;
+        return HostRedirect.None;
     }
 
-    private int[]? _threadAtExitDefinitions; // written whole by any thread that finds them: the same answer each time
+    private (int Index, HostRedirect Redirect)[]? _redirectedDefinitions; // written whole by any thread that finds them: the same answer each time
 
     /// <summary>How the module is identified: its soname, else its path's file name.</summary>
     internal string Name => SoName ?? System.IO.Path.GetFileName(Path);

@@ -98,8 +98,8 @@ internal sealed class Module
         _loadedBy = null;
     }
 
-    /// <summary>Its TLS block, served by glibc through a carrier (null without PT_TLS, and for a host module).</summary>
-    public TlsCarrier? Tls
+    /// <summary>Its TLS block, served by Loader or by glibc through a carrier (null without PT_TLS, and for a host module).</summary>
+    public TlsBlockOwner? Tls
     {
         get => _threadState?.Tls;
         set { if (value is not null || _threadState is not null) (_threadState ??= new()).Tls = value; }
@@ -128,7 +128,7 @@ internal sealed class Module
 
     private sealed class PerThreadState
     {
-        public TlsCarrier? Tls;
+        public TlsBlockOwner? Tls;
         public Native.ThreadExitTracker? ThreadExits;
         public Native.TlsIndexTable? TlsIndexes;
     }

@@ -25,13 +25,16 @@ internal sealed partial class Relocator
         _tlsDeferred.Add(tableIndex, index);
     }
 
-    /// <summary>
-    /// The module's PT_TLS (<see cref="TlsSegment"/>) becomes a block glibc serves.
-    /// Static when the module's own initial-exec code needs it (a <c>TPOFF64</c> against itself, or
-    /// <c>DF_STATIC_TLS</c>); TLSDESC prefers static, and falls back to dynamic when the surplus is used up.
-    /// </summary>
     /// <summary>The largest PT_TLS p_align accepted (64 KiB, sixteen pages).</summary>
     private const ulong LargestTlsAlignment = 64 * 1024;
+
+    /// <summary>
+    /// The module's PT_TLS (<see cref="TlsSegment"/>) becomes a block every thread has. Static (a carrier glibc places
+    /// in its static TLS area) when the module's own initial-exec code needs it (a <c>TPOFF64</c> against itself, or
+    /// <c>DF_STATIC_TLS</c>); TLSDESC prefers static, and falls back to dynamic when the surplus is used up. A dynamic
+    /// block is Loader's own (<see cref="ServedTlsBlock"/>) under <see cref="LoadOptions.ServeDynamicTls"/>, else, or
+    /// when the server has no slot free, a carrier's.
+    /// </summary>
 
     private void SetUpTls()
     {
@@ -73,9 +76,14 @@ internal sealed partial class Relocator
             ThrowHelper.Format(Name, "PT_TLS", segment.Offset, $"[0x{segment.VirtualAddress:x}, +0x{segment.FileSize:x}) is not inside a readable PT_LOAD");
             return;
         }
-        if (needsStatic || !wantsStatic)
+        if (needsStatic)
         {
-            _module.Tls = TlsCarrier.Load(Name, segment, image, needsStatic);
+            _module.Tls = TlsCarrier.Load(Name, segment, image, staticTls: true);
+            return;
+        }
+        if (!wantsStatic)
+        {
+            _module.Tls = DynamicBlock(segment, image);
             return;
         }
         try
@@ -84,8 +92,18 @@ internal sealed partial class Relocator
         }
         catch (LoaderException)
         {
-            _module.Tls = TlsCarrier.Load(Name, segment, image, staticTls: false); // no room in static TLS
+            _module.Tls = DynamicBlock(segment, image); // no room in static TLS
         }
+    }
+
+    /// <summary>A dynamic block: served by Loader from the image's own <c>.tdata</c> (relocated by now, and mapped until
+    /// the block is given back at unmap), or carried by glibc.</summary>
+    private TlsBlockOwner DynamicBlock(ProgramHeader segment, ReadOnlySpan<byte> image)
+    {
+        if (_options.ServeDynamicTls
+            && ServedTlsBlock.TryServe((nint)((ulong)_image.BaseAddress + segment.VirtualAddress), segment) is { } served)
+            return served;
+        return TlsCarrier.Load(Name, segment, image, staticTls: false);
     }
 
     /// <summary>Second pass: one TLS relocation, now that every block it can name exists.</summary>

@@ -509,16 +509,30 @@ internal sealed partial class Relocator
         res.Definer = SlotOf(found.Module);
         res.Value = found.Symbol.Type == SymbolType.Tls ? found.Symbol.Value : found.Address;
         res.NeedsResolver = found.IsIfunc;
-        if (found.Module.Host is { } host && host.DefinesThreadAtExitAt(found.Index))
+        if (found.Module.Host is { } host && host.RedirectAt(found.Index) is not HostRedirect.None and var redirect)
+            Redirect(ref res, redirect);
+        if (res.NeedsResolver && found.Module != _module && (found.Module.IsHost || found.Module.Relocated))
+            ResolveIfuncNow(ref res, symbolIndex, found.Module);
+    }
+
+    /// <summary>A binding to a host definition that must not be bound directly (<see cref="RedirectedDefinitions"/>).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Redirect(ref Resolution res, HostRedirect redirect)
+    {
+        if (redirect == HostRedirect.ThreadAtExit)
         {
             // A thread_local destructor's registration: through the shim, which keeps this image mapped until the
             // destructors it registered have run (glibc would pin the main program instead).
             _module.ThreadExits ??= ThreadExitShim.Track(_image.ReservedRange);
             res.Value = (ulong)ThreadExitShim.Address;
             res.NeedsResolver = false;
+            return;
         }
-        if (res.NeedsResolver && found.Module != _module && (found.Module.IsHost || found.Module.Relocated))
-            ResolveIfuncNow(ref res, symbolIndex, found.Module);
+        // __tls_get_addr: Loader's, which serves its own dynamic blocks and passes glibc's IDs on, whenever a block may
+        // be served — this load's (the server is made now) or any earlier one's; otherwise glibc's, as before.
+        nint served = _options.ServeDynamicTls ? TlsServer.GetAddr : TlsServer.GetAddrIfMade;
+        if (served != 0)
+            res.Value = (ulong)served;
     }
 
     /// <summary>

@@ -9,7 +9,7 @@ namespace Loader.Linking;
 /// <c>dlopen</c>ed, so glibc allocates, initializes and frees the block in every thread, and its own
 /// <c>__tls_get_addr</c> knows the module ID. The memfd stays open until the carrier's <c>dlclose</c>.
 /// </summary>
-internal sealed class TlsCarrier : IDisposable
+internal sealed class TlsCarrier : TlsBlockOwner
 {
     private readonly FileDescriptor _memfd;
     private nint _handle;
@@ -46,8 +46,7 @@ internal sealed class TlsCarrier : IDisposable
             return s_live.ContainsKey(loadBias);
     }
 
-    /// <summary>The block: module ID, size, alignment, model, static offset.</summary>
-    public TlsBlock Block { get; }
+    public override TlsBlock Block { get; }
 
     /// <summary>
     /// Builds and loads the carrier of <paramref name="modulePath"/>'s PT_TLS from its relocated image. glibc copies
@@ -103,7 +102,7 @@ internal sealed class TlsCarrier : IDisposable
     }
 
     /// <summary>dlcloses the carrier (glibc frees the block in each thread, lazily) and closes its memfd. Once.</summary>
-    public void Dispose()
+    public override void Dispose()
     {
         if (_handle == 0)
             return;

@@ -6,8 +6,8 @@ namespace Loader.Native;
 /// registers included, whole (glibc 2.36's own dynamic resolver loses the upper halves of the AVX registers: its bug
 /// 31372). Static TLS: the offset is fixed, so the resolver only loads the descriptor's second word, as glibc's
 /// <c>_dl_tlsdesc_return</c>. Dynamic TLS: the second word points at a <c>tls_index</c>; the resolver saves every
-/// caller-saved register and the whole extended state (<c>xsave</c> with every component the OS enabled), calls glibc's
-/// <c>__tls_get_addr</c>, restores everything and returns the address minus the thread pointer.
+/// caller-saved register and the whole extended state (<c>xsave</c> with every component the OS enabled), calls
+/// <c>__tls_get_addr</c> (Loader's <see cref="TlsServer"/>), restores everything and returns the address minus the thread pointer.
 /// </summary>
 internal static unsafe class TlsDescriptorResolver
 {
@@ -61,8 +61,11 @@ internal static unsafe class TlsDescriptorResolver
         if (!System.Runtime.Intrinsics.X86.X86Base.IsSupported || (System.Runtime.Intrinsics.X86.X86Base.CpuId(1, 0).Ecx & (1 << 27)) == 0)
             ThrowHelper.Refused("TLSDESC resolver", "a dynamic TLSDESC resolver needs XSAVE, which this CPU or OS does not enable");
         int area = (System.Runtime.Intrinsics.X86.X86Base.CpuId(0xd, 0).Ebx + 63) & ~63;
-        // ld.so defines it; dlsym on ld.so's own handle does not find it, the global scope does.
-        nint tlsGetAddr = ExecutablePage.HostFunction("__tls_get_addr", "the TLSDESC resolver");
+        // Loader's own, which serves its dynamic blocks and passes glibc's IDs to glibc's; glibc's when it cannot be
+        // made (ld.so defines it; dlsym on ld.so's own handle does not find it, the global scope does).
+        nint tlsGetAddr = TlsServer.GetAddr;
+        if (tlsGetAddr == 0)
+            tlsGetAddr = ExecutablePage.HostFunction("__tls_get_addr", "the TLSDESC resolver");
         Span<byte> code = stackalloc byte[DynamicReturn.Length];
         DynamicReturn.CopyTo(code);
         System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(code[AreaSizeAt..], area);

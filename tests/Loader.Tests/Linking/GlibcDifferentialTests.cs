@@ -147,6 +147,15 @@ public sealed class GlibcDifferentialTests(ITestOutputHelper output)
                     failures.Add($"{what}: Loader wrote 0x{ourValue:x}, not its thread-exit shim");
                 continue;
             }
+            if (r.Symbol is "__tls_get_addr")
+            {
+                // By design: Loader binds it to its TLS server, which passes glibc's module IDs on to glibc's, the one
+                // glibc binds (LoadOptions.ServeDynamicTls).
+                nint glibcs = Loader.Native.DynamicLinker.Symbol(0, "__tls_get_addr", out _);
+                if (ourValue != (ulong)Loader.Native.TlsServer.GetAddrIfMade || theirValue != (ulong)glibcs)
+                    failures.Add($"{what}: Loader wrote 0x{ourValue:x}, not its TLS server's 0x{Loader.Native.TlsServer.GetAddrIfMade:x}; glibc 0x{theirValue:x}, not its own 0x{glibcs:x}");
+                continue;
+            }
             if (TlsRelocations.IsTls(r.Type))
             {
                 if (TlsRelocations.Compare(library, r, slot, glibc) is { } difference)

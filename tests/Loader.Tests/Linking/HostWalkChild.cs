@@ -26,7 +26,8 @@ public static class HostWalkChild
         {
             before = HostModules.Enumerate();
             long walksBefore = HostModules.Walks;
-            held.Add(new LoaderContext().Load(path)); // its TLS carrier is dlopened during the load
+            // Its TLS carrier is dlopened during the load: asked for, since Loader serves a dynamic block itself by default.
+            held.Add(new LoaderContext().Load(path, new LoadOptions { ServeDynamicTls = false }));
             long start = GC.GetAllocatedBytesForCurrentThread();
             after = HostModules.Enumerate();
             allocated = GC.GetAllocatedBytesForCurrentThread() - start;

@@ -14,14 +14,31 @@ namespace Loader.Tests.Linking;
 [Collection("AddressSpace")]
 public sealed unsafe class ThreadLocalStorageTests
 {
-    public static TheoryData<string> Models => ["tls/libtls_gd.so", "tls/libtls_ld.so", "tls/libtls_ie.so", "tls/libtls_desc.so",
+    private static readonly string[] ModelFixtures = ["tls/libtls_gd.so", "tls/libtls_ld.so", "tls/libtls_ie.so", "tls/libtls_desc.so",
         "tls/libtls_desc_dynamic.so", "linking/libtls.so"];
+
+    /// <summary>Each model's fixture, its dynamic block served by Loader (true) and carried by glibc (false).</summary>
+    public static TheoryData<string, bool> Models
+    {
+        get
+        {
+            var data = new TheoryData<string, bool>();
+            foreach (string fixture in ModelFixtures)
+            {
+                data.Add(fixture, true);
+                data.Add(fixture, false);
+            }
+            return data;
+        }
+    }
+
+    private static LoadOptions Serving(bool serve) => new() { ServeDynamicTls = serve };
 
     [Theory]
     [MemberData(nameof(Models))]
-    public void Each_thread_has_its_own_copy_initialized_from_the_image(string fixture)
+    public void Each_thread_has_its_own_copy_initialized_from_the_image(string fixture, bool serve)
     {
-        using var library = new LoaderContext().Load(Fixtures.Path(fixture));
+        using var library = new LoaderContext().Load(Fixtures.Path(fixture), Serving(serve));
         var bump = (delegate* unmanaged<int>)library.GetExport("tls_bump");
         var get = (delegate* unmanaged<int>)library.GetExport(fixture == "linking/libtls.so" ? "tls_bump" : "tls_get_counter");
         Assert.NotNull(library.Tls);
@@ -50,14 +67,17 @@ public sealed unsafe class ThreadLocalStorageTests
     }
 
     [Theory]
-    [InlineData("tls/libtls_gd.so")]
-    [InlineData("tls/libtls_ld.so")]
-    [InlineData("tls/libtls_ie.so")]
-    [InlineData("tls/libtls_desc.so")]
-    [InlineData("tls/libtls_desc_dynamic.so")]
-    public void Threads_the_library_creates_itself_start_fresh_and_leave_the_callers_copy(string fixture)
+    [InlineData("tls/libtls_gd.so", true)]
+    [InlineData("tls/libtls_gd.so", false)]
+    [InlineData("tls/libtls_ld.so", true)]
+    [InlineData("tls/libtls_ld.so", false)]
+    [InlineData("tls/libtls_ie.so", true)]
+    [InlineData("tls/libtls_desc.so", true)]
+    [InlineData("tls/libtls_desc_dynamic.so", true)]
+    [InlineData("tls/libtls_desc_dynamic.so", false)]
+    public void Threads_the_library_creates_itself_start_fresh_and_leave_the_callers_copy(string fixture, bool serve)
     {
-        using var library = new LoaderContext().Load(Fixtures.Path(fixture));
+        using var library = new LoaderContext().Load(Fixtures.Path(fixture), Serving(serve));
         var fresh = (delegate* unmanaged<int>)library.GetExport("tls_fresh");
         var set = (delegate* unmanaged<int, void>)library.GetExport("tls_set_counter");
         var check = (delegate* unmanaged<int, int>)library.GetExport("tls_threads_check");
@@ -94,11 +114,12 @@ public sealed unsafe class ThreadLocalStorageTests
     }
 
     [Theory]
-    [InlineData("tls/libtls_desc.so", TlsModel.Static)]
-    [InlineData("tls/libtls_desc_dynamic.so", TlsModel.Dynamic)]
-    public void A_tlsdesc_call_keeps_every_vector_register(string fixture, TlsModel model)
+    [InlineData("tls/libtls_desc.so", TlsModel.Static, true)]
+    [InlineData("tls/libtls_desc_dynamic.so", TlsModel.Dynamic, true)]
+    [InlineData("tls/libtls_desc_dynamic.so", TlsModel.Dynamic, false)]
+    public void A_tlsdesc_call_keeps_every_vector_register(string fixture, TlsModel model, bool serve)
     {
-        using var library = new LoaderContext().Load(Fixtures.Path(fixture));
+        using var library = new LoaderContext().Load(Fixtures.Path(fixture), Serving(serve));
         Assert.Equal(model, library.Tls!.Model);
         var here = (delegate* unmanaged<int>)library.GetExport("tls_vectors_survive");
         var fresh = (delegate* unmanaged<int>)library.GetExport("tls_vectors_survive_in_new_thread");
@@ -112,11 +133,13 @@ public sealed unsafe class ThreadLocalStorageTests
         Assert.Equal(1, fromNewDotnetThread);
     }
 
-    [Fact]
-    public void Two_contexts_hold_independent_blocks()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Two_contexts_hold_independent_blocks(bool serve)
     {
-        using var a = new LoaderContext().Load(Fixtures.Path("tls/libtls_gd.so"));
-        using var b = new LoaderContext().Load(Fixtures.Path("tls/libtls_gd.so"));
+        using var a = new LoaderContext().Load(Fixtures.Path("tls/libtls_gd.so"), Serving(serve));
+        using var b = new LoaderContext().Load(Fixtures.Path("tls/libtls_gd.so"), Serving(serve));
         var setA = (delegate* unmanaged<int, void>)a.GetExport("tls_set_counter");
         var getB = (delegate* unmanaged<int>)b.GetExport("tls_get_counter");
         var addressA = (delegate* unmanaged<nint>)a.GetExport("tls_counter_address");
@@ -181,7 +204,7 @@ public sealed unsafe class ThreadLocalStorageTests
     }
 
     [Fact]
-    public void Glibc_writes_nothing_into_a_dynamic_blocks_carrier_and_only_the_slots_page_of_a_static_ones()
+    public void Glibc_writes_nothing_into_a_dynamic_blocks_carrier_and_only_the_slots_page_of_a_static_ones() // dynamic: carried on request
     {
         // Private copies: the carriers' memfds are named after the module's file, so smaps finds exactly these two.
         string directory = Directory.CreateTempSubdirectory("loader-tls-carrier-pages-").FullName;
@@ -191,7 +214,7 @@ public sealed unsafe class ThreadLocalStorageTests
             string staticPath = Path.Combine(directory, "libtls_ie_carrier_pages.so");
             File.Copy(Fixtures.Path("tls/libtls_gd.so"), dynamicPath);
             File.Copy(Fixtures.Path("tls/libtls_ie.so"), staticPath);
-            using var dynamicBlock = new LoaderContext().Load(dynamicPath);
+            using var dynamicBlock = new LoaderContext().Load(dynamicPath, Serving(false));
             using var staticBlock = new LoaderContext().Load(staticPath);
             Assert.Equal(TlsModel.Dynamic, dynamicBlock.Tls!.Model);
             Assert.Equal(TlsModel.Static, staticBlock.Tls!.Model);
@@ -240,8 +263,10 @@ public sealed unsafe class ThreadLocalStorageTests
         return (rss, anonymous);
     }
 
-    [Fact]
-    public void A_thousand_loads_and_unloads_with_threads_using_the_block_stay_bounded()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_thousand_loads_and_unloads_with_threads_using_the_block_stay_bounded(bool serve)
     {
         // A private copy: other tests read or map the fixture itself at the same time, and /proc/self/maps is checked.
         string directory = Directory.CreateTempSubdirectory("loader-tls-cycles-").FullName;
@@ -256,7 +281,7 @@ public sealed unsafe class ThreadLocalStorageTests
         {
             for (start.SignalAndWait(); !Volatile.Read(ref stop); start.SignalAndWait())
             {
-                bump(); // this thread's block of this load's module: allocated now, freed by glibc after the unload
+                bump(); // this thread's block of this load's module: made now; served, it is filled again next cycle
                 done.SignalAndWait();
             }
         })).ToList();
@@ -278,7 +303,7 @@ public sealed unsafe class ThreadLocalStorageTests
                 before = Measure();
             if (cycle == Warmup + Cycles / 2)
                 middle = Measure();
-            using (var library = new LoaderContext().Load(path))
+            using (var library = new LoaderContext().Load(path, Serving(serve)))
             {
                 bump = (delegate* unmanaged<int>)library.GetExport("tls_bump");
                 Assert.Equal(6, bump());

@@ -1,0 +1,122 @@
+using System.Runtime.InteropServices;
+using Loader.Linking;
+using Loader.Native;
+using Loader.Tests.Oracles;
+
+namespace Loader.Tests.Linking;
+
+/// <summary>
+/// Dynamic TLS blocks Loader serves itself (<see cref="TlsServer"/>, <see cref="LoadOptions.ServeDynamicTls"/>): no
+/// carrier is made, the module ID is Loader's, a slot a later module gets starts fresh in a thread that used the slot's
+/// earlier module (whether its block is larger or smaller), and an exiting thread's blocks are freed. The behaviour of
+/// each TLS model, served and carried, is <see cref="ThreadLocalStorageTests"/>'; the oracle for freeing is glibc's
+/// carrier, run the same way in a child process.
+/// </summary>
+[Collection("AddressSpace")]
+public sealed unsafe class TlsServerTests
+{
+    /// <summary>The child scenario: load PATH (SERVE true or false), have the library start 64 threads that each use
+    /// the block, ROUNDS times, and print how much the resident set grew from the tenth round to the last, in KiB.</summary>
+    public const string ThreadExitsScenario = "tls-thread-exits";
+
+    [Fact]
+    public void A_served_block_has_loaders_module_id_and_no_carrier()
+    {
+        string directory = Directory.CreateTempSubdirectory("loader-tls-served-").FullName;
+        try
+        {
+            string path = Path.Combine(directory, "libtls_served_probe.so");
+            File.Copy(Fixtures.Path("tls/libtls_gd.so"), path);
+            using var library = new LoaderContext().Load(path);
+            var fresh = (delegate* unmanaged<int>)library.GetExport("tls_fresh");
+
+            Assert.Equal(TlsModel.Dynamic, library.Tls!.Model);
+            Assert.True(TlsServer.IsServed(library.Tls.ModuleId), $"module ID 0x{library.Tls.ModuleId:x}");
+            Assert.Equal(1, fresh());
+            Assert.DoesNotContain(File.ReadLines("/proc/self/maps"), l => l.Contains("loader-tls:libtls_served_probe", StringComparison.Ordinal));
+            Assert.DoesNotContain(Directory.GetFiles("/proc/self/fd").Select(f => new FileInfo(f).LinkTarget ?? ""),
+                target => target.Contains("loader-tls:libtls_served_probe", StringComparison.Ordinal));
+
+            // Asked for carriers, the same file gets one, with glibc's module ID.
+            using var carried = new LoaderContext().Load(path, new LoadOptions { ServeDynamicTls = false });
+            Assert.False(TlsServer.IsServed(carried.Tls!.ModuleId));
+            Assert.Contains(File.ReadLines("/proc/self/maps"), l => l.Contains("loader-tls:libtls_served_probe", StringComparison.Ordinal));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("tls/libtls_gd_small.so", "tls/libtls_gd.so")] // the thread's old block is too small: replaced
+    [InlineData("tls/libtls_gd.so", "tls/libtls_gd_small.so")] // large enough: filled again in place
+    [InlineData("tls/libtls_gd.so", "tls/libtls_gd.so")]
+    public void A_slot_given_to_a_later_module_starts_fresh_in_a_thread_that_used_the_earlier_one(string earlier, string later)
+    {
+        // One thread does it all, so that its table holds a block of the earlier module when the later one gets the slot.
+        // The freed slot is the next one given out unless another test serves a block in between: then try again.
+        int reused = 0, freshInReusedSlot = 0;
+        var thread = new Thread(() =>
+        {
+            for (int attempt = 0; attempt < 5 && reused == 0; attempt++)
+            {
+                ulong earlierId;
+                using (var first = new LoaderContext().Load(Fixtures.Path(earlier)))
+                {
+                    earlierId = first.Tls!.ModuleId;
+                    ((delegate* unmanaged<int, void>)first.GetExport("tls_set_counter"))(4242);
+                    ((delegate* unmanaged<long, long>)first.GetExport("tls_local_add"))(1000);
+                    nint dirty = Marshal.StringToHGlobalAnsi("dirty");
+                    ((delegate* unmanaged<nint, void>)first.GetExport("tls_text_set"))(dirty);
+                    Marshal.FreeHGlobal(dirty);
+                }
+                using var second = new LoaderContext().Load(Fixtures.Path(later));
+                if (second.Tls!.ModuleId != earlierId)
+                    continue;
+                reused++;
+                freshInReusedSlot += ((delegate* unmanaged<int>)second.GetExport("tls_fresh"))();
+            }
+        });
+        thread.Start();
+        thread.Join();
+        Assert.Equal(1, reused);
+        Assert.Equal(1, freshInReusedSlot);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)] // glibc's carrier: the oracle
+    public void An_exiting_threads_blocks_are_freed(bool serve)
+    {
+        // 100 rounds of 64 threads, each with a block of 4.2 KiB: 26 MiB if exiting threads kept them.
+        var run = ChildProcess.Run("dotnet", [typeof(TlsServerTests).Assembly.Location, ThreadExitsScenario,
+            Fixtures.Path("tls/libtls_gd.so"), serve ? "true" : "false", "110"]);
+        Assert.True(run.ExitCode == 0, $"child: exit {run.ExitCode}\n{run.Stdout}\n{run.Stderr}");
+        long grewKb = long.Parse(run.Stdout.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(grewKb < 4 * 1024, $"the resident set grew by {grewKb} KiB over 6,400 threads that each used the block");
+    }
+
+    /// <summary><see cref="ThreadExitsScenario"/>, in the child.</summary>
+    public static int MeasureThreadExits(string path, bool serve, int rounds)
+    {
+        using var library = new LoaderContext().Load(path, new LoadOptions { ServeDynamicTls = serve });
+        if (TlsServer.IsServed(library.Tls!.ModuleId) != serve)
+            return 3;
+        var check = (delegate* unmanaged<int, int>)library.GetExport("tls_threads_check");
+        long at10 = 0;
+        for (int round = 0; round < rounds; round++)
+        {
+            if (round == 10)
+                at10 = ResidentKb();
+            if (check(64) != 64)
+                return 4;
+        }
+        Console.WriteLine(ResidentKb() - at10);
+        return 0;
+    }
+
+    private static long ResidentKb() =>
+        long.Parse(File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal))
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
+}
