@@ -11,7 +11,7 @@ internal enum HostRedirect : byte
     /// <summary><c>__cxa_thread_atexit_impl</c> or <c>__cxa_thread_atexit</c>: <see cref="Native.ThreadExitShim"/>.</summary>
     ThreadAtExit,
 
-    /// <summary>ld.so's <c>__tls_get_addr</c>: <see cref="Native.TlsServer.GetAddr"/>, which serves Loader's dynamic
+    /// <summary>ld.so's <c>__tls_get_addr</c>: <see cref="ServedTlsBlock.ServerGetAddr"/>, which serves Loader's dynamic
     /// TLS blocks and passes every other module ID to glibc's.</summary>
     TlsGetAddr,
 }

@@ -148,7 +148,7 @@ internal sealed partial class Relocator
                 // A dynamic block: the argument is a tls_index the dynamic resolver hands to __tls_get_addr.
                 _module.TlsIndexes ??= new TlsIndexTable(_tlsDeferred.Count);
                 nint tlsIndex = _module.TlsIndexes.Add(ModuleIdOf(definer, table, r, type), symbolValue + (ulong)addend);
-                _memory.WriteUInt64(target, (ulong)TlsDescriptorResolver.Dynamic);
+                _memory.WriteUInt64(target, (ulong)TlsDescriptorResolver.Dynamic(static () => ServedTlsBlock.ServerGetAddr));
                 _memory.WriteUInt64(target + 8, (ulong)tlsIndex);
                 break;
             }

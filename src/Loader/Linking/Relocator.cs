@@ -530,7 +530,7 @@ internal sealed partial class Relocator
         }
         // __tls_get_addr: Loader's, which serves its own dynamic blocks and passes glibc's IDs on, whenever a block may
         // be served — this load's (the server is made now) or any earlier one's; otherwise glibc's, as before.
-        nint served = _options.ServeDynamicTls ? TlsServer.GetAddr : TlsServer.GetAddrIfMade;
+        nint served = _options.ServeDynamicTls ? ServedTlsBlock.ServerGetAddr : TlsServer.GetAddrIfMade;
         if (served != 0)
             res.Value = (ulong)served;
     }

@@ -49,6 +49,25 @@ internal sealed class TlsCarrier : TlsBlockOwner
     public override TlsBlock Block { get; }
 
     /// <summary>
+    /// A static block of <paramref name="size"/> zero bytes for the rest of the process: Loader's own (its TLS server's
+    /// table pointer). It is never dlclosed and its memfd stays open (a descriptor of the process for good: closed, its
+    /// number could come back to a later carrier, whose name glibc would then take for this one's). Null when glibc
+    /// cannot place it in static TLS.
+    /// </summary>
+    public static TlsCarrier? LoadForProcess(string owner, ulong size)
+    {
+        var tls = new ProgramHeader(SegmentType.Tls, SegmentFlags.Read, 0, 0, 0, size, size, 8);
+        try
+        {
+            return Load(owner, tls, new byte[size], staticTls: true);
+        }
+        catch (LoaderException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
     /// Builds and loads the carrier of <paramref name="modulePath"/>'s PT_TLS from its relocated image. glibc copies
     /// the image into running threads during <c>dlopen</c> and into each new thread at its creation, so the image must
     /// be final (non-TLS relocations applied) and is never changed afterwards.

@@ -44,26 +44,36 @@ internal static unsafe class TlsDescriptorResolver
     private const int TlsGetAddrAt = 0x71;   // movabs rax, imm64
 
     private static readonly Lazy<nint> s_static = new(() => CreatePage(StaticReturn), LazyThreadSafetyMode.ExecutionAndPublication);
-    private static readonly Lazy<nint> s_dynamic = new(CreateDynamic, LazyThreadSafetyMode.ExecutionAndPublication);
+    private static readonly Lock s_dynamicLock = new();
+    private static nint s_dynamic;
 
     /// <summary>The static resolver's address: one page for the process, written while read-write, then made
     /// read-execute (never both), and never unmapped, since descriptors may point at it until the process ends.</summary>
     /// <exception cref="ImageLoadException">The page could not be mapped or protected.</exception>
     public static nint Static => s_static.Value;
 
-    /// <summary>The dynamic resolver's address (same page rules); its descriptors' second word is a <c>tls_index*</c>.</summary>
+    /// <summary>The dynamic resolver's address (same page rules); its descriptors' second word is a <c>tls_index*</c>.
+    /// Made on the first call, calling <paramref name="tlsGetAddr"/>'s answer then (Loader's TLS server, which passes
+    /// glibc's IDs on), or glibc's <c>__tls_get_addr</c> when that is 0.</summary>
     /// <exception cref="LoaderException">The CPU or OS has no XSAVE, or glibc's <c>__tls_get_addr</c> cannot be found.</exception>
-    public static nint Dynamic => s_dynamic.Value;
+    public static nint Dynamic(Func<nint> tlsGetAddr)
+    {
+        lock (s_dynamicLock)
+        {
+            if (s_dynamic == 0)
+                s_dynamic = CreateDynamic(tlsGetAddr());
+            return s_dynamic;
+        }
+    }
 
-    private static nint CreateDynamic()
+    private static nint CreateDynamic(nint tlsGetAddr)
     {
         // CPUID.1:ECX.OSXSAVE[bit 27]: the OS enabled XSAVE; CPUID.(EAX=0DH,ECX=0):EBX: the area size for what XCR0 enables.
         if (!System.Runtime.Intrinsics.X86.X86Base.IsSupported || (System.Runtime.Intrinsics.X86.X86Base.CpuId(1, 0).Ecx & (1 << 27)) == 0)
             ThrowHelper.Refused("TLSDESC resolver", "a dynamic TLSDESC resolver needs XSAVE, which this CPU or OS does not enable");
         int area = (System.Runtime.Intrinsics.X86.X86Base.CpuId(0xd, 0).Ebx + 63) & ~63;
-        // Loader's own, which serves its dynamic blocks and passes glibc's IDs to glibc's; glibc's when it cannot be
-        // made (ld.so defines it; dlsym on ld.so's own handle does not find it, the global scope does).
-        nint tlsGetAddr = TlsServer.GetAddr;
+        // glibc's when the server could not be made (ld.so defines it; dlsym on ld.so's own handle does not find it,
+        // the global scope does).
         if (tlsGetAddr == 0)
             tlsGetAddr = ExecutablePage.HostFunction("__tls_get_addr", "the TLSDESC resolver");
         Span<byte> code = stackalloc byte[DynamicReturn.Length];

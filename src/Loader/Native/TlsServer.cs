@@ -5,10 +5,10 @@ namespace Loader.Native;
 /// <summary>
 /// Loader's own server of dynamic TLS blocks (<c>tls_server.c</c>, compiled into <see cref="TlsServerCode"/>): a
 /// module whose block need not be in static TLS gets a slot here instead of a glibc-loaded carrier, and the modules
-/// Loader maps call <see cref="GetAddr"/> for <c>__tls_get_addr</c>, which passes every ID without
+/// Loader maps call its entry (what <see cref="Make"/> returns) for <c>__tls_get_addr</c>; it passes every ID without
 /// <see cref="ModuleIdMark"/> to glibc's. Made once per process, on first use: one read-execute page of code (written
 /// while read-write, never both), the slots' data in native memory, and one pthread key whose destructor frees an exiting
-/// thread's blocks. Never torn down: code anywhere may call <see cref="GetAddr"/> until the process ends.
+/// thread's blocks. Never torn down: code anywhere may call the entry until the process ends.
 /// </summary>
 internal static unsafe partial class TlsServer
 {
@@ -18,7 +18,8 @@ internal static unsafe partial class TlsServer
     /// <summary>How many slots there are: blocks served at once. A module that finds none free gets a carrier.</summary>
     public const int SlotCount = 4096;
 
-    // struct server in tls_server.c: the key, nine function pointers, six reserved words, then the slots.
+    // struct server in tls_server.c: the key, nine function pointers, the static table slot's offset, five reserved
+    // words, then the slots.
     private const int FunctionCount = 9;
     private const int HeaderWords = 16;
     private const int SlotWords = 8;
@@ -32,17 +33,16 @@ internal static unsafe partial class TlsServer
     private static readonly Stack<int> s_freeSlots = new();
 
     /// <summary>Loader's <c>__tls_get_addr</c>, the server made if it is not yet; 0 when it cannot be made (then
-    /// dynamic blocks are carried by glibc, as before).</summary>
-    public static nint GetAddr
+    /// dynamic blocks are carried by glibc, as before). <paramref name="staticTableSlot"/> is asked once, when the
+    /// server is made, for a static TLS slot of 8 bytes (its offset from the thread pointer, or 0 for none), where each
+    /// thread's table pointer is then kept beside the key: the fast path reads it with one load instead of a call.</summary>
+    public static nint Make(Func<long> staticTableSlot)
     {
-        get
-        {
-            lock (s_lock)
-                return EnsureMade() ? s_code + TlsServerCode.GetAddrOffset : 0;
-        }
+        lock (s_lock)
+            return EnsureMade(staticTableSlot) ? s_code + TlsServerCode.GetAddrOffset : 0;
     }
 
-    /// <summary><see cref="GetAddr"/> if the server has been made, else 0: what a module that serves no block itself
+    /// <summary>The entry <see cref="Make"/> returns if the server has been made, else 0: what a module that serves no block itself
     /// binds <c>__tls_get_addr</c> to, so that it can still reach a served block of another module.</summary>
     public static nint GetAddrIfMade
     {
@@ -56,8 +56,8 @@ internal static unsafe partial class TlsServer
     /// <summary>
     /// A slot for a block of <paramref name="size"/> bytes aligned to <paramref name="alignment"/>, filled in each thread
     /// from the <paramref name="imageSize"/> bytes at <paramref name="image"/> (the module's relocated <c>.tdata</c>,
-    /// mapped until <see cref="Release"/>) and zeros: its module ID, or 0 when the server cannot be made or every
-    /// slot is taken.
+    /// mapped until <see cref="Release"/>) and zeros: its module ID, or 0 when the server is not made or every slot
+    /// is taken.
     /// </summary>
     public static ulong Serve(nint image, ulong imageSize, ulong size, ulong alignment)
     {
@@ -66,8 +66,8 @@ internal static unsafe partial class TlsServer
         ulong blockSize = (dataOffset + size + align - 1) & ~(align - 1);
         lock (s_lock)
         {
-            if (!EnsureMade())
-                return 0;
+            if (s_data is null)
+                return 0; // not made (Make), or it could not be
             int slot;
             if (s_freeSlots.Count > 0)
                 slot = s_freeSlots.Pop();
@@ -107,7 +107,7 @@ internal static unsafe partial class TlsServer
 
     private static ulong* Slot(int slot) => s_data + HeaderWords + slot * SlotWords;
 
-    private static bool EnsureMade()
+    private static bool EnsureMade(Func<long> staticTableSlot)
     {
         if (s_data is not null)
             return true;
@@ -155,6 +155,8 @@ internal static unsafe partial class TlsServer
         data[0] = key;
         for (int i = 0; i < FunctionCount; i++)
             data[1 + i] = (ulong)functions[i];
+        // Before any thread has a table: one that found its table only through the key would start a second one.
+        data[1 + FunctionCount] = (ulong)staticTableSlot();
         s_code = page;
         s_failed = false;
         s_data = data;

@@ -5,7 +5,8 @@
  * A module whose block glibc does not have to place in static TLS gets a slot here instead of a TLS carrier: its
  * module ID is SLOT_MARK in the upper half and the slot in the lower, and the modules Loader maps call
  * tls_server_get_addr for __tls_get_addr. An ID without the mark is glibc's and goes to glibc's __tls_get_addr.
- * Each thread keeps a table of blocks, one per slot, reached through one pthread key; a block is allocated and filled
+ * Each thread keeps a table of blocks, one per slot, reached through one pthread key (and, when Loader has one, a
+ * static TLS slot of its own); a block is allocated and filled
  * from the module's relocated .tdata on the thread's first access, and its first word records the slot's generation
  * then. Loader bumps a slot's generation whenever it gives the slot to a module or takes it back, so a block a thread
  * kept from an earlier module in the slot is filled again (or replaced, when it is too small) before it is used. The
@@ -40,18 +41,37 @@ struct server {
     void *(*memset)(void *, int, u64);
     void (*abort)(void);
     void *(*glibc_get_addr)(const u64 *);
-    u64 reserved[6];
+    long table_offset; /* where the thread's table pointer also lies in static TLS, from %fs; 0: only the key has it */
+    u64 reserved[5];
     struct slot slots[];
 };
 
 #define SLOT_MARK 0x4c4f4144UL /* "LOAD" */
+
+/* The calling thread's table: from its static TLS slot when Loader has one (one load, as glibc's own fast path), else
+ * from the key (a call). */
+static inline u64 *thread_table(struct server *s)
+{
+    if (s->table_offset != 0) {
+        u64 *table;
+        __asm__ volatile("movq %%fs:(%1), %0" : "=r"(table) : "r"(s->table_offset));
+        return table;
+    }
+    return s->get_specific((unsigned)s->key);
+}
+
+static inline void set_thread_table(struct server *s, u64 *table)
+{
+    if (s->table_offset != 0)
+        __asm__ volatile("movq %0, %%fs:(%1)" : : "r"(table), "r"(s->table_offset) : "memory");
+}
 
 /* A table is its capacity, then a block pointer per slot. A block is its generation, its size, then the data. */
 __attribute__((noinline)) static void *allocate(const u64 *index, struct server *s)
 {
     unsigned slot_index = (unsigned)index[0];
     struct slot *slot = &s->slots[slot_index];
-    u64 *table = s->get_specific((unsigned)s->key);
+    u64 *table = thread_table(s);
     if (table == 0 || slot_index >= table[0]) {
         u64 capacity = table ? table[0] : 0, larger = capacity ? capacity * 2 : 8;
         while (larger <= slot_index)
@@ -61,8 +81,9 @@ __attribute__((noinline)) static void *allocate(const u64 *index, struct server 
             s->abort(); /* as glibc's __tls_get_addr: there is no way to report it */
         s->memset(grown + 1 + capacity, 0, (larger - capacity) * 8);
         grown[0] = larger;
-        if (s->set_specific((unsigned)s->key, grown) != 0)
+        if (s->set_specific((unsigned)s->key, grown) != 0) /* the key's value is what the destructor gets */
             s->abort();
+        set_thread_table(s, grown);
         table = grown;
     }
     u64 *block = (u64 *)table[1 + slot_index];
@@ -91,7 +112,7 @@ __attribute__((used)) static void *get_addr(const u64 *index, struct server *s)
     if ((module >> 32) != SLOT_MARK)
         return s->glibc_get_addr(index);
     unsigned slot_index = (unsigned)module;
-    u64 *table = s->get_specific((unsigned)s->key);
+    u64 *table = thread_table(s);
     if (table != 0 && slot_index < table[0]) {
         u64 *block = (u64 *)table[1 + slot_index];
         struct slot *slot = &s->slots[slot_index];
@@ -101,9 +122,11 @@ __attribute__((used)) static void *get_addr(const u64 *index, struct server *s)
     return allocate(index, s);
 }
 
-/* The key's destructor, when a thread exits (after its thread_local destructors): its blocks, then its table. */
+/* The key's destructor, when a thread exits (after its thread_local destructors): its blocks, then its table. A later
+ * destructor's access starts a new table, which glibc then destroys in its next round. */
 __attribute__((used)) static void release_thread(u64 *table, struct server *s)
 {
+    set_thread_table(s, 0);
     for (u64 i = 0; i < table[0]; i++)
         s->free((void *)table[1 + i]);
     s->free(table);

@@ -34,6 +34,8 @@ public sealed unsafe class TlsServerTests
             Assert.True(TlsServer.IsServed(library.Tls.ModuleId), $"module ID 0x{library.Tls.ModuleId:x}");
             Assert.Equal(1, fresh());
             Assert.DoesNotContain(File.ReadLines("/proc/self/maps"), l => l.Contains("loader-tls:libtls_served_probe", StringComparison.Ordinal));
+            // The server's one carrier, for the process: the static slot where each thread's table pointer is read.
+            Assert.Contains(File.ReadLines("/proc/self/maps"), l => l.Contains("loader-tls:" + ServedTlsBlock.TableSlotName, StringComparison.Ordinal));
             Assert.DoesNotContain(Directory.GetFiles("/proc/self/fd").Select(f => new FileInfo(f).LinkTarget ?? ""),
                 target => target.Contains("loader-tls:libtls_served_probe", StringComparison.Ordinal));
 
