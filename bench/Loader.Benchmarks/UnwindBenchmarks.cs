@@ -25,7 +25,7 @@ public class UnwindBenchmarks
     [GlobalSetup]
     public unsafe void Setup()
     {
-        string fixture = FixturePath("cxx/libcxx_thrower.so");
+        string fixture = Fixtures.Path("cxx/libcxx_thrower.so");
         string[] parts = Case.Split('/');
         int registered = int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
         for (int i = 0; i < registered; i++)
@@ -57,15 +57,4 @@ public class UnwindBenchmarks
 
     [Benchmark(OperationsPerInvoke = PairsPerInvoke)]
     public unsafe int ThrowCatch() => _loop(PairsPerInvoke);
-
-    private static string FixturePath(string name)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string path = Path.Combine(dir.FullName, "tests", "fixtures", "build", name);
-            if (File.Exists(Path.Combine(dir.FullName, "Loader.sln")))
-                return File.Exists(path) ? path : throw new FileNotFoundException($"{path}: run scripts/build-fixtures.sh", path);
-        }
-        throw new FileNotFoundException($"no Loader.sln above {AppContext.BaseDirectory}");
-    }
 }

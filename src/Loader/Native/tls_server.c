@@ -132,11 +132,45 @@ __attribute__((used)) static void release_thread(u64 *table, struct server *s)
     s->free(table);
 }
 
-/* The entry points, first in the code: the server's address as the second argument, then the function. */
+/* The offsets the entry's fast path below reads. */
+_Static_assert(__builtin_offsetof(struct server, glibc_get_addr) == 0x48, "glibc_get_addr");
+_Static_assert(__builtin_offsetof(struct server, table_offset) == 0x50, "table_offset");
+_Static_assert(__builtin_offsetof(struct server, slots) == 0x80, "slots");
+_Static_assert(sizeof(struct slot) == 64 && __builtin_offsetof(struct slot, data_offset) == 8, "slot");
+
+/* The entry points, first in the code: the server's address as the second argument, then the function.
+ * tls_server_get_addr is get_addr's common case without a frame, as glibc's own fast path: a served block this thread
+ * already has, found through the static slot; anything else goes to glibc's or to get_addr with both arguments. */
 __asm__(".globl tls_server_get_addr\n"
         "tls_server_get_addr:\n"
         "    movabs $0x5245565245535344, %rsi\n"
-        "    jmp get_addr\n"
+        "    movq (%rdi), %rax\n"            /* the module ID */
+        "    movq %rax, %rdx\n"
+        "    shrq $32, %rdx\n"
+        "    cmpl $0x4c4f4144, %edx\n"
+        "    jne 1f\n"
+        "    movq 0x50(%rsi), %rcx\n"        /* table_offset */
+        "    testq %rcx, %rcx\n"
+        "    jz 2f\n"
+        "    movq %fs:(%rcx), %rcx\n"        /* the thread's table */
+        "    testq %rcx, %rcx\n"
+        "    jz 2f\n"
+        "    movl %eax, %edx\n"              /* the slot */
+        "    cmpq (%rcx), %rdx\n"
+        "    jae 2f\n"
+        "    movq 8(%rcx,%rdx,8), %rcx\n"    /* the thread's block of the slot */
+        "    testq %rcx, %rcx\n"
+        "    jz 2f\n"
+        "    shlq $6, %rdx\n"
+        "    movq 0x80(%rsi,%rdx), %r8\n"    /* the slot's generation */
+        "    cmpq %r8, (%rcx)\n"
+        "    jne 2f\n"
+        "    addq 0x88(%rsi,%rdx), %rcx\n"   /* + data_offset */
+        "    movq 8(%rdi), %rax\n"
+        "    addq %rcx, %rax\n"              /* + the offset in the block */
+        "    ret\n"
+        "1:  jmp *0x48(%rsi)\n"              /* glibc's module: glibc's __tls_get_addr */
+        "2:  jmp get_addr\n"
         ".globl tls_server_release_thread\n"
         "tls_server_release_thread:\n"
         "    movabs $0x5245565245535344, %rsi\n"
