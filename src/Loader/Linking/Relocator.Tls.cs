@@ -35,7 +35,6 @@ internal sealed partial class Relocator
     /// block is Loader's own (<see cref="ServedTlsBlock"/>) under <see cref="LoadOptions.ServeDynamicTls"/>, else, or
     /// when the server has no slot free, a carrier's.
     /// </summary>
-
     private void SetUpTls()
     {
         if (TlsSegment.Find(_image.ProgramHeaders) is not { } segment)
