@@ -1,16 +1,16 @@
 /*
  * Loader's server of dynamic TLS blocks: the machine code behind Native/TlsServerCode.cs, which
- * scripts/gen-tls-server.sh compiles from this file (TlsServerCodeTests checks that the two agree).
+ * scripts/gen-tls-server.sh compiles from this file (GenTlsServerTests checks that the two agree).
  *
  * A module whose block glibc does not have to place in static TLS gets a slot here instead of a TLS carrier: its
  * module ID is SLOT_MARK in the upper half and the slot in the lower, and the modules Loader maps call
  * tls_server_get_addr for __tls_get_addr. An ID without the mark is glibc's and goes to glibc's __tls_get_addr.
- * Each thread keeps a table of blocks, one per slot, reached through one pthread key (and, when Loader has one, a
- * static TLS slot of its own); a block is allocated and filled
- * from the module's relocated .tdata on the thread's first access, and its first word records the slot's generation
- * then. Loader bumps a slot's generation whenever it gives the slot to a module or takes it back, so a block a thread
- * kept from an earlier module in the slot is filled again (or replaced, when it is too small) before it is used. The
- * key's destructor frees a thread's blocks and table when it exits.
+ * Each thread keeps a table of blocks, one per slot, reached through one pthread key and, when Loader has one, a
+ * static TLS slot of its own. A block is allocated and filled from the module's relocated .tdata on the thread's
+ * first access, and its first word records the slot's generation then. Loader changes a slot's generation whenever it
+ * gives the slot to a module or takes it back, so a block a thread kept from an earlier module in the slot is filled
+ * again (or replaced, when it is too small) before it is used. The key's destructor frees a thread's blocks and table
+ * when it exits.
  *
  * The code is position-independent and has no relocations: libc's functions and the slots are reached through the
  * server's data, whose address the two entry stubs load into the second argument register (Loader patches it over the
