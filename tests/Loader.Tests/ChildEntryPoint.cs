@@ -110,6 +110,8 @@ public static class ChildEntryPoint
             case [Linking.TlsServerTests.ThreadExitsScenario, string path, string serve, string rounds]:
                 return Linking.TlsServerTests.MeasureThreadExits(path, bool.Parse(serve),
                     int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture));
+            case [Linking.TlsServerTests.WithoutStaticSlotScenario, string initialExec, string dynamic]:
+                return Linking.TlsServerTests.ServeWithoutStaticSlot(initialExec, dynamic);
             case [CultureFreeTests.Scenario, string directory]:
                 return CultureFreeTests.RunChild(directory);
             case [Hostile.RegressionInputs.Scenario, string directory]:

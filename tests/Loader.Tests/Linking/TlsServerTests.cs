@@ -99,6 +99,68 @@ public sealed unsafe class TlsServerTests
         Assert.True(grewKb < 4 * 1024, $"the resident set grew by {grewKb} KiB over 6,400 threads that each used the block");
     }
 
+    /// <summary>The child scenario: fill glibc's static TLS with initial-exec blocks until it refuses one, then serve a
+    /// dynamic block — the server, made now, has no static slot for its tables and finds them through its key — and
+    /// check it the way <see cref="ThreadLocalStorageTests"/> does. Prints <c>ok</c>.</summary>
+    public const string WithoutStaticSlotScenario = "tls-server-without-static-slot";
+
+    [Fact]
+    public void Without_static_tls_left_the_server_finds_each_threads_table_through_its_key()
+    {
+        var run = ChildProcess.Run("dotnet", [typeof(TlsServerTests).Assembly.Location, WithoutStaticSlotScenario,
+            Fixtures.Path("tls/libtls_ie.so"), Fixtures.Path("tls/libtls_gd.so")]);
+        Assert.True(run.ExitCode == 0 && run.Stdout.Contains("ok", StringComparison.Ordinal),
+            $"child: exit {run.ExitCode}\n{run.Stdout}\n{run.Stderr}");
+    }
+
+    /// <summary><see cref="WithoutStaticSlotScenario"/>, in the child.</summary>
+    public static int ServeWithoutStaticSlot(string initialExec, string dynamic)
+    {
+        string directory = Directory.CreateTempSubdirectory("loader-tls-no-static-").FullName;
+        var held = new List<ElfLibrary>();
+        try
+        {
+            // Copies, each a block of its own in static TLS, carried (no server yet), until glibc has no room left.
+            bool full = false;
+            for (int i = 0; i < 500 && !full; i++)
+            {
+                string copy = Path.Combine(directory, $"ie{i}.so");
+                File.Copy(initialExec, copy);
+                try
+                {
+                    held.Add(new LoaderContext().Load(copy, new LoadOptions { ServeDynamicTls = false }));
+                }
+                catch (LoaderException e) when (e.Message.Contains("cannot allocate memory in static TLS block", StringComparison.Ordinal))
+                {
+                    full = true;
+                }
+            }
+            if (!full || TlsServer.GetAddrIfMade != 0)
+                return 3;
+            using var library = new LoaderContext().Load(dynamic);
+            if (!TlsServer.IsServed(library.Tls!.ModuleId))
+                return 4;
+            if (File.ReadLines("/proc/self/maps").Any(l => l.Contains("loader-tls:" + ServedTlsBlock.TableSlotName, StringComparison.Ordinal)))
+                return 5; // the static slot was placed after all: this scenario tests nothing
+            var fresh = (delegate* unmanaged<int>)library.GetExport("tls_fresh");
+            var set = (delegate* unmanaged<int, void>)library.GetExport("tls_set_counter");
+            var check = (delegate* unmanaged<int, int>)library.GetExport("tls_threads_check");
+            if (fresh() != 1)
+                return 6;
+            set(42);
+            if (check(8) != 8 || fresh() != 0)
+                return 7;
+            Console.WriteLine("ok");
+            return 0;
+        }
+        finally
+        {
+            foreach (var library in held)
+                library.Dispose();
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     /// <summary><see cref="ThreadExitsScenario"/>, in the child.</summary>
     public static int MeasureThreadExits(string path, bool serve, int rounds)
     {
