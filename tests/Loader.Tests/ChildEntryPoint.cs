@@ -112,6 +112,8 @@ public static class ChildEntryPoint
                     int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture));
             case [Linking.TlsServerTests.WithoutStaticSlotScenario, string initialExec, string dynamic]:
                 return Linking.TlsServerTests.ServeWithoutStaticSlot(initialExec, dynamic);
+            case [Linking.TlsServerTests.RollbackScenario, string tlsDirectory]:
+                return Linking.TlsServerTests.RollBack(tlsDirectory);
             case [CultureFreeTests.Scenario, string directory]:
                 return CultureFreeTests.RunChild(directory);
             case [Hostile.RegressionInputs.Scenario, string directory]:

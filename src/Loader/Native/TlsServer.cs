@@ -102,6 +102,16 @@ internal static unsafe partial class TlsServer
         }
     }
 
+    /// <summary>How many slots serve a module now.</summary>
+    public static int SlotsInUse
+    {
+        get
+        {
+            lock (s_lock)
+                return s_slotsMade - s_freeSlots.Count;
+        }
+    }
+
     /// <summary>Whether <paramref name="moduleId"/> is one of the server's.</summary>
     public static bool IsServed(ulong moduleId) => (moduleId & 0xffff_ffff_0000_0000) == ModuleIdMark;
 

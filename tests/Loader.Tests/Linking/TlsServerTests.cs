@@ -161,6 +161,52 @@ public sealed unsafe class TlsServerTests
         }
     }
 
+    /// <summary>The child scenario: DIRECTORY holds libinterpose_user.so, libinterpose_first.so and, as
+    /// libinterpose_second.so, a TLS library that lacks what the user needs from it. Its block is served while the
+    /// dependencies are relocated, then the user's relocation fails: prints the slots in use before, after a load of the
+    /// TLS library alone, after its unload, and after the failed load.</summary>
+    public const string RollbackScenario = "tls-server-rollback";
+
+    [Fact]
+    public void A_load_that_fails_after_a_dependency_got_its_block_gives_the_slot_back()
+    {
+        string directory = Directory.CreateTempSubdirectory("loader-tls-rollback-").FullName;
+        try
+        {
+            File.Copy(Fixtures.Path("linking/libinterpose_user.so"), Path.Combine(directory, "libinterpose_user.so"));
+            File.Copy(Fixtures.Path("linking/libinterpose_first.so"), Path.Combine(directory, "libinterpose_first.so"));
+            File.Copy(Fixtures.Path("tls/libtls_gd.so"), Path.Combine(directory, "libinterpose_second.so")); // no second_only
+            var run = ChildProcess.Run("dotnet", [typeof(TlsServerTests).Assembly.Location, RollbackScenario, directory]);
+            Assert.True(run.ExitCode == 0, $"child: exit {run.ExitCode}\n{run.Stdout}\n{run.Stderr}");
+            // Before, with the TLS library alone (one slot: the check is not vacuous), after its unload, after the failure.
+            Assert.Equal("0 1 0 0", run.Stdout.Trim());
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    /// <summary><see cref="RollbackScenario"/>, in the child.</summary>
+    public static int RollBack(string directory)
+    {
+        int before = TlsServer.SlotsInUse;
+        int alone;
+        using (var library = new LoaderContext().Load(Path.Combine(directory, "libinterpose_second.so")))
+            alone = TlsServer.SlotsInUse;
+        int unloaded = TlsServer.SlotsInUse;
+        try
+        {
+            new LoaderContext().Load(Path.Combine(directory, "libinterpose_user.so"), new LoadOptions { LdLibraryPath = "" });
+            return 3;
+        }
+        catch (SymbolNotFoundException e) when (e.Symbol == "second_only")
+        {
+        }
+        Console.WriteLine($"{before} {alone} {unloaded} {TlsServer.SlotsInUse}");
+        return 0;
+    }
+
     /// <summary><see cref="ThreadExitsScenario"/>, in the child.</summary>
     public static int MeasureThreadExits(string path, bool serve, int rounds)
     {
