@@ -73,6 +73,6 @@ public static class MemoryHeldChild
     }
 
     /// <summary>The second field of /proc/self/statm (resident pages), in bytes.</summary>
-    private static long ResidentBytes() =>
+    internal static long ResidentBytes() =>
         long.Parse(File.ReadAllText("/proc/self/statm").Split(' ')[1], CultureInfo.InvariantCulture) * Environment.SystemPageSize;
 }

@@ -291,8 +291,7 @@ public sealed unsafe class ThreadLocalStorageTests
         {
             GC.Collect();
             GC.WaitForPendingFinalizers();
-            long rss = long.Parse(File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal))
-                .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
+            long rss = MemoryHeldChild.ResidentBytes() / 1024;
             return (rss, Directory.GetFiles("/proc/self/fd").Length, File.ReadLines("/proc/self/maps").Count());
         }
 
