@@ -147,11 +147,13 @@ internal static unsafe partial class TlsServer
         nint page;
         try
         {
-            if (patched != 2)
-                throw new InvalidOperationException($"tls_server: {patched} data placeholders, expected 2");
-            page = ExecutablePage.Create(code, "the TLS server");
+            page = patched == 2 ? ExecutablePage.Create(code, "the TLS server") : 0; // both entry stubs, or a stale blob
         }
-        catch (Exception e) when (e is LoaderException or InvalidOperationException)
+        catch (LoaderException)
+        {
+            page = 0;
+        }
+        if (page == 0)
         {
             NativeMemory.Free(data);
             return false;
