@@ -19,20 +19,9 @@ public sealed class RedirectedDefinitionsTests
         {
             if (host.Tables.Symbols is not { } symbols)
                 continue;
-            // Read in place: a library another test dlopened and dlcloses meanwhile would be unmapped under the scan
-            // (SIGSEGV), so each is pinned first (RTLD_NOLOAD), and left out when it is gone or was loaded again elsewhere.
-            nint pin = 0;
-            if (host.Path.Length > 0)
-            {
-                pin = Glibc.OpenLoaded(host.Path);
-                if (pin == 0)
-                    continue;
-                if (Glibc.LoadBias(pin) != host.Base)
-                {
-                    Glibc.Close(pin);
-                    continue;
-                }
-            }
+            // Read in place: each library is pinned first, and left out when it is gone or was loaded again elsewhere.
+            if (!Glibc.TryPin(host, out nint pin))
+                continue;
             try
             {
                 Check(host, symbols, seen);

@@ -88,6 +88,28 @@ internal static unsafe partial class Glibc
 
     public static nint Symbol(nint handle, string name) => dlsym(handle, name);
 
+    /// <summary>
+    /// Keeps <paramref name="host"/>'s object loaded while a test reads it in place (its tables, program headers and
+    /// dynamic section lie in the object's own memory): another test may dlclose a library it dlopened, which would
+    /// unmap it under the read (SIGSEGV). A reference is taken with <c>RTLD_NOLOAD</c> and given back with
+    /// <see cref="Close"/>. False when the object is gone, or another object is loaded under its path now (skip it
+    /// then); <paramref name="pin"/> is 0 for what is never unloaded, the main program and the vDSO.
+    /// </summary>
+    public static bool TryPin(Loader.Linking.HostModule host, out nint pin)
+    {
+        pin = 0;
+        if (host.Path.Length == 0 || host.Path == "/proc/self/exe")
+            return true;
+        pin = OpenLoaded(host.Path);
+        if (pin == 0)
+            return false;
+        if (LoadBias(pin) == host.Base)
+            return true;
+        Close(pin);
+        pin = 0;
+        return false;
+    }
+
     public static nint VersionedSymbol(nint handle, string name, string version) => dlvsym(handle, name, version);
 
     public static (string? FileName, nint FileBase, nint SymbolAddress) AddressInfo(nint address)
