@@ -15,11 +15,15 @@ namespace Loader.Benchmarks;
 /// (<see cref="GeneratedLibrarySet"/>) and holds them while it times the rounds, as a plugin host holds its plugins
 /// (glibc in its one namespace, Loader in the same context as the timed loads): what loading one more library costs
 /// when a process already has many.
+/// <c>--paired --no-unwind-tables [LIBRARY…]</c>: Loader's side loads with <see cref="LoadOptions.RegisterUnwindTables"/>
+/// false (no <c>.eh_frame</c> checked or registered), what a library no unwinder walks through can ask for.
 /// </summary>
 internal static class Paired
 {
     public const string Command = "--paired";
     public const string ChildCommand = "--paired-child";
+    private const string NoUnwindTables = "--no-unwind-tables";
+    private const string LoaderWithoutUnwindTables = "loader-no-unwind-tables";
 
     private const int Rounds = 400;
     private static readonly string[] Benchmarked =
@@ -28,6 +32,8 @@ internal static class Paired
     public static int Run(string[] arguments, TextWriter output)
     {
         int[] held = [0];
+        bool noUnwindTables = arguments.Contains(NoUnwindTables);
+        arguments = [.. arguments.Where(a => a != NoUnwindTables)];
         int at = Array.IndexOf(arguments, "--held");
         if (at >= 0)
         {
@@ -43,19 +49,21 @@ internal static class Paired
         output.WriteLine($"glibc and Loader in a process each, one load + unload of a fresh copy at a time, {Rounds} rounds in shuffled order");
         if (setSize > 0)
             output.WriteLine($"held: that many of {setSize} generated libraries, loaded by each side before its warm-up and held throughout");
+        if (noUnwindTables)
+            output.WriteLine("Loader's side loads with RegisterUnwindTables = false: no .eh_frame checked or registered");
         output.WriteLine();
         output.WriteLine("| library | held | glibc median | Loader median | ratio of medians | glibc p25 | Loader p25 | ratio of p25s | median of the rounds' ratios |");
         output.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (string library in libraries)
             foreach (int count in held)
-                Compare(library, count, setSize, output);
+                Compare(library, count, setSize, noUnwindTables, output);
         return 0;
     }
 
-    private static void Compare(string library, int held, int setSize, TextWriter output)
+    private static void Compare(string library, int held, int setSize, bool noUnwindTables, TextWriter output)
     {
         using var glibc = Side.Start("glibc", library, held, setSize);
-        using var loader = Side.Start("loader", library, held, setSize);
+        using var loader = Side.Start(noUnwindTables ? LoaderWithoutUnwindTables : "loader", library, held, setSize);
         glibc.WaitUntilReady();
         loader.WaitUntilReady();
         var g = new double[Rounds];
@@ -93,6 +101,9 @@ internal static class Paired
         // copy, the first definer of an STB_GNU_UNIQUE symbol) the context keeps too, and no more — with a context per
         // load, every copy of a C++ library would stay, each in a namespace of its own (docs/benchmarks.md, "Session 13").
         var context = new LoaderContext();
+        var options = side == LoaderWithoutUnwindTables ? new LoadOptions { RegisterUnwindTables = false } : LoadOptions.Default;
+        if (side == LoaderWithoutUnwindTables)
+            side = "loader";
         var holding = Hold(side, context, held == 0 ? [] : GeneratedLibrarySet.Ensure(setSize).GetRange(0, held));
         Func<string, double> loadOnce = side switch
         {
@@ -100,7 +111,7 @@ internal static class Paired
             "loader" => copy =>
             {
                 long start = Stopwatch.GetTimestamp();
-                context.Load(copy).Dispose();
+                context.Load(copy, options).Dispose();
                 return Stopwatch.GetElapsedTime(start).TotalMicroseconds;
             },
             _ => throw new ArgumentException($"{side}: the side is glibc or loader", nameof(side)),

@@ -56,6 +56,14 @@ public sealed record MapOptions
     internal bool RegisterUnwindTable { get; init; }
 
     /// <summary>
+    /// Check the unwind table in the first overlay's longer mapping (<see cref="Mapping.UnwindTableCheck.FirstOverlayExtension"/>),
+    /// so that a registration after relocation needs no walk of its own. Default true; a load that registers no table
+    /// (<see cref="LoadOptions.RegisterUnwindTables"/> false) turns it off, and its image is mapped in the plan's order
+    /// without reading the table at all.
+    /// </summary>
+    internal bool CheckUnwindTable { get; init; } = true;
+
+    /// <summary>
     /// Map a large writable segment's pages with MAP_POPULATE (<see cref="WritablePrefault"/>): the relocations will write
     /// nearly all of them. Loads set it (<see cref="LoadOptions.PrefaultWritableSegments"/>); a plain
     /// <see cref="Mapping.ElfImage.Map(string, MapOptions?)"/>, which relocates nothing, does not.

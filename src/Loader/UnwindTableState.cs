@@ -21,4 +21,9 @@ public enum UnwindTableState
 
     /// <summary>A host library: glibc loaded it, and libgcc finds its table through <c>dl_iterate_phdr</c>.</summary>
     Host,
+
+    /// <summary>It has an unwind table (<c>PT_GNU_EH_FRAME</c>), but the load that mapped it asked for none
+    /// (<see cref="LoadOptions.RegisterUnwindTables"/> false): the table was neither checked nor registered, so libgcc
+    /// cannot unwind through its frames.</summary>
+    NotRegistered,
 }

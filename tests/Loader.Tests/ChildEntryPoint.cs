@@ -76,6 +76,8 @@ public static class ChildEntryPoint
                     ulong.Parse(from, System.Globalization.CultureInfo.InvariantCulture),
                     ulong.Parse(to, System.Globalization.CultureInfo.InvariantCulture),
                     ulong.Parse(frame, System.Globalization.CultureInfo.InvariantCulture));
+            case [Linking.UnwindTableOptionTests.Scenario, string path, string register]:
+                return Linking.UnwindTableOptionTests.Run(path, register == "on");
             case [Linking.UnwindEntryTests.Scenario, string path, string frame, string mode]:
                 return Linking.UnwindEntryTests.Run(path, ulong.Parse(frame, System.Globalization.CultureInfo.InvariantCulture), mode);
             case [TruncateAfterOpen, string path]:

@@ -283,7 +283,8 @@ internal sealed class LoadSession : IMappedFileCheck
             if (i == 0)
                 Mapping.RelroSharing.Apply(module.Image, _options); // the root only, as bionic shares the library asked for
             module.Relocated = true;
-            UnwindRegistry.Register(module); // before any initializer: a constructor may throw and catch
+            if (_options.RegisterUnwindTables)
+                UnwindRegistry.Register(module); // before any initializer: a constructor may throw and catch
         }
     }
 

@@ -88,17 +88,31 @@ public sealed class ElfImage : IDisposable, IViewRegions
     {
         get => _unwindTableChecked switch
         {
-            0 => null,
+            0 or NotRequested => null,
             NothingToRegister => new CheckedUnwindTable(null),
             var startPlusOne => new CheckedUnwindTable(startPlusOne - 1),
         };
         init => _unwindTableChecked = value is not { } table ? 0 : table.Start is { } start ? start + 1 : NothingToRegister;
     }
 
-    // One word for both facts, as an image is kept for as long as its library (docs/benchmarks.md, "Memory held"):
-    // 0 not checked, NothingToRegister, or the table's address + 1 (an address inside a PT_LOAD, so neither).
+    /// <summary>The load asked for no unwind table (<see cref="LoadOptions.RegisterUnwindTables"/> false): none was
+    /// checked or registered, and none is.</summary>
+    internal bool UnwindTableNotRequested
+    {
+        get => _unwindTableChecked == NotRequested;
+        init
+        {
+            if (value)
+                _unwindTableChecked = NotRequested;
+        }
+    }
+
+    // One word for these facts, as an image is kept for as long as its library (docs/benchmarks.md, "Memory held"):
+    // 0 not checked, NothingToRegister, NotRequested, or the table's address + 1 (an address inside a PT_LOAD, which
+    // the plan's checks keep far below either).
     private readonly ulong _unwindTableChecked;
     private const ulong NothingToRegister = ulong.MaxValue;
+    private const ulong NotRequested = ulong.MaxValue - 1;
 
     /// <summary>The address of the <c>.eh_frame</c> registered with libgcc for this image, or 0; taken off before
     /// the image is unmapped.</summary>
@@ -110,6 +124,8 @@ public sealed class ElfImage : IDisposable, IViewRegions
     {
         if (RegisteredEhFrame != 0)
             return UnwindTableState.Registered;
+        if (UnwindTableNotRequested)
+            return HasUnwindTableHeader() ? UnwindTableState.NotRegistered : UnwindTableState.None;
         try
         {
             // A load registers every table the check accepts, so a found table that is not registered is not seen from
@@ -122,6 +138,15 @@ public sealed class ElfImage : IDisposable, IViewRegions
         {
             return UnwindTableState.Refused;
         }
+    }
+
+    private bool HasUnwindTableHeader()
+    {
+        var headers = ProgramHeaders;
+        for (int i = 0; i < headers.Count; i++)
+            if (headers[i].Type == SegmentType.GnuEhFrame)
+                return true;
+        return false;
     }
 
     /// <summary>Takes the image's unwind table off libgcc's list, once.</summary>

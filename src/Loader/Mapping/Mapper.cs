@@ -130,7 +130,7 @@ internal sealed class Mapper : IFileRangeReader
                 ? UseCallerReservation(plan, callerRange)
                 : ReserveAddressSpace(plan);
             var memory = new ImageMemory(_reservationStart, _reservationLength);
-            ulong extendedEnd = UnwindTableCheck.FirstOverlayExtension(plan, source.ProgramHeaders);
+            ulong extendedEnd = _options.CheckUnwindTable ? UnwindTableCheck.FirstOverlayExtension(plan, source.ProgramHeaders) : 0;
             CheckedUnwindTable? unwindTable = null;
             FileStatus status = default;
             var overlays = plan.OverlaySpan;
@@ -178,6 +178,7 @@ internal sealed class Mapper : IFileRangeReader
             {
                 IsInCallerReservation = _callerOwnsReservation,
                 UnwindTableChecked = unwindTable,
+                UnwindTableNotRequested = !_options.CheckUnwindTable && !_options.RegisterUnwindTable,
                 RegisteredEhFrame = _registeredEhFrame ?? 0,
             };
             // As glibc does, the dynamic section and its tables are read from the mapped image, not from the file; a
