@@ -65,18 +65,25 @@ public sealed unsafe class CxxExceptionTests
     {
         var context = new LoaderContext();
         using var lib = context.Load(Thrower);
+        var (count, inImage) = BacktraceFrom(lib, depth: 5);
+
+        // 5 trace() frames and thrower_backtrace itself are in the image; without registered frames libgcc stops at
+        // the first of them.
+        Assert.True(count >= 6, $"backtrace found {count} frames");
+        Assert.True(inImage >= 6, $"{inImage} of {count} frames lie in {lib.Path} at 0x{lib.LoadedModule.Range.Start:x}");
+    }
+
+    /// <summary>glibc's <c>backtrace</c> taken <paramref name="depth"/> frames down in libcxx_thrower (loaded as
+    /// <paramref name="lib"/>): the frames it found, and how many of them lie in the image.</summary>
+    internal static (int Count, int InImage) BacktraceFrom(ElfLibrary lib, int depth)
+    {
         var take = (delegate* unmanaged<nint*, int, int, int>)lib.GetExport("thrower_backtrace");
         var frames = new nint[64];
         int count;
         fixed (nint* p = frames)
-            count = take(p, frames.Length, 5);
-
-        // 5 trace() frames and thrower_backtrace itself are in the image; without registered frames libgcc stops at
-        // the first of them.
+            count = take(p, frames.Length, depth);
         var range = lib.LoadedModule.Range;
-        int inImage = frames.Take(count).Count(a => (ulong)a >= (ulong)range.Start && (ulong)a < (ulong)range.Start + range.Length);
-        Assert.True(count >= 6, $"backtrace found {count} frames");
-        Assert.True(inImage >= 6, $"{inImage} of {count} frames lie in {lib.Path} at 0x{range.Start:x}");
+        return (count, frames.Take(count).Count(a => (ulong)a >= (ulong)range.Start && (ulong)a < (ulong)range.Start + range.Length));
     }
 
     [Fact]
