@@ -104,7 +104,7 @@ internal static class Paired
         var options = side == LoaderWithoutUnwindTables ? new LoadOptions { RegisterUnwindTables = false } : LoadOptions.Default;
         if (side == LoaderWithoutUnwindTables)
             side = "loader";
-        var holding = Hold(side, context, held == 0 ? [] : GeneratedLibrarySet.Ensure(setSize).GetRange(0, held));
+        var holding = Hold(side, context, options, held == 0 ? [] : GeneratedLibrarySet.Ensure(setSize).GetRange(0, held));
         Func<string, double> loadOnce = side switch
         {
             "glibc" => Glibc.TimeLoadUnload,
@@ -136,11 +136,11 @@ internal static class Paired
     }
 
     /// <summary>Loads <paramref name="files"/> through the side and keeps them: glibc's handles, or Loader's in the
-    /// context the rounds load into.</summary>
-    private static object Hold(string side, LoaderContext context, List<string> files)
+    /// context the rounds load into, with the rounds' options.</summary>
+    private static object Hold(string side, LoaderContext context, LoadOptions options, List<string> files)
     {
         if (side == "loader")
-            return files.ConvertAll(file => context.Load(file));
+            return files.ConvertAll(file => context.Load(file, options));
         var handles = new List<nint>(files.Count);
         foreach (string file in files)
         {

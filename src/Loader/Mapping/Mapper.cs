@@ -178,7 +178,7 @@ internal sealed class Mapper : IFileRangeReader
             {
                 IsInCallerReservation = _callerOwnsReservation,
                 UnwindTableChecked = unwindTable,
-                UnwindTableNotRequested = !_options.CheckUnwindTable && !_options.RegisterUnwindTable,
+                UnwindTableNotRequested = !_options.CheckUnwindTable,
                 RegisteredEhFrame = _registeredEhFrame ?? 0,
             };
             // As glibc does, the dynamic section and its tables are read from the mapped image, not from the file; a
