@@ -83,7 +83,8 @@ public sealed class ElfLibrary : IDisposable
 
     /// <summary>
     /// Whether a C++ exception or a backtrace can unwind through this library's frames: its <c>.eh_frame</c>
-    /// registered with libgcc, none to register, or one the check refused (<see cref="UnwindTableState"/>). A refusal
+    /// registered with libgcc, none to register, one the check refused, or one its load did not ask to register
+    /// (<see cref="LoadOptions.RegisterUnwindTables"/>; <see cref="UnwindTableState"/>). A refusal
     /// is told from an empty table by walking the table again when asked, which reads its pages.
     /// </summary>
     public UnwindTableState UnwindTable
