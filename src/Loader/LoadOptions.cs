@@ -103,21 +103,29 @@ public sealed record LoadOptions
     internal MapOptions ToMapOptions(bool root = false) =>
         MaxImageSize == MapOptions.DefaultMaxImageSize && (!root || ReservedRange is null) && !ReservedRangeIsHint
             && PrefaultWritableSegments && RegisterUnwindTables
-            ? DeferredRelroMapOptions // what nearly every load asks: one immutable instance instead of one a module
+            ? (Linking.LibgccRegistry.TakesArrays ? DeferredRelroMapOptions : DeferredRelroRegisteringMapOptions) // what nearly every load asks: one immutable instance instead of one a module
             : new()
     {
         MaxImageSize = MaxImageSize,
         ApplyRelro = false,
         ReservedRange = root ? ReservedRange : null,
         ReservedRangeIsHint = ReservedRangeIsHint,
-        RegisterUnwindTable = RegisterUnwindTables,
+        RegisterUnwindTable = RegisterUnwindTables && !Linking.LibgccRegistry.TakesArrays,
         CheckUnwindTable = RegisterUnwindTables,
         PrefaultWritableSegments = PrefaultWritableSegments,
     };
 
-    /// <summary>The default mapping options of a load: RELRO deferred, the unwind table registered by the mapper, large
-    /// writable segments populated.</summary>
+    /// <summary>The default mapping options of a load: RELRO deferred, large writable segments populated, the unwind
+    /// table checked by the mapper and registered after relocation — through an array, which reads nothing of it
+    /// (<see cref="Linking.LibgccRegistry"/>).</summary>
     private static readonly MapOptions DeferredRelroMapOptions = new()
+    {
+        ApplyRelro = false, PrefaultWritableSegments = true,
+    };
+
+    /// <summary>The same, for a libgcc that takes only the table itself: the mapper registers it while the pages
+    /// libgcc's read of its first word faults in are still ones the table's own overlay replaces.</summary>
+    private static readonly MapOptions DeferredRelroRegisteringMapOptions = new()
     {
         ApplyRelro = false, RegisterUnwindTable = true, PrefaultWritableSegments = true,
     };

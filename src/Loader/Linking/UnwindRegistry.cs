@@ -44,10 +44,15 @@ internal static class UnwindRegistry
     private static bool HasTextRelocations(ElfImage image) =>
         image.Dynamic is { } dynamic && (dynamic.Has(DynamicTag.TextRel) || (dynamic.Flags & DynamicFlags.TextRel) != 0);
 
+    /// <summary>Through an array when this process's libgcc takes one (<see cref="LibgccRegistry"/>): then nothing of
+    /// the table is read now or at deregistration; otherwise the table itself, whose first word libgcc reads.</summary>
     private static nint Register(ElfImage image, ulong start)
     {
         nint ehFrame = (nint)((ulong)image.BaseAddress + start);
-        FrameRegistration.Register(ehFrame);
+        if (LibgccRegistry.TakesArrays)
+            image.RegisteredThroughArray = FrameRegistration.RegisterThroughArray(ehFrame);
+        else
+            FrameRegistration.Register(ehFrame);
         return ehFrame;
     }
 

@@ -118,6 +118,10 @@ public sealed class ElfImage : IDisposable, IViewRegions
     /// the image is unmapped.</summary>
     internal nint RegisteredEhFrame { get; set; }
 
+    /// <summary>The array libgcc was given for <see cref="RegisteredEhFrame"/> when it was registered through one
+    /// (<see cref="FrameRegistration.RegisterThroughArray"/>), or 0 when libgcc was given the table itself.</summary>
+    internal nint RegisteredThroughArray { get; set; }
+
     /// <summary>Registered while libgcc has the table; otherwise the table is walked again to tell nothing to register
     /// from a table the check refuses (a malformed <c>.eh_frame_hdr</c> is a refusal too).</summary>
     internal UnwindTableState CurrentUnwindTable()
@@ -156,7 +160,12 @@ public sealed class ElfImage : IDisposable, IViewRegions
         if (ehFrame == 0)
             return;
         RegisteredEhFrame = 0;
-        FrameRegistration.Deregister(ehFrame);
+        nint array = RegisteredThroughArray;
+        RegisteredThroughArray = 0;
+        if (array != 0)
+            FrameRegistration.DeregisterThroughArray(array);
+        else
+            FrameRegistration.Deregister(ehFrame);
     }
 
     /// <summary>The address range this image owns: every region lies in it, and Dispose unmaps exactly it.</summary>
@@ -193,7 +202,7 @@ public sealed class ElfImage : IDisposable, IViewRegions
             var steps = new List<MappingStep>();
             AddressRange? callerRange = _mapped.CallerRangeLength != 0 ? new AddressRange(_mapped.Reservation, _mapped.CallerRangeLength) : null;
             MappingScript.AppendMapped(steps, Plan, Plan.PageSize, _mapped.Reservation, callerRange, BaseAddress,
-                _mapped.FirstOverlayEnd, _relroAppliedByMapping, _mapped.PrefaultWritable);
+                _mapped.FirstOverlayEnd, _mapped.TableInFirstOverlay, _relroAppliedByMapping, _mapped.PrefaultWritable);
             lock (_memory)
             {
                 if (_relroStepNotListed && MappingScript.Relro(Plan, BaseAddress) is { } relro)

@@ -135,19 +135,29 @@ internal sealed class Mapper : IFileRangeReader
             FileStatus status = default;
             var overlays = plan.OverlaySpan;
             int tableOverlay = MappingScript.TableOverlay(plan, extendedEnd);
-            // The file is identified, and the unwind table walked, once every overlay but the table's own is made.
-            int checkAfter = tableOverlay < 0 ? overlays.Length - 1 : overlays.Length - 2;
-            for (int step = 0; step < overlays.Length; step++)
+            // When the mapper registers nothing itself, a table that fits a spare buffer is checked in a copy (pread),
+            // and the longer first overlay stays its PT_LOAD's mapping: no page of the image is touched.
+            var copyWindow = _options.RegisterUnwindTable ? null
+                : UnwindTableCheck.CopyWindow(plan, source.ProgramHeaders, extendedEnd, tableOverlay, SpareBuffers.LargestKept);
+            bool tableInFirst = copyWindow is not null;
+            int steps = MappingScript.OverlaySteps(overlays.Length, tableOverlay, tableInFirst);
+            // The file is identified, and the unwind table checked, once every overlay but the table's own is made.
+            int checkAfter = tableOverlay < 0 || tableInFirst ? steps - 1 : steps - 2;
+            for (int step = 0; step < steps; step++)
             {
-                int i = MappingScript.OverlayAt(step, overlays.Length, tableOverlay);
-                if (MappingScript.Overlay(plan, i, bias, extendedEnd, _options.PrefaultWritableSegments, _page) is { } overlayStep)
+                int i = MappingScript.OverlayAt(step, overlays.Length, tableOverlay, tableInFirst);
+                if (MappingScript.Overlay(plan, i, bias, extendedEnd, tableInFirst, _options.PrefaultWritableSegments, _page) is { } overlayStep)
                     Execute(overlayStep, fd, memory);
                 if (step == checkAfter)
                 {
                     status = IdentifyMappedFile(fd, source, plan);
                     if (check is not null && check.IsAlreadyLoaded(new FileIdentity(status.Device, status.Inode)))
                         return null; // the finally block rolls the mapping back
-                    if (extendedEnd != 0)
+                    if (copyWindow is { } window)
+                    {
+                        unwindTable = CheckUnwindTableInCopy(fd, path, source, plan, bias, extendedEnd, window);
+                    }
+                    else if (extendedEnd != 0)
                     {
                         unwindTable = CheckUnwindTableInFirstOverlay(path, source, plan, memory, bias, extendedEnd);
                         if (_options.RegisterUnwindTable && unwindTable is { Start: { } start })
@@ -173,7 +183,7 @@ internal sealed class Mapper : IFileRangeReader
             var image = new ElfImage(plan, bias, new AddressRange(_reservationStart, _reservationLength),
                 memory, fromMemory, _options.ApplyRelro,
                 ImageProgramHeaders(source, plan, bias, memory),
-                new MappedSteps(_rawReservation, _callerOwnsReservation ? _options.ReservedRange!.Value.Length : 0, extendedEnd,
+                new MappedSteps(_rawReservation, _callerOwnsReservation ? _options.ReservedRange!.Value.Length : 0, extendedEnd, tableInFirst,
                     _options.PrefaultWritableSegments))
             {
                 IsInCallerReservation = _callerOwnsReservation,
@@ -231,6 +241,36 @@ internal sealed class Mapper : IFileRangeReader
         try
         {
             return new CheckedUnwindTable(UnwindTableCheck.Find(path, source.ProgramHeaders, plan, memory, bias, onlySegmentEndingAt: extendedEnd)?.Start);
+        }
+        catch (ElfFormatException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Checks the unwind table in a copy of the file's bytes (one pread into a spare buffer of the thread's, after the
+    /// fstat that checked the file's length), so that not a page of the image is read: the registry registers it after
+    /// relocation through an array, which libgcc does not read either (<see cref="Linking.LibgccRegistry"/>), and the
+    /// table's pages stay on disk until an unwind needs them, as under glibc. Null when the header is malformed or the
+    /// table does not lie in the copy: then the registry checks the mapped image, and reports what is wrong.
+    /// </summary>
+    private CheckedUnwindTable? CheckUnwindTableInCopy(FileDescriptor fd, string path, PlanSource source, LoadPlan plan,
+        nint bias, ulong extendedEnd, (ulong Address, ulong FileOffset, int Length, int FileBytes) window)
+    {
+        var copy = RentHeaderBuffer(window.Length).AsSpan(0, window.Length);
+        int read = fd.ReadAt(copy, (long)window.FileOffset, out int errno);
+        if (read < 0)
+            ThrowHelper.ImageLoad(_name, "pread", errno,
+                $"{_name}: pread of {window.Length} bytes at 0x{window.FileOffset:x} (the unwind table) failed: {Errno.Describe(errno)}");
+        if (read < window.FileBytes)
+            ThrowHelper.ImageLoad(_name, "pread", 0,
+                $"{_name}: pread of {window.Length} bytes at 0x{window.FileOffset:x} returned {read}: the file shrank after fstat (its PT_LOAD needs {window.FileBytes} there)");
+        copy[read..].Clear(); // the last page's bytes past the file's end read as zeros in the mapping too
+        try
+        {
+            return new CheckedUnwindTable(UnwindTableCheck.Find(path, source.ProgramHeaders, plan,
+                new UnwindTableBytes(copy, window.Address), bias, out _, onlySegmentEndingAt: extendedEnd)?.Start);
         }
         catch (ElfFormatException)
         {

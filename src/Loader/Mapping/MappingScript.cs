@@ -64,10 +64,19 @@ internal static class MappingScript
     /// faults fill page-table entries only where that one overlay replaces them, and the overlays before it replace
     /// pages nothing has touched: a MAP_FIXED mmap that drops present pages must flush them from the TLB of every CPU
     /// the process runs on (an IPI each), and in the plan's order the kernel's fault-around reached into the text
-    /// overlay's range as well, which cost a second flush per load.
+    /// overlay's range as well, which cost a second flush per load. With <paramref name="tableInFirst"/>, the longer
+    /// first overlay stays the table's PT_LOAD's mapping (the table is read from a copy: <see cref="UnwindTableCheck.CopyWindow"/>),
+    /// that PT_LOAD gets no overlay of its own, and there is one step fewer (<see cref="OverlaySteps"/>).
     /// </summary>
-    public static int OverlayAt(int step, int count, int tableOverlay) =>
-        tableOverlay < 0 ? step : step == count - 1 ? tableOverlay : step >= tableOverlay ? step + 1 : step;
+    public static int OverlayAt(int step, int count, int tableOverlay, bool tableInFirst) =>
+        tableOverlay < 0 ? step
+        : tableInFirst ? (step >= tableOverlay ? step + 1 : step)
+        : step == count - 1 ? tableOverlay : step >= tableOverlay ? step + 1 : step;
+
+    /// <summary>How many overlay steps <see cref="OverlayAt"/> numbers: one a PT_LOAD, but for the table's PT_LOAD when
+    /// the first overlay maps it.</summary>
+    public static int OverlaySteps(int count, int tableOverlay, bool tableInFirst) =>
+        tableOverlay >= 0 && tableInFirst ? count - 1 : count;
 
     /// <summary>The index of the overlay whose file pages end at <paramref name="extendedEnd"/> — the unwind table's
     /// PT_LOAD, which the extended first overlay shows until its own overlay replaces it (never the first) — or -1
@@ -88,15 +97,21 @@ internal static class MappingScript
     /// Overlay <paramref name="index"/> of <paramref name="plan"/>: its file pages, mmap'ed MAP_FIXED over the
     /// reservation; null for a segment without file bytes. <paramref name="extendedEnd"/>: 0, or where the first
     /// overlay's mapping ends instead (through the unwind table's segment, <see cref="UnwindTableCheck.FirstOverlayExtension"/>;
-    /// the other overlays replace the rest, the table's own last: <see cref="OverlayAt"/>). With
+    /// the other overlays replace the rest, the table's own last: <see cref="OverlayAt"/>; or, with
+    /// <paramref name="tableInFirst"/>, all of them but the table's, which it maps). With
     /// <paramref name="prefault"/>, a writable overlay <see cref="WritablePrefault"/> takes is mapped with MAP_POPULATE.
     /// </summary>
-    public static MappingStep? Overlay(LoadPlan plan, int index, nint bias, ulong extendedEnd, bool prefault, ulong page)
+    public static MappingStep? Overlay(LoadPlan plan, int index, nint bias, ulong extendedEnd, bool tableInFirst, bool prefault, ulong page)
     {
         ref readonly var overlay = ref plan.OverlaySpan[index];
         if (overlay.Length == 0)
             return null; // no file bytes: the whole segment is anonymous .bss
         nint address = (nint)((ulong)bias + overlay.Address);
+        if (index == 0 && extendedEnd != 0 && tableInFirst)
+            return new MappingStep(MappingStepKind.Overlay, address, extendedEnd - overlay.Address, overlay.Protection,
+                MappingFlags.Private | MappingFlags.Fixed, overlay.FileOffset,
+                "overlay PT_LOAD[{1}] ({2}) at base+0x{0:x}, with the file's pages after it through the unwind table's PT_LOAD (which it maps: the table is checked in a copy; the other overlays replace the pages between)",
+                overlay.Address, (ulong)overlay.ProgramHeaderIndex, overlay.Content.Describe());
         if (index == 0 && extendedEnd != 0)
             return new MappingStep(MappingStepKind.Overlay, address, extendedEnd - overlay.Address, overlay.Protection,
                 MappingFlags.Private | MappingFlags.Fixed, overlay.FileOffset,
@@ -156,7 +171,7 @@ internal static class MappingScript
     /// <paramref name="prefault"/> made it), the .bss, and RELRO when the mapping applied it.
     /// </summary>
     public static void AppendMapped(List<MappingStep> steps, LoadPlan plan, ulong page, nint raw, AddressRange? callerRange,
-        nint bias, ulong extendedEnd, bool relroApplied, bool prefault)
+        nint bias, ulong extendedEnd, bool tableInFirst, bool relroApplied, bool prefault)
     {
         var buffer = new StepBuffer();
         Span<MappingStep> some = buffer;
@@ -173,10 +188,11 @@ internal static class MappingScript
         }
         var overlays = plan.OverlaySpan;
         int tableOverlay = TableOverlay(plan, extendedEnd);
-        for (int step = 0; step < overlays.Length; step++)
+        int count = OverlaySteps(overlays.Length, tableOverlay, tableInFirst);
+        for (int step = 0; step < count; step++)
         {
-            int i = OverlayAt(step, overlays.Length, tableOverlay);
-            if (Overlay(plan, i, bias, extendedEnd, prefault, page) is { } overlay)
+            int i = OverlayAt(step, overlays.Length, tableOverlay, tableInFirst);
+            if (Overlay(plan, i, bias, extendedEnd, tableInFirst, prefault, page) is { } overlay)
                 steps.Add(overlay);
         }
         foreach (var o in overlays)

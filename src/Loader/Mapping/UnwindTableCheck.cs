@@ -40,12 +40,19 @@ internal static class UnwindTableCheck
     /// <exception cref="ElfFormatException">The header is malformed: registering it could send libgcc reading past the image.</exception>
     public static (ulong Start, ulong WalkedEnd)? Find(string path, IReadOnlyList<ProgramHeader> headers, LoadPlan plan,
         ImageMemory memory, nint bias, ulong onlySegmentEndingAt = 0) =>
-        Find(path, headers, plan, memory, bias, out _, onlySegmentEndingAt);
+        Find(path, headers, plan, new UnwindTableBytes(memory, bias), bias, out _, onlySegmentEndingAt);
 
     /// <summary><see cref="Find(string, IReadOnlyList{ProgramHeader}, LoadPlan, ImageMemory, nint, ulong)"/>, and
     /// whether a null answer is a refusal (a table libgcc could not walk) rather than nothing to register.</summary>
     public static (ulong Start, ulong WalkedEnd)? Find(string path, IReadOnlyList<ProgramHeader> headers, LoadPlan plan,
-        ImageMemory memory, nint bias, out bool refused, ulong onlySegmentEndingAt = 0)
+        ImageMemory memory, nint bias, out bool refused, ulong onlySegmentEndingAt = 0) =>
+        Find(path, headers, plan, new UnwindTableBytes(memory, bias), bias, out refused, onlySegmentEndingAt);
+
+    /// <summary><see cref="Find(string, IReadOnlyList{ProgramHeader}, LoadPlan, ImageMemory, nint, out bool, ulong)"/>
+    /// on the table's bytes wherever <paramref name="bytes"/> holds them (the image mapped at <paramref name="bias"/>,
+    /// or a copy of the file's); the addresses it checks are the image's at <paramref name="bias"/>.</summary>
+    public static (ulong Start, ulong WalkedEnd)? Find(string path, IReadOnlyList<ProgramHeader> headers, LoadPlan plan,
+        scoped in UnwindTableBytes bytes, nint bias, out bool refused, ulong onlySegmentEndingAt = 0)
     {
         refused = false;
         if (EhFrameHeader(headers) is not { } hdr)
@@ -56,7 +63,7 @@ internal static class UnwindTableCheck
             ThrowHelper.Format(path, "PT_GNU_EH_FRAME", hdr.Offset, $"p_memsz 0x{hdr.MemorySize:x} is too small for an .eh_frame_hdr (4 bytes before eh_frame_ptr)");
         if (ReadableSegment(plan, hdr.VirtualAddress, 4, onlySegmentEndingAt) is null)
             ThrowHelper.Format(path, "PT_GNU_EH_FRAME", hdr.Offset, $".eh_frame_hdr at 0x{hdr.VirtualAddress:x} does not lie inside a readable PT_LOAD");
-        var head = Read(memory, bias, hdr.VirtualAddress, 4);
+        var head = bytes.Read(path, hdr.VirtualAddress, 4);
         if (head[0] != 1)
             ThrowHelper.Format(path, ".eh_frame_hdr version", hdr.Offset, $"{head[0]}, expected 1");
         byte encoding = head[1];
@@ -68,7 +75,7 @@ internal static class UnwindTableCheck
         if (hdr.MemorySize < 4 + (ulong)size || ReadableSegment(plan, field, (ulong)size, onlySegmentEndingAt) is null)
             ThrowHelper.Format(path, ".eh_frame_hdr eh_frame_ptr", hdr.Offset + 4,
                 $"the {size}-byte value at 0x{field:x} does not fit in PT_GNU_EH_FRAME (p_memsz 0x{hdr.MemorySize:x}) or a readable PT_LOAD");
-        long value = (long)PointerEncoding.Read(Read(memory, bias, field, size), encoding);
+        long value = (long)PointerEncoding.Read(bytes.Read(path, field, size), encoding);
         ulong target = (encoding & ApplicationMask) switch
         {
             PcRel => field + (ulong)value,
@@ -78,7 +85,7 @@ internal static class UnwindTableCheck
         var segment = ReadableSegment(plan, target, 4, onlySegmentEndingAt)
             ?? ThrowHelper.Format<SegmentOverlay>(path, ".eh_frame_hdr eh_frame_ptr", hdr.Offset + 4,
                 $".eh_frame at 0x{target:x} does not lie inside a readable PT_LOAD");
-        long walked = CheckEntries(memory, bias, segment, target, plan);
+        long walked = CheckEntries(path, bytes, bias, segment, target, plan);
         refused = walked == Refused;
         return walked < 0 ? null : (target, target + (ulong)walked);
     }
@@ -114,6 +121,33 @@ internal static class UnwindTableCheck
         return 0;
     }
 
+    /// <summary>
+    /// The file bytes the mapper reads (one pread) to check the table without touching a page of the image, when the
+    /// first overlay, extended to <paramref name="extendedEnd"/>, maps the table's PT_LOAD (<paramref name="tableOverlay"/>)
+    /// exactly as that PT_LOAD's own overlay would — at the same file offsets (<see cref="FirstOverlayExtension"/>) and
+    /// with the same protection — so that overlay need not be made: from <c>.eh_frame_hdr</c> to the end of the
+    /// PT_LOAD's last page (what the walk may read), at most <paramref name="limit"/> bytes. <c>FileBytes</c> is how many
+    /// of them the PT_LOAD's own bytes are; the rest of its last page is the file's, or zeros past its end. Null when
+    /// it does not apply: the mapper then walks the table in the extended overlay's pages, which the table's own
+    /// overlay replaces.
+    /// </summary>
+    public static (ulong Address, ulong FileOffset, int Length, int FileBytes)? CopyWindow(LoadPlan plan,
+        IReadOnlyList<ProgramHeader> headers, ulong extendedEnd, int tableOverlay, int limit)
+    {
+        var overlays = plan.OverlaySpan;
+        if (tableOverlay <= 0 || EhFrameHeader(headers) is not { } hdr)
+            return null;
+        var table = overlays[tableOverlay];
+        if (table.Protection != overlays[0].Protection || table.Address + table.Length != extendedEnd
+            || hdr.VirtualAddress < table.VirtualAddress || hdr.VirtualAddress - table.VirtualAddress >= table.FileSize)
+            return null;
+        ulong length = extendedEnd - hdr.VirtualAddress;
+        if (length > (ulong)limit)
+            return null;
+        return (hdr.VirtualAddress, table.Offset + (hdr.VirtualAddress - table.VirtualAddress), (int)length,
+            (int)(table.VirtualAddress + table.FileSize - hdr.VirtualAddress));
+    }
+
     /// <summary>PT_GNU_EH_FRAME: the last one, as libgcc's dl_iterate_phdr callback takes it; null when there is none.</summary>
     private static ProgramHeader? EhFrameHeader(IReadOnlyList<ProgramHeader> headers)
     {
@@ -128,9 +162,6 @@ internal static class UnwindTableCheck
         (o.Protection & MemoryProtection.Write) == 0 && (o.Protection & MemoryProtection.Read) != 0
         && o.FileSize == o.MemorySize;
 
-    private static ReadOnlySpan<byte> Read(ImageMemory memory, nint bias, ulong address, int length) =>
-        memory.GetSpan((nint)((ulong)bias + address), length);
-
     /// <summary>
     /// Walks the CIEs and FDEs from <paramref name="start"/> as libgcc will (a 4-byte length, then that many bytes) up
     /// to the zero-length terminator: the bytes walked when it finds one before it would leave the PT_LOAD — or right after the
@@ -140,10 +171,10 @@ internal static class UnwindTableCheck
     /// nothing is registered.
     /// </summary>
     [System.Runtime.CompilerServices.SkipLocalsInit] // the buffers are read only as far as they were filled
-    private static long CheckEntries(ImageMemory memory, nint bias, SegmentOverlay segment, ulong start, LoadPlan plan)
+    private static long CheckEntries(string path, scoped in UnwindTableBytes table, nint bias, SegmentOverlay segment, ulong start, LoadPlan plan)
     {
         ulong end = segment.VirtualAddress + segment.MemorySize;
-        var bytes = Read(memory, bias, start, (int)Math.Min(segment.MemoryEnd - start, int.MaxValue)); // with the page tail
+        var bytes = table.Read(path, start, (int)Math.Min(segment.MemoryEnd - start, int.MaxValue)); // with the page tail
         long limit = Math.Min((long)(end - start), bytes.Length); // a segment past 2 GB is read no further than its first 2 GB
         var entries = new UnwindEntryCheck(stackalloc long[16], stackalloc int[16], start);
         // The image's executable segments where they are mapped: what an FDE may describe.

@@ -10,8 +10,12 @@ internal sealed record MappingExpectations(
     IReadOnlyList<(ulong Start, ulong End)> BssPages,
     IReadOnlyList<ulong> BssStarts,
     (ulong Start, ulong End)? Relro,
-    ulong Alignment)
+    ulong Alignment,
+    ulong? EhFrameHeader)
 {
+    /// <summary>The most the mapper reads into a spare buffer to check the unwind table in a copy (SpareBuffers.LargestKept).</summary>
+    private const ulong LargestCopy = 64 * 1024;
+
     private static readonly ulong Page = (ulong)Environment.SystemPageSize;
 
     public static ulong PageDown(ulong v) => v & ~(Page - 1);
@@ -20,10 +24,14 @@ internal sealed record MappingExpectations(
 
     /// <summary>
     /// The overlays in the order the mapper makes them, given the length its first overlay mapped: readelf's order,
-    /// except that when the first overlay reaches past the second's start (on through the unwind table's PT_LOAD, whose
-    /// pages the check walks there) the last PT_LOAD it reaches into is mapped last, after the walk.
+    /// except that when the first overlay reaches past the second's start (on through the unwind table's PT_LOAD), the
+    /// last PT_LOAD it reaches into is mapped last, after the check walked the table there — or not at all, when the
+    /// mapper registers nothing itself (<paramref name="mapperRegisters"/> false), that PT_LOAD has the first one's
+    /// flags and no more than 64 KiB lie from <c>.eh_frame_hdr</c> to its end: then the table is checked in a copy and
+    /// the first overlay is that PT_LOAD's mapping.
     /// </summary>
-    public IReadOnlyList<(int Index, ulong Address, ulong FileOffset, string Prot)> InMappingOrder(ulong firstOverlayLength)
+    public IReadOnlyList<(int Index, ulong Address, ulong FileOffset, string Prot)> InMappingOrder(ulong firstOverlayLength,
+        bool mapperRegisters = false)
     {
         if (Overlays.Count < 2 || Overlays[0].Address + firstOverlayLength <= Overlays[1].Address)
             return Overlays;
@@ -31,6 +39,8 @@ internal sealed record MappingExpectations(
         int table = Overlays.Count - 1;
         while (Overlays[table].Address >= end)
             table--;
+        if (!mapperRegisters && Overlays[table].Prot == Overlays[0].Prot && EhFrameHeader is { } header && end - header <= LargestCopy)
+            return [.. Overlays.Where((_, i) => i != table)];
         return [.. Overlays.Where((_, i) => i != table), Overlays[table]];
     }
 
@@ -54,6 +64,8 @@ internal sealed record MappingExpectations(
         (ulong, ulong)? relroPages = relro is null || PageDown(relro.VirtualAddress + relro.MemorySize) <= PageDown(relro.VirtualAddress)
             ? null : (PageDown(relro.VirtualAddress), PageDown(relro.VirtualAddress + relro.MemorySize));
         ulong alignment = Math.Max(Page, loads.Max(l => l.Align));
-        return new MappingExpectations(overlays, gaps, bssPages, [.. bss.Select(l => l.VirtualAddress + l.FileSize)], relroPages, alignment);
+        ulong? ehFrameHeader = headers.LastOrDefault(h => h.Type == "GNU_EH_FRAME")?.VirtualAddress;
+        return new MappingExpectations(overlays, gaps, bssPages, [.. bss.Select(l => l.VirtualAddress + l.FileSize)], relroPages, alignment,
+            ehFrameHeader);
     }
 }
