@@ -107,12 +107,14 @@ public sealed unsafe class UnwindEntryTests : IDisposable
 
     /// <summary>
     /// The check refuses no table a toolchain wrote: every system library whose <c>PT_GNU_EH_FRAME</c> table it does not
-    /// accept must be one readelf, walking the whole <c>.eh_frame</c>, finds no zero terminator in (libcc1.so.0's).
+    /// accept must be one readelf, walking the whole <c>.eh_frame</c>, finds no zero terminator in (libcc1.so.0's). And
+    /// what the mapper decided before relocation — in a copy of the file's bytes for most, in its longer first overlay
+    /// for larger tables — is what the same walk finds in the mapped image.
     /// </summary>
     [Fact]
     public void Every_system_librarys_table_passes_unless_readelf_finds_it_unterminated()
     {
-        int accepted = 0;
+        int accepted = 0, checkedInCopy = 0;
         var refused = new List<string>();
         foreach (string path in SystemLibraries.SharedObjects())
         {
@@ -129,10 +131,15 @@ public sealed unsafe class UnwindEntryTests : IDisposable
             {
                 if (!image.ProgramHeaders.Any(h => h.Type == SegmentType.GnuEhFrame))
                     continue;
-                if (Loader.Mapping.UnwindTableCheck.Find(path, image.ProgramHeaders, image.Plan, image.Memory, image.BaseAddress) is null)
+                var found = Loader.Mapping.UnwindTableCheck.Find(path, image.ProgramHeaders, image.Plan, image.Memory, image.BaseAddress);
+                if (found is null)
                     refused.Add(path);
                 else
                     accepted++;
+                if (image.UnwindTableChecked is { } mapped)
+                    Assert.True(mapped.Start == found?.Start, $"{path}: the mapper found 0x{mapped.Start:x}, the image shows 0x{found?.Start:x}");
+                if (image.MappingSteps.Count(step => step.Kind == Loader.Mapping.MappingStepKind.Overlay) < image.Plan.Overlays.Count(o => o.Length > 0))
+                    checkedInCopy++;
             }
         }
         foreach (string path in refused)
@@ -142,7 +149,42 @@ public sealed unsafe class UnwindEntryTests : IDisposable
                 $"{path}: readelf walks its .eh_frame to the terminator, but the check does not register it");
         }
         Assert.True(accepted > 400, $"only {accepted} system libraries' tables accepted");
+        Assert.True(checkedInCopy > 300, $"only {checkedInCopy} tables checked in a copy");
         Assert.True(refused.Count < 5, $"{refused.Count} tables refused: {string.Join(", ", refused)}");
+    }
+
+    /// <summary>
+    /// A header whose <c>eh_frame_ptr</c> leads before <c>.eh_frame_hdr</c> (still inside its PT_LOAD) points outside the
+    /// bytes the mapper copies: the mapper leaves the table unchecked, and the registry walks it in the mapped image
+    /// after relocation, as for any layout the copy does not cover — the load goes on, and the verdict is that walk's.
+    /// </summary>
+    [Fact]
+    public void A_table_outside_the_mappers_copy_is_checked_in_the_mapped_image()
+    {
+        string source = Fixtures.Path("cxx/libcxx_thrower.so");
+        byte[] bytes = File.ReadAllBytes(source);
+        ulong header, headerOffset;
+        using (var file = ElfFile.Open(source))
+        {
+            var section = file.Sections.Single(s => s.Name == ".eh_frame_hdr");
+            (header, headerOffset) = (section.Address, section.Offset);
+        }
+        Assert.Equal(0x1b, bytes[headerOffset + 1]); // eh_frame_ptr: pcrel|sdata4, from the field at header + 4
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan((int)headerOffset + 4), -8); // header - 4
+        string path = Path.Combine(_directory, "eh-frame-ptr-before-the-header.so");
+        File.WriteAllBytes(path, bytes);
+
+        using (var image = Loader.Mapping.ElfImage.Map(path))
+        {
+            Assert.Null(image.UnwindTableChecked);
+            // The 4 bytes before the header are no table the walk accepts, wherever it reads them.
+            Assert.Null(Loader.Mapping.UnwindTableCheck.Find(path, image.ProgramHeaders, image.Plan, image.Memory, image.BaseAddress));
+            Assert.True(header - 4 >= image.Plan.Overlays.First(o => o.VirtualAddress <= header && header < o.VirtualAddress + o.FileSize).VirtualAddress);
+        }
+        using var lib = new LoaderContext().Load(path);
+        Assert.Null(lib.LoadedModule.RegisteredEhFrame);
+        Assert.Contains(lib.UnwindTable, new[] { UnwindTableState.None, UnwindTableState.Refused });
+        ((delegate* unmanaged<nint, void>)lib.GetExport("thrower_free_shape"))(0); // code that throws nothing still runs
     }
 
     /// <summary>libgcc is the oracle: the patches it aborts on, registered by hand, stop a child at another copy's
