@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using Loader.Linking;
 using Loader.Tests.Oracles;
@@ -12,18 +11,9 @@ namespace Loader.Tests.Linking;
 /// against libgcc's own lookup, <c>_Unwind_Find_FDE</c>: it finds the image's FDEs while the library is loaded, inside
 /// the image's <c>.eh_frame</c>, and none once it is unloaded.
 /// </summary>
-public sealed unsafe partial class FrameRegistrationFormTests
+public sealed class FrameRegistrationFormTests
 {
     private static string Thrower => Fixtures.Path("cxx/libcxx_thrower.so");
-
-    [LibraryImport("libgcc_s.so.1", EntryPoint = "_Unwind_Find_FDE")]
-    private static partial nint UnwindFindFde(nint pc, nint* bases);
-
-    private static nint FindFde(nint pc)
-    {
-        nint* bases = stackalloc nint[3]; // struct dwarf_eh_bases: tbase, dbase, func
-        return UnwindFindFde(pc, bases);
-    }
 
     [Theory]
     [InlineData(true, "GLIBC_2.0", "GCC_3.0", "GCC_4.8.0", "GCC_7.0.0", "GCC_12.0.0")]
@@ -59,10 +49,10 @@ public sealed unsafe partial class FrameRegistrationFormTests
             var image = Assert.IsType<Loader.Mapping.ElfImage>(lib.LoadedModule.Image);
             Assert.Equal(LibgccRegistry.TakesArrays, image.RegisteredThroughArray != 0);
             pc = lib.GetExport("thrower_catch_inside") + 1;
-            nint fde = FindFde(pc);
+            nint fde = Libgcc.FindFde(pc);
             // The FDE lies in the registered table, which runs to the end of its PT_LOAD's pages at most.
             Assert.InRange(fde, ehFrame, lib.BaseAddress + (nint)image.Plan.Size);
         }
-        Assert.Equal(0, FindFde(pc));
+        Assert.Equal(0, Libgcc.FindFde(pc));
     }
 }

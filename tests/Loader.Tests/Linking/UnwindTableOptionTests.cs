@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Loader.Mapping;
 using Loader.Tests.Oracles;
 
@@ -10,7 +9,7 @@ namespace Loader.Tests.Linking;
 /// of such an image (and finds them in a copy loaded with the default), a backtrace from inside it stops at its first
 /// frame, and an exception thrown and caught inside it ends a child process in <c>std::terminate</c>.
 /// </summary>
-public sealed unsafe partial class UnwindTableOptionTests : IDisposable
+public sealed unsafe class UnwindTableOptionTests : IDisposable
 {
     public const string Scenario = "unwind-tables-option";
 
@@ -19,16 +18,6 @@ public sealed unsafe partial class UnwindTableOptionTests : IDisposable
     private readonly string _directory = Directory.CreateTempSubdirectory("loader-unwind-option-").FullName;
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
-
-    [LibraryImport("libgcc_s.so.1", EntryPoint = "_Unwind_Find_FDE")]
-    private static partial nint UnwindFindFde(nint pc, nint* bases);
-
-    /// <summary>libgcc's FDE for the code at <paramref name="pc"/>, or 0 when it knows of none.</summary>
-    private static nint FindFde(nint pc)
-    {
-        nint* bases = stackalloc nint[3]; // struct dwarf_eh_bases: tbase, dbase, func
-        return UnwindFindFde(pc, bases);
-    }
 
     [Fact]
     public void Libgcc_finds_no_frame_of_an_image_loaded_without_its_unwind_table_and_finds_those_of_the_default_load()
@@ -39,8 +28,8 @@ public sealed unsafe partial class UnwindTableOptionTests : IDisposable
         Assert.Equal(UnwindTableState.NotRegistered, without.UnwindTable);
         Assert.Null(without.LoadedModule.RegisteredEhFrame);
         Assert.Equal(UnwindTableState.Registered, with.UnwindTable);
-        Assert.Equal(0, FindFde(without.GetExport("thrower_catch_inside") + 1));
-        Assert.NotEqual(0, FindFde(with.GetExport("thrower_catch_inside") + 1));
+        Assert.Equal(0, Libgcc.FindFde(without.GetExport("thrower_catch_inside") + 1));
+        Assert.NotEqual(0, Libgcc.FindFde(with.GetExport("thrower_catch_inside") + 1));
 
         // What does not unwind still works: a virtual call through an object the library made.
         var make = (delegate* unmanaged<int, nint>)without.GetExport("thrower_make_shape");
