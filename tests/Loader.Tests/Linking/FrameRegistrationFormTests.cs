@@ -1,5 +1,7 @@
 using System.Text.RegularExpressions;
+using Loader.Elf;
 using Loader.Linking;
+using Loader.Mapping;
 using Loader.Tests.Oracles;
 
 namespace Loader.Tests.Linking;
@@ -46,12 +48,36 @@ public sealed class FrameRegistrationFormTests
         {
             Assert.Equal(UnwindTableState.Registered, lib.UnwindTable);
             nint ehFrame = Assert.NotNull(lib.LoadedModule.RegisteredEhFrame);
-            var image = Assert.IsType<Loader.Mapping.ElfImage>(lib.LoadedModule.Image);
+            var image = Assert.IsType<ElfImage>(lib.LoadedModule.Image);
             Assert.Equal(LibgccRegistry.TakesArrays, image.RegisteredThroughArray != 0);
             pc = lib.GetExport("thrower_catch_inside") + 1;
             nint fde = Libgcc.FindFde(pc);
             // The FDE lies in the registered table, which runs to the end of its PT_LOAD's pages at most.
             Assert.InRange(fde, ehFrame, lib.BaseAddress + (nint)image.Plan.Size);
+        }
+        Assert.Equal(0, Libgcc.FindFde(pc));
+    }
+
+    /// <summary>
+    /// The form for a libgcc 13 or later, which the process's libgcc may not need, taken by hand: the mapper gives
+    /// libgcc the table itself while its longer first overlay still maps the table's PT_LOAD, walks the table there,
+    /// and makes that PT_LOAD's overlay last (as many overlays as PT_LOADs with file bytes); libgcc finds the FDE, and
+    /// the image's dispose takes the table off.
+    /// </summary>
+    [Fact]
+    public void The_table_itself_is_registered_by_the_mapper_when_asked_and_taken_off_at_dispose()
+    {
+        ulong value;
+        using (var file = ElfFile.Open(Thrower))
+            value = file.DynamicSymbols![file.FindDefinedSymbol("thrower_catch_inside")].Value;
+        nint pc;
+        using (var image = ElfImage.Map(Thrower, new MapOptions { RegisterUnwindTable = true }))
+        {
+            Assert.NotEqual(0, image.RegisteredEhFrame);
+            Assert.Equal(0, image.RegisteredThroughArray);
+            Assert.Equal(image.Plan.Overlays.Count(o => o.Length > 0), image.MappingSteps.Count(step => step.Kind == MappingStepKind.Overlay));
+            pc = image.BaseAddress + (nint)value + 1;
+            Assert.InRange(Libgcc.FindFde(pc), image.RegisteredEhFrame, image.BaseAddress + (nint)image.Plan.Size);
         }
         Assert.Equal(0, Libgcc.FindFde(pc));
     }
