@@ -134,12 +134,16 @@ internal sealed class Mapper : IFileRangeReader
             CheckedUnwindTable? unwindTable = null;
             FileStatus status = default;
             var overlays = plan.OverlaySpan;
-            int tableOverlay = MappingScript.TableOverlay(plan, extendedEnd);
             // When the mapper registers nothing itself, a table that fits a spare buffer is checked in a copy (pread),
-            // and the longer first overlay stays its PT_LOAD's mapping: no page of the image is touched.
-            var copyWindow = _options.RegisterUnwindTable ? null
-                : UnwindTableCheck.CopyWindow(plan, source.ProgramHeaders, extendedEnd, tableOverlay, SpareBuffers.LargestKept);
-            bool tableInFirst = copyWindow is not null;
+            // and no page of the image is touched. The longer first overlay then stays the table's PT_LOAD's mapping when
+            // it maps it as that PT_LOAD's own overlay would (the pread takes that overlay's place); otherwise the
+            // overlays are the plan's, in its order.
+            var copyWindow = _options.RegisterUnwindTable || !_options.CheckUnwindTable ? null
+                : UnwindTableCheck.CopyWindow(plan, source.ProgramHeaders, SpareBuffers.LargestKept);
+            bool tableInFirst = copyWindow is { } copied && UnwindTableCheck.FirstOverlayMaps(plan, extendedEnd, copied.Overlay);
+            if (copyWindow is not null && !tableInFirst)
+                extendedEnd = 0;
+            int tableOverlay = MappingScript.TableOverlay(plan, extendedEnd);
             int steps = MappingScript.OverlaySteps(overlays.Length, tableOverlay, tableInFirst);
             // The file is identified, and the unwind table checked, once every overlay but the table's own is made.
             int checkAfter = tableOverlay < 0 || tableInFirst ? steps - 1 : steps - 2;
@@ -155,7 +159,7 @@ internal sealed class Mapper : IFileRangeReader
                         return null; // the finally block rolls the mapping back
                     if (copyWindow is { } window)
                     {
-                        unwindTable = CheckUnwindTableInCopy(fd, path, source, plan, bias, extendedEnd, window);
+                        unwindTable = CheckUnwindTableInCopy(fd, path, source, plan, bias, window);
                     }
                     else if (extendedEnd != 0)
                     {
@@ -256,7 +260,7 @@ internal sealed class Mapper : IFileRangeReader
     /// table does not lie in the copy: then the registry checks the mapped image, and reports what is wrong.
     /// </summary>
     private CheckedUnwindTable? CheckUnwindTableInCopy(FileDescriptor fd, string path, PlanSource source, LoadPlan plan,
-        nint bias, ulong extendedEnd, (ulong Address, ulong FileOffset, int Length, int FileBytes) window)
+        nint bias, (ulong Address, ulong FileOffset, int Length, int FileBytes, int Overlay, ulong SegmentEnd) window)
     {
         var copy = RentHeaderBuffer(window.Length).AsSpan(0, window.Length);
         int read = fd.ReadAt(copy, (long)window.FileOffset, out int errno);
@@ -270,7 +274,7 @@ internal sealed class Mapper : IFileRangeReader
         try
         {
             return new CheckedUnwindTable(UnwindTableCheck.Find(path, source.ProgramHeaders, plan,
-                new UnwindTableBytes(copy, window.Address), bias, out _, onlySegmentEndingAt: extendedEnd)?.Start);
+                new UnwindTableBytes(copy, window.Address), bias, out _, onlySegmentEndingAt: window.SegmentEnd)?.Start);
         }
         catch (ElfFormatException)
         {

@@ -80,6 +80,36 @@ public sealed class OverlayOrderTests
         Assert.True(image.UnwindTableChecked is { Start: not null }, $"{library}: the check found no table to register in the copy");
     }
 
+    /// <summary>
+    /// A table in the first PT_LOAD, read and executable with the code (<c>-z noseparate-code</c>): nothing to extend,
+    /// the overlays are the plan's in its order, each its own length, and the table is checked in a copy before the
+    /// mapping returns (found where the walk of the mapped image finds it) — where, before, the mapper left it and
+    /// the registry walked the mapped image after relocation, then dropped the walked pages with a <c>madvise</c>.
+    /// </summary>
+    [Fact]
+    public void A_table_in_the_first_executable_PT_LOAD_is_checked_in_a_copy_with_the_plans_overlays()
+    {
+        string path = Fixtures.Path("noseparate_code.so");
+        var expected = Cli.MappingExpectations.FromReadelf(path);
+        ulong header = Assert.NotNull(expected.EhFrameHeader);
+        Assert.True(header < expected.Overlays[1].Address, "the fixture's .eh_frame_hdr is not in its first PT_LOAD");
+        var seen = new List<MappingStep>();
+        using var image = ElfImage.Map(path, new MapOptions
+        {
+            BeforeStep = step =>
+            {
+                if (step.Kind == MappingStepKind.Overlay)
+                    seen.Add(step);
+            },
+        });
+        Assert.Equal(expected.Overlays.Select(o => (o.Address, o.FileOffset)),
+            seen.Select(o => ((ulong)o.Address - (ulong)image.BaseAddress, o.FileOffset!.Value)));
+        Assert.Equal(image.Plan.Overlays.Where(o => o.Length > 0).Select(o => o.Length), seen.Select(o => o.Length));
+        var found = UnwindTableCheck.Find(path, image.ProgramHeaders, image.Plan, image.Memory, image.BaseAddress);
+        Assert.NotNull(found);
+        Assert.Equal(found.Value.Start, Assert.NotNull(image.UnwindTableChecked).Start);
+    }
+
     /// <summary>Maps <paramref name="path"/> and counts, before each overlay's mmap, the pages present in its range.</summary>
     private static List<(MappingStep Step, int Present)> PresentBeforeEachOverlay(string path, out bool extended, out bool tableInFirst)
     {
