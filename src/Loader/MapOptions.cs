@@ -50,8 +50,9 @@ public sealed record MapOptions
     /// <summary>
     /// Register the image's unwind table with libgcc as soon as the mapper has checked it in the first overlay's
     /// longer mapping, while libgcc's read of its first word (and the kernel's fault-around of the pages beside it)
-    /// lands in pages the other overlays replace. Loads set it; a plain <see cref="Mapping.ElfImage.Map(string, MapOptions?)"/>
-    /// registers nothing.
+    /// lands in pages the other overlays replace. Loads set it when the process's libgcc takes only the table itself (GCC
+    /// 13 and later); with one that takes an array (<see cref="Linking.LibgccRegistry"/>) the registry registers after
+    /// relocation, reading nothing. A plain <see cref="Mapping.ElfImage.Map(string, MapOptions?)"/> registers nothing.
     /// </summary>
     internal bool RegisterUnwindTable { get; init; }
 

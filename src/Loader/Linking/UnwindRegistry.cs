@@ -26,9 +26,9 @@ internal static class UnwindRegistry
             return;
         if (image.UnwindTableChecked is { } checkedBeforeOverlays && !HasTextRelocations(image))
         {
-            // The mapper walked the table in the file's pages before the overlays replaced them, and registered it
-            // then when the load asked it to; no relocation writes a read-only segment without text relocations, so
-            // those are still the bytes mapped there.
+            // The mapper checked the table before relocation — in a copy of the file's bytes, or in the file's pages
+            // before the overlays replaced them, and registered it then when the load asked it to; no relocation
+            // writes a read-only segment without text relocations, so those are still the bytes mapped there.
             if (image.RegisteredEhFrame == 0 && checkedBeforeOverlays.Start is { } start)
                 image.RegisteredEhFrame = Register(image, start);
             return;

@@ -113,9 +113,11 @@ internal sealed class Mapper : IFileRangeReader
     /// the reservation. The fstat comes once the file pages are mapped and before any is touched: it identifies the
     /// file (a file the caller already has is rolled back), refuses what is not a regular file, and checks that the
     /// PT_LOADs lie inside the file as it is now, so a file cut short before then is refused instead of raising
-    /// SIGBUS. When the unwind table can be checked in the first overlay's pages (<see cref="UnwindTableCheck"/>),
-    /// that overlay maps up to the table's segment and the table's own overlay is made last: the other overlays, the
-    /// fstat, the walk, then the overlay that replaces the pages the walk read (<see cref="MappingScript.OverlayAt"/>).
+    /// SIGBUS. The unwind table (<see cref="UnwindTableCheck"/>) is checked after the fstat: in a copy of the file's
+    /// bytes, one pread that takes the place of the table's own overlay when the first overlay maps its segment too
+    /// (<see cref="UnwindTableCheck.CopyWindow"/>), or in the first overlay's pages, that overlay mapping up to the
+    /// table's segment and the table's own overlay made last, to replace the pages the walk read
+    /// (<see cref="MappingScript.OverlayAt"/>).
     /// </summary>
     private ElfImage? Map(FileDescriptor fd, string path, bool fromMemory, IMappedFileCheck? check)
     {

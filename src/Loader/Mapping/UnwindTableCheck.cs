@@ -12,8 +12,10 @@ namespace Loader.Mapping;
 /// and end with a zero terminator, and each must be one libgcc can read when it sorts the table
 /// (<see cref="UnwindEntryCheck"/>), or libgcc's walk (<c>next_fde</c>, at the first unwind anywhere after
 /// registration) could read past the image or abort, and stop the process. Used by the registry after relocation,
-/// and by the mapper before the overlays (<see cref="FirstOverlayExtension"/>), so that the pages the walk reads
-/// leave the process again with no system call of their own.
+/// and by the mapper before relocation: in a copy of the file's bytes (<see cref="CopyWindow"/>,
+/// <see cref="UnwindTableBytes"/>), which touches no page of the image, or in its longer first overlay
+/// (<see cref="FirstOverlayExtension"/>), so that the pages the walk reads leave the process again with no system call
+/// of their own.
 /// </summary>
 internal static class UnwindTableCheck
 {
