@@ -142,7 +142,7 @@ internal sealed class Mapper : IFileRangeReader
             // overlays are the plan's, in its order.
             var copyWindow = _options.RegisterUnwindTable || !_options.CheckUnwindTable ? null
                 : UnwindTableCheck.CopyWindow(plan, source.ProgramHeaders, SpareBuffers.LargestKept);
-            bool tableInFirst = copyWindow is { } copied && UnwindTableCheck.FirstOverlayMaps(plan, extendedEnd, copied.Overlay);
+            bool tableInFirst = copyWindow is { } copied && UnwindTableCheck.FirstOverlayMaps(plan, extendedEnd, copied.Segment);
             if (copyWindow is not null && !tableInFirst)
                 extendedEnd = 0;
             int tableOverlay = MappingScript.TableOverlay(plan, extendedEnd);
@@ -161,7 +161,7 @@ internal sealed class Mapper : IFileRangeReader
                         return null; // the finally block rolls the mapping back
                     if (copyWindow is { } window)
                     {
-                        unwindTable = CheckUnwindTableInCopy(fd, path, source, plan, bias, window);
+                        unwindTable = CheckUnwindTableInCopy(fd, path, source, plan, bias, (ulong)status.Size, window);
                     }
                     else if (extendedEnd != 0)
                     {
@@ -262,21 +262,13 @@ internal sealed class Mapper : IFileRangeReader
     /// table does not lie in the copy: then the registry checks the mapped image, and reports what is wrong.
     /// </summary>
     private CheckedUnwindTable? CheckUnwindTableInCopy(FileDescriptor fd, string path, PlanSource source, LoadPlan plan,
-        nint bias, (ulong Address, ulong FileOffset, int Length, int FileBytes, int Overlay, ulong SegmentEnd) window)
+        nint bias, ulong fileLength, (ulong Address, ulong FileOffset, int Length, int FileBytes, SegmentOverlay Segment) window)
     {
-        var copy = RentHeaderBuffer(window.Length).AsSpan(0, window.Length);
-        int read = fd.ReadAt(copy, (long)window.FileOffset, out int errno);
-        if (read < 0)
-            ThrowHelper.ImageLoad(_name, "pread", errno,
-                $"{_name}: pread of {window.Length} bytes at 0x{window.FileOffset:x} (the unwind table) failed: {Errno.Describe(errno)}");
-        if (read < window.FileBytes)
-            ThrowHelper.ImageLoad(_name, "pread", 0,
-                $"{_name}: pread of {window.Length} bytes at 0x{window.FileOffset:x} returned {read}: the file shrank after fstat (its PT_LOAD needs {window.FileBytes} there)");
-        copy[read..].Clear(); // the last page's bytes past the file's end read as zeros in the mapping too
+        var copy = ReadRange(fd, window.FileOffset, window.Length, fileLength, required: window.FileBytes).Span;
         try
         {
-            return new CheckedUnwindTable(UnwindTableCheck.Find(path, source.ProgramHeaders, plan,
-                new UnwindTableBytes(copy, window.Address), bias, out _, onlySegmentEndingAt: window.SegmentEnd)?.Start);
+            return new CheckedUnwindTable(UnwindTableCheck.Find(path, source.ProgramHeaders, plan, new UnwindTableBytes(copy, window.Address),
+                bias, out _, onlySegmentEndingAt: window.Segment.Address + window.Segment.Length)?.Start);
         }
         catch (ElfFormatException)
         {
@@ -427,17 +419,19 @@ internal sealed class Mapper : IFileRangeReader
     private ProgramHeader[]? _decodedHeaders;
     private List<byte[]>? _moreRented;
 
-    /// <summary>pread exactly <paramref name="length"/> bytes, into a pooled buffer that lives until the headers are
-    /// read; a short read means the file shrank after fstat.</summary>
-    private Memory<byte> ReadRange(FileDescriptor fd, ulong offset, int length, ulong fileLength)
+    /// <summary>pread <paramref name="length"/> bytes, into a pooled buffer that lives until the headers are read; a
+    /// read shorter than <paramref name="required"/> (all of them, unless given) means the file shrank after fstat, and
+    /// what a shorter read leaves past the file's end is zeros, as a mapping shows the rest of a last page.</summary>
+    private Memory<byte> ReadRange(FileDescriptor fd, ulong offset, int length, ulong fileLength, int required = -1)
     {
         var bytes = RentHeaderBuffer(length).AsMemory(0, length);
         int read = fd.ReadAt(bytes.Span, (long)offset, out int errno);
         if (read < 0)
             ThrowHelper.ImageLoad(_name, "pread", errno, $"{_name}: pread of {length} bytes at 0x{offset:x} failed: {Errno.Describe(errno)}");
-        if (read < length)
+        if (read < (required < 0 ? length : required))
             ThrowHelper.ImageLoad(_name, "pread", 0,
                 $"{_name}: pread of {length} bytes at 0x{offset:x} returned {read}: the file is shorter than the {fileLength} bytes fstat reported (it shrank while being read)");
+        bytes.Span[read..].Clear();
         return bytes;
     }
 

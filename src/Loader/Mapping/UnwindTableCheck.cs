@@ -125,42 +125,30 @@ internal static class UnwindTableCheck
 
     /// <summary>
     /// The file bytes the mapper reads (one pread) to check the table without touching a page of the image: from
-    /// <c>.eh_frame_hdr</c> to the end of the last page of the PT_LOAD that holds it (what the walk may read), when that
-    /// PT_LOAD is read-only file pages (what libgcc reads later is then the file's bytes, as the copy is) and the bytes
-    /// are at most <paramref name="limit"/>. <c>FileBytes</c> is how many of them are the PT_LOAD's own; the rest of its
-    /// last page is the file's, or zeros past its end. <c>Overlay</c> is that PT_LOAD's index in the plan, and
-    /// <c>SegmentEnd</c> the end of its file pages. Null when it does not apply: the mapper then walks the table in its
-    /// longer first overlay's pages, which the table's own overlay replaces, or the registry in the mapped image.
+    /// <c>.eh_frame_hdr</c> to the end of the last page of the PT_LOAD that holds it (<c>Segment</c>; what the walk may
+    /// read), when that PT_LOAD is read-only file pages (what libgcc reads later is then the file's bytes, as the copy
+    /// is) and the bytes are at most <paramref name="limit"/>. <c>FileBytes</c> is how many of them are the PT_LOAD's
+    /// own; the rest of its last page is the file's, or zeros past its end. Null when it does not apply: the mapper then
+    /// walks the table in its longer first overlay's pages, which the table's own overlay replaces, or the registry in
+    /// the mapped image.
     /// </summary>
-    public static (ulong Address, ulong FileOffset, int Length, int FileBytes, int Overlay, ulong SegmentEnd)? CopyWindow(
+    public static (ulong Address, ulong FileOffset, int Length, int FileBytes, SegmentOverlay Segment)? CopyWindow(
         LoadPlan plan, IReadOnlyList<ProgramHeader> headers, int limit)
     {
-        var overlays = plan.OverlaySpan;
-        if (EhFrameHeader(headers) is not { } hdr)
+        if (EhFrameHeader(headers) is not { } hdr || ReadableSegment(plan, hdr.VirtualAddress, 4) is not { } o || !IsReadOnlyFilePages(o))
             return null;
-        for (int i = 0; i < overlays.Length; i++)
-        {
-            var o = overlays[i];
-            if (hdr.VirtualAddress < o.VirtualAddress || hdr.VirtualAddress - o.VirtualAddress >= o.FileSize)
-                continue;
-            ulong end = o.Address + o.Length;
-            if (!IsReadOnlyFilePages(o) || end - hdr.VirtualAddress > (ulong)limit)
-                return null;
-            return (hdr.VirtualAddress, o.Offset + (hdr.VirtualAddress - o.VirtualAddress), (int)(end - hdr.VirtualAddress),
-                (int)(o.VirtualAddress + o.FileSize - hdr.VirtualAddress), i, end);
-        }
-        return null;
+        ulong end = o.Address + o.Length;
+        if (end - hdr.VirtualAddress > (ulong)limit)
+            return null;
+        return (hdr.VirtualAddress, o.Offset + (hdr.VirtualAddress - o.VirtualAddress), (int)(end - hdr.VirtualAddress),
+            (int)(o.VirtualAddress + o.FileSize - hdr.VirtualAddress), o);
     }
 
     /// <summary>Whether the first overlay, extended to <paramref name="extendedEnd"/> (<see cref="FirstOverlayExtension"/>),
-    /// maps PT_LOAD <paramref name="overlay"/> exactly as its own overlay would: it reaches through it, at the same file
-    /// offsets, with the same protection — so that overlay need not be made.</summary>
-    public static bool FirstOverlayMaps(LoadPlan plan, ulong extendedEnd, int overlay)
-    {
-        var overlays = plan.OverlaySpan;
-        return extendedEnd != 0 && overlay > 0 && overlays[overlay].Address + overlays[overlay].Length == extendedEnd
-            && overlays[overlay].Protection == overlays[0].Protection;
-    }
+    /// maps <paramref name="segment"/> exactly as its own overlay would: it reaches through it (at the same file offsets,
+    /// as the extension requires), with the same protection — so that overlay need not be made.</summary>
+    public static bool FirstOverlayMaps(LoadPlan plan, ulong extendedEnd, in SegmentOverlay segment) =>
+        extendedEnd != 0 && segment.Address + segment.Length == extendedEnd && segment.Protection == plan.OverlaySpan[0].Protection;
 
     /// <summary>PT_GNU_EH_FRAME: the last one, as libgcc's dl_iterate_phdr callback takes it; null when there is none.</summary>
     private static ProgramHeader? EhFrameHeader(IReadOnlyList<ProgramHeader> headers)
