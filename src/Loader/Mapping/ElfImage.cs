@@ -129,7 +129,7 @@ public sealed class ElfImage : IDisposable, IViewRegions
         if (RegisteredEhFrame != 0)
             return UnwindTableState.Registered;
         if (UnwindTableNotRequested)
-            return HasUnwindTableHeader() ? UnwindTableState.NotRegistered : UnwindTableState.None;
+            return UnwindTableCheck.EhFrameHeader(ProgramHeaders) is not null ? UnwindTableState.NotRegistered : UnwindTableState.None;
         try
         {
             // A load registers every table the check accepts, so a found table that is not registered is not seen from
@@ -142,15 +142,6 @@ public sealed class ElfImage : IDisposable, IViewRegions
         {
             return UnwindTableState.Refused;
         }
-    }
-
-    private bool HasUnwindTableHeader()
-    {
-        var headers = ProgramHeaders;
-        for (int i = 0; i < headers.Count; i++)
-            if (headers[i].Type == SegmentType.GnuEhFrame)
-                return true;
-        return false;
     }
 
     /// <summary>Takes the image's unwind table off libgcc's list, once.</summary>

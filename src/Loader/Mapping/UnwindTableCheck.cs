@@ -151,7 +151,7 @@ internal static class UnwindTableCheck
         extendedEnd != 0 && segment.Address + segment.Length == extendedEnd && segment.Protection == plan.OverlaySpan[0].Protection;
 
     /// <summary>PT_GNU_EH_FRAME: the last one, as libgcc's dl_iterate_phdr callback takes it; null when there is none.</summary>
-    private static ProgramHeader? EhFrameHeader(IReadOnlyList<ProgramHeader> headers)
+    public static ProgramHeader? EhFrameHeader(IReadOnlyList<ProgramHeader> headers)
     {
         ProgramHeader? found = null;
         for (int i = 0; i < headers.Count; i++)

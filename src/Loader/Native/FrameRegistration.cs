@@ -52,9 +52,6 @@ internal static unsafe partial class FrameRegistration
         return (nint)array;
     }
 
-    /// <summary>The table <paramref name="array"/> (from <see cref="RegisterThroughArray"/>) names.</summary>
-    public static nint TableOf(nint array) => *(nint*)array;
-
     /// <summary>
     /// Takes the array's registration off (libgcc 12's <c>__deregister_frame</c> reads the array's first word, finds
     /// the object whose array it is, and frees it), then frees the array.
