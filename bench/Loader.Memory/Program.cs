@@ -3,7 +3,7 @@ using System.Globalization;
 namespace Loader.Memory;
 
 /// <summary>
-/// <c>dotnet run -c Release --project bench/Loader.Memory -- [--set system|generated|all] [--count N] [--jit]</c>: the memory
+/// <c>dotnet run -c Release --project bench/Loader.Memory -- [--set system|generated|all] [--count N] [--jit|--aot]</c>: the memory
 /// a process holds for many libraries, Loader against glibc, each side in a process of its own. The sets:
 /// <c>system</c>, every file of /usr/lib/x86_64-linux-gnu that Loader loads (decided by a probe child), and
 /// <c>generated</c>, N (1,000) small libraries compiled with gcc. Prints RSS before and after for both sides, the
@@ -27,13 +27,15 @@ public static class Program
         try
         {
             string glibcHolder = GlibcHolder.Build(work);
-            var (loaderDirectory, loaderDescription) = ShippedLoader.Prepare(work, jit: args.Contains("--jit"));
+            var host = args.Contains("--aot") ? ShippedLoader.Host.NativeAot
+                : args.Contains("--jit") ? ShippedLoader.Host.Jit : ShippedLoader.Host.Package;
+            var (loaderCommand, loaderDescription) = ShippedLoader.Prepare(work, host);
             Console.WriteLine($"Loader side: {loaderDescription}");
             Console.WriteLine();
             if (set is "system" or "all")
-                Compare("system: /usr/lib/x86_64-linux-gnu, the files Loader loads", SystemLibrarySet.Decide(work), work, glibcHolder, loaderDirectory);
+                Compare("system: /usr/lib/x86_64-linux-gnu, the files Loader loads", SystemLibrarySet.Decide(work), work, glibcHolder, loaderCommand);
             if (set is "generated" or "all")
-                Compare($"generated: {count} small libraries", GeneratedLibrarySet.Ensure(count), work, glibcHolder, loaderDirectory);
+                Compare($"generated: {count} small libraries", GeneratedLibrarySet.Ensure(count), work, glibcHolder, loaderCommand);
             return 0;
         }
         finally
@@ -49,7 +51,8 @@ public static class Program
     /// times it loads anything — for Loader the load path's code (and its recompilation once hot), for glibc little, its
     /// loader being in every process. Each side pauses a second after the loads before the sample.
     /// </summary>
-    private static void Compare(string title, List<string> files, string work, string glibcHolder, string loaderDirectory)
+    private static void Compare(string title, List<string> files, string work, string glibcHolder,
+        Func<string[], (string FileName, List<string> Arguments)> loaderCommand)
     {
         string list = Path.Combine(work, "hold-list.txt");
         File.WriteAllLines(list, files);
@@ -61,9 +64,9 @@ public static class Program
             string suffix = warm is null ? "" : ", warmed up";
             string[] extra = warm is null ? [] : [warm];
             var glibc = HolderProcess.Run("glibc" + suffix, glibcHolder, [list, .. extra], timeout);
-            var (self, each) = SelfCommand.From(loaderDirectory, ["hold-loader", list, "each", .. extra]);
+            var (self, each) = loaderCommand(["hold-loader", list, "each", .. extra]);
             var loaderEach = HolderProcess.Run("Loader, a context each" + suffix, self, each, timeout);
-            var (_, one) = SelfCommand.From(loaderDirectory, ["hold-loader", list, "one", .. extra]);
+            var (_, one) = loaderCommand(["hold-loader", list, "one", .. extra]);
             var loaderOne = HolderProcess.Run("Loader, one context" + suffix, self, one, timeout);
             Report.Print(Console.Out, title + (warm is null ? ", cold" : $", warmed up: stages of {LoaderHolder.WarmUpRounds} loads and unloads of {Path.GetFileName(files[0])} and a {LoaderHolder.WarmUpPause.TotalSeconds:0} s pause (Loader: until a stage compiles nothing; glibc: one)"),
                 files.Count, glibc, [loaderEach, loaderOne]);
