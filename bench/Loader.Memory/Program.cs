@@ -21,6 +21,11 @@ public static class Program
         if (args.Length is 3 or 4 && args[0] == "hold-loader")
             return LoaderHolder.Run(args[1], args[2], args.Length == 4 ? args[3] : null);
 
+        if (args.Contains("--aot") && args.Contains("--jit"))
+        {
+            Console.Error.WriteLine("loader-memory: --aot and --jit are two ways to run the Loader side: give one");
+            return 2;
+        }
         string set = Option(args, "--set") ?? "all";
         int count = int.Parse(Option(args, "--count") ?? "1000", CultureInfo.InvariantCulture);
         string work = Directory.CreateTempSubdirectory("loader-memory-").FullName;

@@ -11,8 +11,7 @@ internal static class SelfCommand
     public static (string FileName, List<string> Arguments) From(string directory, params string[] arguments)
     {
         string process = Environment.ProcessPath!;
-        // The assembly's name, not its Location: a NativeAOT publication of the program has no assembly file.
-        string assembly = Path.Combine(directory, typeof(SelfCommand).Assembly.GetName().Name + ".dll");
+        string assembly = Path.Combine(directory, ProgramName + ".dll");
         if (Path.GetFileNameWithoutExtension(process) == "dotnet")
             return (process, [assembly, .. arguments]);
         return (Path.Combine(directory, Path.GetFileName(process)), [.. arguments]);
@@ -21,5 +20,8 @@ internal static class SelfCommand
     /// <summary>A NativeAOT publication of the program in <paramref name="directory"/>: its native executable, whichever
     /// way this process was started.</summary>
     public static (string FileName, List<string> Arguments) Native(string directory, params string[] arguments) =>
-        (Path.Combine(directory, typeof(SelfCommand).Assembly.GetName().Name!), [.. arguments]);
+        (Path.Combine(directory, ProgramName), [.. arguments]);
+
+    // The assembly's name, not its Location: a NativeAOT publication of the program has no assembly file.
+    private static string ProgramName => typeof(SelfCommand).Assembly.GetName().Name!;
 }
