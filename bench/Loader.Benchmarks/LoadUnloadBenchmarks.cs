@@ -9,11 +9,12 @@ namespace Loader.Benchmarks;
 /// iteration's setup (not timed), for both sides: a copy is a new inode, so neither side can reuse an object the
 /// process already has — and glibc really loads <c>DF_1_NODELETE</c> libcrypto on every iteration instead of bumping
 /// a reference count (its copies then stay loaded, as NODELETE says). BenchmarkDotNet runs one invocation per
-/// iteration when there is an iteration setup. Dependencies that are host runtime libraries (libc, libm) are the
-/// host's on both sides: glibc finds them loaded, Loader takes the host's copy; others (libpython's libz and libexpat)
-/// are loaded by each side.
+/// iteration when there is an iteration setup, here in three processes a case (<see cref="LaunchesAttribute"/>).
+/// Dependencies that are host runtime libraries (libc, libm) are the host's on both sides: glibc finds them loaded,
+/// Loader takes the host's copy; others (libpython's libz and libexpat) are loaded by each side.
 /// </summary>
 [MemoryDiagnoser]
+[Launches(3)]
 public class LoadUnloadBenchmarks : FreshCopyLoadBenchmark
 {
     /// <summary>libz: small, 80 relocations, needs libc. libsqlite3: mid-size, 2963 relocations (most bound to symbols),
