@@ -315,20 +315,24 @@ public sealed class ElfImage : IDisposable, IViewRegions
     /// so that a table outside the image refuses the mapping. <paramref name="forRelocation"/>: a load relocates the
     /// image next, and its relocator checks the Elf64_Rela tables' symbol indices as it reads each entry
     /// (<see cref="DynamicTables.ReadWithGnuHash"/>).</summary>
-    internal void ReadDynamicTables(bool forRelocation) => EnsureTables(forRelocation);
+    internal void ReadDynamicTables(bool forRelocation, IReadOnlyList<ProgramHeader> decodedHeaders) =>
+        EnsureTables(forRelocation, decodedHeaders);
 
-    private void EnsureTables(bool forRelocation = false)
+    private void EnsureTables(bool forRelocation = false, IReadOnlyList<ProgramHeader>? decodedHeaders = null)
     {
         ObjectDisposedException.ThrowIf(IsDisposed, this);
         if (_tables is not null)
             return;
-        int dynamicIndex = DynamicSegment.IndexIn(_programHeaders);
+        // The mapper's decoded copy of the same headers when it has one (the plan was made from it): the image's own
+        // table decodes each entry from the mapped first page as it is indexed.
+        var headers = decodedHeaders ?? _programHeaders;
+        int dynamicIndex = DynamicSegment.IndexIn(headers);
         if (dynamicIndex < 0)
             return;
         var enc = new ElfEncoding(ElfClass.Elf64, ElfData.LittleEndian);
         // The view's regions are listed from the plan when it reads (IViewRegions), not copied into it.
         var view = VirtualView.FromSource(Path, this);
-        var dynamicHeader = _programHeaders[dynamicIndex];
+        var dynamicHeader = headers[dynamicIndex];
         // The first access to a writable segment's page is a write: a read would make the kernel map the page and its
         // neighbours (fault-around, up to 64 KB) read-only from the file, and the relocations' writes to each of them
         // would then replace a present page — a TLB flush on every CPU the process runs on, each. A write fault maps

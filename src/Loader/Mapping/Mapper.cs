@@ -199,7 +199,7 @@ internal sealed class Mapper : IFileRangeReader
             };
             // As glibc does, the dynamic section and its tables are read from the mapped image, not from the file; a
             // PIE (DF_1_PIE there) is refused now, and the rollback below unmaps it.
-            image.ReadDynamicTables(forRelocation: check is not null); // a load session's mapping, relocated next
+            image.ReadDynamicTables(forRelocation: check is not null, source.ProgramHeaders); // a load session's mapping, relocated next
             LoadPlan.CheckNotPie(image.Dynamic, source.ProgramHeaders, _name);
             mapped = true;
             return image;
