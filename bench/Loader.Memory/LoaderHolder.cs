@@ -4,7 +4,7 @@ using System.Globalization;
 namespace Loader.Memory;
 
 /// <summary>
-/// The Loader side, run as a child (<c>hold-loader LIST each|one</c>): every file in LIST loaded with default
+/// The Loader side, run as a child (<c>hold-loader LIST each|one [WARM-UP-FILE...]</c>): every file in LIST loaded with default
 /// options, all held at once, each in a <see cref="LoaderContext"/> of its own (<c>each</c>: isolated namespaces, so
 /// every context maps its own copy of each dependency, as <c>dlmopen</c> would) or all in one (<c>one</c>: one
 /// namespace, as glibc's <c>dlopen</c> shares a dependency between the libraries that need it). Speaks <see cref="HolderProcess"/>'s protocol and reports the
@@ -23,7 +23,7 @@ internal static class LoaderHolder
     /// <summary>The most warm-up stages before the holder measures anyway (it says how many it ran).</summary>
     public const int MaxWarmUpStages = 8;
 
-    public static int Run(string listFile, string contexts, string? warmUp)
+    public static int Run(string listFile, string contexts, IReadOnlyList<string> warmUp)
     {
         // Loads and unloads first, each in a context of its own, as the glibc side makes them, then a pause: the load
         // path's code (paged in from the ReadyToRun image, or compiled by the JIT, then recompiled once hot, on the
@@ -32,16 +32,24 @@ internal static class LoaderHolder
         // nothing: a hot ReadyToRun method is first recompiled with instrumentation (tiered PGO), and only after 30 more
         // calls for good — with one stage that second compilation (about 9 MB of JIT arena, code and runtime pages for
         // the generated set) was still pending when the sample was taken, and landed a second later.
-        int stages = warmUp is null ? 0 : JitWarmUp.UntilSettled(() =>
+        // Each round loads every warm-up file into one context, holds them together, and unloads them with it: several
+        // libraries with names of their own take the paths a new library's load takes (its own symbols in no remembered
+        // answer, a namespace that holds others already), which one file loaded again and again does not.
+        int stages = warmUp.Count == 0 ? 0 : JitWarmUp.UntilSettled(() =>
         {
             for (int round = 0; round < WarmUpRounds; round++)
             {
                 using var warm = new LoaderContext();
-                warm.Load(warmUp).Dispose();
+                foreach (string file in warmUp)
+                    warm.Load(file);
             }
         }, WarmUpPause, MaxWarmUpStages);
         var shared = contexts == "one" ? new LoaderContext() : null;
         string[] paths = [.. File.ReadAllLines(listFile).Where(p => p.Length > 0)];
+        // The warm-up's garbage is collected and its memory given back before the first sample (an aggressive
+        // collection decommits what it frees): the GC keeps freed memory committed and resident, and the measured
+        // loads would fill those pages instead of growing the process, hiding what the held set costs.
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         long managedBefore = GC.GetTotalMemory(forceFullCollection: true);
         long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
         long committedBefore = GC.GetGCMemoryInfo().TotalCommittedBytes;

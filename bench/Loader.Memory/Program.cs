@@ -18,8 +18,8 @@ public static class Program
     {
         if (args.Length == 2 && args[0] == "probe")
             return SystemLibrarySet.Probe(args[1]);
-        if (args.Length is 3 or 4 && args[0] == "hold-loader")
-            return LoaderHolder.Run(args[1], args[2], args.Length == 4 ? args[3] : null);
+        if (args.Length >= 3 && args[0] == "hold-loader")
+            return LoaderHolder.Run(args[1], args[2], args[3..]);
 
         if (args.Contains("--aot") && args.Contains("--jit"))
         {
@@ -38,9 +38,10 @@ public static class Program
             Console.WriteLine($"Loader side: {loaderDescription}");
             Console.WriteLine();
             if (set is "system" or "all")
-                Compare("system: /usr/lib/x86_64-linux-gnu, the files Loader loads", SystemLibrarySet.Decide(work), work, glibcHolder, loaderCommand);
+                Compare("system: /usr/lib/x86_64-linux-gnu, the files Loader loads", SystemLibrarySet.Decide(work), null, work, glibcHolder, loaderCommand);
             if (set is "generated" or "all")
-                Compare($"generated: {count} small libraries", GeneratedLibrarySet.Ensure(count), work, glibcHolder, loaderCommand);
+                Compare($"generated: {count} small libraries", GeneratedLibrarySet.Ensure(count),
+                    GeneratedLibrarySet.Ensure(WarmUpLibraries, GeneratedLibrarySet.WarmUpPrefix), work, glibcHolder, loaderCommand);
             return 0;
         }
         finally
@@ -49,31 +50,48 @@ public static class Program
         }
     }
 
+    /// <summary>How many libraries of their own the generated set warms up on (<see cref="GeneratedLibrarySet.WarmUpPrefix"/>).</summary>
+    private const int WarmUpLibraries = 8;
+
     /// <summary>
     /// Both sides cold (the first load of the process is one of the set's) and warmed up (each first loads and unloads
-    /// a copy of the set's first file <see cref="LoaderHolder.WarmUpRounds"/> times and pauses a second — Loader in
-    /// stages until one compiles nothing — then holds the set): the difference is what a process pays once, the first
-    /// times it loads anything — for Loader the load path's code (and its recompilation once hot), for glibc little, its
-    /// loader being in every process. Each side pauses a second after the loads before the sample.
+    /// each warm-up file <see cref="LoaderHolder.WarmUpRounds"/> times and pauses a second — Loader in stages until one
+    /// compiles nothing — then holds the set): the difference is what a process pays once, the first times it loads
+    /// anything — for Loader the load path's code (and its recompilation once hot), for glibc little, its loader being
+    /// in every process. The warm-up files are <paramref name="warmUpSet"/>, libraries whose symbols the set does not
+    /// name (so that every path a new library's load takes has run, and nothing remembered for the set's names was made
+    /// before the sample), or else a copy of the set's first file. Each side pauses a second after the loads before the
+    /// sample.
     /// </summary>
-    private static void Compare(string title, List<string> files, string work, string glibcHolder,
+    private static void Compare(string title, List<string> files, List<string>? warmUpSet, string work, string glibcHolder,
         Func<string[], (string FileName, List<string> Arguments)> loaderCommand)
     {
         string list = Path.Combine(work, "hold-list.txt");
         File.WriteAllLines(list, files);
-        string warmUp = Path.Combine(work, "warm-up-" + Path.GetFileName(files[0]));
-        File.Copy(files[0], warmUp, overwrite: true);
-        var timeout = TimeSpan.FromMinutes(10);
-        foreach (string? warm in new[] { null, warmUp })
+        string[] warmUp;
+        string warmUpText;
+        if (warmUpSet is { Count: > 0 })
         {
-            string suffix = warm is null ? "" : ", warmed up";
-            string[] extra = warm is null ? [] : [warm];
+            warmUp = [.. warmUpSet];
+            warmUpText = $"each of {warmUp.Length} libraries outside the set ({Path.GetFileName(warmUp[0])} to {Path.GetFileName(warmUp[^1])})";
+        }
+        else
+        {
+            warmUp = [Path.Combine(work, "warm-up-" + Path.GetFileName(files[0]))];
+            File.Copy(files[0], warmUp[0], overwrite: true);
+            warmUpText = Path.GetFileName(files[0]);
+        }
+        var timeout = TimeSpan.FromMinutes(10);
+        foreach (bool warmed in new[] { false, true })
+        {
+            string suffix = warmed ? ", warmed up" : "";
+            string[] extra = warmed ? warmUp : [];
             var glibc = HolderProcess.Run("glibc" + suffix, glibcHolder, [list, .. extra], timeout);
             var (self, each) = loaderCommand(["hold-loader", list, "each", .. extra]);
             var loaderEach = HolderProcess.Run("Loader, a context each" + suffix, self, each, timeout);
             var (_, one) = loaderCommand(["hold-loader", list, "one", .. extra]);
             var loaderOne = HolderProcess.Run("Loader, one context" + suffix, self, one, timeout);
-            Report.Print(Console.Out, title + (warm is null ? ", cold" : $", warmed up: stages of {LoaderHolder.WarmUpRounds} loads and unloads of {Path.GetFileName(files[0])} and a {LoaderHolder.WarmUpPause.TotalSeconds:0} s pause (Loader: until a stage compiles nothing; glibc: one)"),
+            Report.Print(Console.Out, title + (!warmed ? ", cold" : $", warmed up: stages of {LoaderHolder.WarmUpRounds} loads and unloads of {warmUpText} and a {LoaderHolder.WarmUpPause.TotalSeconds:0} s pause (Loader: until a stage compiles nothing; glibc: one)"),
                 files.Count, glibc, [loaderEach, loaderOne]);
         }
     }

@@ -59,8 +59,8 @@ static void wait_for_line(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2 && argc != 3) {
-        fprintf(stderr, "usage: glibc-holder FILE-LIST [WARM-UP-FILE]\n");
+    if (argc < 2) {
+        fprintf(stderr, "usage: glibc-holder FILE-LIST [WARM-UP-FILE...]\n");
         return 2;
     }
     FILE *list = fopen(argv[1], "r");
@@ -68,17 +68,21 @@ int main(int argc, char **argv)
         perror(argv[1]);
         return 2;
     }
-    if (argc == 3) {
-        /* Loads and unloads before the first sample, as many as the Loader side makes (LoaderHolder.WarmUpRounds),
-         * and the same pause: what a process pays the first times it loads anything (code paged in, buffers grown)
-         * is not counted as holding the set. */
+    if (argc > 2) {
+        /* The warm-up files loaded together and unloaded, before the first sample, as many rounds as the Loader side
+         * makes (LoaderHolder.WarmUpRounds), and the same pause: what a process pays the first times it loads anything
+         * (code paged in, buffers grown) is not counted as holding the set. */
+        void *warm[argc];
         for (int round = 0; round < 50; round++) {
-            void *warm = dlopen(argv[2], RTLD_NOW | RTLD_LOCAL);
-            if (!warm) {
-                fprintf(stderr, "glibc-holder: warm-up: %s\n", dlerror());
-                return 2;
+            for (int i = 2; i < argc; i++) {
+                warm[i] = dlopen(argv[i], RTLD_NOW | RTLD_LOCAL);
+                if (!warm[i]) {
+                    fprintf(stderr, "glibc-holder: warm-up: %s\n", dlerror());
+                    return 2;
+                }
             }
-            dlclose(warm);
+            for (int i = argc - 1; i >= 2; i--)
+                dlclose(warm[i]);
         }
         sleep(1);
     }
