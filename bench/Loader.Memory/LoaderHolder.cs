@@ -25,9 +25,9 @@ internal static class LoaderHolder
 
     public static int Run(string listFile, string contexts, IReadOnlyList<string> warmUp)
     {
-        // Loads and unloads first, each in a context of its own, as the glibc side makes them, then a pause: the load
-        // path's code (paged in from the ReadyToRun image, or compiled by the JIT, then recompiled once hot, on the
-        // runtime's background thread after its call-counting delay), the host modules' tables and libgcc_s are what a
+        // Loads and unloads first, as the glibc side makes them, then a pause: the load path's code (paged in from the
+        // ReadyToRun image, or compiled by the JIT, then recompiled once hot, on the runtime's background thread after
+        // its call-counting delay), the host modules' tables and libgcc_s are what a
         // process pays the first times it loads anything, not for holding the set. In stages, until a stage compiles
         // nothing: a hot ReadyToRun method is first recompiled with instrumentation (tiered PGO), and only after 30 more
         // calls for good — with one stage that second compilation (about 9 MB of JIT arena, code and runtime pages for
