@@ -74,7 +74,6 @@ internal static class LoaderHolder
             }
         }
         long allocatedAfter = GC.GetTotalAllocatedBytes(precise: true);
-        long committedAfterLoads = GC.GetGCMemoryInfo().TotalCommittedBytes;
         // The same pause before the sample, on both sides: what the loads made hot is compiled in it, so the growth
         // holds the same things however the runtime's background work is timed.
         Thread.Sleep(WarmUpPause);
@@ -90,7 +89,6 @@ internal static class LoaderHolder
         Figure("managed_after", managedAfter);
         Figure("allocated_during_loads", allocatedAfter - allocatedBefore);
         Figure("gc_committed_before", committedBefore);
-        Figure("gc_committed_after_loads", committedAfterLoads);
         Figure("gc_committed_after_collect", committedAfterCollect);
         Figure("warm_up_stages", stages);
         Figure("jit_compiled_during_loads", compiledDuringLoads);
