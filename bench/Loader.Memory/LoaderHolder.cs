@@ -27,14 +27,14 @@ internal static class LoaderHolder
     {
         // Loads and unloads first, as the glibc side makes them, then a pause: the load path's code (paged in from the
         // ReadyToRun image, or compiled by the JIT, then recompiled once hot, on the runtime's background thread after
-        // its call-counting delay), the host modules' tables and libgcc_s are what a
-        // process pays the first times it loads anything, not for holding the set. In stages, until a stage compiles
-        // nothing: a hot ReadyToRun method is first recompiled with instrumentation (tiered PGO), and only after 30 more
-        // calls for good — with one stage that second compilation (about 9 MB of JIT arena, code and runtime pages for
-        // the generated set) was still pending when the sample was taken, and landed a second later.
-        // Each round loads every warm-up file into one context, holds them together, and unloads them with it: several
-        // libraries with names of their own take the paths a new library's load takes (its own symbols in no remembered
-        // answer, a namespace that holds others already), which one file loaded again and again does not.
+        // its call-counting delay), the host modules' tables and libgcc_s are what a process pays the first times it
+        // loads anything, not for holding the set. In stages, until a stage compiles nothing: a hot ReadyToRun method is
+        // first recompiled with instrumentation (tiered PGO), and only after 30 more calls for good — with one stage that
+        // second compilation (about 9 MB of JIT arena, code and runtime pages for the generated set) was still pending
+        // when the sample was taken, and landed a second later. Each round loads every warm-up file into one context,
+        // holds them together, and unloads them with it: several libraries with names of their own take the paths a new
+        // library's load takes (its own symbols in no remembered answer, a namespace that holds others already), which
+        // one file loaded again and again does not.
         int stages = warmUp.Count == 0 ? 0 : JitWarmUp.UntilSettled(() =>
         {
             for (int round = 0; round < WarmUpRounds; round++)
